@@ -1,0 +1,122 @@
+// Produces one chat/text completion over time (TTFT, tokens per second) and applies the failure
+// knobs. The token loop is shared; a "sink" decides whether tokens become SSE frames or one JSON body.
+// Called by server.ts after the request has been parsed and admitted.
+
+import type { ServerResponse } from 'node:http'
+import type { GenerationRequest } from './generation-request.ts'
+import { pause, resetConnection, sendJson } from './http-io.ts'
+import type { InFlight } from './in-flight.ts'
+import type { Knobs } from './knobs.ts'
+import type { Stats } from './stats.ts'
+import { answerFor } from './tokens.ts'
+import { errorBody, errorFrame, internalError } from './vllm-errors.ts'
+import { chatFormat, DONE_FRAME, textFormat, usageOf } from './wire-format.ts'
+import type { FinishReason, ResponseFormat, Usage } from './wire-format.ts'
+
+export type GenerationJob = InFlight & {
+  request: GenerationRequest
+  knobs: Knobs
+  res: ServerResponse
+  stats: Stats
+}
+
+/** What vLLM says when its engine dies; used for `http500` and `midstream-error`. */
+const ENGINE_DEAD = 'EngineCore encountered an issue. See stack trace (above) for the root cause.'
+
+const SSE_HEADERS = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' }
+
+type Sink = {
+  token(index: number, text: string): void
+  /** Sends what is buffered; called before every wait so the client sees tokens as they are "generated". */
+  flush(): void
+  finish(reason: FinishReason, generated: number): void
+  failMidway(generated: number): void
+}
+
+function streamSink(job: GenerationJob, format: ResponseFormat): Sink {
+  const { res, request } = job
+  const usageAt = (n: number): Usage | undefined => (request.continuousUsage ? usageOf(request.promptTokens, n) : undefined)
+  let pending = ''
+  let isOpened = false
+  let isFlushed = false
+  const open = () => {
+    if (!isOpened) pending += format.opening(usageAt(0))
+    isOpened = true
+  }
+  res.writeHead(200, SSE_HEADERS)
+  return {
+    token(index, text) {
+      open()
+      pending += format.token(text, usageAt(index + 1))
+    },
+    flush() {
+      if (pending !== '') res.write(pending)
+      else if (!isFlushed) res.flushHeaders() // a waiting client should still get the 200 and headers now
+      pending = ''
+      isFlushed = true
+    },
+    finish(reason, generated) {
+      open()
+      pending += format.finish(reason, usageAt(generated))
+      if (request.includeUsage) pending += format.usageOnly(usageOf(request.promptTokens, generated))
+      res.end(pending + DONE_FRAME)
+    },
+    failMidway() {
+      // vLLM's generator catches the engine error, reports it as a frame, and still ends with [DONE].
+      res.end(pending + errorFrame(job.knobs.errorFormat, internalError(ENGINE_DEAD)) + DONE_FRAME)
+    },
+  }
+}
+
+function wholeSink(job: GenerationJob, format: ResponseFormat): Sink {
+  let text = ''
+  return {
+    token(_index, token) {
+      text += token
+    },
+    flush() {},
+    finish(reason, generated) {
+      sendJson(job.res, 200, format.whole(text, reason, usageOf(job.request.promptTokens, generated)))
+    },
+    failMidway() {
+      sendJson(job.res, 500, errorBody(job.knobs.errorFormat, internalError(ENGINE_DEAD)))
+    },
+  }
+}
+
+function resetAfterFlush(job: GenerationJob, sink: Sink): void {
+  sink.flush()
+  resetConnection(job.res, job)
+}
+
+export async function runGeneration(job: GenerationJob): Promise<void> {
+  const { request, knobs, res, stats, signal } = job
+  if (knobs.fail === 'http500') return sendJson(res, 500, errorBody(knobs.errorFormat, internalError(ENGINE_DEAD)))
+  if (knobs.fail === 'hang') return // accepted, never answered; server.ts books the eventual client abort
+
+  stats.promptTokens += request.promptTokens
+  const answer = answerFor(request.sourceText, knobs.answerTokens, request.maxTokens)
+  const format = request.kind === 'chat' ? chatFormat(request.model) : textFormat(request.model)
+  const sink = request.isStream ? streamSink(job, format) : wholeSink(job, format)
+  const isFailing = knobs.fail === 'reset' || knobs.fail === 'midstream-error'
+  const failAt = isFailing ? Math.min(knobs.failAfterTokens, answer.tokens.length) : -1
+  const gapMs = knobs.tokensPerSecond > 0 ? 1000 / knobs.tokensPerSecond : 0
+
+  for (let i = 0; ; i++) {
+    if (i === failAt) {
+      if (knobs.fail === 'reset') return resetAfterFlush(job, sink)
+      stats.finished.error++
+      return sink.failMidway(i)
+    }
+    if (i === answer.tokens.length) break
+    const waitMs = i === 0 ? knobs.ttftMs : gapMs
+    if (waitMs > 0) {
+      sink.flush()
+      if (!(await pause(waitMs, signal))) return // client gone: stop generating, like vLLM's abort
+    }
+    stats.generationTokens++
+    sink.token(i, answer.tokens[i] ?? '')
+  }
+  stats.finished[answer.finishReason]++
+  sink.finish(answer.finishReason, answer.tokens.length)
+}

@@ -1,0 +1,57 @@
+// Small node:http helpers shared by the handlers: read a body, send JSON, wait without throwing on abort.
+
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { InFlight } from './in-flight.ts'
+
+export async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = []
+  for await (const chunk of req) chunks.push(chunk as Buffer) // no setEncoding, so chunks are Buffers
+  return chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8')
+}
+
+/** The parsed body, the raw text when it is not JSON, or undefined when empty. */
+export function parseBody(text: string): { isJson: boolean; value: unknown } {
+  if (text === '') return { isJson: false, value: undefined }
+  try {
+    return { isJson: true, value: JSON.parse(text) }
+  } catch {
+    return { isJson: false, value: text }
+  }
+}
+
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+export function sendJson(res: ServerResponse, status: number, json: string): void {
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json) })
+  res.end(json)
+}
+
+export function sendText(res: ServerResponse, status: number, text: string, contentType: string): void {
+  res.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(text) })
+  res.end(text)
+}
+
+/** Resolves true after `ms`, or false as soon as `signal` aborts (the client went away). */
+export function pause(ms: number, signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted) return Promise.resolve(false)
+  return new Promise((resolve) => {
+    const onAbort = () => {
+      clearTimeout(timer)
+      resolve(false)
+    }
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort)
+      resolve(true)
+    }, ms)
+    signal.addEventListener('abort', onAbort, { once: true })
+  })
+}
+
+/** Drops the connection once everything already written has left, like a crashed vLLM process. */
+export function resetConnection(res: ServerResponse, inFlight: InFlight): void {
+  inFlight.markServerReset()
+  if (res.socket) res.socket.destroySoon()
+  else res.destroy()
+}

@@ -1,0 +1,47 @@
+// Two test projects: `workers` runs inside workerd with real bindings (D1, Durable Objects, Queues);
+// `node` runs Node-side code (the vLLM stand-in, orchestrator-runner, end-to-end tests against `npm run dev`'s stack).
+import path from 'node:path'
+import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-plugin'
+import { defineConfig } from 'vitest/config'
+
+export default defineConfig(async () => {
+  const migrations = await readD1Migrations(path.join(import.meta.dirname, 'd1-migrations'))
+  return {
+    test: {
+      projects: [
+        {
+          plugins: [
+            cloudflareTest({
+              wrangler: { configPath: './wrangler.toml' },
+              miniflare: {
+                bindings: {
+                  TEST_MIGRATIONS: migrations,
+                  ADMIN_TOKEN: 'test-admin-token-0123456789',
+                  SECRETS_KEY: 'test-secrets-key-0123456789',
+                  UPSTREAM_FIRST_BYTE_TIMEOUT_MS: '1500',
+                  UPSTREAM_IDLE_TIMEOUT_MS: '1500',
+                },
+                queueConsumers: { 'usage-events': { maxBatchTimeout: 0.05 } },
+              },
+            }),
+          ],
+          test: {
+            name: 'workers',
+            include: ['workers/**/*.test.ts', 'durable-objects/**/*.test.ts'],
+            setupFiles: ['./workers/test/apply-migrations.ts'],
+            globalSetup: ['./workers/test/start-standins.ts'],
+          },
+        },
+        {
+          test: {
+            name: 'node',
+            environment: 'node',
+            include: ['scripts/**/*.test.ts', 'orchestrator-runner/**/*.test.ts', 'test/**/*.test.ts'],
+            testTimeout: 60_000,
+            hookTimeout: 120_000,
+          },
+        },
+      ],
+    },
+  }
+})

@@ -1,0 +1,24 @@
+// Reads and validates a JSON request body once, at the edge: 413 when too large, 400 naming the bad field.
+import type { Context } from 'hono'
+import type { z } from 'zod'
+import type { AppEnv } from '../env.ts'
+import { ApiError } from '../errors.ts'
+
+export async function readJsonBody<S extends z.ZodType>(c: Context<AppEnv>, schema: S): Promise<z.infer<S>> {
+  const max = c.var.config.MAX_BODY_BYTES
+  const tooLarge = () => new ApiError('payload_too_large', `Request body exceeds the ${max} byte limit.`, { code: 'request_too_large' })
+  if (Number(c.req.header('content-length') ?? 0) > max) throw tooLarge()
+  const bytes = await c.req.arrayBuffer()
+  if (bytes.byteLength > max) throw tooLarge()
+  let json: unknown
+  try {
+    json = JSON.parse(new TextDecoder().decode(bytes))
+  } catch {
+    throw new ApiError('invalid_request', 'We could not parse the JSON body of your request. The body must be valid JSON.', { code: 'invalid_json' })
+  }
+  const parsed = schema.safeParse(json)
+  if (parsed.success) return parsed.data
+  const issue = parsed.error.issues[0]
+  const param = issue?.path.join('.') || null
+  throw new ApiError('invalid_request', `Invalid request: ${param ? `'${param}': ` : ''}${issue?.message ?? 'invalid body'}`, { param, code: 'invalid_request' })
+}

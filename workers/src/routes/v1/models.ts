@@ -1,0 +1,13 @@
+// GET /v1/models: the models that ready nodes serve, in OpenAI's list format.
+import { Hono } from 'hono'
+import { createDb } from '../../db/client.ts'
+import type { AppEnv } from '../../env.ts'
+import { admitRequest } from '../../services/admission/admit-request.ts'
+import { listNodes } from '../../services/nodes/node-directory.ts'
+
+export const models = new Hono<AppEnv>().get('/models', async (c) => {
+  await admitRequest(c.env, c.var.identity)
+  const nodes = await listNodes(createDb(c.env.DB), c.var.config.SECRETS_KEY)
+  const ids = [...new Set(nodes.filter((n) => n.status === 'ready').flatMap((n) => n.models))].sort()
+  return c.json({ object: 'list', data: ids.map((id) => ({ id, object: 'model', created: 0, owned_by: 'cic' })) })
+})

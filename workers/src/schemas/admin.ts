@@ -1,0 +1,50 @@
+// Bodies of the admin API (our own API: strict objects, unknown fields are errors).
+import { z } from 'zod'
+
+const limit = z.number().int().nonnegative()
+/** Per-tenant limits; 0 or absent means unlimited. */
+export const tenantLimitsSchema = z.strictObject({
+  rpm: limit.optional(),
+  tpm: limit.optional(),
+  concurrency: limit.optional(),
+  key_rpm: limit.optional(),
+})
+export type TenantLimits = z.infer<typeof tenantLimitsSchema>
+
+export const createTenantSchema = z.strictObject({
+  name: z.string().trim().min(1).max(200),
+  plan: z.string().trim().min(1).max(64).optional(),
+  limits: tenantLimitsSchema.optional(),
+  stripe_customer_id: z.string().regex(/^cus_[A-Za-z0-9]+$/, 'must look like cus_...').optional(),
+})
+
+export const updateTenantSchema = z.strictObject({
+  name: z.string().trim().min(1).max(200).optional(),
+  plan: z.string().trim().min(1).max(64).optional(),
+  status: z.enum(['active', 'suspended']).optional(),
+  status_reason: z.string().max(500).nullable().optional(),
+  limits: tenantLimitsSchema.optional(),
+  stripe_customer_id: z.string().regex(/^cus_[A-Za-z0-9]+$/, 'must look like cus_...').nullable().optional(),
+})
+
+export const createKeySchema = z.strictObject({
+  name: z.string().trim().min(1).max(200).optional(),
+  limits: z.strictObject({ rpm: limit.optional() }).optional(),
+})
+
+export const registerNodeSchema = z.strictObject({
+  endpoint: z.url({ protocol: /^https?$/, error: 'endpoint must be an http(s) URL' }),
+  models: z.array(z.string().min(1).max(256)).min(1).max(64),
+  name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lowercase letters, digits and dashes').optional(),
+  api_key: z.string().min(1).max(512).optional(),
+})
+
+export const usageQuerySchema = z.strictObject({
+  from: z.coerce.number().int().nonnegative().optional(),
+  to: z.coerce.number().int().positive().optional(),
+})
+
+export type CreateTenant = z.infer<typeof createTenantSchema>
+export type UpdateTenant = z.infer<typeof updateTenantSchema>
+export type CreateKey = z.infer<typeof createKeySchema>
+export type RegisterNode = z.infer<typeof registerNodeSchema>

@@ -1,0 +1,56 @@
+// The parts of OpenAI request/response bodies the gateway reads. Forwarded bodies are loose objects: any field
+// we do not know (tools, response_format, vLLM extras) passes through to the node untouched.
+import { z } from 'zod'
+
+const streamOptionsSchema = z.looseObject({
+  include_usage: z.boolean().optional(),
+  continuous_usage_stats: z.boolean().optional(), // vLLM extension
+})
+
+const generationFields = {
+  model: z.string().min(1, 'model is required'),
+  stream: z.boolean().nullish(),
+  stream_options: streamOptionsSchema.nullish(),
+  max_tokens: z.number().int().positive().nullish(),
+  max_completion_tokens: z.number().int().positive().nullish(),
+  n: z.number().int().positive().max(128).nullish(),
+  user: z.string().max(256).optional(),
+}
+
+export const chatCompletionRequestSchema = z.looseObject({
+  ...generationFields,
+  messages: z.array(z.looseObject({ role: z.string().min(1) })).min(1, 'messages must contain at least one message'),
+})
+
+const tokenIds = z.array(z.number().int().nonnegative())
+export const completionRequestSchema = z.looseObject({
+  ...generationFields,
+  prompt: z.union([z.string(), z.array(z.string()).min(1), tokenIds.min(1), z.array(tokenIds).min(1)]),
+})
+
+export const embeddingRequestSchema = z.looseObject({
+  model: z.string().min(1, 'model is required'),
+  input: z.union([z.string(), z.array(z.string()).min(1), tokenIds.min(1), z.array(tokenIds).min(1)]),
+  user: z.string().max(256).optional(),
+})
+
+export type ChatCompletionRequest = z.infer<typeof chatCompletionRequestSchema>
+export type CompletionRequest = z.infer<typeof completionRequestSchema>
+export type EmbeddingRequest = z.infer<typeof embeddingRequestSchema>
+export type InferenceRequest = ChatCompletionRequest | CompletionRequest | EmbeddingRequest
+export type StreamOptions = z.infer<typeof streamOptionsSchema>
+
+/** Whether the client asked for a stream, and with which options (embeddings never stream). */
+export function streamingOf(body: InferenceRequest): { stream: boolean; options: StreamOptions | null } {
+  if (!('messages' in body) && !('prompt' in body)) return { stream: false, options: null }
+  const generation = body as ChatCompletionRequest | CompletionRequest
+  return { stream: generation.stream === true, options: generation.stream_options ?? null }
+}
+
+/** The usage block we bill on. Embeddings have no completion tokens. */
+export const usageSchema = z.object({
+  prompt_tokens: z.number().int().nonnegative(),
+  completion_tokens: z.number().int().nonnegative().optional(),
+  total_tokens: z.number().int().nonnegative().optional(),
+})
+export type Usage = z.infer<typeof usageSchema>

@@ -1,0 +1,130 @@
+// Pumps a node's SSE stream to the client event by event, as each arrives (no buffering beyond one event),
+// while keeping the last cumulative usage it saw (the node is always asked for continuous usage, so a cut
+// stream is still billed for what was generated). It hides the usage the client did not ask for, and ends a
+// broken stream with an explicit error event instead of a clean [DONE].
+import { ApiError, errorBody } from '../../errors.ts'
+import { usageSchema, type Usage } from '../../schemas/openai.ts'
+import { upstreamErrorFromStreamFrame } from './upstream-error.ts'
+
+export type StreamOutcome = {
+  outcome: 'completed' | 'client_aborted' | 'upstream_broken'
+  usage: Usage | null
+  /** Content-bearing chunks seen: the gateway's own count, used when the node reported no usage. */
+  countedCompletionTokens: number
+  firstEventAt: number | null
+}
+
+export type RelayOptions = {
+  clientWantsUsage: boolean
+  clientWantsContinuousUsage: boolean
+  idleTimeoutMs: number
+  clientSignal: AbortSignal
+  /** Cancels the upstream request (the caller's AbortController). */
+  abortUpstream: () => void
+}
+
+const encoder = new TextEncoder()
+const DONE = 'data: [DONE]\n\n'
+const sseError = (e: ApiError) => `data: ${JSON.stringify(errorBody(e))}\n\n`
+
+class IdleTimeout extends Error {}
+
+export function relaySse(upstream: ReadableStream<Uint8Array>, options: RelayOptions): { body: ReadableStream<Uint8Array>; done: Promise<StreamOutcome> } {
+  const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>()
+  return { body: readable, done: pump(upstream, writable.getWriter(), options) }
+}
+
+async function pump(upstream: ReadableStream<Uint8Array>, writer: WritableStreamDefaultWriter<Uint8Array>, options: RelayOptions): Promise<StreamOutcome> {
+  const state: StreamOutcome = { outcome: 'upstream_broken', usage: null, countedCompletionTokens: 0, firstEventAt: null }
+  const reader = upstream.getReader()
+  const decoder = new TextDecoder()
+  let buffer = ''
+  let failure: ApiError | null = null
+  let finished = false
+  try {
+    while (!finished) {
+      const { value, done } = await readWithin(reader, options.idleTimeoutMs)
+      if (done) break
+      buffer += decoder.decode(value, { stream: true })
+      let out = ''
+      let end: number
+      while (!finished && (end = buffer.indexOf('\n\n')) !== -1) {
+        const event = buffer.slice(0, end + 2)
+        buffer = buffer.slice(end + 2)
+        const result = handleEvent(event, state, options)
+        if (result.kind === 'forward') out += result.text
+        else if (result.kind === 'done') { out += DONE; state.outcome = 'completed'; finished = true }
+        else if (result.kind === 'error') { failure = result.error; finished = true }
+      }
+      if (out) await writer.write(encoder.encode(out))
+    }
+    if (!finished) failure = new ApiError('bad_gateway', 'The model node closed the stream before finishing it', { code: 'upstream_stream_broken' })
+  } catch (err) {
+    if (options.clientSignal.aborted) state.outcome = 'client_aborted'
+    else if (err instanceof IdleTimeout) failure = new ApiError('upstream_timeout', 'The model node stopped sending tokens', { code: 'upstream_idle_timeout' })
+    else failure = new ApiError('bad_gateway', 'The connection to the model node broke mid-stream', { code: 'upstream_stream_broken' })
+  }
+  if (failure) state.outcome = 'upstream_broken'
+  if (state.outcome !== 'completed') { options.abortUpstream(); reader.cancel().catch(() => {}) }
+  await finish(writer, failure, state)
+  return state
+}
+
+async function finish(writer: WritableStreamDefaultWriter<Uint8Array>, failure: ApiError | null, state: StreamOutcome) {
+  try {
+    if (failure) await writer.write(encoder.encode(sseError(failure)))
+    await writer.close()
+  } catch {
+    state.outcome = state.outcome === 'completed' ? 'completed' : 'client_aborted' // the client is gone: nothing to tell
+  }
+}
+
+type EventResult = { kind: 'forward'; text: string } | { kind: 'done' } | { kind: 'error'; error: ApiError } | { kind: 'skip' }
+
+function handleEvent(event: string, state: StreamOutcome, options: RelayOptions): EventResult {
+  const data = dataOf(event)
+  if (data === null) return { kind: 'forward', text: event } // comments / keep-alives
+  if (data === '[DONE]') return { kind: 'done' }
+  let chunk: Record<string, unknown>
+  try { chunk = JSON.parse(data) as Record<string, unknown> } catch { return { kind: 'forward', text: event } }
+  state.firstEventAt ??= performance.now()
+  if (chunk.error !== undefined) return { kind: 'error', error: upstreamErrorFromStreamFrame(chunk) }
+
+  const usage = usageSchema.safeParse(chunk.usage)
+  if (usage.success) state.usage = usage.data // cumulative: the last figure wins, never a sum
+  const choices = Array.isArray(chunk.choices) ? (chunk.choices as Array<Record<string, unknown>>) : []
+  for (const choice of choices) if (hasContent(choice)) state.countedCompletionTokens++
+
+  if (choices.length === 0 && chunk.usage) return options.clientWantsUsage ? { kind: 'forward', text: event } : { kind: 'skip' }
+  if (chunk.usage !== undefined && !options.clientWantsContinuousUsage) {
+    delete chunk.usage
+    return { kind: 'forward', text: `data: ${JSON.stringify(chunk)}\n\n` }
+  }
+  return { kind: 'forward', text: event }
+}
+
+function dataOf(event: string): string | null {
+  let data: string | null = null
+  for (const line of event.split('\n')) {
+    if (!line.startsWith('data:')) continue
+    const value = line.slice(line[5] === ' ' ? 6 : 5).replace(/\r$/, '')
+    data = data === null ? value : `${data}\n${value}`
+  }
+  return data
+}
+
+function hasContent(choice: Record<string, unknown>): boolean {
+  const delta = choice.delta as Record<string, unknown> | undefined
+  const text = delta ? delta.content : choice.text
+  return typeof text === 'string' && text.length > 0
+}
+
+async function readWithin(reader: ReadableStreamDefaultReader<Uint8Array>, ms: number) {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new IdleTimeout()), ms) })
+  try {
+    return await Promise.race([reader.read(), timeout])
+  } finally {
+    if (timer !== undefined) clearTimeout(timer)
+  }
+}

@@ -1,0 +1,16 @@
+// Test-only bindings and the values vitest's global setup provides to test files.
+import 'vitest'
+
+declare global {
+  namespace Cloudflare {
+    interface Env {
+      TEST_MIGRATIONS: import('cloudflare:test').D1Migration[]
+    }
+  }
+}
+
+declare module 'vitest' {
+  interface ProvidedContext {
+    standins: Record<'healthy' | 'failing' | 'resetting' | 'midstream' | 'hanging' | 'slow', string>
+  }
+}
