@@ -1,5 +1,5 @@
 // `/v1/embeddings`: validates the body and answers like vLLM, with deterministic 8-dimension unit
-// vectors derived from each input's text. Failure knobs apply as for generation. Called by server.ts.
+// vectors derived from each input's text. Failure knobs apply as for generation. Called by router.ts.
 
 import type { ServerResponse } from 'node:http'
 import { isRecord, pause, resetConnection, sendJson } from './http-io.ts'

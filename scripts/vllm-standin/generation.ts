@@ -1,6 +1,6 @@
 // Produces one chat/text completion over time (TTFT, tokens per second) and applies the failure
 // knobs. The token loop is shared; a "sink" decides whether tokens become SSE frames or one JSON body.
-// Called by server.ts after the request has been parsed and admitted.
+// Called by router.ts after the request has been parsed and admitted.
 
 import type { ServerResponse } from 'node:http'
 import type { GenerationRequest } from './generation-request.ts'
@@ -30,7 +30,8 @@ type Sink = {
   /** Sends what is buffered; called before every wait so the client sees tokens as they are "generated". */
   flush(): void
   finish(reason: FinishReason, generated: number): void
-  failMidway(generated: number): void
+  /** The engine "dies" after some tokens (the `midstream-error` knob). */
+  failMidway(): void
 }
 
 function streamSink(job: GenerationJob, format: ResponseFormat): Sink {
@@ -92,7 +93,7 @@ function resetAfterFlush(job: GenerationJob, sink: Sink): void {
 export async function runGeneration(job: GenerationJob): Promise<void> {
   const { request, knobs, res, stats, signal } = job
   if (knobs.fail === 'http500') return sendJson(res, 500, errorBody(knobs.errorFormat, internalError(ENGINE_DEAD)))
-  if (knobs.fail === 'hang') return // accepted, never answered; server.ts books the eventual client abort
+  if (knobs.fail === 'hang') return // accepted, never answered; in-flight.ts books the eventual client abort
 
   stats.promptTokens += request.promptTokens
   const answer = answerFor(request.sourceText, knobs.answerTokens, request.maxTokens)
@@ -106,7 +107,7 @@ export async function runGeneration(job: GenerationJob): Promise<void> {
     if (i === failAt) {
       if (knobs.fail === 'reset') return resetAfterFlush(job, sink)
       stats.finished.error++
-      return sink.failMidway(i)
+      return sink.failMidway()
     }
     if (i === answer.tokens.length) break
     const waitMs = i === 0 ? knobs.ttftMs : gapMs

@@ -3,10 +3,15 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { InFlight } from './in-flight.ts'
 
-export async function readBody(req: IncomingMessage): Promise<string> {
+/** The request body as text, or null when the client aborted the upload. */
+export async function readBody(req: IncomingMessage): Promise<string | null> {
   const chunks: Buffer[] = []
-  for await (const chunk of req) chunks.push(chunk as Buffer) // no setEncoding, so chunks are Buffers
-  return chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8')
+  try {
+    for await (const chunk of req) chunks.push(chunk as Buffer) // no setEncoding, so chunks are Buffers
+  } catch {
+    return null
+  }
+  return Buffer.concat(chunks).toString('utf8')
 }
 
 /** The parsed body, the raw text when it is not JSON, or undefined when empty. */

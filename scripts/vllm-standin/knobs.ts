@@ -1,5 +1,5 @@
 // Behaviour knobs of the vLLM stand-in: defaults, validation, and per-request overrides read from
-// `x-standin-<knob>` headers. Used by server.ts (live knobs + headers) and main.ts (CLI flags).
+// `x-standin-<knob>` headers. Used by server.ts (initial knobs), router.ts (headers), control.ts and main.ts.
 
 /** What the stand-in does instead of (or in the middle of) a normal answer. */
 export type FailMode = 'none' | 'http500' | 'reset' | 'hang' | 'midstream-error'

@@ -1,5 +1,5 @@
 // What this stand-in node serves: model names and context length, the model lookup every /v1 endpoint
-// does, and the `GET /v1/models` body. Used by server.ts, generation-request.ts and embeddings.ts.
+// does, and the `GET /v1/models` body. Used by router.ts, generation-request.ts and embeddings.ts.
 
 import { badRequest, modelNotFound } from './vllm-errors.ts'
 import type { VllmError } from './vllm-errors.ts'

@@ -1,5 +1,5 @@
 // What the stand-in saw: per-endpoint counts, the last requests (headers + parsed body), aborts and
-// token counters. Written by server.ts and the handlers; read by tests and by /metrics.
+// token counters. Written by router.ts and the handlers; read by tests and by /metrics.
 
 import type { IncomingHttpHeaders } from 'node:http'
 
