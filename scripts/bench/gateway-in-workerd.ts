@@ -1,0 +1,49 @@
+// Runs the production bundle of the Worker directly in workerd through Miniflare (no wrangler dev proxy in
+// front), with the bindings wrangler.toml declares, fresh local D1 with migrations, and a seeded tenant + node.
+import { spawnSync } from 'node:child_process'
+import { readdirSync, readFileSync } from 'node:fs'
+import path from 'node:path'
+import { convertV4MiniflareOptions, Miniflare } from 'miniflare'
+import { unstable_getMiniflareWorkerOptions, unstable_splitSqlQuery } from 'wrangler'
+
+const ROOT = path.resolve(import.meta.dirname, '..', '..')
+const ADMIN_TOKEN = 'bench-admin-token-0123456789'
+
+export type BenchGateway = { url: string; key: string; close(): Promise<void> }
+
+function buildBundle(outdir: string): string {
+  const wrangler = path.join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js')
+  const result = spawnSync(process.execPath, [wrangler, 'deploy', '--dry-run', '--outdir', outdir], { cwd: ROOT, stdio: 'pipe' })
+  if (result.status !== 0) throw new Error(`bundle build failed:\n${result.stderr.toString()}`)
+  return path.join(outdir, 'index.js')
+}
+
+export async function startGatewayInWorkerd(nodeUrl: string, model: string, outdir: string): Promise<BenchGateway> {
+  const script = buildBundle(outdir)
+  const { workerOptions } = unstable_getMiniflareWorkerOptions(path.join(ROOT, 'wrangler.toml'))
+  // wrangler still speaks Miniflare 4's flat options; Miniflare 5 converts them.
+  const mf = new Miniflare(convertV4MiniflareOptions({
+    ...workerOptions,
+    name: 'cic-gateway',
+    modules: [{ type: 'ESModule', path: script }],
+    modulesRoot: outdir,
+    bindings: { ...(workerOptions.bindings as Record<string, unknown>), ADMIN_TOKEN, SECRETS_KEY: 'bench-secrets-key-0123456789' },
+    host: '127.0.0.1',
+    port: 0,
+  } as Parameters<typeof convertV4MiniflareOptions>[0]))
+  const url = (await mf.ready).toString().replace(/\/$/, '')
+  const db = await mf.getD1Database('DB')
+  const migrations = readdirSync(path.join(ROOT, 'd1-migrations')).filter((f) => f.endsWith('.sql')).sort()
+  for (const file of migrations) {
+    for (const statement of unstable_splitSqlQuery(readFileSync(path.join(ROOT, 'd1-migrations', file), 'utf8'))) await db.prepare(statement).run()
+  }
+  const adminPost = async (route: string, body: unknown) => {
+    const res = await fetch(url + route, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify(body) })
+    if (res.status !== 201) throw new Error(`${route}: ${res.status} ${await res.text()}`)
+    return (await res.json()) as Record<string, string>
+  }
+  const tenant = await adminPost('/admin/tenants', { name: 'bench' })
+  const key = await adminPost(`/admin/tenants/${tenant.id}/keys`, {})
+  await adminPost('/admin/nodes', { endpoint: nodeUrl, models: [model] })
+  return { url, key: key.key as string, close: () => mf.dispose() }
+}

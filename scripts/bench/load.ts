@@ -1,0 +1,45 @@
+// A closed-loop load generator over keep-alive HTTP/1.1: `concurrency` workers each send requests back to
+// back until `total` are done. Records per-request latency (full response) and time to first body byte.
+import http from 'node:http'
+
+export type LoadResult = { latenciesMs: number[]; ttfbMs: number[]; elapsedMs: number; errors: number }
+export type LoadSpec = { url: string; headers: Record<string, string>; body: string; concurrency: number; total: number }
+
+function once(agent: http.Agent, target: URL, spec: LoadSpec): Promise<{ latency: number; ttfb: number; ok: boolean }> {
+  return new Promise((resolve) => {
+    const start = performance.now()
+    let ttfb = 0
+    const req = http.request(target, { method: 'POST', agent, headers: { ...spec.headers, 'content-length': Buffer.byteLength(spec.body) } }, (res) => {
+      res.once('data', () => { ttfb = performance.now() - start })
+      res.on('data', () => {})
+      res.on('end', () => resolve({ latency: performance.now() - start, ttfb, ok: res.statusCode === 200 }))
+    })
+    req.on('error', () => resolve({ latency: performance.now() - start, ttfb, ok: false }))
+    req.end(spec.body)
+  })
+}
+
+export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: spec.concurrency })
+  const target = new URL(spec.url)
+  const result: LoadResult = { latenciesMs: [], ttfbMs: [], elapsedMs: 0, errors: 0 }
+  let started = 0
+  const t0 = performance.now()
+  await Promise.all(Array.from({ length: spec.concurrency }, async () => {
+    while (started < spec.total) {
+      started++
+      const r = await once(agent, target, spec)
+      if (!r.ok) result.errors++
+      result.latenciesMs.push(r.latency)
+      result.ttfbMs.push(r.ttfb)
+    }
+  }))
+  result.elapsedMs = performance.now() - t0
+  agent.destroy()
+  return result
+}
+
+export function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN
+}
