@@ -55,9 +55,13 @@ export function eventChunks(events: readonly UsageEvent[]): string[] {
   return chunks
 }
 
+/** Folds every not-yet-rolled-up event into usage_hourly and marks it; must run in the batch that inserted them. */
+export function rollupStatements(db: D1Database): D1PreparedStatement[] {
+  return [db.prepare(ROLL_UP_NEW_EVENTS), db.prepare(MARK_ROLLED_UP)]
+}
+
 export function ledgerStatements(db: D1Database, events: readonly UsageEvent[]): D1PreparedStatement[] {
-  const inserts = eventChunks(events).map((json) => db.prepare(INSERT_EVENTS).bind(json))
-  return [...inserts, db.prepare(ROLL_UP_NEW_EVENTS), db.prepare(MARK_ROLLED_UP)]
+  return [...eventChunks(events).map((json) => db.prepare(INSERT_EVENTS).bind(json)), ...rollupStatements(db)]
 }
 
 export type LedgerWrite = { inserted: number; duplicates: number }
