@@ -60,17 +60,15 @@ export function rollupStatements(db: D1Database): D1PreparedStatement[] {
   return [db.prepare(ROLL_UP_NEW_EVENTS), db.prepare(MARK_ROLLED_UP)]
 }
 
-export function ledgerStatements(db: D1Database, events: readonly UsageEvent[]): D1PreparedStatement[] {
-  return [...eventChunks(events).map((json) => db.prepare(INSERT_EVENTS).bind(json)), ...rollupStatements(db)]
-}
+const insertStatements = (db: D1Database, events: readonly UsageEvent[]) => eventChunks(events).map((json) => db.prepare(INSERT_EVENTS).bind(json))
 
 export type LedgerWrite = { inserted: number; duplicates: number }
 
 /** Writes the events atomically. Throws when D1 rejects the batch, in which case nothing was written. */
 export async function writeLedger(db: D1Database, events: readonly UsageEvent[]): Promise<LedgerWrite> {
   if (events.length === 0) return { inserted: 0, duplicates: 0 }
-  const statements = ledgerStatements(db, events)
-  const results = await db.batch(statements)
-  const inserted = results.slice(0, statements.length - 2).reduce((n, r) => n + r.meta.changes, 0)
+  const inserts = insertStatements(db, events)
+  const results = await db.batch([...inserts, ...rollupStatements(db)])
+  const inserted = results.slice(0, inserts.length).reduce((n, r) => n + r.meta.changes, 0)
   return { inserted, duplicates: events.length - inserted }
 }
