@@ -9,15 +9,17 @@ import { requestId } from './middleware/request-id.ts'
 import { adminKeys } from './routes/admin/keys.ts'
 import { adminNodes } from './routes/admin/nodes.ts'
 import { adminTenants } from './routes/admin/tenants.ts'
+import { adminUsage } from './routes/admin/usage.ts'
 import { inference } from './routes/v1/inference.ts'
 import { models } from './routes/v1/models.ts'
+import { usage } from './routes/v1/usage.ts'
 
 export function createApp() {
   const app = new Hono<AppEnv>()
   app.use(requestId(), config())
   app.get('/health', (c) => c.json({ status: 'ok' }))
-  app.route('/v1', new Hono<AppEnv>().use(apiKeyAuth()).route('/', inference).route('/', models))
-  app.route('/admin', new Hono<AppEnv>().use(adminAuth()).route('/', adminTenants).route('/', adminKeys).route('/', adminNodes))
+  app.route('/v1', new Hono<AppEnv>().use(apiKeyAuth()).route('/', inference).route('/', models).route('/', usage))
+  app.route('/admin', new Hono<AppEnv>().use(adminAuth()).route('/', adminTenants).route('/', adminKeys).route('/', adminNodes).route('/', adminUsage))
   app.notFound((c) => onError(new ApiError('not_found', 'Unknown route.', { code: 'unknown_route' }), c))
   app.onError(onError)
   return app

@@ -11,6 +11,6 @@ declare global {
 
 declare module 'vitest' {
   interface ProvidedContext {
-    standins: Record<'healthy' | 'failing' | 'resetting' | 'midstream' | 'hanging' | 'slow', string>
+    standins: Record<'healthy' | 'failing' | 'resetting' | 'midstream' | 'hanging' | 'slow' | 'ledger', string>
   }
 }

@@ -10,6 +10,8 @@ export const STANDIN_MODELS = {
   midstream: ['midstream-llm'],
   hanging: ['hanging-llm'],
   slow: ['slow-llm'],
+  // Used only by usage-mixed-requests.test.ts, which changes its knobs and compares its token counters with the ledger.
+  ledger: ['ledger-llm'], // and the default embedding model, cic-demo-embed
 } as const
 
 export default async function setup(project: TestProject) {
@@ -18,6 +20,7 @@ export default async function setup(project: TestProject) {
   const knobs = {
     healthy: {}, failing: { fail: 'http500' }, resetting: { fail: 'reset', failAfterTokens: 3 },
     midstream: { fail: 'midstream-error', failAfterTokens: 2 }, hanging: { fail: 'hang' }, slow: { tokensPerSecond: 20 },
+    ledger: {},
   } as const
   for (const [name, models] of Object.entries(STANDIN_MODELS) as [keyof typeof STANDIN_MODELS, readonly string[]][]) {
     const standin = await startStandin({ port: 0, models: [...models], knobs: knobs[name] })

@@ -6,14 +6,16 @@ import { readSse } from './helpers/sse.ts'
 type Row = { request_id: string; prompt_tokens: number; completion_tokens: number; outcome: string; usage_source: string; node_id: string; http_status: number }
 let nodeId: string
 
-async function usageRow(requestId: string): Promise<Row> {
+/** Rows of requests sent with x-request-id `clientId`: the gateway's own id is prefixed with it. */
+async function usageRows(clientId: string, expected = 1): Promise<Row[]> {
   for (let i = 0; i < 200; i++) {
-    const row = await env.DB.prepare('SELECT * FROM usage_events WHERE request_id = ?').bind(requestId).first<Row>()
-    if (row) return row
+    const { results } = await env.DB.prepare('SELECT * FROM usage_events WHERE request_id LIKE ? ORDER BY created_at').bind(`${clientId}/req_%`).all<Row>()
+    if (results.length >= expected) return results
     await new Promise((r) => setTimeout(r, 25))
   }
-  throw new Error(`no usage row for ${requestId}`)
+  throw new Error(`no usage row for ${clientId}`)
 }
+const usageRow = async (clientId: string) => (await usageRows(clientId))[0] as Row
 
 beforeAll(async () => {
   ;({ id: nodeId } = await registerNode(inject('standins').healthy, ['cic-demo-llm', 'cic-demo-embed']))
@@ -53,6 +55,16 @@ describe('usage ledger', () => {
     const { key } = await seedTenant()
     await send(key, 'usage-fail-00001', chat('failing-llm'))
     expect(await usageRow('usage-fail-00001')).toMatchObject({ outcome: 'upstream_error', completion_tokens: 0, http_status: 502 })
+  })
+
+  it('records every request even when a client reuses its x-request-id', async () => {
+    const { key } = await seedTenant()
+    const first = await send(key, 'reused-id-0001', chat('cic-demo-llm', { max_tokens: 2 }))
+    const second = await send(key, 'reused-id-0001', chat('cic-demo-llm', { max_tokens: 3 }))
+    expect([first.headers.get('x-request-id'), second.headers.get('x-request-id')]).toEqual(['reused-id-0001', 'reused-id-0001'])
+    const rows = await usageRows('reused-id-0001', 2)
+    expect(rows.map((r) => r.completion_tokens).sort()).toEqual([2, 3])
+    expect(new Set(rows.map((r) => r.request_id)).size).toBe(2)
   })
 
   it('reports per-tenant totals and per-model rows to admins', async () => {

@@ -1,6 +1,6 @@
 // D1 tables of the control plane (drizzle). SQL migrations in d1-migrations/ are generated from this file.
 import { sql } from 'drizzle-orm'
-import { index, integer, sqliteTable, text } from 'drizzle-orm/sqlite-core'
+import { index, integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlite-core'
 
 const createdAt = () => integer('created_at', { mode: 'number' }).notNull().default(sql`(unixepoch('subsec') * 1000)`)
 
@@ -63,7 +63,38 @@ export const usageEvents = sqliteTable('usage_events', {
   latencyMs: integer('latency_ms').notNull(),
   ttftMs: integer('ttft_ms'),
   createdAt: integer('created_at', { mode: 'number' }).notNull(),
-}, (t) => [index('usage_events_tenant_time_idx').on(t.tenantId, t.createdAt)])
+  /** 0 until the row has been added to usage_hourly (in the same D1 batch that inserted it). */
+  rolledUp: integer('rolled_up').notNull().default(0),
+}, (t) => [
+  index('usage_events_tenant_time_idx').on(t.tenantId, t.createdAt),
+  index('usage_events_pending_rollup_idx').on(t.rolledUp).where(sql`${t.rolledUp} = 0`),
+  index('usage_events_node_time_idx').on(t.nodeId, t.createdAt),
+])
+
+/** Per tenant, key, model and UTC hour (`hour_start`, ms): derived only from usage_events rows, exactly once. */
+export const usageHourly = sqliteTable('usage_hourly', {
+  tenantId: text('tenant_id').notNull(),
+  keyId: text('key_id').notNull(),
+  model: text('model').notNull(),
+  hourStart: integer('hour_start', { mode: 'number' }).notNull(),
+  promptTokens: integer('prompt_tokens').notNull().default(0),
+  completionTokens: integer('completion_tokens').notNull().default(0),
+  requests: integer('requests').notNull().default(0),
+  /** Requests whose outcome was not 'completed'. */
+  errors: integer('errors').notNull().default(0),
+}, (t) => [
+  primaryKey({ columns: [t.tenantId, t.keyId, t.model, t.hourStart] }),
+  index('usage_hourly_tenant_hour_idx').on(t.tenantId, t.hourStart),
+  index('usage_hourly_hour_idx').on(t.hourStart),
+])
+
+/** A node's own cumulative vLLM token counters as scraped by health checks; compared with the ledger. */
+export const nodeCounterSamples = sqliteTable('node_counter_samples', {
+  nodeId: text('node_id').notNull(),
+  at: integer('at', { mode: 'number' }).notNull(),
+  promptTokensTotal: integer('prompt_tokens_total').notNull(),
+  generationTokensTotal: integer('generation_tokens_total').notNull(),
+}, (t) => [primaryKey({ columns: [t.nodeId, t.at] })])
 
 export const auditLog = sqliteTable('audit_log', {
   id: integer('id').primaryKey({ autoIncrement: true }),
