@@ -11,12 +11,14 @@ import { adminNodes } from './routes/admin/nodes.ts'
 import { adminTenants } from './routes/admin/tenants.ts'
 import { inference } from './routes/v1/inference.ts'
 import { models } from './routes/v1/models.ts'
+import { stripeWebhooks } from './routes/webhooks/stripe.ts'
 
 export function createApp() {
   const app = new Hono<AppEnv>()
   app.use(requestId(), config())
   app.get('/health', (c) => c.json({ status: 'ok' }))
   app.route('/v1', new Hono<AppEnv>().use(apiKeyAuth()).route('/', inference).route('/', models))
+  app.route('/api/webhooks', stripeWebhooks) // Stripe-Signature instead of an API key or admin token
   app.route('/admin', new Hono<AppEnv>().use(adminAuth()).route('/', adminTenants).route('/', adminKeys).route('/', adminNodes))
   app.notFound((c) => onError(new ApiError('not_found', 'Unknown route.', { code: 'unknown_route' }), c))
   app.onError(onError)
