@@ -31,7 +31,7 @@ export default defineConfig(async () => {
             name: 'workers',
             include: ['workers/**/*.test.ts', 'durable-objects/**/*.test.ts'],
             setupFiles: ['./workers/test/apply-migrations.ts'],
-            globalSetup: ['./workers/test/start-standins.ts'],
+            globalSetup: ['./workers/test/start-standins.ts', './workers/test/start-stripe-standin.ts'],
           },
         },
         {

@@ -6,6 +6,7 @@ import { adminAuth } from './middleware/admin-auth.ts'
 import { apiKeyAuth } from './middleware/api-key-auth.ts'
 import { config } from './middleware/config.ts'
 import { requestId } from './middleware/request-id.ts'
+import { adminBilling } from './routes/admin/billing.ts'
 import { adminKeys } from './routes/admin/keys.ts'
 import { adminNodes } from './routes/admin/nodes.ts'
 import { adminTenants } from './routes/admin/tenants.ts'
@@ -19,7 +20,7 @@ export function createApp() {
   app.get('/health', (c) => c.json({ status: 'ok' }))
   app.route('/v1', new Hono<AppEnv>().use(apiKeyAuth()).route('/', inference).route('/', models))
   app.route('/api/webhooks', stripeWebhooks) // Stripe-Signature instead of an API key or admin token
-  app.route('/admin', new Hono<AppEnv>().use(adminAuth()).route('/', adminTenants).route('/', adminKeys).route('/', adminNodes))
+  app.route('/admin', new Hono<AppEnv>().use(adminAuth()).route('/', adminTenants).route('/', adminKeys).route('/', adminNodes).route('/', adminBilling))
   app.notFound((c) => onError(new ApiError('not_found', 'Unknown route.', { code: 'unknown_route' }), c))
   app.onError(onError)
   return app
