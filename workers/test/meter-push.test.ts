@@ -4,7 +4,7 @@ import { createExecutionContext, createScheduledController, waitOnExecutionConte
 import { env } from 'cloudflare:workers'
 import { describe, expect, inject, it } from 'vitest'
 import worker from '../src/index.ts'
-import { admin, call } from './helpers/gateway.ts'
+import { admin, api, call, registerNode } from './helpers/gateway.ts'
 import { seedCustomerTenant } from './helpers/stripe-events.ts'
 
 const HOUR = 3_600_000
@@ -138,6 +138,24 @@ describe('meter push', () => {
     await runCron(h + 2 * HOUR + 5 * MINUTE)
     expect((await received(customer)).map((r) => [r.identifier, r.value])).toEqual([[identifier, '10']])
     expect((await pushes(tenantId)).map((p) => [p.status, p.attempts])).toEqual([['sent', 2]])
+  })
+
+  it('bills the tokens of a request that went through the gateway and the usage queue', async () => {
+    await registerNode(inject('standins').healthy, ['cic-demo-llm'])
+    const { tenantId, customer, key } = await seedCustomerTenant()
+    const res = await api(key, '/v1/chat/completions', {
+      method: 'POST', headers: { 'x-request-id': 'meter-e2e-00001' },
+      json: { model: 'cic-demo-llm', messages: [{ role: 'user', content: 'bill me' }], max_tokens: 6 },
+    })
+    const { usage } = await res.json<{ usage: { total_tokens: number } }>()
+    let createdAt: number | undefined
+    for (let i = 0; i < 200 && createdAt === undefined; i++) { // the queue consumer writes the ledger row
+      createdAt = (await env.DB.prepare('SELECT created_at FROM usage_events WHERE request_id = ?').bind('meter-e2e-00001').first<{ created_at: number }>())?.created_at
+      if (createdAt === undefined) await new Promise((r) => setTimeout(r, 25))
+    }
+    const hour = Math.floor(createdAt! / HOUR) * HOUR
+    await runCron(hour + HOUR + 5 * MINUTE)
+    expect((await received(customer)).map((r) => [r.identifier, r.value])).toEqual([[`${tenantId}:cic_tokens:${hour / 1000}`, String(usage.total_tokens)]])
   })
 
   it('does nothing when Stripe is not configured', async () => {

@@ -16,7 +16,7 @@ export const BILLING_REASONS = {
 const OWNED_REASONS: ReadonlySet<string> = new Set(Object.values(BILLING_REASONS))
 
 export type ObjectState = { key: string; state: 'succeeded' | 'failed' | 'active' | 'ended'; plan: PlanName | null; created: number }
-type Decidable = Extract<BillingEvent, { kind: 'payment' | 'subscription' }>
+export type Decidable = Extract<BillingEvent, { kind: 'payment' | 'subscription' }>
 
 export type Decision =
   | { outcome: 'stale' }
