@@ -22,7 +22,12 @@ export const GRACE_MS = 5 * 60_000
 export const LOOKBACK_HOURS = 48
 /** Stripe accepts meter event timestamps from the past 35 days; older unsent rows stay visible as failed. */
 const STRIPE_MAX_AGE_MS = 35 * 24 * HOUR_MS - HOUR_MS
-const MAX_SENDS_PER_RUN = 500
+/**
+ * Two D1 queries per send (claim, result) must stay under D1's 1000 queries per invocation. Rows beyond this wait
+ * for the next run, so one cron run serves about this many billed tenant-hours per hour; beyond that, fan the
+ * sends out through a Queue.
+ */
+const MAX_SENDS_PER_RUN = 300
 /** How long a claimed row is left to its sender (one Stripe call, 20 s timeout) before another run may take it. */
 const CLAIM_LEASE_MS = 10 * 60_000
 const INSERT_ROWS_PER_STATEMENT = 9 // 11 columns per row; D1 binds at most 100 parameters per statement
