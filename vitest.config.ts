@@ -20,6 +20,8 @@ export default defineConfig(async () => {
                   SECRETS_KEY: 'test-secrets-key-0123456789',
                   UPSTREAM_FIRST_BYTE_TIMEOUT_MS: '1500',
                   UPSTREAM_IDLE_TIMEOUT_MS: '1500',
+                  STRIPE_SECRET_KEY: 'sk_test_cic_vitest_0123456789',
+                  STRIPE_WEBHOOK_SECRET: 'whsec_cic_vitest_0123456789abcdef',
                 },
                 queueConsumers: { 'usage-events': { maxBatchTimeout: 0.05 } },
               },
@@ -29,7 +31,7 @@ export default defineConfig(async () => {
             name: 'workers',
             include: ['workers/**/*.test.ts', 'durable-objects/**/*.test.ts'],
             setupFiles: ['./workers/test/apply-migrations.ts'],
-            globalSetup: ['./workers/test/start-standins.ts'],
+            globalSetup: ['./workers/test/start-standins.ts', './workers/test/start-stripe-standin.ts'],
           },
         },
         {

@@ -1,6 +1,6 @@
 // D1 tables of the control plane (drizzle). SQL migrations in d1-migrations/ are generated from this file.
 import { sql } from 'drizzle-orm'
-import { index, integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlite-core'
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core'
 
 const createdAt = () => integer('created_at', { mode: 'number' }).notNull().default(sql`(unixepoch('subsec') * 1000)`)
 
@@ -107,7 +107,69 @@ export const auditLog = sqliteTable('audit_log', {
   requestId: text('request_id'),
 }, (t) => [index('audit_log_at_idx').on(t.at)])
 
+/** Every Stripe webhook event received (verified), once: its id makes a redelivery a no-op. */
+export const webhookEvents = sqliteTable('webhook_events', {
+  id: text('id').primaryKey(),
+  type: text('type').notNull(),
+  /** Stripe's `created`, seconds since epoch. */
+  created: integer('created', { mode: 'number' }).notNull(),
+  processedAt: integer('processed_at', { mode: 'number' }).notNull(),
+  tenantId: text('tenant_id'),
+  /** applied | stale | unknown_customer | ignored */
+  outcome: text('outcome').notNull(),
+  payload: text('payload').notNull(),
+}, (t) => [index('webhook_events_tenant_idx').on(t.tenantId, t.created)])
+
+/** The last applied Stripe event per tenant and object (`payment`, `subscription:<id>`): older events are skipped. */
+export const billingObjects = sqliteTable('billing_objects', {
+  tenantId: text('tenant_id').notNull(),
+  objectKey: text('object_key').notNull(),
+  /** payment: succeeded | failed; subscription: active | ended */
+  state: text('state', { enum: ['succeeded', 'failed', 'active', 'ended'] }).notNull(),
+  plan: text('plan'),
+  eventId: text('event_id').notNull(),
+  eventCreated: integer('event_created', { mode: 'number' }).notNull(),
+  updatedAt: integer('updated_at', { mode: 'number' }).notNull(),
+}, (t) => [primaryKey({ columns: [t.tenantId, t.objectKey] })])
+
+/** Usage periods (ms) of paid invoices. */
+export const billedPeriods = sqliteTable('billed_periods', {
+  invoiceId: text('invoice_id').primaryKey(),
+  tenantId: text('tenant_id').notNull(),
+  periodStart: integer('period_start', { mode: 'number' }).notNull(),
+  periodEnd: integer('period_end', { mode: 'number' }).notNull(),
+  amountPaid: integer('amount_paid').notNull(),
+  currency: text('currency').notNull(),
+  eventId: text('event_id').notNull(),
+  billedAt: integer('billed_at', { mode: 'number' }).notNull(),
+}, (t) => [index('billed_periods_tenant_idx').on(t.tenantId, t.periodStart)])
+
+/** One Stripe meter event per row: written (pending) before it is sent, re-sent verbatim until Stripe accepts it. */
+export const meterPushes = sqliteTable('meter_pushes', {
+  identifier: text('identifier').primaryKey(),
+  tenantId: text('tenant_id').notNull(),
+  eventName: text('event_name').notNull(),
+  hourStart: integer('hour_start', { mode: 'number' }).notNull(),
+  /** 0 for the hour's first push; 1, 2, ... for corrections carrying usage recorded after it. */
+  seq: integer('seq').notNull(),
+  stripeCustomerId: text('stripe_customer_id').notNull(),
+  value: integer('value').notNull(),
+  status: text('status', { enum: ['pending', 'sent', 'failed'] }).notNull(),
+  attempts: integer('attempts').notNull().default(0),
+  lastError: text('last_error'),
+  createdAt: integer('created_at', { mode: 'number' }).notNull(),
+  lastAttemptAt: integer('last_attempt_at', { mode: 'number' }),
+  sentAt: integer('sent_at', { mode: 'number' }),
+  /** Set when invoice.payment_succeeded covers this hour. */
+  invoiceId: text('invoice_id'),
+}, (t) => [
+  uniqueIndex('meter_pushes_hour_seq_unique').on(t.tenantId, t.eventName, t.hourStart, t.seq),
+  index('meter_pushes_status_idx').on(t.status, t.hourStart),
+])
+
 export type TenantRow = typeof tenants.$inferSelect
 export type ApiKeyRow = typeof apiKeys.$inferSelect
 export type NodeRow = typeof nodes.$inferSelect
 export type UsageEventRow = typeof usageEvents.$inferInsert
+export type BillingObjectRow = typeof billingObjects.$inferSelect
+export type MeterPushRow = typeof meterPushes.$inferSelect

@@ -16,7 +16,8 @@ export const tenantView = (t: TenantRow) => ({
 
 export const newId = (prefix: string) => `${prefix}_${crypto.randomUUID().replaceAll('-', '').slice(0, 24)}`
 
-async function syncGate(env: Env, t: TenantRow) {
+/** Pushes a tenant's status, reason and limits to its admission object (also used by the Stripe webhook). */
+export async function syncGate(env: Env, t: TenantRow) {
   await env.TENANT_GATE.getByName(`tenant:${t.id}`).configure({ tenantId: t.id, status: t.status, statusReason: t.statusReason, limits: t.limits })
 }
 

@@ -1,0 +1,38 @@
+// POST /api/webhooks/stripe: Stripe's deliveries. No API key or admin token: the Stripe-Signature header over the
+// raw body is the authentication. 400 (nothing read or written) for a bad signature; 200 once the event is stored.
+import { Hono } from 'hono'
+import type { AppEnv } from '../../env.ts'
+import { ApiError } from '../../errors.ts'
+import { log } from '../../log.ts'
+import { webhookConfig } from '../../services/billing/billing-config.ts'
+import { readStripeEvent } from '../../services/billing/read-stripe-event.ts'
+import { applyStripeEvent } from '../../services/billing/stripe-webhook.ts'
+
+/** Stripe events are a few KB; the cap keeps a stored payload far below D1's 2 MB row limit. */
+const MAX_WEBHOOK_BYTES = 512 * 1024
+
+export const stripeWebhooks = new Hono<AppEnv>().post('/stripe', async (c) => {
+  const config = webhookConfig(c.env)
+  if (!config.ok) {
+    log.error('stripe_webhook_not_configured', { requestId: c.var.requestId, error: config.error })
+    throw new ApiError('internal', 'Stripe webhooks are not configured.') // 500: Stripe keeps retrying until fixed
+  }
+  const signature = c.req.header('stripe-signature')
+  if (!signature) throw new ApiError('invalid_request', 'Missing Stripe-Signature header.', { code: 'missing_signature' })
+  const tooLarge = () => new ApiError('payload_too_large', `Webhook body exceeds ${MAX_WEBHOOK_BYTES} bytes.`, { code: 'request_too_large' })
+  if (Number(c.req.header('content-length') ?? 0) > MAX_WEBHOOK_BYTES) throw tooLarge()
+  const raw = await c.req.text()
+  if (raw.length > MAX_WEBHOOK_BYTES) throw tooLarge()
+
+  const read = await readStripeEvent(raw, signature, config.config.webhookSecret)
+  if (!read.ok) {
+    log.warn('stripe_webhook_rejected', { requestId: c.var.requestId, reason: read.reason, error: read.message })
+    if (read.reason === 'bad_signature') {
+      throw new ApiError('invalid_request', 'Invalid Stripe signature.', { code: 'invalid_signature' })
+    }
+    throw new ApiError('invalid_request', `Unexpected Stripe event shape (${read.message}).`, { code: 'invalid_event' })
+  }
+  const result = await applyStripeEvent(c.env, read.event, raw, c.var.requestId)
+  log.info('stripe_webhook', { requestId: c.var.requestId, eventId: read.event.id, type: read.event.type, ...result })
+  return c.json({ received: true, id: read.event.id, outcome: result.outcome, duplicate: result.isDuplicate })
+})
