@@ -150,7 +150,7 @@ describe('meter push', () => {
     const { usage } = await res.json<{ usage: { total_tokens: number } }>()
     let createdAt: number | undefined
     for (let i = 0; i < 200 && createdAt === undefined; i++) { // the queue consumer writes the ledger row
-      createdAt = (await env.DB.prepare('SELECT created_at FROM usage_events WHERE request_id = ?').bind('meter-e2e-00001').first<{ created_at: number }>())?.created_at
+      createdAt = (await env.DB.prepare('SELECT created_at FROM usage_events WHERE request_id LIKE ?').bind('meter-e2e-00001/%').first<{ created_at: number }>())?.created_at
       if (createdAt === undefined) await new Promise((r) => setTimeout(r, 25))
     }
     const hour = Math.floor(createdAt! / HOUR) * HOUR

@@ -6,7 +6,7 @@ import path from 'node:path'
 import { convertV4MiniflareOptions, Miniflare } from 'miniflare'
 import { unstable_getMiniflareWorkerOptions, unstable_splitSqlQuery } from 'wrangler'
 
-const ROOT = path.resolve(import.meta.dirname, '..', '..')
+const ROOT = path.resolve(import.meta.dirname, '..', '..', '..')
 const ADMIN_TOKEN = 'bench-admin-token-0123456789'
 
 export type BenchGateway = { url: string; key: string; close(): Promise<void> }

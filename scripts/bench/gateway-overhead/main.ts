@@ -7,7 +7,7 @@ import path from 'node:path'
 import { startGatewayInWorkerd } from './gateway-in-workerd.ts'
 import { percentile, runLoad, type LoadResult } from './load.ts'
 
-const ROOT = path.resolve(import.meta.dirname, '..', '..')
+const ROOT = path.resolve(import.meta.dirname, '..', '..', '..')
 const MODEL = 'cic-demo-llm'
 const STANDIN_PORT = Number(process.env.BENCH_STANDIN_PORT ?? 18_000)
 const LEVELS = [

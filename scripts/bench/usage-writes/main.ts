@@ -8,11 +8,13 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { readD1Migrations } from '@cloudflare/vitest-plugin'
 import { unstable_startWorker } from 'wrangler'
-import type { RunRequest, RunResult } from './worker.ts'
+// Mirrors worker.ts's RunRequest/RunResult (not imported: worker.ts is typechecked as Worker code).
+type RunRequest = { strategy: 'consumer' | 'values7' | 'singleRow'; batchSize: number; events: number; label: string }
+type RunResult = { wallMs: number; sqlMs: number; batches: number; ok: boolean; check: unknown }
 
 process.env.CLOUDFLARE_CF_FETCH_ENABLED ??= 'false' // no network here; the bench needs no Request.cf
 
-const ROOT = path.resolve(import.meta.dirname, '..', '..')
+const ROOT = path.resolve(import.meta.dirname, '..', '..', '..')
 const args = Object.fromEntries(process.argv.slice(2).map((a) => a.split('=') as [string, string]))
 const TOTAL = Number(args.events ?? 20_000)
 const ROUNDS = Number(args.rounds ?? 3)

@@ -1,9 +1,9 @@
 // The bench Worker, run in workerd by main.ts: writes generated usage events into its local D1 with the real
 // queue consumer (or a baseline INSERT shape with the same exactly-once rollup), times it from inside workerd
 // so no client round trip is counted, and checks the ledger and rollup afterwards. Not deployed anywhere.
-import type { UsageEvent } from '../../workers/src/schemas/usage-event.ts'
-import { rollupStatements } from '../../workers/src/services/usage/ledger-write.ts'
-import { writeUsageEvents } from '../../workers/src/services/usage/write-usage-events.ts'
+import type { UsageEvent } from '../../../workers/src/schemas/usage-event.ts'
+import { rollupStatements } from '../../../workers/src/services/usage/ledger-write.ts'
+import { writeUsageEvents } from '../../../workers/src/services/usage/write-usage-events.ts'
 
 type BenchEnv = { DB: D1Database }
 type Migration = { name: string; queries: string[] }
