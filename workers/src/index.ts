@@ -4,6 +4,7 @@ import { createApp } from './app.ts'
 import { writeUsageEvents } from './services/usage/write-usage-events.ts'
 
 export { TenantGate } from '../../durable-objects/tenant-gate/tenant-gate.ts'
+export { NodeMonitor } from '../../durable-objects/node-monitor/node-monitor.ts'
 
 const app = createApp()
 

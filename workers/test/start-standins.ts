@@ -12,6 +12,10 @@ export const STANDIN_MODELS = {
   slow: ['slow-llm'],
 } as const
 
+export const POOL_MODELS = ['pool-1', 'pool-2', 'pool-3', 'pool-4', 'pool-5', 'pool-6', 'pool-7', 'pool-8'] as const
+/** Stand-ins per test file that uses them. */
+export const POOL_SIZES = { routing: 3, breaker: 2, retries: 3, monitor: 2, admin: 1 } as const
+
 export default async function setup(project: TestProject) {
   const started: Standin[] = []
   const urls: Record<string, string> = {}
@@ -25,5 +29,17 @@ export default async function setup(project: TestProject) {
     urls[name] = standin.url
   }
   project.provide('standins', urls as Record<keyof typeof STANDIN_MODELS, string>)
+  // Plain healthy stand-ins that routing tests reconfigure through /_standin/knobs: each test file gets its
+  // own (files run in parallel), each serving POOL_MODELS so that each test can register fresh nodes.
+  const pools: Record<string, string[]> = {}
+  for (const [file, size] of Object.entries(POOL_SIZES)) {
+    pools[file] = []
+    for (let i = 0; i < size; i++) {
+      const standin = await startStandin({ port: 0, models: [...POOL_MODELS] })
+      started.push(standin)
+      pools[file].push(standin.url)
+    }
+  }
+  project.provide('pools', pools as Record<keyof typeof POOL_SIZES, string[]>)
   return async () => { await Promise.all(started.map((s) => s.close())) }
 }
