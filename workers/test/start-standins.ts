@@ -12,7 +12,7 @@ export const STANDIN_MODELS = {
   slow: ['slow-llm'],
 } as const
 
-export const POOL_MODELS = ['pool-1', 'pool-2', 'pool-3', 'pool-4', 'pool-5', 'pool-6', 'pool-7', 'pool-8'] as const
+export const POOL_MODELS = Array.from({ length: 12 }, (_, i) => `pool-${i + 1}`)
 /** Stand-ins per test file that uses them. */
 export const POOL_SIZES = { routing: 3, breaker: 2, retries: 3, monitor: 2, admin: 1 } as const
 

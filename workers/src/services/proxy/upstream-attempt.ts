@@ -109,7 +109,7 @@ export function classifyFailure(result: Extract<AttemptResult, { kind: 'node_err
   }
   const base = { isNodeFault: true, isRetryable: true }
   switch (result.failure) {
-    case 'connect_error':
+    case 'connect_error': // Workers' fetch reports a refused and a dropped connection alike: the node may have had the request
       return { ...base, reachedNode: false, mayRetrySameNode: true, error: new ApiError('bad_gateway', 'Could not reach the model node', { code: 'upstream_unreachable' }) }
     case 'connect_timeout':
       return { ...base, reachedNode: true, mayRetrySameNode: false, error: new ApiError('upstream_timeout', 'The model node did not accept the request in time', { code: 'upstream_connect_timeout' }) }
