@@ -72,10 +72,10 @@ export class NodeMonitor extends DurableObject<Env> {
     return { removed: this.state.status === 'gone', snapshot: this.current() }
   }
 
-  /** The node was put back into service (resume): forget a pending removal and check it at once. */
+  /** The node was put back into service (resume, status warming): forget a pending removal and check it at once. */
   async resume(nodeId: string): Promise<NodeSnapshot> {
     this.adopt(nodeId)
-    this.save({ ...this.state, removal: null })
+    this.save({ ...this.state, removal: null, isFailedByMonitor: false })
     await this.tick()
     return this.current()
   }
@@ -152,7 +152,10 @@ export class NodeMonitor extends DurableObject<Env> {
   }
 
   private async stop(status: string): Promise<void> {
-    this.save({ ...this.state, status })
     await this.ctx.storage.deleteAlarm()
+    if (status !== 'gone') return this.save({ ...this.state, status })
+    // Removed from the fleet: nothing here is worth keeping (the audit log has the node's last state).
+    await this.ctx.storage.deleteAll()
+    this.state = { ...initialMonitorState(Date.now()), status: 'gone' }
   }
 }

@@ -66,13 +66,26 @@ describe('drain and resume', () => {
     expect(audit.results[4]).toMatchObject({ actor: 'node-monitor', request_id: null })
   })
 
-  it('refuses to drain a terminated node or resume a warming one (409)', async () => {
+  it('refuses to drain or resume a terminated node (409)', async () => {
     await env.DB.prepare("INSERT INTO nodes (id, name, endpoint, models, status) VALUES ('node_term', 'term', 'http://127.0.0.1:1', '[\"pool-3\"]', 'terminated')").run()
-    const drain = await admin('/admin/nodes/node_term/drain', { method: 'POST' })
-    expect(drain.status).toBe(409)
-    expect(await drain.json()).toMatchObject({ error: { type: 'invalid_request_error', code: 'invalid_node_state' } })
-    const warming = await registerNode('http://127.0.0.1:1', ['pool-3'])
-    expect((await admin(`/admin/nodes/${warming.id}/resume`, { method: 'POST' })).status).toBe(409)
+    for (const action of ['drain', 'resume']) {
+      const res = await admin(`/admin/nodes/node_term/${action}`, { method: 'POST' })
+      expect(res.status).toBe(409)
+      expect(await res.json()).toMatchObject({ error: { type: 'invalid_request_error', code: 'invalid_node_state' } })
+    }
+  })
+
+  it('resumes a node its monitor marked failed, checking it at once', async () => {
+    const node = await registerNode(node0.url, ['pool-5'])
+    await env.DB.prepare("UPDATE nodes SET status = 'failed' WHERE id = ?").bind(node.id).run()
+    const resumed = await admin(`/admin/nodes/${node.id}/resume`, { method: 'POST' })
+    expect(await resumed.json()).toMatchObject({ status: 'ready', health: { state: 'healthy' } })
+  })
+
+  it('keeps an unreachable node warming when resumed', async () => {
+    const node = await registerNode('http://127.0.0.1:1', ['pool-6'])
+    const res = await admin(`/admin/nodes/${node.id}/resume`, { method: 'POST' })
+    expect(await res.json()).toMatchObject({ status: 'warming', health: { consecutive_failures: 2 } })
   })
 
   it('removes a terminated node at once (nothing can be running on it)', async () => {

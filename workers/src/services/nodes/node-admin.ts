@@ -76,11 +76,16 @@ export async function drainNode(db: Db, row: NodeRow, by: Actor): Promise<NodeRo
   return reread(db, row.id)
 }
 
-/** Puts a draining node back into service: warming, and ready again as soon as its health check passes. */
+const RESUMABLE: ReadonlySet<string> = new Set(['draining', 'failed', 'warming'])
+
+/**
+ * Puts a drained or failed node back into service (or re-checks a warming one now): warming, and ready as
+ * soon as its health check passes, which runs before this returns. A pending removal is cancelled.
+ */
 export async function resumeNode(env: Env, db: Db, row: NodeRow, by: Actor): Promise<NodeRow> {
   if (row.status === 'ready') return row
-  if (row.status !== 'draining') throw conflict(row, 'resumed')
-  await moveStatus(db, row, 'warming', 'node.resume', by)
+  if (!RESUMABLE.has(row.status)) throw conflict(row, 'resumed')
+  if (row.status !== 'warming') await moveStatus(db, row, 'warming', 'node.resume', by)
   await monitorOf(env, row.id).resume(row.id)
   invalidateNodeDirectory()
   return reread(db, row.id)
