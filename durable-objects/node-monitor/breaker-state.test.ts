@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import {
-  admission, closedBreaker, DEFAULT_BREAKER_CONFIG, grantProbe, recordOutcome, secondsUntilRetry, settle,
+  admission, closedBreaker, DEFAULT_BREAKER_CONFIG, grantProbe, recordOutcome, releaseProbe, secondsUntilRetry, settle,
   type BreakerConfig, type BreakerState, type Outcome,
 } from './breaker-state.ts'
 
@@ -102,6 +102,14 @@ describe('half-open breaker', () => {
     const { next } = grantProbe(opened, config, due)
     const after = recordOutcome(next, config, ok, due + 1)
     expect(after).toMatchObject({ phase: 'half_open', probeLeases: next.probeLeases })
+  })
+
+  it('frees the slot of a probe whose client went away, without closing or re-opening', () => {
+    const { next } = grantProbe(opened, config, due)
+    const released = releaseProbe(next)
+    expect(released).toMatchObject({ phase: 'half_open', probeLeases: [] })
+    expect(grantProbe(released, config, due + 1).granted).toBe(true)
+    expect(releaseProbe(opened)).toBe(opened)
   })
 
   it('lets another probe through once a granted one was never answered within its lease', () => {

@@ -99,6 +99,11 @@ export function recordOutcome(s: BreakerState, config: BreakerConfig, outcome: O
   }
 }
 
+/** A granted probe that will never report (its client went away before the node answered): free its slot now. */
+export function releaseProbe(s: BreakerState): BreakerState {
+  return s.phase === 'half_open' && s.probeLeases.length > 0 ? { ...s, probeLeases: s.probeLeases.slice(1) } : s
+}
+
 /** Seconds until some probe may be let through (for Retry-After), or null when not open. */
 export function secondsUntilRetry(s: BreakerState, now: number): number | null {
   const current = settle(s, now)

@@ -6,7 +6,7 @@
 import { DurableObject } from 'cloudflare:workers'
 import { loadConfig, type Config } from '../../workers/src/env.ts'
 import { log } from '../../workers/src/log.ts'
-import { grantProbe, recordOutcome, type Outcome } from './breaker-state.ts'
+import { grantProbe, recordOutcome, releaseProbe, settle, type Outcome } from './breaker-state.ts'
 import { initialMonitorState, snapshotOf, type BreakerPatch, type MonitorState, type NodeSnapshot } from './monitor-state.ts'
 import { applyCheck, FINAL_STATUSES, nextLifecycle, type LifecycleStep } from './node-lifecycle.ts'
 import { readNodeRecord, removeDrainedNode, setNodeStatus, type NodeRecord } from './node-record.ts'
@@ -57,6 +57,12 @@ export class NodeMonitor extends DurableObject<Env> {
     const { granted, next } = grantProbe(this.state.breaker, this.state.breakerConfig, now)
     this.save({ ...this.state, breaker: next })
     return { granted, snapshot: snapshotOf(this.state, now) }
+  }
+
+  /** A granted probe's client went away before the node answered: the slot is free again. */
+  async releaseProbe(): Promise<void> {
+    const next = releaseProbe(settle(this.state.breaker, Date.now()))
+    if (next !== this.state.breaker) this.save({ ...this.state, breaker: next })
   }
 
   async configureBreaker(patch: BreakerPatch): Promise<NodeSnapshot> {

@@ -37,6 +37,8 @@ export type ForwardInput = {
   retry: { maxRetries: number; backoffMs: number; deadlineMs: number }
   selectNode: (tried: { avoid: ReadonlySet<string>; exclude: ReadonlySet<string> }) => Promise<Selection>
   reportOutcome: (nodeId: string, outcome: Outcome) => void
+  /** A probe attempt ended without telling anything about the node (its client went away). */
+  releaseProbe: (nodeId: string) => void
   waitUntil: (promise: Promise<unknown>) => void
   recordUsage: (event: UsageEvent) => Promise<unknown>
 }
@@ -110,7 +112,10 @@ export async function forwardInference(input: ForwardInput): Promise<Response> {
       })
       return new Response(result.text, { status: 200, headers: { 'content-type': 'application/json', 'x-request-id': input.requestId } })
     }
-    if (result.kind === 'client_aborted') return clientGone(node) // the node had the request: recorded, nothing generated
+    if (result.kind === 'client_aborted') {
+      if (isProbe) input.releaseProbe(node.id)
+      return clientGone(node) // the node had the request: recorded, nothing generated
+    }
 
     const verdict = classifyFailure(result, isProbe)
     input.reportOutcome(node.id, verdict.isNodeFault ? { ok: false, isProbe, error: verdict.error.message } : { ok: true, isProbe })

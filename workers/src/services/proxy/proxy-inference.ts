@@ -6,7 +6,7 @@ import type { Config } from '../../env.ts'
 import type { InferenceRequest } from '../../schemas/openai.ts'
 import type { TenantIdentity } from '../keys/resolve-key.ts'
 import { forwardInference, type InferenceEndpoint } from './forward-inference.ts'
-import { reportOutcome } from './routing-state.ts'
+import { releaseProbe, reportOutcome } from './routing-state.ts'
 import { selectNode, type SelectContext } from './select-node.ts'
 
 export type ProxyRequest = {
@@ -39,6 +39,7 @@ export function proxyInference(env: Env, config: Config, req: ProxyRequest): Pro
     retry: { maxRetries: config.UPSTREAM_MAX_RETRIES, backoffMs: config.UPSTREAM_RETRY_BACKOFF_MS, deadlineMs: config.UPSTREAM_RETRY_DEADLINE_MS },
     selectNode: ({ avoid, exclude }) => selectNode(routing, { model: req.body.model, affinityKey, avoid, exclude }),
     reportOutcome: (nodeId, outcome) => reportOutcome(routing, nodeId, outcome),
+    releaseProbe: (nodeId) => releaseProbe(routing, nodeId),
     waitUntil: req.waitUntil,
     recordUsage: (event) => env.USAGE_EVENTS.send(event, { contentType: 'json' }),
   })

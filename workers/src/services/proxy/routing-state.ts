@@ -97,3 +97,8 @@ export function reportOutcome(ctx: RoutingContext, nodeId: string, outcome: Outc
   ctx.waitUntil(monitorOf(ctx.env, nodeId).recordOutcome(outcome)
     .then((snapshot) => store(nodeId, snapshot), (err: unknown) => log.warn('node_outcome_report_failed', { nodeId, error: String(err) })))
 }
+
+/** A probe's client went away before the node answered: nothing was learnt, but the probe slot is freed. */
+export function releaseProbe(ctx: RoutingContext, nodeId: string): void {
+  ctx.waitUntil(monitorOf(ctx.env, nodeId).releaseProbe().catch((err: unknown) => log.warn('node_probe_release_failed', { nodeId, error: String(err) })))
+}
