@@ -35,11 +35,11 @@ describe('load-aware routing', () => {
     expect(idleB).toBeGreaterThan(10)
   })
 
-  it('spreads requests over nodes that report no load, by requests in flight', async () => {
+  it('spreads requests over equally idle nodes (ties at random, so isolates do not pile onto one)', async () => {
     const { key } = await seedTenant()
     for (const n of nodes) await registerNode(n.url, ['pool-2'])
-    for (let i = 0; i < 30; i++) await api(key, '/v1/chat/completions', { method: 'POST', json: chat('pool-2') })
-    expect((await counts()).every((c) => c >= 3)).toBe(true)
+    for (let i = 0; i < 45; i++) await api(key, '/v1/chat/completions', { method: 'POST', json: chat('pool-2') })
+    expect((await counts()).every((c) => c >= 2)).toBe(true) // each expects 15; fewer than 2 has odds below 1e-6
   })
 })
 
