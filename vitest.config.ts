@@ -22,6 +22,12 @@ export default defineConfig(async () => {
                   UPSTREAM_IDLE_TIMEOUT_MS: '1500',
                   STRIPE_SECRET_KEY: 'sk_test_cic_vitest_0123456789',
                   STRIPE_WEBHOOK_SECRET: 'whsec_cic_vitest_0123456789abcdef',
+                  UPSTREAM_CONNECT_TIMEOUT_MS: '1500',
+                  UPSTREAM_RETRY_BACKOFF_MS: '10', // 10, 20, 40 ms: the schedule's shape without slow tests
+                  UPSTREAM_RETRY_DEADLINE_MS: '2500',
+                  NODE_HEALTH_INTERVAL_MS: '3600000', // tests drive health checks with runDurableObjectAlarm
+                  NODE_HEALTH_TIMEOUT_MS: '1000',
+                  NODE_DRAIN_MIN_MS: '0',
                 },
                 queueConsumers: { 'usage-events': { maxBatchTimeout: 0.05 } },
               },

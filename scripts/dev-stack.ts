@@ -58,12 +58,16 @@ async function adminCall<T>(url: string, token: string, method: string, route: s
 async function seedDemo(url: string, token: string, standin: Standin) {
   const tenants = await adminCall<{ data: { id: string; name: string }[] }>(url, token, 'GET', '/admin/tenants')
   const tenant = tenants.data.find((t) => t.name === 'demo') ?? await adminCall<{ id: string }>(url, token, 'POST', '/admin/tenants', { name: 'demo' })
-  const nodes = await adminCall<{ data: { id: string; endpoint: string }[] }>(url, token, 'GET', '/admin/nodes')
+  const nodes = await adminCall<{ data: { id: string; endpoint: string; status: string }[] }>(url, token, 'GET', '/admin/nodes')
   for (const stale of nodes.data.filter((n) => n.endpoint.startsWith('http://127.0.0.1:') && n.endpoint !== standin.url)) {
     await adminCall(url, token, 'DELETE', `/admin/nodes/${stale.id}`) // a stand-in from an earlier run, on another port
   }
-  if (!nodes.data.some((n) => n.endpoint === standin.url)) {
+  const existing = nodes.data.find((n) => n.endpoint === standin.url)
+  if (!existing) {
     await adminCall(url, token, 'POST', '/admin/nodes', { endpoint: standin.url, models: ['cic-demo-llm', 'cic-demo-embed'], name: `standin-${standin.port}` })
+  } else if (existing.status !== 'ready') {
+    // Its monitor marked it failed (or it was drained) while no stand-in listened on this port: check it now.
+    await adminCall(url, token, 'POST', `/admin/nodes/${existing.id}/resume`)
   }
   const key = await adminCall<{ key: string }>(url, token, 'POST', `/admin/tenants/${tenant.id}/keys`, { name: `dev ${new Date().toISOString()}` })
   return { tenantId: tenant.id, key: key.key, model: 'cic-demo-llm' }

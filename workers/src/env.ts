@@ -15,6 +15,27 @@ const configSchema = z.object({
   UPSTREAM_FIRST_BYTE_TIMEOUT_MS: z.coerce.number().int().positive().default(60_000),
   /** Longest silence allowed between two events of a stream before it is treated as broken. */
   UPSTREAM_IDLE_TIMEOUT_MS: z.coerce.number().int().positive().default(60_000),
+  /**
+   * Time allowed for a streaming request's response headers. Workers' fetch exposes no TCP-connect phase, so
+   * this is the closest measure: a vLLM node sends stream headers as soon as it has accepted the request,
+   * while a non-streamed answer's headers come with the whole body (only the first-byte timeout applies there).
+   */
+  UPSTREAM_CONNECT_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+  /** Retries of a request that failed before its first byte reached the client, each on another node when there is one. */
+  UPSTREAM_MAX_RETRIES: z.coerce.number().int().nonnegative().default(3),
+  /** Wait before the first retry; doubled before each next one (1 s, 2 s, 4 s). */
+  UPSTREAM_RETRY_BACKOFF_MS: z.coerce.number().int().nonnegative().default(1_000),
+  /** Bound on all attempts of one request until its first byte: no attempt runs or waits past it. */
+  UPSTREAM_RETRY_DEADLINE_MS: z.coerce.number().int().positive().default(120_000),
+  /** How often each node's monitor checks `/health` and scrapes `/metrics`. */
+  NODE_HEALTH_INTERVAL_MS: z.coerce.number().int().positive().default(5_000),
+  NODE_HEALTH_TIMEOUT_MS: z.coerce.number().int().positive().default(2_000),
+  /** Consecutive failed health checks after which a ready node is marked failed. */
+  NODE_UNHEALTHY_AFTER: z.coerce.number().int().positive().default(3),
+  /** A node being removed drains at least this long (longer than any isolate's cached node list lives). */
+  NODE_DRAIN_MIN_MS: z.coerce.number().int().nonnegative().default(5_000),
+  /** A node being removed is removed after this long even if it never reports being idle. */
+  NODE_DRAIN_TIMEOUT_MS: z.coerce.number().int().positive().default(600_000),
 })
 export type Config = z.infer<typeof configSchema>
 

@@ -6,6 +6,7 @@ import { METER_CRON, pushMeterUsage } from './services/billing/meter-push.ts'
 import { writeUsageEvents } from './services/usage/write-usage-events.ts'
 
 export { TenantGate } from '../../durable-objects/tenant-gate/tenant-gate.ts'
+export { NodeMonitor } from '../../durable-objects/node-monitor/node-monitor.ts'
 
 const app = createApp()
 

@@ -14,6 +14,10 @@ export const STANDIN_MODELS = {
   ledger: ['ledger-llm'], // and the default embedding model, cic-demo-embed
 } as const
 
+export const POOL_MODELS = Array.from({ length: 12 }, (_, i) => `pool-${i + 1}`)
+/** Stand-ins per test file that uses them. */
+export const POOL_SIZES = { routing: 3, breaker: 2, retries: 3, monitor: 2, admin: 1 } as const
+
 export default async function setup(project: TestProject) {
   const started: Standin[] = []
   const urls: Record<string, string> = {}
@@ -28,5 +32,17 @@ export default async function setup(project: TestProject) {
     urls[name] = standin.url
   }
   project.provide('standins', urls as Record<keyof typeof STANDIN_MODELS, string>)
+  // Plain healthy stand-ins that routing tests reconfigure through /_standin/knobs: each test file gets its
+  // own (files run in parallel), each serving POOL_MODELS so that each test can register fresh nodes.
+  const pools: Record<string, string[]> = {}
+  for (const [file, size] of Object.entries(POOL_SIZES)) {
+    pools[file] = []
+    for (let i = 0; i < size; i++) {
+      const standin = await startStandin({ port: 0, models: [...POOL_MODELS] })
+      started.push(standin)
+      pools[file].push(standin.url)
+    }
+  }
+  project.provide('pools', pools as Record<keyof typeof POOL_SIZES, string[]>)
   return async () => { await Promise.all(started.map((s) => s.close())) }
 }

@@ -1,3 +1,4 @@
+import { env } from 'cloudflare:workers'
 import { beforeAll, describe, expect, inject, it } from 'vitest'
 import { api, registerNode, seedTenant } from './helpers/gateway.ts'
 import { readSse } from './helpers/sse.ts'
@@ -42,8 +43,11 @@ describe('node failures', () => {
     expect(await res.json()).toMatchObject({ error: { type: 'server_error', code: 'upstream_timeout' } })
   })
 
-  it('returns 502 when the node cannot be reached', async () => {
-    await registerNode('http://127.0.0.1:1', ['unreachable-llm'])
+  it('returns 502 when a ready node cannot be reached, after retrying it', async () => {
+    const node = await registerNode('http://127.0.0.1:1', ['unreachable-llm'])
+    expect(node.status).toBe('warming') // its first health check failed: not routable yet
+    // As if it had been healthy and then died between two health checks.
+    await env.DB.prepare("UPDATE nodes SET status = 'ready' WHERE id = ?").bind(node.id).run()
     const res = await api(key, '/v1/chat/completions', { method: 'POST', json: chat('unreachable-llm') })
     expect(res.status).toBe(502)
     expect(await res.json()).toMatchObject({ error: { code: 'upstream_unreachable' } })

@@ -59,7 +59,8 @@ async function waitForRows(ids: string[]): Promise<Row[]> {
 }
 
 beforeAll(async () => {
-  await registerNode(node(), ['ledger-llm', 'cic-demo-embed'])
+  // A breaker that never opens: every failure kind below must reach this one node.
+  await registerNode(node(), ['ledger-llm', 'cic-demo-embed'], { breaker: { failure_threshold: 1000 } })
 })
 
 describe('usage ledger under mixed request kinds', () => {
@@ -121,5 +122,5 @@ describe('usage ledger under mixed request kinds', () => {
       prompt_tokens: after.promptTokens - before.promptTokens,
       completion_tokens: after.generationTokens - before.generationTokens,
     })
-  })
+  }, 20_000)
 })

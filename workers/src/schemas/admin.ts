@@ -32,11 +32,23 @@ export const createKeySchema = z.strictObject({
   limits: z.strictObject({ rpm: limit.optional() }).optional(),
 })
 
+/** Per-node circuit breaker settings; absent fields keep their current value (defaults: 5 failures, 30 s, 1 probe). */
+export const breakerSettingsSchema = z.strictObject({
+  failure_threshold: z.number().int().min(1).max(1000).optional(),
+  cooldown_ms: z.number().int().min(0).max(3_600_000).optional(),
+  half_open_probes: z.number().int().min(1).max(100).optional(),
+})
+
 export const registerNodeSchema = z.strictObject({
   endpoint: z.url({ protocol: /^https?$/, error: 'endpoint must be an http(s) URL' }),
   models: z.array(z.string().min(1).max(256)).min(1).max(64),
   name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lowercase letters, digits and dashes').optional(),
   api_key: z.string().min(1).max(512).optional(),
+  breaker: breakerSettingsSchema.optional(),
+})
+
+export const updateNodeSchema = z.strictObject({
+  breaker: breakerSettingsSchema,
 })
 
 export const usageQuerySchema = z.strictObject({
@@ -48,3 +60,4 @@ export type CreateTenant = z.infer<typeof createTenantSchema>
 export type UpdateTenant = z.infer<typeof updateTenantSchema>
 export type CreateKey = z.infer<typeof createKeySchema>
 export type RegisterNode = z.infer<typeof registerNodeSchema>
+export type UpdateNode = z.infer<typeof updateNodeSchema>

@@ -32,7 +32,8 @@ export async function seedTenant(limits?: Record<string, number>): Promise<{ ten
   return { tenantId: tenant.id, key: key.key, keyId: key.id }
 }
 
-export async function registerNode(endpoint: string, models: string[], extra: Record<string, unknown> = {}): Promise<{ id: string }> {
+/** Registers a node; a healthy one is already `ready` when this returns (its first health check runs during registration). */
+export async function registerNode(endpoint: string, models: string[], extra: Record<string, unknown> = {}): Promise<{ id: string; status: string }> {
   return created(await admin('/admin/nodes', { method: 'POST', json: { endpoint, models, ...extra } }))
 }
 

@@ -1,14 +1,12 @@
-// POST /v1/chat/completions, /v1/completions, /v1/embeddings: validate, admit, pick a node, forward.
+// POST /v1/chat/completions, /v1/completions, /v1/embeddings: validate, admit, then route and forward (with retries).
 import { Hono, type Context } from 'hono'
 import type { z } from 'zod'
-import { createDb } from '../../db/client.ts'
 import type { AppEnv } from '../../env.ts'
 import { ApiError } from '../../errors.ts'
 import { chatCompletionRequestSchema, completionRequestSchema, embeddingRequestSchema } from '../../schemas/openai.ts'
 import { admitRequest } from '../../services/admission/admit-request.ts'
-import { listNodes } from '../../services/nodes/node-directory.ts'
-import { forwardInference, type InferenceEndpoint } from '../../services/proxy/forward-inference.ts'
-import { pickNode } from '../../services/proxy/pick-node.ts'
+import type { InferenceEndpoint } from '../../services/proxy/forward-inference.ts'
+import { proxyInference } from '../../services/proxy/proxy-inference.ts'
 import { readJsonBody } from '../read-body.ts'
 
 const SCHEMAS = {
@@ -24,16 +22,13 @@ async function handle(c: Context<AppEnv>, endpoint: InferenceEndpoint): Promise<
   }
   const identity = c.var.identity
   await admitRequest(c.env, identity)
-  const node = pickNode(await listNodes(createDb(c.env.DB), c.var.config.SECRETS_KEY), body.model)
-  return forwardInference({
-    endpoint, body, node, identity,
+  return proxyInference(c.env, c.var.config, {
+    endpoint, body, identity,
     requestId: c.var.requestId,
     startedAt: c.var.startedAt,
     clientSignal: c.req.raw.signal,
-    firstByteTimeoutMs: c.var.config.UPSTREAM_FIRST_BYTE_TIMEOUT_MS,
-    idleTimeoutMs: c.var.config.UPSTREAM_IDLE_TIMEOUT_MS,
+    sessionId: c.req.header('x-session-id') || null,
     waitUntil: (p) => c.executionCtx.waitUntil(p),
-    recordUsage: (event) => c.env.USAGE_EVENTS.send(event, { contentType: 'json' }),
   })
 }
 

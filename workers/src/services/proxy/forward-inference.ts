@@ -1,15 +1,22 @@
-// Sends one admitted inference request to a node and returns the client's response: JSON passed through, or
-// the SSE stream relayed event by event. Emits exactly one usage event per request that reached a node, off
-// the response path (waitUntil), and aborts the node's work when the client goes away.
+// Sends one admitted inference request to the best node and returns the client's response: JSON passed
+// through, or the SSE stream relayed event by event. A failure before the first byte reaches the client is
+// retried on another node (backoff 1 s, 2 s, 4 s by default, within a total deadline); a stream that has
+// started is never replayed: it ends with an error event. Each attempt's outcome goes to the node's breaker.
+//
+// Usage: exactly ONE event per client request (the ledger is keyed by request id), off the response path:
+// the serving node's tokens when an attempt succeeded; otherwise, if any attempt reached a node, the final
+// outcome with zero tokens, naming the last node that received the request. Failed attempts bill nothing.
 import { ApiError, errorResponse } from '../../errors.ts'
-import type { InferenceRequest } from '../../schemas/openai.ts'
+import type { InferenceRequest, StreamOptions } from '../../schemas/openai.ts'
 import { streamingOf, usageSchema, type Usage } from '../../schemas/openai.ts'
 import type { UsageEvent } from '../../schemas/usage-event.ts'
+import type { Outcome } from '../../../../durable-objects/node-monitor/breaker-state.ts'
 import type { TenantIdentity } from '../keys/resolve-key.ts'
 import type { RoutableNode } from '../nodes/node-directory.ts'
-import { relaySse } from './sse-relay.ts'
 import { trackInFlight } from './pick-node.ts'
-import { upstreamErrorFromResponse } from './upstream-error.ts'
+import type { Selection } from './select-node.ts'
+import { relaySse } from './sse-relay.ts'
+import { attemptUpstream, classifyFailure, type AttemptResult } from './upstream-attempt.ts'
 
 export type InferenceEndpoint = UsageEvent['endpoint']
 const PATHS: Record<InferenceEndpoint, string> = {
@@ -21,86 +28,129 @@ const PATHS: Record<InferenceEndpoint, string> = {
 export type ForwardInput = {
   endpoint: InferenceEndpoint
   body: InferenceRequest
-  node: RoutableNode
   identity: TenantIdentity
   requestId: string
+  /** performance.now() when the request arrived. */
   startedAt: number
   clientSignal: AbortSignal
-  firstByteTimeoutMs: number
-  idleTimeoutMs: number
+  timeouts: { connectMs: number; firstByteMs: number; idleMs: number }
+  retry: { maxRetries: number; backoffMs: number; deadlineMs: number }
+  selectNode: (tried: { avoid: ReadonlySet<string>; exclude: ReadonlySet<string> }) => Promise<Selection>
+  reportOutcome: (nodeId: string, outcome: Outcome) => void
+  /** A probe attempt ended without telling anything about the node (its client went away). */
+  releaseProbe: (nodeId: string) => void
   waitUntil: (promise: Promise<unknown>) => void
   recordUsage: (event: UsageEvent) => Promise<unknown>
 }
 
+type UsageFields = Pick<UsageEvent, 'promptTokens' | 'completionTokens' | 'outcome' | 'httpStatus' | 'usageSource' | 'ttftMs'>
+const NO_TOKENS = { promptTokens: 0, completionTokens: 0, ttftMs: null } as const
+
+function recorder(input: ForwardInput) {
+  return (node: RoutableNode, fields: UsageFields) => input.waitUntil(input.recordUsage({
+    requestId: input.requestId, tenantId: input.identity.tenantId, keyId: input.identity.keyId, model: input.body.model,
+    nodeId: node.id, endpoint: input.endpoint, ...fields,
+    latencyMs: Math.round(performance.now() - input.startedAt), createdAt: Date.now(),
+  }))
+}
+
+/** Resolves true after `ms`, or false as soon as the client goes away. */
+function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve(false)
+    const onAbort = () => { clearTimeout(timer); resolve(false) }
+    const timer = setTimeout(() => { signal.removeEventListener('abort', onAbort); resolve(true) }, ms)
+    signal.addEventListener('abort', onAbort, { once: true })
+  })
+}
+
 export async function forwardInference(input: ForwardInput): Promise<Response> {
-  const { body, node, clientSignal } = input
-  const { stream: isStream, options: streamOptions } = streamingOf(body)
-  const upstreamAbort = new AbortController()
-  const onClientAbort = () => upstreamAbort.abort()
-  clientSignal.addEventListener('abort', onClientAbort)
-  const release = trackInFlight(node.id)
-  const cleanup = () => { release(); clientSignal.removeEventListener('abort', onClientAbort) }
-
-  const usageBase = { requestId: input.requestId, tenantId: input.identity.tenantId, keyId: input.identity.keyId, model: body.model, nodeId: node.id, endpoint: input.endpoint }
-  const record = (fields: Pick<UsageEvent, 'promptTokens' | 'completionTokens' | 'outcome' | 'httpStatus' | 'usageSource' | 'ttftMs'>) =>
-    input.recordUsage({ ...usageBase, ...fields, latencyMs: Math.round(performance.now() - input.startedAt), createdAt: Date.now() })
-
-  let upstream: Response
+  const { stream: isStream, options: streamOptions } = streamingOf(input.body)
   // The node is always asked for cumulative usage on every chunk, so a cut stream is still billable.
-  const firstByteTimer = setTimeout(() => upstreamAbort.abort(new ApiError('upstream_timeout', 'The model node did not answer in time', { code: 'upstream_timeout' })), input.firstByteTimeoutMs)
-  try {
-    upstream = await fetch(node.endpoint + PATHS[input.endpoint], {
-      method: 'POST',
-      headers: upstreamHeaders(node, input.requestId),
-      body: JSON.stringify(isStream ? { ...body, stream_options: { ...streamOptions, include_usage: true, continuous_usage_stats: true } } : body),
-      signal: upstreamAbort.signal,
+  const payload = JSON.stringify(isStream ? { ...input.body, stream_options: { ...streamOptions, include_usage: true, continuous_usage_stats: true } } : input.body)
+  const record = recorder(input)
+  const deadline = performance.now() + input.retry.deadlineMs
+  const avoid = new Set<string>()
+  const exclude = new Set<string>()
+  /** The last node that received the request, and the last failure (what the client hears if we give up). */
+  let reached: RoutableNode | null = null
+  let failure: { error: ApiError; fromNode: boolean } | null = null
+  const giveUp = (last: { error: ApiError; fromNode: boolean }): Response => {
+    if (reached) record(reached, { ...NO_TOKENS, outcome: 'upstream_error', httpStatus: last.error.status, usageSource: last.fromNode ? 'node' : 'gateway_count' })
+    return errorResponse(last.error, input.requestId)
+  }
+  const clientGone = (node: RoutableNode | null): Response => {
+    if (node) record(node, { ...NO_TOKENS, outcome: 'client_aborted', httpStatus: 499, usageSource: 'gateway_count' })
+    return new Response(null, { status: 499 })
+  }
+
+  for (let attempt = 0; ; attempt++) {
+    let selection: Selection
+    try {
+      selection = await input.selectNode({ avoid, exclude })
+    } catch (err) {
+      if (failure) return giveUp(failure) // nothing left to retry on: the client hears about the real failure
+      throw err
+    }
+    const { node, isProbe } = selection
+    avoid.add(node.id)
+    const remaining = Math.max(1, deadline - performance.now())
+    const release = trackInFlight(node.id)
+    const result = await attemptUpstream({
+      url: node.endpoint + PATHS[input.endpoint], headers: upstreamHeaders(node, input.requestId), body: payload, isStream,
+      clientSignal: input.clientSignal,
+      connectTimeoutMs: Math.min(input.timeouts.connectMs, remaining), firstByteTimeoutMs: Math.min(input.timeouts.firstByteMs, remaining),
     })
-  } catch {
-    cleanup()
-    const noTokens = { promptTokens: 0, completionTokens: 0, usageSource: 'gateway_count', ttftMs: null } as const
-    if (clientSignal.aborted) { // the node had the request: it is recorded, with nothing generated
-      input.waitUntil(record({ ...noTokens, outcome: 'client_aborted', httpStatus: 499 }))
-      return new Response(null, { status: 499 })
+    if (result.kind === 'stream') return relayStream(input, node, isProbe, result, release, streamOptions, record)
+    release()
+    if (result.kind === 'json') {
+      input.reportOutcome(node.id, { ok: true, isProbe })
+      const usage = usageFromJson(result.text)
+      record(node, {
+        promptTokens: usage?.prompt_tokens ?? 0, completionTokens: usage?.completion_tokens ?? 0, outcome: 'completed',
+        httpStatus: 200, usageSource: usage ? 'node' : 'gateway_count', ttftMs: null,
+      })
+      return new Response(result.text, { status: 200, headers: { 'content-type': 'application/json', 'x-request-id': input.requestId } })
     }
-    const reason: unknown = upstreamAbort.signal.reason
-    if (reason instanceof ApiError) {
-      input.waitUntil(record({ ...noTokens, outcome: 'upstream_error', httpStatus: reason.status }))
-      throw reason
+    if (result.kind === 'client_aborted') {
+      if (isProbe) input.releaseProbe(node.id)
+      return clientGone(node) // the node had the request: recorded, nothing generated
     }
-    throw new ApiError('bad_gateway', 'Could not reach the model node', { code: 'upstream_unreachable' })
-  } finally {
-    clearTimeout(firstByteTimer)
-  }
 
-  if (!upstream.ok) {
-    const text = await upstream.text().catch(() => '')
-    cleanup()
-    const error = upstreamErrorFromResponse(upstream.status, text)
-    input.waitUntil(record({ promptTokens: 0, completionTokens: 0, outcome: 'upstream_error', httpStatus: error.status, usageSource: 'node', ttftMs: null }))
-    return errorResponse(error, input.requestId)
+    const verdict = classifyFailure(result, isProbe)
+    input.reportOutcome(node.id, verdict.isNodeFault ? { ok: false, isProbe, error: verdict.error.message } : { ok: true, isProbe })
+    const current = { error: verdict.error, fromNode: result.kind === 'node_error' }
+    failure = current
+    if (verdict.reachedNode) reached = node
+    if (!verdict.mayRetrySameNode) exclude.add(node.id)
+    if (!verdict.isRetryable || attempt >= input.retry.maxRetries) return giveUp(current)
+    const waitMs = input.retry.backoffMs * 2 ** attempt
+    if (performance.now() + waitMs >= deadline) return giveUp(current)
+    if (!(await sleep(waitMs, input.clientSignal))) return clientGone(reached)
   }
+}
 
-  if (!isStream || !upstream.body) {
-    const text = await upstream.text()
-    cleanup()
-    const usage = usageFromJson(text)
-    input.waitUntil(record({
-      promptTokens: usage?.prompt_tokens ?? 0, completionTokens: usage?.completion_tokens ?? 0, outcome: 'completed',
-      httpStatus: 200, usageSource: usage ? 'node' : 'gateway_count', ttftMs: null,
-    }))
-    return new Response(text, { status: 200, headers: { 'content-type': 'application/json', 'x-request-id': input.requestId } })
-  }
-
-  const relay = relaySse(upstream.body, {
+function relayStream(
+  input: ForwardInput, node: RoutableNode, isProbe: boolean, result: Extract<AttemptResult, { kind: 'stream' }>,
+  release: () => void, streamOptions: StreamOptions | null, record: ReturnType<typeof recorder>,
+): Response {
+  // A probe proves the node answers as soon as its first byte arrives: the breaker can close now, not when
+  // a long stream ends. A later break then counts like any other request's.
+  if (isProbe) input.reportOutcome(node.id, { ok: true, isProbe: true })
+  const relay = relaySse(result.body, {
     clientWantsUsage: streamOptions?.include_usage === true,
     clientWantsContinuousUsage: streamOptions?.continuous_usage_stats === true,
-    idleTimeoutMs: input.idleTimeoutMs,
-    clientSignal,
-    abortUpstream: () => upstreamAbort.abort(),
+    idleTimeoutMs: input.timeouts.idleMs,
+    clientSignal: input.clientSignal,
+    abortUpstream: result.abortUpstream,
   })
   input.waitUntil(relay.done.then((s) => {
-    cleanup()
-    return record({
+    release()
+    result.detach()
+    const isBroken = s.outcome === 'upstream_broken'
+    if (isBroken) input.reportOutcome(node.id, { ok: false, isProbe: false, error: 'the stream broke mid-way' })
+    else if (!isProbe) input.reportOutcome(node.id, { ok: true, isProbe: false })
+    record(node, {
       promptTokens: s.usage?.prompt_tokens ?? 0,
       completionTokens: s.usage ? (s.usage.completion_tokens ?? 0) : s.countedCompletionTokens,
       outcome: s.outcome, httpStatus: 200, usageSource: s.usage ? 'node' : 'gateway_count',

@@ -1,0 +1,30 @@
+// Everything one NodeMonitor knows about its node, as stored (one record) and as returned to the Worker and
+// the admin API (NodeSnapshot). Pure helpers only.
+import { closedBreaker, DEFAULT_BREAKER_CONFIG, settle, type BreakerConfig, type BreakerState } from './breaker-state.ts'
+import { unknownHealth, type HealthState } from './node-lifecycle.ts'
+import type { NodeLoad } from './vllm-metrics.ts'
+
+export type MonitorState = {
+  nodeId: string | null
+  /** The node's D1 status as the monitor last read or wrote it. */
+  status: string | null
+  breaker: BreakerState
+  breakerConfig: BreakerConfig
+  health: HealthState
+  /** Last successful metrics scrape (kept when a later one fails; `scrapedAt` shows its age). */
+  load: NodeLoad | null
+  removal: { requestedAt: number } | null
+  isFailedByMonitor: boolean
+}
+
+export type NodeSnapshot = MonitorState & { at: number }
+
+export const initialMonitorState = (now: number): MonitorState => ({
+  nodeId: null, status: null, breaker: closedBreaker(now), breakerConfig: { ...DEFAULT_BREAKER_CONFIG },
+  health: unknownHealth(now), load: null, removal: null, isFailedByMonitor: false,
+})
+
+/** The state as of `now` (an open breaker past its cooldown shows as half-open). */
+export const snapshotOf = (s: MonitorState, now: number): NodeSnapshot => ({ ...s, breaker: settle(s.breaker, now), at: now })
+
+export type BreakerPatch = Partial<Pick<BreakerConfig, 'failureThreshold' | 'cooldownMs' | 'halfOpenProbes'>>

@@ -1,0 +1,167 @@
+// One object per node (`node:<id>`): the authority on the node's circuit breaker, its health and its load.
+// Its alarm checks `/health` and scrapes `/metrics` every NODE_HEALTH_INTERVAL_MS while the node is
+// registered, and moves the node's status in D1 (warming → ready, ready → failed, draining → gone). The Worker
+// reports request outcomes here off the response path and reads snapshots into a short per-isolate cache.
+// The decisions live in breaker-state.ts and node-lifecycle.ts; this class stores and schedules.
+import { DurableObject } from 'cloudflare:workers'
+import { loadConfig, type Config } from '../../workers/src/env.ts'
+import { log } from '../../workers/src/log.ts'
+import { grantProbe, recordOutcome, releaseProbe, settle, type Outcome } from './breaker-state.ts'
+import { initialMonitorState, snapshotOf, type BreakerPatch, type MonitorState, type NodeSnapshot } from './monitor-state.ts'
+import { applyCheck, FINAL_STATUSES, nextLifecycle, type LifecycleStep } from './node-lifecycle.ts'
+import { readNodeRecord, removeDrainedNode, setNodeStatus, type NodeRecord } from './node-record.ts'
+import { probeNode } from './probe-node.ts'
+
+const STATE_KEY = 'state'
+
+export class NodeMonitor extends DurableObject<Env> {
+  private state: MonitorState
+  private readonly config: Config
+  private ticking: Promise<void> | null = null
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env)
+    this.config = loadConfig(env)
+    this.state = ctx.storage.kv.get<MonitorState>(STATE_KEY) ?? initialMonitorState(Date.now())
+  }
+
+  /** Starts (or restarts) monitoring: one check right now, then one every interval. Idempotent. */
+  async start(nodeId: string): Promise<NodeSnapshot> {
+    this.adopt(nodeId)
+    await this.tick()
+    return this.current()
+  }
+
+  /**
+   * The current state. A node that was never started (its row written by someone who did not call
+   * startNodeMonitor) gets its monitoring scheduled here, so every routed node ends up monitored.
+   */
+  async snapshot(nodeId?: string): Promise<NodeSnapshot> {
+    if (nodeId && this.state.nodeId === null) {
+      this.adopt(nodeId)
+      if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + this.config.NODE_HEALTH_INTERVAL_MS)
+    }
+    return this.current()
+  }
+
+  async recordOutcome(outcome: Outcome): Promise<NodeSnapshot> {
+    const now = Date.now()
+    const next = recordOutcome(this.state.breaker, this.state.breakerConfig, outcome, now)
+    if (next !== this.state.breaker) this.save({ ...this.state, breaker: next })
+    return snapshotOf(this.state, now)
+  }
+
+  /** Half-open: lets one more probe request through if a slot is free. */
+  async acquireProbe(): Promise<{ granted: boolean; snapshot: NodeSnapshot }> {
+    const now = Date.now()
+    const { granted, next } = grantProbe(this.state.breaker, this.state.breakerConfig, now)
+    this.save({ ...this.state, breaker: next })
+    return { granted, snapshot: snapshotOf(this.state, now) }
+  }
+
+  /** A granted probe's client went away before the node answered: the slot is free again. */
+  async releaseProbe(): Promise<void> {
+    const next = releaseProbe(settle(this.state.breaker, Date.now()))
+    if (next !== this.state.breaker) this.save({ ...this.state, breaker: next })
+  }
+
+  async configureBreaker(patch: BreakerPatch): Promise<NodeSnapshot> {
+    this.save({ ...this.state, breakerConfig: { ...this.state.breakerConfig, ...patch } })
+    return snapshotOf(this.state, Date.now())
+  }
+
+  /** The node was set draining for removal: it is removed once idle (checked now and at each alarm). */
+  async requestRemoval(nodeId: string): Promise<{ removed: boolean; snapshot: NodeSnapshot }> {
+    this.adopt(nodeId)
+    if (!this.state.removal) this.save({ ...this.state, removal: { requestedAt: Date.now() } })
+    await this.tick()
+    return { removed: this.state.status === 'gone', snapshot: this.current() }
+  }
+
+  /** The node was put back into service (resume, status warming): forget a pending removal and check it at once. */
+  async resume(nodeId: string): Promise<NodeSnapshot> {
+    this.adopt(nodeId)
+    this.save({ ...this.state, removal: null, isFailedByMonitor: false })
+    await this.tick()
+    return this.current()
+  }
+
+  override async alarm(): Promise<void> {
+    try {
+      await this.tick()
+    } catch (err) {
+      // A bug or a D1 outage must not end monitoring: log it and keep the schedule.
+      log.error('node_monitor_check_failed', { nodeId: this.state.nodeId, error: String(err) })
+      await this.scheduleNext()
+    }
+  }
+
+  private current(): NodeSnapshot {
+    return snapshotOf(this.state, Date.now())
+  }
+
+  private adopt(nodeId: string): void {
+    if (this.state.nodeId !== nodeId) this.save({ ...this.state, nodeId })
+  }
+
+  private save(next: MonitorState): void {
+    this.state = next
+    this.ctx.storage.kv.put(STATE_KEY, next)
+  }
+
+  /** One check; concurrent callers (alarm, start, removal) share the one in progress. */
+  private tick(): Promise<void> {
+    this.ticking ??= this.check().finally(() => { this.ticking = null })
+    return this.ticking
+  }
+
+  private async check(): Promise<void> {
+    const nodeId = this.state.nodeId
+    if (!nodeId) return
+    const node = await readNodeRecord(this.env.DB, this.config.SECRETS_KEY, nodeId)
+    if (!node || FINAL_STATUSES.has(node.status)) return this.stop(node?.status ?? 'gone')
+    const check = await probeNode({ endpoint: node.endpoint, apiKey: node.apiKey, timeoutMs: this.config.NODE_HEALTH_TIMEOUT_MS })
+    const now = Date.now()
+    const health = applyCheck(this.state.health, check, now, this.config.NODE_UNHEALTHY_AFTER)
+    this.save({ ...this.state, status: node.status, health, load: check.ok && check.load ? check.load : this.state.load })
+    const step = nextLifecycle({ status: node.status, check, health, removal: this.state.removal, isFailedByMonitor: this.state.isFailedByMonitor, now }, {
+      unhealthyAfter: this.config.NODE_UNHEALTHY_AFTER, drainMinMs: this.config.NODE_DRAIN_MIN_MS, drainTimeoutMs: this.config.NODE_DRAIN_TIMEOUT_MS,
+    })
+    await this.apply(node, step, now)
+  }
+
+  private async apply(node: NodeRecord, step: LifecycleStep, now: number): Promise<void> {
+    switch (step.kind) {
+      case 'stay':
+        return this.scheduleNext()
+      case 'stop':
+        return this.stop(node.status)
+      case 'set_status': {
+        if (await setNodeStatus(this.env.DB, node, step.from, step.to, step.reason, now)) {
+          this.save({ ...this.state, status: step.to, isFailedByMonitor: step.to === 'failed' })
+        }
+        return this.scheduleNext()
+      }
+      case 'remove': {
+        if (await removeDrainedNode(this.env.DB, node, step.reason, now)) return this.stop('gone')
+        return this.scheduleNext()
+      }
+      default: {
+        const unreachable: never = step
+        throw new Error(`unhandled lifecycle step ${JSON.stringify(unreachable)}`)
+      }
+    }
+  }
+
+  private async scheduleNext(): Promise<void> {
+    await this.ctx.storage.setAlarm(Date.now() + this.config.NODE_HEALTH_INTERVAL_MS)
+  }
+
+  private async stop(status: string): Promise<void> {
+    await this.ctx.storage.deleteAlarm()
+    if (status !== 'gone') return this.save({ ...this.state, status })
+    // Removed from the fleet: nothing here is worth keeping (the audit log has the node's last state).
+    await this.ctx.storage.deleteAll()
+    this.state = { ...initialMonitorState(Date.now()), status: 'gone' }
+  }
+}

@@ -1,0 +1,63 @@
+// Chooses the node for one attempt of a request: among ready nodes serving the model whose breaker admits
+// traffic (as this isolate's cached copy sees it), a recovering node's probe first, then session affinity,
+// then load. 404 when no node serves the model at all, 503 with Retry-After when none can take it now.
+import { ApiError } from '../../errors.ts'
+import { listNodes, type RoutableNode } from '../nodes/node-directory.ts'
+import type { Db } from '../../db/client.ts'
+import { chooseByAffinity, chooseByLoad, inFlightOn, type Candidate } from './pick-node.ts'
+import { acquireProbe, admissionOf, nodeViews, retryAfterSeconds, type RoutingContext } from './routing-state.ts'
+
+export type SelectContext = RoutingContext & { db: Db; secretsKey: string; maxLoadAgeMs: number }
+
+export type SelectInput = {
+  model: string
+  /** Tenant-scoped `x-session-id` or `user`: the same key goes to the same node while it can take it. */
+  affinityKey: string | null
+  /** Nodes this request already tried: others are preferred, these are used only if nothing else is left. */
+  avoid: ReadonlySet<string>
+  /** Nodes not to use at all for this request (one that timed out would eat the whole deadline again). */
+  exclude: ReadonlySet<string>
+}
+
+export type Selection = { node: RoutableNode; isProbe: boolean }
+
+/** Default Retry-After when nodes exist but none is ready (launching, warming, draining). */
+const NOT_READY_RETRY_AFTER_S = 5
+
+const shuffled = <T>(items: T[]): T[] => items.map((item) => ({ item, key: Math.random() })).sort((a, b) => a.key - b.key).map((x) => x.item)
+
+export async function selectNode(ctx: SelectContext, input: SelectInput): Promise<Selection> {
+  const { model } = input
+  const serving = (await listNodes(ctx.db, ctx.secretsKey)).filter((n) => n.status !== 'gone' && n.models.includes(model))
+  if (serving.length === 0) {
+    throw new ApiError('not_found', `The model \`${model}\` does not exist or you do not have access to it.`, { param: 'model', code: 'model_not_found' })
+  }
+  const ready = serving.filter((n) => n.status === 'ready' && !input.exclude.has(n.id))
+  const snapshots = await nodeViews(ctx, ready.map((n) => n.id))
+  const now = Date.now()
+  const judged = ready
+    .map((node) => ({ node, snapshot: snapshots.get(node.id) ?? null }))
+    .filter(({ snapshot }) => snapshot?.health.state !== 'unhealthy') // the monitor is about to mark it failed
+    .map((j) => ({ ...j, admission: admissionOf(j.node.id, j.snapshot, now) }))
+
+  // A node whose cooldown is over gets the next request as its probe: it recovers as soon as it can, and
+  // if the probe fails before its first byte the request is retried elsewhere.
+  for (const j of shuffled(judged.filter((x) => x.admission === 'probe' && !input.avoid.has(x.node.id)))) {
+    if (await acquireProbe(ctx, j.node.id)) return { node: j.node, isProbe: true }
+  }
+
+  const allowed = judged.filter((j) => j.admission === 'allow')
+  const untried = allowed.filter((j) => !input.avoid.has(j.node.id))
+  const pool = untried.length > 0 ? untried : allowed
+  if (pool.length === 0) {
+    const waits = judged.map((j) => retryAfterSeconds(j.snapshot, now)).filter((s): s is number => s !== null)
+    // Open breakers: until the first cooldown ends. Half-open ones busy with their probe: soon. None ready: a while.
+    const retryAfter = waits.length > 0 ? Math.min(...waits) : judged.length > 0 ? 1 : NOT_READY_RETRY_AFTER_S
+    throw new ApiError('upstream_unavailable', `No node is currently available for model \`${model}\`. Please retry shortly.`, {
+      code: 'no_available_node', headers: { 'retry-after': String(retryAfter) },
+    })
+  }
+  const candidates: Candidate[] = pool.map((j) => ({ node: j.node, inFlight: inFlightOn(j.node.id), load: j.snapshot?.load ?? null }))
+  const chosen = input.affinityKey ? chooseByAffinity(candidates, input.affinityKey) : chooseByLoad(candidates, now, ctx.maxLoadAgeMs)
+  return { node: chosen.node, isProbe: false }
+}

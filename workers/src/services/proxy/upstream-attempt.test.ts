@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest'
+import { errorBody } from '../../errors.ts'
+import { classifyFailure } from './upstream-attempt.ts'
+
+const nodeError = (status: number, text = '') => ({ kind: 'node_error' as const, status, text })
+
+describe('classifyFailure', () => {
+  it.each([502, 503, 504])('retries a node\'s %i on another node and counts it against the node', (status) => {
+    expect(classifyFailure(nodeError(status), false)).toMatchObject({ isRetryable: true, isNodeFault: true, reachedNode: true })
+  })
+
+  it('does not retry a node\'s 500 (the request itself may crash the engine), but counts it', () => {
+    expect(classifyFailure(nodeError(500), false)).toMatchObject({ isRetryable: false, isNodeFault: true })
+  })
+
+  it('retries any 5xx of a probe: its node is already suspect', () => {
+    expect(classifyFailure(nodeError(500), true)).toMatchObject({ isRetryable: true, isNodeFault: true })
+  })
+
+  it('passes client errors through without retry and without blaming the node', () => {
+    const verdict = classifyFailure(nodeError(400, JSON.stringify({ error: { message: 'bad max_tokens', type: 'BadRequestError', param: 'max_tokens', code: 400 } })), false)
+    expect(verdict).toMatchObject({ isRetryable: false, isNodeFault: false })
+    expect(errorBody(verdict.error).error).toMatchObject({ message: 'bad max_tokens', param: 'max_tokens' })
+  })
+
+  it('retries timeouts elsewhere but never on the same node', () => {
+    for (const failure of ['connect_timeout', 'first_byte_timeout'] as const) {
+      const verdict = classifyFailure({ kind: 'failed', failure, detail: '' }, false)
+      expect(verdict).toMatchObject({ isRetryable: true, isNodeFault: true, mayRetrySameNode: false })
+      expect(verdict.error.status).toBe(504)
+    }
+  })
+
+  it('retries lost connections, on the same node too if nothing else is left', () => {
+    expect(classifyFailure({ kind: 'failed', failure: 'connect_error', detail: '' }, false))
+      .toMatchObject({ isRetryable: true, mayRetrySameNode: true, reachedNode: false })
+    expect(classifyFailure({ kind: 'failed', failure: 'lost_before_first_byte', detail: '' }, false))
+      .toMatchObject({ isRetryable: true, mayRetrySameNode: true, reachedNode: true })
+  })
+})
