@@ -10,6 +10,7 @@ const KINDS = {
   unauthorized: [401, 'authentication_error'],
   forbidden: [403, 'permission_error'],
   not_found: [404, 'invalid_request_error'],
+  conflict: [409, 'invalid_request_error'],
   payload_too_large: [413, 'invalid_request_error'],
   rate_limited: [429, 'rate_limit_error'],
   quota_exceeded: [429, 'insufficient_quota'],

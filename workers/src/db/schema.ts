@@ -1,6 +1,7 @@
 // D1 tables of the control plane (drizzle). SQL migrations in d1-migrations/ are generated from this file.
 import { sql } from 'drizzle-orm'
 import { index, integer, sqliteTable, text } from 'drizzle-orm/sqlite-core'
+import type { NodeLaunchSpec } from '../schemas/node-ops.ts'
 
 const createdAt = () => integer('created_at', { mode: 'number' }).notNull().default(sql`(unixepoch('subsec') * 1000)`)
 
@@ -76,7 +77,24 @@ export const auditLog = sqliteTable('audit_log', {
   requestId: text('request_id'),
 }, (t) => [index('audit_log_at_idx').on(t.at)])
 
+/**
+ * A node CIC launched through orchestrator-runner (issue #7); `cluster_name` is the node's name and the SkyPilot
+ * cluster name. Only the SHA-256 of the node's registration token is kept; the token itself went to the runner once.
+ */
+export const nodeLaunches = sqliteTable('node_launches', {
+  clusterName: text('cluster_name').primaryKey(),
+  nodeId: text('node_id').notNull().unique(),
+  /** JSON NodeLaunchSpec: what was asked for, replayed on relaunch. */
+  spec: text('spec', { mode: 'json' }).$type<NodeLaunchSpec>().notNull(),
+  registerTokenHash: text('register_token_hash'),
+  /** Launch attempts the runner started (each `launching` report). */
+  attempts: integer('attempts').notNull().default(0),
+  createdAt: createdAt(),
+  updatedAt: integer('updated_at', { mode: 'number' }),
+})
+
 export type TenantRow = typeof tenants.$inferSelect
 export type ApiKeyRow = typeof apiKeys.$inferSelect
 export type NodeRow = typeof nodes.$inferSelect
 export type UsageEventRow = typeof usageEvents.$inferInsert
+export type NodeLaunchRow = typeof nodeLaunches.$inferSelect

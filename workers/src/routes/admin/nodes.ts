@@ -5,6 +5,7 @@ import type { AppEnv } from '../../env.ts'
 import { ApiError } from '../../errors.ts'
 import { registerNodeSchema } from '../../schemas/admin.ts'
 import { getNodeRow, listNodeRows, nodeView, registerNode, removeNode } from '../../services/nodes/node-admin.ts'
+import { assertNodeRemovable } from '../../services/nodes/node-launches.ts'
 import { readJsonBody } from '../read-body.ts'
 
 export const adminNodes = new Hono<AppEnv>()
@@ -23,6 +24,7 @@ export const adminNodes = new Hono<AppEnv>()
     const db = createDb(c.env.DB)
     const node = await getNodeRow(db, c.req.param('id'))
     if (!node) throw new ApiError('not_found', `No node with id '${c.req.param('id')}'.`, { code: 'node_not_found', param: 'id' })
+    await assertNodeRemovable(db, node)
     await removeNode(db, node, { actor: 'admin', requestId: c.var.requestId })
     return c.json({ id: node.id, object: 'node', deleted: true })
   })

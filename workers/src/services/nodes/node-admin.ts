@@ -2,7 +2,7 @@
 // through the orchestrator instead. Every change invalidates this isolate's routing snapshot.
 import { desc, eq } from 'drizzle-orm'
 import type { Db } from '../../db/client.ts'
-import { nodes, type NodeRow } from '../../db/schema.ts'
+import { nodeLaunches, nodes, type NodeRow } from '../../db/schema.ts'
 import type { RegisterNode } from '../../schemas/admin.ts'
 import { auditStatement } from '../audit/audit-entry.ts'
 import { newId, type Actor } from '../tenants/tenants.ts'
@@ -32,6 +32,10 @@ export const listNodeRows = (db: Db) => db.select().from(nodes).orderBy(desc(nod
 export const getNodeRow = (db: Db, id: string) => db.select().from(nodes).where(eq(nodes.id, id)).get()
 
 export async function removeNode(db: Db, node: NodeRow, by: Actor): Promise<void> {
-  await db.batch([db.delete(nodes).where(eq(nodes.id, node.id)), auditStatement(db, { ...by, action: 'node.remove', target: node.id, before: nodeView(node) })])
+  await db.batch([
+    db.delete(nodeLaunches).where(eq(nodeLaunches.nodeId, node.id)),
+    db.delete(nodes).where(eq(nodes.id, node.id)),
+    auditStatement(db, { ...by, action: 'node.remove', target: node.id, before: nodeView(node) }),
+  ])
   invalidateNodeDirectory()
 }
