@@ -3,8 +3,7 @@
 // each node-ops message here (send); routes/local-queues.ts serves pull/ack to orchestrator-runner with the
 // exact REST shapes. Leases, visibility timeouts, attempts and retry delays behave as documented.
 import { DurableObject } from 'cloudflare:workers'
-import type { AckResult, PullResult } from '../../workers/src/schemas/queue-pull-api.ts'
-import { encodeBody, messageIdOfLease, newLeaseId, toWireMessage, type ContentType, type StoredMessage } from './queue-shim-core.ts'
+import { encodeBody, messageIdOfLease, newLeaseId, toWireMessage, type ContentType, type ShimAckResult, type ShimPullResult, type StoredMessage } from './queue-shim-core.ts'
 
 /** Cloudflare deletes (or dead-letters) a message once it has been delivered this many times; 100 is its maximum. */
 const MAX_DELIVERIES = 100
@@ -36,7 +35,7 @@ export class LocalQueueShim extends DurableObject<Env> {
   }
 
   /** Leases up to `batchSize` visible messages for `visibilityTimeoutMs`; each delivery counts as an attempt. */
-  async pull(options: { batchSize: number; visibilityTimeoutMs: number }): Promise<PullResult> {
+  async pull(options: { batchSize: number; visibilityTimeoutMs: number }): Promise<ShimPullResult> {
     const now = Date.now()
     return this.ctx.storage.transactionSync(() => {
       const sql = this.ctx.storage.sql
@@ -60,7 +59,7 @@ export class LocalQueueShim extends DurableObject<Env> {
    * Acks delete; retries make the message visible again after its delay. A lease names its message, so an ack
    * or retry with an expired lease still applies (Cloudflare accepts late acks); unknown messages get a warning.
    */
-  async ack(input: AckInput): Promise<AckResult> {
+  async ack(input: AckInput): Promise<ShimAckResult> {
     const now = Date.now()
     return this.ctx.storage.transactionSync(() => {
       const sql = this.ctx.storage.sql

@@ -1,9 +1,13 @@
 // Pure parts of the local pull-queue emulation: Cloudflare's wire encoding of message bodies, lease ids that
 // name their message (so a late ack still finds it, as Cloudflare accepts), and the defaults of pull requests.
-import type { PullRequest, PulledWireMessage } from '../../workers/src/schemas/queue-pull-api.ts'
+import type { PullRequest } from '../../workers/src/schemas/queue-pull-api.ts'
 
 export type ContentType = 'json' | 'text' | 'bytes'
 export type StoredMessage = { id: string; body: string; contentType: ContentType; timestampMs: number; attempts: number }
+// Plain types (not the zod loose-object ones) so they cross the Durable Object RPC boundary.
+export type WireMessage = { id: string; body: string; timestamp_ms: number; attempts: number; lease_id: string; metadata: Record<string, string> }
+export type ShimPullResult = { messages: WireMessage[]; message_backlog_count: number }
+export type ShimAckResult = { ackCount: number; retryCount: number; warnings: Record<string, string> }
 
 export const DEFAULT_BATCH_SIZE = 5
 export const DEFAULT_VISIBILITY_TIMEOUT_MS = 30_000
@@ -44,7 +48,7 @@ export function pullOptions(request: PullRequest): { batchSize: number; visibili
   }
 }
 
-export function toWireMessage(message: StoredMessage, leaseId: string): PulledWireMessage {
+export function toWireMessage(message: StoredMessage, leaseId: string): WireMessage {
   return {
     id: message.id, body: message.body, timestamp_ms: message.timestampMs, attempts: message.attempts, lease_id: leaseId,
     metadata: { 'CF-sourceMessageSource': 'worker', 'CF-Content-Type': message.contentType },
