@@ -74,9 +74,11 @@ export function readKnobs(): Knobs {
   return knobs
 }
 
+/** Replaces the knobs and restarts the counts of the limited ones. */
 export function writeKnobs(knobs: Knobs, dir = stateDir()): void {
   mkdirSync(dir, { recursive: true })
   writeFileSync(path.join(dir, 'knobs.json'), JSON.stringify(knobs))
+  for (const f of readdirSync(dir).filter((name) => name.startsWith('used-'))) rmSync(path.join(dir, f), { force: true })
 }
 
 /** Counts uses of a limited knob (failTimes, failDownTimes); true while the limit is not reached. */
