@@ -28,8 +28,13 @@ export default defineConfig(async () => {
                   NODE_HEALTH_INTERVAL_MS: '3600000', // tests drive health checks with runDurableObjectAlarm
                   NODE_HEALTH_TIMEOUT_MS: '1000',
                   NODE_DRAIN_MIN_MS: '0',
+                  // Node launches: runner secret, the local pull-queue shim (fed by the node-ops consumer below), no drain delay.
+                  RUNNER_TOKEN: 'test-runner-token-0123456789',
+                  LOCAL_QUEUE_SHIM: '1',
+                  ENVIRONMENT: 'test',
+                  NODE_DRAIN_SECONDS: '0',
                 },
-                queueConsumers: { 'usage-events': { maxBatchTimeout: 0.05 } },
+                queueConsumers: { 'usage-events': { maxBatchTimeout: 0.05 }, 'node-ops': { maxBatchTimeout: 0.05 } },
               },
             }),
           ],

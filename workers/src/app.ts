@@ -6,11 +6,16 @@ import { adminAuth } from './middleware/admin-auth.ts'
 import { apiKeyAuth } from './middleware/api-key-auth.ts'
 import { config } from './middleware/config.ts'
 import { requestId } from './middleware/request-id.ts'
+import { runnerAuth } from './middleware/runner-auth.ts'
 import { adminBilling } from './routes/admin/billing.ts'
 import { adminKeys } from './routes/admin/keys.ts'
+import { adminNodeLaunches } from './routes/admin/node-launches.ts'
 import { adminNodes } from './routes/admin/nodes.ts'
 import { adminTenants } from './routes/admin/tenants.ts'
 import { adminUsage } from './routes/admin/usage.ts'
+import { localQueues } from './routes/local-queues.ts'
+import { nodeRegistration } from './routes/nodes/register.ts'
+import { runnerNodes } from './routes/runner/nodes.ts'
 import { inference } from './routes/v1/inference.ts'
 import { models } from './routes/v1/models.ts'
 import { usage } from './routes/v1/usage.ts'
@@ -22,7 +27,11 @@ export function createApp() {
   app.get('/health', (c) => c.json({ status: 'ok' }))
   app.route('/v1', new Hono<AppEnv>().use(apiKeyAuth()).route('/', inference).route('/', models).route('/', usage))
   app.route('/api/webhooks', stripeWebhooks) // Stripe-Signature instead of an API key or admin token
-  app.route('/admin', new Hono<AppEnv>().use(adminAuth()).route('/', adminTenants).route('/', adminKeys).route('/', adminNodes).route('/', adminUsage).route('/', adminBilling))
+  app.route('/admin', new Hono<AppEnv>().use(adminAuth())
+    .route('/', adminTenants).route('/', adminKeys).route('/', adminNodes).route('/', adminNodeLaunches).route('/', adminUsage).route('/', adminBilling))
+  app.route('/runner', new Hono<AppEnv>().use(runnerAuth()).route('/', runnerNodes))
+  app.route('/nodes', nodeRegistration) // a launched node's one-time registration token
+  app.route('/local-queues', localQueues) // dev only: 404 unless LOCAL_QUEUE_SHIM=1 outside production
   app.notFound((c) => onError(new ApiError('not_found', 'Unknown route.', { code: 'unknown_route' }), c))
   app.onError(onError)
   return app

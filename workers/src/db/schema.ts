@@ -1,6 +1,7 @@
 // D1 tables of the control plane (drizzle). SQL migrations in d1-migrations/ are generated from this file.
 import { sql } from 'drizzle-orm'
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core'
+import type { NodeLaunchSpec } from '../schemas/node-ops.ts'
 
 const createdAt = () => integer('created_at', { mode: 'number' }).notNull().default(sql`(unixepoch('subsec') * 1000)`)
 
@@ -166,6 +167,21 @@ export const meterPushes = sqliteTable('meter_pushes', {
   uniqueIndex('meter_pushes_hour_seq_unique').on(t.tenantId, t.eventName, t.hourStart, t.seq),
   index('meter_pushes_status_idx').on(t.status, t.hourStart),
 ])
+/**
+ * A node CIC launched through orchestrator-runner (issue #7); `cluster_name` is the node's name and the SkyPilot
+ * cluster name. Only the SHA-256 of the node's registration token is kept; the token itself went to the runner once.
+ */
+export const nodeLaunches = sqliteTable('node_launches', {
+  clusterName: text('cluster_name').primaryKey(),
+  nodeId: text('node_id').notNull().unique(),
+  /** JSON NodeLaunchSpec: what was asked for, replayed on relaunch. */
+  spec: text('spec', { mode: 'json' }).$type<NodeLaunchSpec>().notNull(),
+  registerTokenHash: text('register_token_hash'),
+  /** Launch attempts the runner started (each `launching` report). */
+  attempts: integer('attempts').notNull().default(0),
+  createdAt: createdAt(),
+  updatedAt: integer('updated_at', { mode: 'number' }),
+})
 
 export type TenantRow = typeof tenants.$inferSelect
 export type ApiKeyRow = typeof apiKeys.$inferSelect
@@ -173,3 +189,4 @@ export type NodeRow = typeof nodes.$inferSelect
 export type UsageEventRow = typeof usageEvents.$inferInsert
 export type BillingObjectRow = typeof billingObjects.$inferSelect
 export type MeterPushRow = typeof meterPushes.$inferSelect
+export type NodeLaunchRow = typeof nodeLaunches.$inferSelect

@@ -7,6 +7,7 @@ import type { AppEnv } from '../../env.ts'
 import { ApiError } from '../../errors.ts'
 import { registerNodeSchema, updateNodeSchema } from '../../schemas/admin.ts'
 import { drainNode, getNodeRow, listNodeRows, registerNode, removeNode, resumeNode, updateNode } from '../../services/nodes/node-admin.ts'
+import { assertNodeRemovable } from '../../services/nodes/node-launches.ts'
 import { nodeSnapshots } from '../../services/nodes/node-monitor-client.ts'
 import { nodeDetailView, nodeView } from '../../services/nodes/node-views.ts'
 import { readJsonBody } from '../read-body.ts'
@@ -53,6 +54,7 @@ export const adminNodes = new Hono<AppEnv>()
   .delete('/nodes/:id', async (c) => {
     const db = createDb(c.env.DB)
     const node = await findNode(c, db)
+    await assertNodeRemovable(db, node) // a node CIC launched is terminated instead, so its GPUs are released
     const { removed } = await removeNode(c.env, db, node, actor(c))
     // 202: the node drains first; it disappears once its monitor sees nothing running on it.
     return removed ? c.json({ id: node.id, object: 'node', deleted: true }) : c.json({ id: node.id, object: 'node', deleted: false, status: 'draining' }, 202)

@@ -34,6 +34,8 @@ export async function deleteNodeIf(db: D1Database, nodeId: string, from: string,
   const [remove] = await db.batch([
     db.prepare('DELETE FROM nodes WHERE id = ? AND status = ?').bind(nodeId, from),
     auditIfChanged(db, nodeId, audit, now),
+    // A launched node's launch record goes with it (only if the node row is really gone).
+    db.prepare('DELETE FROM node_launches WHERE node_id = ? AND NOT EXISTS (SELECT 1 FROM nodes WHERE id = ?)').bind(nodeId, nodeId),
   ])
   return (remove?.meta.changes ?? 0) > 0
 }

@@ -1,0 +1,120 @@
+// Every task the runner renders must be a valid SkyPilot task (validated against SkyPilot's own schema,
+// task_merged, with the two documented adaptations in scripts/sky-standin/task-schema.ts), carry no secret, and
+// its registration snippet must do what the control plane expects when run by bash against a live server.
+import { execFile } from 'node:child_process'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { parse } from 'yaml'
+import { expandCaseInsensitiveGroups, validateTask } from '../../../scripts/sky-standin/task-schema.ts'
+import type { LaunchMessage } from '../../../workers/src/schemas/node-ops.ts'
+import { buildTask, registrationSnippet, renderTaskYaml, secretNames, type TaskOptions } from './task-yaml.ts'
+
+const OPTIONS: TaskOptions = { registerUrl: 'https://cic.example.com/nodes/register', vllmPipSpec: 'vllm==0.11.0', autodownIdleMinutes: 30, hasHfToken: false }
+const message = (spec: Partial<LaunchMessage['spec']> = {}): LaunchMessage => ({
+  op: 'launch', cluster_name: 'cic-a100-80gb-0badcafe', node_id: 'node_1', requested_at: 1,
+  spec: { provider: 'aws', region: 'us-east-1', gpu: 'A100-80GB', gpu_count: 1, model: 'Qwen/Qwen2.5-7B-Instruct', use_spot: false, disk_size: 256, vllm_args: [], ...spec },
+})
+
+describe('rendered task YAML', () => {
+  it.each([
+    ['aws, region, on-demand', {}, OPTIONS],
+    ['gcp, no region, spot, 8 GPUs, vLLM args', { provider: 'gcp' as const, region: undefined, use_spot: true, gpu_count: 8, vllm_args: ['--max-model-len=32768', '--enable-prefix-caching'] }, OPTIONS],
+    ['azure A100 40GB, big disk, HF token', { provider: 'azure' as const, region: 'eastus', gpu: 'A100', disk_size: 2048 }, { ...OPTIONS, hasHfToken: true }],
+    ['lambda', { provider: 'lambda' as const, region: 'us-east-1' }, OPTIONS],
+    ['oci', { provider: 'oci' as const, region: 'us-ashburn-1' }, OPTIONS],
+    ['kubernetes context', { provider: 'kubernetes' as const, region: 'gke-ctx' }, OPTIONS],
+  ])('validates against SkyPilot\'s task schema: %s', (_, spec, options) => {
+    const task = buildTask(message(spec), options)
+    const parsed: unknown = parse(renderTaskYaml(task))
+    expect(parsed).toEqual(task) // the YAML says exactly what was built
+    expect(validateTask(parsed)).toBeNull()
+  })
+
+  it('asks for the GPU, infra, spot, disk, port 8000 and autodown', () => {
+    const parsed = parse(renderTaskYaml(buildTask(message({ provider: 'gcp', region: 'us-central1', gpu_count: 4, use_spot: true, disk_size: 512 }), OPTIONS)))
+    expect(parsed.resources).toEqual({ infra: 'gcp/us-central1', accelerators: { 'A100-80GB': 4 }, use_spot: true, disk_size: 512, ports: 8000, autostop: { idle_minutes: 30, down: true } })
+    expect(parsed.envs).toMatchObject({ MODEL_NAME: 'Qwen/Qwen2.5-7B-Instruct', CIC_CLUSTER_NAME: 'cic-a100-80gb-0badcafe', CIC_REGISTER_URL: OPTIONS.registerUrl, CIC_VLLM_PORT: '8000' })
+    expect(parsed.setup).toContain('uv pip install "$CIC_VLLM_PIP_SPEC"')
+    expect(parsed.run).toMatch(/vllm serve "\$MODEL_NAME" --host 0\.0\.0\.0 --port "\$CIC_VLLM_PORT" --api-key "\$VLLM_API_KEY"/)
+  })
+
+  it('declares the secrets with null values only, so the file never holds one', () => {
+    const yaml = renderTaskYaml(buildTask(message(), { ...OPTIONS, hasHfToken: true }))
+    expect(parse(yaml).secrets).toEqual({ CIC_REGISTER_TOKEN: null, VLLM_API_KEY: null, HF_TOKEN: null })
+    expect(secretNames({ hasHfToken: true })).toEqual(['CIC_REGISTER_TOKEN', 'VLLM_API_KEY', 'HF_TOKEN'])
+  })
+
+  it('is checked by a validator that does reject invalid tasks', () => {
+    const task = buildTask(message(), OPTIONS)
+    expect(validateTask({ ...task, resources: { ...task.resources, infra: 'moon/us-east-1' } })?.join()).toMatch(/infra must match pattern/)
+    expect(validateTask({ ...task, resources: { ...task.resources, cloud: 'moon' } })?.join()).toMatch(/case_insensitive_enum/)
+    expect(validateTask({ ...task, envs: { PORT: 8000 } })?.join()).toMatch(/envs\/PORT must be string,null/)
+    expect(validateTask({ ...task, gpu: 'A100' })?.join()).toMatch(/additional properties/)
+  })
+})
+
+describe('the (?i:...) pattern rewrite used for SkyPilot\'s infra pattern', () => {
+  it('expands letters into two-case classes and leaves the rest alone', () => {
+    expect(expandCaseInsensitiveGroups('^(?:(?i:(aws|k8s))(?:/[^/]+)?|\\*)$')).toBe('^(?:(?:([aA][wW][sS]|[kK]8[sS]))(?:/[^/]+)?|\\*)$')
+    const re = new RegExp(expandCaseInsensitiveGroups('^(?i:(aws|gcp))(?:/[^/]+)?$'))
+    expect(['aws', 'AWS/us-east-1', 'Gcp/x'].every((s) => re.test(s))).toBe(true)
+    expect(['azure', 'aws/a/b', 'xaws'].some((s) => re.test(s))).toBe(false)
+  })
+
+  it('refuses a character class inside a case-insensitive group instead of mistranslating it', () => {
+    expect(() => expandCaseInsensitiveGroups('(?i:[a-z]+)')).toThrow(/not supported/)
+  })
+})
+
+describe('the registration snippet (run by bash, as on the node)', () => {
+  let server: Server
+  let url: string
+  let healthy = true
+  const registrations: { authorization: string | undefined; body: unknown }[] = []
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      if (req.url === '/health') return void res.writeHead(healthy ? 200 : 503).end()
+      let body = ''
+      req.on('data', (c: Buffer) => { body += c.toString() })
+      req.on('end', () => {
+        registrations.push({ authorization: req.headers.authorization, body: JSON.parse(body) })
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{}')
+      })
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  })
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())))
+
+  const runSnippet = (env: Record<string, string>) => {
+    const task = buildTask(message({ model: 'org/model-1.5B' }), { ...OPTIONS, registerUrl: `${url}/nodes/register` })
+    const snippet = registrationSnippet(task.run)
+    if (!snippet) throw new Error('no snippet')
+    // Asynchronous: the fake control plane lives in this process and must keep answering while bash runs.
+    return new Promise<{ status: number; stderr: string }>((resolve) => {
+      execFile('bash', ['-c', snippet], {
+        timeout: 30_000,
+        env: { PATH: process.env.PATH ?? '', ...task.envs, CIC_VLLM_PORT: String(new URL(url).port), CIC_REGISTER_TOKEN: 'cicreg_test', VLLM_PID: String(process.pid), CIC_NODE_ENDPOINT: 'http://203.0.113.7:8000', CIC_HEALTH_WAIT_SECONDS: '20', ...env },
+      }, (err, _stdout, stderr) => resolve({ status: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stderr }))
+    })
+  }
+
+  it('waits for /health, then POSTs the cluster, endpoint and model with the registration token', async () => {
+    healthy = true
+    registrations.length = 0
+    const result = await runSnippet({})
+    expect(result.status, result.stderr).toBe(0)
+    expect(registrations).toEqual([{ authorization: 'Bearer cicreg_test', body: { cluster_name: 'cic-a100-80gb-0badcafe', endpoint: 'http://203.0.113.7:8000', models: ['org/model-1.5B'] } }])
+  })
+
+  it('gives up without registering when vLLM exits before it is healthy', async () => {
+    healthy = false
+    registrations.length = 0
+    const result = await runSnippet({ VLLM_PID: '999999999' })
+    expect(result.status).toBe(1)
+    expect(result.stderr).toContain('vLLM exited before it became healthy')
+    expect(registrations).toEqual([])
+  })
+})

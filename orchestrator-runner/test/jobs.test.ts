@@ -1,0 +1,198 @@
+// The runner's jobs end to end on this machine: the real SkyPilot CLI wrapper running the `sky` stand-in (which
+// starts a vLLM stand-in "node" that registers itself), against a control plane over HTTP that applies the
+// Worker's lifecycle table. Covers launch, idempotency on redelivery, capacity backoff, failures, timeouts,
+// stale clusters, terminate, and the dispatcher's own guards.
+import { writeFileSync } from 'node:fs'
+import path from 'node:path'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import type { LaunchMessage, TerminateMessage } from '../../workers/src/schemas/node-ops.ts'
+import { createControlPlane } from '../src/control-plane/client.ts'
+import { createDispatcher } from '../src/jobs/dispatch.ts'
+import type { JobDeps } from '../src/jobs/job.ts'
+import { runLaunch } from '../src/jobs/launch.ts'
+import { runTerminate } from '../src/jobs/terminate.ts'
+import { silentLog } from '../src/log.ts'
+import { createSkyCli } from '../src/skypilot/cli.ts'
+import { RUNNER_TOKEN, startFakeControlPlane, type FakeControlPlane } from './fake-control-plane.ts'
+import { skyStandinEnv, type SkyStandinEnv } from './sky-standin-env.ts'
+
+let cp: FakeControlPlane
+let sky: SkyStandinEnv
+let n = 0
+
+beforeAll(async () => { cp = await startFakeControlPlane() })
+afterAll(async () => { await cp.close() })
+beforeEach(() => { sky = skyStandinEnv() })
+afterEach(() => { sky.cleanup() })
+
+function deps(overrides: { launchTimeoutMs?: number } = {}): JobDeps {
+  return {
+    sky: createSkyCli({ bin: 'sky', env: sky.env, launchTimeoutMs: overrides.launchTimeoutMs ?? 60_000, downTimeoutMs: 30_000, statusTimeoutMs: 30_000 }),
+    controlPlane: createControlPlane({ baseUrl: cp.url, runnerToken: RUNNER_TOKEN }),
+    log: silentLog,
+    task: { registerUrl: `${cp.url}/nodes/register`, vllmPipSpec: 'vllm==0.11.0', autodownIdleMinutes: 30, hasHfToken: false },
+    extraSecrets: {},
+    maxLaunchAttempts: 3,
+    capacityRetryBaseSeconds: 60,
+    retryMaxSeconds: 1800,
+  }
+}
+
+function launchMessage(status: Parameters<FakeControlPlane['addNode']>[1] = 'queued'): LaunchMessage {
+  const cluster = `cic-a100-${String(++n).padStart(8, '0')}`
+  cp.addNode(cluster, status)
+  return {
+    op: 'launch', cluster_name: cluster, node_id: `node_${cluster}`, requested_at: Date.now(),
+    spec: { provider: 'aws', region: 'us-east-1', gpu: 'A100-80GB', gpu_count: 1, model: `model-${n}`, use_spot: false, disk_size: 256, vllm_args: [] },
+  }
+}
+const terminateMessage = (m: LaunchMessage): TerminateMessage => ({ op: 'terminate', cluster_name: m.cluster_name, node_id: m.node_id, requested_at: Date.now() })
+const node = (m: { cluster_name: string }) => cp.nodes.get(m.cluster_name) as NonNullable<ReturnType<FakeControlPlane['nodes']['get']>>
+
+describe('launch', () => {
+  it('launches once with the node\'s secrets, and the node serves with its key and registers itself', async () => {
+    const m = launchMessage()
+    expect(await runLaunch(m, 1, deps())).toEqual({ kind: 'ack' })
+    expect(sky.calls()).toEqual([
+      ['status', '--ip', m.cluster_name],
+      ['launch', '-y', '-d', '-c', m.cluster_name, expect.stringMatching(/cic-task-.*\.sky\.yaml$/), '--secret', 'CIC_REGISTER_TOKEN', '--secret', 'VLLM_API_KEY'],
+    ])
+    const registered = node(m)
+    expect(registered).toMatchObject({ status: 'warming', models: [m.spec.model], endpoint: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/), credentialsMinted: 1 })
+    expect(cp.calls.filter((c) => c.path.includes(m.cluster_name) || (c.body as { cluster_name?: string })?.cluster_name === m.cluster_name).map((c) => c.path))
+      .toEqual([`/runner/nodes/${m.cluster_name}/status`, `/runner/nodes/${m.cluster_name}/credentials`, '/nodes/register'])
+    // The node answers only with the key the control plane minted (and sealed) for it.
+    const models = await fetch(`${registered.endpoint}/v1/models`, { headers: { authorization: `Bearer ${registered.vllmApiKey}` } })
+    expect(((await models.json()) as { data: { id: string }[] }).data.map((d) => d.id)).toContain(m.spec.model)
+    expect((await fetch(`${registered.endpoint}/v1/models`)).status).toBe(401)
+  })
+
+  it('does not launch a second A100 when the message is redelivered, before or after the node registered', async () => {
+    const m = launchMessage()
+    await runLaunch(m, 1, deps())
+    // Redelivered after registration: the control plane says the launch is over; sky is not even asked.
+    const callsBefore = sky.calls().length
+    expect(await runLaunch(m, 2, deps())).toEqual({ kind: 'ack' })
+    expect(sky.calls().length).toBe(callsBefore)
+    // Redelivered while the control plane still says launching (e.g. the runner died before acking): sky status
+    // finds the cluster UP, so no launch and no new credentials (they would break the running node).
+    node(m).status = 'launching'
+    expect(await runLaunch(m, 2, deps())).toEqual({ kind: 'ack' })
+    expect(sky.launches(m.cluster_name)).toBe(1)
+    expect(node(m).credentialsMinted).toBe(1)
+  })
+
+  it('retries a capacity shortage later with backoff, cleaning up, then launches', async () => {
+    sky.setKnobs({ fail: 'capacity', failTimes: 2 })
+    const m = launchMessage()
+    expect(await runLaunch(m, 1, deps())).toEqual({ kind: 'retry', delaySeconds: 60 })
+    expect(node(m)).toMatchObject({ status: 'queued', lastError: expect.stringMatching(/^no_capacity: .*InsufficientInstanceCapacity.*\(attempt 1\/3, retrying in 60s\)$/) })
+    expect(sky.calls().at(-1)).toEqual(['down', '-y', m.cluster_name])
+    expect(await runLaunch(m, 2, deps())).toEqual({ kind: 'retry', delaySeconds: 120 })
+    expect(await runLaunch(m, 3, deps())).toEqual({ kind: 'ack' })
+    expect(node(m)).toMatchObject({ status: 'warming', lastError: null })
+    expect(sky.launches(m.cluster_name)).toBe(3)
+  })
+
+  it('fails the node when capacity never comes', async () => {
+    sky.setKnobs({ fail: 'capacity' })
+    const m = launchMessage()
+    expect(await runLaunch(m, 3, deps())).toEqual({ kind: 'ack' })
+    expect(node(m)).toMatchObject({ status: 'failed', lastError: expect.stringMatching(/^no_capacity: .*\(gave up after 3 attempts\)$/) })
+  })
+
+  it.each([['auth', /^auth: .*credentials are not set/], ['quota', /^quota: .*VcpuLimitExceeded/]] as const)('fails the node at once on %s errors, with the reason', async (fail, reason) => {
+    sky.setKnobs({ fail })
+    const m = launchMessage()
+    expect(await runLaunch(m, 1, deps())).toEqual({ kind: 'ack' })
+    expect(node(m)).toMatchObject({ status: 'failed', lastError: expect.stringMatching(reason) })
+    expect(sky.launches(m.cluster_name)).toBe(1)
+  })
+
+  it('fails a launch that exceeds its timeout and tears down what it left', async () => {
+    sky.setKnobs({ delayMs: 20_000 })
+    const m = launchMessage()
+    expect(await runLaunch(m, 1, deps({ launchTimeoutMs: 1_500 }))).toEqual({ kind: 'ack' })
+    expect(node(m)).toMatchObject({ status: 'failed', lastError: expect.stringMatching(/^timeout: /) })
+    expect(sky.calls().at(-1)).toEqual(['down', '-y', m.cluster_name])
+    expect(sky.clusters()).toEqual([])
+  })
+
+  it('replaces a cluster an earlier attempt left half-made (INIT) instead of reusing it', async () => {
+    const m = launchMessage('launching')
+    writeFileSync(path.join(sky.stateDir, 'clusters', `${m.cluster_name}.json`), JSON.stringify({ name: m.cluster_name, status: 'INIT', pid: null, endpoint: null, launchedAt: 1, jobs: 0 }))
+    expect(await runLaunch(m, 2, deps())).toEqual({ kind: 'ack' })
+    expect(sky.calls().map((argv) => argv[0])).toEqual(['status', 'down', 'launch'])
+    expect(node(m).status).toBe('warming')
+  })
+
+  it('does nothing when the node is being terminated or no longer exists', async () => {
+    const draining = launchMessage('draining')
+    expect(await runLaunch(draining, 1, deps())).toEqual({ kind: 'ack' })
+    const gone = launchMessage()
+    cp.nodes.delete(gone.cluster_name)
+    expect(await runLaunch(gone, 1, deps())).toEqual({ kind: 'ack' })
+    expect(sky.calls()).toEqual([])
+  })
+})
+
+describe('terminate', () => {
+  it('tears the cluster down, stops the node and reports terminated; a redelivery does nothing', async () => {
+    const m = launchMessage()
+    await runLaunch(m, 1, deps())
+    const endpoint = node(m).endpoint as string
+    node(m).status = 'draining' // what POST /admin/nodes/:cluster/terminate does
+    expect(await runTerminate(terminateMessage(m), 1, deps())).toEqual({ kind: 'ack' })
+    expect(node(m).status).toBe('terminated')
+    expect(sky.calls().at(-1)).toEqual(['down', '-y', m.cluster_name])
+    expect(sky.clusters()).toEqual([])
+    await expect(fetch(`${endpoint}/health`)).rejects.toThrow()
+    const calls = sky.calls().length
+    expect(await runTerminate(terminateMessage(m), 2, deps())).toEqual({ kind: 'ack' })
+    expect(sky.calls().length).toBe(calls)
+  })
+
+  it('retries a failed sky down with backoff, then succeeds', async () => {
+    const m = launchMessage()
+    await runLaunch(m, 1, deps())
+    node(m).status = 'draining'
+    sky.setKnobs({ failDownTimes: 1 })
+    expect(await runTerminate(terminateMessage(m), 1, deps())).toEqual({ kind: 'retry', delaySeconds: 30 })
+    expect(node(m)).toMatchObject({ status: 'terminating', lastError: expect.stringContaining('sky down failed') })
+    expect(await runTerminate(terminateMessage(m), 2, deps())).toEqual({ kind: 'ack' })
+    expect(node(m).status).toBe('terminated')
+  })
+
+  it('leaves a relaunched node alone when an old terminate is redelivered', async () => {
+    const m = launchMessage()
+    await runLaunch(m, 1, deps())
+    expect(await runTerminate(terminateMessage(m), 3, deps())).toEqual({ kind: 'ack' })
+    expect(node(m).status).toBe('warming')
+    expect(sky.calls().some((argv) => argv[0] === 'down')).toBe(false)
+  })
+})
+
+describe('dispatcher', () => {
+  const pulled = (body: unknown, attempts = 1) => ({ id: `msg-${++n}`, leaseId: `lease-${n}`, attempts, timestampMs: Date.now(), body })
+
+  it('drops (acks) a message that does not match the node-ops contract', async () => {
+    const dispatch = createDispatcher(deps())
+    expect(await dispatch(pulled({ op: 'reboot', cluster_name: 'cic-a100-00000000' }))).toEqual({ kind: 'ack' })
+    expect(await dispatch({ ...pulled(undefined), decodeError: 'undecodable json body' })).toEqual({ kind: 'ack' })
+  })
+
+  it('runs one job per cluster at a time: a second message for a busy cluster comes back later', async () => {
+    sky.setKnobs({ delayMs: 2_000 })
+    const dispatch = createDispatcher(deps())
+    const m = launchMessage()
+    const first = dispatch(pulled(m))
+    await new Promise((r) => setTimeout(r, 200))
+    expect(await dispatch(pulled(terminateMessage(m)))).toEqual({ kind: 'retry', delaySeconds: 60 })
+    expect(await first).toEqual({ kind: 'ack' })
+  })
+
+  it('retries soon when the control plane is unreachable', async () => {
+    const dispatch = createDispatcher({ ...deps(), controlPlane: createControlPlane({ baseUrl: 'http://127.0.0.1:9', runnerToken: RUNNER_TOKEN }) })
+    expect(await dispatch(pulled(launchMessage()))).toEqual({ kind: 'retry', delaySeconds: 30 })
+  })
+})

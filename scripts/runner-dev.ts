@@ -1,0 +1,23 @@
+// `npm run runner:dev`: orchestrator-runner against the stack `npm run dev` started (same PORT), with the
+// SkyPilot stand-in as `sky`, so POST /admin/nodes/launch brings up a local "GPU node" end to end.
+// Failure knobs: SKY_STANDIN_FAIL=capacity|quota|auth|error|setup, SKY_STANDIN_FAIL_TIMES, SKY_STANDIN_DELAY_MS.
+import path from 'node:path'
+import { ensureDevVars } from './dev-stack.ts'
+import { startLocalRunner } from './local-runner.ts'
+import { listClusters } from './sky-standin/state.ts'
+
+const vars = ensureDevVars()
+if (!vars.RUNNER_TOKEN) throw new Error('.dev.vars has no RUNNER_TOKEN (see .dev.vars.example)')
+const skyStateDir = process.env.SKY_STANDIN_STATE_DIR ?? path.resolve(import.meta.dirname, '..', '.dev-state', 'sky-standin')
+const gatewayUrl = `http://127.0.0.1:${process.env.PORT ?? 8787}`
+const runner = startLocalRunner({ gatewayUrl, runnerToken: vars.RUNNER_TOKEN, skyStateDir })
+
+console.log(`orchestrator-runner -> ${gatewayUrl} (sky stand-in state: ${skyStateDir})
+Launch a node:
+  curl -X POST ${gatewayUrl}/admin/nodes/launch -H "Authorization: Bearer ${vars.ADMIN_TOKEN}" -H "Content-Type: application/json" \\
+    -d '{"provider":"aws","region":"us-east-1","gpu":"A100-80GB","model":"my-launched-llm"}'
+Stand-in nodes keep running after Ctrl+C until terminated (POST /admin/nodes/<cluster>/terminate); running now: ${listClusters(skyStateDir).map((c) => c.name).join(', ') || 'none'}`)
+
+const stop = async () => { await runner.close(); process.exit(0) }
+process.on('SIGINT', stop)
+process.on('SIGTERM', stop)

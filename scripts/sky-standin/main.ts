@@ -1,0 +1,118 @@
+// SkyPilot CLI stand-in (`sky` on PATH for tests and local dev): the subset orchestrator-runner uses —
+// `launch -y -d -c NAME task.yaml --secret NAME...`, `status --ip NAME`, `status [NAME...]`, `down -y NAME...` —
+// with SkyPilot's exit codes and messages. It validates the task against SkyPilot's schema, simulates
+// failures and slowness (knobs, see README.md), and on success runs a vLLM stand-in "node" that registers.
+import { readFileSync } from 'node:fs'
+import { parse } from 'yaml'
+import { registrationSnippet } from '../../orchestrator-runner/src/skypilot/task-yaml.ts'
+import { startVllmNode, runRegistration, stopNode } from './node.ts'
+import { consumeKnob, ensureStateDir, listClusters, readCluster, readKnobs, recordCall, removeCluster, writeCluster, type LaunchFailure } from './state.ts'
+import { validateTask } from './task-schema.ts'
+
+const FAILURES: Record<LaunchFailure, string> = {
+  capacity: 'sky.exceptions.ResourcesUnavailableError: Failed to provision all possible launchable resources. Relax the task\'s resource requirements: 1x AWS({\'A100-80GB\': 1})\nReason: InsufficientInstanceCapacity: We currently do not have sufficient p4de.24xlarge capacity in the Availability Zone you requested.',
+  quota: 'sky.exceptions.ResourcesUnavailableError: Failed to acquire resources in all zones in us-east-1.\nReason: VcpuLimitExceeded: You have requested more vCPU capacity than your current vCPU limit of 0 allows. Request a quota increase.',
+  auth: 'sky.exceptions.CloudUserIdentityError: Failed to get AWS user identity: AWS credentials are not set. Run `aws configure` and `sky check aws`.',
+  error: 'RuntimeError: Failed to run command before rsync: unexpected error in the stand-in.',
+  setup: 'sky.exceptions.CommandError: Command bash setup.sh failed with return code 1.\nFailed to setup with return code 1. Check the details in log: ~/sky_logs/setup.log',
+}
+
+type Task = { run?: string; envs?: Record<string, string | null>; secrets?: Record<string, string | null> }
+
+const fail = (code: number, message: string): never => {
+  process.stderr.write(`${message}\n`)
+  process.exit(code)
+}
+
+function parseLaunch(args: string[]) {
+  const flags = new Set<string>()
+  const secrets: Record<string, string> = {}
+  let cluster = ''
+  let taskPath = ''
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string
+    if (arg === '-y' || arg === '--yes' || arg === '-d' || arg === '--detach-run') flags.add(arg.startsWith('--') ? (arg === '--yes' ? '-y' : '-d') : arg)
+    else if (arg === '-c' || arg === '--cluster') cluster = args[++i] ?? ''
+    else if (arg === '--secret') {
+      const spec = args[++i] ?? ''
+      const [name, ...rest] = spec.split('=')
+      const value = rest.length > 0 ? rest.join('=') : process.env[name as string]
+      if (value === undefined) fail(2, `Error: Invalid value for '--secret': ${name} is not set in local environment.`)
+      secrets[name as string] = value as string
+    } else if (arg.startsWith('-')) fail(2, `Error: the sky stand-in does not support option ${arg}`)
+    else taskPath = arg
+  }
+  if (!flags.has('-y') || !flags.has('-d')) fail(2, 'Error: the sky stand-in requires -y and -d (a vLLM server job never ends).')
+  if (!cluster || !taskPath) fail(2, 'Error: the sky stand-in requires -c NAME and a task YAML.')
+  return { cluster, taskPath, secrets }
+}
+
+async function launch(args: string[]): Promise<void> {
+  const { cluster, taskPath, secrets } = parseLaunch(args)
+  const task = parse(readFileSync(taskPath, 'utf8')) as Task
+  const problems = validateTask(task)
+  if (problems) fail(1, `ValueError: Invalid task YAML (SkyPilot schema):\n  ${problems.join('\n  ')}`)
+  const missing = Object.entries(task.secrets ?? {}).filter(([name, v]) => v === null && !(name in secrets)).map(([name]) => name)
+  if (missing.length > 0) fail(1, `ValueError: Secret variable(s) ${missing.join(', ')} have no value: pass them with --secret.`)
+
+  const existing = readCluster(cluster)
+  if (existing?.status === 'UP') {
+    // SkyPilot reuses an UP cluster and runs the task again as a new job; count it so tests can see it.
+    writeCluster({ ...existing, jobs: existing.jobs + 1 })
+    console.log(`Cluster ${cluster} already exists; submitted job ${existing.jobs + 1}.`)
+    return
+  }
+  writeCluster({ name: cluster, status: 'INIT', pid: null, endpoint: null, launchedAt: Date.now(), jobs: 0 })
+  const knobs = readKnobs()
+  if (knobs.delayMs) await new Promise((r) => setTimeout(r, knobs.delayMs))
+  if (knobs.fail && consumeKnob('fail', knobs.failTimes)) {
+    if (knobs.fail !== 'setup') removeCluster(cluster) // failed provisioning is cleaned up; failed setup is not
+    fail(1, FAILURES[knobs.fail])
+  }
+
+  const envs = Object.fromEntries(Object.entries(task.envs ?? {}).filter((e): e is [string, string] => e[1] !== null))
+  const node = await startVllmNode(cluster, envs.MODEL_NAME ?? 'cic-demo-llm', secrets.VLLM_API_KEY ?? '')
+  writeCluster({ name: cluster, status: 'UP', pid: node.pid, endpoint: node.url, launchedAt: Date.now(), jobs: 1 })
+  console.log(`✓ Cluster launched: ${cluster}.\nJob submitted, ID: 1`)
+  const snippet = registrationSnippet(task.run ?? '')
+  if (!snippet) return void process.stderr.write('sky stand-in: the run script has no cic-register block; the node will not register\n')
+  const registered = runRegistration(snippet, {
+    ...envs, ...secrets, CIC_VLLM_PORT: String(node.port), CIC_NODE_ENDPOINT: node.url, VLLM_PID: String(node.pid), CIC_HEALTH_WAIT_SECONDS: '30',
+  }, cluster)
+  // Like `sky launch -d`, success means "submitted": a failed registration is the node's problem, not launch's.
+  if (!registered.ok) process.stderr.write(`sky stand-in: the node's registration step failed:\n${registered.output}\n`)
+}
+
+function status(args: string[]): void {
+  const names = args.filter((a) => !a.startsWith('-'))
+  if (args.includes('--ip')) {
+    const [name] = names
+    const record = name ? readCluster(name) : null
+    if (!record) fail(1, `ValueError: '${name}' cluster not found. Please specify a single cluster to show its IP address.\nUsage: \`sky status --ip <cluster>\``)
+    if (record?.status !== 'UP') fail(1, `RuntimeError: Cluster '${name}' is not in UP status.`)
+    console.log(new URL(record?.endpoint ?? 'http://127.0.0.1').hostname)
+    return
+  }
+  const rows = listClusters().filter((c) => names.length === 0 || names.includes(c.name))
+  console.log(['NAME  LAUNCHED  STATUS  ENDPOINT', ...rows.map((c) => `${c.name}  ${new Date(c.launchedAt).toISOString()}  ${c.status}  ${c.endpoint ?? '-'}`)].join('\n'))
+}
+
+function down(args: string[]): void {
+  if (!args.includes('-y') && !args.includes('--yes')) fail(2, 'Error: the sky stand-in requires -y.')
+  const found = args.filter((a) => !a.startsWith('-')).map(readCluster).filter((c) => c !== null)
+  if (found.length === 0) return void console.log('Cluster(s) not found (tip: see `sky status`).')
+  if (consumeKnob('failDown', readKnobs().failDownTimes ?? 0)) fail(1, 'sky.exceptions.CloudError: Failed to terminate instances: RequestLimitExceeded (stand-in knob failDownTimes).')
+  for (const cluster of found) {
+    stopNode(cluster.pid)
+    removeCluster(cluster.name)
+    console.log(`Terminating cluster ${cluster.name}...done.`)
+  }
+}
+
+const [command = '', ...rest] = process.argv.slice(2)
+ensureStateDir()
+recordCall([command, ...rest])
+if (command === 'launch') await launch(rest)
+else if (command === 'status') status(rest)
+else if (command === 'down') down(rest)
+else fail(2, `Error: the sky stand-in does not implement \`sky ${command}\` (launch, status, down only).`)

@@ -1,0 +1,47 @@
+// What a successful stand-in launch does on "the node": start a vLLM stand-in as a detached process (it outlives
+// `sky`, like the real cluster) serving the task's model with the node's API key, then run the task's own
+// registration snippet (bash + curl, from its `run` script) against it, exactly as the real node would.
+import { spawn, spawnSync } from 'node:child_process'
+import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+import { stateDir } from './state.ts'
+
+const ROOT = path.resolve(import.meta.dirname, '..', '..')
+const VLLM_STANDIN = path.join(ROOT, 'scripts', 'vllm-standin', 'main.ts')
+
+export type StartedNode = { pid: number; url: string; port: number }
+
+export async function startVllmNode(cluster: string, model: string, apiKey: string): Promise<StartedNode> {
+  const logFile = path.join(stateDir(), `${cluster}.vllm.log`)
+  const fd = openSync(logFile, 'w')
+  const child = spawn(process.execPath, [VLLM_STANDIN, '--port', '0', '--model', model, '--api-key', apiKey], {
+    detached: true, stdio: ['ignore', fd, fd],
+  })
+  closeSync(fd)
+  child.unref()
+  const deadline = Date.now() + 15_000
+  while (Date.now() < deadline) {
+    const match = /listening on (http:\/\/[\d.]+:(\d+))/.exec(readFileSync(logFile, 'utf8'))
+    if (match?.[1] && match[2]) return { pid: child.pid as number, url: match[1], port: Number(match[2]) }
+    if (child.exitCode !== null) break
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  throw new Error(`the vLLM stand-in did not start; see ${logFile}:\n${readFileSync(logFile, 'utf8').slice(-1000)}`)
+}
+
+/** Runs the registration snippet with the task's envs and secrets; returns its exit code and output. */
+export function runRegistration(snippet: string, env: Record<string, string>, cluster: string): { ok: boolean; output: string } {
+  const result = spawnSync('bash', ['-c', snippet], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 120_000 })
+  const output = `${result.stdout ?? ''}${result.stderr ?? ''}${result.error ? String(result.error) : ''}`
+  writeFileSync(path.join(stateDir(), `${cluster}.register.log`), output)
+  return { ok: result.status === 0, output }
+}
+
+export function stopNode(pid: number | null): void {
+  if (!pid) return
+  try {
+    process.kill(-pid, 'SIGTERM') // its whole process group (it was started detached)
+  } catch {
+    try { process.kill(pid, 'SIGTERM') } catch { /* already gone */ }
+  }
+}

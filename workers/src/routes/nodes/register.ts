@@ -1,0 +1,29 @@
+// POST /nodes/register: a launched node's run script announces its endpoint and models, authenticated with the
+// per-node token minted for its launch attempt. The node becomes 'warming' and its NodeMonitor starts: the first
+// health check runs before the answer, so a healthy node is already 'ready' in it.
+import { Hono } from 'hono'
+import { createDb } from '../../db/client.ts'
+import type { AppEnv } from '../../env.ts'
+import { log } from '../../log.ts'
+import { nodeRegistrationSchema } from '../../schemas/node-ops.ts'
+import { getNodeRow } from '../../services/nodes/node-admin.ts'
+import { startNodeMonitor } from '../../services/nodes/node-monitor-client.ts'
+import { registerLaunchedNode } from '../../services/nodes/node-registration.ts'
+import { readJsonBody } from '../read-body.ts'
+
+export const nodeRegistration = new Hono<AppEnv>()
+  .post('/register', async (c) => {
+    const header = c.req.header('authorization') ?? ''
+    const token = header.startsWith('Bearer ') ? header.slice(7).trim() : ''
+    const registration = await readJsonBody(c, nodeRegistrationSchema)
+    const db = createDb(c.env.DB)
+    const { node } = await registerLaunchedNode(db, registration, token)
+    try {
+      await startNodeMonitor(c.env, node.id)
+    } catch (err) {
+      // Registered either way: it stays warming until a later check (reading the node restarts its monitor).
+      log.error('node_monitor_start_failed', { nodeId: node.id, requestId: c.var.requestId, error: String(err) })
+    }
+    const status = (await getNodeRow(db, node.id))?.status ?? node.status
+    return c.json({ object: 'node.registration', cluster_name: node.name, node_id: node.id, status })
+  })

@@ -1,0 +1,28 @@
+// orchestrator-runner's endpoints (RUNNER_TOKEN): node status reports and per-attempt credentials. The runner
+// changes node state only through these; it never writes D1.
+import { Hono, type Context } from 'hono'
+import { createDb } from '../../db/client.ts'
+import type { AppEnv } from '../../env.ts'
+import { ApiError } from '../../errors.ts'
+import { CLUSTER_NAME, runnerStatusReportSchema } from '../../schemas/node-ops.ts'
+import { applyRunnerReport, mintNodeCredentials } from '../../services/nodes/runner-reports.ts'
+import { readJsonBody } from '../read-body.ts'
+
+function clusterParam(c: Context<AppEnv>): string {
+  const name = c.req.param('cluster') ?? ''
+  if (!CLUSTER_NAME.test(name)) throw new ApiError('invalid_request', `Invalid cluster name '${name}'.`, { param: 'cluster_name', code: 'invalid_cluster_name' })
+  return name
+}
+
+export const runnerNodes = new Hono<AppEnv>()
+  .post('/nodes/:cluster/status', async (c) => {
+    const cluster = clusterParam(c)
+    const report = await readJsonBody(c, runnerStatusReportSchema)
+    return c.json(await applyRunnerReport(createDb(c.env.DB), cluster, report))
+  })
+  .post('/nodes/:cluster/credentials', async (c) => {
+    const cluster = clusterParam(c)
+    // Secrets in the body: never cached by anything between the Worker and the runner.
+    c.header('cache-control', 'no-store')
+    return c.json(await mintNodeCredentials(createDb(c.env.DB), c.var.config.SECRETS_KEY, cluster))
+  })

@@ -1,0 +1,98 @@
+// The node-ops contract between the control plane (Worker) and orchestrator-runner: the admin launch body, the
+// queue messages, the runner's reports and the node's self-registration. Imported by both sides, so the
+// runner parses exactly what the Worker sends. Queue messages carry no secrets (see mintNodeCredentials).
+import { z } from 'zod'
+
+/** SkyPilot's cloud enum (sky/utils/schemas.py @93a24d47); `infra` is `<provider>[/<region>]`. */
+export const CLOUD_PROVIDERS = [
+  'aws', 'gcp', 'azure', 'lambda', 'oci', 'ibm', 'scp', 'kubernetes', 'runpod', 'vast', 'vsphere', 'cudo',
+  'fluidstack', 'paperspace', 'primeintellect', 'do', 'nebius', 'ssh', 'slurm', 'hyperbolic', 'seeweb',
+  'shadeform', 'yotta', 'mithril', 'verda',
+] as const
+
+/** Flags the launch template sets itself; letting vllm_args override them would break auth, routing or registration. */
+export const RESERVED_VLLM_FLAGS = ['--host', '--port', '--api-key', '--served-model-name', '--tensor-parallel-size'] as const
+
+// Values reach a bash script through environment variables; these character sets keep them inert there
+// (no quotes, spaces, `$` or backticks) and valid inside the JSON the node posts when it registers.
+const MODEL = /^[A-Za-z0-9][A-Za-z0-9._/:-]{0,255}$/
+const VLLM_ARG = /^[A-Za-z0-9_./:=,+-]{1,200}$/
+export const CLUSTER_NAME = /^[a-z][a-z0-9-]{2,62}$/
+
+const vllmArg = z.string().regex(VLLM_ARG, 'letters, digits and _./:=,+- only (no spaces or quotes)')
+  .refine((arg) => !RESERVED_VLLM_FLAGS.some((flag) => arg === flag || arg.startsWith(`${flag}=`)),
+    { message: `may not set ${RESERVED_VLLM_FLAGS.join(', ')}: the launch template sets them` })
+
+/** POST /admin/nodes/launch. Strict: an unknown field is an error naming it. */
+export const launchNodeSchema = z.strictObject({
+  provider: z.enum(CLOUD_PROVIDERS),
+  region: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lowercase letters, digits and dashes (e.g. us-east-1)').optional(),
+  gpu: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9-]{0,31}$/, 'an accelerator name such as A100 or A100-80GB'),
+  gpu_count: z.number().int().min(1).max(16).default(1),
+  model: z.string().regex(MODEL, 'a model id such as Qwen/Qwen2.5-7B-Instruct'),
+  use_spot: z.boolean().default(false),
+  disk_size: z.number().int().min(50).max(16_384).default(256),
+  vllm_args: z.array(vllmArg).max(32).default([]),
+})
+export type LaunchNodeInput = z.input<typeof launchNodeSchema>
+export type NodeLaunchSpec = z.infer<typeof launchNodeSchema>
+
+const clusterName = z.string().regex(CLUSTER_NAME)
+const nodeId = z.string().min(1).max(64)
+
+export const launchMessageSchema = z.object({
+  op: z.literal('launch'),
+  cluster_name: clusterName,
+  node_id: nodeId,
+  spec: launchNodeSchema,
+  requested_at: z.number().int().positive(),
+})
+export const terminateMessageSchema = z.object({
+  op: z.literal('terminate'),
+  cluster_name: clusterName,
+  node_id: nodeId,
+  requested_at: z.number().int().positive(),
+})
+/** One message on the `node-ops` queue (content type json). */
+export const nodeOpMessageSchema = z.discriminatedUnion('op', [launchMessageSchema, terminateMessageSchema])
+export type LaunchMessage = z.infer<typeof launchMessageSchema>
+export type TerminateMessage = z.infer<typeof terminateMessageSchema>
+export type NodeOpMessage = z.infer<typeof nodeOpMessageSchema>
+
+export const NODE_STATUSES = ['queued', 'launching', 'warming', 'ready', 'draining', 'terminating', 'terminated', 'failed', 'gone'] as const
+export type NodeStatus = (typeof NODE_STATUSES)[number]
+
+/** What the runner may report (POST /runner/nodes/:cluster/status); the control plane decides what it changes. */
+export const RUNNER_STATUSES = ['launching', 'queued', 'failed', 'terminating', 'terminated'] as const
+export type RunnerStatus = (typeof RUNNER_STATUSES)[number]
+export const runnerStatusReportSchema = z.strictObject({
+  status: z.enum(RUNNER_STATUSES),
+  error: z.string().max(4000).optional(),
+})
+export type RunnerStatusReport = z.infer<typeof runnerStatusReportSchema>
+
+/** The control plane's answer to a report: the node's status after it, and whether the report changed it. */
+export const runnerStatusResultSchema = z.object({
+  cluster_name: z.string(),
+  node_id: z.string(),
+  status: z.enum(NODE_STATUSES),
+  applied: z.boolean(),
+})
+export type RunnerStatusResult = z.infer<typeof runnerStatusResultSchema>
+
+/** POST /runner/nodes/:cluster/credentials: fresh secrets for one launch attempt, returned once. */
+export const nodeCredentialsSchema = z.object({
+  cluster_name: z.string(),
+  node_id: z.string(),
+  register_token: z.string().min(32),
+  vllm_api_key: z.string().min(32),
+})
+export type NodeCredentials = z.infer<typeof nodeCredentialsSchema>
+
+/** POST /nodes/register, sent by the node's run script once vLLM answers /health. */
+export const nodeRegistrationSchema = z.strictObject({
+  cluster_name: clusterName,
+  endpoint: z.url({ protocol: /^https?$/, error: 'endpoint must be an http(s) URL' }),
+  models: z.array(z.string().regex(MODEL)).min(1).max(64),
+})
+export type NodeRegistration = z.infer<typeof nodeRegistrationSchema>
