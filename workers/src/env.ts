@@ -15,6 +15,12 @@ const configSchema = z.object({
   UPSTREAM_FIRST_BYTE_TIMEOUT_MS: z.coerce.number().int().positive().default(60_000),
   /** Longest silence allowed between two events of a stream before it is treated as broken. */
   UPSTREAM_IDLE_TIMEOUT_MS: z.coerce.number().int().positive().default(60_000),
+  /** Completion tokens reserved per choice at admission when a request sets no max_tokens (settled to real usage after). */
+  ADMISSION_DEFAULT_MAX_TOKENS: z.coerce.number().int().positive().default(4096),
+  /** Upper bound of any reservation: the largest context length of the models served. */
+  ADMISSION_MAX_CONTEXT_TOKENS: z.coerce.number().int().positive().default(131_072),
+  /** A request not settled within this time (its Worker died) gives its concurrency slot back. */
+  ADMISSION_LEASE_TTL_MS: z.coerce.number().int().positive().default(600_000),
 })
 export type Config = z.infer<typeof configSchema>
 
