@@ -6,6 +6,7 @@
 import { DurableObject } from 'cloudflare:workers'
 import { AdmissionLedger, WINDOW_MS, type Changes, type LedgerRefusal, type RateSnapshot, type Reservation } from './admission-ledger.ts'
 import { GateStorage } from './gate-storage.ts'
+import { GroupCommit } from './group-commit.ts'
 import { requestLimits, tenantLimits, type LimitOverrides, type Limits } from './plans.ts'
 import { decideAdmission, type IdentityRefusal, type TenantState, type TenantStatus } from './tenant-state.ts'
 
@@ -37,6 +38,7 @@ export type TenantConfig = {
 
 export class TenantGate extends DurableObject<Env> {
   private readonly store: GateStorage
+  private readonly batch: GroupCommit
   private readonly ledger = new AdmissionLedger()
   private state: TenantState | null = null
   private limits: Limits = tenantLimits('default', {})
@@ -46,6 +48,7 @@ export class TenantGate extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env)
     this.store = new GateStorage(ctx.storage)
+    this.batch = new GroupCommit((run) => ctx.storage.transactionSync(run))
     ctx.blockConcurrencyWhile(async () => {
       this.store.migrate()
       this.setState(this.store.readTenant())
@@ -57,6 +60,24 @@ export class TenantGate extends DurableObject<Env> {
 
   async admit(input: AdmitInput): Promise<AdmitResult> {
     if (!this.state) await this.bootstrapFromD1(input.tenantId)
+    return this.batch.run(() => this.decide(input))
+  }
+
+  /**
+   * Ends a lease: frees its slot and replaces its reservation by the real usage (the rest is refunded at once).
+   * Idempotent: false when the lease is unknown or already settled.
+   */
+  async settle(leaseId: string, usedTokens: number): Promise<boolean> {
+    const used = Number.isFinite(usedTokens) && usedTokens > 0 ? Math.round(usedTokens) : 0
+    return this.batch.run(() => {
+      const changes = this.ledger.settle(leaseId, used, Date.now())
+      if (changes) this.persist(changes)
+      return changes !== null
+    })
+  }
+
+  /** One admission decision, synchronous: everything it changes is written before the batch commits. */
+  private decide(input: AdmitInput): AdmitResult {
     const identity = decideAdmission(this.state, input)
     if (!identity.ok) return identity
     const now = Date.now()
@@ -69,17 +90,6 @@ export class TenantGate extends DurableObject<Env> {
     const { entry } = result
     this.ensureAlarm(entry.isOpen ? entry.expiresAt : now + WINDOW_MS)
     return { ok: true, leaseId: entry.isOpen ? entry.id : null, rate: result.rate }
-  }
-
-  /**
-   * Ends a lease: frees its slot and replaces its reservation by the real usage (the rest is refunded at once).
-   * Idempotent: false when the lease is unknown or already settled.
-   */
-  async settle(leaseId: string, usedTokens: number): Promise<boolean> {
-    const used = Number.isFinite(usedTokens) && usedTokens > 0 ? Math.round(usedTokens) : 0
-    const changes = this.ledger.settle(leaseId, used, Date.now())
-    if (changes) this.persist(changes)
-    return changes !== null
   }
 
   /** Replaces status, reason, plan and limit overrides (admin API, billing webhooks). Idempotent. */
