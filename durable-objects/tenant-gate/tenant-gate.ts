@@ -4,7 +4,7 @@
 // arithmetic is in admission-ledger.ts; everything it changes is written to SQLite in the same synchronous
 // turn as the decision, so an evicted object comes back with the same windows, leases and budgets.
 import { DurableObject } from 'cloudflare:workers'
-import { AdmissionLedger, WINDOW_MS, type Changes, type LedgerRefusal, type RateSnapshot, type Reservation } from './admission-ledger.ts'
+import { AdmissionLedger, budgetPeriodOf, WINDOW_MS, type Changes, type LedgerRefusal, type RateSnapshot, type Reservation } from './admission-ledger.ts'
 import { GateStorage } from './gate-storage.ts'
 import { GroupCommit } from './group-commit.ts'
 import { requestLimits, tenantLimits, type LimitOverrides, type Limits } from './plans.ts'
@@ -106,7 +106,7 @@ export class TenantGate extends DurableObject<Env> {
   /** What admission currently sees, for the admin API and tests. */
   async inspect() {
     const now = Date.now()
-    const period = new Date(now).toISOString().slice(0, 7)
+    const period = budgetPeriodOf(now)
     return {
       status: this.state?.status ?? null, plan: this.state?.plan ?? null, limits: this.limits,
       ...this.ledger.inspect(now), budget: { period, ...this.ledger.budget(period) },

@@ -69,6 +69,17 @@ describe('exact limits under concurrent bursts', () => {
     await expect.poll(async () => (await admission(tenantId)).inFlight).toBe(0) // the 504s settled off the response path
   })
 
+  it('never admits more reserved tokens than the tpm in a burst', async () => {
+    const reservation = promptEstimate + 2 // the prompt estimate plus max_tokens
+    const { key } = await seedTenant({ tpm: 10 * reservation + reservation - 1 })
+    // The node never answers, so no request settles (and refunds) while the burst is being admitted.
+    const responses = await Promise.all(Array.from({ length: 50 }, () => post(key, chat({ model: 'hanging-llm' }))))
+    expect(responses.filter((r) => r.status === 504)).toHaveLength(10)
+    const refused = responses.filter((r) => r.status === 429)
+    expect(refused).toHaveLength(40)
+    expect(await refused[0]!.json()).toMatchObject({ error: { message: expect.stringMatching(/^Rate limit reached for tokens per minute \(TPM\)/) } })
+  })
+
   it('counts a key\'s own rpm, set when the key was created', async () => {
     const { tenantId } = await seedTenant()
     const created = (await (await admin(`/admin/tenants/${tenantId}/keys`, { method: 'POST', json: { limits: { rpm: 2 } } })).json()) as { key: string }
