@@ -1,10 +1,30 @@
 import { env } from 'cloudflare:workers'
-import { evictDurableObject } from 'cloudflare:test'
+import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test'
 import { describe, expect, it } from 'vitest'
+import type { Reservation } from './admission-ledger.ts'
+import { SCHEMA_VERSION } from './gate-storage.ts'
+import type { LimitOverrides } from './plans.ts'
+import type { AdmitResult } from './tenant-gate.ts'
 
 const gateFor = (tenantId: string) => env.TENANT_GATE.getByName(`tenant:${tenantId}`)
+const tokens = (promptTokens: number, completionTokens: number): Reservation => ({ promptTokens, completionTokens, isCompletionGuess: false })
 
-describe('TenantGate', () => {
+/** A configured tenant object; limits default to none (the enterprise plan), so each test sets only what it tests. */
+async function tenant(limits: LimitOverrides) {
+  const tenantId = `t-${crypto.randomUUID()}`
+  const gate = gateFor(tenantId)
+  await gate.configure({ tenantId, status: 'active', statusReason: null, plan: 'enterprise', limits })
+  const admit = (over: { keyId?: string; reservation?: Reservation | null; leaseTtlMs?: number; keyLimits?: LimitOverrides } = {}) =>
+    gate.admit({ tenantId, keyId: 'k1', reservation: tokens(10, 90), ...over })
+  return { tenantId, gate, admit }
+}
+
+const leaseOf = (r: AdmitResult): string => {
+  if (!r.ok || !r.leaseId) throw new Error(`expected a lease, got ${JSON.stringify(r)}`)
+  return r.leaseId
+}
+
+describe('TenantGate identity and status', () => {
   it('keeps revocations and suspension across eviction (they are in SQLite, not memory)', async () => {
     const gate = gateFor('t-evict')
     await gate.configure({ tenantId: 't-evict', status: 'suspended', statusReason: 'payment failed', limits: {} })
@@ -15,17 +35,103 @@ describe('TenantGate', () => {
     expect(await fresh.admit({ tenantId: 't-evict', keyId: 'k-live' })).toMatchObject({ ok: false, reason: 'tenant_suspended' })
   })
 
-  it('bootstraps from D1 when its storage is empty', async () => {
+  it('bootstraps from D1 when its storage is empty, plan and limits included', async () => {
     await env.DB.batch([
-      env.DB.prepare("INSERT INTO tenants (id, name, status, status_reason, limits) VALUES ('t-d1', 'x', 'suspended', 'manual', '{}')"),
+      env.DB.prepare("INSERT INTO tenants (id, name, status, status_reason, plan, limits) VALUES ('t-d1', 'x', 'suspended', 'manual', 'free', '{\"rpm\":7}')"),
       env.DB.prepare("INSERT INTO api_keys (id, tenant_id, key_hash, prefix, revoked_at) VALUES ('k-old', 't-d1', 'h1', 'sk-cic-', 1)"),
     ])
     const gate = gateFor('t-d1')
     expect(await gate.admit({ tenantId: 't-d1', keyId: 'k-old' })).toEqual({ ok: false, reason: 'key_revoked' })
     expect(await gate.admit({ tenantId: 't-d1', keyId: 'k-new' })).toMatchObject({ ok: false, reason: 'tenant_suspended', message: 'This account is suspended: manual.' })
+    expect(await gate.inspect()).toMatchObject({ plan: 'free', limits: { rpm: 7, concurrency: 2 } })
   })
 
   it('refuses a tenant that exists nowhere', async () => {
     expect(await gateFor('t-ghost').admit({ tenantId: 't-ghost', keyId: 'k' })).toEqual({ ok: false, reason: 'tenant_unknown' })
+  })
+})
+
+describe('TenantGate limits under concurrency', () => {
+  it('admits exactly N of 5N concurrent requests with an rpm of N', async () => {
+    const { admit } = await tenant({ rpm: 20 })
+    const results = await Promise.all(Array.from({ length: 100 }, () => admit()))
+    expect(results.filter((r) => r.ok)).toHaveLength(20)
+    expect(results.find((r) => !r.ok)).toMatchObject({ reason: 'rate_limited', scope: 'requests', rate: { requests: { limit: 20, remaining: 0 } } })
+  })
+
+  it('never lets the sum of admitted reservations exceed the tpm', async () => {
+    const { admit, gate } = await tenant({ tpm: 2050 })
+    const sizes = Array.from({ length: 100 }, (_, i) => 50 + (i % 7) * 30)
+    const results = await Promise.all(sizes.map((s) => admit({ reservation: tokens(s, 0) })))
+    const admittedTokens = sizes.filter((_, i) => results[i]?.ok).reduce((a, b) => a + b, 0)
+    expect(admittedTokens).toBeLessThanOrEqual(2050)
+    expect((await gate.inspect()).tokensInWindow).toBe(admittedTokens)
+    expect(admittedTokens).toBeGreaterThan(2050 - 230) // refused only when the smallest pending did not fit either
+  })
+
+  it('admits exactly N of 5N concurrent requests with a concurrency of N', async () => {
+    const { admit, gate } = await tenant({ concurrency: 8 })
+    const results = await Promise.all(Array.from({ length: 40 }, () => admit()))
+    expect(results.filter((r) => r.ok)).toHaveLength(8)
+    expect((await gate.inspect()).inFlight).toBe(8)
+  })
+
+  it('applies a key\'s own rpm from its limits', async () => {
+    const { admit } = await tenant({ key_rpm: 5 })
+    const capped = await Promise.all(Array.from({ length: 10 }, () => admit({ keyId: 'a', keyLimits: { rpm: 2 } })))
+    const tenantDefault = await Promise.all(Array.from({ length: 10 }, () => admit({ keyId: 'b' })))
+    expect([capped, tenantDefault].map((rs) => rs.filter((r) => r.ok).length)).toEqual([2, 5])
+  })
+})
+
+describe('TenantGate leases', () => {
+  it('gives a 4,000-token reservation that used 100 back at once', async () => {
+    const { admit, gate } = await tenant({ tpm: 4000 })
+    const lease = leaseOf(await admit({ reservation: tokens(1000, 3000) }))
+    expect(await admit({ reservation: tokens(100, 0) })).toMatchObject({ ok: false, scope: 'tokens' })
+    expect(await gate.settle(lease, 100)).toBe(true)
+    expect(await gate.settle(lease, 100)).toBe(false) // exactly once
+    expect(await admit({ reservation: tokens(3900, 0) })).toMatchObject({ ok: true, rate: { tokens: { limit: 4000, remaining: 0 } } })
+  })
+
+  it('releases the slot of a request whose Worker never settles when the lease expires (alarm)', async () => {
+    const { admit, gate } = await tenant({ concurrency: 1 })
+    const lease = leaseOf(await admit({ leaseTtlMs: 5_000 }))
+    expect(await admit()).toMatchObject({ ok: false, scope: 'concurrency' })
+    expect(await runDurableObjectAlarm(gate)).toBe(true) // fires as if its time (the lease's expiry) had come
+    expect((await gate.inspect()).inFlight).toBe(0)
+    leaseOf(await admit())
+    expect(await gate.settle(lease, 10)).toBe(true) // a late settle still corrects the tokens
+  })
+
+  it('keeps windows, leases and budgets across eviction', async () => {
+    const { admit, gate } = await tenant({ rpm: 3, concurrency: 2, budget_tokens: 10_000 })
+    const first = leaseOf(await admit({ reservation: tokens(100, 400) }))
+    leaseOf(await admit({ reservation: tokens(100, 400) }))
+    await gate.settle(first, 300)
+    await evictDurableObject(gate)
+    const before = await gate.inspect()
+    expect(before).toMatchObject({ requestsInWindow: 2, tokensInWindow: 800, inFlight: 1, budget: { committed: 300, reserved: 500 } })
+    leaseOf(await admit())
+    expect(await admit()).toMatchObject({ ok: false, scope: 'requests' })
+  })
+})
+
+describe('TenantGate storage schema', () => {
+  it('upgrades a version-1 object in place, keeping its tenant and revocations', async () => {
+    const gate = gateFor('t-v1')
+    await runInDurableObject(gate, (_instance, state) => {
+      const sql = state.storage.sql
+      sql.exec('DROP TABLE tenant; DROP TABLE admissions; DROP TABLE budgets; DROP TABLE meta; DELETE FROM schema_version')
+      sql.exec(`CREATE TABLE tenant (id INTEGER PRIMARY KEY CHECK (id = 1), tenant_id TEXT NOT NULL, status TEXT NOT NULL, status_reason TEXT, limits TEXT NOT NULL);
+        INSERT INTO tenant VALUES (1, 't-v1', 'active', NULL, '{"rpm":1}'); INSERT INTO revoked_keys VALUES ('k-gone', 1);
+        INSERT INTO schema_version (version) VALUES (1)`)
+    })
+    await evictDurableObject(gate)
+    expect(await gate.admit({ tenantId: 't-v1', keyId: 'k-gone' })).toEqual({ ok: false, reason: 'key_revoked' })
+    expect(await gate.admit({ tenantId: 't-v1', keyId: 'k' })).toMatchObject({ ok: true })
+    expect(await gate.admit({ tenantId: 't-v1', keyId: 'k' })).toMatchObject({ ok: false, scope: 'requests' })
+    const version = await runInDurableObject(gate, (_i, state) => state.storage.sql.exec<{ version: number }>('SELECT version FROM schema_version').one().version)
+    expect(version).toBe(SCHEMA_VERSION)
   })
 })

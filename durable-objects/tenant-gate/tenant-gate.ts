@@ -1,82 +1,161 @@
-// One object per tenant (`tenant:<id>`): the single authority on whether a tenant's request may run.
-// Called by RPC from the gateway on every request (admit) and by the admin API, webhooks and the runner
-// when tenant state changes. State that matters is in SQLite so it survives eviction.
+// One object per tenant (`tenant:<id>`): the single authority on whether a tenant's request may run. The
+// gateway calls admit once per request (key, status, request/token/concurrency limits and budget, decided in
+// one call) and settle once when an admitted request ends; the admin API calls configure and revokeKey. The
+// arithmetic is in admission-ledger.ts; everything it changes is written to SQLite in the same synchronous
+// turn as the decision, so an evicted object comes back with the same windows, leases and budgets.
 import { DurableObject } from 'cloudflare:workers'
-import { decideAdmission, type AdmitInput, type AdmitResult, type TenantState, type TenantStatus } from './tenant-state.ts'
+import { AdmissionLedger, budgetPeriodOf, WINDOW_MS, type Changes, type LedgerRefusal, type RateSnapshot, type Reservation } from './admission-ledger.ts'
+import { GateStorage } from './gate-storage.ts'
+import { GroupCommit } from './group-commit.ts'
+import { requestLimits, tenantLimits, type LimitOverrides, type Limits } from './plans.ts'
+import { decideAdmission, type IdentityRefusal, type TenantState, type TenantStatus } from './tenant-state.ts'
 
-const SCHEMA_VERSION = 1
-const MIGRATIONS: Record<number, string> = {
-  1: `CREATE TABLE tenant (id INTEGER PRIMARY KEY CHECK (id = 1), tenant_id TEXT NOT NULL, status TEXT NOT NULL,
-        status_reason TEXT, limits TEXT NOT NULL);
-      CREATE TABLE revoked_keys (key_id TEXT PRIMARY KEY, revoked_at INTEGER NOT NULL);`,
+/** A lease not settled by then stops holding a concurrency slot (its Worker is presumed dead). */
+export const DEFAULT_LEASE_TTL_MS = 10 * 60_000
+
+export type AdmitInput = {
+  tenantId: string
+  keyId: string
+  /** The key's own limits (api_keys.limits); its rpm wins over the tenant's key_rpm. */
+  keyLimits?: LimitOverrides
+  /** Tokens to hold until settle; absent or null for a request that generates nothing (GET /v1/models). */
+  reservation?: Reservation | null
+  leaseTtlMs?: number
+}
+/** `leaseId` is set when a reservation was held: pass it to settle exactly once when the request ends. */
+export type Admitted = { ok: true; leaseId: string | null; rate: RateSnapshot }
+export type AdmitResult = Admitted | IdentityRefusal | LedgerRefusal
+
+export type TenantConfig = {
+  tenantId: string
+  status: TenantStatus
+  statusReason: string | null
+  /** Absent: keep the current plan. */
+  plan?: string
+  /** The tenant's overrides of its plan's limits (snake_case, as stored in D1). */
+  limits: LimitOverrides
 }
 
-export type TenantConfig = { tenantId: string; status: TenantStatus; statusReason: string | null; limits: Record<string, number> }
-
 export class TenantGate extends DurableObject<Env> {
+  private readonly store: GateStorage
+  private readonly batch: GroupCommit
+  private readonly ledger = new AdmissionLedger()
   private state: TenantState | null = null
+  private limits: Limits = tenantLimits('default', {})
+  /** When the alarm is set for (mirrors meta.alarm_at), null when none. */
+  private alarmAt: number | null = null
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env)
+    this.store = new GateStorage(ctx.storage)
+    this.batch = new GroupCommit((run) => ctx.storage.transactionSync(run))
     ctx.blockConcurrencyWhile(async () => {
-      this.migrate()
-      this.state = this.readState()
+      this.store.migrate()
+      this.setState(this.store.readTenant())
+      const now = Date.now()
+      this.ledger.restore(this.store.readEntries(now - WINDOW_MS), this.store.readBudgets(), now)
+      this.alarmAt = this.store.readAlarmAt()
     })
   }
 
-  async admit(input: AdmitInput & { tenantId: string }): Promise<AdmitResult> {
+  async admit(input: AdmitInput): Promise<AdmitResult> {
     if (!this.state) await this.bootstrapFromD1(input.tenantId)
-    return decideAdmission(this.state, input)
+    return this.batch.run(() => this.decide(input))
   }
 
-  /** Replaces status, reason and limits (admin API, billing webhooks). Idempotent. */
+  /**
+   * Ends a lease: frees its slot and replaces its reservation by the real usage (the rest is refunded at once).
+   * Idempotent: false when the lease is unknown or already settled.
+   */
+  async settle(leaseId: string, usedTokens: number): Promise<boolean> {
+    const used = Number.isFinite(usedTokens) && usedTokens > 0 ? Math.round(usedTokens) : 0
+    return this.batch.run(() => {
+      const changes = this.ledger.settle(leaseId, used, Date.now())
+      if (changes) this.persist(changes)
+      return changes !== null
+    })
+  }
+
+  /** One admission decision, synchronous: everything it changes is written before the batch commits. */
+  private decide(input: AdmitInput): AdmitResult {
+    const identity = decideAdmission(this.state, input)
+    if (!identity.ok) return identity
+    const now = Date.now()
+    const result = this.ledger.admit({
+      id: crypto.randomUUID(), keyId: input.keyId, reservation: input.reservation ?? null,
+      leaseTtlMs: input.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS,
+    }, requestLimits(this.limits, input.keyLimits ?? {}), now)
+    if (!result.ok) return result
+    this.persist(result.changes)
+    const { entry } = result
+    this.ensureAlarm(entry.isOpen ? entry.expiresAt : now + WINDOW_MS)
+    return { ok: true, leaseId: entry.isOpen ? entry.id : null, rate: result.rate }
+  }
+
+  /** Replaces status, reason, plan and limit overrides (admin API, billing webhooks). Idempotent. */
   async configure(config: TenantConfig): Promise<void> {
-    this.ctx.storage.sql.exec(
-      `INSERT INTO tenant (id, tenant_id, status, status_reason, limits) VALUES (1, ?, ?, ?, ?)
-       ON CONFLICT (id) DO UPDATE SET tenant_id = excluded.tenant_id, status = excluded.status,
-         status_reason = excluded.status_reason, limits = excluded.limits`,
-      config.tenantId, config.status, config.statusReason, JSON.stringify(config.limits),
-    )
-    this.state = this.readState()
+    this.store.writeTenant({ ...config, plan: config.plan ?? this.state?.plan ?? 'default' })
+    this.setState(this.store.readTenant())
   }
 
   async revokeKey(keyId: string): Promise<void> {
-    this.ctx.storage.sql.exec('INSERT OR IGNORE INTO revoked_keys (key_id, revoked_at) VALUES (?, ?)', keyId, Date.now())
-    this.state = this.readState()
+    this.store.revokeKey(keyId, Date.now())
+    this.setState(this.store.readTenant())
+  }
+
+  /** What admission currently sees, for the admin API and tests. */
+  async inspect() {
+    const now = Date.now()
+    const period = budgetPeriodOf(now)
+    return {
+      status: this.state?.status ?? null, plan: this.state?.plan ?? null, limits: this.limits,
+      ...this.ledger.inspect(now), budget: { period, ...this.ledger.budget(period) },
+    }
+  }
+
+  /** Does nothing: the baseline round trip in scripts/bench/admission/main.ts. */
+  async ping(): Promise<void> {}
+
+  /**
+   * Releases the slots of expired leases, charges leases never settled, and deletes entries that left the
+   * window. It acts as of its scheduled time even when run early (runDurableObjectAlarm in tests).
+   */
+  override async alarm(): Promise<void> {
+    const now = Date.now()
+    const due = Math.max(now, this.alarmAt ?? now)
+    this.alarmAt = null
+    this.persist(this.ledger.sweep(due, now))
+    const hasEntries = this.store.prune(now - WINDOW_MS)
+    const next = Math.min(this.ledger.nextLeaseEvent(), hasEntries ? now + WINDOW_MS : Infinity)
+    if (Number.isFinite(next)) this.ensureAlarm(next)
+    else this.store.writeAlarmAt(null)
+  }
+
+  private persist(changes: Changes): void {
+    this.store.persist(changes, (period) => this.ledger.budget(period))
+  }
+
+  private ensureAlarm(at: number): void {
+    if (this.alarmAt !== null && this.alarmAt <= at) return
+    this.alarmAt = at
+    this.store.writeAlarmAt(at)
+    void this.ctx.storage.setAlarm(at)
+  }
+
+  private setState(state: TenantState | null): void {
+    this.state = state
+    if (state) this.limits = tenantLimits(state.plan, state.limits)
   }
 
   /** First use of an object whose storage is empty (new tenant, or state lost): D1 is the record. */
   private async bootstrapFromD1(tenantId: string): Promise<void> {
-    const tenant = await this.env.DB.prepare('SELECT status, status_reason, limits FROM tenants WHERE id = ?')
-      .bind(tenantId).first<{ status: TenantStatus; status_reason: string | null; limits: string }>()
+    const tenant = await this.env.DB.prepare('SELECT status, status_reason, plan, limits FROM tenants WHERE id = ?')
+      .bind(tenantId).first<{ status: TenantStatus; status_reason: string | null; plan: string; limits: string }>()
     if (!tenant) return
     const revoked = await this.env.DB.prepare('SELECT id FROM api_keys WHERE tenant_id = ? AND revoked_at IS NOT NULL')
       .bind(tenantId).all<{ id: string }>()
     if (this.state) return // configured by a concurrent call while we awaited D1: that one is newer
-    for (const { id } of revoked.results) {
-      this.ctx.storage.sql.exec('INSERT OR IGNORE INTO revoked_keys (key_id, revoked_at) VALUES (?, ?)', id, Date.now())
-    }
-    await this.configure({ tenantId, status: tenant.status, statusReason: tenant.status_reason, limits: JSON.parse(tenant.limits) })
-  }
-
-  private readState(): TenantState | null {
-    const row = this.ctx.storage.sql.exec<{ tenant_id: string; status: TenantStatus; status_reason: string | null; limits: string }>(
-      'SELECT tenant_id, status, status_reason, limits FROM tenant WHERE id = 1').toArray()[0]
-    if (!row) return null
-    const revoked = this.ctx.storage.sql.exec<{ key_id: string }>('SELECT key_id FROM revoked_keys').toArray()
-    return {
-      tenantId: row.tenant_id, status: row.status, statusReason: row.status_reason,
-      limits: JSON.parse(row.limits) as Record<string, number>,
-      revokedKeyIds: new Set(revoked.map((r) => r.key_id)),
-    }
-  }
-
-  private migrate(): void {
-    const sql = this.ctx.storage.sql
-    sql.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)')
-    const current = sql.exec<{ version: number }>('SELECT version FROM schema_version').toArray()[0]?.version ?? 0
-    for (let v = current + 1; v <= SCHEMA_VERSION; v++) sql.exec(MIGRATIONS[v] ?? '')
-    if (current === 0) sql.exec('INSERT INTO schema_version (version) VALUES (?)', SCHEMA_VERSION)
-    else if (current < SCHEMA_VERSION) sql.exec('UPDATE schema_version SET version = ?', SCHEMA_VERSION)
+    for (const { id } of revoked.results) this.store.revokeKey(id, Date.now())
+    await this.configure({ tenantId, status: tenant.status, statusReason: tenant.status_reason, plan: tenant.plan, limits: JSON.parse(tenant.limits) as LimitOverrides })
   }
 }

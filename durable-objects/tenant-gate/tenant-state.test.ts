@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { decideAdmission, type TenantState } from './tenant-state.ts'
 
 const state = (over: Partial<TenantState> = {}): TenantState => ({
-  tenantId: 't1', status: 'active', statusReason: null, limits: {}, revokedKeyIds: new Set(), ...over,
+  tenantId: 't1', status: 'active', statusReason: null, plan: 'default', limits: {}, revokedKeyIds: new Set(), ...over,
 })
 
 describe('decideAdmission', () => {

@@ -43,6 +43,12 @@ const configSchema = z.object({
   /** '1' in local dev only: serve the node-ops queue to the runner from the Worker (see routes/local-queues.ts). */
   LOCAL_QUEUE_SHIM: z.enum(['0', '1']).default('0'),
   ENVIRONMENT: z.string().default('production'),
+  /** Completion tokens reserved per choice at admission when a request sets no max_tokens (settled to real usage after). */
+  ADMISSION_DEFAULT_MAX_TOKENS: z.coerce.number().int().positive().default(4096),
+  /** Upper bound of any reservation: the largest context length of the models served. */
+  ADMISSION_MAX_CONTEXT_TOKENS: z.coerce.number().int().positive().default(131_072),
+  /** A request not settled within this time (its Worker died) gives its concurrency slot back. */
+  ADMISSION_LEASE_TTL_MS: z.coerce.number().int().positive().default(600_000),
 })
 export type Config = z.infer<typeof configSchema>
 

@@ -2,7 +2,7 @@
 import { runInDurableObject } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
-import { PLANS } from '../src/services/billing/plans.ts'
+import { PLANS } from '../../durable-objects/tenant-gate/plans.ts'
 import { api } from './helpers/gateway.ts'
 import {
   deliverOk, invoicePaidEvent, newCustomerId, nowSeconds, paymentIntentEvent, seedCustomerTenant, stripeEvent,
@@ -10,13 +10,13 @@ import {
 } from './helpers/stripe-events.ts'
 import { admin } from './helpers/gateway.ts'
 
-/** What the tenant's admission object holds (the authority on the request path). */
+/** What the tenant's admission object holds (the authority on the request path): status, and the limits in force. */
 async function gateState(tenantId: string) {
-  return runInDurableObject(env.TENANT_GATE.getByName(`tenant:${tenantId}`), (_instance, state) => {
-    const row = state.storage.sql.exec<{ status: string; status_reason: string | null; limits: string }>(
-      'SELECT status, status_reason, limits FROM tenant WHERE id = 1').toArray()[0]
-    return row ? { status: row.status, statusReason: row.status_reason, limits: JSON.parse(row.limits) as Record<string, number> } : null
-  })
+  const stored = await runInDurableObject(env.TENANT_GATE.getByName(`tenant:${tenantId}`), (_instance, state) =>
+    state.storage.sql.exec<{ status: string; status_reason: string | null }>('SELECT status, status_reason FROM tenant WHERE id = 1').toArray()[0])
+  if (!stored) return null
+  const { limits, plan } = await env.TENANT_GATE.getByName(`tenant:${tenantId}`).inspect()
+  return { status: stored.status, statusReason: stored.status_reason, plan, limits }
 }
 
 describe('payment_intent events', () => {
@@ -57,7 +57,7 @@ describe('subscription events', () => {
     await deliverOk(subscriptionEvent('created', customer, { lookupKey: 'cic_pro' }))
     const row = await tenantRow(tenantId)
     expect(row?.plan).toBe('pro')
-    expect(JSON.parse(row!.limits)).toEqual(PLANS.pro)
+    expect(JSON.parse(row!.limits)).toEqual({}) // the plan's own limits, no overrides
     expect((await gateState(tenantId))?.limits).toEqual(PLANS.pro)
   })
 
@@ -67,7 +67,7 @@ describe('subscription events', () => {
     const created = nowSeconds()
     await deliverOk(subscriptionEvent('created', customer, { subscriptionId, lookupKey: 'starter', created }))
     await deliverOk(subscriptionEvent('updated', customer, { subscriptionId, lookupKey: 'starter', metadata: { cic_plan: 'enterprise' }, created: created + 5 }))
-    expect(await tenantRow(tenantId)).toMatchObject({ plan: 'enterprise', limits: JSON.stringify(PLANS.enterprise) })
+    expect(await tenantRow(tenantId)).toMatchObject({ plan: 'enterprise', limits: '{}' })
     expect((await gateState(tenantId))?.limits).toEqual(PLANS.enterprise)
   })
 

@@ -1,29 +1,41 @@
 // Bodies of the admin API (our own API: strict objects, unknown fields are errors).
 import { z } from 'zod'
+import { PLAN_NAMES } from '../../../durable-objects/tenant-gate/plans.ts'
 
 const limit = z.number().int().nonnegative()
-/** Per-tenant limits; 0 or absent means unlimited. */
+const plan = z.enum(PLAN_NAMES)
+/**
+ * Per-tenant overrides of the plan's limits; 0 means unlimited, absent means the plan's value. rpm/tpm are per
+ * rolling minute, concurrency is requests in flight, key_rpm is each key's rpm unless the key sets its own,
+ * budget_tokens is tokens per calendar month (UTC).
+ */
 export const tenantLimitsSchema = z.strictObject({
   rpm: limit.optional(),
   tpm: limit.optional(),
   concurrency: limit.optional(),
   key_rpm: limit.optional(),
+  budget_tokens: limit.optional(),
 })
 export type TenantLimits = z.infer<typeof tenantLimitsSchema>
+/** In a PATCH, null removes an override so the plan's value applies again. */
+const tenantLimitsPatchSchema = z.strictObject(
+  Object.fromEntries(Object.keys(tenantLimitsSchema.shape).map((k) => [k, limit.nullable().optional()])) as Record<keyof TenantLimits, z.ZodOptional<z.ZodNullable<typeof limit>>>,
+)
+export type TenantLimitsPatch = z.infer<typeof tenantLimitsPatchSchema>
 
 export const createTenantSchema = z.strictObject({
   name: z.string().trim().min(1).max(200),
-  plan: z.string().trim().min(1).max(64).optional(),
+  plan: plan.optional(),
   limits: tenantLimitsSchema.optional(),
   stripe_customer_id: z.string().regex(/^cus_[A-Za-z0-9]+$/, 'must look like cus_...').optional(),
 })
 
 export const updateTenantSchema = z.strictObject({
   name: z.string().trim().min(1).max(200).optional(),
-  plan: z.string().trim().min(1).max(64).optional(),
+  plan: plan.optional(),
   status: z.enum(['active', 'suspended']).optional(),
   status_reason: z.string().max(500).nullable().optional(),
-  limits: tenantLimitsSchema.optional(),
+  limits: tenantLimitsPatchSchema.optional(),
   stripe_customer_id: z.string().regex(/^cus_[A-Za-z0-9]+$/, 'must look like cus_...').nullable().optional(),
 })
 

@@ -5,7 +5,7 @@ import type { AppEnv } from '../../env.ts'
 import { ApiError } from '../../errors.ts'
 import { createKeySchema, createTenantSchema, updateTenantSchema, usageQuerySchema } from '../../schemas/admin.ts'
 import { createKey, keyView, listKeys } from '../../services/keys/key-admin.ts'
-import { createTenant, getTenant, listTenants, tenantView, updateTenant } from '../../services/tenants/tenants.ts'
+import { admissionState, createTenant, getTenant, listTenants, tenantView, updateTenant } from '../../services/tenants/tenants.ts'
 import { tenantUsage } from '../../services/usage/usage-report.ts'
 import { readJsonBody } from '../read-body.ts'
 import { readQuery } from '../read-query.ts'
@@ -40,6 +40,10 @@ export const adminTenants = new Hono<AppEnv>()
   .get('/tenants/:id/keys', async (c) => {
     const tenant = await requireTenant(c, c.req.param('id'))
     return c.json({ object: 'list', data: (await listKeys(createDb(c.env.DB), tenant.id)).map(keyView) })
+  })
+  .get('/tenants/:id/admission', async (c) => {
+    const tenant = await requireTenant(c, c.req.param('id'))
+    return c.json({ object: 'tenant.admission', tenant_id: tenant.id, ...(await admissionState(c.env, tenant.id)) })
   })
   .get('/tenants/:id/usage', async (c) => {
     const range = readQuery(c, usageQuerySchema)

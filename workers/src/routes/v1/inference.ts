@@ -1,13 +1,16 @@
-// POST /v1/chat/completions, /v1/completions, /v1/embeddings: validate, admit, then route and forward (with retries).
+// POST /v1/chat/completions, /v1/completions, /v1/embeddings: validate, admit (reserving tokens), then route and
+// forward (with retries); the admission's lease is settled exactly once with the real usage, on every path.
 import { Hono, type Context } from 'hono'
 import type { z } from 'zod'
 import type { AppEnv } from '../../env.ts'
 import { ApiError } from '../../errors.ts'
 import { chatCompletionRequestSchema, completionRequestSchema, embeddingRequestSchema } from '../../schemas/openai.ts'
 import { admitRequest } from '../../services/admission/admit-request.ts'
+import { reservationFor } from '../../services/admission/estimate-reservation.ts'
 import type { InferenceEndpoint } from '../../services/proxy/forward-inference.ts'
 import { proxyInference } from '../../services/proxy/proxy-inference.ts'
 import { readJsonBody } from '../read-body.ts'
+import { withHeaders } from '../with-headers.ts'
 
 const SCHEMAS = {
   'chat.completions': chatCompletionRequestSchema,
@@ -20,16 +23,31 @@ async function handle(c: Context<AppEnv>, endpoint: InferenceEndpoint): Promise<
   if ('stream_options' in body && body.stream_options && body.stream !== true) {
     throw new ApiError('invalid_request', 'The \'stream_options\' parameter is only allowed when \'stream\' is enabled.', { param: 'stream_options', code: 'invalid_value' })
   }
-  const identity = c.var.identity
-  await admitRequest(c.env, identity)
-  return proxyInference(c.env, c.var.config, {
-    endpoint, body, identity,
-    requestId: c.var.requestId,
-    startedAt: c.var.startedAt,
-    clientSignal: c.req.raw.signal,
-    sessionId: c.req.header('x-session-id') || null,
-    waitUntil: (p) => c.executionCtx.waitUntil(p),
+  const { identity, config } = c.var
+  const admission = await admitRequest(c.env, identity, {
+    reservation: reservationFor(endpoint, body, { defaultMaxTokens: config.ADMISSION_DEFAULT_MAX_TOKENS, maxContextTokens: config.ADMISSION_MAX_CONTEXT_TOKENS }),
+    leaseTtlMs: config.ADMISSION_LEASE_TTL_MS,
   })
+  // The usage event of a request that reached a node settles the lease with its real tokens; any other ending
+  // settles 0. Only the first settle counts, so the fallbacks below never undo a real one.
+  const settle = (usedTokens: number) => c.executionCtx.waitUntil(admission.settle(usedTokens))
+  try {
+    const res = await proxyInference(c.env, config, {
+      endpoint, body, identity,
+      requestId: c.var.requestId,
+      startedAt: c.var.startedAt,
+      clientSignal: c.req.raw.signal,
+      sessionId: c.req.header('x-session-id') || null,
+      waitUntil: (p) => c.executionCtx.waitUntil(p),
+      onUsage: (event) => settle(event.promptTokens + event.completionTokens),
+    })
+    // A failure answered without any node having the request records no usage: nothing to wait for.
+    if (res.status !== 200) settle(0)
+    return withHeaders(res, admission.headers)
+  } catch (err) {
+    settle(0)
+    throw err
+  }
 }
 
 export const inference = new Hono<AppEnv>()

@@ -1,11 +1,38 @@
-// One RPC to the tenant's admission object per request; its refusals become the client's 401/403.
+// One RPC to the tenant's admission object per request. Refusals become the client's 401/403/429 in OpenAI's
+// format with Retry-After and x-ratelimit-* headers; an admission carries the headers for the response and
+// settles its lease exactly once (the caller hands the returned promise to waitUntil).
+import type { LedgerRefusal, Reservation } from '../../../../durable-objects/tenant-gate/admission-ledger.ts'
+import type { Admitted, AdmitResult } from '../../../../durable-objects/tenant-gate/tenant-gate.ts'
 import { ApiError } from '../../errors.ts'
+import { log } from '../../log.ts'
 import type { TenantIdentity } from '../keys/resolve-key.ts'
+import { formatDuration, rateLimitHeaders, retryAfterHeaders } from './rate-limit-headers.ts'
 
-export async function admitRequest(env: Env, identity: TenantIdentity): Promise<void> {
+export type AdmitOptions = {
+  /** Tokens to hold until settle; omit for a request that generates nothing (no lease is taken). */
+  reservation?: Reservation
+  leaseTtlMs?: number
+}
+
+export type Admission = {
+  /** x-ratelimit-* headers for the response. */
+  headers: Record<string, string>
+  /**
+   * Settles the lease with the tokens the request really used (0 if it never reached a node). Only the first
+   * call counts; later calls and requests without a lease resolve at once. Never rejects.
+   */
+  settle(usedTokens: number): Promise<void>
+}
+
+type Gate = ReturnType<Env['TENANT_GATE']['getByName']>
+
+export async function admitRequest(env: Env, identity: TenantIdentity, options: AdmitOptions = {}): Promise<Admission> {
   const gate = env.TENANT_GATE.getByName(`tenant:${identity.tenantId}`)
-  const result = await gate.admit({ tenantId: identity.tenantId, keyId: identity.keyId })
-  if (result.ok) return
+  const result: AdmitResult = await gate.admit({
+    tenantId: identity.tenantId, keyId: identity.keyId, keyLimits: identity.keyLimits,
+    reservation: options.reservation ?? null, leaseTtlMs: options.leaseTtlMs,
+  })
+  if (result.ok) return admission(gate, result, identity)
   switch (result.reason) {
     case 'key_revoked':
       throw new ApiError('unauthorized', 'This API key has been revoked.', { code: 'invalid_api_key' })
@@ -13,9 +40,72 @@ export async function admitRequest(env: Env, identity: TenantIdentity): Promise<
       throw new ApiError('unauthorized', 'Incorrect API key provided.', { code: 'invalid_api_key' })
     case 'tenant_suspended':
       throw new ApiError('forbidden', result.message, { code: 'account_suspended', headers: { 'x-should-retry': 'false' } })
+    case 'rate_limited':
+      throw new ApiError('rate_limited', rateLimitedMessage(result), {
+        code: result.scope === 'concurrency' ? 'concurrency_limit_exceeded' : 'rate_limit_exceeded',
+        headers: { ...rateLimitHeaders(result.rate), ...retryAfterHeaders(result.retryAfterMs) },
+      })
+    case 'request_too_large': // waiting never helps: tell the SDKs not to retry
+      throw new ApiError('rate_limited',
+        `Request too large for tokens per minute (TPM): Limit ${result.limit}, Requested ${result.requested} (prompt estimate plus max_tokens). Lower max_tokens or shorten the prompt.`,
+        { code: 'request_too_large', headers: { ...rateLimitHeaders(result.rate), 'x-should-retry': 'false' } })
+    case 'budget_exhausted':
+      throw new ApiError('quota_exceeded',
+        `You exceeded your token budget for ${result.period}: Budget ${result.budget}, Used ${result.used}, Requested ${result.requested}. Raise the budget or wait for the next period.`,
+        { code: 'insufficient_quota', headers: { ...rateLimitHeaders(result.rate), 'x-should-retry': 'false' } })
     default: {
       const unreachable: never = result
       throw new Error(`unhandled admission refusal ${JSON.stringify(unreachable)}`)
+    }
+  }
+}
+
+function admission(gate: Gate, admitted: Admitted, identity: TenantIdentity): Admission {
+  let settled: Promise<void> | null = null
+  const { leaseId } = admitted
+  return {
+    headers: rateLimitHeaders(admitted.rate),
+    settle(usedTokens) {
+      if (settled) return Promise.resolve()
+      settled = leaseId === null ? Promise.resolve() : settleLease(gate, leaseId, usedTokens, identity.tenantId)
+      return settled
+    },
+  }
+}
+
+/** Settle is idempotent in the object, so one retry after a transient RPC failure cannot count twice. */
+async function settleLease(gate: Gate, leaseId: string, usedTokens: number, tenantId: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await gate.settle(leaseId, usedTokens)
+      return
+    } catch (err) {
+      const retryable = (err as { retryable?: unknown } | null)?.retryable === true
+      if (attempt >= 2 || !retryable) {
+        // The lease expires on its own; its reservation stays charged until then (never undercounted).
+        log.error('admission_settle_failed', { tenantId, leaseId, usedTokens, error: String(err) })
+        return
+      }
+    }
+  }
+}
+
+function rateLimitedMessage(r: Extract<LedgerRefusal, { reason: 'rate_limited' }>): string {
+  const wait = `Please try again in ${formatDuration(r.retryAfterMs)}.`
+  switch (r.scope) {
+    case 'key_requests':
+      return `Rate limit reached for requests per minute (RPM) on this API key: Limit ${r.limit}, Used ${r.used}, Requested 1. ${wait}`
+    case 'requests':
+      return `Rate limit reached for requests per minute (RPM): Limit ${r.limit}, Used ${r.used}, Requested 1. ${wait}`
+    case 'tokens':
+      return `Rate limit reached for tokens per minute (TPM): Limit ${r.limit}, Used ${r.used}, Requested ${r.requested} (prompt estimate plus max_tokens). ${wait}`
+    case 'concurrency':
+      return `Too many requests in flight: Limit ${r.limit} concurrent requests. Please try again when one finishes.`
+    case 'budget_in_flight':
+      return `Requests still running hold the rest of your token budget: Budget ${r.limit}, Used or held ${r.used}, Requested ${r.requested}. ${wait}`
+    default: {
+      const unreachable: never = r.scope
+      throw new Error(`unhandled rate-limit scope ${String(unreachable)}`)
     }
   }
 }

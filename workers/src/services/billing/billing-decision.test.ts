@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import type { BillingObjectRow, TenantRow } from '../../db/schema.ts'
 import { BILLING_REASONS, decide, type Decidable } from './billing-decision.ts'
-import { PLANS, planFromSubscription } from './plans.ts'
+import { planFromSubscription } from './plans.ts'
 
 const tenant = (over: Partial<TenantRow> = {}): TenantRow => ({
   id: 'ten_1', name: 't', status: 'active', statusReason: null, plan: 'default', limits: {}, stripeCustomerId: 'cus_1',
@@ -41,9 +41,9 @@ describe('decide', () => {
     expect(applied(decide(tenant(), rows, payment('failed', 30))).tenant).toMatchObject({ status: 'suspended', statusReason: BILLING_REASONS.paymentFailed })
   })
 
-  it('sets plan limits only when the plan changes, keeping per-tenant overrides otherwise', () => {
-    const d = applied(decide(tenant(), [], subscription('sub_1', 1, { plan: 'pro' })))
-    expect(d.tenant).toMatchObject({ plan: 'pro', limits: PLANS.pro })
+  it('clears per-tenant overrides only when the plan changes (the new plan\'s limits apply), keeping them otherwise', () => {
+    const d = applied(decide(tenant({ limits: { rpm: 7 } }), [], subscription('sub_1', 1, { plan: 'pro' })))
+    expect(d.tenant).toMatchObject({ plan: 'pro', limits: {} })
     const custom = tenant({ plan: 'pro', limits: { rpm: 5 } })
     const same = applied(decide(custom, [row('subscription:sub_1', 'active', 1, 'pro')], subscription('sub_1', 2, { plan: 'pro' })))
     expect(same.tenant.limits).toEqual({ rpm: 5 })

@@ -6,7 +6,7 @@
 // deletion). An event older than the last one applied to its object is stale and changes nothing.
 import type { BillingObjectRow, TenantRow } from '../../db/schema.ts'
 import type { BillingEvent } from '../../schemas/stripe.ts'
-import { isPlanName, planFromSubscription, planLimits, type PlanName } from './plans.ts'
+import { isPlanName, planFromSubscription, type PlanName } from './plans.ts'
 
 /** Suspension reasons billing owns; the admission object says "This account is suspended: <reason>." */
 export const BILLING_REASONS = {
@@ -75,7 +75,8 @@ export function decide(tenant: TenantRow, rows: readonly BillingObjectRow[], eve
   }
 
   const newPlan = effectivePlan(next)
-  if (newPlan && newPlan !== plan) [plan, limits] = [newPlan, planLimits(newPlan)]
+  // A new plan brings its own limits: the tenant's overrides are cleared (an admin can set them again).
+  if (newPlan && newPlan !== plan) [plan, limits] = [newPlan, {}]
 
   const isGateChanged = status !== tenant.status || statusReason !== tenant.statusReason || limits !== tenant.limits
   const isTenantChanged = isGateChanged || plan !== tenant.plan

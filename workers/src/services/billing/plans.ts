@@ -1,21 +1,8 @@
-// CIC's plans and their limits, and how a Stripe subscription names one. Used by the webhook decision when a
-// subscription is created or updated. Limit keys are the admin API's (rpm, tpm, concurrency, key_rpm; 0 = unlimited).
-import type { TenantLimits } from '../../schemas/admin.ts'
+// How a Stripe subscription names one of CIC's plans (the plans and their limits live with admission, in
+// durable-objects/tenant-gate/plans.ts). Used by the webhook decision when a subscription is created or updated.
+import { isPlanName, type PlanName } from '../../../../durable-objects/tenant-gate/plans.ts'
 
-export const PLANS = {
-  free: { rpm: 20, tpm: 20_000, concurrency: 2, key_rpm: 20 },
-  starter: { rpm: 120, tpm: 200_000, concurrency: 8, key_rpm: 120 },
-  pro: { rpm: 600, tpm: 2_000_000, concurrency: 32, key_rpm: 600 },
-  enterprise: { rpm: 0, tpm: 0, concurrency: 128, key_rpm: 0 },
-} as const satisfies Record<string, Required<TenantLimits>>
-
-export type PlanName = keyof typeof PLANS
-
-export const isPlanName = (name: string): name is PlanName => Object.hasOwn(PLANS, name)
-
-export function planLimits(plan: PlanName): Record<string, number> {
-  return { ...PLANS[plan] }
-}
+export { isPlanName, type PlanName }
 
 /** The parts of a Stripe subscription that can name a plan. */
 export type PlanSource = {

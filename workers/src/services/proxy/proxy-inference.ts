@@ -4,6 +4,7 @@
 import { createDb } from '../../db/client.ts'
 import type { Config } from '../../env.ts'
 import type { InferenceRequest } from '../../schemas/openai.ts'
+import type { UsageEvent } from '../../schemas/usage-event.ts'
 import type { TenantIdentity } from '../keys/resolve-key.ts'
 import { forwardInference, type InferenceEndpoint } from './forward-inference.ts'
 import { releaseProbe, reportOutcome } from './routing-state.ts'
@@ -19,6 +20,8 @@ export type ProxyRequest = {
   /** `x-session-id` header, when the client sent one (else the body's `user` is used). */
   sessionId: string | null
   waitUntil: (promise: Promise<unknown>) => void
+  /** Called with the request's one usage event as it is sent to the ledger (admission settles its lease with it). */
+  onUsage: (event: UsageEvent) => void
 }
 
 /** Metrics older than this many health intervals are ignored for routing (the node may have stopped reporting). */
@@ -41,6 +44,9 @@ export function proxyInference(env: Env, config: Config, req: ProxyRequest): Pro
     reportOutcome: (nodeId, outcome) => reportOutcome(routing, nodeId, outcome),
     releaseProbe: (nodeId) => releaseProbe(routing, nodeId),
     waitUntil: req.waitUntil,
-    recordUsage: (event) => env.USAGE_EVENTS.send(event, { contentType: 'json' }),
+    recordUsage: (event) => {
+      req.onUsage(event)
+      return env.USAGE_EVENTS.send(event, { contentType: 'json' })
+    },
   })
 }

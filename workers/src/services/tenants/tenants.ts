@@ -4,7 +4,7 @@
 import { desc, eq } from 'drizzle-orm'
 import type { Db } from '../../db/client.ts'
 import { tenants, type TenantRow } from '../../db/schema.ts'
-import type { CreateTenant, UpdateTenant } from '../../schemas/admin.ts'
+import type { CreateTenant, TenantLimitsPatch, UpdateTenant } from '../../schemas/admin.ts'
 import { auditStatement } from '../audit/audit-entry.ts'
 
 export type Actor = { actor: string; requestId: string }
@@ -16,10 +16,25 @@ export const tenantView = (t: TenantRow) => ({
 
 export const newId = (prefix: string) => `${prefix}_${crypto.randomUUID().replaceAll('-', '').slice(0, 24)}`
 
-/** Pushes a tenant's status, reason and limits to its admission object (also used by the Stripe webhook). */
+const gateOf = (env: Env, tenantId: string) => env.TENANT_GATE.getByName(`tenant:${tenantId}`)
+
+/** Pushes a tenant's status, reason, plan and limits to its admission object (also used by the Stripe webhook). */
 export async function syncGate(env: Env, t: TenantRow) {
-  await env.TENANT_GATE.getByName(`tenant:${t.id}`).configure({ tenantId: t.id, status: t.status, statusReason: t.statusReason, limits: t.limits })
+  await gateOf(env, t.id).configure({ tenantId: t.id, status: t.status, statusReason: t.statusReason, plan: t.plan, limits: t.limits })
 }
+
+/** A PATCH of limit overrides: present values replace, null removes (the plan's value applies again). */
+function mergeLimits(before: Record<string, number>, patch: TenantLimitsPatch): Record<string, number> {
+  const after = { ...before }
+  for (const [name, value] of Object.entries(patch)) {
+    if (value === null) delete after[name]
+    else if (value !== undefined) after[name] = value
+  }
+  return after
+}
+
+/** What the tenant's admission object sees now: limits in force, last minute's usage, requests in flight, budget. */
+export const admissionState = (env: Env, tenantId: string) => gateOf(env, tenantId).inspect()
 
 export async function createTenant(env: Env, db: Db, input: CreateTenant, by: Actor): Promise<TenantRow> {
   const row: TenantRow = {
@@ -44,7 +59,7 @@ export async function updateTenant(env: Env, db: Db, before: TenantRow, input: U
     plan: input.plan ?? before.plan,
     status: input.status ?? before.status,
     statusReason: input.status_reason !== undefined ? input.status_reason : input.status === 'active' ? null : before.statusReason,
-    limits: input.limits ? { ...before.limits, ...input.limits } : before.limits,
+    limits: input.limits ? mergeLimits(before.limits, input.limits) : before.limits,
     stripeCustomerId: input.stripe_customer_id !== undefined ? input.stripe_customer_id : before.stripeCustomerId,
     updatedAt: Date.now(),
   }

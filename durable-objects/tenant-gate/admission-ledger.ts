@@ -1,0 +1,246 @@
+// The admission arithmetic of one tenant, pure and in memory (the object persists what it returns): exact
+// sliding-window logs for requests per minute (per key and per tenant), a reservation log for tokens per
+// minute, leases with an expiry for concurrency, and token budgets per calendar month. Time is a parameter.
+//
+// Why a sliding log and not fixed windows or GCRA: a fixed window admits 2N across a boundary, and GCRA with a
+// burst of N also admits close to 2N in some 60 s span (a full burst, then the steady refill). The log admits
+// a request only if fewer than N were admitted in the 60 s before it, for every 60 s span, and it lets a
+// settled request give its unused tokens back in place. It costs one entry per request of the last minute.
+import { Fifo } from './fifo.ts'
+import type { Limits } from './plans.ts'
+
+export const WINDOW_MS = 60_000
+/** An expired lease that was never settled waits this long for a late settle before its hold is charged for good. */
+export const LATE_SETTLE_GRACE_MS = 60 * 60_000
+/** Retry hint when only a running request can free capacity (a concurrency slot, budget held in flight). */
+export const BUSY_RETRY_MS = 1_000
+
+/** Tokens to hold for a request. `isCompletionGuess`: the client set no max_tokens, the gateway guessed. */
+export type Reservation = { promptTokens: number; completionTokens: number; isCompletionGuess: boolean }
+
+export type LedgerEntry = {
+  id: string
+  keyId: string
+  at: number
+  /** Charged to the tokens window: the reservation until settled, then the real usage. */
+  tokens: number
+  /** Admitted with a lease and not settled yet. */
+  isOpen: boolean
+  /** From then on the lease no longer holds a concurrency slot. */
+  expiresAt: number
+  budgetPeriod: string | null
+  /** Tokens held against the period's budget until settled. */
+  budgetHold: number
+}
+
+export type Budget = { committed: number; reserved: number }
+export type Meter = { limit: number; remaining: number; resetMs: number }
+export type RateSnapshot = { requests: Meter | null; tokens: Meter | null }
+export type RateScope = 'key_requests' | 'requests' | 'tokens' | 'concurrency' | 'budget_in_flight'
+
+export type LedgerRefusal =
+  | { ok: false; reason: 'rate_limited'; scope: RateScope; limit: number; used: number; requested: number; retryAfterMs: number; rate: RateSnapshot }
+  | { ok: false; reason: 'request_too_large'; limit: number; requested: number; rate: RateSnapshot }
+  | { ok: false; reason: 'budget_exhausted'; period: string; budget: number; used: number; requested: number; rate: RateSnapshot }
+
+/** What changed, for the object to persist: entries to upsert and budget periods to rewrite. */
+export type Changes = { entries: LedgerEntry[]; budgets: string[] }
+export type LedgerAdmit = { ok: true; entry: LedgerEntry; rate: RateSnapshot; changes: Changes }
+export type AdmitRequest = { id: string; keyId: string; reservation: Reservation | null; leaseTtlMs: number }
+
+type Blocked = { scope: RateScope; limit: number; used: number; requested: number; retryAfterMs: number }
+
+/** Budgets run per calendar month, UTC ('2026-11'). */
+export const budgetPeriodOf = (now: number) => new Date(now).toISOString().slice(0, 7)
+
+export class AdmissionLedger {
+  private readonly recent = new Fifo<LedgerEntry>() // every request admitted in the last WINDOW_MS, oldest first
+  private readonly byKey = new Map<string, Fifo<number>>() // the same, per key, as admission times
+  private windowTokens = 0
+  private readonly leases = new Map<string, LedgerEntry>() // open entries, for settle
+  private readonly active = new Map<string, LedgerEntry>() // open entries whose lease has not expired
+  private nextExpiry = Infinity
+  private readonly budgets = new Map<string, Budget>()
+
+  /** Rebuilds the ledger from persisted entries (any order) and budgets, after an eviction. */
+  restore(entries: LedgerEntry[], budgets: ReadonlyMap<string, Budget>, now: number): void {
+    for (const [period, b] of budgets) this.budgets.set(period, { ...b })
+    for (const e of [...entries].sort((a, b) => a.at - b.at)) {
+      if (e.at > now - WINDOW_MS) this.record(e)
+      if (!e.isOpen) continue
+      this.leases.set(e.id, e)
+      if (e.expiresAt > now) this.hold(e)
+    }
+  }
+
+  admit(req: AdmitRequest, limits: Limits, now: number): LedgerAdmit | LedgerRefusal {
+    this.advance(now)
+    const rate = () => this.snapshot(limits, req.keyId, now)
+    const res = req.reservation
+    let need = res ? res.promptTokens + res.completionTokens : 0
+    const canShrinkTo = (room: number) => res !== null && res.isCompletionGuess && res.promptTokens < room
+    if (res && limits.tpm > 0 && need > limits.tpm) {
+      if (!canShrinkTo(limits.tpm)) return { ok: false, reason: 'request_too_large', limit: limits.tpm, requested: need, rate: rate() }
+      need = limits.tpm // our guess of the completion, not the client's: shrink it to what the limit allows
+    }
+    const blocked: Blocked[] = []
+    let period: string | null = null
+    let hold = 0
+    if (res && limits.budgetTokens > 0) {
+      period = budgetPeriodOf(now)
+      const b = this.budget(period)
+      const left = limits.budgetTokens - b.committed
+      if (left <= 0 || (need > left && !canShrinkTo(left))) {
+        return { ok: false, reason: 'budget_exhausted', period, budget: limits.budgetTokens, used: b.committed, requested: need, rate: rate() }
+      }
+      const free = left - b.reserved
+      hold = canShrinkTo(free) ? Math.min(need, free) : need
+      if (hold > free) blocked.push({ scope: 'budget_in_flight', limit: limits.budgetTokens, used: b.committed + b.reserved, requested: hold, retryAfterMs: BUSY_RETRY_MS })
+    }
+    const keyLog = this.byKey.get(req.keyId)
+    if (limits.keyRpm > 0 && keyLog && keyLog.size >= limits.keyRpm) {
+      blocked.push({ scope: 'key_requests', limit: limits.keyRpm, used: keyLog.size, requested: 1, retryAfterMs: this.leavesAt(keyLog.at(keyLog.size - limits.keyRpm), now) })
+    }
+    if (limits.rpm > 0 && this.recent.size >= limits.rpm) {
+      blocked.push({ scope: 'requests', limit: limits.rpm, used: this.recent.size, requested: 1, retryAfterMs: this.leavesAt(this.recent.at(this.recent.size - limits.rpm)?.at, now) })
+    }
+    if (res && limits.tpm > 0 && this.windowTokens + need > limits.tpm) {
+      blocked.push({ scope: 'tokens', limit: limits.tpm, used: this.windowTokens, requested: need, retryAfterMs: this.tokensFreeIn(this.windowTokens + need - limits.tpm, now) })
+    }
+    if (res && limits.concurrency > 0 && this.active.size >= limits.concurrency) {
+      blocked.push({ scope: 'concurrency', limit: limits.concurrency, used: this.active.size, requested: 1, retryAfterMs: BUSY_RETRY_MS })
+    }
+    const worst = blocked.reduce<Blocked | null>((w, b) => (w && w.retryAfterMs >= b.retryAfterMs ? w : b), null)
+    if (worst) return { ok: false, reason: 'rate_limited', ...worst, retryAfterMs: Math.max(1, worst.retryAfterMs), rate: rate() }
+
+    const entry: LedgerEntry = {
+      id: req.id, keyId: req.keyId, at: now, tokens: need, isOpen: res !== null,
+      expiresAt: res ? now + req.leaseTtlMs : now, budgetPeriod: period, budgetHold: hold,
+    }
+    this.record(entry)
+    if (entry.isOpen) { this.leases.set(entry.id, entry); this.hold(entry) }
+    if (period) this.budget(period).reserved += hold
+    return { ok: true, entry, rate: rate(), changes: { entries: [entry], budgets: period ? [period] : [] } }
+  }
+
+  /** Replaces a lease's reservation by its real usage, at once. Null when unknown or already settled (idempotent). */
+  settle(id: string, usedTokens: number, now: number): Changes | null {
+    this.advance(now)
+    const e = this.leases.get(id)
+    if (!e) return null
+    this.leases.delete(id)
+    this.active.delete(id)
+    if (e.at > now - WINDOW_MS) this.windowTokens += usedTokens - e.tokens // still in the window: refund or top up in place
+    e.tokens = usedTokens
+    e.isOpen = false
+    const budgets: string[] = []
+    if (e.budgetPeriod) {
+      const b = this.budget(e.budgetPeriod)
+      b.reserved -= e.budgetHold
+      b.committed += usedTokens
+      budgets.push(e.budgetPeriod)
+    }
+    e.budgetHold = 0
+    return { entries: [e], budgets }
+  }
+
+  /**
+   * The alarm's sweep: releases the slots of leases due by `due`, and charges for good the hold of leases that
+   * expired more than LATE_SETTLE_GRACE_MS ago without a settle (conservative: the request may have run).
+   */
+  sweep(due: number, now: number): Changes {
+    this.advance(now)
+    this.expireSlots(due)
+    const changes: Changes = { entries: [], budgets: [] }
+    for (const e of this.leases.values()) {
+      if (this.active.has(e.id) || e.expiresAt + LATE_SETTLE_GRACE_MS > now) continue
+      this.leases.delete(e.id)
+      e.isOpen = false
+      if (e.budgetPeriod) {
+        const b = this.budget(e.budgetPeriod)
+        b.reserved -= e.budgetHold
+        b.committed += e.budgetHold
+        changes.budgets.push(e.budgetPeriod)
+      }
+      e.budgetHold = 0
+      changes.entries.push(e)
+    }
+    return changes
+  }
+
+  /** When the next lease needs the alarm: a slot to release or a stale lease to charge. Infinity if none. */
+  nextLeaseEvent(): number {
+    let next = this.active.size > 0 ? this.nextExpiry : Infinity
+    for (const e of this.leases.values()) if (!this.active.has(e.id)) next = Math.min(next, e.expiresAt + LATE_SETTLE_GRACE_MS)
+    return next
+  }
+
+  budget(period: string): Budget {
+    let b = this.budgets.get(period)
+    if (!b) this.budgets.set(period, (b = { committed: 0, reserved: 0 }))
+    return b
+  }
+
+  inspect(now: number) {
+    this.advance(now)
+    return { requestsInWindow: this.recent.size, tokensInWindow: this.windowTokens, inFlight: this.active.size, unsettled: this.leases.size }
+  }
+
+  snapshot(limits: Limits, keyId: string, now: number): RateSnapshot {
+    const meter = (limit: number, used: number, newest: number | undefined): Meter =>
+      ({ limit, remaining: Math.max(0, limit - used), resetMs: newest === undefined ? 0 : Math.max(0, newest + WINDOW_MS - now) })
+    const keyLog = this.byKey.get(keyId)
+    const tenant = limits.rpm > 0 ? meter(limits.rpm, this.recent.size, this.recent.last()?.at) : null
+    const key = limits.keyRpm > 0 ? meter(limits.keyRpm, keyLog?.size ?? 0, keyLog?.last()) : null
+    const requests = tenant && key ? (key.remaining < tenant.remaining ? key : tenant) : tenant ?? key
+    const tokens = limits.tpm > 0 ? meter(limits.tpm, this.windowTokens, this.recent.last()?.at) : null
+    return { requests, tokens }
+  }
+
+  private record(e: LedgerEntry): void {
+    this.recent.push(e)
+    this.windowTokens += e.tokens
+    let log = this.byKey.get(e.keyId)
+    if (!log) this.byKey.set(e.keyId, (log = new Fifo<number>()))
+    log.push(e.at)
+  }
+
+  private hold(e: LedgerEntry): void {
+    this.active.set(e.id, e)
+    this.nextExpiry = Math.min(this.nextExpiry, e.expiresAt)
+  }
+
+  /** Drops what left the window and releases the slots of expired leases. */
+  private advance(now: number): void {
+    for (let e = this.recent.first(); e && e.at <= now - WINDOW_MS; e = this.recent.first()) {
+      this.recent.shift()
+      this.windowTokens -= e.tokens
+      const log = this.byKey.get(e.keyId)
+      log?.shift()
+      if (log && log.size === 0) this.byKey.delete(e.keyId)
+    }
+    this.expireSlots(now)
+  }
+
+  private expireSlots(due: number): void {
+    if (due < this.nextExpiry) return
+    this.nextExpiry = Infinity
+    for (const e of this.active.values()) {
+      if (e.expiresAt <= due) this.active.delete(e.id)
+      else this.nextExpiry = Math.min(this.nextExpiry, e.expiresAt)
+    }
+  }
+
+  private leavesAt(at: number | undefined, now: number): number {
+    return at === undefined ? BUSY_RETRY_MS : at + WINDOW_MS - now
+  }
+
+  /** How long until `excess` tokens have left the window, oldest first (settles may free them sooner). */
+  private tokensFreeIn(excess: number, now: number): number {
+    for (const e of this.recent) {
+      excess -= e.tokens
+      if (excess <= 0) return e.at + WINDOW_MS - now
+    }
+    return WINDOW_MS
+  }
+}

@@ -1,0 +1,117 @@
+// The TenantGate object's SQLite storage: versioned schema, the tenant's status and limits, revoked keys,
+// admission entries (leases and the last minute's requests) and token budgets. Only the object uses it.
+import type { Budget, Changes, LedgerEntry } from './admission-ledger.ts'
+import type { LimitOverrides } from './plans.ts'
+import type { TenantState, TenantStatus } from './tenant-state.ts'
+
+/** Bump with a new entry in MIGRATIONS; objects upgrade themselves on their next start. */
+export const SCHEMA_VERSION = 2
+const MIGRATIONS: Record<number, string> = {
+  1: `CREATE TABLE tenant (id INTEGER PRIMARY KEY CHECK (id = 1), tenant_id TEXT NOT NULL, status TEXT NOT NULL,
+        status_reason TEXT, limits TEXT NOT NULL);
+      CREATE TABLE revoked_keys (key_id TEXT PRIMARY KEY, revoked_at INTEGER NOT NULL);`,
+  2: `ALTER TABLE tenant ADD COLUMN plan TEXT NOT NULL DEFAULT 'default';
+      CREATE TABLE admissions (id TEXT PRIMARY KEY, key_id TEXT NOT NULL, at INTEGER NOT NULL, tokens INTEGER NOT NULL,
+        is_open INTEGER NOT NULL, expires_at INTEGER NOT NULL, budget_period TEXT, budget_hold INTEGER NOT NULL);
+      CREATE INDEX admissions_at_idx ON admissions (at);
+      CREATE TABLE budgets (period TEXT PRIMARY KEY, committed INTEGER NOT NULL, reserved INTEGER NOT NULL);
+      CREATE TABLE meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);`,
+}
+
+export type TenantRecord = { tenantId: string; status: TenantStatus; statusReason: string | null; plan: string; limits: LimitOverrides }
+
+type EntryRow = { id: string; key_id: string; at: number; tokens: number; is_open: number; expires_at: number; budget_period: string | null; budget_hold: number }
+
+export class GateStorage {
+  private readonly storage: DurableObjectStorage
+
+  constructor(storage: DurableObjectStorage) {
+    this.storage = storage
+  }
+
+  private get sql(): SqlStorage {
+    return this.storage.sql
+  }
+
+  /** Runs the missing migrations in one transaction. */
+  migrate(): void {
+    this.storage.transactionSync(() => {
+      this.sql.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)')
+      const current = this.sql.exec<{ version: number }>('SELECT version FROM schema_version').toArray()[0]?.version ?? 0
+      for (let v = current + 1; v <= SCHEMA_VERSION; v++) this.sql.exec(MIGRATIONS[v] ?? '')
+      if (current === 0) this.sql.exec('INSERT INTO schema_version (version) VALUES (?)', SCHEMA_VERSION)
+      else if (current < SCHEMA_VERSION) this.sql.exec('UPDATE schema_version SET version = ?', SCHEMA_VERSION)
+    })
+  }
+
+  readTenant(): TenantState | null {
+    const row = this.sql.exec<{ tenant_id: string; status: TenantStatus; status_reason: string | null; plan: string; limits: string }>(
+      'SELECT tenant_id, status, status_reason, plan, limits FROM tenant WHERE id = 1').toArray()[0]
+    if (!row) return null
+    const revoked = this.sql.exec<{ key_id: string }>('SELECT key_id FROM revoked_keys').toArray()
+    return {
+      tenantId: row.tenant_id, status: row.status, statusReason: row.status_reason, plan: row.plan,
+      limits: JSON.parse(row.limits) as LimitOverrides, revokedKeyIds: new Set(revoked.map((r) => r.key_id)),
+    }
+  }
+
+  writeTenant(t: TenantRecord): void {
+    this.sql.exec(
+      `INSERT INTO tenant (id, tenant_id, status, status_reason, plan, limits) VALUES (1, ?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET tenant_id = excluded.tenant_id, status = excluded.status,
+         status_reason = excluded.status_reason, plan = excluded.plan, limits = excluded.limits`,
+      t.tenantId, t.status, t.statusReason, t.plan, JSON.stringify(t.limits),
+    )
+  }
+
+  revokeKey(keyId: string, at: number): void {
+    this.sql.exec('INSERT OR IGNORE INTO revoked_keys (key_id, revoked_at) VALUES (?, ?)', keyId, at)
+  }
+
+  /** The entries the ledger needs: the last window's requests and every lease not settled yet. */
+  readEntries(windowStart: number): LedgerEntry[] {
+    return this.sql.exec<EntryRow>('SELECT * FROM admissions WHERE at > ? OR is_open = 1', windowStart).toArray().map((r) => ({
+      id: r.id, keyId: r.key_id, at: r.at, tokens: r.tokens, isOpen: r.is_open === 1, expiresAt: r.expires_at,
+      budgetPeriod: r.budget_period, budgetHold: r.budget_hold,
+    }))
+  }
+
+  readBudgets(): Map<string, Budget> {
+    const rows = this.sql.exec<{ period: string; committed: number; reserved: number }>('SELECT * FROM budgets').toArray()
+    return new Map(rows.map((r) => [r.period, { committed: r.committed, reserved: r.reserved }]))
+  }
+
+  /** Writes what the ledger changed; synchronous, so it commits with the decision that caused it. */
+  persist(changes: Changes, budgetOf: (period: string) => Budget): void {
+    for (const e of changes.entries) {
+      this.sql.exec(
+        `INSERT INTO admissions (id, key_id, at, tokens, is_open, expires_at, budget_period, budget_hold) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET tokens = excluded.tokens, is_open = excluded.is_open, budget_hold = excluded.budget_hold`,
+        e.id, e.keyId, e.at, e.tokens, e.isOpen ? 1 : 0, e.expiresAt, e.budgetPeriod, e.budgetHold,
+      )
+    }
+    for (const period of new Set(changes.budgets)) {
+      const b = budgetOf(period)
+      this.sql.exec(
+        `INSERT INTO budgets (period, committed, reserved) VALUES (?, ?, ?)
+         ON CONFLICT (period) DO UPDATE SET committed = excluded.committed, reserved = excluded.reserved`,
+        period, b.committed, b.reserved,
+      )
+    }
+  }
+
+  /** Deletes settled entries that left the window; returns whether any entry is left. */
+  prune(windowStart: number): boolean {
+    this.sql.exec('DELETE FROM admissions WHERE at <= ? AND is_open = 0', windowStart)
+    return this.sql.exec('SELECT 1 FROM admissions LIMIT 1').toArray().length > 0
+  }
+
+  readAlarmAt(): number | null {
+    return this.sql.exec<{ value: number }>("SELECT value FROM meta WHERE name = 'alarm_at'").toArray()[0]?.value ?? null
+  }
+
+  writeAlarmAt(at: number | null): void {
+    if (at === null) this.sql.exec("DELETE FROM meta WHERE name = 'alarm_at'")
+    else this.sql.exec("INSERT INTO meta (name, value) VALUES ('alarm_at', ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value", at)
+  }
+}

@@ -1,0 +1,37 @@
+// Bench-only Worker (scripts/bench/admission/main.ts starts it): runs a batch of RPCs against one tenant's
+// TenantGate from inside workerd, so the measurement is the object's round trip, not HTTP to Node.
+// GET /setup?tenant=  configures the tenant with limits that never refuse (every admit does the full work).
+// GET /run?tenant=&op=ping|admit|admit_settle&n=&concurrency=  runs n calls, at most `concurrency` at once.
+import { TenantGate } from '../../../durable-objects/tenant-gate/tenant-gate.ts'
+
+export { TenantGate }
+
+type BenchEnv = { TENANT_GATE: DurableObjectNamespace<TenantGate> }
+const reservation = { promptTokens: 20, completionTokens: 100, isCompletionGuess: false }
+
+export default {
+  async fetch(request: Request, env: BenchEnv): Promise<Response> {
+    const url = new URL(request.url)
+    const tenantId = url.searchParams.get('tenant') ?? 'bench'
+    const gate = env.TENANT_GATE.getByName(`tenant:${tenantId}`)
+    if (url.pathname === '/setup') {
+      // Limits high enough never to refuse, but set, so every admission checks and records all four layers.
+      const limits = { rpm: 100_000_000, tpm: 2_000_000_000, concurrency: 1_000_000, key_rpm: 100_000_000, budget_tokens: 2_000_000_000 }
+      await gate.configure({ tenantId, status: 'active', statusReason: null, plan: 'enterprise', limits })
+      return Response.json({ ok: true })
+    }
+    const op = url.searchParams.get('op') ?? 'ping'
+    const n = Number(url.searchParams.get('n') ?? 1000)
+    const concurrency = Number(url.searchParams.get('concurrency') ?? 32)
+    const one = async () => {
+      if (op === 'ping') return gate.ping()
+      const result = await gate.admit({ tenantId, keyId: 'bench-key', reservation })
+      if (!result.ok) throw new Error(`refused: ${JSON.stringify(result)}`)
+      if (op === 'admit_settle' && result.leaseId) await gate.settle(result.leaseId, 60)
+    }
+    let next = 0
+    const lane = async () => { while (next++ < n) await one() }
+    await Promise.all(Array.from({ length: concurrency }, lane))
+    return Response.json({ ok: true, n })
+  },
+}

@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest'
+import { estimatePromptTokens, reservationFor } from './estimate-reservation.ts'
+
+const config = { defaultMaxTokens: 4096, maxContextTokens: 8192 }
+const messages = [{ role: 'user', content: 'hello there world' }]
+const messagesTokens = Math.ceil(JSON.stringify(messages).length / 4)
+
+describe('estimatePromptTokens', () => {
+  it('counts a quarter token per UTF-8 byte, rounded up', () => {
+    expect(estimatePromptTokens('abcd')).toBe(1)
+    expect(estimatePromptTokens('abcde')).toBe(2)
+    expect(estimatePromptTokens('日本語')).toBe(3) // 9 bytes: CJK is not undercounted as 1 token per 4 characters
+    expect(estimatePromptTokens('😀😀')).toBe(2) // two 4-byte code points
+  })
+  it('counts token-id prompts one per id and sums lists', () => {
+    expect(estimatePromptTokens([1, 2, 3])).toBe(3)
+    expect(estimatePromptTokens([[1, 2], [3]])).toBe(3)
+    expect(estimatePromptTokens(['abcd', 'abcd'])).toBe(2)
+  })
+})
+
+describe('reservationFor', () => {
+  it('reserves the prompt plus max_tokens for each choice', () => {
+    expect(reservationFor('chat.completions', { model: 'm', messages, max_tokens: 100, n: 2 }, config))
+      .toEqual({ promptTokens: messagesTokens, completionTokens: 200, isCompletionGuess: false })
+  })
+  it('prefers max_completion_tokens to max_tokens', () => {
+    expect(reservationFor('chat.completions', { model: 'm', messages, max_tokens: 100, max_completion_tokens: 7 }, config).completionTokens).toBe(7)
+  })
+  it('guesses the default allowance when the client sets none, and says it is a guess', () => {
+    expect(reservationFor('completions', { model: 'm', prompt: 'abcd' }, config)).toEqual({ promptTokens: 1, completionTokens: 4096, isCompletionGuess: true })
+  })
+  it('counts best_of sequences like vLLM generates them', () => {
+    expect(reservationFor('completions', { model: 'm', prompt: 'abcd', max_tokens: 10, best_of: 3 }, config).completionTokens).toBe(30)
+  })
+  it('bounds the prompt and the completion by the context length', () => {
+    const long = 'x'.repeat(4 * 8000)
+    expect(reservationFor('completions', { model: 'm', prompt: long, max_tokens: 5000 }, config)).toEqual({ promptTokens: 8000, completionTokens: 192, isCompletionGuess: false })
+    expect(reservationFor('completions', { model: 'm', prompt: 'x'.repeat(4 * 9000) }, config)).toEqual({ promptTokens: 8192, completionTokens: 1, isCompletionGuess: true })
+  })
+  it('reserves only the input for embeddings', () => {
+    expect(reservationFor('embeddings', { model: 'e', input: ['abcd', 'abcdabcd'] }, config)).toEqual({ promptTokens: 3, completionTokens: 0, isCompletionGuess: false })
+  })
+})
