@@ -4,7 +4,7 @@
 // Statuses: queued → launching → warming (registered, not yet healthy) → ready ⇄ failed (dead to health
 // checks; back to ready once it answers again) → draining (no new requests) → gone (removed), and
 // terminating / terminated, which the launcher owns.
-import type { NodeLoad } from './vllm-metrics.ts'
+import type { NodeLoad, NodeTokenCounters } from './vllm-metrics.ts'
 
 export type HealthState = {
   state: 'unknown' | 'healthy' | 'unhealthy'
@@ -17,7 +17,7 @@ export type HealthState = {
   lastErrorAt: number | null
 }
 
-export type HealthCheck = { ok: true; load: NodeLoad | null } | { ok: false; error: string }
+export type HealthCheck = { ok: true; load: NodeLoad | null; counters?: NodeTokenCounters | null } | { ok: false; error: string }
 
 export type LifecycleConfig = {
   /** Consecutive failed checks after which a ready node is marked failed. */

@@ -4,20 +4,26 @@
 // reports request outcomes here off the response path and reads snapshots into a short per-isolate cache.
 // The decisions live in breaker-state.ts and node-lifecycle.ts; this class stores and schedules.
 import { DurableObject } from 'cloudflare:workers'
+import { createDb } from '../../workers/src/db/client.ts'
 import { loadConfig, type Config } from '../../workers/src/env.ts'
 import { log } from '../../workers/src/log.ts'
+import { recordNodeCounters } from '../../workers/src/services/usage/node-counters.ts'
 import { grantProbe, recordOutcome, releaseProbe, settle, type Outcome } from './breaker-state.ts'
 import { initialMonitorState, snapshotOf, type BreakerPatch, type MonitorState, type NodeSnapshot } from './monitor-state.ts'
 import { applyCheck, FINAL_STATUSES, nextLifecycle, type LifecycleStep } from './node-lifecycle.ts'
 import { readNodeRecord, removeDrainedNode, setNodeStatus, type NodeRecord } from './node-record.ts'
 import { probeNode } from './probe-node.ts'
+import type { NodeTokenCounters } from './vllm-metrics.ts'
 
 const STATE_KEY = 'state'
+/** Reconciliation compares counters over hours: a sample a minute is plenty and keeps the table small. */
+const COUNTER_SAMPLE_INTERVAL_MS = 60_000
 
 export class NodeMonitor extends DurableObject<Env> {
   private state: MonitorState
   private readonly config: Config
   private ticking: Promise<void> | null = null
+  private countersSampledAt = 0
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env)
@@ -124,6 +130,7 @@ export class NodeMonitor extends DurableObject<Env> {
     const now = Date.now()
     const health = applyCheck(this.state.health, check, now, this.config.NODE_UNHEALTHY_AFTER)
     this.save({ ...this.state, status: node.status, health, load: check.ok && check.load ? check.load : this.state.load })
+    if (check.ok && check.counters) await this.sampleCounters(nodeId, check.counters, now)
     const step = nextLifecycle({ status: node.status, check, health, removal: this.state.removal, isFailedByMonitor: this.state.isFailedByMonitor, now }, {
       unhealthyAfter: this.config.NODE_UNHEALTHY_AFTER, drainMinMs: this.config.NODE_DRAIN_MIN_MS, drainTimeoutMs: this.config.NODE_DRAIN_TIMEOUT_MS,
     })
@@ -150,6 +157,20 @@ export class NodeMonitor extends DurableObject<Env> {
         const unreachable: never = step
         throw new Error(`unhandled lifecycle step ${JSON.stringify(unreachable)}`)
       }
+    }
+  }
+
+  /**
+   * At most one sample a minute of the node's own token counters, for the usage reconciliation report. Kept in
+   * memory only: after an eviction one extra sample is harmless (samples are idempotent per node and time).
+   */
+  private async sampleCounters(nodeId: string, counters: NodeTokenCounters, now: number): Promise<void> {
+    if (now - this.countersSampledAt < COUNTER_SAMPLE_INTERVAL_MS) return
+    try {
+      await recordNodeCounters(createDb(this.env.DB), nodeId, { at: now, ...counters })
+      this.countersSampledAt = now
+    } catch (err) {
+      log.warn('node_counters_sample_failed', { nodeId, error: String(err) }) // the next check tries again
     }
   }
 

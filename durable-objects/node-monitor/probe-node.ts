@@ -2,7 +2,7 @@
 // connection refused while the model still loads) and, in parallel, a scrape of `GET /metrics` for its load.
 // Called by the NodeMonitor on each alarm. A node without usable metrics is still healthy, just load-blind.
 import type { HealthCheck } from './node-lifecycle.ts'
-import { parseVllmLoad, type NodeLoad } from './vllm-metrics.ts'
+import { parseVllmMetrics, type VllmScrape } from './vllm-metrics.ts'
 
 type Target = { endpoint: string; apiKey: string | null; timeoutMs: number }
 
@@ -16,23 +16,25 @@ function get(target: Target, path: string): Promise<Response> {
 const describe = (err: unknown, timeoutMs: number) =>
   err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError') ? `timed out after ${timeoutMs} ms` : String(err instanceof Error ? err.message : err)
 
-async function scrape(target: Target, now: () => number): Promise<NodeLoad | null> {
+const NOTHING: VllmScrape = { load: null, counters: null }
+
+async function scrape(target: Target, now: () => number): Promise<VllmScrape> {
   try {
     const res = await get(target, '/metrics')
     const text = await res.text()
-    return res.ok ? parseVllmLoad(text, now()) : null
+    return res.ok ? parseVllmMetrics(text, now()) : NOTHING
   } catch {
-    return null
+    return NOTHING
   }
 }
 
 export async function probeNode(target: Target, now: () => number = Date.now): Promise<HealthCheck> {
-  const [health, load] = await Promise.all([
+  const [health, { load, counters }] = await Promise.all([
     get(target, '/health').then(
       async (res) => { await res.body?.cancel(); return res.ok ? null : `GET /health answered HTTP ${res.status}` },
       (err: unknown) => `GET /health failed: ${describe(err, target.timeoutMs)}`,
     ),
     scrape(target, now),
   ])
-  return health === null ? { ok: true, load } : { ok: false, error: health }
+  return health === null ? { ok: true, load, counters } : { ok: false, error: health }
 }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { DEFAULT_KNOBS } from '../../scripts/vllm-standin/knobs.ts'
 import { metricsText } from '../../scripts/vllm-standin/metrics.ts'
 import { createStats } from '../../scripts/vllm-standin/stats.ts'
-import { parseVllmLoad } from './vllm-metrics.ts'
+import { parseVllmLoad, parseVllmMetrics } from './vllm-metrics.ts'
 
 describe('parseVllmLoad', () => {
   it('reads the stand-in\'s real exposition (same names, labels and float format as vLLM)', () => {
@@ -48,5 +48,19 @@ describe('parseVllmLoad', () => {
   it('returns null for text without vLLM queue gauges', () => {
     expect(parseVllmLoad('# nothing here\nprocess_cpu_seconds_total 12.5\n', 1)).toBeNull()
     expect(parseVllmLoad('<html>not prometheus</html>', 1)).toBeNull()
+  })
+})
+
+describe('parseVllmMetrics', () => {
+  it('reads the token counters the stand-in exposes, summed over engines, with the load', () => {
+    const stats = { ...createStats(), promptTokens: 120, generationTokens: 345 }
+    const text = metricsText('cic-demo-llm', DEFAULT_KNOBS, stats)
+    expect(parseVllmMetrics(text, 5)).toMatchObject({ counters: { promptTokensTotal: 120, generationTokensTotal: 345 }, load: { scrapedAt: 5 } })
+    const twoEngines = 'vllm:prompt_tokens_total{engine="0"} 10.0\nvllm:prompt_tokens_total{engine="1"} 5.0\nvllm:generation_tokens_total{engine="0"} 7.0\n'
+    expect(parseVllmMetrics(twoEngines, 1).counters).toEqual({ promptTokensTotal: 15, generationTokensTotal: 7 })
+  })
+
+  it('has no counters when either one is missing (a partial figure would skew reconciliation)', () => {
+    expect(parseVllmMetrics('vllm:prompt_tokens_total 10.0\n', 1).counters).toBeNull()
   })
 })

@@ -1,7 +1,7 @@
 // GET /admin/usage/reconcile and recordNodeCounters: the ledger's tokens per node next to the node's own
 // vLLM counters, over the window the counter samples cover.
 import { env } from 'cloudflare:workers'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, inject, it } from 'vitest'
 import { createDb } from '../src/db/client.ts'
 import { NODE_COUNTER_RETENTION_MS, recordNodeCounters } from '../src/services/usage/node-counters.ts'
 import { admin, call, registerNode } from './helpers/gateway.ts'
@@ -106,5 +106,27 @@ describe('recordNodeCounters', () => {
     await sample(n, T + MIN, 2, 2)
     await sample(n, T + NODE_COUNTER_RETENTION_MS + MIN / 2, 3, 3)
     expect(await count(n)).toBe(2)
+  })
+})
+
+describe('node counter samples from the health monitor', () => {
+  it('records the node\'s own counters when its monitor checks it (at registration)', async () => {
+    const endpoint = inject('standins').healthy
+    const stats = async () => (await (await fetch(`${endpoint}/_standin/stats`)).json()) as { promptTokens: number; generationTokens: number }
+    await fetch(`${endpoint}/v1/chat/completions`, { // so its counters are not all zero
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'cic-demo-llm', messages: [{ role: 'user', content: 'count me' }], max_tokens: 3 }),
+    }).then((r) => r.text())
+    const before = await stats()
+    const registered = await registerNode(endpoint, ['cic-demo-llm'])
+    const after = await stats()
+    const row = await env.DB.prepare('SELECT prompt_tokens_total AS p, generation_tokens_total AS g FROM node_counter_samples WHERE node_id = ?')
+      .bind(registered.id).first<{ p: number; g: number }>()
+    // Other test files may send this stand-in traffic meanwhile: the sample lies between the two readings.
+    expect(row!.p).toBeGreaterThanOrEqual(before.promptTokens)
+    expect(row!.p).toBeLessThanOrEqual(after.promptTokens)
+    expect(row!.g).toBeGreaterThanOrEqual(before.generationTokens)
+    expect(row!.g).toBeLessThanOrEqual(after.generationTokens)
+    expect(after.promptTokens).toBeGreaterThan(0) // a real figure, not an empty default
   })
 })
