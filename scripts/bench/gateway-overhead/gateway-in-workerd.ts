@@ -11,6 +11,17 @@ const ADMIN_TOKEN = 'bench-admin-token-0123456789'
 
 export type BenchGateway = { url: string; key: string; close(): Promise<void> }
 
+/**
+ * The floor any Worker pays here: a Worker that only forwards the request to the node with fetch(), run by the
+ * same workerd/Miniflare. The gateway minus this is what CIC's own logic (auth, admission, routing, usage) adds.
+ */
+export async function startPassthroughInWorkerd(nodeUrl: string): Promise<{ url: string; close(): Promise<void> }> {
+  const script = `export default { fetch(request) { const url = new URL(request.url); return fetch(${JSON.stringify(nodeUrl)} + url.pathname, request) } }`
+  const mf = new Miniflare(convertV4MiniflareOptions({ name: 'passthrough', modules: true, script, compatibilityDate: '2026-10-01', host: '127.0.0.1', port: 0 } as Parameters<typeof convertV4MiniflareOptions>[0]))
+  const url = (await mf.ready).toString().replace(/\/$/, '')
+  return { url, close: () => mf.dispose() }
+}
+
 function buildBundle(outdir: string): string {
   const wrangler = path.join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js')
   const result = spawnSync(process.execPath, [wrangler, 'deploy', '--dry-run', '--outdir', outdir], { cwd: ROOT, stdio: 'pipe' })
@@ -42,7 +53,7 @@ export async function startGatewayInWorkerd(nodeUrl: string, model: string, outd
     if (res.status !== 201) throw new Error(`${route}: ${res.status} ${await res.text()}`)
     return (await res.json()) as Record<string, string>
   }
-  const tenant = await adminPost('/admin/tenants', { name: 'bench' })
+  const tenant = await adminPost('/admin/tenants', { name: 'bench', plan: 'enterprise' }) // no limits: measure the path, not 429s
   const key = await adminPost(`/admin/tenants/${tenant.id}/keys`, {})
   await adminPost('/admin/nodes', { endpoint: nodeUrl, models: [model] })
   return { url, key: key.key as string, close: () => mf.dispose() }

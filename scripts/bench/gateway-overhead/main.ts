@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { startGatewayInWorkerd } from './gateway-in-workerd.ts'
+import { startGatewayInWorkerd, startPassthroughInWorkerd } from './gateway-in-workerd.ts'
 import { percentile, runLoad, type LoadResult } from './load.ts'
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..', '..')
@@ -37,28 +37,34 @@ const gateway = await startGatewayInWorkerd(standin.url, MODEL, outdir).catch((e
   standin.stop() // otherwise the child keeps this process alive
   throw error
 })
+const passthrough = await startPassthroughInWorkerd(standin.url)
 try {
   const targets = {
     direct: { url: `${standin.url}/v1/chat/completions`, headers: { 'content-type': 'application/json' } },
+    passthrough: { url: `${passthrough.url}/v1/chat/completions`, headers: { 'content-type': 'application/json' } },
     gateway: { url: `${gateway.url}/v1/chat/completions`, headers: { 'content-type': 'application/json', authorization: `Bearer ${gateway.key}` } },
   }
   for (const t of Object.values(targets)) for (const stream of [false, true]) await runLoad({ ...t, body: body(stream), concurrency: 8, total: 300 }) // warm-up
 
-  console.log('\nCIC gateway benchmark: same load direct to the vLLM stand-in vs through the gateway (workerd, no dev proxy)')
-  console.log('latencies in ms; added = gateway - direct; ratio = gateway rps / direct rps\n')
-  console.log('conc | mode       | direct p50 | gw p50  | added p50 | direct p99 | gw p99  | added p99 | direct rps | gw rps   | ratio | errors')
+  console.log('\nCIC gateway benchmark: the same load straight to the vLLM stand-in, through a pass-through Worker, and through')
+  console.log('the gateway (production bundle), all in workerd on this machine, in one run.')
+  console.log('latencies in ms (stream rows: time to first byte); added = gateway - direct; cic = gateway - pass-through')
+  console.log('(what CIC\'s own logic adds over any Worker here); ratio = gateway rps / direct rps\n')
+  console.log('conc | mode        | direct p50 | pass p50 | gw p50  | added p50 | cic p50 | direct p99 | pass p99 | gw p99  | added p99 | cic p99 | direct rps | pass rps | gw rps   | ratio | errors d/p/g')
   for (const { concurrency, total } of LEVELS) {
     for (const stream of [false, true]) {
       const spec = { body: body(stream), concurrency, total }
       const direct = await runLoad({ ...targets.direct, ...spec })
+      const pass = await runLoad({ ...targets.passthrough, ...spec })
       const gw = await runLoad({ ...targets.gateway, ...spec })
       const series = (r: LoadResult) => (stream ? r.ttfbMs : r.latenciesMs)
-      const [d50, g50, d99, g99] = [percentile(series(direct), 50), percentile(series(gw), 50), percentile(series(direct), 99), percentile(series(gw), 99)]
-      console.log(`${String(concurrency).padStart(4)} | ${stream ? 'stream TTFT' : 'json total '} |${fmt(d50)}    |${fmt(g50)} |${fmt(g50 - d50)}   |${fmt(d99)}    |${fmt(g99)} |${fmt(g99 - d99)}   |${fmt(rps(direct))}    |${fmt(rps(gw))} | ${(rps(gw) / rps(direct)).toFixed(2)}  | ${direct.errors}/${gw.errors}`)
+      const [d50, p50, g50] = [direct, pass, gw].map((r) => percentile(series(r), 50)) as [number, number, number]
+      const [d99, p99, g99] = [direct, pass, gw].map((r) => percentile(series(r), 99)) as [number, number, number]
+      console.log(`${String(concurrency).padStart(4)} | ${stream ? 'stream TTFB ' : 'json total  '} |${fmt(d50)}    |${fmt(p50)}  |${fmt(g50)} |${fmt(g50 - d50)}   |${fmt(g50 - p50)} |${fmt(d99)}    |${fmt(p99)}  |${fmt(g99)} |${fmt(g99 - d99)}   |${fmt(g99 - p99)} |${fmt(rps(direct))}    |${fmt(rps(pass))}  |${fmt(rps(gw))} | ${(rps(gw) / rps(direct)).toFixed(2)}  | ${direct.errors}/${pass.errors}/${gw.errors}`)
     }
   }
 } finally {
-  await gateway.close()
+  await Promise.all([gateway.close(), passthrough.close()])
   standin.stop()
   rmSync(outdir, { recursive: true, force: true })
 }
