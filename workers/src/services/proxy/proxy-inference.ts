@@ -3,23 +3,14 @@
 // Called by routes/v1/inference.ts.
 import { createDb } from '../../db/client.ts'
 import type { Config } from '../../env.ts'
-import type { InferenceRequest } from '../../schemas/openai.ts'
 import type { UsageEvent } from '../../schemas/usage-event.ts'
-import type { TenantIdentity } from '../keys/resolve-key.ts'
-import { forwardInference, type InferenceEndpoint } from './forward-inference.ts'
+import { forwardInference, type ForwardInput } from './forward-inference.ts'
 import { releaseProbe, reportOutcome } from './routing-state.ts'
 import { selectNode, type SelectContext } from './select-node.ts'
 
-export type ProxyRequest = {
-  endpoint: InferenceEndpoint
-  body: InferenceRequest
-  identity: TenantIdentity
-  requestId: string
-  startedAt: number
-  clientSignal: AbortSignal
+export type ProxyRequest = Pick<ForwardInput, 'endpoint' | 'body' | 'identity' | 'requestId' | 'startedAt' | 'clientSignal' | 'waitUntil'> & {
   /** `x-session-id` header, when the client sent one (else the body's `user` is used). */
   sessionId: string | null
-  waitUntil: (promise: Promise<unknown>) => void
   /** Called with the request's one usage event as it is sent to the ledger (admission settles its lease with it). */
   onUsage: (event: UsageEvent) => void
 }
