@@ -1,9 +1,9 @@
 // A control plane for runner tests, over real HTTP: the Worker's /runner and /nodes/register endpoints with the
-// Worker's own lifecycle table (node-lifecycle.ts), in memory. It records every call so tests see what the
+// Worker's own lifecycle table (launch-lifecycle.ts), in memory. It records every call so tests see what the
 // runner and the node did, in order.
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { nextStatus } from '../../workers/src/services/nodes/node-lifecycle.ts'
+import { nextStatus } from '../../workers/src/services/nodes/launch-lifecycle.ts'
 import type { NodeStatus, RunnerStatus } from '../../workers/src/schemas/node-ops.ts'
 
 export const RUNNER_TOKEN = 'runner-test-token-0123456789'

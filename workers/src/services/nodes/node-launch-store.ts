@@ -5,7 +5,7 @@ import { and, eq, sql } from 'drizzle-orm'
 import type { Db } from '../../db/client.ts'
 import { nodeLaunches, nodes, type NodeLaunchRow, type NodeRow } from '../../db/schema.ts'
 import type { NodeStatus } from '../../schemas/node-ops.ts'
-import { nextStatus, type LifecycleEvent } from './node-lifecycle.ts'
+import { nextStatus, type LifecycleEvent } from './launch-lifecycle.ts'
 import { invalidateNodeDirectory } from './node-directory.ts'
 
 export type LaunchedNode = { node: NodeRow; launch: NodeLaunchRow | null }

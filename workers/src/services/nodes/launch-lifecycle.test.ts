@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { NODE_STATUSES } from '../../schemas/node-ops.ts'
-import { nextStatus, type LifecycleEvent } from './node-lifecycle.ts'
+import { nextStatus, type LifecycleEvent } from './launch-lifecycle.ts'
 
 const runner = (status: 'launching' | 'queued' | 'failed' | 'terminating' | 'terminated'): LifecycleEvent => ({ type: 'runner', status })
 
