@@ -186,6 +186,9 @@ describe('terminate and relaunch', () => {
     expect(await (await runner(`/runner/nodes/${launched.cluster}/status`, { json: { status: 'terminated' } })).json()).toMatchObject({ status: 'terminated', applied: true })
     await ack(wire.lease_id)
     expect(await (await admin(`/admin/nodes/${launched.nodeId}`)).json()).toMatchObject({ status: 'terminated', has_api_key: false })
+    // Terminated is out of the fleet: its model is unknown again (404), no longer "busy" (503).
+    const after = await api(key, '/v1/chat/completions', { method: 'POST', json: { model, messages: [{ role: 'user', content: 'hi' }] } })
+    expect(after.status).toBe(404)
     expect((await admin(`/admin/nodes/${launched.cluster}/terminate`, { method: 'POST' })).status).toBe(409)
     // A late launch report (redelivered message) changes nothing.
     expect(await (await runner(`/runner/nodes/${launched.cluster}/status`, { json: { status: 'launching' } })).json()).toMatchObject({ status: 'terminated', applied: false })

@@ -21,6 +21,8 @@ export type SelectInput = {
 
 export type Selection = { node: RoutableNode; isProbe: boolean }
 
+const OUT_OF_FLEET: ReadonlySet<string> = new Set(['gone', 'terminated'])
+
 /** Default Retry-After when nodes exist but none is ready (launching, warming, draining). */
 const NOT_READY_RETRY_AFTER_S = 5
 
@@ -28,7 +30,8 @@ const shuffled = <T>(items: T[]): T[] => items.map((item) => ({ item, key: Math.
 
 export async function selectNode(ctx: SelectContext, input: SelectInput): Promise<Selection> {
   const { model } = input
-  const serving = (await listNodes(ctx.db, ctx.secretsKey)).filter((n) => n.status !== 'gone' && n.models.includes(model))
+  // A terminated node is out of the fleet for good (until relaunched): its models are not served, not "busy".
+  const serving = (await listNodes(ctx.db, ctx.secretsKey)).filter((n) => !OUT_OF_FLEET.has(n.status) && n.models.includes(model))
   if (serving.length === 0) {
     throw new ApiError('not_found', `The model \`${model}\` does not exist or you do not have access to it.`, { param: 'model', code: 'model_not_found' })
   }
