@@ -6,6 +6,8 @@ import type { Config } from '../../env.ts'
 import type { InferenceRequest } from '../../schemas/openai.ts'
 import type { UsageEvent } from '../../schemas/usage-event.ts'
 import type { TenantIdentity } from '../keys/resolve-key.ts'
+import { observeUsage } from '../metrics/record-metrics.ts'
+import type { RequestTiming } from '../metrics/request-timing.ts'
 import { forwardInference, type InferenceEndpoint } from './forward-inference.ts'
 import { releaseProbe, reportOutcome } from './routing-state.ts'
 import { selectNode, type SelectContext } from './select-node.ts'
@@ -22,6 +24,7 @@ export type ProxyRequest = {
   waitUntil: (promise: Promise<unknown>) => void
   /** Called with the request's one usage event as it is sent to the ledger (admission settles its lease with it). */
   onUsage: (event: UsageEvent) => void
+  timing: RequestTiming
 }
 
 /** Metrics older than this many health intervals are ignored for routing (the node may have stopped reporting). */
@@ -43,9 +46,10 @@ export function proxyInference(env: Env, config: Config, req: ProxyRequest): Pro
     selectNode: ({ avoid, exclude }) => selectNode(routing, { model: req.body.model, affinityKey, avoid, exclude }),
     reportOutcome: (nodeId, outcome) => reportOutcome(routing, nodeId, outcome),
     releaseProbe: (nodeId) => releaseProbe(routing, nodeId),
-    waitUntil: req.waitUntil,
+    waitUntil: req.waitUntil, timing: req.timing,
     recordUsage: (event) => {
       req.onUsage(event)
+      observeUsage(event)
       return env.USAGE_EVENTS.send(event, { contentType: 'json' })
     },
   })
