@@ -8,13 +8,13 @@ import { eventually } from './helpers/standin.ts'
 
 const METRICS_TOKEN = 'test-metrics-token-0123456789'
 const standins = inject('standins')
-const scrape = async () => {
+/** One scrape, parsed by the strict parser (which throws on any format error). */
+const families = async () => {
   const res = await call('/metrics', { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })
   expect(res.status).toBe(200)
   expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/)
-  return { text: await res.text(), families: parsePrometheusText.bind(null) }
+  return parsePrometheusText(await res.text())
 }
-const families = async () => parsePrometheusText((await scrape()).text)
 const chat = (model: string, stream = false) => ({ model, messages: [{ role: 'user', content: 'hello there' }], max_tokens: 5, ...(stream ? { stream: true, stream_options: { include_usage: true } } : {}) })
 const CHAT = { method: 'POST', route: '/v1/chat/completions' }
 
@@ -36,7 +36,7 @@ beforeAll(async () => {
 
 describe('GET /metrics', () => {
   it('answers 401 in OpenAI format without the token or with a wrong one', async () => {
-    for (const headers of [{}, { authorization: 'Bearer wrong-token-0123456789' }, { authorization: `Basic ${METRICS_TOKEN}` }]) {
+    for (const headers of [{}, { authorization: 'Bearer wrong-token-0123456789' }, { authorization: `Basic ${METRICS_TOKEN}` }] as Record<string, string>[]) {
       const res = await call('/metrics', { headers })
       expect(res.status).toBe(401)
       expect(await res.json()).toMatchObject({ error: { code: 'invalid_metrics_token', type: expect.any(String) } })
