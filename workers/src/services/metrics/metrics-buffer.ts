@@ -9,7 +9,8 @@ import { log } from '../../log.ts'
 /** A batch this big is flushed at once, whatever the interval. */
 const MAX_PENDING_SERIES = 500
 
-const isolateId = crypto.randomUUID()
+/** Made at the first flush: Workers forbid random values in global scope. */
+let isolateId: string | null = null
 let sequence = 0
 let current = new Map<string, number>()
 const queued: MetricsBatch[] = []
@@ -34,6 +35,7 @@ type FlushEnv = { env: Env; shards: number; intervalMs: number; waitUntil: (p: P
 
 async function drain(env: Env, shards: number): Promise<void> {
   shard ??= Math.floor(Math.random() * shards)
+  isolateId ??= crypto.randomUUID()
   const stub = env.METRICS_AGGREGATOR.getByName(shardName(shard))
   for (;;) {
     if (current.size > 0) {
