@@ -1,7 +1,9 @@
 // GET /metrics end to end: a known mix of requests (JSON and streamed chats, 429s from an rpm limit, a node's
 // 500s until its breaker opens, an unknown route), then a scrape parsed by a strict Prometheus text parser,
 // with exact counter deltas (isolates flush after every request here: METRICS_FLUSH_INTERVAL_MS=0).
+import { env } from 'cloudflare:workers'
 import { beforeAll, describe, expect, inject, it } from 'vitest'
+import { seriesKey } from '../../durable-objects/metrics-aggregator/metric-registry.ts'
 import { admin, api, call, registerNode, seedTenant } from './helpers/gateway.ts'
 import { parsePrometheusText, sampleValue, type PromFamily } from './helpers/prom-text.ts'
 import { eventually } from './helpers/standin.ts'
@@ -43,7 +45,7 @@ describe('GET /metrics', () => {
     }
   })
 
-  it('counts a known mix of requests exactly, across the aggregator shards', async () => {
+  it('counts a known mix of requests exactly (200s, streams, 429s, node 500s until the breaker opens, unknown route)', async () => {
     const before = await families()
     const delta = (after: Map<string, PromFamily>, name: string, labels: Record<string, string> = {}) =>
       sampleValue(after, name, labels) - sampleValue(before, name, labels)
@@ -95,6 +97,26 @@ describe('GET /metrics', () => {
     expect(sampleValue(after, 'cic_node_breaker_state', { node: healthyNode })).toBe(0)
     expect(sampleValue(after, 'cic_node_up', { node: healthyNode })).toBe(1)
     expect([...after.values()].find((f) => f.name === 'cic_node_queue_depth')?.samples.some((s) => s.labels.node === healthyNode)).toBe(true)
+  })
+
+  it('counts a stream the node cut mid-way as stream_broken, and the request as ended', async () => {
+    const node = await registerNode(standins.resetting, ['resetting-llm'])
+    const { key } = await seedTenant()
+    const before = await families()
+    const res = await api(key, '/v1/chat/completions', { method: 'POST', json: chat('resetting-llm', true) })
+    expect(res.status).toBe(200)
+    await res.text() // the relay ends the stream with an error event
+    const after = await eventually(families, (f) => sampleValue(f, 'cic_upstream_errors_total', { node: node.id, kind: 'stream_broken' }) === 1)
+    const delta = (name: string, labels: Record<string, string>) => sampleValue(after, name, labels) - sampleValue(before, name, labels)
+    expect(delta('cic_http_requests_total', { ...CHAT, status: '200' })).toBe(1)
+    expect(delta('cic_time_to_first_token_seconds_count', { model: 'resetting-llm' })).toBe(1)
+    expect(sampleValue(after, 'cic_active_requests')).toBe(0)
+  })
+
+  it('sums every shard: what other isolates flushed elsewhere is in the scrape', async () => {
+    const key = seriesKey('cic_upstream_errors_total', { node: 'nod_shard_test', kind: 'http_5xx' })
+    for (const shard of [0, 1, 2, 3]) await env.METRICS_AGGREGATOR.getByName(`metrics:${shard}`).add({ id: `other-isolate-${shard}:0`, deltas: [[key, shard + 1]] })
+    expect(sampleValue(await families(), 'cic_upstream_errors_total', { node: 'nod_shard_test', kind: 'http_5xx' })).toBe(10)
   })
 
   it('uses route templates and bounded label values only: no raw path, key or tenant id', async () => {

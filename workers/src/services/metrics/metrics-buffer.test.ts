@@ -4,7 +4,7 @@ import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
 import type { MetricsBatch } from '../../../../durable-objects/metrics-aggregator/metrics-aggregator.ts'
 import { seriesKey } from '../../../../durable-objects/metrics-aggregator/metric-registry.ts'
-import { addCounter, flushMetrics } from './metrics-buffer.ts'
+import { addCounter, flushMetrics, scheduleFlush } from './metrics-buffer.ts'
 
 const KEY = seriesKey('cic_rate_limited_total', { layer: 'buffer-test' })
 
@@ -26,6 +26,22 @@ describe('metrics buffer', () => {
     expect(sent[2]?.id).not.toBe(sent[0]?.id)
     await flushMetrics(fake, 1)
     expect(sent).toHaveLength(3) // nothing left
+  })
+
+  it('flushes at most once per interval: requests ending within it share one delayed flush', async () => {
+    const sent: MetricsBatch[] = []
+    const fake = { METRICS_AGGREGATOR: { getByName: () => ({ add: async (b: MetricsBatch) => { sent.push(b); return true } }) } } as unknown as Env
+    await flushMetrics(fake, 1) // just flushed: the next requests are within the interval
+    const pending: Promise<unknown>[] = []
+    const options = { env: fake, shards: 1, intervalMs: 200, waitUntil: (p: Promise<unknown>) => { pending.push(p) } }
+    addCounter('cic_rate_limited_total', { layer: 'buffer-test' })
+    scheduleFlush(options)
+    addCounter('cic_rate_limited_total', { layer: 'buffer-test' })
+    scheduleFlush(options)
+    expect(pending).toHaveLength(1) // one timer for both
+    expect(sent).toHaveLength(0)
+    await Promise.all(pending)
+    expect(sent.map((b) => b.deltas.find(([k]) => k === KEY)?.[1])).toEqual([2])
   })
 
   it('a shard applies each batch id once', async () => {
