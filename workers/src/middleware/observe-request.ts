@@ -6,7 +6,7 @@ import { matchedRoutes } from 'hono/route'
 import type { Context } from 'hono'
 import { FAMILIES } from '../../../durable-objects/metrics-aggregator/metric-registry.ts'
 import type { AppEnv } from '../env.ts'
-import { log } from '../log.ts'
+import { log, withRequestId } from '../log.ts'
 import { addCounter, observeHistogram, scheduleFlush } from '../services/metrics/metrics-buffer.ts'
 import { newRequestTiming } from '../services/metrics/request-timing.ts'
 
@@ -25,7 +25,7 @@ export const observeRequest = () =>
     const timing = newRequestTiming()
     c.set('timing', timing)
     addCounter(FAMILIES.activeRequests.name, {}, 1)
-    await next()
+    await withRequestId(c.var.requestId, next)
     const route = routeTemplate(c)
     const method = METHODS.has(c.req.method) ? c.req.method : 'OTHER'
     const status = c.res.status
