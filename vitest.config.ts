@@ -33,6 +33,9 @@ export default defineConfig(async () => {
                   LOCAL_QUEUE_SHIM: '1',
                   ENVIRONMENT: 'test',
                   NODE_DRAIN_SECONDS: '0',
+                  // Observability: /metrics token; isolates flush metric deltas after every request (exact scrapes).
+                  METRICS_TOKEN: 'test-metrics-token-0123456789',
+                  METRICS_FLUSH_INTERVAL_MS: '0',
                 },
                 queueConsumers: { 'usage-events': { maxBatchTimeout: 0.05 }, 'node-ops': { maxBatchTimeout: 0.05 } },
               },

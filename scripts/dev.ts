@@ -13,6 +13,7 @@ console.log(`
 CIC is running.
   gateway        ${url}/v1           (OpenAI-compatible, demo key below)
   admin API      ${url}/admin        (Authorization: Bearer <ADMIN_TOKEN from .dev.vars>)
+  metrics        ${url}/metrics      (Authorization: Bearer <METRICS_TOKEN from .dev.vars>)
   vLLM stand-in  ${stack.standin.url}   (serves ${demo.model}, cic-demo-embed)
 
 Demo tenant ${demo.tenantId}, API key (shown once):

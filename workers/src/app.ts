@@ -5,6 +5,7 @@ import { ApiError, onError } from './errors.ts'
 import { adminAuth } from './middleware/admin-auth.ts'
 import { apiKeyAuth } from './middleware/api-key-auth.ts'
 import { config } from './middleware/config.ts'
+import { observeRequest } from './middleware/observe-request.ts'
 import { requestId } from './middleware/request-id.ts'
 import { runnerAuth } from './middleware/runner-auth.ts'
 import { adminBilling } from './routes/admin/billing.ts'
@@ -13,7 +14,9 @@ import { adminNodeLaunches } from './routes/admin/node-launches.ts'
 import { adminNodes } from './routes/admin/nodes.ts'
 import { adminTenants } from './routes/admin/tenants.ts'
 import { adminUsage } from './routes/admin/usage.ts'
+import { adminAudit } from './routes/admin/audit.ts'
 import { localQueues } from './routes/local-queues.ts'
+import { metrics } from './routes/metrics.ts'
 import { nodeRegistration } from './routes/nodes/register.ts'
 import { runnerNodes } from './routes/runner/nodes.ts'
 import { inference } from './routes/v1/inference.ts'
@@ -23,12 +26,14 @@ import { stripeWebhooks } from './routes/webhooks/stripe.ts'
 
 export function createApp() {
   const app = new Hono<AppEnv>()
-  app.use(requestId(), config())
+  app.use(requestId(), config(), observeRequest())
   app.get('/health', (c) => c.json({ status: 'ok' }))
+  app.route('/', metrics) // GET /metrics, behind METRICS_TOKEN
   app.route('/v1', new Hono<AppEnv>().use(apiKeyAuth()).route('/', inference).route('/', models).route('/', usage))
   app.route('/api/webhooks', stripeWebhooks) // Stripe-Signature instead of an API key or admin token
   app.route('/admin', new Hono<AppEnv>().use(adminAuth())
-    .route('/', adminTenants).route('/', adminKeys).route('/', adminNodes).route('/', adminNodeLaunches).route('/', adminUsage).route('/', adminBilling))
+    .route('/', adminTenants).route('/', adminKeys).route('/', adminNodes).route('/', adminNodeLaunches).route('/', adminUsage).route('/', adminBilling)
+    .route('/', adminAudit))
   app.route('/runner', new Hono<AppEnv>().use(runnerAuth()).route('/', runnerNodes))
   app.route('/nodes', nodeRegistration) // a launched node's one-time registration token
   app.route('/local-queues', localQueues) // dev only: 404 unless LOCAL_QUEUE_SHIM=1 outside production

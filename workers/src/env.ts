@@ -1,10 +1,11 @@
 // Typed bindings and the parsed configuration of the Worker (string vars and secrets, validated once per isolate).
 import { z } from 'zod'
 import type { TenantIdentity } from './services/keys/resolve-key.ts'
+import type { RequestTiming } from './services/metrics/request-timing.ts'
 
 export type AppEnv = {
   Bindings: Env
-  Variables: { requestId: string; config: Config; identity: TenantIdentity; startedAt: number }
+  Variables: { requestId: string; config: Config; identity: TenantIdentity; startedAt: number; timing: RequestTiming }
 }
 
 const configSchema = z.object({
@@ -49,6 +50,12 @@ const configSchema = z.object({
   ADMISSION_MAX_CONTEXT_TOKENS: z.coerce.number().int().positive().default(131_072),
   /** A request not settled within this time (its Worker died) gives its concurrency slot back. */
   ADMISSION_LEASE_TTL_MS: z.coerce.number().int().positive().default(600_000),
+  /** Bearer token of GET /metrics (it is on the public edge); /metrics answers 401 to everyone while it is unset. */
+  METRICS_TOKEN: z.string().min(16, 'METRICS_TOKEN must be at least 16 characters').optional(),
+  /** Each isolate flushes its metric deltas at most this often (0: after every request, for tests). */
+  METRICS_FLUSH_INTERVAL_MS: z.coerce.number().int().nonnegative().default(1_000),
+  /** MetricsAggregator shards (`metrics:0..N-1`); only raise it: /metrics reads shards 0..N-1. */
+  METRICS_SHARDS: z.coerce.number().int().min(1).max(64).default(4),
 })
 export type Config = z.infer<typeof configSchema>
 

@@ -8,6 +8,7 @@ import { writeUsageEvents } from './services/usage/write-usage-events.ts'
 
 export { TenantGate } from '../../durable-objects/tenant-gate/tenant-gate.ts'
 export { NodeMonitor } from '../../durable-objects/node-monitor/node-monitor.ts'
+export { MetricsAggregator } from '../../durable-objects/metrics-aggregator/metrics-aggregator.ts'
 export { LocalQueueShim } from '../../durable-objects/local-queue-shim/local-queue-shim.ts'
 
 const app = createApp()

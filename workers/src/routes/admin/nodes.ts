@@ -40,7 +40,7 @@ export const adminNodes = new Hono<AppEnv>()
   .patch('/nodes/:id', async (c) => {
     const db = createDb(c.env.DB)
     const node = await findNode(c, db)
-    await updateNode(c.env, node, await readJsonBody(c, updateNodeSchema))
+    await updateNode(c.env, db, node, await readJsonBody(c, updateNodeSchema), actor(c))
     return c.json(await detail(c.env, node))
   })
   .post('/nodes/:id/drain', async (c) => {

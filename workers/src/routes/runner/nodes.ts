@@ -18,7 +18,7 @@ export const runnerNodes = new Hono<AppEnv>()
   .post('/nodes/:cluster/status', async (c) => {
     const cluster = clusterParam(c)
     const report = await readJsonBody(c, runnerStatusReportSchema)
-    return c.json(await applyRunnerReport(createDb(c.env.DB), cluster, report))
+    return c.json(await applyRunnerReport(createDb(c.env.DB), cluster, report, c.var.requestId))
   })
   .post('/nodes/:cluster/credentials', async (c) => {
     const cluster = clusterParam(c)

@@ -5,6 +5,7 @@ import type { LedgerRefusal, Reservation } from '../../../../durable-objects/ten
 import type { Admitted, AdmitResult } from '../../../../durable-objects/tenant-gate/tenant-gate.ts'
 import { ApiError } from '../../errors.ts'
 import { log } from '../../log.ts'
+import { countRateLimited, layerOfScope } from '../metrics/record-metrics.ts'
 import type { TenantIdentity } from '../keys/resolve-key.ts'
 import { formatDuration, rateLimitHeaders, retryAfterHeaders } from './rate-limit-headers.ts'
 
@@ -41,15 +42,18 @@ export async function admitRequest(env: Env, identity: TenantIdentity, options: 
     case 'tenant_suspended':
       throw new ApiError('forbidden', result.message, { code: 'account_suspended', headers: { 'x-should-retry': 'false' } })
     case 'rate_limited':
+      countRateLimited(layerOfScope(result.scope))
       throw new ApiError('rate_limited', rateLimitedMessage(result), {
         code: result.scope === 'concurrency' ? 'concurrency_limit_exceeded' : 'rate_limit_exceeded',
         headers: { ...rateLimitHeaders(result.rate), ...retryAfterHeaders(result.retryAfterMs) },
       })
     case 'request_too_large': // waiting never helps: tell the SDKs not to retry
+      countRateLimited('request_too_large')
       throw new ApiError('rate_limited',
         `Request too large for tokens per minute (TPM): Limit ${result.limit}, Requested ${result.requested} (prompt estimate plus max_tokens). Lower max_tokens or shorten the prompt.`,
         { code: 'request_too_large', headers: { ...rateLimitHeaders(result.rate), 'x-should-retry': 'false' } })
     case 'budget_exhausted':
+      countRateLimited('budget')
       throw new ApiError('quota_exceeded',
         `You exceeded your token budget for ${result.period}: Budget ${result.budget}, Used ${result.used}, Requested ${result.requested}. Raise the budget or wait for the next period.`,
         { code: 'insufficient_quota', headers: { ...rateLimitHeaders(result.rate), 'x-should-retry': 'false' } })

@@ -53,8 +53,12 @@ export async function registerNode(env: Env, db: Db, input: RegisterNode, by: Ac
   return reread(db, id)
 }
 
-export async function updateNode(env: Env, row: NodeRow, input: UpdateNode): Promise<void> {
-  if (input.breaker) await monitorOf(env, row.id).configureBreaker(breakerPatch(input.breaker))
+export async function updateNode(env: Env, db: Db, row: NodeRow, input: UpdateNode, by: Actor): Promise<void> {
+  if (!input.breaker) return
+  const monitor = monitorOf(env, row.id)
+  const before = (await monitor.snapshot(row.id)).breakerConfig
+  const after = (await monitor.configureBreaker(breakerPatch(input.breaker))).breakerConfig
+  await auditStatement(db, { ...by, action: 'node.update', target: row.id, before: { breaker: before }, after: { breaker: after } }).run()
 }
 
 const conflict = (row: NodeRow, action: string) =>

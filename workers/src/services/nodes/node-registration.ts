@@ -3,6 +3,7 @@
 // route then starts its NodeMonitor, which makes it 'ready' once /health passes.
 import type { Db } from '../../db/client.ts'
 import { ApiError } from '../../errors.ts'
+import { auditStatement } from '../audit/audit-entry.ts'
 import type { NodeRegistration } from '../../schemas/node-ops.ts'
 import { digestMatches } from './node-credentials.ts'
 import { findNodeByName, transitionNode, type LaunchedNode } from './node-launch-store.ts'
@@ -10,7 +11,7 @@ import { findNodeByName, transitionNode, type LaunchedNode } from './node-launch
 // One answer for every credential failure, so the endpoint does not reveal which cluster names exist.
 const badToken = () => new ApiError('unauthorized', 'Invalid node registration token.', { code: 'invalid_registration_token' })
 
-export async function registerLaunchedNode(db: Db, registration: NodeRegistration, presentedToken: string): Promise<LaunchedNode> {
+export async function registerLaunchedNode(db: Db, registration: NodeRegistration, presentedToken: string, requestId: string | null = null): Promise<LaunchedNode> {
   const found = await findNodeByName(db, registration.cluster_name)
   const hash = found?.launch?.registerTokenHash
   if (!found || !hash || !presentedToken || !(await digestMatches(presentedToken, hash))) throw badToken()
@@ -21,5 +22,9 @@ export async function registerLaunchedNode(db: Db, registration: NodeRegistratio
   if (!result.applied) {
     throw new ApiError('conflict', `Node '${registration.cluster_name}' is ${result.node.status} and cannot register.`, { code: 'node_not_registrable' })
   }
+  await auditStatement(db, {
+    actor: 'node', action: 'node.self_register', target: result.node.id, requestId: requestId ?? undefined,
+    before: { status: result.from }, after: { status: result.node.status, endpoint: result.node.endpoint, models: result.node.models },
+  }).run()
   return result
 }

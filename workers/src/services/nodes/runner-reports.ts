@@ -2,6 +2,7 @@
 // one launch attempt's secrets. Called by routes/runner/nodes.ts, authenticated with RUNNER_TOKEN.
 import type { Db } from '../../db/client.ts'
 import { ApiError } from '../../errors.ts'
+import { auditStatement } from '../audit/audit-entry.ts'
 import type { NodeCredentials, RunnerStatusReport, RunnerStatusResult } from '../../schemas/node-ops.ts'
 import { randomSecret, sha256Hex } from './node-credentials.ts'
 import { findNodeByName, transitionNode, updateLaunch, updateNodeIfStatus } from './node-launch-store.ts'
@@ -13,7 +14,7 @@ const notFound = (clusterName: string) => new ApiError('not_found', `No node nam
  * Applies a runner report if the lifecycle allows it and answers with the node's status after it. The runner
  * acts on that answer: a `launching` report that is not applied means the launch is no longer wanted.
  */
-export async function applyRunnerReport(db: Db, clusterName: string, report: RunnerStatusReport): Promise<RunnerStatusResult> {
+export async function applyRunnerReport(db: Db, clusterName: string, report: RunnerStatusReport, requestId: string | null = null): Promise<RunnerStatusResult> {
   // A new attempt clears the previous attempt's error; failures record theirs; other reports keep what is there.
   const lastError = report.error !== undefined ? report.error : report.status === 'launching' ? null : undefined
   const changes = {
@@ -23,6 +24,13 @@ export async function applyRunnerReport(db: Db, clusterName: string, report: Run
   }
   const result = await transitionNode(db, clusterName, { type: 'runner', status: report.status }, changes)
   if (!result) throw notFound(clusterName)
+  // After the compare-and-set that succeeded (as node-launches.ts does), so a lost race writes no audit row.
+  if (result.applied) {
+    await auditStatement(db, {
+      actor: 'runner', action: 'node.runner_report', target: result.node.id, requestId: requestId ?? undefined,
+      before: { status: result.from }, after: { status: result.node.status, ...(report.error !== undefined ? { error: report.error } : {}) },
+    }).run()
+  }
   if (result.applied && report.status === 'launching' && result.from !== 'launching') await updateLaunch(db, clusterName, { addAttempt: true })
   if (result.applied && (report.status === 'terminated' || report.status === 'failed')) await updateLaunch(db, clusterName, { registerTokenHash: null })
   return { cluster_name: result.node.name, node_id: result.node.id, status: result.node.status as RunnerStatusResult['status'], applied: result.applied }

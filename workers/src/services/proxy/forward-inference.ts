@@ -12,6 +12,8 @@ import { streamingOf, usageSchema, type Usage } from '../../schemas/openai.ts'
 import type { UsageEvent } from '../../schemas/usage-event.ts'
 import type { Outcome } from '../../../../durable-objects/node-monitor/breaker-state.ts'
 import type { TenantIdentity } from '../keys/resolve-key.ts'
+import { countUpstreamError, httpErrorKind } from '../metrics/record-metrics.ts'
+import type { RequestTiming } from '../metrics/request-timing.ts'
 import type { RoutableNode } from '../nodes/node-directory.ts'
 import { trackInFlight } from './pick-node.ts'
 import type { Selection } from './select-node.ts'
@@ -41,6 +43,8 @@ export type ForwardInput = {
   releaseProbe: (nodeId: string) => void
   waitUntil: (promise: Promise<unknown>) => void
   recordUsage: (event: UsageEvent) => Promise<unknown>
+  /** Where the time spent waiting on nodes is counted (gateway overhead = the rest). */
+  timing: RequestTiming
 }
 
 type UsageFields = Pick<UsageEvent, 'promptTokens' | 'completionTokens' | 'outcome' | 'httpStatus' | 'usageSource' | 'ttftMs'>
@@ -96,11 +100,11 @@ export async function forwardInference(input: ForwardInput): Promise<Response> {
     avoid.add(node.id)
     const remaining = Math.max(1, deadline - performance.now())
     const release = trackInFlight(node.id)
-    const result = await attemptUpstream({
+    const result = await input.timing.upstream(attemptUpstream({
       url: node.endpoint + PATHS[input.endpoint], headers: upstreamHeaders(node, input.requestId), body: payload, isStream,
       clientSignal: input.clientSignal,
       connectTimeoutMs: Math.min(input.timeouts.connectMs, remaining), firstByteTimeoutMs: Math.min(input.timeouts.firstByteMs, remaining),
-    })
+    }))
     if (result.kind === 'stream') return relayStream(input, node, isProbe, result, release, streamOptions, record)
     release()
     if (result.kind === 'json') {
@@ -118,6 +122,7 @@ export async function forwardInference(input: ForwardInput): Promise<Response> {
     }
 
     const verdict = classifyFailure(result, isProbe)
+    countUpstreamError(node.id, result.kind === 'node_error' ? httpErrorKind(result.status) : result.failure)
     input.reportOutcome(node.id, verdict.isNodeFault ? { ok: false, isProbe, error: verdict.error.message } : { ok: true, isProbe })
     const current = { error: verdict.error, fromNode: result.kind === 'node_error' }
     failure = current
@@ -144,10 +149,12 @@ function relayStream(
     clientSignal: input.clientSignal,
     abortUpstream: result.abortUpstream,
   })
+  input.timing.streamUntil(relay.done)
   input.waitUntil(relay.done.then((s) => {
     release()
     result.detach()
     const isBroken = s.outcome === 'upstream_broken'
+    if (isBroken) countUpstreamError(node.id, 'stream_broken')
     if (isBroken) input.reportOutcome(node.id, { ok: false, isProbe: false, error: 'the stream broke mid-way' })
     else if (!isProbe) input.reportOutcome(node.id, { ok: true, isProbe: false })
     record(node, {

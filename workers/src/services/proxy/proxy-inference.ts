@@ -4,11 +4,12 @@
 import { createDb } from '../../db/client.ts'
 import type { Config } from '../../env.ts'
 import type { UsageEvent } from '../../schemas/usage-event.ts'
+import { observeUsage } from '../metrics/record-metrics.ts'
 import { forwardInference, type ForwardInput } from './forward-inference.ts'
 import { releaseProbe, reportOutcome } from './routing-state.ts'
 import { selectNode, type SelectContext } from './select-node.ts'
 
-export type ProxyRequest = Pick<ForwardInput, 'endpoint' | 'body' | 'identity' | 'requestId' | 'startedAt' | 'clientSignal' | 'waitUntil'> & {
+export type ProxyRequest = Pick<ForwardInput, 'endpoint' | 'body' | 'identity' | 'requestId' | 'startedAt' | 'clientSignal' | 'waitUntil' | 'timing'> & {
   /** `x-session-id` header, when the client sent one (else the body's `user` is used). */
   sessionId: string | null
   /** Called with the request's one usage event as it is sent to the ledger (admission settles its lease with it). */
@@ -34,9 +35,10 @@ export function proxyInference(env: Env, config: Config, req: ProxyRequest): Pro
     selectNode: ({ avoid, exclude }) => selectNode(routing, { model: req.body.model, affinityKey, avoid, exclude }),
     reportOutcome: (nodeId, outcome) => reportOutcome(routing, nodeId, outcome),
     releaseProbe: (nodeId) => releaseProbe(routing, nodeId),
-    waitUntil: req.waitUntil,
+    waitUntil: req.waitUntil, timing: req.timing,
     recordUsage: (event) => {
       req.onUsage(event)
+      observeUsage(event)
       return env.USAGE_EVENTS.send(event, { contentType: 'json' })
     },
   })

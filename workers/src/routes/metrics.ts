@@ -1,0 +1,19 @@
+// GET /metrics: Prometheus text exposition, behind the METRICS_TOKEN bearer token (it is on the public edge).
+// Unset token: 401 for everyone, like a wrong one, so nothing tells a prober whether metrics exist.
+import { Hono } from 'hono'
+import { EXPOSITION_CONTENT_TYPE } from '../../../durable-objects/metrics-aggregator/exposition.ts'
+import type { AppEnv } from '../env.ts'
+import { ApiError } from '../errors.ts'
+import { tokensMatch } from '../middleware/admin-auth.ts'
+import { scrapeMetrics } from '../services/metrics/scrape-metrics.ts'
+
+export const metrics = new Hono<AppEnv>().get('/metrics', async (c) => {
+  const expected = c.var.config.METRICS_TOKEN
+  const header = c.req.header('authorization') ?? ''
+  const presented = header.startsWith('Bearer ') ? header.slice(7) : ''
+  if (!expected || !presented || !(await tokensMatch(presented, expected))) {
+    throw new ApiError('unauthorized', 'Invalid metrics token.', { code: 'invalid_metrics_token' })
+  }
+  const text = await scrapeMetrics(c.env, c.var.config.METRICS_SHARDS)
+  return c.body(text, 200, { 'content-type': EXPOSITION_CONTENT_TYPE, 'cache-control': 'no-store' })
+})
