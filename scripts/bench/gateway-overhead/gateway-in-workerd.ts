@@ -41,6 +41,7 @@ export async function startGatewayInWorkerd(nodeUrl: string, model: string, outd
     bindings: { ...(workerOptions.bindings as Record<string, unknown>), ADMIN_TOKEN, SECRETS_KEY: 'bench-secrets-key-0123456789' },
     host: '127.0.0.1',
     port: 0,
+    handleStructuredLogs: () => {}, // the access log still runs in the Worker; only its printing here is dropped
   } as Parameters<typeof convertV4MiniflareOptions>[0]))
   const url = (await mf.ready).toString().replace(/\/$/, '')
   const db = await mf.getD1Database('DB')
