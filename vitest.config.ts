@@ -28,11 +28,10 @@ export default defineConfig(async () => {
                   NODE_HEALTH_INTERVAL_MS: '3600000', // tests drive health checks with runDurableObjectAlarm
                   NODE_HEALTH_TIMEOUT_MS: '1000',
                   NODE_DRAIN_MIN_MS: '0',
-                  // Node launches: runner secret, the local pull-queue shim (fed by the node-ops consumer below), no drain delay.
+                  // Node launches: runner secret, the local pull-queue shim (fed by the node-ops consumer below).
                   RUNNER_TOKEN: 'test-runner-token-0123456789',
                   LOCAL_QUEUE_SHIM: '1',
                   ENVIRONMENT: 'test',
-                  NODE_DRAIN_SECONDS: '0',
                   // Observability: /metrics token; isolates flush metric deltas after every request (exact scrapes).
                   METRICS_TOKEN: 'test-metrics-token-0123456789',
                   METRICS_FLUSH_INTERVAL_MS: '0',

@@ -1,5 +1,6 @@
 // Everything one NodeMonitor knows about its node, as stored (one record) and as returned to the Worker and
 // the admin API (NodeSnapshot). Pure helpers only.
+import type { TerminateMessage } from '../../workers/src/schemas/node-ops.ts'
 import { closedBreaker, DEFAULT_BREAKER_CONFIG, settle, type BreakerConfig, type BreakerState } from './breaker-state.ts'
 import { unknownHealth, type HealthState } from './node-lifecycle.ts'
 import type { NodeLoad } from './vllm-metrics.ts'
@@ -13,7 +14,11 @@ export type MonitorState = {
   health: HealthState
   /** Last successful metrics scrape (kept when a later one fails; `scrapedAt` shows its age). */
   load: NodeLoad | null
-  removal: { requestedAt: number } | null
+  /**
+   * Set once the node must leave once idle: removed from D1 (DELETE /admin/nodes/:id), or, for a node CIC
+   * launched, its terminate message sent to orchestrator-runner (`sky down`) when nothing runs on it any more.
+   */
+  removal: { requestedAt: number; terminate?: TerminateMessage } | null
   isFailedByMonitor: boolean
 }
 

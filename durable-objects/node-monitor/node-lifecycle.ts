@@ -50,7 +50,7 @@ export type LifecycleInput = {
   check: HealthCheck
   /** Health after applying `check`. */
   health: HealthState
-  /** Set once removal was asked for (DELETE /admin/nodes/:id). */
+  /** Set once removal (DELETE /admin/nodes/:id) or termination (a launched node) was asked for. */
   removal: { requestedAt: number } | null
   /** Whether the monitor itself marked the node failed (it only revives nodes it failed). */
   isFailedByMonitor: boolean

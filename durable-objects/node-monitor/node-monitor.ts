@@ -14,6 +14,7 @@ import { applyCheck, FINAL_STATUSES, nextLifecycle, type LifecycleStep } from '.
 import { readNodeRecord, removeDrainedNode, setNodeStatus, type NodeRecord } from './node-record.ts'
 import { probeNode } from './probe-node.ts'
 import type { NodeTokenCounters } from './vllm-metrics.ts'
+import type { TerminateMessage } from '../../workers/src/schemas/node-ops.ts'
 
 const STATE_KEY = 'state'
 /** Reconciliation compares counters over hours: a sample a minute is plenty and keeps the table small. */
@@ -84,6 +85,17 @@ export class NodeMonitor extends DurableObject<Env> {
     return { removed: this.state.status === 'gone', snapshot: this.current() }
   }
 
+  /**
+   * A launched node was set draining to be terminated: once idle (or unreachable, or after the drain timeout)
+   * the terminate message goes to the node-ops queue, so `sky down` never cuts requests still running on it.
+   */
+  async requestTermination(nodeId: string, message: TerminateMessage): Promise<NodeSnapshot> {
+    this.adopt(nodeId)
+    this.save({ ...this.state, removal: { requestedAt: this.state.removal?.requestedAt ?? Date.now(), terminate: message } })
+    await this.tick()
+    return this.current()
+  }
+
   /** The node was put back into service (resume, status warming): forget a pending removal and check it at once. */
   async resume(nodeId: string): Promise<NodeSnapshot> {
     this.adopt(nodeId)
@@ -150,6 +162,8 @@ export class NodeMonitor extends DurableObject<Env> {
         return this.scheduleNext()
       }
       case 'remove': {
+        const terminate = this.state.removal?.terminate
+        if (terminate) return this.sendTerminate(terminate, step.reason)
         if (await removeDrainedNode(this.env.DB, node, step.reason, now)) return this.stop('gone')
         return this.scheduleNext()
       }
@@ -171,6 +185,19 @@ export class NodeMonitor extends DurableObject<Env> {
       this.countersSampledAt = now
     } catch (err) {
       log.warn('node_counters_sample_failed', { nodeId, error: String(err) }) // the next check tries again
+    }
+  }
+
+  /** The runner reports terminating/terminated next, which ends monitoring; a failed send is retried next check. */
+  private async sendTerminate(message: TerminateMessage, reason: string): Promise<void> {
+    try {
+      await this.env.NODE_OPS.send(message, { contentType: 'json' })
+      log.info('node_terminate_sent', { nodeId: message.node_id, clusterName: message.cluster_name, reason })
+      this.save({ ...this.state, removal: null }) // done: a later relaunch of this node starts clean
+      return this.stop('draining')
+    } catch (err) {
+      log.error('node_terminate_send_failed', { nodeId: message.node_id, error: String(err) })
+      return this.scheduleNext()
     }
   }
 

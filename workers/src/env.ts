@@ -39,8 +39,6 @@ const configSchema = z.object({
   NODE_DRAIN_TIMEOUT_MS: z.coerce.number().int().positive().default(600_000),
   /** Shared secret of orchestrator-runner (/runner/*); the runner routes refuse everyone while it is unset. */
   RUNNER_TOKEN: z.string().min(16, 'RUNNER_TOKEN must be at least 16 characters').optional(),
-  /** How long a terminated node keeps serving in-flight requests before `sky down` (delay of the terminate message). */
-  NODE_DRAIN_SECONDS: z.coerce.number().int().min(0).max(43_200).default(30),
   /** '1' in local dev only: serve the node-ops queue to the runner from the Worker (see routes/local-queues.ts). */
   LOCAL_QUEUE_SHIM: z.enum(['0', '1']).default('0'),
   ENVIRONMENT: z.string().default('production'),

@@ -1,11 +1,12 @@
 // Node launches through the Worker: admin launch/terminate/relaunch/status, the runner's endpoints, node
 // self-registration and promotion to ready, and routing to the launched node. The runner itself is replaced
 // by direct calls to its endpoints and the local pull-queue shim (the real runner is tested in Node).
+import { runDurableObjectAlarm } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
 import { describe, expect, inject, it, vi } from 'vitest'
 import { createDb } from '../src/db/client.ts'
 import { admin, api, call, registerNode, seedTenant, uniqueModel } from './helpers/gateway.ts'
-import { ack, pullFor, runner } from './helpers/node-ops.ts'
+import { ack, decode, pull, pullFor, queueApi, runner } from './helpers/node-ops.ts'
 
 const SPEC = { provider: 'aws', region: 'us-east-1', gpu: 'A100-80GB', model: 'cic-demo-llm' }
 
@@ -192,6 +193,25 @@ describe('terminate and relaunch', () => {
     expect((await admin(`/admin/nodes/${launched.cluster}/terminate`, { method: 'POST' })).status).toBe(409)
     // A late launch report (redelivered message) changes nothing.
     expect(await (await runner(`/runner/nodes/${launched.cluster}/status`, { json: { status: 'launching' } })).json()).toMatchObject({ status: 'terminated', applied: false })
+  })
+
+  it('sends the terminate only once vLLM reports nothing running or waiting, so sky down cuts no request', async () => {
+    const endpoint = inject('pools').launches[0]!
+    const knobs = (json: unknown) => fetch(`${endpoint}/_standin/knobs`, { method: 'POST', body: JSON.stringify(json) })
+    await knobs({ queueDepth: 2 }) // vllm:num_requests_waiting 2: work still on the node
+    const launched = await launchToReady(endpoint, 'pool-1')
+    expect((await admin(`/admin/nodes/${launched.cluster}/terminate`, { method: 'POST' })).status).toBe(202)
+    expect((await status(launched.cluster)).status).toBe('draining')
+    await new Promise((r) => setTimeout(r, 300)) // the queue would have delivered a message by now
+    const early = (await pull({ batch_size: 100, visibility_timeout_ms: 1_000 })).map((wire) => ({ wire, message: decode(wire) }))
+    await queueApi('ack', { retries: early.map((m) => ({ lease_id: m.wire.lease_id, delay_seconds: 0 })) })
+    expect(early.filter((m) => m.message.cluster_name === launched.cluster)).toEqual([])
+
+    await knobs({ queueDepth: 0 })
+    expect(await runDurableObjectAlarm(env.NODE_MONITOR.getByName(`node:${launched.nodeId}`))).toBe(true) // the next health check
+    const { wire, message } = await pullFor(launched.cluster)
+    expect(message).toMatchObject({ op: 'terminate', cluster_name: launched.cluster, node_id: launched.nodeId })
+    await ack(wire.lease_id)
   })
 
   it('relaunches a failed node with the same spec, and refuses to relaunch a live one', async () => {

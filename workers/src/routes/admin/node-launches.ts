@@ -27,8 +27,9 @@ export const adminNodeLaunches = new Hono<AppEnv>()
     return c.json({ object: 'node.launch', cluster_name: node.name, node_id: node.id, status: 'launching' }, 202)
   })
   .post('/nodes/:cluster_name/terminate', async (c) => {
-    const { node } = await terminateNode(c.env, createDb(c.env.DB), clusterParam(c), c.var.config.NODE_DRAIN_SECONDS, actor(c))
-    return c.json({ object: 'node.terminate', cluster_name: node.name, node_id: node.id, status: 'terminating', drain_seconds: c.var.config.NODE_DRAIN_SECONDS }, 202)
+    const { node } = await terminateNode(c.env, createDb(c.env.DB), clusterParam(c), actor(c))
+    // 'terminating': the node drains first; `sky down` starts once nothing runs on it (see its monitor).
+    return c.json({ object: 'node.terminate', cluster_name: node.name, node_id: node.id, status: 'terminating' }, 202)
   })
   .post('/nodes/:cluster_name/relaunch', async (c) => {
     const { node } = await relaunchNode(c.env, createDb(c.env.DB), clusterParam(c), actor(c))

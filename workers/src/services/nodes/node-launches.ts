@@ -9,6 +9,7 @@ import type { LaunchMessage, NodeLaunchSpec, NodeOpMessage, TerminateMessage } f
 import { auditStatement } from '../audit/audit-entry.ts'
 import { newId, type Actor } from '../tenants/tenants.ts'
 import { invalidateNodeDirectory } from './node-directory.ts'
+import { monitorOf } from './node-monitor-client.ts'
 import { findNodeByName, transitionNode, type LaunchedNode, type TransitionResult } from './node-launch-store.ts'
 
 export const nodeStatusView = ({ node, launch }: LaunchedNode) => ({
@@ -24,8 +25,8 @@ export function newClusterName(gpu: string): string {
   return `cic-${slug || 'gpu'}-${crypto.randomUUID().replaceAll('-', '').slice(0, 8)}`
 }
 
-async function enqueue(env: Env, message: NodeOpMessage, delaySeconds = 0): Promise<void> {
-  await env.NODE_OPS.send(message, { contentType: 'json', delaySeconds })
+async function enqueue(env: Env, message: NodeOpMessage): Promise<void> {
+  await env.NODE_OPS.send(message, { contentType: 'json' })
 }
 
 export async function launchNode(env: Env, db: Db, spec: NodeLaunchSpec, by: Actor): Promise<LaunchedNode> {
@@ -63,20 +64,21 @@ async function requireLaunched(db: Db, clusterName: string): Promise<LaunchedNod
 }
 
 /**
- * Takes the node out of routing at once ('draining'), then enqueues the terminate with a delay of `drainSeconds`
- * so requests already on the node can finish before `sky down`. Repeating it re-enqueues (sky down is idempotent).
+ * Takes the node out of routing at once ('draining') and hands the terminate to the node's monitor, which
+ * sends it to the runner (`sky down`) once vLLM reports nothing running or waiting (or the node is
+ * unreachable, or NODE_DRAIN_TIMEOUT_MS passed). Repeating it is safe (sky down is idempotent).
  */
-export async function terminateNode(env: Env, db: Db, clusterName: string, drainSeconds: number, by: Actor): Promise<LaunchedNode> {
+export async function terminateNode(env: Env, db: Db, clusterName: string, by: Actor): Promise<LaunchedNode> {
   const { node } = await requireLaunched(db, clusterName)
   const result = await transitionNode(db, clusterName, { type: 'terminate_requested' })
   if (!result?.applied) throw new ApiError('conflict', `Node '${clusterName}' is already terminated.`, { code: 'node_terminated' })
   await auditTransition(db, by, 'node.terminate', result)
   const message: TerminateMessage = { op: 'terminate', cluster_name: clusterName, node_id: node.id, requested_at: Date.now() }
   try {
-    await enqueue(env, message, drainSeconds)
+    await monitorOf(env, node.id).requestTermination(node.id, message)
   } catch (err) {
-    log.error('node_terminate_enqueue_failed', { clusterName, error: String(err) })
-    throw new ApiError('upstream_unavailable', 'The node is drained but its terminate could not be queued; repeat the request.', { code: 'queue_unavailable', headers: { 'retry-after': '5' } })
+    log.error('node_terminate_handoff_failed', { clusterName, error: String(err) })
+    throw new ApiError('upstream_unavailable', 'The node is draining but its terminate could not be scheduled; repeat the request.', { code: 'terminate_not_scheduled', headers: { 'retry-after': '5' } })
   }
   return result
 }
