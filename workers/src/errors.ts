@@ -61,6 +61,6 @@ export function onError(err: Error, c: Context<AppEnv>): Response {
   const requestId = c.get('requestId')
   if (err instanceof ApiError) return errorResponse(err, requestId)
   if (err instanceof HTTPException) return errorResponse(fromHttpException(err), requestId)
-  log.error('unhandled_error', { requestId, route: c.req.routePath, error: String(err), stack: err.stack })
+  log.error('unhandled_error', { request_id: requestId, route: c.req.routePath, error: String(err), stack: err.stack })
   return errorResponse(new ApiError('internal', 'Internal server error'), requestId)
 }

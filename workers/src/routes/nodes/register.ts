@@ -22,7 +22,7 @@ export const nodeRegistration = new Hono<AppEnv>()
       await startNodeMonitor(c.env, node.id)
     } catch (err) {
       // Registered either way: it stays warming until a later check (reading the node restarts its monitor).
-      log.error('node_monitor_start_failed', { nodeId: node.id, requestId: c.var.requestId, error: String(err) })
+      log.error('node_monitor_start_failed', { nodeId: node.id, error: String(err) })
     }
     const status = (await getNodeRow(db, node.id))?.status ?? node.status
     return c.json({ object: 'node.registration', cluster_name: node.name, node_id: node.id, status })

@@ -14,7 +14,7 @@ const MAX_WEBHOOK_BYTES = 512 * 1024
 export const stripeWebhooks = new Hono<AppEnv>().post('/stripe', async (c) => {
   const config = webhookConfig(c.env)
   if (!config.ok) {
-    log.error('stripe_webhook_not_configured', { requestId: c.var.requestId, error: config.error })
+    log.error('stripe_webhook_not_configured', { error: config.error })
     throw new ApiError('internal', 'Stripe webhooks are not configured.') // 500: Stripe keeps retrying until fixed
   }
   const signature = c.req.header('stripe-signature')
@@ -26,13 +26,13 @@ export const stripeWebhooks = new Hono<AppEnv>().post('/stripe', async (c) => {
 
   const read = await readStripeEvent(raw, signature, config.config.webhookSecret)
   if (!read.ok) {
-    log.warn('stripe_webhook_rejected', { requestId: c.var.requestId, reason: read.reason, error: read.message })
+    log.warn('stripe_webhook_rejected', { reason: read.reason, error: read.message })
     if (read.reason === 'bad_signature') {
       throw new ApiError('invalid_request', 'Invalid Stripe signature.', { code: 'invalid_signature' })
     }
     throw new ApiError('invalid_request', `Unexpected Stripe event shape (${read.message}).`, { code: 'invalid_event' })
   }
   const result = await applyStripeEvent(c.env, read.event, raw, c.var.requestId)
-  log.info('stripe_webhook', { requestId: c.var.requestId, eventId: read.event.id, type: read.event.type, ...result })
+  log.info('stripe_webhook', { eventId: read.event.id, type: read.event.type, ...result })
   return c.json({ received: true, id: read.event.id, outcome: result.outcome, duplicate: result.isDuplicate })
 })

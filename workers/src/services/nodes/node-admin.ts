@@ -47,7 +47,7 @@ export async function registerNode(env: Env, db: Db, input: RegisterNode, by: Ac
     await startNodeMonitor(env, id)
   } catch (err) {
     // The node is registered either way; it stays warming until a later check (any read of it restarts one).
-    log.error('node_monitor_start_failed', { nodeId: id, requestId: by.requestId, error: String(err) })
+    log.error('node_monitor_start_failed', { nodeId: id, error: String(err) })
   }
   invalidateNodeDirectory()
   return reread(db, id)
