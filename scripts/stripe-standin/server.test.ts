@@ -23,10 +23,11 @@ const send = (customer: string, extra: Params = {}) =>
 
 describe('stripe stand-in', () => {
   it('accepts a valid meter event from the real client and records it', async () => {
-    const event = await send('cus_valid1')
+    const timestamp = hourAgo() // fixed once: two calls may straddle a second
+    const event = await send('cus_valid1', { timestamp })
     expect(event).toMatchObject({ object: 'billing.meter_event', identifier: 'id-cus_valid1', payload: { value: '1234' } })
     expect(standin.receipts.filter((r) => r.customer === 'cus_valid1')).toEqual([
-      { identifier: 'id-cus_valid1', eventName: 'cic_tokens', customer: 'cus_valid1', value: '1234', timestamp: hourAgo(), isAccepted: true, isRepeat: false, status: 200 },
+      { identifier: 'id-cus_valid1', eventName: 'cic_tokens', customer: 'cus_valid1', value: '1234', timestamp, isAccepted: true, isRepeat: false, status: 200 },
     ])
   })
 
