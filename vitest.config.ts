@@ -8,6 +8,8 @@ export default defineConfig(async () => {
   const migrations = await readD1Migrations(path.join(import.meta.dirname, 'd1-migrations'))
   return {
     test: {
+      // Passing tests' output (the Worker's JSON access log, one line a request) is dropped; a failing test's is shown.
+      silent: 'passed-only',
       projects: [
         {
           plugins: [
