@@ -22,8 +22,13 @@ export type AdmitInput = {
   reservation?: Reservation | null
   leaseTtlMs?: number
 }
-/** `leaseId` is set when a reservation was held: pass it to settle exactly once when the request ends. */
-export type Admitted = { ok: true; leaseId: string | null; rate: RateSnapshot }
+/**
+ * `leaseId` is set when a reservation was held: pass it to settle exactly once when the request ends.
+ * `reservedTokens`: what the lease really holds (prompt estimate plus completion allowance), which is less than
+ * asked when admission shrank a guessed completion to fit the tpm or the budget; 0 without a reservation. The
+ * gateway caps the completion it forwards to this, so the node cannot generate past what was reserved.
+ */
+export type Admitted = { ok: true; leaseId: string | null; reservedTokens: number; rate: RateSnapshot }
 export type AdmitResult = Admitted | IdentityRefusal | LedgerRefusal
 
 export type TenantConfig = {
@@ -89,7 +94,9 @@ export class TenantGate extends DurableObject<Env> {
     this.persist(result.changes)
     const { entry } = result
     this.ensureAlarm(entry.isOpen ? entry.expiresAt : now + WINDOW_MS)
-    return { ok: true, leaseId: entry.isOpen ? entry.id : null, rate: result.rate }
+    // With a budget the hold may be smaller than the tpm charge (shrunk to the budget left): the smaller binds.
+    const reservedTokens = entry.budgetPeriod === null ? entry.tokens : Math.min(entry.tokens, entry.budgetHold)
+    return { ok: true, leaseId: entry.isOpen ? entry.id : null, reservedTokens: entry.isOpen ? reservedTokens : 0, rate: result.rate }
   }
 
   /** Replaces status, reason, plan and limit overrides (admin API, billing webhooks). Idempotent. */

@@ -6,7 +6,7 @@ import type { AppEnv } from '../../env.ts'
 import { ApiError } from '../../errors.ts'
 import { chatCompletionRequestSchema, completionRequestSchema, embeddingRequestSchema } from '../../schemas/openai.ts'
 import { admitRequest } from '../../services/admission/admit-request.ts'
-import { reservationFor } from '../../services/admission/estimate-reservation.ts'
+import { capCompletion, reservationFor } from '../../services/admission/estimate-reservation.ts'
 import type { InferenceEndpoint } from '../../services/proxy/forward-inference.ts'
 import { proxyInference } from '../../services/proxy/proxy-inference.ts'
 import { readJsonBody } from '../read-body.ts'
@@ -24,16 +24,14 @@ async function handle(c: Context<AppEnv>, endpoint: InferenceEndpoint): Promise<
     throw new ApiError('invalid_request', 'The \'stream_options\' parameter is only allowed when \'stream\' is enabled.', { param: 'stream_options', code: 'invalid_value' })
   }
   const { identity, config } = c.var
-  const admission = await admitRequest(c.env, identity, {
-    reservation: reservationFor(endpoint, body, { defaultMaxTokens: config.ADMISSION_DEFAULT_MAX_TOKENS, maxContextTokens: config.ADMISSION_MAX_CONTEXT_TOKENS }),
-    leaseTtlMs: config.ADMISSION_LEASE_TTL_MS,
-  })
+  const reservation = reservationFor(endpoint, body, { defaultMaxTokens: config.ADMISSION_DEFAULT_MAX_TOKENS, maxContextTokens: config.ADMISSION_MAX_CONTEXT_TOKENS })
+  const admission = await admitRequest(c.env, identity, { reservation, leaseTtlMs: config.ADMISSION_LEASE_TTL_MS })
   // The usage event of a request that reached a node settles the lease with its real tokens; any other ending
   // settles 0. Only the first settle counts, so the fallbacks below never undo a real one.
   const settle = (usedTokens: number) => c.executionCtx.waitUntil(admission.settle(usedTokens))
   try {
     const res = await proxyInference(c.env, config, {
-      endpoint, body, identity,
+      endpoint, body: capCompletion(endpoint, body, reservation, admission.reservedTokens), identity,
       requestId: c.var.requestId,
       startedAt: c.var.startedAt,
       clientSignal: c.req.raw.signal,

@@ -18,6 +18,8 @@ export type AdmitOptions = {
 export type Admission = {
   /** x-ratelimit-* headers for the response. */
   headers: Record<string, string>
+  /** Tokens the lease holds (may be less than the reservation asked, see Admitted); 0 without a lease. */
+  reservedTokens: number
   /**
    * Settles the lease with the tokens the request really used (0 if it never reached a node). Only the first
    * call counts; later calls and requests without a lease resolve at once. Never rejects.
@@ -69,6 +71,7 @@ function admission(gate: Gate, admitted: Admitted, identity: TenantIdentity): Ad
   const { leaseId } = admitted
   return {
     headers: rateLimitHeaders(admitted.rate),
+    reservedTokens: admitted.reservedTokens,
     settle(usedTokens) {
       if (settled) return Promise.resolve()
       settled = leaseId === null ? Promise.resolve() : settleLease(gate, leaseId, usedTokens, identity.tenantId)

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { estimatePromptTokens, reservationFor } from './estimate-reservation.ts'
+import { capCompletion, estimatePromptTokens, reservationFor } from './estimate-reservation.ts'
 
 const config = { defaultMaxTokens: 4096, maxContextTokens: 8192 }
 const messages = [{ role: 'user', content: 'hello there world' }]
@@ -40,5 +40,38 @@ describe('reservationFor', () => {
   })
   it('reserves only the input for embeddings', () => {
     expect(reservationFor('embeddings', { model: 'e', input: ['abcd', 'abcdabcd'] }, config)).toEqual({ promptTokens: 3, completionTokens: 0, isCompletionGuess: false })
+  })
+})
+
+describe('capCompletion', () => {
+  const reserved = (body: Parameters<typeof reservationFor>[1]) => reservationFor('chat.completions', body, config)
+
+  it('forwards max_tokens equal to the reserved allowance when the client set none', () => {
+    const body = { model: 'm', messages }
+    const r = reserved(body)
+    expect(capCompletion('chat.completions', body, r, r.promptTokens + r.completionTokens)).toEqual({ ...body, max_tokens: 4096 })
+  })
+  it('caps to what admission really held after shrinking the guess, split over n choices', () => {
+    const body = { model: 'm', messages, n: 2 }
+    const r = reserved(body)
+    expect(capCompletion('chat.completions', body, r, r.promptTokens + 21)).toMatchObject({ max_tokens: 10 })
+  })
+  it('keeps the field the client used, and a smaller value than the reservation unchanged', () => {
+    const r = { promptTokens: 5, completionTokens: 100, isCompletionGuess: false }
+    expect(capCompletion('chat.completions', { model: 'm', messages, max_completion_tokens: 500 }, r, 105)).toEqual({ model: 'm', messages, max_completion_tokens: 100 })
+    expect(capCompletion('chat.completions', { model: 'm', messages, max_tokens: 7 }, r, 105)).toEqual({ model: 'm', messages, max_tokens: 7 })
+    expect(capCompletion('chat.completions', { model: 'm', messages, max_tokens: 500, max_completion_tokens: 50 }, r, 105))
+      .toEqual({ model: 'm', messages, max_tokens: 100, max_completion_tokens: 50 })
+  })
+  it('sets max_tokens for text completions, counting best_of sequences', () => {
+    const r = { promptTokens: 1, completionTokens: 30, isCompletionGuess: true }
+    expect(capCompletion('completions', { model: 'm', prompt: 'abcd', best_of: 3 }, r, 31)).toMatchObject({ max_tokens: 10 })
+    expect(capCompletion('completions', { model: 'm', prompt: 'abcd', max_completion_tokens: 9000 }, r, 31)).toMatchObject({ max_tokens: 30, max_completion_tokens: 9000 })
+  })
+  it('leaves embeddings and requests without a lease alone', () => {
+    const body = { model: 'e', input: 'abcd' }
+    expect(capCompletion('embeddings', body, { promptTokens: 1, completionTokens: 0, isCompletionGuess: false }, 1)).toBe(body)
+    const chatBody = { model: 'm', messages }
+    expect(capCompletion('chat.completions', chatBody, reserved(chatBody), 0)).toBe(chatBody)
   })
 })

@@ -34,9 +34,36 @@ export function reservationFor(endpoint: InferenceEndpoint, body: InferenceReque
   // max_completion_tokens supersedes max_tokens in OpenAI's API; vLLM honours both the same way.
   const asked = generation.max_completion_tokens ?? generation.max_tokens ?? null
   const perChoice = Math.min(asked ?? config.defaultMaxTokens, Math.max(1, config.maxContextTokens - promptTokens))
-  const bestOf = typeof generation.best_of === 'number' ? generation.best_of : 1 // vLLM generates best_of sequences
-  const choices = Math.max(1, generation.n ?? 1, bestOf)
-  return { promptTokens, completionTokens: perChoice * choices, isCompletionGuess: asked === null }
+  return { promptTokens, completionTokens: perChoice * sequencesOf(generation), isCompletionGuess: asked === null }
+}
+
+/** Sequences vLLM generates for one request, each up to max_tokens: n choices, or best_of when larger. */
+function sequencesOf(generation: ChatCompletionRequest | CompletionRequest): number {
+  const bestOf = typeof generation.best_of === 'number' ? generation.best_of : 1
+  return Math.max(1, generation.n ?? 1, bestOf)
+}
+
+/**
+ * The body to forward, with its completion allowance capped to what admission really reserved: the node would
+ * otherwise generate up to the context length when the client set no max_tokens (or more than was reserved,
+ * after admission shrank a guess or the context bound cut it), and settle would charge past the tpm and the
+ * budget. `reservedTokens` is the lease's hold (prompt estimate plus completion allowance). Chat keeps the
+ * field(s) the client used (max_completion_tokens supersedes max_tokens; vLLM reads both); with none it gets
+ * max_tokens, which every vLLM version honours. Text completions only know max_tokens.
+ */
+export function capCompletion<T extends InferenceRequest>(endpoint: InferenceEndpoint, body: T, reservation: Reservation, reservedTokens: number): T {
+  if (endpoint === 'embeddings' || !('messages' in body || 'prompt' in body) || reservedTokens <= 0) return body
+  const generation = body as ChatCompletionRequest | CompletionRequest
+  const cap = Math.max(1, Math.floor((reservedTokens - reservation.promptTokens) / sequencesOf(generation)))
+  const capped = (asked: number | null | undefined) => Math.min(asked ?? cap, cap)
+  if (endpoint === 'completions') return { ...body, max_tokens: capped(generation.max_tokens) }
+  const hasOwn = (v: number | null | undefined) => v !== null && v !== undefined
+  if (!hasOwn(generation.max_tokens) && !hasOwn(generation.max_completion_tokens)) return { ...body, max_tokens: cap }
+  return {
+    ...body,
+    ...(hasOwn(generation.max_completion_tokens) ? { max_completion_tokens: capped(generation.max_completion_tokens) } : {}),
+    ...(hasOwn(generation.max_tokens) ? { max_tokens: capped(generation.max_tokens) } : {}),
+  }
 }
 
 function utf8Length(s: string): number {
