@@ -58,8 +58,9 @@ export async function startFakeControlPlane(): Promise<FakeControlPlane> {
       if (match[2] === 'status') {
         const report = body as { status: RunnerStatus; error?: string }
         const to = nextStatus(node.status, { type: 'runner', status: report.status })
+        const previous = node.status
         if (to) Object.assign(node, { status: to, lastError: report.error ?? (report.status === 'launching' ? null : node.lastError) })
-        return send(200, { cluster_name: cluster, node_id: `node_${cluster}`, status: node.status, applied: to !== null })
+        return send(200, { cluster_name: cluster, node_id: `node_${cluster}`, status: node.status, applied: to !== null, previous_status: previous })
       }
       if (node.status !== 'launching') return send(409, { error: { message: `node is ${node.status}` } })
       minted++

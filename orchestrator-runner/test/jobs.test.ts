@@ -126,13 +126,60 @@ describe('launch', () => {
     expect(node(m).status).toBe('warming')
   })
 
-  it('does nothing when the node is being terminated or no longer exists', async () => {
+  it('does nothing when the node is being terminated, and only makes sure nothing runs when it no longer exists', async () => {
     const draining = launchMessage('draining')
     expect(await runLaunch(draining, 1, deps())).toEqual({ kind: 'ack' })
+    expect(sky.calls()).toEqual([])
     const gone = launchMessage()
     cp.nodes.delete(gone.cluster_name)
     expect(await runLaunch(gone, 1, deps())).toEqual({ kind: 'ack' })
-    expect(sky.calls()).toEqual([])
+    expect(sky.calls()).toEqual([['down', '-y', gone.cluster_name]])
+  })
+
+  it('replaces the cluster of a hung node when it is relaunched, with fresh credentials, and a redelivery of the relaunch launches nothing more', async () => {
+    const m = launchMessage()
+    await runLaunch(m, 1, deps())
+    const first = node(m)
+    const oldEndpoint = first.endpoint as string
+    // The node hung and was failed (deadline or health checks), then POST /admin/nodes/:cluster/relaunch.
+    first.status = 'queued'
+    const relaunch = { ...m, requested_at: m.requested_at + 1 }
+    expect(await runLaunch(relaunch, 1, deps())).toEqual({ kind: 'ack' })
+    expect(sky.calls().slice(2).map((argv) => argv[0])).toEqual(['status', 'down', 'launch'])
+    expect(node(m)).toMatchObject({ status: 'warming', credentialsMinted: 2 })
+    expect(sky.clusters()).toHaveLength(1)
+    await expect(fetch(`${oldEndpoint}/health`)).rejects.toThrow() // the old node process is gone
+    // The relaunch message redelivered (runner died before acking): the node is launching and its cluster UP.
+    node(m).status = 'launching'
+    expect(await runLaunch(relaunch, 2, deps())).toEqual({ kind: 'ack' })
+    expect(sky.launches(m.cluster_name)).toBe(2)
+    expect(node(m).credentialsMinted).toBe(2)
+  })
+
+  it('keeps a relaunch queued and retries it while the previous cluster cannot be torn down', async () => {
+    const m = launchMessage()
+    await runLaunch(m, 1, deps())
+    node(m).status = 'queued'
+    sky.setKnobs({ failDownTimes: 1 })
+    expect(await runLaunch(m, 1, deps())).toEqual({ kind: 'retry', delaySeconds: 30 })
+    expect(node(m)).toMatchObject({ status: 'queued', lastError: expect.stringContaining('could not remove the previous cluster') })
+    expect(sky.launches(m.cluster_name)).toBe(1)
+    // The retry is still a new attempt: it replaces the cluster instead of taking it for its own.
+    expect(await runLaunch(m, 2, deps())).toEqual({ kind: 'ack' })
+    expect(sky.launches(m.cluster_name)).toBe(2)
+    expect(node(m)).toMatchObject({ status: 'warming', credentialsMinted: 2 })
+  })
+
+  it('keeps retrying a failed launch whose cleanup failed until the cluster is gone', async () => {
+    sky.setKnobs({ fail: 'setup', failDownTimes: 1 }) // a failed setup leaves an INIT cluster behind
+    const m = launchMessage()
+    expect(await runLaunch(m, 1, deps())).toEqual({ kind: 'retry', delaySeconds: 30 })
+    expect(node(m)).toMatchObject({ status: 'failed', lastError: expect.stringMatching(/^error: .*setup/) })
+    expect(sky.clusters()).toHaveLength(1)
+    expect(await runLaunch(m, 2, deps())).toEqual({ kind: 'ack' })
+    expect(sky.clusters()).toEqual([])
+    expect(sky.launches(m.cluster_name)).toBe(1)
+    expect(node(m).status).toBe('failed')
   })
 })
 

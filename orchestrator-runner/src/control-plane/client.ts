@@ -7,7 +7,8 @@ import {
 
 export class TransientError extends Error {}
 
-export type ReportResult = { found: true; status: NodeStatus; applied: boolean } | { found: false }
+/** `previousStatus`: the node's status before the report (equal to `status` when it was not applied). */
+export type ReportResult = { found: true; status: NodeStatus; applied: boolean; previousStatus: NodeStatus } | { found: false }
 export type MintResult = { ok: true; credentials: NodeCredentials } | { ok: false; reason: 'not_found' | 'not_launching'; message: string }
 
 export type ControlPlane = {
@@ -51,7 +52,7 @@ export function createControlPlane(options: ControlPlaneOptions): ControlPlane {
       if (status === 404) return { found: false }
       if (status !== 200) throw new Error(`status report for ${clusterName} refused (HTTP ${status}): ${messageOf(json)}`)
       const result = runnerStatusResultSchema.parse(json)
-      return { found: true, status: result.status, applied: result.applied }
+      return { found: true, status: result.status, applied: result.applied, previousStatus: result.previous_status }
     },
     async mintCredentials(clusterName) {
       const { status, json } = await post(path(clusterName, 'credentials'))

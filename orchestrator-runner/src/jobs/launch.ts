@@ -1,32 +1,51 @@
-// Launch job: make the node's SkyPilot cluster exist, exactly once. The control plane decides whether the launch
-// is still wanted; `sky status` decides whether it already happened (a redelivered message must not start a
-// second A100); then fresh credentials are minted and `sky launch -d` runs. Failures are mapped to a node
-// status with the reason: capacity is retried later with backoff, anything else fails the node.
+// Launch job: make the node's SkyPilot cluster exist, exactly once per launch attempt. The control plane decides
+// whether the launch is still wanted and whether this delivery starts a new attempt (the node was `queued`) or
+// repeats the attempt in progress (it was already `launching`). A new attempt replaces any cluster left under
+// the name (a hung or preempted node being relaunched); a redelivery keeps an UP cluster (it must not start a
+// second A100). Then fresh credentials are minted and `sky launch -d` runs. Failures are mapped to a node status
+// with the reason: capacity is retried later with backoff, anything else fails the node. A cluster that cannot
+// be torn down keeps its message in the queue (retried with backoff) until it is gone: a leaked A100 bills hourly.
 import type { LaunchMessage } from '../../../workers/src/schemas/node-ops.ts'
-import { classifyLaunchFailure } from '../skypilot/failures.ts'
+import { classifyLaunchFailure, tailOf } from '../skypilot/failures.ts'
 import { buildTask, renderTaskYaml } from '../skypilot/task-yaml.ts'
 import { ACK, backoffSeconds, retryIn, type JobDeps, type JobOutcome } from './job.ts'
+
+const downRetry = (attempt: number, deps: JobDeps) => retryIn(backoffSeconds(attempt, 30, Math.min(600, deps.retryMaxSeconds)))
+const isGone = (down: { exitCode: number | null; absent: boolean }) => down.exitCode === 0 || down.absent
 
 export async function runLaunch(message: LaunchMessage, attempt: number, deps: JobDeps): Promise<JobOutcome> {
   const { sky, controlPlane, log, signal } = deps
   const cluster = message.cluster_name
   const started = await controlPlane.reportStatus(cluster, { status: 'launching' })
-  if (!started.found || started.status !== 'launching') {
+  if (!started.found || started.status === 'failed') {
+    // A failed (or removed) node has nothing running for it by definition; this delivery may be the retry of a
+    // failed launch whose cleanup did not work, so make sure of it.
     log.info('launch_not_wanted', { cluster, status: started.found ? started.status : 'unknown_node' })
+    return tearDownLeftover(cluster, attempt, deps)
+  }
+  if (started.status !== 'launching') {
+    log.info('launch_not_wanted', { cluster, status: started.status })
     return ACK
   }
 
+  const isNewAttempt = started.previousStatus === 'queued'
   const state = await sky.clusterState(cluster, signal)
-  if (state === 'up') {
+  if (state === 'up' && !isNewAttempt) {
     // Redelivery of a launch that already succeeded: the node is (or will be) registering by itself.
     log.info('launch_skipped_cluster_exists', { cluster })
     return ACK
   }
-  if (state === 'not_up') {
-    // INIT/STOPPED: an earlier attempt died half-way. Start from nothing rather than reuse a broken cluster.
-    log.warn('launch_replacing_unhealthy_cluster', { cluster })
+  if (state !== 'absent') {
+    // A new attempt never reuses a cluster (it may be hung or preempted, and holds the previous attempt's
+    // secrets); INIT/STOPPED means an earlier try died half-way. Start from nothing either way.
+    log.warn(isNewAttempt ? 'launch_replacing_previous_cluster' : 'launch_replacing_unhealthy_cluster', { cluster, state })
     const down = await sky.down(cluster, signal)
-    if (down.exitCode !== 0 && !down.absent) return retryIn(backoffSeconds(attempt, 30, deps.retryMaxSeconds))
+    if (down.aborted) return retryIn(0)
+    if (!isGone(down)) {
+      // Back to queued, so the redelivery is a new attempt again and replaces the cluster rather than keeping it.
+      await controlPlane.reportStatus(cluster, { status: 'queued', error: `could not remove the previous cluster (attempt ${attempt}, retrying): ${tailOf(down)}` })
+      return downRetry(attempt, deps)
+    }
   }
 
   const minted = await controlPlane.mintCredentials(cluster)
@@ -48,14 +67,29 @@ export async function runLaunch(message: LaunchMessage, attempt: number, deps: J
   log.warn('sky_launch_failed', { cluster, attempt, kind: failure.kind, reason: failure.reason })
   // Whatever a failed launch left behind (a half-provisioned or set-up cluster) must not keep billing.
   const cleanup = await sky.down(cluster, signal)
-  if (cleanup.exitCode !== 0 && !cleanup.absent) log.error('sky_down_after_failed_launch_failed', { cluster, output: cleanup.stderr.slice(-500) })
+  const isCleanedUp = isGone(cleanup)
+  if (!isCleanedUp) log.error('sky_down_after_failed_launch_failed', { cluster, output: cleanup.stderr.slice(-500) })
 
   if (failure.isRetryable && attempt < deps.maxLaunchAttempts) {
+    // The retry is a new attempt (the node is queued again): it removes a cluster this cleanup could not.
     const delaySeconds = backoffSeconds(attempt, deps.capacityRetryBaseSeconds, deps.retryMaxSeconds)
     await controlPlane.reportStatus(cluster, { status: 'queued', error: `${failure.reason} (attempt ${attempt}/${deps.maxLaunchAttempts}, retrying in ${delaySeconds}s)` })
     return retryIn(delaySeconds)
   }
   const suffix = failure.isRetryable ? ` (gave up after ${attempt} attempts)` : ''
   await controlPlane.reportStatus(cluster, { status: 'failed', error: `${failure.reason}${suffix}` })
-  return ACK
+  // The node is failed either way; the message comes back (as a failed node's launch) until sky down works.
+  return isCleanedUp ? ACK : downRetry(attempt, deps)
+}
+
+/** `sky down` for a node that should have no cluster: ack once it is gone, retry with backoff while it is not. */
+async function tearDownLeftover(cluster: string, attempt: number, deps: JobDeps): Promise<JobOutcome> {
+  const down = await deps.sky.down(cluster, deps.signal)
+  if (isGone(down)) {
+    if (!down.absent) deps.log.warn('launch_leftover_cluster_removed', { cluster })
+    return ACK
+  }
+  if (down.aborted) return retryIn(0)
+  deps.log.error('sky_down_leftover_failed', { cluster, attempt, reason: tailOf(down) })
+  return downRetry(attempt, deps)
 }

@@ -71,12 +71,17 @@ export const runnerStatusReportSchema = z.strictObject({
 })
 export type RunnerStatusReport = z.infer<typeof runnerStatusReportSchema>
 
-/** The control plane's answer to a report: the node's status after it, and whether the report changed it. */
+/**
+ * The control plane's answer to a report: the node's status after it, whether the report changed it, and the
+ * status before it. A `launching` report applied from `queued` starts a new launch attempt (first launch,
+ * relaunch, capacity retry); one applied from `launching` is a redelivery of the attempt in progress.
+ */
 export const runnerStatusResultSchema = z.object({
   cluster_name: z.string(),
   node_id: z.string(),
   status: z.enum(NODE_STATUSES),
   applied: z.boolean(),
+  previous_status: z.enum(NODE_STATUSES),
 })
 export type RunnerStatusResult = z.infer<typeof runnerStatusResultSchema>
 

@@ -33,7 +33,10 @@ export async function applyRunnerReport(db: Db, clusterName: string, report: Run
   }
   if (result.applied && report.status === 'launching' && result.from !== 'launching') await updateLaunch(db, clusterName, { addAttempt: true })
   if (result.applied && (report.status === 'terminated' || report.status === 'failed')) await updateLaunch(db, clusterName, { registerTokenHash: null })
-  return { cluster_name: result.node.name, node_id: result.node.id, status: result.node.status as RunnerStatusResult['status'], applied: result.applied }
+  return {
+    cluster_name: result.node.name, node_id: result.node.id, status: result.node.status as RunnerStatusResult['status'], applied: result.applied,
+    previous_status: result.from as RunnerStatusResult['previous_status'],
+  }
 }
 
 /**
