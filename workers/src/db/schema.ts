@@ -106,7 +106,12 @@ export const auditLog = sqliteTable('audit_log', {
   before: text('before', { mode: 'json' }),
   after: text('after', { mode: 'json' }),
   requestId: text('request_id'),
-}, (t) => [index('audit_log_at_idx').on(t.at)])
+}, (t) => [
+  index('audit_log_at_idx').on(t.at),
+  // GET /admin/audit filters by target or actor and pages by id.
+  index('audit_log_target_idx').on(t.target, t.id),
+  index('audit_log_actor_idx').on(t.actor, t.id),
+])
 
 /** Every Stripe webhook event received (verified), once: its id makes a redelivery a no-op. */
 export const webhookEvents = sqliteTable('webhook_events', {
@@ -116,7 +121,7 @@ export const webhookEvents = sqliteTable('webhook_events', {
   created: integer('created', { mode: 'number' }).notNull(),
   processedAt: integer('processed_at', { mode: 'number' }).notNull(),
   tenantId: text('tenant_id'),
-  /** applied | stale | unknown_customer | ignored */
+  /** applied | stale | unknown_customer | ignored | invalid (signed, but failed our schema: stored, never applied) */
   outcome: text('outcome').notNull(),
   payload: text('payload').notNull(),
 }, (t) => [index('webhook_events_tenant_idx').on(t.tenantId, t.created)])
@@ -155,11 +160,14 @@ export const meterPushes = sqliteTable('meter_pushes', {
   seq: integer('seq').notNull(),
   stripeCustomerId: text('stripe_customer_id').notNull(),
   value: integer('value').notNull(),
-  status: text('status', { enum: ['pending', 'sent', 'failed'] }).notNull(),
+  /** failed: retried by the next run; rejected: Stripe refused it for good (a 4xx other than 429), never retried. */
+  status: text('status', { enum: ['pending', 'sent', 'failed', 'rejected'] }).notNull(),
   attempts: integer('attempts').notNull().default(0),
   lastError: text('last_error'),
   createdAt: integer('created_at', { mode: 'number' }).notNull(),
   lastAttemptAt: integer('last_attempt_at', { mode: 'number' }),
+  /** When it was first sent: Stripe deduplicates an identifier for at least 24 h only, so late re-sends are logged. */
+  firstAttemptAt: integer('first_attempt_at', { mode: 'number' }),
   sentAt: integer('sent_at', { mode: 'number' }),
   /** Set when invoice.payment_succeeded covers this hour. */
   invoiceId: text('invoice_id'),
@@ -167,6 +175,33 @@ export const meterPushes = sqliteTable('meter_pushes', {
   uniqueIndex('meter_pushes_hour_seq_unique').on(t.tenantId, t.eventName, t.hourStart, t.seq),
   index('meter_pushes_status_idx').on(t.status, t.hourStart),
 ])
+
+/**
+ * Every message of the usage-events dead-letter queue, kept until an admin replays it into the ledger. `id` is
+ * `req:<request id>` when the body names one (so the same event dead-lettered twice is one row), else
+ * `msg:<message id>`. Two shapes arrive: schema rejects wrapped by the consumer ({reason, error, messageId, body})
+ * and raw events the runtime moved here after max_retries.
+ */
+export const usageDeadLetters = sqliteTable('usage_dead_letters', {
+  id: text('id').primaryKey(),
+  /** The dead-letter queue message's id at its first delivery. */
+  messageId: text('message_id').notNull(),
+  requestId: text('request_id'),
+  tenantId: text('tenant_id'),
+  /** schema: failed the usage-event schema; retries_exhausted: D1 refused it max_retries times. */
+  reason: text('reason', { enum: ['schema', 'retries_exhausted'] }).notNull(),
+  error: text('error'),
+  /** The message body as received (JSON). */
+  body: text('body').notNull(),
+  /** Deliveries of the dead-letter message (the highest `attempts` seen). */
+  attempts: integer('attempts').notNull(),
+  firstSeenAt: integer('first_seen_at', { mode: 'number' }).notNull(),
+  lastSeenAt: integer('last_seen_at', { mode: 'number' }).notNull(),
+  status: text('status', { enum: ['pending', 'replayed'] }).notNull().default('pending'),
+  replayedAt: integer('replayed_at', { mode: 'number' }),
+  /** Why the last replay could not write it (still failing the schema). */
+  replayError: text('replay_error'),
+}, (t) => [index('usage_dead_letters_status_idx').on(t.status, t.firstSeenAt)])
 /**
  * A node CIC launched through orchestrator-runner (issue #7); `cluster_name` is the node's name and the SkyPilot
  * cluster name. Only the SHA-256 of the node's registration token is kept; the token itself went to the runner once.
@@ -189,4 +224,5 @@ export type NodeRow = typeof nodes.$inferSelect
 export type UsageEventRow = typeof usageEvents.$inferInsert
 export type BillingObjectRow = typeof billingObjects.$inferSelect
 export type MeterPushRow = typeof meterPushes.$inferSelect
+export type UsageDeadLetterRow = typeof usageDeadLetters.$inferSelect
 export type NodeLaunchRow = typeof nodeLaunches.$inferSelect
