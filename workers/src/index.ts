@@ -1,9 +1,11 @@
-// Worker entry: HTTP through the Hono app, usage-events (and, in local dev, node-ops) through the queue
-// consumer, the hourly meter push on cron. Durable Object classes are re-exported so their bindings resolve.
+// Worker entry: HTTP through the Hono app, usage-events and its dead-letter queue (and, in local dev, node-ops)
+// through the queue consumers, the hourly meter push on cron. Durable Object classes are re-exported so their
+// bindings resolve.
 import { createApp } from './app.ts'
 import { log } from './log.ts'
 import { METER_CRON, pushMeterUsage } from './services/billing/meter-push.ts'
 import { consumeNodeOpsLocally } from './services/local-queue/node-ops-shim.ts'
+import { storeDeadLetters } from './services/usage/usage-dead-letters.ts'
 import { writeUsageEvents } from './services/usage/write-usage-events.ts'
 
 export { TenantGate } from '../../durable-objects/tenant-gate/tenant-gate.ts'
@@ -16,8 +18,16 @@ const app = createApp()
 export default {
   fetch: app.fetch,
   async queue(batch, env) {
-    if (batch.queue === 'usage-events') await writeUsageEvents(batch, env)
-    else if (batch.queue === 'node-ops') await consumeNodeOpsLocally(batch, env) // local dev only, see node-ops-shim.ts
+    switch (batch.queue) {
+      case 'usage-events': return writeUsageEvents(batch, env)
+      case 'usage-events-dlq': return storeDeadLetters(batch, env)
+      case 'node-ops': return consumeNodeOpsLocally(batch, env) // local dev only, see node-ops-shim.ts
+      default:
+        // Returning would ack the batch and lose it: a consumer was bound without a handler here (a renamed queue,
+        // a config change deployed before the code). Retried, it waits for the fix or reaches its own DLQ.
+        log.error('unknown_queue', { queue: batch.queue, size: batch.messages.length })
+        batch.retryAll()
+    }
   },
   async scheduled(controller, env) {
     if (controller.cron === METER_CRON) await pushMeterUsage(env, controller.scheduledTime)

@@ -20,3 +20,15 @@ export const usageEventSchema = z.object({
   createdAt: z.number().int().positive(),
 })
 export type UsageEvent = z.infer<typeof usageEventSchema>
+
+/**
+ * What the consumer sends to usage-events-dlq for a message that failed the schema (write-usage-events.ts). The
+ * runtime's own dead-lettering (after max_retries) moves the raw event instead, so the DLQ holds both shapes.
+ */
+export const parkedUsageEventSchema = z.object({
+  reason: z.literal('schema'),
+  error: z.string(),
+  messageId: z.string(),
+  body: z.unknown(),
+})
+export type ParkedUsageEvent = z.infer<typeof parkedUsageEventSchema>

@@ -1,9 +1,10 @@
 // Queue consumer for usage-events (called by the Worker's queue() handler): validates each message, writes the
 // valid ones to the ledger and its hourly rollup in one atomic D1 batch, and acks them. A batch D1 rejects is
 // retried with backoff (after the queue's max_retries the runtime moves it to the dead-letter queue); a
-// message that fails the schema can never succeed, so it goes to the dead-letter queue at once.
+// message that fails the schema can never succeed, so it goes to the dead-letter queue at once (whose consumer,
+// usage-dead-letters.ts, keeps every message in D1 for an admin to replay).
 import { z } from 'zod'
-import { usageEventSchema, type UsageEvent } from '../../schemas/usage-event.ts'
+import { usageEventSchema, type ParkedUsageEvent, type UsageEvent } from '../../schemas/usage-event.ts'
 import { log } from '../../log.ts'
 import { writeLedger } from './ledger-write.ts'
 
@@ -12,7 +13,7 @@ export function retryDelaySeconds(attempts: number): number {
   return Math.min(300, 5 * 2 ** Math.max(0, attempts - 1))
 }
 
-type Parked = { reason: 'schema'; error: string; messageId: string; body: unknown }
+type Parked = ParkedUsageEvent
 
 export async function writeUsageEvents(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const valid: { msg: Message<unknown>; event: UsageEvent }[] = []

@@ -1,0 +1,140 @@
+// The usage-events dead-letter queue, kept in D1 (called by the Worker's queue() handler for usage-events-dlq and
+// by the admin usage routes). Without a consumer a dead-lettered event would expire with the queue's retention
+// (4 days) and its tokens would never be billed; here every message becomes a usage_dead_letters row until an
+// admin replays it through the ledger's own exactly-once write (writeLedger: ON CONFLICT (request_id) DO
+// NOTHING), so replaying a row twice, or replaying an event that did reach the ledger, counts it once.
+import { z } from 'zod'
+import { asc, eq, inArray, sql } from 'drizzle-orm'
+import { createDb, type Db } from '../../db/client.ts'
+import { usageDeadLetters, type UsageDeadLetterRow } from '../../db/schema.ts'
+import { log } from '../../log.ts'
+import { parkedUsageEventSchema, usageEventSchema, type UsageEvent } from '../../schemas/usage-event.ts'
+import { auditStatement, type AuditEntry } from '../audit/audit-entry.ts'
+import { writeLedger } from './ledger-write.ts'
+import { retryDelaySeconds } from './write-usage-events.ts'
+
+type NewDeadLetter = typeof usageDeadLetters.$inferInsert
+
+const stringField = (value: unknown, key: string): string | null => {
+  if (typeof value !== 'object' || value === null || !(key in value)) return null
+  const field: unknown = Reflect.get(value, key)
+  return typeof field === 'string' && field.length > 0 ? field : null
+}
+
+/** One row per dead-letter message, whichever of the two shapes it has (see schemas/usage-event.ts). */
+export function deadLetterRow(msg: Pick<Message<unknown>, 'id' | 'body' | 'attempts'>, now: number): NewDeadLetter {
+  const parked = parkedUsageEventSchema.safeParse(msg.body)
+  const event = parked.success ? parked.data.body : msg.body
+  const requestId = stringField(event, 'requestId')
+  const sourceId = parked.success ? parked.data.messageId : msg.id
+  return {
+    id: requestId ? `req:${requestId}` : `msg:${sourceId}`,
+    messageId: msg.id, requestId, tenantId: stringField(event, 'tenantId'),
+    reason: parked.success ? 'schema' : 'retries_exhausted', error: parked.success ? parked.data.error : null,
+    body: JSON.stringify(msg.body ?? null), attempts: msg.attempts, firstSeenAt: now, lastSeenAt: now, status: 'pending',
+  }
+}
+
+/** Consumer of usage-events-dlq: stores every message (a redelivery only updates last seen), then acks the batch. */
+export async function storeDeadLetters(batch: MessageBatch<unknown>, env: Env): Promise<void> {
+  const db = createDb(env.DB)
+  const now = Date.now()
+  const statements = batch.messages.map((msg) => {
+    const row = deadLetterRow(msg, now)
+    log.error('usage_dead_letter', { id: row.id, messageId: msg.id, reason: row.reason, attempts: msg.attempts })
+    return db.insert(usageDeadLetters).values(row).onConflictDoUpdate({
+      target: usageDeadLetters.id,
+      // max(): deliveries of one message can be handled out of order.
+      set: { lastSeenAt: now, attempts: sql`max(${usageDeadLetters.attempts}, ${msg.attempts})` },
+    })
+  })
+  const [first, ...rest] = statements
+  if (!first) return
+  try {
+    await db.batch([first, ...rest])
+  } catch (err) {
+    // Nothing was stored (one transaction): retry with backoff; the dead-letter queue has no dead-letter queue.
+    log.error('usage_dead_letter_store_failed', { size: batch.messages.length, error: String(err) })
+    for (const msg of batch.messages) msg.retry({ delaySeconds: retryDelaySeconds(msg.attempts) })
+    return
+  }
+  batch.ackAll()
+}
+
+export type DeadLetterFilter = { status?: UsageDeadLetterRow['status'] | undefined; limit: number }
+
+/** Oldest first: the order in which they should be looked at. */
+export function listDeadLetters(db: Db, filter: DeadLetterFilter) {
+  return db.select().from(usageDeadLetters)
+    .where(filter.status ? eq(usageDeadLetters.status, filter.status) : undefined)
+    .orderBy(asc(usageDeadLetters.firstSeenAt), asc(usageDeadLetters.id)).limit(filter.limit).all()
+}
+
+const parseJson = (text: string): unknown => {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return text
+  }
+}
+
+export const deadLetterView = (r: UsageDeadLetterRow) => ({
+  object: 'usage_dead_letter', id: r.id, message_id: r.messageId, request_id: r.requestId, tenant_id: r.tenantId,
+  reason: r.reason, error: r.error, body: parseJson(r.body), attempts: r.attempts, first_seen_at: r.firstSeenAt,
+  last_seen_at: r.lastSeenAt, status: r.status, replayed_at: r.replayedAt, replay_error: r.replayError,
+})
+
+/** The usage event a row carries, checked against today's schema (a deploy may have widened it). */
+export function eventOf(row: Pick<UsageDeadLetterRow, 'body'>): { ok: true; event: UsageEvent } | { ok: false; error: string } {
+  const body = parseJson(row.body)
+  const parked = parkedUsageEventSchema.safeParse(body)
+  const parsed = usageEventSchema.safeParse(parked.success ? parked.data.body : body)
+  return parsed.success ? { ok: true, event: parsed.data } : { ok: false, error: z.prettifyError(parsed.error) }
+}
+
+export type ReplayRequest = { ids?: string[] | undefined; limit: number }
+export type ReplayReport = {
+  object: 'usage_dead_letter_replay'
+  /** Rows whose event went through the ledger write. */
+  replayed: number
+  /** Of those, the events the ledger did not have yet; the rest were already counted. */
+  inserted: number
+  duplicates: number
+  invalid: { id: string; error: string }[]
+  not_found: string[]
+}
+
+/**
+ * Replays the named rows (whatever their status: the ledger write makes a second replay a no-op), or else the
+ * oldest pending ones. Rows still failing the schema stay pending with the reason in replay_error.
+ */
+export async function replayDeadLetters(env: Env, request: ReplayRequest, by: Pick<AuditEntry, 'actor' | 'requestId'>): Promise<ReplayReport> {
+  const db = createDb(env.DB)
+  const rows = request.ids
+    ? await db.select().from(usageDeadLetters).where(inArray(usageDeadLetters.id, request.ids)).all()
+    : await listDeadLetters(db, { status: 'pending', limit: request.limit })
+  const found = new Set(rows.map((r) => r.id))
+  const valid: { id: string; event: UsageEvent }[] = []
+  const invalid: { id: string; error: string }[] = []
+  for (const row of rows) {
+    const read = eventOf(row)
+    if (read.ok) valid.push({ id: row.id, event: read.event })
+    else invalid.push({ id: row.id, error: read.error })
+  }
+  // The ledger first: if marking the rows fails afterwards, replaying them again writes nothing twice.
+  const written = await writeLedger(env.DB, valid.map((v) => v.event))
+  const now = Date.now()
+  const marks = [
+    ...(valid.length > 0 ? [db.update(usageDeadLetters).set({ status: 'replayed', replayedAt: now, replayError: null }).where(inArray(usageDeadLetters.id, valid.map((v) => v.id)))] : []),
+    ...invalid.map((i) => db.update(usageDeadLetters).set({ replayError: i.error.slice(0, 1000) }).where(eq(usageDeadLetters.id, i.id))),
+  ]
+  const report: ReplayReport = {
+    object: 'usage_dead_letter_replay', replayed: valid.length, inserted: written.inserted, duplicates: written.duplicates,
+    invalid, not_found: (request.ids ?? []).filter((id) => !found.has(id)),
+  }
+  if (rows.length > 0) {
+    await db.batch([auditStatement(db, { ...by, action: 'usage.dead_letters.replay', target: 'usage_dead_letters', after: { ...report, ids: rows.map((r) => r.id) } }), ...marks])
+  }
+  log.info('usage_dead_letters_replayed', { replayed: report.replayed, inserted: report.inserted, invalid: invalid.length })
+  return report
+}
