@@ -15,6 +15,7 @@ import { adminNodes } from './routes/admin/nodes.ts'
 import { adminTenants } from './routes/admin/tenants.ts'
 import { adminUsage } from './routes/admin/usage.ts'
 import { adminAudit } from './routes/admin/audit.ts'
+import { dashboard } from './routes/dashboard.ts'
 import { localQueues } from './routes/local-queues.ts'
 import { metrics } from './routes/metrics.ts'
 import { nodeRegistration } from './routes/nodes/register.ts'
@@ -29,6 +30,7 @@ export function createApp() {
   app.use(requestId(), config(), observeRequest())
   app.get('/health', (c) => c.json({ status: 'ok' }))
   app.route('/', metrics) // GET /metrics, behind METRICS_TOKEN
+  app.route('/', dashboard) // GET /dashboard: static files; the page reads the admin API with the admin token
   app.route('/v1', new Hono<AppEnv>().use(apiKeyAuth()).route('/', inference).route('/', models).route('/', usage))
   app.route('/api/webhooks', stripeWebhooks) // Stripe-Signature instead of an API key or admin token
   app.route('/admin', new Hono<AppEnv>().use(adminAuth())
