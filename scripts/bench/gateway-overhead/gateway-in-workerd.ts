@@ -29,7 +29,9 @@ function buildBundle(outdir: string): string {
   return path.join(outdir, 'index.js')
 }
 
-export async function startGatewayInWorkerd(nodeUrl: string, model: string, outdir: string): Promise<BenchGateway> {
+export type BenchNode = { url: string; models: string[] }
+
+export async function startGatewayInWorkerd(nodes: BenchNode[], outdir: string): Promise<BenchGateway> {
   const script = buildBundle(outdir)
   const { workerOptions } = unstable_getMiniflareWorkerOptions(path.join(ROOT, 'wrangler.toml'))
   // wrangler still speaks Miniflare 4's flat options; Miniflare 5 converts them.
@@ -56,6 +58,6 @@ export async function startGatewayInWorkerd(nodeUrl: string, model: string, outd
   }
   const tenant = await adminPost('/admin/tenants', { name: 'bench', plan: 'enterprise' }) // no limits: measure the path, not 429s
   const key = await adminPost(`/admin/tenants/${tenant.id}/keys`, {})
-  await adminPost('/admin/nodes', { endpoint: nodeUrl, models: [model] })
+  for (const node of nodes) await adminPost('/admin/nodes', { endpoint: node.url, models: node.models })
   return { url, key: key.key as string, close: () => mf.dispose() }
 }
