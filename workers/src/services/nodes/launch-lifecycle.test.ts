@@ -36,6 +36,15 @@ describe('node lifecycle', () => {
     expect(nextStatus('ready', runner('failed'))).toBeNull()
   })
 
+  it('lets a node register once per launch attempt (only while queued or launching)', () => {
+    expect(NODE_STATUSES.filter((s) => nextStatus(s, { type: 'registered' }) !== null)).toEqual(['queued', 'launching'])
+  })
+
+  it('lets the runner tear down a failed node (deadline passed or lost to preemption)', () => {
+    expect(nextStatus('failed', runner('terminating'))).toBe('terminating')
+    expect(nextStatus('failed', runner('terminated'))).toBe('terminated')
+  })
+
   it('promotes only warming nodes', () => {
     expect(NODE_STATUSES.filter((s) => nextStatus(s, { type: 'healthy' }) !== null)).toEqual(['warming'])
   })

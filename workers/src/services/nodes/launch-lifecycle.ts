@@ -17,8 +17,9 @@ const RUNNER_FROM: Record<RunnerStatus, readonly NodeStatus[]> = {
   queued: ['queued', 'launching'],
   // A launch that cannot succeed; a node that registered already is past the runner's reach.
   failed: ['queued', 'launching'],
-  terminating: ['draining', 'terminating'],
-  terminated: ['draining', 'terminating'],
+  // A failed launched node is torn down as well (deadline passed, or lost to preemption): no A100 may linger.
+  terminating: ['draining', 'terminating', 'failed'],
+  terminated: ['draining', 'terminating', 'failed'],
 }
 
 /** The status after `event`, or null when the event does not apply to a node in `current` (ignored). */
@@ -27,8 +28,9 @@ export function nextStatus(current: string, event: LifecycleEvent): NodeStatus |
     case 'runner':
       return (RUNNER_FROM[event.status] as readonly string[]).includes(current) ? event.status : null
     case 'registered':
-      // A node may register again (e.g. its curl retried after a lost answer): it is probed again.
-      return ['queued', 'launching', 'warming', 'ready'].includes(current) ? 'warming' : null
+      // Once per launch attempt: a repeat from warming/ready (a retried curl) is answered by the registration
+      // service without a change, so a second registration can never move the endpoint (not even in a race).
+      return current === 'queued' || current === 'launching' ? 'warming' : null
     case 'healthy':
       return current === 'warming' ? 'ready' : null
     case 'terminate_requested':

@@ -1,8 +1,12 @@
 // A launched node announcing itself: its run script POSTs /nodes/register with the per-node token minted for
-// its launch attempt, once vLLM answers /health. The node becomes 'warming' with its endpoint and models; the
-// route then starts its NodeMonitor, which makes it 'ready' once /health passes.
+// its launch attempt, once vLLM answers /health. The node becomes 'warming' with its endpoint and the model it
+// was launched for; the route then starts its NodeMonitor, which makes it 'ready' once /health passes.
+// Registration cannot redirect traffic: once an attempt registered (warming/ready), repeating it with the same
+// endpoint is a no-op and another endpoint is refused, and the models served are the launch spec's, not the
+// node's claim. A leaked token therefore cannot point a model at another server.
 import type { Db } from '../../db/client.ts'
 import { ApiError } from '../../errors.ts'
+import { log } from '../../log.ts'
 import { auditStatement } from '../audit/audit-entry.ts'
 import type { NodeRegistration } from '../../schemas/node-ops.ts'
 import { digestMatches } from './node-credentials.ts'
@@ -11,13 +15,24 @@ import { findNodeByName, transitionNode, type LaunchedNode } from './node-launch
 // One answer for every credential failure, so the endpoint does not reveal which cluster names exist.
 const badToken = () => new ApiError('unauthorized', 'Invalid node registration token.', { code: 'invalid_registration_token' })
 
+/** Statuses in which this launch attempt has registered already (its endpoint is the one routed to). */
+const REGISTERED = new Set(['warming', 'ready'])
+
 export async function registerLaunchedNode(db: Db, registration: NodeRegistration, presentedToken: string, requestId: string | null = null): Promise<LaunchedNode> {
   const found = await findNodeByName(db, registration.cluster_name)
   const hash = found?.launch?.registerTokenHash
-  if (!found || !hash || !presentedToken || !(await digestMatches(presentedToken, hash))) throw badToken()
-  const result = await transitionNode(db, registration.cluster_name, { type: 'registered' }, {
-    endpoint: registration.endpoint.replace(/\/+$/, ''), models: registration.models, lastError: null,
-  })
+  if (!found?.launch || !hash || !presentedToken || !(await digestMatches(presentedToken, hash))) throw badToken()
+  const endpoint = registration.endpoint.replace(/\/+$/, '')
+  if (REGISTERED.has(found.node.status)) {
+    // A retried curl (its answer was lost) is answered as before; only the first endpoint of an attempt counts.
+    if (found.node.endpoint === endpoint) return found
+    throw new ApiError('conflict', `Node '${registration.cluster_name}' is already registered at another endpoint.`, { code: 'node_already_registered', param: 'endpoint' })
+  }
+  const model = found.launch.spec.model
+  if (registration.models.some((m) => m !== model)) {
+    log.warn('node_registration_models_ignored', { clusterName: registration.cluster_name, claimed: registration.models, launched: model })
+  }
+  const result = await transitionNode(db, registration.cluster_name, { type: 'registered' }, { endpoint, models: [model], lastError: null })
   if (!result) throw badToken()
   if (!result.applied) {
     throw new ApiError('conflict', `Node '${registration.cluster_name}' is ${result.node.status} and cannot register.`, { code: 'node_not_registrable' })
