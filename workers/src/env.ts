@@ -12,14 +12,19 @@ const configSchema = z.object({
   ADMIN_TOKEN: z.string().min(16, 'ADMIN_TOKEN must be at least 16 characters'),
   SECRETS_KEY: z.string().min(16, 'SECRETS_KEY must be at least 16 characters'),
   MAX_BODY_BYTES: z.coerce.number().int().positive().default(4 * 1024 * 1024),
-  /** Time allowed for a node to send response headers; vLLM answers headers only once the request is scheduled. */
+  /** Streams: time allowed for a node to send the first chunk; a timeout is retried on another node. */
   UPSTREAM_FIRST_BYTE_TIMEOUT_MS: z.coerce.number().int().positive().default(60_000),
+  /**
+   * Non-streamed requests: time allowed for the whole answer (vLLM sends its headers only with the body, so no
+   * shorter first-byte measure exists). A timeout answers 504 and is not retried: the node was generating it.
+   */
+  UPSTREAM_REQUEST_TIMEOUT_MS: z.coerce.number().int().positive().default(600_000),
   /** Longest silence allowed between two events of a stream before it is treated as broken. */
   UPSTREAM_IDLE_TIMEOUT_MS: z.coerce.number().int().positive().default(60_000),
   /**
    * Time allowed for a streaming request's response headers. Workers' fetch exposes no TCP-connect phase, so
    * this is the closest measure: a vLLM node sends stream headers as soon as it has accepted the request,
-   * while a non-streamed answer's headers come with the whole body (only the first-byte timeout applies there).
+   * while a non-streamed answer's headers come with the whole body (only UPSTREAM_REQUEST_TIMEOUT_MS applies there).
    */
   UPSTREAM_CONNECT_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   /** Retries of a request that failed before its first byte reached the client, each on another node when there is one. */

@@ -35,7 +35,8 @@ export type ForwardInput = {
   /** performance.now() when the request arrived. */
   startedAt: number
   clientSignal: AbortSignal
-  timeouts: { connectMs: number; firstByteMs: number; idleMs: number }
+  /** `requestMs`: a non-streamed answer's total time (not bounded by the retry deadline, which covers retries). */
+  timeouts: { connectMs: number; firstByteMs: number; idleMs: number; requestMs: number }
   retry: { maxRetries: number; backoffMs: number; deadlineMs: number }
   selectNode: (tried: { avoid: ReadonlySet<string>; exclude: ReadonlySet<string> }) => Promise<Selection>
   reportOutcome: (nodeId: string, outcome: Outcome) => void
@@ -104,6 +105,7 @@ export async function forwardInference(input: ForwardInput): Promise<Response> {
       url: node.endpoint + PATHS[input.endpoint], headers: upstreamHeaders(node, input.requestId), body: payload, isStream,
       clientSignal: input.clientSignal,
       connectTimeoutMs: Math.min(input.timeouts.connectMs, remaining), firstByteTimeoutMs: Math.min(input.timeouts.firstByteMs, remaining),
+      requestTimeoutMs: input.timeouts.requestMs,
     }))
     if (result.kind === 'stream') return relayStream(input, node, isProbe, result, release, streamOptions, record)
     release()
@@ -123,7 +125,9 @@ export async function forwardInference(input: ForwardInput): Promise<Response> {
 
     const verdict = classifyFailure(result, isProbe)
     countUpstreamError(node.id, result.kind === 'node_error' ? httpErrorKind(result.status) : result.failure)
-    input.reportOutcome(node.id, verdict.isNodeFault ? { ok: false, isProbe, error: verdict.error.message } : { ok: true, isProbe })
+    if (verdict.isNodeFault) input.reportOutcome(node.id, { ok: false, isProbe, error: verdict.error.message })
+    else if (result.kind === 'node_error') input.reportOutcome(node.id, { ok: true, isProbe }) // it answered: it works
+    else if (isProbe) input.releaseProbe(node.id) // a slow answer says nothing either way about the node's health
     const current = { error: verdict.error, fromNode: result.kind === 'node_error' }
     failure = current
     if (verdict.reachedNode) reached = node

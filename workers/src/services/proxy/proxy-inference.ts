@@ -30,7 +30,10 @@ export function proxyInference(env: Env, config: Config, req: ProxyRequest): Pro
   return forwardInference({
     endpoint: req.endpoint, body: req.body, identity: req.identity, requestId: req.requestId, startedAt: req.startedAt,
     clientSignal: req.clientSignal,
-    timeouts: { connectMs: config.UPSTREAM_CONNECT_TIMEOUT_MS, firstByteMs: config.UPSTREAM_FIRST_BYTE_TIMEOUT_MS, idleMs: config.UPSTREAM_IDLE_TIMEOUT_MS },
+    timeouts: {
+      connectMs: config.UPSTREAM_CONNECT_TIMEOUT_MS, firstByteMs: config.UPSTREAM_FIRST_BYTE_TIMEOUT_MS,
+      idleMs: config.UPSTREAM_IDLE_TIMEOUT_MS, requestMs: config.UPSTREAM_REQUEST_TIMEOUT_MS,
+    },
     retry: { maxRetries: config.UPSTREAM_MAX_RETRIES, backoffMs: config.UPSTREAM_RETRY_BACKOFF_MS, deadlineMs: config.UPSTREAM_RETRY_DEADLINE_MS },
     selectNode: ({ avoid, exclude }) => selectNode(routing, { model: req.body.model, affinityKey, avoid, exclude }),
     reportOutcome: (nodeId, outcome) => reportOutcome(routing, nodeId, outcome),

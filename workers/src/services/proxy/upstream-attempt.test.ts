@@ -31,6 +31,12 @@ describe('classifyFailure', () => {
     }
   })
 
+  it('answers 504 to a non-streamed answer that took too long, without retrying it or blaming the node', () => {
+    const verdict = classifyFailure({ kind: 'failed', failure: 'request_timeout', detail: '' }, false)
+    expect(verdict).toMatchObject({ isRetryable: false, isNodeFault: false, reachedNode: true })
+    expect(verdict.error.status).toBe(504)
+  })
+
   it('retries lost connections, on the same node too if nothing else is left', () => {
     expect(classifyFailure({ kind: 'failed', failure: 'connect_error', detail: '' }, false))
       .toMatchObject({ isRetryable: true, mayRetrySameNode: true, reachedNode: false })

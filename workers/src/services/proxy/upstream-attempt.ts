@@ -1,7 +1,7 @@
-// One attempt at one node: the POST under the connect and first-byte timeouts and, for a stream, the read of
-// its first chunk before anything is committed to the client. Everything that can go wrong before that
-// first byte is returned as data, so forward-inference.ts can retry it on another node; classifyFailure says
-// what each failure means for the client, the breaker and the retry.
+// One attempt at one node: a stream's POST under the connect and first-byte timeouts and the read of its first
+// chunk before anything is committed to the client; a non-streamed POST under one total timeout. Everything
+// that can go wrong before the client hears anything is returned as data, so forward-inference.ts can retry it
+// on another node; classifyFailure says what each failure means for the client, the breaker and the retry.
 import { ApiError } from '../../errors.ts'
 import { upstreamErrorFromResponse } from './upstream-error.ts'
 
@@ -13,11 +13,17 @@ export type AttemptInput = {
   clientSignal: AbortSignal
   /** Streams only: until the response headers (see UPSTREAM_CONNECT_TIMEOUT_MS). */
   connectTimeoutMs: number
-  /** Until the first chunk of a stream, or the whole answer of a non-streamed request. */
+  /** Streams only: until their first chunk. */
   firstByteTimeoutMs: number
+  /**
+   * Non-streamed requests only: until the whole answer. vLLM sends such an answer's headers only with its body,
+   * so a long generation would look like a first-byte timeout (see UPSTREAM_REQUEST_TIMEOUT_MS).
+   */
+  requestTimeoutMs: number
 }
 
-export type FailureKind = 'connect_error' | 'connect_timeout' | 'first_byte_timeout' | 'lost_before_first_byte'
+/** `request_timeout`: a non-streamed answer took too long; the node had the request and was generating it. */
+export type FailureKind = 'connect_error' | 'connect_timeout' | 'first_byte_timeout' | 'request_timeout' | 'lost_before_first_byte'
 
 export type AttemptResult =
   /** Headers and a first chunk arrived: `body` replays that chunk, then the rest. The client listener stays attached until `detach`. */
@@ -46,9 +52,10 @@ export async function attemptUpstream(a: AttemptInput): Promise<AttemptResult> {
   const onClientAbort = () => controller.abort()
   a.clientSignal.addEventListener('abort', onClientAbort)
   const detach = () => a.clientSignal.removeEventListener('abort', onClientAbort)
-  let timedOut: 'connect_timeout' | 'first_byte_timeout' | null = null
-  const arm = (kind: 'connect_timeout' | 'first_byte_timeout', ms: number) => setTimeout(() => { timedOut ??= kind; controller.abort() }, ms)
-  const firstByteTimer = arm('first_byte_timeout', a.firstByteTimeoutMs)
+  type Timeout = 'connect_timeout' | 'first_byte_timeout' | 'request_timeout'
+  let timedOut: Timeout | null = null
+  const arm = (kind: Timeout, ms: number) => setTimeout(() => { timedOut ??= kind; controller.abort() }, ms)
+  const firstByteTimer = a.isStream ? arm('first_byte_timeout', a.firstByteTimeoutMs) : arm('request_timeout', a.requestTimeoutMs)
   const connectTimer = a.isStream && a.connectTimeoutMs < a.firstByteTimeoutMs ? arm('connect_timeout', a.connectTimeoutMs) : undefined
   const failed = (failure: FailureKind, err: unknown): AttemptResult => {
     if (a.clientSignal.aborted) return { kind: 'client_aborted' }
@@ -85,7 +92,10 @@ export type FailureVerdict = {
   error: ApiError
   /** Counts as a failure for the node's breaker (connect error, timeout, 5xx, lost connection). */
   isNodeFault: boolean
-  /** Safe and useful to try again on another node: nothing reached the client, and the node, not the request, failed. */
+  /**
+   * Safe and useful to try again on another node: nothing reached the client, the node, not the request, failed,
+   * and the node did not spend GPU time on it (a timed-out generation is not replayed on another GPU).
+   */
   isRetryable: boolean
   /** The node received the request (it is then the one the usage ledger names). */
   reachedNode: boolean
@@ -115,6 +125,11 @@ export function classifyFailure(result: Extract<AttemptResult, { kind: 'node_err
       return { ...base, reachedNode: true, mayRetrySameNode: false, error: new ApiError('upstream_timeout', 'The model node did not accept the request in time', { code: 'upstream_connect_timeout' }) }
     case 'first_byte_timeout':
       return { ...base, reachedNode: true, mayRetrySameNode: false, error: new ApiError('upstream_timeout', 'The model node did not answer in time', { code: 'upstream_timeout' }) }
+    case 'request_timeout': // a slow answer of a working node: not its fault (it must not open breakers), and replaying it would burn another GPU
+      return {
+        isNodeFault: false, isRetryable: false, reachedNode: true, mayRetrySameNode: false,
+        error: new ApiError('upstream_timeout', 'The model node did not finish the answer in time', { code: 'upstream_timeout' }),
+      }
     case 'lost_before_first_byte':
       return { ...base, reachedNode: true, mayRetrySameNode: true, error: new ApiError('bad_gateway', 'The connection to the model node was lost before it answered', { code: 'upstream_connection_lost' }) }
     default: {
