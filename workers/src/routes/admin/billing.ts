@@ -8,7 +8,7 @@ import { readQuery } from '../read-query.ts'
 
 const meterPushQuerySchema = z.strictObject({
   tenant_id: z.string().min(1).max(64).optional(),
-  status: z.enum(['pending', 'sent', 'failed']).optional(),
+  status: z.enum(['pending', 'sent', 'failed', 'rejected']).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(100),
 })
 

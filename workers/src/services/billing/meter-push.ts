@@ -1,13 +1,16 @@
 // Sends closed usage hours to Stripe Billing Meters. Called by the Worker's hourly scheduled() handler.
 //
 // Exactly once, by construction: (1) each event is written to meter_pushes as `pending`, with its value and
-// deterministic identifier frozen, BEFORE it is sent; (2) a run claims a row (attempts = attempts + 1, compare-
-// and-swap, with a lease) before sending it, so overlapping runs never send one row twice; (3) a row that was not
+// deterministic identifier frozen, BEFORE it is sent; (2) a run claims rows (attempts + 1, with a lease, in one
+// conditional UPDATE) before sending them, so overlapping runs never send one row twice; (3) a row that was not
 // confirmed (failed, or the run died before recording the answer) is re-sent verbatim later under the same
 // identifier, which Stripe deduplicates (rolling >= 24 h window; runs are hourly). Usage that arrives after an
-// hour was pushed becomes a correction event (next seq) carrying only the difference.
-// Aggregates usage_events directly; once usage_hourly (issue #5) is merged it can read that rollup instead.
-import { and, asc, eq, gte, isNull, lt, ne, or, sql } from 'drizzle-orm'
+// hour was pushed becomes a correction event (next seq) carrying only the difference. A row Stripe refuses for
+// good (a 4xx that is not about our key, a conflict or the rate) is `rejected`: shown to the admin, never resent.
+// Totals are read from usage_events, not usage_hourly: the rollup is written in the same D1 batch as the events
+// and would give the same sums, but this query needs no key or model dimension and is bounded to 48 h.
+import { and, asc, eq, gte, inArray, isNull, lt, or, sql } from 'drizzle-orm'
+import type { BatchItem } from 'drizzle-orm/batch'
 import type Stripe from 'stripe'
 import { createDb, type Db } from '../../db/client.ts'
 import { meterPushes, type MeterPushRow } from '../../db/schema.ts'
@@ -23,18 +26,27 @@ export const LOOKBACK_HOURS = 48
 /** Stripe accepts meter event timestamps from the past 35 days; older unsent rows stay visible as failed. */
 const STRIPE_MAX_AGE_MS = 35 * 24 * HOUR_MS - HOUR_MS
 /**
- * Two D1 queries per send (claim, result) must stay under D1's 1000 queries per invocation. Rows beyond this wait
- * for the next run, so one cron run serves about this many billed tenant-hours per hour; beyond that, fan the
- * sends out through a Queue.
+ * Rows claimed together (one bound parameter each; D1 allows 100) and then sent one by one: at the client's 20 s
+ * timeout the last of a page still goes out well inside its claim lease.
  */
-const MAX_SENDS_PER_RUN = 300
-/** How long a claimed row is left to its sender (one Stripe call, 20 s timeout) before another run may take it. */
+const PAGE_SIZE = 20
+/** How long a claimed row is left to its sender before another run may take it. */
 const CLAIM_LEASE_MS = 10 * 60_000
+/** Stripe deduplicates an identifier for at least 24 h: a re-send after this is logged as an error. */
+export const DEDUPE_WARN_AFTER_MS = 20 * HOUR_MS
 const INSERT_ROWS_PER_STATEMENT = 9 // 11 columns per row; D1 binds at most 100 parameters per statement
 
-export type PushReport = { planned: number; sent: number; failed: number; notClaimed: number }
+/**
+ * What one run may spend. A run pages through every due row until one of these runs out (the rest waits for the
+ * next hour, least recently tried first). Wall time: an hourly cron may run 15 min. D1: 1000 queries per invocation,
+ * each statement of a batch counted as one to be safe. Beyond that, fan the sends out through a Queue.
+ */
+export type PushBudget = { sendMs: number; d1Queries: number }
+const DEFAULT_BUDGET: PushBudget = { sendMs: 10 * 60_000, d1Queries: 900 }
 
-export async function pushMeterUsage(env: Env, now: number): Promise<PushReport | { skipped: 'not_configured' }> {
+export type PushReport = { planned: number; sent: number; failed: number; rejected: number; notClaimed: number; pages: number }
+
+export async function pushMeterUsage(env: Env, now: number, budget: PushBudget = DEFAULT_BUDGET): Promise<PushReport | { skipped: 'not_configured' }> {
   const config = meterConfig(env)
   if (!config.ok) {
     log.error('meter_push_not_configured', { error: config.error }) // billing is off until the secrets are set
@@ -42,23 +54,28 @@ export async function pushMeterUsage(env: Env, now: number): Promise<PushReport 
   }
   const { eventName } = config.config
   const db = createDb(env.DB)
-  const intents = await planAndRecord(db, eventName, now)
-  const due = await db.select().from(meterPushes)
-    .where(and(eq(meterPushes.eventName, eventName), ne(meterPushes.status, 'sent'), gte(meterPushes.hourStart, now - STRIPE_MAX_AGE_MS)))
-    .orderBy(asc(meterPushes.hourStart), asc(meterPushes.seq)).limit(MAX_SENDS_PER_RUN).all()
-  const report: PushReport = { planned: intents.length, sent: 0, failed: 0, notClaimed: 0 }
+  const startedAt = Date.now()
+  const planned = await planAndRecord(db, eventName, now)
+  let queries = planned.queries
+  const report: PushReport = { planned: planned.intents.length, sent: 0, failed: 0, rejected: 0, notClaimed: 0, pages: 0 }
   const stripe = stripeClient(config.config)
-  for (const row of due) {
-    const result = await sendOne(db, stripe, row)
-    if (result === 'sent') report.sent++
-    else if (result === 'failed') report.failed++
-    else report.notClaimed++
+  // At least one page per run; then more while the budget lasts (a page: select, claim, one result write per row).
+  while (report.pages === 0 || (Date.now() - startedAt < budget.sendMs && queries + PAGE_SIZE + 2 <= budget.d1Queries)) {
+    const page = await duePage(db, eventName, now, startedAt)
+    if (page.length === 0) break
+    report.pages++
+    const sent = await sendPage(db, stripe, page)
+    queries += 2 + sent.queries
+    report.sent += sent.sent
+    report.failed += sent.failed
+    report.rejected += sent.rejected
+    report.notClaimed += sent.notClaimed
   }
-  log.info('meter_push', { eventName, due: due.length, ...report })
+  log.info('meter_push', { eventName, ...report })
   return report
 }
 
-async function planAndRecord(db: Db, eventName: string, now: number): Promise<PushIntent[]> {
+async function planAndRecord(db: Db, eventName: string, now: number): Promise<{ intents: PushIntent[]; queries: number }> {
   const { from, to } = closedHours(now, GRACE_MS, LOOKBACK_HOURS)
   // A literal, not a bound parameter: D1 binds JS numbers as REAL, which would turn this into float division.
   const hourLiteral = sql.raw(String(HOUR_MS))
@@ -74,7 +91,9 @@ async function planAndRecord(db: Db, eventName: string, now: number): Promise<Pu
     GROUP BY tenant_id, hour_start`)
   const { intents, overPushed } = planMeterPushes(totals, pushed, eventName)
   if (overPushed.length > 0) log.error('meter_push_over_pushed', { hours: overPushed })
-  const rows = intents.map((i) => ({ ...i, eventName, status: 'pending' as const, attempts: 0, createdAt: now }))
+  // createdAt is wall time (not the cron's scheduled time): it orders never-attempted rows among retries.
+  const createdAt = Date.now()
+  const rows = intents.map((i) => ({ ...i, eventName, status: 'pending' as const, attempts: 0, createdAt }))
   const statements = []
   for (let i = 0; i < rows.length; i += INSERT_ROWS_PER_STATEMENT) {
     // A concurrent run that planned the same identifier already wrote it: keep the first, frozen row.
@@ -82,17 +101,79 @@ async function planAndRecord(db: Db, eventName: string, now: number): Promise<Pu
   }
   const [first, ...rest] = statements
   if (first) await db.batch([first, ...rest])
-  return intents
+  return { intents, queries: 2 + statements.length }
 }
 
-async function sendOne(db: Db, stripe: Stripe, row: MeterPushRow): Promise<'sent' | 'failed' | 'not_claimed'> {
-  // A failed row is free to retry; a pending one only once its lease ran out (its sender died mid-flight).
+/** A failed row is free to retry; a pending one only once its lease ran out (its sender died mid-flight). */
+const isFree = (wall: number) => or(eq(meterPushes.status, 'failed'), and(eq(meterPushes.status, 'pending'),
+  or(isNull(meterPushes.lastAttemptAt), lt(meterPushes.lastAttemptAt, wall - CLAIM_LEASE_MS))))
+
+/**
+ * The next due rows, least recently touched first (last attempt, or creation for a new row): a backlog of retries
+ * and new hours take turns instead of the oldest hours going first forever. Rows this run already attempted are
+ * past `startedAt` and drop out, so each page is new rows.
+ */
+function duePage(db: Db, eventName: string, now: number, startedAt: number): Promise<MeterPushRow[]> {
+  return db.select().from(meterPushes)
+    .where(and(
+      eq(meterPushes.eventName, eventName), gte(meterPushes.hourStart, now - STRIPE_MAX_AGE_MS), isFree(Date.now()),
+      or(isNull(meterPushes.lastAttemptAt), lt(meterPushes.lastAttemptAt, startedAt)),
+    ))
+    .orderBy(sql`coalesce(${meterPushes.lastAttemptAt}, ${meterPushes.createdAt})`, asc(meterPushes.hourStart), asc(meterPushes.seq))
+    .limit(PAGE_SIZE).all()
+}
+
+type PageResult = { sent: number; failed: number; rejected: number; notClaimed: number; queries: number }
+
+async function sendPage(db: Db, stripe: Stripe, page: MeterPushRow[]): Promise<PageResult> {
   const wall = Date.now()
-  const isFree = or(eq(meterPushes.status, 'failed'), and(eq(meterPushes.status, 'pending'),
-    or(isNull(meterPushes.lastAttemptAt), lt(meterPushes.lastAttemptAt, wall - CLAIM_LEASE_MS))))
-  const claim = await db.update(meterPushes).set({ status: 'pending', attempts: row.attempts + 1, lastAttemptAt: wall })
-    .where(and(eq(meterPushes.identifier, row.identifier), eq(meterPushes.attempts, row.attempts), isFree)).run()
-  if (claim.meta.changes !== 1) return 'not_claimed' // another run has it
+  // One conditional UPDATE claims the page; rows another run took meanwhile are not returned.
+  const claimed = await db.update(meterPushes).set({
+    status: 'pending', attempts: sql`${meterPushes.attempts} + 1`, lastAttemptAt: wall,
+    // Rows attempted before first_attempt_at existed: their creation is when they were first sent.
+    firstAttemptAt: sql`coalesce(${meterPushes.firstAttemptAt}, CASE WHEN ${meterPushes.attempts} > 0 THEN ${meterPushes.createdAt} END, ${wall})`,
+  }).where(and(inArray(meterPushes.identifier, page.map((r) => r.identifier)), isFree(wall))).returning()
+  const order = new Map(page.map((r, i) => [r.identifier, i]))
+  claimed.sort((a, b) => (order.get(a.identifier) ?? 0) - (order.get(b.identifier) ?? 0))
+  const result: PageResult = { sent: 0, failed: 0, rejected: 0, notClaimed: page.length - claimed.length, queries: 0 }
+  const sentIds: string[] = []
+  const writes: BatchItem<'sqlite'>[] = []
+  for (const row of claimed) {
+    warnIfPastDedupeWindow(row, wall)
+    const outcome = await sendOne(stripe, row)
+    if (outcome.ok) {
+      sentIds.push(row.identifier)
+      result.sent++
+      continue
+    }
+    const status = outcome.isPermanent ? 'rejected' : 'failed'
+    result[status]++
+    const logFields = { identifier: row.identifier, attempts: row.attempts, error: outcome.error }
+    if (outcome.isPermanent) log.error('meter_push_rejected', logFields)
+    else log.warn('meter_push_failed', logFields)
+    writes.push(db.update(meterPushes).set({ status, lastError: outcome.error }).where(eq(meterPushes.identifier, row.identifier)))
+  }
+  if (sentIds.length > 0) {
+    writes.push(db.update(meterPushes).set({ status: 'sent', sentAt: Date.now(), lastError: null }).where(inArray(meterPushes.identifier, sentIds)))
+  }
+  const [first, ...rest] = writes
+  if (first) await db.batch([first, ...rest])
+  result.queries = writes.length
+  return result
+}
+
+function warnIfPastDedupeWindow(row: MeterPushRow, wall: number): void {
+  if (row.attempts <= 1 || row.firstAttemptAt === null || wall - row.firstAttemptAt < DEDUPE_WARN_AFTER_MS) return
+  // Past Stripe's 24 h the identifier may no longer be deduplicated: if an earlier attempt was counted, this one
+  // could be counted again. Check the customer's meter in Stripe before trusting the total.
+  log.error('meter_push_resend_after_dedupe_window', {
+    identifier: row.identifier, attempts: row.attempts, first_attempt_at: row.firstAttemptAt, age_hours: Math.floor((wall - row.firstAttemptAt) / HOUR_MS),
+  })
+}
+
+type SendOutcome = { ok: true } | { ok: false; isPermanent: boolean; error: string }
+
+async function sendOne(stripe: Stripe, row: MeterPushRow): Promise<SendOutcome> {
   try {
     await stripe.billing.meterEvents.create({
       event_name: row.eventName,
@@ -100,14 +181,20 @@ async function sendOne(db: Db, stripe: Stripe, row: MeterPushRow): Promise<'sent
       identifier: row.identifier,
       timestamp: Math.floor(row.hourStart / 1000),
     })
+    return { ok: true }
   } catch (err) {
-    const lastError = describeError(err)
-    log.warn('meter_push_failed', { identifier: row.identifier, attempts: row.attempts + 1, error: lastError })
-    await db.update(meterPushes).set({ status: 'failed', lastError }).where(eq(meterPushes.identifier, row.identifier))
-    return 'failed'
+    return { ok: false, isPermanent: isPermanentRejection(err), error: describeError(err) }
   }
-  await db.update(meterPushes).set({ status: 'sent', sentAt: Date.now(), lastError: null }).where(eq(meterPushes.identifier, row.identifier))
-  return 'sent'
+}
+
+/**
+ * Stripe refused this event itself (400 bad parameter, 404 unknown customer or meter, ...): sending it again
+ * cannot help. Not 429 (rate), 408/409 (retryable per Stripe's and OpenAI's clients), 401/403 (our key or its
+ * permissions are wrong: every row would be rejected, and they must go out once the key is fixed).
+ */
+export function isPermanentRejection(err: unknown): boolean {
+  const status = err && typeof err === 'object' && 'statusCode' in err && typeof err.statusCode === 'number' ? err.statusCode : null
+  return status !== null && status >= 400 && status < 500 && ![401, 403, 408, 409, 429].includes(status)
 }
 
 function describeError(err: unknown): string {
