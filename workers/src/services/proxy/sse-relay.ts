@@ -1,7 +1,9 @@
 // Pumps a node's SSE stream to the client event by event, as each arrives (no buffering beyond one event),
 // while keeping the last cumulative usage it saw (the node is always asked for continuous usage, so a cut
 // stream is still billed for what was generated). It hides the usage the client did not ask for, and ends a
-// broken stream with an explicit error event instead of a clean [DONE].
+// broken stream with an explicit error event instead of a clean [DONE]. Line ends are normalised (CRLF, CR, LF
+// are all valid SSE line ends, and sse-starlette sends CRLF), and a client that leaves while a write is blocked
+// on backpressure still ends the relay (workerd does not always cancel the body: cloudflare/workerd#6832).
 import { ApiError, errorBody } from '../../errors.ts'
 import { usageSchema, type Usage } from '../../schemas/openai.ts'
 import { upstreamErrorFromStreamFrame } from './upstream-error.ts'
@@ -28,6 +30,39 @@ const DONE = 'data: [DONE]\n\n'
 const sseError = (e: ApiError) => `data: ${JSON.stringify(errorBody(e))}\n\n`
 
 class IdleTimeout extends Error {}
+class ClientGone extends Error {}
+
+/**
+ * Turns every SSE line end into "\n" (the spec's end-of-line is CRLF, LF or CR), across chunk boundaries: a
+ * chunk's trailing CR is held back, since the next chunk may start with the LF of the same CRLF.
+ */
+export function lineEndNormaliser(): (text: string, isLast?: boolean) => string {
+  let heldCr = false
+  return (text, isLast = false) => {
+    if (heldCr) { text = `\r${text}`; heldCr = false }
+    if (!isLast && text.endsWith('\r')) { heldCr = true; text = text.slice(0, -1) }
+    return text.replace(/\r\n?/g, '\n')
+  }
+}
+
+/**
+ * Waits for a write or close of the client's stream, but no longer than the client stays: one blocked on
+ * backpressure would otherwise wait forever when the runtime never cancels the body, and the request would
+ * record no usage and keep its lease. Throws ClientGone once the client has left.
+ */
+async function unlessGone(signal: AbortSignal, op: () => Promise<void>): Promise<void> {
+  if (signal.aborted) throw new ClientGone()
+  let onAbort: () => void = () => {}
+  const gone = new Promise<never>((_, reject) => { onAbort = () => reject(new ClientGone()) })
+  signal.addEventListener('abort', onAbort, { once: true })
+  const pending = op()
+  pending.catch(() => {}) // may settle (reject) long after we stopped waiting for it
+  try {
+    await Promise.race([pending, gone])
+  } finally {
+    signal.removeEventListener('abort', onAbort)
+  }
+}
 
 export function relaySse(upstream: ReadableStream<Uint8Array>, options: RelayOptions): { body: ReadableStream<Uint8Array>; done: Promise<StreamOutcome> } {
   const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>()
@@ -38,14 +73,14 @@ async function pump(upstream: ReadableStream<Uint8Array>, writer: WritableStream
   const state: StreamOutcome = { outcome: 'upstream_broken', usage: null, countedCompletionTokens: 0, firstEventAt: null }
   const reader = upstream.getReader()
   const decoder = new TextDecoder()
+  const normalise = lineEndNormaliser()
   let buffer = ''
   let failure: ApiError | null = null
   let finished = false
   try {
     while (!finished) {
       const { value, done } = await readWithin(reader, options.idleTimeoutMs)
-      if (done) break
-      buffer += decoder.decode(value, { stream: true })
+      buffer += done ? normalise(decoder.decode(), true) : normalise(decoder.decode(value, { stream: true }))
       let out = ''
       let end: number
       while (!finished && (end = buffer.indexOf('\n\n')) !== -1) {
@@ -56,7 +91,8 @@ async function pump(upstream: ReadableStream<Uint8Array>, writer: WritableStream
         else if (result.kind === 'done') { out += DONE; state.outcome = 'completed'; finished = true }
         else if (result.kind === 'error') { failure = result.error; finished = true }
       }
-      if (out) await writer.write(encoder.encode(out))
+      if (out) await unlessGone(options.clientSignal, () => writer.write(encoder.encode(out)))
+      if (done) break
     }
     if (!finished) failure = new ApiError('bad_gateway', 'The model node closed the stream before finishing it', { code: 'upstream_stream_broken' })
   } catch (err) {
@@ -66,15 +102,16 @@ async function pump(upstream: ReadableStream<Uint8Array>, writer: WritableStream
   }
   if (failure) state.outcome = 'upstream_broken'
   if (state.outcome !== 'completed') { options.abortUpstream(); reader.cancel().catch(() => {}) }
-  await finish(writer, failure, state)
+  await finish(writer, failure, state, options.clientSignal)
   return state
 }
 
-async function finish(writer: WritableStreamDefaultWriter<Uint8Array>, failure: ApiError | null, state: StreamOutcome) {
+async function finish(writer: WritableStreamDefaultWriter<Uint8Array>, failure: ApiError | null, state: StreamOutcome, signal: AbortSignal) {
   try {
-    if (failure) await writer.write(encoder.encode(sseError(failure)))
-    await writer.close()
+    if (failure) await unlessGone(signal, () => writer.write(encoder.encode(sseError(failure))))
+    await unlessGone(signal, () => writer.close()) // close waits for the queued chunks to be read
   } catch {
+    writer.abort().catch(() => {}) // not awaited: abort too waits for a write stuck on backpressure
     state.outcome = state.outcome === 'completed' ? 'completed' : 'client_aborted' // the client is gone: nothing to tell
   }
 }

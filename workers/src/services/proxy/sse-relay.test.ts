@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest'
+import { lineEndNormaliser, relaySse, type RelayOptions } from './sse-relay.ts'
+
+const encoder = new TextEncoder()
+const usage = (completion: number) => ({ prompt_tokens: 4, completion_tokens: completion, total_tokens: 4 + completion })
+const chunk = (content: string, completion: number) =>
+  `data: ${JSON.stringify({ object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content } }], usage: usage(completion) })}`
+
+function upstreamOf(parts: string[]): ReadableStream<Uint8Array> {
+  return new ReadableStream({
+    start(controller) {
+      for (const part of parts) controller.enqueue(encoder.encode(part))
+      controller.close()
+    },
+  })
+}
+
+function options(extra: Partial<RelayOptions> = {}): RelayOptions {
+  return { clientWantsUsage: false, clientWantsContinuousUsage: false, idleTimeoutMs: 1_000, clientSignal: new AbortController().signal, abortUpstream: () => {}, ...extra }
+}
+
+describe('lineEndNormaliser', () => {
+  it('turns CRLF and lone CR into LF, also when a CRLF is split across chunks', () => {
+    const normalise = lineEndNormaliser()
+    expect([normalise('a\r\nb\r'), normalise('\nc\rd\r'), normalise('\r\n')].join('')).toBe('a\nb\nc\nd\n\n')
+    expect(normalise('e\r\r') + normalise('', true)).toBe('e\n\n') // the held CR is flushed at the end
+  })
+})
+
+describe('relaySse', () => {
+  it.each([['CRLF', '\r\n'], ['CR', '\r']])('relays a stream whose events end in %s (sse-starlette sends CRLF)', async (_, eol) => {
+    const text = `${chunk('Hi', 1)}${eol}${eol}${chunk(' there', 2)}${eol}${eol}data: [DONE]${eol}${eol}`
+    const cut = Math.floor(text.length / 2) + 1
+    const relay = relaySse(upstreamOf([text.slice(0, cut), text.slice(cut)]), options())
+    const body = await new Response(relay.body).text()
+    const outcome = await relay.done
+    expect(outcome).toMatchObject({ outcome: 'completed', usage: { completion_tokens: 2 }, countedCompletionTokens: 2 })
+    expect(body.endsWith('data: [DONE]\n\n')).toBe(true)
+    expect(body.split('\n\n').filter((e) => e !== '')).toHaveLength(3)
+  })
+
+  it('ends as client_aborted, with the usage so far, when the client leaves during a write blocked on backpressure', async () => {
+    let sent = 0
+    const endless = new ReadableStream<Uint8Array>({ // a node that keeps generating
+      pull(controller) { sent++; controller.enqueue(encoder.encode(`${chunk('x', sent)}\n\n`)) },
+    })
+    const client = new AbortController()
+    let isUpstreamAborted = false
+    const relay = relaySse(endless, options({ clientSignal: client.signal, abortUpstream: () => { isUpstreamAborted = true } }))
+    // The client never reads the body and the runtime never cancels it (cloudflare/workerd#6832): only the
+    // request signal says it has gone.
+    await new Promise((r) => setTimeout(r, 50))
+    client.abort()
+    const outcome = await Promise.race([relay.done, new Promise<'stalled'>((r) => setTimeout(() => r('stalled'), 2_000))])
+    expect(outcome).toMatchObject({ outcome: 'client_aborted', usage: { completion_tokens: expect.any(Number) } })
+    expect(isUpstreamAborted).toBe(true)
+  })
+})
