@@ -45,6 +45,10 @@ async function handle(c: Context<AppEnv>, endpoint: InferenceEndpoint): Promise<
     return withHeaders(res, admission.headers)
   } catch (err) {
     settle(0)
+    // Routing failed after admission (404 no such model, 503 no node): the client still counts against its
+    // limits, so the answer carries the same x-ratelimit-* headers as any admitted response. The error's own
+    // headers (retry-after) win.
+    if (err instanceof ApiError) throw new ApiError(err.kind, err.message, { ...err.extra, headers: { ...admission.headers, ...err.extra.headers } })
     throw err
   }
 }
