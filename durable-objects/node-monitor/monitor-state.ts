@@ -2,6 +2,7 @@
 // the admin API (NodeSnapshot). Pure helpers only.
 import type { TerminateMessage } from '../../workers/src/schemas/node-ops.ts'
 import { closedBreaker, DEFAULT_BREAKER_CONFIG, settle, type BreakerConfig, type BreakerState } from './breaker-state.ts'
+import type { LaunchWatch } from './launch-watch.ts'
 import { unknownHealth, type HealthState } from './node-lifecycle.ts'
 import type { NodeLoad } from './vllm-metrics.ts'
 
@@ -20,13 +21,17 @@ export type MonitorState = {
    */
   removal: { requestedAt: number; terminate?: TerminateMessage } | null
   isFailedByMonitor: boolean
+  /** A launched node's launch attempt in progress, for its deadline (launch-watch.ts). */
+  launchWatch?: LaunchWatch | null
+  /** A launched node failed (deadline, health): its terminate, kept until the queue took it. */
+  pendingTerminate?: TerminateMessage | null
 }
 
 export type NodeSnapshot = MonitorState & { at: number }
 
 export const initialMonitorState = (now: number): MonitorState => ({
   nodeId: null, status: null, breaker: closedBreaker(now), breakerConfig: { ...DEFAULT_BREAKER_CONFIG },
-  health: unknownHealth(now), load: null, removal: null, isFailedByMonitor: false,
+  health: unknownHealth(now), load: null, removal: null, isFailedByMonitor: false, launchWatch: null, pendingTerminate: null,
 })
 
 /** The state as of `now` (an open breaker past its cooldown shows as half-open). */

@@ -1,6 +1,8 @@
 // One object per node (`node:<id>`): the authority on the node's circuit breaker, its health and its load.
 // Its alarm checks `/health` and scrapes `/metrics` every NODE_HEALTH_INTERVAL_MS while the node is
-// registered, and moves the node's status in D1 (warming → ready, ready → failed, draining → gone). The Worker
+// registered, and moves the node's status in D1 (warming → ready, ready → failed, draining → gone). For a node
+// CIC launched it also runs from the launch on: a launch past NODE_LAUNCH_TIMEOUT_MS, or a launched node lost
+// to health checks (spot preemption), is failed and its terminate queued (launch-watch.ts). The Worker
 // reports request outcomes here off the response path and reads snapshots into a short per-isolate cache.
 // The decisions live in breaker-state.ts and node-lifecycle.ts; this class stores and schedules.
 import { DurableObject } from 'cloudflare:workers'
@@ -10,6 +12,8 @@ import { log } from '../../workers/src/log.ts'
 import { recordNodeCounters } from '../../workers/src/services/usage/node-counters.ts'
 import { grantProbe, recordOutcome, releaseProbe, settle, type Outcome } from './breaker-state.ts'
 import { initialMonitorState, snapshotOf, type BreakerPatch, type MonitorState, type NodeSnapshot } from './monitor-state.ts'
+import { z } from 'zod'
+import { DEFAULT_LAUNCH_TIMEOUT_MS, watchLaunch } from './launch-watch.ts'
 import { applyCheck, FINAL_STATUSES, nextLifecycle, type LifecycleStep } from './node-lifecycle.ts'
 import { readNodeRecord, removeDrainedNode, setNodeStatus, type NodeRecord } from './node-record.ts'
 import { probeNode } from './probe-node.ts'
@@ -20,22 +24,28 @@ const STATE_KEY = 'state'
 /** Reconciliation compares counters over hours: a sample a minute is plenty and keeps the table small. */
 const COUNTER_SAMPLE_INTERVAL_MS = 60_000
 
+// Read here rather than in env.ts's schema (owned elsewhere); an absent or empty var means the default.
+const launchTimeoutSchema = z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int().positive().default(DEFAULT_LAUNCH_TIMEOUT_MS))
+const launchTimeoutMs = (env: Env) => launchTimeoutSchema.parse(Reflect.get(env, 'NODE_LAUNCH_TIMEOUT_MS'))
+
 export class NodeMonitor extends DurableObject<Env> {
   private state: MonitorState
   private readonly config: Config
+  private readonly launchTimeoutMs: number
   private ticking: Promise<void> | null = null
   private countersSampledAt = 0
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env)
     this.config = loadConfig(env)
+    this.launchTimeoutMs = launchTimeoutMs(env)
     this.state = ctx.storage.kv.get<MonitorState>(STATE_KEY) ?? initialMonitorState(Date.now())
   }
 
   /** Starts (or restarts) monitoring: one check right now, then one every interval. Idempotent. */
   async start(nodeId: string): Promise<NodeSnapshot> {
     this.adopt(nodeId)
-    await this.tick()
+    await this.checkNow()
     return this.current()
   }
 
@@ -81,7 +91,7 @@ export class NodeMonitor extends DurableObject<Env> {
   async requestRemoval(nodeId: string): Promise<{ removed: boolean; snapshot: NodeSnapshot }> {
     this.adopt(nodeId)
     if (!this.state.removal) this.save({ ...this.state, removal: { requestedAt: Date.now() } })
-    await this.tick()
+    await this.checkNow()
     return { removed: this.state.status === 'gone', snapshot: this.current() }
   }
 
@@ -92,7 +102,7 @@ export class NodeMonitor extends DurableObject<Env> {
   async requestTermination(nodeId: string, message: TerminateMessage): Promise<NodeSnapshot> {
     this.adopt(nodeId)
     this.save({ ...this.state, removal: { requestedAt: this.state.removal?.requestedAt ?? Date.now(), terminate: message } })
-    await this.tick()
+    await this.checkNow()
     return this.current()
   }
 
@@ -100,7 +110,7 @@ export class NodeMonitor extends DurableObject<Env> {
   async resume(nodeId: string): Promise<NodeSnapshot> {
     this.adopt(nodeId)
     this.save({ ...this.state, removal: null, isFailedByMonitor: false })
-    await this.tick()
+    await this.checkNow()
     return this.current()
   }
 
@@ -109,6 +119,20 @@ export class NodeMonitor extends DurableObject<Env> {
       await this.tick()
     } catch (err) {
       // A bug or a D1 outage must not end monitoring: log it and keep the schedule.
+      log.error('node_monitor_check_failed', { nodeId: this.state.nodeId, error: String(err) })
+      await this.scheduleNext()
+    }
+  }
+
+  /**
+   * A check asked for by an RPC. If it throws (D1 outage, a bug), the next check is scheduled anyway, as in
+   * alarm(): without an alarm the node would never be checked again. The caller gets the state as it is (what
+   * it asked for, e.g. a terminate, is stored and acted on by that alarm).
+   */
+  private async checkNow(): Promise<void> {
+    try {
+      await this.tick()
+    } catch (err) {
       log.error('node_monitor_check_failed', { nodeId: this.state.nodeId, error: String(err) })
       await this.scheduleNext()
     }
@@ -138,6 +162,7 @@ export class NodeMonitor extends DurableObject<Env> {
     if (!nodeId) return
     const node = await readNodeRecord(this.env.DB, this.config.SECRETS_KEY, nodeId)
     if (!node || FINAL_STATUSES.has(node.status)) return this.stop(node?.status ?? 'gone')
+    if (node.launch && !(await this.superviseLaunch(node, node.launch.attempts))) return
     const check = await probeNode({ endpoint: node.endpoint, apiKey: node.apiKey, timeoutMs: this.config.NODE_HEALTH_TIMEOUT_MS })
     const now = Date.now()
     const health = applyCheck(this.state.health, check, now, this.config.NODE_UNHEALTHY_AFTER)
@@ -156,6 +181,8 @@ export class NodeMonitor extends DurableObject<Env> {
       case 'stop':
         return this.stop(node.status)
       case 'set_status': {
+        // A launched node lost to health checks (preemption) is torn down rather than revived later.
+        if (node.launch && step.to === 'failed') return this.failLaunched(node, step.from, step.reason, now)
         if (await setNodeStatus(this.env.DB, node, step.from, step.to, step.reason, now)) {
           this.save({ ...this.state, status: step.to, isFailedByMonitor: step.to === 'failed' })
         }
@@ -171,6 +198,59 @@ export class NodeMonitor extends DurableObject<Env> {
         const unreachable: never = step
         throw new Error(`unhandled lifecycle step ${JSON.stringify(unreachable)}`)
       }
+    }
+  }
+
+  /**
+   * The launch side of a launched node's check; true when the usual health check should follow. A pending
+   * terminate belongs to the failure it was made for: once the node is relaunched (queued), it is dropped.
+   */
+  private async superviseLaunch(node: NodeRecord, attempt: number): Promise<boolean> {
+    const now = Date.now()
+    const pending = node.status === 'failed' ? this.state.pendingTerminate ?? null : null
+    const { step, watch } = watchLaunch({ status: node.status, attempt, watch: this.state.launchWatch ?? null, hasPendingTerminate: pending !== null, now }, this.launchTimeoutMs)
+    this.save({ ...this.state, status: node.status, launchWatch: watch, pendingTerminate: pending })
+    switch (step.kind) {
+      case 'probe':
+        return true
+      case 'wait':
+        await this.scheduleNext()
+        return false
+      case 'fail':
+        await this.failLaunched(node, step.from, step.reason, now)
+        return false
+      case 'terminate':
+        if (pending) await this.sendFailedTerminate(pending)
+        return false
+      case 'stop':
+        await this.stop(node.status)
+        return false
+      default: {
+        const unreachable: never = step
+        throw new Error(`unhandled launch step ${JSON.stringify(unreachable)}`)
+      }
+    }
+  }
+
+  /** Fails a launched node (compare-and-set, audited) and queues its terminate: `sky down`, no A100 left behind. */
+  private async failLaunched(node: NodeRecord, from: string, reason: string, now: number): Promise<void> {
+    if (!(await setNodeStatus(this.env.DB, node, from, 'failed', reason, now))) return this.scheduleNext()
+    const terminate: TerminateMessage = { op: 'terminate', cluster_name: node.name, node_id: node.id, requested_at: now }
+    // Not failed "by the monitor" in the reviving sense: its cluster goes away, only a relaunch brings it back.
+    this.save({ ...this.state, status: 'failed', isFailedByMonitor: false, launchWatch: null, pendingTerminate: terminate })
+    log.warn('node_launched_failed', { nodeId: node.id, clusterName: node.name, reason })
+    return this.sendFailedTerminate(terminate)
+  }
+
+  private async sendFailedTerminate(message: TerminateMessage): Promise<void> {
+    try {
+      await this.env.NODE_OPS.send(message, { contentType: 'json' })
+      log.info('node_terminate_sent', { nodeId: message.node_id, clusterName: message.cluster_name, reason: 'failed' })
+      this.save({ ...this.state, pendingTerminate: null })
+      return this.stop('failed') // the runner takes it from here; a relaunch starts this monitor again
+    } catch (err) {
+      log.error('node_terminate_send_failed', { nodeId: message.node_id, error: String(err) })
+      return this.scheduleNext()
     }
   }
 

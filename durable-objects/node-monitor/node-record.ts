@@ -3,17 +3,22 @@
 import { open } from '../../workers/src/services/nodes/secret-box.ts'
 import { casNodeStatus, deleteNodeIf } from '../../workers/src/services/nodes/node-status.ts'
 
-export type NodeRecord = { id: string; name: string; endpoint: string; models: string[]; status: string; apiKey: string | null }
-type Row = { id: string; name: string; endpoint: string; models: string; status: string; api_key_ciphertext: string | null }
+/** `launch`: set for a node CIC launched (its name is the cluster name), with the runner's attempt count. */
+export type NodeRecord = {
+  id: string; name: string; endpoint: string; models: string[]; status: string; apiKey: string | null; launch: { attempts: number } | null
+}
+type Row = { id: string; name: string; endpoint: string; models: string; status: string; api_key_ciphertext: string | null; attempts: number | null }
 
 const ACTOR = 'node-monitor'
 
 export async function readNodeRecord(db: D1Database, secretsKey: string, nodeId: string): Promise<NodeRecord | null> {
-  const row = await db.prepare('SELECT id, name, endpoint, models, status, api_key_ciphertext FROM nodes WHERE id = ?').bind(nodeId).first<Row>()
+  const row = await db.prepare(`SELECT n.id, n.name, n.endpoint, n.models, n.status, n.api_key_ciphertext, l.attempts
+    FROM nodes n LEFT JOIN node_launches l ON l.node_id = n.id WHERE n.id = ?`).bind(nodeId).first<Row>()
   if (!row) return null
   return {
     id: row.id, name: row.name, endpoint: row.endpoint.replace(/\/+$/, ''), models: JSON.parse(row.models) as string[], status: row.status,
     apiKey: row.api_key_ciphertext ? await open(secretsKey, row.api_key_ciphertext) : null,
+    launch: row.attempts === null ? null : { attempts: row.attempts },
   }
 }
 

@@ -9,7 +9,7 @@ import type { LaunchMessage, NodeLaunchSpec, NodeOpMessage, TerminateMessage } f
 import { auditStatement } from '../audit/audit-entry.ts'
 import { newId, type Actor } from '../tenants/tenants.ts'
 import { invalidateNodeDirectory } from './node-directory.ts'
-import { monitorOf } from './node-monitor-client.ts'
+import { monitorOf, startNodeMonitor } from './node-monitor-client.ts'
 import { findNodeByName, transitionNode, type LaunchedNode, type TransitionResult } from './node-launch-store.ts'
 
 export const nodeStatusView = ({ node, launch }: LaunchedNode) => ({
@@ -48,10 +48,24 @@ export async function launchNode(env: Env, db: Db, spec: NodeLaunchSpec, by: Act
     await enqueue(env, message)
   } catch (err) {
     log.error('node_launch_enqueue_failed', { clusterName, error: String(err) })
-    await transitionNode(db, clusterName, { type: 'runner', status: 'failed' }, { lastError: 'The launch could not be queued; relaunch it.' })
+    const failed = await transitionNode(db, clusterName, { type: 'runner', status: 'failed' }, { lastError: 'The launch could not be queued; relaunch it.' })
+    if (failed?.applied) await auditTransition(db, by, 'node.launch_enqueue_failed', failed)
     throw new ApiError('upstream_unavailable', 'The launch could not be queued. The node is marked failed; relaunch it.', { code: 'queue_unavailable', headers: { 'retry-after': '5' } })
   }
+  await watchLaunch(env, node.id)
   return { node, launch }
+}
+
+/**
+ * Starts the node's monitor from the launch on: it fails an attempt that outlives NODE_LAUNCH_TIMEOUT_MS and
+ * tears down a launched node that fails. Best effort: reading the node later (admin views) starts it too.
+ */
+async function watchLaunch(env: Env, nodeId: string): Promise<void> {
+  try {
+    await startNodeMonitor(env, nodeId)
+  } catch (err) {
+    log.error('node_monitor_start_failed', { nodeId, error: String(err) })
+  }
 }
 
 async function requireLaunched(db: Db, clusterName: string): Promise<LaunchedNode & { launch: NodeLaunchRow }> {
@@ -104,9 +118,11 @@ export async function relaunchNode(env: Env, db: Db, clusterName: string, by: Ac
     await enqueue(env, message)
   } catch (err) {
     log.error('node_relaunch_enqueue_failed', { clusterName, error: String(err) })
-    await transitionNode(db, clusterName, { type: 'runner', status: 'failed' }, { lastError: 'The relaunch could not be queued; relaunch it again.' })
+    const failed = await transitionNode(db, clusterName, { type: 'runner', status: 'failed' }, { lastError: 'The relaunch could not be queued; relaunch it again.' })
+    if (failed?.applied) await auditTransition(db, by, 'node.relaunch_enqueue_failed', failed)
     throw new ApiError('upstream_unavailable', 'The relaunch could not be queued; repeat the request.', { code: 'queue_unavailable', headers: { 'retry-after': '5' } })
   }
+  await watchLaunch(env, node.id)
   return result
 }
 
