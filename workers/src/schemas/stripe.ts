@@ -50,11 +50,13 @@ export type BillingEvent =
   | (Base & { kind: 'invoice_paid'; objectId: string; periodStartMs: number; periodEndMs: number; amountPaid: number; currency: string })
   | (Base & { kind: 'other' })
 
-export type ParsedEvent = { ok: true; event: BillingEvent } | { ok: false; error: string }
+/** The envelope of an event whose object failed its schema: enough to store the event and acknowledge it. */
+export type EventEnvelope = { id: string; type: string; created: number }
+export type ParsedEvent = { ok: true; event: BillingEvent } | { ok: false; error: string; envelope: EventEnvelope | null }
 
-function fail(error: z.ZodError, what: string): ParsedEvent {
+function fail(error: z.ZodError, what: string, envelope: EventEnvelope | null = null): ParsedEvent {
   const issue = error.issues[0]
-  return { ok: false, error: `${what}: ${issue?.path.join('.') || '(root)'} ${issue?.message ?? 'invalid'}` }
+  return { ok: false, error: `${what}: ${issue?.path.join('.') || '(root)'} ${issue?.message ?? 'invalid'}`, envelope }
 }
 
 export function parseBillingEvent(json: unknown): ParsedEvent {
@@ -66,7 +68,7 @@ export function parseBillingEvent(json: unknown): ParsedEvent {
     case 'payment_intent.succeeded':
     case 'payment_intent.payment_failed': {
       const pi = paymentIntentSchema.safeParse(data.object)
-      if (!pi.success) return fail(pi.error, 'payment_intent')
+      if (!pi.success) return fail(pi.error, 'payment_intent', base)
       const outcome = type === 'payment_intent.succeeded' ? 'succeeded' : 'failed'
       return { ok: true, event: { ...base, kind: 'payment', customerId: pi.data.customer, objectId: pi.data.id, outcome } }
     }
@@ -74,7 +76,7 @@ export function parseBillingEvent(json: unknown): ParsedEvent {
     case 'customer.subscription.updated':
     case 'customer.subscription.deleted': {
       const sub = subscriptionSchema.safeParse(data.object)
-      if (!sub.success) return fail(sub.error, 'subscription')
+      if (!sub.success) return fail(sub.error, 'subscription', base)
       const s = sub.data
       const prices = (s.items?.data ?? []).flatMap((i) => (i.price ? [{ lookupKey: i.price.lookup_key ?? null, metadata: i.price.metadata }] : []))
       return {
@@ -90,7 +92,7 @@ export function parseBillingEvent(json: unknown): ParsedEvent {
     }
     case 'invoice.payment_succeeded': {
       const inv = invoiceSchema.safeParse(data.object)
-      if (!inv.success) return fail(inv.error, 'invoice')
+      if (!inv.success) return fail(inv.error, 'invoice', base)
       const i = inv.data
       return {
         ok: true,

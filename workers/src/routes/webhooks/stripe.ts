@@ -1,12 +1,13 @@
 // POST /api/webhooks/stripe: Stripe's deliveries. No API key or admin token: the Stripe-Signature header over the
-// raw body is the authentication. 400 (nothing read or written) for a bad signature; 200 once the event is stored.
+// raw body is the authentication. 400 (nothing read or written) for a bad signature; 200 once the event is stored,
+// including a signed event whose object fails our schema (stored as `invalid`, logged at error level).
 import { Hono } from 'hono'
 import type { AppEnv } from '../../env.ts'
 import { ApiError } from '../../errors.ts'
 import { log } from '../../log.ts'
 import { webhookConfig } from '../../services/billing/billing-config.ts'
 import { readStripeEvent } from '../../services/billing/read-stripe-event.ts'
-import { applyStripeEvent } from '../../services/billing/stripe-webhook.ts'
+import { applyStripeEvent, recordInvalidStripeEvent } from '../../services/billing/stripe-webhook.ts'
 
 /** Stripe events are a few KB; the cap keeps a stored payload far below D1's 2 MB row limit. */
 const MAX_WEBHOOK_BYTES = 512 * 1024
@@ -25,11 +26,18 @@ export const stripeWebhooks = new Hono<AppEnv>().post('/stripe', async (c) => {
   if (raw.length > MAX_WEBHOOK_BYTES) throw tooLarge()
 
   const read = await readStripeEvent(raw, signature, config.config.webhookSecret)
+  if (!read.ok && read.reason === 'bad_event' && read.envelope) {
+    const { envelope } = read
+    const result = await recordInvalidStripeEvent(c.env, envelope, raw)
+    log.error('stripe_webhook_invalid_event', { eventId: envelope.id, type: envelope.type, error: read.message, duplicate: result.isDuplicate })
+    return c.json({ received: true, id: envelope.id, outcome: result.outcome, duplicate: result.isDuplicate })
+  }
   if (!read.ok) {
     log.warn('stripe_webhook_rejected', { reason: read.reason, error: read.message })
     if (read.reason === 'bad_signature') {
       throw new ApiError('invalid_request', 'Invalid Stripe signature.', { code: 'invalid_signature' })
     }
+    // No usable id (the envelope itself is broken): nothing to store it under.
     throw new ApiError('invalid_request', `Unexpected Stripe event shape (${read.message}).`, { code: 'invalid_event' })
   }
   const result = await applyStripeEvent(c.env, read.event, raw, c.var.requestId)
