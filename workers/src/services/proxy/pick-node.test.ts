@@ -16,8 +16,17 @@ describe('loadScore', () => {
     expect(loadScore(cand('a', 1), NOW, MAX_AGE)).toBe(1)
     expect(loadScore(cand('a', 1, { waiting: 3, kvCacheUsage: 0.5 }), NOW, MAX_AGE)).toBe(1 + 3 * 2 + 0.5 * 8)
   })
+  it('counts the requests other isolates run on the node (vllm:num_requests_running), ours only once', () => {
+    expect(loadScore(cand('a', 1, { running: 6 }), NOW, MAX_AGE)).toBe(6) // 5 more from other isolates
+    expect(loadScore(cand('a', 4, { running: 2 }), NOW, MAX_AGE)).toBe(4) // ours started after the scrape
+    expect(loadScore(cand('a', 2, { running: 2, waiting: 1 }), NOW, MAX_AGE)).toBe(2 + 1 * 2)
+  })
+  it('prefers the node running less across isolates when this isolate sends the same to both', () => {
+    const list = [cand('busy', 1, { running: 12 }), cand('idle', 1, { running: 1 })]
+    for (const r of [seq(0, 0), seq(0.6, 0)]) expect(chooseByLoad(list, NOW, MAX_AGE, r).node.id).toBe('idle')
+  })
   it('ignores metrics older than the allowed age', () => {
-    expect(loadScore(cand('a', 2, { waiting: 50, scrapedAt: NOW - MAX_AGE - 1 }), NOW, MAX_AGE)).toBe(2)
+    expect(loadScore(cand('a', 2, { waiting: 50, running: 40, scrapedAt: NOW - MAX_AGE - 1 }), NOW, MAX_AGE)).toBe(2)
   })
 })
 

@@ -26,11 +26,15 @@ export function trackInFlight(nodeId: string): () => void {
   }
 }
 
-/** In flight from this isolate, plus the node's own queue and KV pressure when its metrics are recent enough. */
+/**
+ * Requests on the node, plus its queue and KV pressure when its metrics are recent enough. The node's own
+ * `running` count sees every isolate's requests (this isolate's count only its own); it includes ours as of
+ * the scrape, so the larger of the two is taken rather than their sum, which would count ours twice.
+ */
 export function loadScore(c: Candidate, now: number, maxLoadAgeMs: number): number {
   const load = c.load && now - c.load.scrapedAt <= maxLoadAgeMs ? c.load : null
   if (!load) return c.inFlight
-  return c.inFlight + load.waiting * WAITING_WEIGHT + (load.kvCacheUsage ?? 0) * KV_WEIGHT
+  return Math.max(c.inFlight, load.running) + load.waiting * WAITING_WEIGHT + (load.kvCacheUsage ?? 0) * KV_WEIGHT
 }
 
 function leastInFlight(candidates: Candidate[], random: () => number): Candidate {
