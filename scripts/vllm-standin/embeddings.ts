@@ -72,7 +72,7 @@ export function embeddingOf(text: string): number[] {
   return Array.from(new Float32Array(vector.map((v) => v / norm)))
 }
 
-export function embeddingResponse(request: EmbeddingRequest): string {
+export function embeddingResponse(request: EmbeddingRequest, omitUsage = false): string {
   const data = request.inputs.map((entry, index) => {
     const vector = embeddingOf(promptEntryText(entry))
     const embedding = request.encodingFormat === 'base64' ? Buffer.from(new Float32Array(vector).buffer).toString('base64') : vector
@@ -84,16 +84,16 @@ export function embeddingResponse(request: EmbeddingRequest): string {
     created: Math.floor(Date.now() / 1000),
     model: request.model,
     data,
-    usage: { prompt_tokens: request.promptTokens, total_tokens: request.promptTokens, completion_tokens: 0, prompt_tokens_details: null },
+    ...(omitUsage ? {} : { usage: { prompt_tokens: request.promptTokens, total_tokens: request.promptTokens, completion_tokens: 0, prompt_tokens_details: null } }),
   })
 }
 
 export type EmbeddingJob = InFlight & { request: EmbeddingRequest; knobs: Knobs; res: ServerResponse; stats: Stats }
 
-/** Failure knobs have no tokens to count here: `reset` drops at once, `midstream-error` acts like `http500`. */
+/** Failure knobs have no tokens to count here: `reset` drops at once, `midstream-error` acts like `http500`, `stall` like `hang`. */
 export async function runEmbedding(job: EmbeddingJob): Promise<void> {
   const { request, knobs, res, stats } = job
-  if (knobs.fail === 'hang') return
+  if (knobs.fail === 'hang' || knobs.fail === 'stall') return
   if (knobs.fail === 'reset') return resetConnection(res, job)
   if (knobs.fail === 'http500' || knobs.fail === 'midstream-error') {
     return sendJson(res, 500, errorBody(knobs.errorFormat, internalError('EngineCore encountered an issue.')))
@@ -101,5 +101,5 @@ export async function runEmbedding(job: EmbeddingJob): Promise<void> {
   if (knobs.ttftMs > 0 && !(await pause(knobs.ttftMs, job.signal))) return
   stats.promptTokens += request.promptTokens
   stats.finished.stop++
-  sendJson(res, 200, embeddingResponse(request))
+  sendJson(res, 200, embeddingResponse(request, knobs.omitUsage))
 }

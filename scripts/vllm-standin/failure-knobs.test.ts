@@ -1,5 +1,6 @@
 // Failure and timing knobs of the vLLM stand-in, and precise abort counting, over real TCP.
 
+import { connect } from 'node:net'
 import { afterAll, beforeEach, describe, expect, it, vi } from 'vitest'
 import { startStandin } from './server.ts'
 import { parseSse, postJson, readFrames } from './test-client.ts'
@@ -60,11 +61,81 @@ describe('fail knob', () => {
     expect(events[0]?.json).toMatchObject({ error: { object: 'error', type: 'InternalServerError', code: 500 } })
   })
 
+  it('reset is a real TCP reset (RST), not a clean close: the raw socket errors with ECONNRESET after the tokens', async () => {
+    Object.assign(standin.knobs, { fail: 'reset', failAfterTokens: 2 })
+    const { port } = new URL(standin.url)
+    const body = JSON.stringify({ messages: MESSAGES, stream: true })
+    const socket = connect(Number(port), '127.0.0.1')
+    socket.write(`POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`)
+    let received = ''
+    socket.on('data', (chunk: Buffer) => { received += chunk.toString('utf8') })
+    const ending = await new Promise<string>((resolve) => {
+      socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message))
+      socket.once('end', () => resolve('clean end (FIN)'))
+    })
+    expect(ending).toBe('ECONNRESET')
+    expect(received).toContain('"content":"two "')
+    socket.destroy()
+    await settled()
+    expect(standin.stats.aborted).toBe(0)
+  })
+
+  it('stall sends failAfterTokens tokens, then nothing, and keeps the connection open until the client leaves', async () => {
+    Object.assign(standin.knobs, { fail: 'stall', failAfterTokens: 2 })
+    const controller = new AbortController()
+    const res = await chat({ stream: true, stream_options: { include_usage: true } }, {}, controller.signal)
+    expect(res.status).toBe(200)
+    const { frames, reader } = await readFrames(res, 3)
+    expect(frames.map((f) => f.json)).toMatchObject([{ choices: [{ delta: { role: 'assistant' } }] }, { choices: [{ delta: { content: 'one ' } }] }, { choices: [{ delta: { content: 'two ' } }] }])
+    const next = reader.read().then(() => 'more data', () => 'closed')
+    const waited = await Promise.race([next, new Promise((resolve) => setTimeout(() => resolve('still open, silent'), 300))])
+    expect(waited).toBe('still open, silent')
+    expect(standin.stats).toMatchObject({ inFlight: 1, generationTokens: 2 })
+    controller.abort()
+    await settled()
+    expect(standin.stats).toMatchObject({ aborted: 1, finished: { abort: 1, stop: 0, error: 0 } })
+  })
+
+  it('stall on a non-streaming request never answers (x-standin-fail: stall)', async () => {
+    await expect(chat({}, { 'x-standin-fail': 'stall' }, AbortSignal.timeout(150))).rejects.toThrow(/abort|timeout/i)
+    await settled()
+    expect(standin.stats.aborted).toBe(1)
+  })
+
   it('hang never answers; the client abort is counted', async () => {
     standin.knobs.fail = 'hang'
     await expect(chat({}, {}, AbortSignal.timeout(150))).rejects.toThrow(/abort|timeout/i)
     await settled()
     expect(standin.stats).toMatchObject({ aborted: 1, finished: { abort: 1 } })
+  })
+})
+
+describe('omitUsage knob', () => {
+  it('leaves usage out of a JSON body', async () => {
+    standin.knobs.omitUsage = true
+    const body = (await (await chat({})).json()) as Record<string, unknown>
+    expect(body).toMatchObject({ object: 'chat.completion', choices: [{ finish_reason: 'stop' }] })
+    expect('usage' in body).toBe(false)
+    const text = (await (await postJson(standin.url, '/v1/completions', { model: 'cic-demo-llm', prompt: 'one two' })).json()) as Record<string, unknown>
+    expect('usage' in text).toBe(false)
+    const embedding = (await (await postJson(standin.url, '/v1/embeddings', { model: 'cic-demo-embed', input: 'one two' })).json()) as Record<string, unknown>
+    expect(embedding).toMatchObject({ object: 'list' })
+    expect('usage' in embedding).toBe(false)
+  })
+
+  it('sends no usage frame and no continuous usage in a stream, even when asked (x-standin-omit-usage header)', async () => {
+    const res = await chat({ stream: true, stream_options: { include_usage: true, continuous_usage_stats: true } }, { 'x-standin-omit-usage': 'true' })
+    const events = parseSse(await res.text())
+    expect(events.at(-1)?.data).toBe('[DONE]')
+    expect(events.length).toBeGreaterThan(3)
+    expect(events.some((e) => e.data.includes('usage'))).toBe(false)
+    expect(events.at(-2)?.json).toMatchObject({ choices: [{ finish_reason: 'stop' }] })
+    // Without the knob the same request carries usage.
+    expect((await (await chat({ stream: true, stream_options: { include_usage: true } })).text())).toContain('"usage"')
+  })
+
+  it('rejects a non-boolean value', async () => {
+    expect((await chat({}, { 'x-standin-omit-usage': 'maybe' })).status).toBe(400)
   })
 })
 

@@ -36,7 +36,7 @@ type Sink = {
 
 function streamSink(job: GenerationJob, format: ResponseFormat): Sink {
   const { res, request } = job
-  const usageAt = (n: number): Usage | undefined => (request.continuousUsage ? usageOf(request.promptTokens, n) : undefined)
+  const usageAt = (n: number): Usage | undefined => (request.continuousUsage && !job.knobs.omitUsage ? usageOf(request.promptTokens, n) : undefined)
   let pending = ''
   let isOpened = false
   let isFlushed = false
@@ -59,7 +59,7 @@ function streamSink(job: GenerationJob, format: ResponseFormat): Sink {
     finish(reason, generated) {
       open()
       pending += format.finish(reason, usageAt(generated))
-      if (request.includeUsage) pending += format.usageOnly(usageOf(request.promptTokens, generated))
+      if (request.includeUsage && !job.knobs.omitUsage) pending += format.usageOnly(usageOf(request.promptTokens, generated))
       res.end(pending + DONE_FRAME)
     },
     failMidway() {
@@ -77,7 +77,7 @@ function wholeSink(job: GenerationJob, format: ResponseFormat): Sink {
     },
     flush() {},
     finish(reason, generated) {
-      sendJson(job.res, 200, format.whole(text, reason, usageOf(job.request.promptTokens, generated)))
+      sendJson(job.res, 200, format.whole(text, reason, job.knobs.omitUsage ? undefined : usageOf(job.request.promptTokens, generated)))
     },
     failMidway() {
       sendJson(job.res, 500, errorBody(job.knobs.errorFormat, internalError(ENGINE_DEAD)))
@@ -99,13 +99,16 @@ export async function runGeneration(job: GenerationJob): Promise<void> {
   const answer = answerFor(request.sourceText, knobs.answerTokens, request.maxTokens)
   const format = request.kind === 'chat' ? chatFormat(request.model) : textFormat(request.model)
   const sink = request.isStream ? streamSink(job, format) : wholeSink(job, format)
-  const isFailing = knobs.fail === 'reset' || knobs.fail === 'midstream-error'
+  const isFailing = knobs.fail === 'reset' || knobs.fail === 'midstream-error' || knobs.fail === 'stall'
   const failAt = isFailing ? Math.min(knobs.failAfterTokens, answer.tokens.length) : -1
   const gapMs = knobs.tokensPerSecond > 0 ? 1000 / knobs.tokensPerSecond : 0
 
   for (let i = 0; ; i++) {
     if (i === failAt) {
       if (knobs.fail === 'reset') return resetAfterFlush(job, sink)
+      // The node stops mid-stream without closing: what is sent stays sent, the connection stays open, and
+      // nothing more comes (a client abort is booked by in-flight.ts, as for `hang`).
+      if (knobs.fail === 'stall') return sink.flush()
       stats.finished.error++
       return sink.failMidway()
     }

@@ -54,9 +54,19 @@ export function pause(ms: number, signal: AbortSignal): Promise<boolean> {
   })
 }
 
-/** Drops the connection once everything already written has left, like a crashed vLLM process. */
+/** Time the client gets to read the frames already sent before the reset reaches it. */
+const RESET_GRACE_MS = 25
+
+/**
+ * Resets the TCP connection (RST, not a clean FIN), like a crashed vLLM process or a dropped link. It waits
+ * until everything already written has left the socket, then a little: an RST that lands while the frames
+ * are still unread in the client's kernel buffer can discard them or read as a plain end of stream (Linux).
+ */
 export function resetConnection(res: ServerResponse, inFlight: InFlight): void {
   inFlight.markServerReset()
-  if (res.socket) res.socket.destroySoon()
-  else res.destroy()
+  const socket = res.socket
+  if (!socket) return void res.destroy()
+  const reset = () => setTimeout(() => { if (!socket.destroyed) socket.resetAndDestroy() }, RESET_GRACE_MS)
+  // http may still hold the frames corked until the next tick; after setImmediate they are in the socket.
+  setImmediate(() => (socket.writableLength === 0 ? reset() : socket.once('drain', reset)))
 }

@@ -2,7 +2,7 @@
 // `x-standin-<knob>` headers. Used by server.ts (initial knobs), router.ts (headers), control.ts and main.ts.
 
 /** What the stand-in does instead of (or in the middle of) a normal answer. */
-export type FailMode = 'none' | 'http500' | 'reset' | 'hang' | 'midstream-error'
+export type FailMode = 'none' | 'http500' | 'reset' | 'hang' | 'midstream-error' | 'stall'
 /** `current` = vLLM ≥ 0.10 `{"error":{…,"code":<int>}}`; `legacy` = old flat `{"object":"error",…}`. */
 export type ErrorFormat = 'current' | 'legacy'
 
@@ -12,7 +12,7 @@ export type Knobs = {
   /** Decode speed; 0 = no delay between tokens. */
   tokensPerSecond: number
   fail: FailMode
-  /** For `reset` and `midstream-error`: how many content tokens are sent before failing. */
+  /** For `reset`, `midstream-error` and `stall`: how many content tokens are sent before failing. */
   failAfterTokens: number
   /** Length of the natural answer in tokens; `max_tokens` below this ends with finish_reason `length`. */
   answerTokens: number
@@ -25,6 +25,8 @@ export type Knobs = {
   /** Status of `GET /health`: 200, or 503 to mimic a dead engine. */
   healthStatus: number
   errorFormat: ErrorFormat
+  /** Send no `usage` at all (JSON bodies, include_usage frames, continuous usage), like a node that omits it. */
+  omitUsage: boolean
 }
 
 export const DEFAULT_KNOBS: Readonly<Knobs> = {
@@ -38,9 +40,10 @@ export const DEFAULT_KNOBS: Readonly<Knobs> = {
   kvCacheUsage: 0,
   healthStatus: 200,
   errorFormat: 'current',
+  omitUsage: false,
 }
 
-const FAIL_MODES: readonly FailMode[] = ['none', 'http500', 'reset', 'hang', 'midstream-error']
+const FAIL_MODES: readonly FailMode[] = ['none', 'http500', 'reset', 'hang', 'midstream-error', 'stall']
 const ERROR_FORMATS: readonly ErrorFormat[] = ['current', 'legacy']
 
 type KnobName = keyof Knobs
@@ -57,6 +60,11 @@ function nonNegativeInteger(raw: unknown): Parsed {
 function httpStatus(raw: unknown): Parsed {
   const n = typeof raw === 'string' ? Number(raw) : raw
   return typeof n === 'number' && Number.isInteger(n) && n >= 100 && n <= 599 ? { ok: true, value: n } : { ok: false }
+}
+function flag(raw: unknown): Parsed {
+  if (raw === true || raw === 'true' || raw === '1') return { ok: true, value: true }
+  if (raw === false || raw === 'false' || raw === '0') return { ok: true, value: false }
+  return { ok: false }
 }
 function oneOf(allowed: readonly string[]) {
   return (raw: unknown): Parsed =>
@@ -75,6 +83,7 @@ const KNOB_PARSERS: Record<KnobName, (raw: unknown) => Parsed> = {
   kvCacheUsage: nonNegative,
   healthStatus: httpStatus,
   errorFormat: oneOf(ERROR_FORMATS),
+  omitUsage: flag,
 }
 const KNOB_NAMES = Object.keys(KNOB_PARSERS) as KnobName[]
 

@@ -16,9 +16,10 @@ const USAGE = `Usage: node scripts/vllm-standin/main.ts [options]
   --ttft-ms <n>            delay before the first token
   --tps <n>                tokens per second (0 = no delay)
   --answer-tokens <n>      natural answer length in tokens (default 16)
-  --fail <mode>            none | http500 | reset | hang | midstream-error
-  --fail-after-tokens <n>  tokens sent before reset / midstream-error (default 2)
-  --error-format <f>       current | legacy`
+  --fail <mode>            none | http500 | reset | hang | midstream-error | stall
+  --fail-after-tokens <n>  tokens sent before reset / midstream-error / stall (default 2)
+  --error-format <f>       current | legacy
+  --omit-usage             send no usage block (JSON bodies and SSE)`
 
 const { values } = parseArgs({
   options: {
@@ -34,6 +35,7 @@ const { values } = parseArgs({
     fail: { type: 'string' },
     'fail-after-tokens': { type: 'string' },
     'error-format': { type: 'string' },
+    'omit-usage': { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   },
 })
@@ -54,13 +56,14 @@ function integerFlag(name: string, raw: string | undefined): number | undefined 
 }
 
 // Knob flags go through the same parsers as the x-standin-* headers.
-const knobFlags: Record<string, string | undefined> = {
+const knobFlags: Record<string, string | boolean | undefined> = {
   ttftMs: values['ttft-ms'],
   tokensPerSecond: values.tps,
   answerTokens: values['answer-tokens'],
   fail: values.fail,
   failAfterTokens: values['fail-after-tokens'],
   errorFormat: values['error-format'],
+  omitUsage: values['omit-usage'],
 }
 const knobs: Knobs = { ...DEFAULT_KNOBS }
 const knobProblem = applyKnobPatch(knobs, Object.fromEntries(Object.entries(knobFlags).filter(([, v]) => v !== undefined)))

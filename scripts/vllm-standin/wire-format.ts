@@ -21,8 +21,8 @@ export type ResponseFormat = {
   finish(reason: FinishReason, usage: Usage | undefined): string
   /** The `stream_options.include_usage` frame: `choices: []` plus usage. */
   usageOnly(usage: Usage): string
-  /** Non-streaming response body. */
-  whole(text: string, reason: FinishReason, usage: Usage): string
+  /** Non-streaming response body; without `usage` (the omitUsage knob) the field is left out. */
+  whole(text: string, reason: FinishReason, usage: Usage | undefined): string
 }
 
 export const DONE_FRAME = 'data: [DONE]\n\n'
@@ -67,7 +67,7 @@ export function chatFormat(model: string): ResponseFormat {
         ],
         service_tier: null,
         system_fingerprint: null,
-        usage: { ...usage, prompt_tokens_details: null },
+        ...(usage ? { usage: { ...usage, prompt_tokens_details: null } } : {}),
         prompt_logprobs: null,
         kv_transfer_params: null,
       }),
@@ -94,7 +94,7 @@ export function textFormat(model: string): ResponseFormat {
         choices: [{ index: 0, text, logprobs: null, finish_reason: reason, stop_reason: null, prompt_logprobs: null }],
         service_tier: null,
         system_fingerprint: null,
-        usage: { ...usage, prompt_tokens_details: null },
+        ...(usage ? { usage: { ...usage, prompt_tokens_details: null } } : {}),
         kv_transfer_params: null,
       }),
   }
