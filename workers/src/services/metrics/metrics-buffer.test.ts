@@ -3,8 +3,8 @@
 import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
 import type { MetricsBatch } from '../../../../durable-objects/metrics-aggregator/metrics-aggregator.ts'
-import { seriesKey } from '../../../../durable-objects/metrics-aggregator/metric-registry.ts'
-import { addCounter, flushMetrics, scheduleFlush } from './metrics-buffer.ts'
+import { FAMILIES, seriesKey } from '../../../../durable-objects/metrics-aggregator/metric-registry.ts'
+import { addCounter, flushMetrics, scheduleFlush, trackInFlight } from './metrics-buffer.ts'
 
 const KEY = seriesKey('cic_rate_limited_total', { layer: 'buffer-test' })
 
@@ -44,12 +44,39 @@ describe('metrics buffer', () => {
     expect(sent.map((b) => b.deltas.find(([k]) => k === KEY)?.[1])).toEqual([2])
   })
 
+  it('reports the absolute in-flight count with its isolate id and time; re-reports on change or once the heartbeat is due', async () => {
+    const sent: MetricsBatch[] = []
+    const fake = { METRICS_AGGREGATOR: { getByName: () => ({ add: async (b: MetricsBatch) => { sent.push(b); return true } }) } } as unknown as Env
+    const active = seriesKey(FAMILIES.activeRequests.name, {})
+    const heartbeatMs = 50
+    trackInFlight(1)
+    trackInFlight(1)
+    await flushMetrics(fake, 1, heartbeatMs)
+    expect(sent.at(-1)).toMatchObject({ deltas: [], gauges: { isolate: expect.any(String), at: expect.any(Number), values: [[active, 2]] } })
+    expect(sent.at(-1)?.deltas.some(([k]) => k === active)).toBe(false) // never a delta any more
+    const reported = sent.length
+    await flushMetrics(fake, 1, heartbeatMs)
+    expect(sent).toHaveLength(reported) // unchanged and fresh: nothing to send
+    await new Promise((resolve) => setTimeout(resolve, heartbeatMs + 20))
+    await flushMetrics(fake, 1, heartbeatMs)
+    expect(sent).toHaveLength(reported + 1) // the heartbeat: same count, newer time
+    expect(sent.at(-1)?.gauges?.values).toEqual([[active, 2]])
+    expect(sent.at(-1)?.gauges?.at).toBeGreaterThan(sent.at(-2)?.gauges?.at ?? Infinity)
+    trackInFlight(-1)
+    trackInFlight(-1)
+    await flushMetrics(fake, 1, heartbeatMs)
+    expect(sent.at(-1)?.gauges?.values).toEqual([[active, 0]])
+    await new Promise((resolve) => setTimeout(resolve, heartbeatMs + 20))
+    await flushMetrics(fake, 1, heartbeatMs)
+    expect(sent).toHaveLength(reported + 2) // nothing in flight: no heartbeat needed, an aged-out 0 is still 0
+  })
+
   it('a shard applies each batch id once', async () => {
     const shard = env.METRICS_AGGREGATOR.getByName('metrics:test-idempotence')
     const batch = { id: 'iso:1', deltas: [[KEY, 4]] as [string, number][] }
     expect(await shard.add(batch)).toBe(true)
     expect(await shard.add(batch)).toBe(false)
     expect(await shard.add({ id: 'iso:2', deltas: [[KEY, 1]] })).toBe(true)
-    expect((await shard.read()).find((s) => s.key === KEY)?.value).toBe(5)
+    expect((await shard.read(60_000)).find((s) => s.key === KEY)?.value).toBe(5)
   })
 })

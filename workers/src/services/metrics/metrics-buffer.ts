@@ -2,12 +2,28 @@
 // path only adds to memory; the flush runs in waitUntil at most every METRICS_FLUSH_INTERVAL_MS (0 = after
 // every request, as the tests use). A flush is loss-free and exactly-once: deltas are cut into batches with an
 // id, a batch stays queued until its shard acknowledged it, and the shard ignores an id it already applied.
-import type { MetricsBatch } from '../../../../durable-objects/metrics-aggregator/metrics-aggregator.ts'
-import { histogramDeltas, seriesKey, type Family, type Labels } from '../../../../durable-objects/metrics-aggregator/metric-registry.ts'
+// The in-flight request count is not a delta (an isolate that dies mid-request would leave its +1 in the sum
+// forever): every batch carries this isolate's absolute count, with the time and the isolate id, and the
+// scrape sums only reports younger than gaugeTtlMs. While requests are in flight the middleware re-reports
+// every gaugeHeartbeatMs, so a live isolate's report never ages out.
+import type { GaugeReport, MetricsBatch } from '../../../../durable-objects/metrics-aggregator/metrics-aggregator.ts'
+import { FAMILIES, histogramDeltas, seriesKey, type Family, type Labels } from '../../../../durable-objects/metrics-aggregator/metric-registry.ts'
 import { log } from '../../log.ts'
 
 /** A batch this big is flushed at once, whatever the interval. */
 const MAX_PENDING_SERIES = 500
+/** Floor of the heartbeat: with a 0 ms flush interval (tests) an idle isolate still re-reports rarely. */
+const MIN_GAUGE_HEARTBEAT_MS = 10_000
+
+/** How often an isolate with requests in flight re-reports its count: the flush interval, at least 10 s. */
+export const gaugeHeartbeatMs = (flushIntervalMs: number) => Math.max(flushIntervalMs, MIN_GAUGE_HEARTBEAT_MS)
+/** Reports older than three missed heartbeats are from an isolate that is gone: the scrape leaves them out. */
+export const gaugeTtlMs = (flushIntervalMs: number) => 3 * gaugeHeartbeatMs(flushIntervalMs)
+
+const ACTIVE_KEY = seriesKey(FAMILIES.activeRequests.name, {})
+let inFlight = 0
+/** The count the shard last acknowledged, and when it was taken (null: never reported). */
+let reported: { value: number; at: number } | null = null
 
 /** Made at the first flush: Workers forbid random values in global scope. */
 let isolateId: string | null = null
@@ -27,46 +43,64 @@ export function addCounter(name: string, labels: Labels, delta = 1): void {
   current.set(key, (current.get(key) ?? 0) + delta)
 }
 
+/** Requests this isolate is handling now (observe-request.ts: +1 at arrival, -1 when the response or stream ends). */
+export function trackInFlight(delta: 1 | -1): void {
+  inFlight = Math.max(0, inFlight + delta)
+}
+
+/** A report is due when the count changed since the last one, or when requests are in flight and it is getting old. */
+function isGaugeDue(heartbeatMs: number): boolean {
+  if (!reported) return inFlight > 0
+  return reported.value !== inFlight || (inFlight > 0 && Date.now() - reported.at >= heartbeatMs)
+}
+
 export function observeHistogram(family: Family, labels: Labels, value: number): void {
   for (const s of histogramDeltas(family, labels, value)) addCounter(s.name, s.labels, s.value)
 }
 
 type FlushEnv = { env: Env; shards: number; intervalMs: number; waitUntil: (p: Promise<unknown>) => void }
 
-async function drain(env: Env, shards: number): Promise<void> {
+async function drain(env: Env, shards: number, heartbeatMs: number): Promise<void> {
   shard ??= Math.floor(Math.random() * shards)
-  isolateId ??= crypto.randomUUID()
+  const isolate = (isolateId ??= crypto.randomUUID())
   const stub = env.METRICS_AGGREGATOR.getByName(shardName(shard))
   for (;;) {
-    if (current.size > 0) {
-      queued.push({ id: `${isolateId}:${sequence++}`, deltas: [...current] })
+    if (current.size > 0 || (queued.length === 0 && isGaugeDue(heartbeatMs))) {
+      queued.push({ id: `${isolate}:${sequence++}`, deltas: [...current] })
       current = new Map()
     }
     const batch = queued[0]
     if (!batch) return
-    await stub.add(batch) // a failure leaves the batch queued for the next flush
+    // The count is read at each send, so a batch retried later carries the count of then, not a stale one.
+    const count = inFlight
+    const gauges: GaugeReport = { isolate, at: Date.now(), values: [[ACTIVE_KEY, count]] }
+    await stub.add({ ...batch, gauges }) // a failure leaves the batch queued for the next flush
     queued.shift()
+    reported = { value: count, at: gauges.at }
   }
 }
 
-/** Sends everything pending; a caller arriving during a flush waits for it, then flushes what it added. */
-export function flushMetrics(env: Env, shards: number): Promise<void> {
-  if (flushing) return flushing.catch(() => undefined).then(() => flushMetrics(env, shards))
+/**
+ * Sends everything pending, and the in-flight count if it changed or is older than `heartbeatMs`; a caller
+ * arriving during a flush waits for it, then flushes what it added.
+ */
+export function flushMetrics(env: Env, shards: number, heartbeatMs = MIN_GAUGE_HEARTBEAT_MS): Promise<void> {
+  if (flushing) return flushing.catch(() => undefined).then(() => flushMetrics(env, shards, heartbeatMs))
   lastFlushAt = Date.now()
-  const run = drain(env, shards).finally(() => { flushing = null })
+  const run = drain(env, shards, heartbeatMs).finally(() => { flushing = null })
   flushing = run
   return run
 }
 
-const flushLogged = (env: Env, shards: number) =>
-  flushMetrics(env, shards).catch((err: unknown) => log.warn('metrics_flush_failed', { error: err instanceof Error ? err.message : String(err), queued_batches: queued.length }))
+const flushLogged = (env: Env, shards: number, intervalMs: number) =>
+  flushMetrics(env, shards, gaugeHeartbeatMs(intervalMs)).catch((err: unknown) => log.warn('metrics_flush_failed', { error: err instanceof Error ? err.message : String(err), queued_batches: queued.length }))
 
-/** Called when a request (or its stream) ends: flush now if due, else once the interval is over. */
+/** Called when a request (or its stream) ends, and on the in-flight heartbeat: flush now if due, else once the interval is over. */
 export function scheduleFlush({ env, shards, intervalMs, waitUntil }: FlushEnv): void {
-  if (current.size === 0 && queued.length === 0) return
+  if (current.size === 0 && queued.length === 0 && !isGaugeDue(gaugeHeartbeatMs(intervalMs))) return
   const elapsed = Date.now() - lastFlushAt
   if (intervalMs === 0 || elapsed >= intervalMs || current.size >= MAX_PENDING_SERIES) {
-    waitUntil(flushLogged(env, shards))
+    waitUntil(flushLogged(env, shards, intervalMs))
     return
   }
   if (isTimerArmed) return
@@ -74,6 +108,6 @@ export function scheduleFlush({ env, shards, intervalMs, waitUntil }: FlushEnv):
   // waitUntil keeps the isolate alive until this flush, so an idle isolate's last deltas are not stranded.
   waitUntil(new Promise((resolve) => setTimeout(resolve, intervalMs - elapsed)).then(() => {
     isTimerArmed = false
-    return flushLogged(env, shards)
+    return flushLogged(env, shards, intervalMs)
   }))
 }

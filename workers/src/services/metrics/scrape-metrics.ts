@@ -1,15 +1,24 @@
 // GET /metrics: sums every MetricsAggregator shard (exact up to what isolates have flushed, at most
-// METRICS_FLUSH_INTERVAL_MS old) and reads each registered node's NodeMonitor snapshot (exact at scrape time).
+// METRICS_FLUSH_INTERVAL_MS old; in-flight counts only from isolates that reported within gaugeTtlMs) and
+// reads the NodeMonitor snapshot of each node that has an endpoint to check (exact at scrape time).
 import { renderExposition } from '../../../../durable-objects/metrics-aggregator/exposition.ts'
 import { FAMILIES, mergeDeltas, type Sample } from '../../../../durable-objects/metrics-aggregator/metric-registry.ts'
-import { FINAL_STATUSES } from '../../../../durable-objects/node-monitor/node-lifecycle.ts'
 import type { NodeSnapshot } from '../../../../durable-objects/node-monitor/monitor-state.ts'
 import { createDb } from '../../db/client.ts'
 import { nodes } from '../../db/schema.ts'
 import { nodeSnapshots } from '../nodes/node-monitor-client.ts'
-import { shardName } from './metrics-buffer.ts'
+import { gaugeTtlMs, shardName } from './metrics-buffer.ts'
 
 const BREAKER_VALUES = { closed: 0, half_open: 1, open: 2 } as const
+
+/**
+ * Statuses in which a node has (or may still have) a vLLM to check. A queued or launching node has no endpoint
+ * yet: snapshotting it would start its NodeMonitor probing '/health' of nothing and export cic_node_up 0, a
+ * false "node down". Terminating nodes count while they still have an endpoint.
+ */
+const EXPORTED_STATUSES: ReadonlySet<string> = new Set(['warming', 'ready', 'failed', 'draining', 'terminating'])
+
+export const isExportedNode = (n: { status: string; endpoint: string }) => EXPORTED_STATUSES.has(n.status) && n.endpoint !== ''
 
 export function nodeGauges(nodeId: string, snap: NodeSnapshot): Sample[] {
   const labels = { node: nodeId }
@@ -25,14 +34,15 @@ export function nodeGauges(nodeId: string, snap: NodeSnapshot): Sample[] {
   return out
 }
 
-export async function scrapeMetrics(env: Env, shards: number): Promise<string> {
+export async function scrapeMetrics(env: Env, shards: number, flushIntervalMs: number): Promise<string> {
+  const ttlMs = gaugeTtlMs(flushIntervalMs)
   const [shardSeries, fleet] = await Promise.all([
-    Promise.all(Array.from({ length: shards }, (_, i) => env.METRICS_AGGREGATOR.getByName(shardName(i)).read())),
-    createDb(env.DB).select({ id: nodes.id, status: nodes.status }).from(nodes),
+    Promise.all(Array.from({ length: shards }, (_, i) => env.METRICS_AGGREGATOR.getByName(shardName(i)).read(ttlMs))),
+    createDb(env.DB).select({ id: nodes.id, status: nodes.status, endpoint: nodes.endpoint }).from(nodes),
   ])
   const summed = new Map<string, number>()
   for (const series of shardSeries) mergeDeltas(summed, series.map((s) => [s.key, s.value] as const))
-  const live = fleet.filter((n) => !FINAL_STATUSES.has(n.status)).map((n) => n.id)
+  const live = fleet.filter(isExportedNode).map((n) => n.id)
   const snapshots = await nodeSnapshots(env, live)
   const gauges = [...snapshots].flatMap(([id, snap]) => nodeGauges(id, snap))
   return renderExposition(summed, gauges)
