@@ -124,7 +124,11 @@ export const webhookEvents = sqliteTable('webhook_events', {
   /** applied | stale | unknown_customer | ignored | invalid (signed, but failed our schema: stored, never applied) */
   outcome: text('outcome').notNull(),
   payload: text('payload').notNull(),
-}, (t) => [index('webhook_events_tenant_idx').on(t.tenantId, t.created)])
+}, (t) => [
+  index('webhook_events_tenant_idx').on(t.tenantId, t.created),
+  // replayUnknownCustomerEvents reads these, oldest first, whenever a tenant gets its Stripe customer.
+  index('webhook_events_unknown_customer_idx').on(t.created).where(sql`${t.outcome} = 'unknown_customer'`),
+])
 
 /** The last applied Stripe event per tenant and object (`payment`, `subscription:<id>`): older events are skipped. */
 export const billingObjects = sqliteTable('billing_objects', {

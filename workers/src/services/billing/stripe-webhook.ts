@@ -72,7 +72,8 @@ export async function replayUnknownCustomerEvents(env: Env, tenantId: string, re
   const customer = tenant?.stripeCustomerId
   if (!customer) return { replayed: 0 }
   const rows = await db.select({ id: webhookEvents.id, payload: webhookEvents.payload }).from(webhookEvents)
-    .where(and(eq(webhookEvents.outcome, 'unknown_customer'), or(
+    // A literal, not a bound parameter, so SQLite can use the partial index on unknown_customer rows.
+    .where(and(sql`${webhookEvents.outcome} = 'unknown_customer'`, or(
       sql`json_extract(${webhookEvents.payload}, '$.data.object.customer') = ${customer}`,
       sql`json_extract(${webhookEvents.payload}, '$.data.object.customer.id') = ${customer}`, // an expanded customer
     )))
