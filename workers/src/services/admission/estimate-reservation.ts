@@ -24,6 +24,13 @@ export function estimatePromptTokens(prompt: unknown): number {
   return prompt === null || prompt === undefined ? 0 : Math.ceil(utf8Length(JSON.stringify(prompt)) / 4)
 }
 
+/** The prompt estimate of a request as admission makes it (also the gateway's count when a node reports no usage). */
+export function estimateRequestPrompt(body: InferenceRequest): number {
+  if ('messages' in body) return estimatePromptTokens(JSON.stringify(body.messages))
+  if ('prompt' in body) return estimatePromptTokens(body.prompt)
+  return estimatePromptTokens('input' in body ? body.input : null)
+}
+
 export function reservationFor(endpoint: InferenceEndpoint, body: InferenceRequest, config: ReservationConfig): Reservation {
   const bound = (tokens: number) => Math.min(tokens, config.maxContextTokens)
   if (endpoint === 'embeddings' || !('messages' in body || 'prompt' in body)) {

@@ -11,6 +11,7 @@ import type { InferenceRequest, StreamOptions } from '../../schemas/openai.ts'
 import { streamingOf, usageSchema, type Usage } from '../../schemas/openai.ts'
 import type { UsageEvent } from '../../schemas/usage-event.ts'
 import type { Outcome } from '../../../../durable-objects/node-monitor/breaker-state.ts'
+import { estimateRequestPrompt } from '../admission/estimate-reservation.ts'
 import type { TenantIdentity } from '../keys/resolve-key.ts'
 import { countUpstreamError, httpErrorKind } from '../metrics/record-metrics.ts'
 import type { RequestTiming } from '../metrics/request-timing.ts'
@@ -111,11 +112,8 @@ export async function forwardInference(input: ForwardInput): Promise<Response> {
     release()
     if (result.kind === 'json') {
       input.reportOutcome(node.id, { ok: true, isProbe })
-      const usage = usageFromJson(result.text)
-      record(node, {
-        promptTokens: usage?.prompt_tokens ?? 0, completionTokens: usage?.completion_tokens ?? 0, outcome: 'completed',
-        httpStatus: 200, usageSource: usage ? 'node' : 'gateway_count', ttftMs: null,
-      })
+      const answer = parseAnswer(result.text)
+      record(node, { ...tokensOf(answer.usage, input.endpoint, input.body, answer.generated), outcome: 'completed', httpStatus: 200, ttftMs: null })
       return new Response(result.text, { status: 200, headers: { 'content-type': 'application/json', 'x-request-id': input.requestId } })
     }
     if (result.kind === 'client_aborted') {
@@ -162,10 +160,8 @@ function relayStream(
     if (isBroken) input.reportOutcome(node.id, { ok: false, isProbe: false, error: 'the stream broke mid-way' })
     else if (!isProbe) input.reportOutcome(node.id, { ok: true, isProbe: false })
     record(node, {
-      promptTokens: s.usage?.prompt_tokens ?? 0,
-      completionTokens: s.usage ? (s.usage.completion_tokens ?? 0) : s.countedCompletionTokens,
-      outcome: s.outcome, httpStatus: 200, usageSource: s.usage ? 'node' : 'gateway_count',
-      ttftMs: s.firstEventAt === null ? null : Math.round(s.firstEventAt - input.startedAt),
+      ...tokensOf(s.usage, input.endpoint, input.body, { textBytes: s.countedTextBytes, pieces: s.countedCompletionTokens }),
+      outcome: s.outcome, httpStatus: 200, ttftMs: s.firstEventAt === null ? null : Math.round(s.firstEventAt - input.startedAt),
     })
   }))
   return new Response(relay.body, {
@@ -180,11 +176,37 @@ function upstreamHeaders(node: RoutableNode, requestId: string): Record<string, 
   return headers
 }
 
-function usageFromJson(text: string): Usage | null {
-  try {
-    const parsed = usageSchema.safeParse((JSON.parse(text) as { usage?: unknown }).usage)
-    return parsed.success ? parsed.data : null
-  } catch {
-    return null
+/** What a node generated, as the gateway sees it: UTF-8 bytes of the text, and content-bearing pieces (stream deltas, choices). */
+export type Generated = { textBytes: number; pieces: number }
+
+/**
+ * The tokens to bill: the node's usage when it reported one; otherwise the gateway's own count
+ * (usage_source 'gateway_count'): the prompt estimated as admission estimates it, the completion from the
+ * generated text at admission's rate (UTF-8 bytes / 4), never fewer than one token per content piece.
+ */
+export function tokensOf(usage: Usage | null, endpoint: InferenceEndpoint, body: InferenceRequest, generated: Generated): Pick<UsageEvent, 'promptTokens' | 'completionTokens' | 'usageSource'> {
+  if (usage) return { promptTokens: usage.prompt_tokens, completionTokens: usage.completion_tokens ?? 0, usageSource: 'node' }
+  const completionTokens = endpoint === 'embeddings' ? 0 : Math.max(generated.pieces, Math.ceil(generated.textBytes / 4))
+  return { promptTokens: estimateRequestPrompt(body), completionTokens, usageSource: 'gateway_count' }
+}
+
+const encoder = new TextEncoder()
+
+/** A non-streamed answer's usage block (validated: it is what we bill) and the text it generated. */
+export function parseAnswer(text: string): { usage: Usage | null; generated: Generated } {
+  const generated: Generated = { textBytes: 0, pieces: 0 }
+  let answer: { usage?: unknown; choices?: unknown }
+  try { answer = JSON.parse(text) as { usage?: unknown; choices?: unknown } } catch { return { usage: null, generated } }
+  const parsed = usageSchema.safeParse(answer?.usage)
+  const choices = Array.isArray(answer?.choices) ? (answer.choices as Array<Record<string, unknown>>) : []
+  for (const choice of choices) {
+    const message = choice.message as { content?: unknown; tool_calls?: unknown } | undefined
+    const calls = Array.isArray(message?.tool_calls) ? (message.tool_calls as Array<{ function?: { arguments?: unknown } }>) : []
+    for (const piece of [message?.content, choice.text, ...calls.map((c) => c.function?.arguments)]) {
+      if (typeof piece !== 'string' || piece === '') continue
+      generated.pieces++
+      generated.textBytes += encoder.encode(piece).byteLength
+    }
   }
+  return { usage: parsed.success ? parsed.data : null, generated }
 }

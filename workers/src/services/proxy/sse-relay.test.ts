@@ -39,6 +39,13 @@ describe('relaySse', () => {
     expect(body.split('\n\n').filter((e) => e !== '')).toHaveLength(3)
   })
 
+  it('counts the streamed text and its pieces for the gateway\'s own count when the node sends no usage', async () => {
+    const plain = (content: string) => `data: ${JSON.stringify({ choices: [{ index: 0, delta: { content } }] })}\n\n`
+    const relay = relaySse(upstreamOf([plain('Hello'), plain(' 世界'), 'data: [DONE]\n\n']), options())
+    await new Response(relay.body).text()
+    expect(await relay.done).toMatchObject({ outcome: 'completed', usage: null, countedCompletionTokens: 2, countedTextBytes: 5 + 7 })
+  })
+
   it('ends as client_aborted, with the usage so far, when the client leaves during a write blocked on backpressure', async () => {
     let sent = 0
     const endless = new ReadableStream<Uint8Array>({ // a node that keeps generating

@@ -11,8 +11,9 @@ import { upstreamErrorFromStreamFrame } from './upstream-error.ts'
 export type StreamOutcome = {
   outcome: 'completed' | 'client_aborted' | 'upstream_broken'
   usage: Usage | null
-  /** Content-bearing chunks seen: the gateway's own count, used when the node reported no usage. */
+  /** Content-bearing choice deltas seen, and the UTF-8 bytes of their text: the gateway's own count, used when the node reported no usage. */
   countedCompletionTokens: number
+  countedTextBytes: number
   firstEventAt: number | null
 }
 
@@ -70,7 +71,7 @@ export function relaySse(upstream: ReadableStream<Uint8Array>, options: RelayOpt
 }
 
 async function pump(upstream: ReadableStream<Uint8Array>, writer: WritableStreamDefaultWriter<Uint8Array>, options: RelayOptions): Promise<StreamOutcome> {
-  const state: StreamOutcome = { outcome: 'upstream_broken', usage: null, countedCompletionTokens: 0, firstEventAt: null }
+  const state: StreamOutcome = { outcome: 'upstream_broken', usage: null, countedCompletionTokens: 0, countedTextBytes: 0, firstEventAt: null }
   const reader = upstream.getReader()
   const decoder = new TextDecoder()
   const normalise = lineEndNormaliser()
@@ -130,7 +131,12 @@ function handleEvent(event: string, state: StreamOutcome, options: RelayOptions)
   const usage = usageSchema.safeParse(chunk.usage)
   if (usage.success) state.usage = usage.data // cumulative: the last figure wins, never a sum
   const choices = Array.isArray(chunk.choices) ? (chunk.choices as Array<Record<string, unknown>>) : []
-  for (const choice of choices) if (hasContent(choice)) state.countedCompletionTokens++
+  for (const choice of choices) {
+    const text = contentOf(choice)
+    if (text === null) continue
+    state.countedCompletionTokens++
+    state.countedTextBytes += encoder.encode(text).byteLength
+  }
 
   if (choices.length === 0 && chunk.usage) return options.clientWantsUsage ? { kind: 'forward', text: event } : { kind: 'skip' }
   if (chunk.usage !== undefined && !options.clientWantsContinuousUsage) {
@@ -150,10 +156,11 @@ function dataOf(event: string): string | null {
   return data
 }
 
-function hasContent(choice: Record<string, unknown>): boolean {
+/** The text a chat delta or a completion choice carries, null when none. */
+function contentOf(choice: Record<string, unknown>): string | null {
   const delta = choice.delta as Record<string, unknown> | undefined
   const text = delta ? delta.content : choice.text
-  return typeof text === 'string' && text.length > 0
+  return typeof text === 'string' && text.length > 0 ? text : null
 }
 
 async function readWithin(reader: ReadableStreamDefaultReader<Uint8Array>, ms: number) {
