@@ -31,7 +31,7 @@ const shuffled = <T>(items: T[]): T[] => items.map((item) => ({ item, key: Math.
 export async function selectNode(ctx: SelectContext, input: SelectInput): Promise<Selection> {
   const { model } = input
   // A terminated node is out of the fleet for good (until relaunched): its models are not served, not "busy".
-  const serving = (await listNodes(ctx.db, ctx.secretsKey)).filter((n) => !OUT_OF_FLEET.has(n.status) && n.models.includes(model))
+  const serving = (await listNodes(ctx.db, ctx.secretsKey, ctx.waitUntil)).filter((n) => !OUT_OF_FLEET.has(n.status) && n.models.includes(model))
   if (serving.length === 0) {
     throw new ApiError('not_found', `The model \`${model}\` does not exist or you do not have access to it.`, { param: 'model', code: 'model_not_found' })
   }
