@@ -4,6 +4,7 @@ import { createMiddleware } from 'hono/factory'
 import { createDb } from '../db/client.ts'
 import type { AppEnv } from '../env.ts'
 import { ApiError } from '../errors.ts'
+import { setLogTenant } from '../log.ts'
 import { resolveApiKey } from '../services/keys/resolve-key.ts'
 
 export const apiKeyAuth = () =>
@@ -16,5 +17,6 @@ export const apiKeyAuth = () =>
     const identity = key.startsWith('sk-') && key.length < 256 ? await resolveApiKey(createDb(c.env.DB), key) : null
     if (!identity) throw new ApiError('unauthorized', 'Incorrect API key provided.', { code: 'invalid_api_key' })
     c.set('identity', identity)
+    setLogTenant(identity.tenantId) // every later line of this request names its tenant (never its key)
     await next()
   })
