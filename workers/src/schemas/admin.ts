@@ -51,8 +51,15 @@ export const breakerSettingsSchema = z.strictObject({
   half_open_probes: z.number().int().min(1).max(100).optional(),
 })
 
+/**
+ * The node's base URL, without the `/v1` OpenAI clients put in their base URL (the gateway appends
+ * `/v1/chat/completions` itself; `/health` and `/metrics` live at the root).
+ */
+const nodeEndpoint = z.url({ protocol: /^https?$/, error: 'endpoint must be an http(s) URL' })
+  .transform((url) => url.replace(/\/+$/, '').replace(/\/v1$/i, '').replace(/\/+$/, ''))
+
 export const registerNodeSchema = z.strictObject({
-  endpoint: z.url({ protocol: /^https?$/, error: 'endpoint must be an http(s) URL' }),
+  endpoint: nodeEndpoint,
   models: z.array(z.string().min(1).max(256)).min(1).max(64),
   name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lowercase letters, digits and dashes').optional(),
   api_key: z.string().min(1).max(512).optional(),
@@ -63,9 +70,11 @@ export const updateNodeSchema = z.strictObject({
   breaker: breakerSettingsSchema,
 })
 
+/** `?from=&to=` (empty values, as a form leaves them) means absent: z.coerce.number() alone would read '' as 0. */
+const emptyIsAbsent = (v: unknown) => (v === '' ? undefined : v)
 export const usageQuerySchema = z.strictObject({
-  from: z.coerce.number().int().nonnegative().optional(),
-  to: z.coerce.number().int().positive().optional(),
+  from: z.preprocess(emptyIsAbsent, z.coerce.number().int().nonnegative().optional()),
+  to: z.preprocess(emptyIsAbsent, z.coerce.number().int().positive().optional()),
 })
 
 export type CreateTenant = z.infer<typeof createTenantSchema>

@@ -33,15 +33,28 @@ async function reread(db: Db, id: string): Promise<NodeRow> {
   return row
 }
 
+const nameTaken = (name: string) =>
+  new ApiError('conflict', `A node named '${name}' exists already; choose another name.`, { code: 'node_name_taken', param: 'name' })
+
+// D1 reports a unique index violation as "UNIQUE constraint failed: nodes.name" (SQLite's wording).
+const isNameConflict = (err: unknown) => /UNIQUE constraint failed: nodes\.name/.test(String(err instanceof Error ? `${err.message} ${String(err.cause)}` : err))
+
 export async function registerNode(env: Env, db: Db, input: RegisterNode, by: Actor): Promise<NodeRow> {
   const id = newId('node')
+  const name = input.name ?? id.replace('_', '-')
+  if (await db.select({ id: nodes.id }).from(nodes).where(eq(nodes.name, name)).get()) throw nameTaken(name)
   const row: NodeRow = {
-    id, name: input.name ?? id.replace('_', '-'), endpoint: input.endpoint.replace(/\/+$/, ''), models: input.models,
+    id, name, endpoint: input.endpoint, models: input.models,
     status: 'warming', provider: 'byo', region: null, gpu: null,
     apiKeyCiphertext: input.api_key ? await seal(loadConfig(env).SECRETS_KEY, input.api_key) : null,
     lastError: null, createdAt: Date.now(), updatedAt: null,
   }
-  await db.batch([db.insert(nodes).values(row), auditStatement(db, { ...by, action: 'node.register', target: id, after: nodeView(row) })])
+  try {
+    await db.batch([db.insert(nodes).values(row), auditStatement(db, { ...by, action: 'node.register', target: id, after: nodeView(row) })])
+  } catch (err) {
+    if (isNameConflict(err)) throw nameTaken(name) // registered by a concurrent request since the check above
+    throw err
+  }
   try {
     if (input.breaker) await monitorOf(env, id).configureBreaker(breakerPatch(input.breaker))
     await startNodeMonitor(env, id)
