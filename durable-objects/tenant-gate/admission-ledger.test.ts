@@ -142,6 +142,31 @@ describe('concurrency (leases)', () => {
     expect(ledger.admit(req(), l, T0 + 1000).ok).toBe(true)
   })
 
+  it('keeps the slot of a lease renewed before it expires, also through the sweep at its old expiry', () => {
+    const ledger = new AdmissionLedger()
+    const l = limits({ concurrency: 1 })
+    const first = ledger.admit(req({ leaseTtlMs: 1000 }), l, T0)
+    if (!first.ok) throw new Error('expected an admission')
+    expect(ledger.renew(first.entry.id, 1000, T0 + 900)).toMatchObject({ entries: [{ id: first.entry.id, expiresAt: T0 + 1900 }] })
+    ledger.sweep(T0 + 1000, T0 + 1000)
+    expect(ledger.inspect(T0 + 1000)).toMatchObject({ inFlight: 1 })
+    expect(ledger.admit(req(), l, T0 + 1899).ok).toBe(false)
+    expect(ledger.nextLeaseEvent()).toBe(T0 + 1900)
+    expect(ledger.admit(req(), l, T0 + 1900).ok).toBe(true)
+  })
+
+  it('does not renew a lease that expired (its slot may be someone else\'s) or was settled', () => {
+    const ledger = new AdmissionLedger()
+    const l = limits({ concurrency: 2 })
+    const expired = ledger.admit(req({ leaseTtlMs: 1000 }), l, T0)
+    const settled = ledger.admit(req({ leaseTtlMs: 1000 }), l, T0)
+    if (!expired.ok || !settled.ok) throw new Error('expected admissions')
+    ledger.settle(settled.entry.id, 10, T0 + 10)
+    expect(ledger.renew(settled.entry.id, 1000, T0 + 20)).toBeNull()
+    expect(ledger.renew(expired.entry.id, 1000, T0 + 1000)).toBeNull()
+    expect(ledger.renew('no-such-lease', 1000, T0)).toBeNull()
+  })
+
   it('lets the alarm sweep release slots due at its time', () => {
     const ledger = new AdmissionLedger()
     const l = limits({ concurrency: 1 })

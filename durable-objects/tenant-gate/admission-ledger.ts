@@ -145,6 +145,19 @@ export class AdmissionLedger {
   }
 
   /**
+   * Extends a running request's lease to `now + ttlMs`, so a stream longer than the TTL keeps its slot. Null
+   * when the lease is unknown, settled, or already expired: its slot may have been given to another request,
+   * so it is not taken back (the request finishes; its settle still corrects tokens and budget).
+   */
+  renew(id: string, ttlMs: number, now: number): Changes | null {
+    this.advance(now)
+    const e = this.active.get(id)
+    if (!e) return null
+    e.expiresAt = Math.max(e.expiresAt, now + ttlMs) // nextExpiry may now be early: expireSlots recomputes it
+    return { entries: [e], budgets: [] }
+  }
+
+  /**
    * The alarm's sweep: releases the slots of leases due by `due`, and charges for good the hold of leases that
    * expired more than LATE_SETTLE_GRACE_MS ago without a settle (conservative: the request may have run).
    */

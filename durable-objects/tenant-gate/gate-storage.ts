@@ -86,7 +86,8 @@ export class GateStorage {
     for (const e of changes.entries) {
       this.sql.exec(
         `INSERT INTO admissions (id, key_id, at, tokens, is_open, expires_at, budget_period, budget_hold) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (id) DO UPDATE SET tokens = excluded.tokens, is_open = excluded.is_open, budget_hold = excluded.budget_hold`,
+         ON CONFLICT (id) DO UPDATE SET tokens = excluded.tokens, is_open = excluded.is_open, expires_at = excluded.expires_at,
+           budget_hold = excluded.budget_hold`,
         e.id, e.keyId, e.at, e.tokens, e.isOpen ? 1 : 0, e.expiresAt, e.budgetPeriod, e.budgetHold,
       )
     }

@@ -104,6 +104,18 @@ describe('TenantGate leases', () => {
     expect(await gate.settle(lease, 10)).toBe(true) // a late settle still corrects the tokens
   })
 
+  it('keeps a renewed lease\'s slot when the alarm of its first expiry fires, and across eviction', async () => {
+    const { admit, gate } = await tenant({ concurrency: 1 })
+    const lease = leaseOf(await admit({ leaseTtlMs: 5_000 }))
+    expect(await gate.renew(lease, 60_000)).toBe(true)
+    await evictDurableObject(gate)
+    expect(await runDurableObjectAlarm(gate)).toBe(true) // as of the first expiry: the renewed lease outlives it
+    expect((await gate.inspect()).inFlight).toBe(1)
+    expect(await admit()).toMatchObject({ ok: false, scope: 'concurrency' })
+    expect(await gate.settle(lease, 10)).toBe(true)
+    expect(await gate.renew(lease, 60_000)).toBe(false) // settled: nothing to renew
+  })
+
   it('keeps windows, leases and budgets across eviction', async () => {
     const { admit, gate } = await tenant({ rpm: 3, concurrency: 2, budget_tokens: 10_000 })
     const first = leaseOf(await admit({ reservation: tokens(100, 400) }))

@@ -1,8 +1,9 @@
 // One object per tenant (`tenant:<id>`): the single authority on whether a tenant's request may run. The
 // gateway calls admit once per request (key, status, request/token/concurrency limits and budget, decided in
-// one call) and settle once when an admitted request ends; the admin API calls configure and revokeKey. The
-// arithmetic is in admission-ledger.ts; everything it changes is written to SQLite in the same synchronous
-// turn as the decision, so an evicted object comes back with the same windows, leases and budgets.
+// one call), renew while a long stream runs, and settle once when an admitted request ends; the admin API
+// calls configure and revokeKey. The arithmetic is in admission-ledger.ts; everything it changes is written to
+// SQLite in the same synchronous turn as the decision, so an evicted object comes back with the same windows,
+// leases and budgets.
 import { DurableObject } from 'cloudflare:workers'
 import { AdmissionLedger, budgetPeriodOf, WINDOW_MS, type Changes, type LedgerRefusal, type RateSnapshot, type Reservation } from './admission-ledger.ts'
 import { GateStorage } from './gate-storage.ts'
@@ -76,6 +77,18 @@ export class TenantGate extends DurableObject<Env> {
     const used = Number.isFinite(usedTokens) && usedTokens > 0 ? Math.round(usedTokens) : 0
     return this.batch.run(() => {
       const changes = this.ledger.settle(leaseId, used, Date.now())
+      if (changes) this.persist(changes)
+      return changes !== null
+    })
+  }
+
+  /**
+   * Keeps a running request's concurrency slot for another `ttlMs` (the gateway calls it while a long stream is
+   * relayed). False when the lease is unknown, settled or already expired.
+   */
+  async renew(leaseId: string, ttlMs: number = DEFAULT_LEASE_TTL_MS): Promise<boolean> {
+    return this.batch.run(() => {
+      const changes = this.ledger.renew(leaseId, ttlMs, Date.now())
       if (changes) this.persist(changes)
       return changes !== null
     })

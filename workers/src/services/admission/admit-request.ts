@@ -25,6 +25,11 @@ export type Admission = {
    * call counts; later calls and requests without a lease resolve at once. Never rejects.
    */
   settle(usedTokens: number): Promise<void>
+  /**
+   * Extends the lease by the lease TTL, so a request running longer than it keeps its concurrency slot. Does
+   * nothing without a lease or once settled. Never rejects (a failed renew only risks the slot being freed early).
+   */
+  renew(): Promise<void>
 }
 
 type Gate = ReturnType<Env['TENANT_GATE']['getByName']>
@@ -35,7 +40,7 @@ export async function admitRequest(env: Env, identity: TenantIdentity, options: 
     tenantId: identity.tenantId, keyId: identity.keyId, keyLimits: identity.keyLimits,
     reservation: options.reservation ?? null, leaseTtlMs: options.leaseTtlMs,
   })
-  if (result.ok) return admission(gate, result, identity)
+  if (result.ok) return admission(gate, result, identity, options.leaseTtlMs)
   switch (result.reason) {
     case 'key_revoked':
       throw new ApiError('unauthorized', 'This API key has been revoked.', { code: 'invalid_api_key' })
@@ -66,10 +71,18 @@ export async function admitRequest(env: Env, identity: TenantIdentity, options: 
   }
 }
 
-function admission(gate: Gate, admitted: Admitted, identity: TenantIdentity): Admission {
+function admission(gate: Gate, admitted: Admitted, identity: TenantIdentity, leaseTtlMs: number | undefined): Admission {
   let settled: Promise<void> | null = null
   const { leaseId } = admitted
   return {
+    async renew() {
+      if (leaseId === null || settled) return
+      try {
+        await gate.renew(leaseId, leaseTtlMs)
+      } catch (err) {
+        log.warn('admission_renew_failed', { tenantId: identity.tenantId, leaseId, error: String(err) })
+      }
+    },
     headers: rateLimitHeaders(admitted.rate),
     reservedTokens: admitted.reservedTokens,
     settle(usedTokens) {

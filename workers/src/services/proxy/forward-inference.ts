@@ -47,6 +47,8 @@ export type ForwardInput = {
   recordUsage: (event: UsageEvent) => Promise<unknown>
   /** Where the time spent waiting on nodes is counted (gateway overhead = the rest). */
   timing: RequestTiming
+  /** Renews the admission lease every `everyMs` while a stream is relayed, so a long one keeps its slot. */
+  lease?: { renew: () => Promise<void>; everyMs: number }
 }
 
 type UsageFields = Pick<UsageEvent, 'promptTokens' | 'completionTokens' | 'outcome' | 'httpStatus' | 'usageSource' | 'ttftMs'>
@@ -152,7 +154,11 @@ function relayStream(
     abortUpstream: result.abortUpstream,
   })
   input.timing.streamUntil(relay.done)
+  // Off the relay's path: each renewal is its own waitUntil task; the timer stops when the stream ends.
+  const { lease } = input
+  const renewals = lease ? setInterval(() => input.waitUntil(lease.renew()), lease.everyMs) : undefined
   input.waitUntil(relay.done.then((s) => {
+    clearInterval(renewals)
     release()
     result.detach()
     const isBroken = s.outcome === 'upstream_broken'
