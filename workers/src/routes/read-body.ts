@@ -1,4 +1,6 @@
 // Reads and validates a JSON request body once, at the edge: 413 when too large, 400 naming the bad field.
+// An empty body is read as `{}`: `curl -X POST …/keys` (every field optional) should just work, and a route
+// with required fields then names the first missing one instead of calling the body invalid JSON.
 import type { Context } from 'hono'
 import type { z } from 'zod'
 import type { AppEnv } from '../env.ts'
@@ -10,15 +12,18 @@ export async function readJsonBody<S extends z.ZodType>(c: Context<AppEnv>, sche
   if (Number(c.req.header('content-length') ?? 0) > max) throw tooLarge()
   const bytes = await c.req.arrayBuffer()
   if (bytes.byteLength > max) throw tooLarge()
+  const text = new TextDecoder().decode(bytes)
   let json: unknown
   try {
-    json = JSON.parse(new TextDecoder().decode(bytes))
+    json = text.trim() === '' ? {} : JSON.parse(text)
   } catch {
     throw new ApiError('invalid_request', 'We could not parse the JSON body of your request. The body must be valid JSON.', { code: 'invalid_json' })
   }
   const parsed = schema.safeParse(json)
   if (parsed.success) return parsed.data
   const issue = parsed.error.issues[0]
-  const param = issue?.path.join('.') || null
+  // An unknown key is reported on the object that holds it (path [] at the top): the offending field is the key.
+  const path = issue?.code === 'unrecognized_keys' ? [...issue.path, ...issue.keys.slice(0, 1)] : (issue?.path ?? [])
+  const param = path.join('.') || null
   throw new ApiError('invalid_request', `Invalid request: ${param ? `'${param}': ` : ''}${issue?.message ?? 'invalid body'}`, { param, code: 'invalid_request' })
 }
