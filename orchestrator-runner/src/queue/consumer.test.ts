@@ -1,5 +1,6 @@
-// The poll loop with an in-memory client: it acks or retries each message as its job decided, never runs more
-// jobs than allowed, survives pull errors and crashing jobs, and stops pulling on shutdown.
+// The poll loop with an in-memory client: it acks or retries each message as its job decided, grouping the
+// outcomes of jobs that ended together into one ack call, never runs more jobs than allowed, survives pull
+// errors and crashing jobs, and stops pulling on shutdown.
 import { describe, expect, it, vi } from 'vitest'
 import type { JobOutcome } from '../jobs/job.ts'
 import { silentLog } from '../log.ts'
@@ -28,23 +29,38 @@ const msg = (id: string): PulledMessage => ({ id, leaseId: `lease-${id}`, attemp
 const options = { log: silentLog, visibilityTimeoutMs: 1000, pollMinMs: 1, pollMaxMs: 5 }
 
 describe('runConsumer', () => {
-  it('acks or retries each message with the delay its job chose, and survives a failed pull and a crashing job', async () => {
+  it('acks or retries each message with the delay its job chose, in one ack call, and survives a failed pull and a crashing job', async () => {
     const { client, acks } = fakeClient([new Error('network down'), [msg('a'), msg('b'), msg('c')]])
     const stop = new AbortController()
+    let open: () => void = () => {}
+    const gate = new Promise<void>((resolve) => { open = resolve })
     const outcomes: Record<string, () => Promise<JobOutcome>> = {
-      a: async () => ({ kind: 'ack' }),
-      b: async () => ({ kind: 'retry', delaySeconds: 120 }),
-      c: async () => { throw new Error('bug') },
+      a: async () => { await gate; return { kind: 'ack' } },
+      b: async () => { await gate; return { kind: 'retry', delaySeconds: 120 } },
+      c: async () => { await gate; throw new Error('bug') },
     }
     const done = runConsumer({ ...options, client, maxConcurrency: 5, signal: stop.signal, handle: (m) => (outcomes[m.id] as () => Promise<JobOutcome>)() })
-    await vi.waitFor(() => expect(acks).toHaveLength(3))
+    await new Promise((r) => setTimeout(r, 20)) // all three running
+    open() // ... and they end together
+    await vi.waitFor(() => expect(acks).toHaveLength(1))
     stop.abort()
     await done
-    expect(acks).toEqual(expect.arrayContaining([
-      { acks: ['lease-a'], retries: [] },
-      { acks: [], retries: [{ leaseId: 'lease-b', delaySeconds: 120 }] },
-      { acks: [], retries: [{ leaseId: 'lease-c', delaySeconds: 60 }] },
-    ]))
+    expect(acks).toEqual([{ acks: ['lease-a'], retries: [{ leaseId: 'lease-b', delaySeconds: 120 }, { leaseId: 'lease-c', delaySeconds: 60 }] }])
+  })
+
+  it('settles a job that ends while the loop sleeps on an empty queue without waiting out the backoff', async () => {
+    const { client, acks } = fakeClient([[msg('slow')]])
+    const stop = new AbortController()
+    let finish: () => void = () => {}
+    const done = runConsumer({
+      ...options, pollMinMs: 60_000, pollMaxMs: 60_000, client, maxConcurrency: 2, signal: stop.signal,
+      handle: () => new Promise<JobOutcome>((resolve) => { finish = () => resolve({ kind: 'ack' }) }),
+    })
+    await new Promise((r) => setTimeout(r, 20)) // the queue is empty now: the loop sleeps for a minute
+    finish()
+    await vi.waitFor(() => expect(acks).toEqual([{ acks: ['lease-slow'], retries: [] }]), { timeout: 1_000 })
+    stop.abort()
+    await done
   })
 
   it('pulls only as many messages as it has free job slots', async () => {

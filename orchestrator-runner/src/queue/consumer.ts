@@ -1,6 +1,8 @@
-// The poll loop: pull as many messages as there are free job slots, run each job, then ack it or retry it with
-// the delay the job chose. Pulls are short polls (Cloudflare has no long poll and bills each pull), so an empty
-// queue or a failed pull backs off exponentially up to pollMaxMs; any message resets the backoff.
+// The poll loop: pull as many messages as there are free job slots, run each job, and settle the outcomes
+// (ack, or retry with the delay the job chose) in one ack call per loop turn, grouping every job that ended
+// since the last one (the ack API takes acks and retries together). Pulls are short polls (Cloudflare has no
+// long poll and bills each pull), so an empty queue or a failed pull backs off exponentially up to pollMaxMs;
+// any message resets the backoff, and a job that ends wakes the loop so its outcome is not held back.
 import type { JobOutcome } from '../jobs/job.ts'
 import type { Logger } from '../log.ts'
 import type { PullClient, PulledMessage } from './pull-client.ts'
@@ -17,34 +19,46 @@ export type ConsumerOptions = {
   signal: AbortSignal
 }
 
+type Settlement = { message: PulledMessage; outcome: JobOutcome }
+
 const sleep = (ms: number, signal: AbortSignal) => new Promise<void>((resolve) => {
+  if (signal.aborted) return resolve() // e.g. a job ended between the flush and this sleep
   const timer = setTimeout(done, ms)
   function done() { clearTimeout(timer); signal.removeEventListener('abort', done); resolve() }
   signal.addEventListener('abort', done, { once: true })
 })
 
-async function settle(client: PullClient, message: PulledMessage, outcome: JobOutcome, log: Logger): Promise<void> {
+async function settle(client: PullClient, batch: Settlement[], log: Logger): Promise<void> {
+  if (batch.length === 0) return
+  const acks = batch.filter((s) => s.outcome.kind === 'ack').map((s) => s.message.leaseId)
+  const retries = batch.flatMap((s) => (s.outcome.kind === 'retry' ? [{ leaseId: s.message.leaseId, delaySeconds: s.outcome.delaySeconds }] : []))
   try {
-    const result = outcome.kind === 'ack'
-      ? await client.ack({ acks: [message.leaseId], retries: [] })
-      : await client.ack({ acks: [], retries: [{ leaseId: message.leaseId, delaySeconds: outcome.delaySeconds }] })
-    if (result.warnings && Object.keys(result.warnings).length > 0) log.warn('ack_warnings', { messageId: message.id, warnings: result.warnings })
+    const result = await client.ack({ acks, retries })
+    if (result.warnings && Object.keys(result.warnings).length > 0) log.warn('ack_warnings', { messageIds: batch.map((s) => s.message.id), warnings: result.warnings })
   } catch (err) {
-    // The message comes back after its visibility timeout; every job is idempotent.
-    log.error('ack_failed', { messageId: message.id, outcome: outcome.kind, error: String(err) })
+    // The messages come back after their visibility timeout; every job is idempotent.
+    log.error('ack_failed', { messageIds: batch.map((s) => s.message.id), acks: acks.length, retries: retries.length, error: String(err) })
   }
 }
 
 export async function runConsumer(options: ConsumerOptions): Promise<void> {
   const { client, log, signal } = options
   const active = new Set<Promise<void>>()
+  const ended: Settlement[] = []
+  // Aborted when a job ends, so an idle backoff sleep does not hold its outcome back; renewed after each use.
+  let wake = new AbortController()
   let idleMs = options.pollMinMs
   const backOff = async () => {
-    await sleep(idleMs, signal)
+    await sleep(idleMs, AbortSignal.any([signal, wake.signal]))
     idleMs = Math.min(options.pollMaxMs, idleMs * 2)
+  }
+  const flush = async () => {
+    if (wake.signal.aborted) wake = new AbortController()
+    await settle(client, ended.splice(0), log)
   }
 
   while (!signal.aborted) {
+    await flush()
     const free = options.maxConcurrency - active.size
     if (free <= 0) {
       await Promise.race([...active, new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }))])
@@ -69,10 +83,11 @@ export async function runConsumer(options: ConsumerOptions): Promise<void> {
           log.error('job_crashed', { messageId: message.id, error: String(err) })
           return { kind: 'retry', delaySeconds: 60 }
         })
-        .then((outcome) => settle(client, message, outcome, log))
+        .then((outcome) => { ended.push({ message, outcome }); wake.abort() })
         .finally(() => active.delete(job))
       active.add(job)
     }
   }
   await Promise.allSettled(active)
+  await flush()
 }
