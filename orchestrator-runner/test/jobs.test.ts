@@ -210,6 +210,16 @@ describe('terminate', () => {
     expect(node(m).status).toBe('terminated')
   })
 
+  it('tears down the cluster of a node the control plane failed (launch deadline, spot preemption)', async () => {
+    const m = launchMessage()
+    await runLaunch(m, 1, deps())
+    node(m).status = 'failed' // what the NodeMonitor does before it queues this terminate
+    expect(await runTerminate(terminateMessage(m), 1, deps())).toEqual({ kind: 'ack' })
+    expect(sky.calls().at(-1)).toEqual(['down', '-y', m.cluster_name])
+    expect(sky.clusters()).toEqual([])
+    expect(node(m).status).toBe('terminated')
+  })
+
   it('leaves a relaunched node alone when an old terminate is redelivered', async () => {
     const m = launchMessage()
     await runLaunch(m, 1, deps())
