@@ -100,6 +100,37 @@ describe('each error reaches the SDK as the right class', () => {
     await expect(ask(client, 'e2e-failing')).rejects.toBeInstanceOf(OpenAI.InternalServerError)
   })
 
+  it('RateLimitError (429, with retry-after) for a tenant over its requests per minute', async () => {
+    const tenant = await adminCall('POST', '/admin/tenants', { name: `e2e-rpm-${Date.now()}`, limits: { rpm: 1 } })
+    const { key } = await adminCall('POST', `/admin/tenants/${tenant.id}/keys`, {})
+    const limited = new OpenAI({ baseURL: `${stack.url}/v1`, apiKey: key, maxRetries: 0 })
+    await expect(ask(limited)).resolves.toBeTruthy()
+    const err = await ask(limited).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(OpenAI.RateLimitError)
+    expect(err).toMatchObject({ status: 429 })
+    expect(Number((err as InstanceType<typeof OpenAI.RateLimitError>).headers.get('retry-after'))).toBeGreaterThan(0)
+  })
+
+  it('InternalServerError (503, retry-after) when the model\'s only node never became ready', async () => {
+    const closedPort = await freePort() // nothing listens there: the node's health checks fail, it stays warming
+    const node = await adminCall('POST', '/admin/nodes', { endpoint: `http://127.0.0.1:${closedPort}`, models: ['e2e-never-ready'] })
+    expect(node.status).toBe('warming')
+    const err = await ask(client, 'e2e-never-ready').catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(OpenAI.InternalServerError)
+    expect(err).toMatchObject({ status: 503, code: 'no_available_node' })
+    expect((err as InstanceType<typeof OpenAI.InternalServerError>).headers.get('retry-after')).toBeTruthy()
+  })
+
+  it('AuthenticationError for a revoked key', async () => {
+    const created = await adminCall('POST', `/admin/tenants/${stack.demo.tenantId}/keys`, { name: 'e2e-revoked' })
+    const revokedClient = new OpenAI({ baseURL: `${stack.url}/v1`, apiKey: created.key, maxRetries: 0 })
+    await expect(ask(revokedClient)).resolves.toBeTruthy()
+    await adminCall('DELETE', `/admin/keys/${created.id}`)
+    const err = await ask(revokedClient).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(OpenAI.AuthenticationError)
+    expect(err).toMatchObject({ status: 401, code: 'invalid_api_key' })
+  })
+
   it('PermissionDeniedError for a suspended tenant, and back once reactivated', async () => {
     await adminCall('PATCH', `/admin/tenants/${stack.demo.tenantId}`, { status: 'suspended', status_reason: 'payment failed' })
     try {
