@@ -5,7 +5,7 @@ import type { LimitOverrides } from './plans.ts'
 import type { TenantState, TenantStatus } from './tenant-state.ts'
 
 /** Bump with a new entry in MIGRATIONS; objects upgrade themselves on their next start. */
-export const SCHEMA_VERSION = 2
+export const SCHEMA_VERSION = 3
 const MIGRATIONS: Record<number, string> = {
   1: `CREATE TABLE tenant (id INTEGER PRIMARY KEY CHECK (id = 1), tenant_id TEXT NOT NULL, status TEXT NOT NULL,
         status_reason TEXT, limits TEXT NOT NULL);
@@ -16,9 +16,15 @@ const MIGRATIONS: Record<number, string> = {
       CREATE INDEX admissions_at_idx ON admissions (at);
       CREATE TABLE budgets (period TEXT PRIMARY KEY, committed INTEGER NOT NULL, reserved INTEGER NOT NULL);
       CREATE TABLE meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);`,
+  // tenants.updated_at of the configuration applied: configure ignores older ones (concurrent writers).
+  3: `ALTER TABLE tenant ADD COLUMN updated_at INTEGER;`,
 }
 
-export type TenantRecord = { tenantId: string; status: TenantStatus; statusReason: string | null; plan: string; limits: LimitOverrides }
+export type TenantRecord = {
+  tenantId: string; status: TenantStatus; statusReason: string | null; plan: string; limits: LimitOverrides
+  /** D1's tenants.updated_at of this configuration; null when unknown (a new tenant, or an older writer). */
+  updatedAt: number | null
+}
 
 type EntryRow = { id: string; key_id: string; at: number; tokens: number; is_open: number; expires_at: number; budget_period: string | null; budget_hold: number }
 
@@ -57,11 +63,16 @@ export class GateStorage {
 
   writeTenant(t: TenantRecord): void {
     this.sql.exec(
-      `INSERT INTO tenant (id, tenant_id, status, status_reason, plan, limits) VALUES (1, ?, ?, ?, ?, ?)
+      `INSERT INTO tenant (id, tenant_id, status, status_reason, plan, limits, updated_at) VALUES (1, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET tenant_id = excluded.tenant_id, status = excluded.status,
-         status_reason = excluded.status_reason, plan = excluded.plan, limits = excluded.limits`,
-      t.tenantId, t.status, t.statusReason, t.plan, JSON.stringify(t.limits),
+         status_reason = excluded.status_reason, plan = excluded.plan, limits = excluded.limits, updated_at = excluded.updated_at`,
+      t.tenantId, t.status, t.statusReason, t.plan, JSON.stringify(t.limits), t.updatedAt,
     )
+  }
+
+  /** updated_at of the configuration in force (null when none was given or there is none). */
+  readTenantUpdatedAt(): number | null {
+    return this.sql.exec<{ updated_at: number | null }>('SELECT updated_at FROM tenant WHERE id = 1').toArray()[0]?.updated_at ?? null
   }
 
   revokeKey(keyId: string, at: number): void {

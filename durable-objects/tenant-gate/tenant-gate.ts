@@ -40,6 +40,12 @@ export type TenantConfig = {
   plan?: string
   /** The tenant's overrides of its plan's limits (snake_case, as stored in D1). */
   limits: LimitOverrides
+  /**
+   * D1's tenants.updated_at of this configuration. A configuration older than the one in force is ignored, so
+   * two writers pushing concurrently (admin PATCH, billing webhook) cannot leave the older one in force.
+   * Absent or null: applied whatever the object has (a new tenant).
+   */
+  updatedAt?: number | null
 }
 
 export class TenantGate extends DurableObject<Env> {
@@ -112,10 +118,17 @@ export class TenantGate extends DurableObject<Env> {
     return { ok: true, leaseId: entry.isOpen ? entry.id : null, reservedTokens: entry.isOpen ? reservedTokens : 0, rate: result.rate }
   }
 
-  /** Replaces status, reason, plan and limit overrides (admin API, billing webhooks). Idempotent. */
-  async configure(config: TenantConfig): Promise<void> {
-    this.store.writeTenant({ ...config, plan: config.plan ?? this.state?.plan ?? 'default' })
+  /**
+   * Replaces status, reason, plan and limit overrides (admin API, billing webhooks). Idempotent. False when
+   * ignored: the object already has a newer configuration (by updatedAt).
+   */
+  async configure(config: TenantConfig): Promise<boolean> {
+    const current = this.store.readTenantUpdatedAt()
+    const updatedAt = config.updatedAt ?? null
+    if (updatedAt !== null && current !== null && updatedAt < current) return false
+    this.store.writeTenant({ ...config, plan: config.plan ?? this.state?.plan ?? 'default', updatedAt: updatedAt ?? current })
     this.setState(this.store.readTenant())
+    return true
   }
 
   async revokeKey(keyId: string): Promise<void> {
@@ -169,13 +182,16 @@ export class TenantGate extends DurableObject<Env> {
 
   /** First use of an object whose storage is empty (new tenant, or state lost): D1 is the record. */
   private async bootstrapFromD1(tenantId: string): Promise<void> {
-    const tenant = await this.env.DB.prepare('SELECT status, status_reason, plan, limits FROM tenants WHERE id = ?')
-      .bind(tenantId).first<{ status: TenantStatus; status_reason: string | null; plan: string; limits: string }>()
+    const tenant = await this.env.DB.prepare('SELECT status, status_reason, plan, limits, updated_at FROM tenants WHERE id = ?')
+      .bind(tenantId).first<{ status: TenantStatus; status_reason: string | null; plan: string; limits: string; updated_at: number | null }>()
     if (!tenant) return
     const revoked = await this.env.DB.prepare('SELECT id FROM api_keys WHERE tenant_id = ? AND revoked_at IS NOT NULL')
       .bind(tenantId).all<{ id: string }>()
     if (this.state) return // configured by a concurrent call while we awaited D1: that one is newer
     for (const { id } of revoked.results) this.store.revokeKey(id, Date.now())
-    await this.configure({ tenantId, status: tenant.status, statusReason: tenant.status_reason, plan: tenant.plan, limits: JSON.parse(tenant.limits) as LimitOverrides })
+    await this.configure({
+      tenantId, status: tenant.status, statusReason: tenant.status_reason, plan: tenant.plan,
+      limits: JSON.parse(tenant.limits) as LimitOverrides, updatedAt: tenant.updated_at,
+    })
   }
 }

@@ -1,10 +1,13 @@
 // Tenant records: D1 is the record; every change is pushed to the tenant's admission object, which decides
 // on the request path. The object is written first, so a refused change never leaves admission more
-// permissive than D1 says (an admin retry converges both).
-import { desc, eq } from 'drizzle-orm'
+// permissive than D1 says (an admin retry converges both). An update is a compare-and-swap on updated_at, and
+// the object ignores configurations older than its own, so a concurrent writer (the billing webhook) is never
+// overwritten from a stale read.
+import { desc, eq, sql } from 'drizzle-orm'
 import type { Db } from '../../db/client.ts'
 import { tenants, type TenantRow } from '../../db/schema.ts'
 import type { CreateTenant, TenantLimitsPatch, UpdateTenant } from '../../schemas/admin.ts'
+import { ApiError } from '../../errors.ts'
 import { auditStatement } from '../audit/audit-entry.ts'
 
 export type Actor = { actor: string; requestId: string }
@@ -20,7 +23,7 @@ const gateOf = (env: Env, tenantId: string) => env.TENANT_GATE.getByName(`tenant
 
 /** Pushes a tenant's status, reason, plan and limits to its admission object (also used by the Stripe webhook). */
 export async function syncGate(env: Env, t: TenantRow) {
-  await gateOf(env, t.id).configure({ tenantId: t.id, status: t.status, statusReason: t.statusReason, plan: t.plan, limits: t.limits })
+  await gateOf(env, t.id).configure({ tenantId: t.id, status: t.status, statusReason: t.statusReason, plan: t.plan, limits: t.limits, updatedAt: t.updatedAt })
 }
 
 /** A PATCH of limit overrides: present values replace, null removes (the plan's value applies again). */
@@ -52,8 +55,43 @@ export async function createTenant(env: Env, db: Db, input: CreateTenant, by: Ac
 export const listTenants = (db: Db) => db.select().from(tenants).orderBy(desc(tenants.createdAt)).all()
 export const getTenant = (db: Db, id: string) => db.select().from(tenants).where(eq(tenants.id, id)).get()
 
-export async function updateTenant(env: Env, db: Db, before: TenantRow, input: UpdateTenant, by: Actor): Promise<TenantRow> {
-  const after: TenantRow = {
+/** Tries of an update whose tenant keeps changing under it before answering 409. */
+const UPDATE_ATTEMPTS = 3
+
+/**
+ * Applies an admin PATCH to the tenant as it is in D1 when written: a compare-and-swap on updated_at, re-read
+ * and re-applied when another writer (a billing webhook) changed the tenant since `first` was read.
+ * Throws ApiError conflict (409, which the SDKs retry) if it kept changing, after re-pushing D1's row to the object.
+ */
+export async function updateTenant(env: Env, db: Db, first: TenantRow, input: UpdateTenant, by: Actor): Promise<TenantRow> {
+  let before = first
+  for (let attempt = 1; ; attempt++) {
+    const after = patchedTenant(before, input)
+    await syncGate(env, after)
+    const { id, createdAt, ...changes } = after
+    void createdAt
+    try {
+      await db.batch([
+        db.update(tenants).set({ ...changes, status: unlessChanged(before, after.status) }).where(eq(tenants.id, id)),
+        auditStatement(db, { ...by, action: 'tenant.update', target: id, before: tenantView(before), after: tenantView(after) }),
+      ])
+      return after
+    } catch (err) {
+      if (!isTenantChanged(err)) throw err
+    }
+    const current = await getTenant(db, before.id)
+    if (!current) throw new ApiError('not_found', `No tenant with id '${before.id}'.`, { code: 'tenant_not_found', param: 'id' })
+    if (attempt >= UPDATE_ATTEMPTS) {
+      // The object may hold our unwritten `after`: put D1's row back, stamped so that it is not ignored as older.
+      await syncGate(env, { ...current, updatedAt: Math.max(current.updatedAt ?? 0, after.updatedAt ?? 0) })
+      throw new ApiError('conflict', 'The tenant was changed by another request meanwhile; retry.', { code: 'tenant_changed' })
+    }
+    before = current
+  }
+}
+
+function patchedTenant(before: TenantRow, input: UpdateTenant): TenantRow {
+  return {
     ...before,
     name: input.name ?? before.name,
     plan: input.plan ?? before.plan,
@@ -61,14 +99,22 @@ export async function updateTenant(env: Env, db: Db, before: TenantRow, input: U
     statusReason: input.status_reason !== undefined ? input.status_reason : input.status === 'active' ? null : before.statusReason,
     limits: input.limits ? mergeLimits(before.limits, input.limits) : before.limits,
     stripeCustomerId: input.stripe_customer_id !== undefined ? input.stripe_customer_id : before.stripeCustomerId,
-    updatedAt: Date.now(),
+    // Strictly after the row it replaces, even if this clock is behind the last writer's.
+    updatedAt: Math.max(Date.now(), (before.updatedAt ?? 0) + 1),
   }
-  await syncGate(env, after)
-  const { id, createdAt, ...changes } = after
-  await db.batch([
-    db.update(tenants).set(changes).where(eq(tenants.id, id)),
-    auditStatement(db, { ...by, action: 'tenant.update', target: id, before: tenantView(before), after: tenantView(after) }),
-  ])
-  void createdAt
-  return after
+}
+
+/**
+ * The new status if the row still has `before`'s updated_at, else NULL, which the NOT NULL column refuses: the
+ * whole batch (audit row included) aborts, as the billing webhook's compare-and-swap does.
+ */
+const unlessChanged = (before: TenantRow, status: TenantRow['status']) =>
+  sql<TenantRow['status']>`CASE WHEN ${tenants.updatedAt} IS ${before.updatedAt} THEN ${status} ELSE NULL END`
+
+function isTenantChanged(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e && depth < 5; depth++) {
+    if (/NOT NULL constraint failed: tenants\.status/.test(e instanceof Error ? e.message : String(e))) return true
+    e = e instanceof Error ? e.cause : undefined
+  }
+  return false
 }
