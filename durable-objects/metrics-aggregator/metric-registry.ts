@@ -14,7 +14,7 @@ export const FAMILIES = {
   httpDuration: { name: 'cic_http_request_duration_seconds', type: 'histogram', help: 'Time from request arrival to the end of the response (end of the stream for SSE).', buckets: LATENCY_BUCKETS },
   ttft: { name: 'cic_time_to_first_token_seconds', type: 'histogram', help: 'Streamed inference: time from request arrival to the first event relayed to the client.', buckets: LATENCY_BUCKETS },
   overhead: { name: 'cic_gateway_overhead_seconds', type: 'histogram', help: 'Request duration minus the time spent waiting on nodes (until first byte, and streaming).', buckets: LATENCY_BUCKETS },
-  activeRequests: { name: 'cic_active_requests', type: 'gauge', help: 'Requests being handled by the gateway (streams until they end), summed over isolates.' },
+  activeRequests: { name: 'cic_active_requests', type: 'gauge', help: 'Requests being handled by the gateway (streams until they end): the sum of each live isolate\'s latest in-flight count.' },
   upstreamErrors: { name: 'cic_upstream_errors_total', type: 'counter', help: 'Failed attempts at a node, by node id and failure kind (retried ones included).' },
   rateLimited: { name: 'cic_rate_limited_total', type: 'counter', help: 'Requests refused by admission, by the limit that refused them.' },
   tokens: { name: 'cic_tokens_total', type: 'counter', help: 'Tokens in usage events sent to the ledger, by direction (prompt, completion) and model.' },
