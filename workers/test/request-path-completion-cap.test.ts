@@ -27,11 +27,15 @@ async function complete(key: string, requestId: string, json: Record<string, unk
   return { res, text }
 }
 
-/** The body the stand-in received for `requestId` (its log keeps the last requests with their headers). */
+/** The bodies the stand-in received for `requestId`, oldest first (its log keeps the last requests with their headers). */
+async function received(requestId: string): Promise<Record<string, unknown>[]> {
+  return (await healthy().stats()).recent.filter((r) => String(r.headers['x-request-id']).startsWith(`${requestId}/`)).map((r) => r.body as Record<string, unknown>)
+}
+
 async function forwarded(requestId: string): Promise<Record<string, unknown>> {
-  const hit = (await healthy().stats()).recent.find((r) => String(r.headers['x-request-id']).startsWith(`${requestId}/`))
+  const [hit] = await received(requestId)
   if (!hit) throw new Error(`the stand-in never received ${requestId}`)
-  return hit.body as Record<string, unknown>
+  return hit
 }
 
 beforeAll(async () => {
@@ -83,5 +87,23 @@ describe('the reserved completion allowance is enforced at the node', () => {
     expect(res.status).toBe(200)
     expect(await forwarded('cap-text-none-0001')).toMatchObject({ max_tokens: 4 })
     expect(JSON.parse(text)).toMatchObject({ usage: { completion_tokens: 4 } })
+  })
+
+  // The stand-in serves a context of 8192 tokens and counts one token per word, plus 3 per message.
+  const longPrompt = [{ role: 'user', content: Array.from({ length: 5000 }, () => 'w').join(' ') }]
+
+  it('fits the default allowance to the node\'s context when prompt plus allowance exceed it (as vLLM would have)', async () => {
+    const { key } = await seedTenant()
+    const { res } = await complete(key, 'cap-chat-long-0001', { model: 'cic-demo-llm', messages: longPrompt })
+    expect(res.status).toBe(200)
+    expect((await received('cap-chat-long-0001')).map((b) => b.max_tokens)).toEqual([4096, 8192 - 5003])
+  })
+
+  it('passes on the node\'s refusal of the client\'s own max_tokens, without a second try', async () => {
+    const { key } = await seedTenant()
+    const { res, text } = await complete(key, 'cap-chat-long-0002', { model: 'cic-demo-llm', messages: longPrompt, max_tokens: 4000 })
+    expect(res.status).toBe(400)
+    expect(JSON.parse(text)).toMatchObject({ error: { type: 'invalid_request_error', message: expect.stringContaining('maximum context length is 8192') } })
+    expect(await received('cap-chat-long-0002')).toHaveLength(1)
   })
 })

@@ -6,7 +6,7 @@ import type { AppEnv } from '../../env.ts'
 import { ApiError } from '../../errors.ts'
 import { chatCompletionRequestSchema, completionRequestSchema, embeddingRequestSchema } from '../../schemas/openai.ts'
 import { admitRequest } from '../../services/admission/admit-request.ts'
-import { capCompletion, reservationFor } from '../../services/admission/estimate-reservation.ts'
+import { capCompletion, refitCompletion, reservationFor } from '../../services/admission/estimate-reservation.ts'
 import type { InferenceEndpoint } from '../../services/proxy/forward-inference.ts'
 import { proxyInference } from '../../services/proxy/proxy-inference.ts'
 import { readJsonBody } from '../read-body.ts'
@@ -29,9 +29,11 @@ async function handle(c: Context<AppEnv>, endpoint: InferenceEndpoint): Promise<
   // The usage event of a request that reached a node settles the lease with its real tokens; any other ending
   // settles 0. Only the first settle counts, so the fallbacks below never undo a real one.
   const settle = (usedTokens: number) => c.executionCtx.waitUntil(admission.settle(usedTokens))
+  // The node may generate only what the lease holds: its completion allowance is capped to the reservation.
+  const forwarded = capCompletion(endpoint, body, reservation, admission.reservedTokens)
   try {
     const res = await proxyInference(c.env, config, {
-      endpoint, body: capCompletion(endpoint, body, reservation, admission.reservedTokens), identity,
+      endpoint, body: forwarded, identity, refitCompletion: (room) => refitCompletion(body, forwarded, room),
       requestId: c.var.requestId,
       startedAt: c.var.startedAt,
       clientSignal: c.req.raw.signal,

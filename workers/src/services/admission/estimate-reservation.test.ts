@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { capCompletion, estimatePromptTokens, reservationFor } from './estimate-reservation.ts'
+import { capCompletion, estimatePromptTokens, refitCompletion, reservationFor } from './estimate-reservation.ts'
 
 const config = { defaultMaxTokens: 4096, maxContextTokens: 8192 }
 const messages = [{ role: 'user', content: 'hello there world' }]
@@ -73,5 +73,20 @@ describe('capCompletion', () => {
     expect(capCompletion('embeddings', body, { promptTokens: 1, completionTokens: 0, isCompletionGuess: false }, 1)).toBe(body)
     const chatBody = { model: 'm', messages }
     expect(capCompletion('chat.completions', chatBody, reserved(chatBody), 0)).toBe(chatBody)
+  })
+})
+
+describe('refitCompletion', () => {
+  it('lowers the allowance the gateway set to the room the node has left', () => {
+    expect(refitCompletion({ model: 'm', messages }, { model: 'm', messages, max_tokens: 4096 }, 3189)).toEqual({ model: 'm', messages, max_tokens: 3189 })
+  })
+  it('lowers a client\'s value only where the gateway had already lowered it', () => {
+    const original = { model: 'm', messages, max_tokens: 9000, max_completion_tokens: 50 }
+    expect(refitCompletion(original, { ...original, max_tokens: 4096 }, 100)).toEqual({ ...original, max_tokens: 100 })
+  })
+  it('leaves the client\'s own allowance alone: its error is the client\'s to hear', () => {
+    const original = { model: 'm', messages, max_tokens: 4000 }
+    expect(refitCompletion(original, original, 3189)).toBeNull()
+    expect(refitCompletion({ model: 'e', input: 'abcd' }, { model: 'e', input: 'abcd' }, 10)).toBeNull()
   })
 })

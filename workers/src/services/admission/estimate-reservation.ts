@@ -84,3 +84,22 @@ function utf8Length(s: string): number {
   }
   return bytes
 }
+
+/**
+ * `forwarded` (from capCompletion) lowered to fit a node's context: `room` completion tokens per sequence are
+ * left after the prompt. Only the allowance the gateway set or lowered is changed (the client's own value that
+ * does not fit is the client's error to hear); null when there is nothing the gateway can lower. vLLM refuses
+ * prompt + max_tokens above the model's length, where it would have used the rest of the context itself had
+ * no max_tokens been sent: this keeps such requests working with the cap.
+ */
+export function refitCompletion<T extends InferenceRequest>(original: T, forwarded: T, room: number): T | null {
+  if (!('messages' in forwarded || 'prompt' in forwarded)) return null
+  const before = original as ChatCompletionRequest | CompletionRequest
+  const sent = forwarded as ChatCompletionRequest | CompletionRequest
+  const changes: Partial<Record<'max_tokens' | 'max_completion_tokens', number>> = {}
+  for (const field of ['max_tokens', 'max_completion_tokens'] as const) {
+    const value = sent[field]
+    if (typeof value === 'number' && value !== before[field] && value > room) changes[field] = room
+  }
+  return Object.keys(changes).length > 0 ? { ...forwarded, ...changes } : null
+}

@@ -20,6 +20,7 @@ import { trackInFlight } from './pick-node.ts'
 import type { Selection } from './select-node.ts'
 import { relaySse } from './sse-relay.ts'
 import { attemptUpstream, classifyFailure, type AttemptResult } from './upstream-attempt.ts'
+import { contextRoomOf } from './upstream-error.ts'
 
 export type InferenceEndpoint = UsageEvent['endpoint']
 const PATHS: Record<InferenceEndpoint, string> = {
@@ -47,6 +48,11 @@ export type ForwardInput = {
   recordUsage: (event: UsageEvent) => Promise<unknown>
   /** Where the time spent waiting on nodes is counted (gateway overhead = the rest). */
   timing: RequestTiming
+  /**
+   * The body with the completion allowance the gateway set lowered to `room` tokens per sequence, after a node
+   * refused it for its context length; null when the allowance is the client's own (see refitCompletion).
+   */
+  refitCompletion?: (room: number) => InferenceRequest | null
   /** Renews the admission lease every `everyMs` while a stream is relayed, so a long one keeps its slot. */
   lease?: { renew: () => Promise<void>; everyMs: number }
 }
@@ -75,7 +81,10 @@ function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
 export async function forwardInference(input: ForwardInput): Promise<Response> {
   const { stream: isStream, options: streamOptions } = streamingOf(input.body)
   // The node is always asked for cumulative usage on every chunk, so a cut stream is still billable.
-  const payload = JSON.stringify(isStream ? { ...input.body, stream_options: { ...streamOptions, include_usage: true, continuous_usage_stats: true } } : input.body)
+  const serialize = (body: InferenceRequest) =>
+    JSON.stringify(isStream ? { ...body, stream_options: { ...streamOptions, include_usage: true, continuous_usage_stats: true } } : body)
+  let payload = serialize(input.body)
+  let isRefitted = false
   const record = recorder(input)
   const deadline = performance.now() + input.retry.deadlineMs
   const avoid = new Set<string>()
@@ -123,6 +132,18 @@ export async function forwardInference(input: ForwardInput): Promise<Response> {
       return clientGone(node) // the node had the request: recorded, nothing generated
     }
 
+    if (result.kind === 'node_error' && result.status === 400 && !isRefitted) {
+      // Our cap (not the client) made prompt + max_tokens exceed this model's context: send it again, once, fitted.
+      const room = contextRoomOf(result.text)
+      const refitted = room === null ? null : input.refitCompletion?.(room) ?? null
+      if (refitted) {
+        input.reportOutcome(node.id, { ok: true, isProbe }) // it answered: it works
+        avoid.delete(node.id) // the same node may take it: its context is the one we now fit
+        payload = serialize(refitted)
+        isRefitted = true
+        continue
+      }
+    }
     const verdict = classifyFailure(result, isProbe)
     countUpstreamError(node.id, result.kind === 'node_error' ? httpErrorKind(result.status) : result.failure)
     if (verdict.isNodeFault) input.reportOutcome(node.id, { ok: false, isProbe, error: verdict.error.message })

@@ -10,7 +10,7 @@ import { forwardInference, type ForwardInput } from './forward-inference.ts'
 import { releaseProbe, reportOutcome } from './routing-state.ts'
 import { selectNode, type SelectContext } from './select-node.ts'
 
-export type ProxyRequest = Pick<ForwardInput, 'endpoint' | 'body' | 'identity' | 'requestId' | 'startedAt' | 'clientSignal' | 'waitUntil' | 'timing'> & {
+export type ProxyRequest = Pick<ForwardInput, 'endpoint' | 'body' | 'identity' | 'requestId' | 'startedAt' | 'clientSignal' | 'waitUntil' | 'timing' | 'refitCompletion'> & {
   /** `x-session-id` header, when the client sent one (else the body's `user` is used). */
   sessionId: string | null
   /** Called with the request's one usage event as it is sent to the ledger (admission settles its lease with it). */
@@ -44,7 +44,7 @@ export function proxyInference(env: Env, config: Config, req: ProxyRequest): Pro
     selectNode: ({ avoid, exclude }) => selectNode(routing, { model: req.body.model, affinityKey, avoid, exclude }),
     reportOutcome: (nodeId, outcome) => reportOutcome(routing, nodeId, outcome),
     releaseProbe: (nodeId) => releaseProbe(routing, nodeId),
-    waitUntil: req.waitUntil, timing: req.timing,
+    waitUntil: req.waitUntil, timing: req.timing, refitCompletion: req.refitCompletion,
     lease: { renew: req.renewLease, everyMs: Math.ceil(config.ADMISSION_LEASE_TTL_MS / RENEWALS_PER_TTL) },
     recordUsage: (event) => {
       req.onUsage(event)

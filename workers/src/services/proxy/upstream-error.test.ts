@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { errorBody } from '../../errors.ts'
-import { upstreamErrorFromResponse, upstreamErrorFromStreamFrame } from './upstream-error.ts'
+import { contextRoomOf, upstreamErrorFromResponse, upstreamErrorFromStreamFrame } from './upstream-error.ts'
 
 describe('upstreamErrorFromResponse', () => {
   it('reads vLLM\'s current shape (integer code)', () => {
@@ -23,5 +23,20 @@ describe('upstreamErrorFromResponse', () => {
   })
   it('keeps the message of a mid-stream frame', () => {
     expect(upstreamErrorFromStreamFrame({ error: { message: 'engine dead', type: 'InternalServerError', code: 500 } }).message).toContain('engine dead')
+  })
+})
+
+describe('contextRoomOf', () => {
+  const vllm = (message: string) => JSON.stringify({ error: { message, type: 'BadRequestError', param: null, code: 400 } })
+  it('reads the room left for the completion from vLLM\'s current message', () => {
+    expect(contextRoomOf(vllm("'max_tokens' or 'max_completion_tokens' is too large: 8000. This model's maximum context length is 4096 tokens and your request has 2778 input tokens (8000 > 4096 - 2778). None"))).toBe(1318)
+  })
+  it('reads it from the older message too', () => {
+    expect(contextRoomOf(vllm("This model's maximum context length is 8192 tokens. However, you requested 9099 tokens (5003 in the messages, 4096 in the completion). Please reduce the length of the messages or completion."))).toBe(3189)
+  })
+  it('is null for any other 400, and when the prompt alone fills the context', () => {
+    expect(contextRoomOf(vllm('temperature must be non-negative'))).toBeNull()
+    expect(contextRoomOf(vllm("This model's maximum context length is 8192 tokens. However, your request has 9000 input tokens. Please reduce the length of the input messages."))).toBeNull()
+    expect(contextRoomOf('not json')).toBeNull()
   })
 })

@@ -44,3 +44,18 @@ export function upstreamErrorFromStreamFrame(frame: unknown): ApiError {
   const parsed = parseBody(JSON.stringify(frame))
   return new ApiError('bad_gateway', `The model node failed mid-stream: ${parsed?.message ?? 'unknown error'}`, { code: 'upstream_stream_error' })
 }
+
+/**
+ * Room left for the completion (per sequence) when a node refused a request for exceeding its context length,
+ * from vLLM's message, old ("maximum context length is M tokens. However, you requested … (P in the messages, …")
+ * or current ("… maximum context length is M tokens and your request has P input tokens …"). Null for any
+ * other answer, or when nothing is left for a completion.
+ */
+export function contextRoomOf(text: string): number | null {
+  const message = parseBody(text)?.message ?? ''
+  const context = /maximum context length is (\d+) tokens/.exec(message)?.[1]
+  const prompt = (/request has (\d+) input tokens/.exec(message) ?? /\((\d+) in the messages/.exec(message))?.[1]
+  if (context === undefined || prompt === undefined) return null
+  const room = Number(context) - Number(prompt)
+  return room >= 1 ? room : null
+}
