@@ -9,7 +9,7 @@ export default defineConfig(async () => {
   return {
     test: {
       // Passing tests' output (the Worker's JSON access log, one line a request) is dropped; a failing test's is shown.
-      silent: 'passed-only',
+      silent: 'passed-only' as const,
       projects: [
         {
           plugins: [
@@ -22,6 +22,7 @@ export default defineConfig(async () => {
                   SECRETS_KEY: 'test-secrets-key-0123456789',
                   UPSTREAM_FIRST_BYTE_TIMEOUT_MS: '1500',
                   UPSTREAM_IDLE_TIMEOUT_MS: '1500',
+                  UPSTREAM_REQUEST_TIMEOUT_MS: '1500', // a non-streamed answer's total time (a hung node's 504 in 1.5 s)
                   STRIPE_SECRET_KEY: 'sk_test_cic_vitest_0123456789',
                   STRIPE_WEBHOOK_SECRET: 'whsec_cic_vitest_0123456789abcdef',
                   UPSTREAM_CONNECT_TIMEOUT_MS: '1500',

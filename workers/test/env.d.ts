@@ -11,7 +11,7 @@ declare global {
 
 declare module 'vitest' {
   interface ProvidedContext {
-    standins: Record<'healthy' | 'failing' | 'resetting' | 'midstream' | 'hanging' | 'slow' | 'ledger', string>
+    standins: Record<'healthy' | 'failing' | 'resetting' | 'midstream' | 'hanging' | 'slow' | 'ledger' | 'stalling', string>
     /** Reconfigurable stand-ins per test file (see start-standins.ts), each serving pool-1 … pool-12. */
     pools: Record<'routing' | 'breaker' | 'retries' | 'monitor' | 'admin' | 'launches', string[]>
   }
