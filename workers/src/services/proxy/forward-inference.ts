@@ -132,17 +132,13 @@ export async function forwardInference(input: ForwardInput): Promise<Response> {
       return clientGone(node) // the node had the request: recorded, nothing generated
     }
 
-    if (result.kind === 'node_error' && result.status === 400 && !isRefitted) {
-      // Our cap (not the client) made prompt + max_tokens exceed this model's context: send it again, once, fitted.
-      const room = contextRoomOf(result.text)
-      const refitted = room === null ? null : input.refitCompletion?.(room) ?? null
-      if (refitted) {
-        input.reportOutcome(node.id, { ok: true, isProbe }) // it answered: it works
-        avoid.delete(node.id) // the same node may take it: its context is the one we now fit
-        payload = serialize(refitted)
-        isRefitted = true
-        continue
-      }
+    const refitted = isRefitted ? null : refitAfter(result, input)
+    if (refitted) { // our cap, not the client, overflowed the model's context: sent again, once, fitted
+      input.reportOutcome(node.id, { ok: true, isProbe }) // it answered: it works
+      avoid.delete(node.id) // the same node may take it: its context is the one we now fit
+      payload = serialize(refitted)
+      isRefitted = true
+      continue
     }
     const verdict = classifyFailure(result, isProbe)
     countUpstreamError(node.id, result.kind === 'node_error' ? httpErrorKind(result.status) : result.failure)
@@ -158,6 +154,13 @@ export async function forwardInference(input: ForwardInput): Promise<Response> {
     if (performance.now() + waitMs >= deadline) return giveUp(current)
     if (!(await sleep(waitMs, input.clientSignal))) return clientGone(reached)
   }
+}
+
+/** The request fitted to the node's context after its context-length 400, when the gateway's cap caused it. */
+function refitAfter(result: Extract<AttemptResult, { kind: 'node_error' | 'failed' }>, input: ForwardInput): InferenceRequest | null {
+  if (result.kind !== 'node_error' || result.status !== 400 || !input.refitCompletion) return null
+  const room = contextRoomOf(result.text)
+  return room === null ? null : input.refitCompletion(room)
 }
 
 function relayStream(
