@@ -64,6 +64,22 @@ describe('POST /nodes/register, a second time', () => {
   })
 })
 
+describe('a previous attempt\'s token', () => {
+  it('cannot register a relaunched node, queued or launching, to any endpoint', async () => {
+    const a = await launchAndMint()
+    expect((await register(a.token, { cluster_name: a.cluster, endpoint: 'http://127.0.0.1:9', models: [SPEC.model] })).status).toBe(200)
+    // Failed by its monitor (deadline or preemption): that does not clear the token, the relaunch does.
+    await env.DB.prepare("UPDATE nodes SET status = 'failed' WHERE id = ?").bind(a.nodeId).run()
+    expect((await admin(`/admin/nodes/${a.cluster}/relaunch`, { method: 'POST' })).status).toBe(202)
+    await ack((await pullFor(a.cluster)).wire.lease_id)
+    const hijack = { cluster_name: a.cluster, endpoint: 'http://10.6.6.6:8000', models: [SPEC.model] }
+    expect((await register(a.token, hijack)).status).toBe(401) // queued
+    await runner(`/runner/nodes/${a.cluster}/status`, { json: { status: 'launching' } })
+    expect((await register(a.token, hijack)).status).toBe(401) // launching, before the new attempt's credentials
+    expect(await row(a.nodeId)).toMatchObject({ status: 'launching' })
+  })
+})
+
 describe('registered models', () => {
   it('stores (and so routes) only the launch spec\'s model, whatever the node claims', async () => {
     const launched = uniqueModel('spec-model')

@@ -36,8 +36,8 @@ describe('node lifecycle', () => {
     expect(nextStatus('ready', runner('failed'))).toBeNull()
   })
 
-  it('lets a node register once per launch attempt (only while queued or launching)', () => {
-    expect(NODE_STATUSES.filter((s) => nextStatus(s, { type: 'registered' }) !== null)).toEqual(['queued', 'launching'])
+  it('lets a node register once per launch attempt, while it runs (launching)', () => {
+    expect(NODE_STATUSES.filter((s) => nextStatus(s, { type: 'registered' }) !== null)).toEqual(['launching'])
   })
 
   it('lets the runner tear down a failed node (deadline passed or lost to preemption)', () => {

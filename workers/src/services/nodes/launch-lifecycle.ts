@@ -28,9 +28,10 @@ export function nextStatus(current: string, event: LifecycleEvent): NodeStatus |
     case 'runner':
       return (RUNNER_FROM[event.status] as readonly string[]).includes(current) ? event.status : null
     case 'registered':
-      // Once per launch attempt: a repeat from warming/ready (a retried curl) is answered by the registration
-      // service without a change, so a second registration can never move the endpoint (not even in a race).
-      return current === 'queued' || current === 'launching' ? 'warming' : null
+      // Once per launch attempt, while it runs: a repeat from warming/ready (a retried curl) is answered by the
+      // registration service without a change, so a second registration can never move the endpoint (not even
+      // in a race); and a queued node has no attempt running, so only a previous attempt's token could register it.
+      return current === 'launching' ? 'warming' : null
     case 'healthy':
       return current === 'warming' ? 'ready' : null
     case 'terminate_requested':

@@ -10,7 +10,7 @@ import { auditStatement } from '../audit/audit-entry.ts'
 import { newId, type Actor } from '../tenants/tenants.ts'
 import { invalidateNodeDirectory } from './node-directory.ts'
 import { monitorOf, startNodeMonitor } from './node-monitor-client.ts'
-import { findNodeByName, transitionNode, type LaunchedNode, type TransitionResult } from './node-launch-store.ts'
+import { findNodeByName, transitionNode, updateLaunch, type LaunchedNode, type TransitionResult } from './node-launch-store.ts'
 
 export const nodeStatusView = ({ node, launch }: LaunchedNode) => ({
   object: 'node.status', cluster_name: node.name, node_id: node.id, status: node.status, last_error: node.lastError,
@@ -112,6 +112,9 @@ export async function relaunchNode(env: Env, db: Db, clusterName: string, by: Ac
   if (!result?.applied) {
     throw new ApiError('conflict', `Node '${clusterName}' is ${result?.node.status ?? node.status}; only failed or terminated nodes can be relaunched (terminate it first).`, { code: 'node_not_relaunchable' })
   }
+  // The previous attempt's registration token dies here (a node failed by its monitor still had one): only the
+  // token minted for the new attempt can register the node.
+  await updateLaunch(db, clusterName, { registerTokenHash: null })
   await auditTransition(db, by, 'node.relaunch', result)
   const message: LaunchMessage = { op: 'launch', cluster_name: clusterName, node_id: node.id, spec: launch.spec, requested_at: Date.now() }
   try {
