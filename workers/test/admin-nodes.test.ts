@@ -33,7 +33,7 @@ describe('GET /admin/nodes', () => {
   it('rejects an unknown breaker setting at registration, naming it', async () => {
     const res = await admin('/admin/nodes', { method: 'POST', json: { endpoint: node0.url, models: ['pool-1'], breaker: { cooldown: 5 } } })
     expect(res.status).toBe(400)
-    expect(await res.json()).toMatchObject({ error: { type: 'invalid_request_error', param: 'breaker' } })
+    expect(await res.json()).toMatchObject({ error: { type: 'invalid_request_error', param: 'breaker.cooldown' } })
   })
 
   it.each([

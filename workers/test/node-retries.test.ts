@@ -67,8 +67,11 @@ describe('retries before the first byte', () => {
   it('retries on another node when the first does not answer in time', async () => {
     await s0.setKnobs({ fail: 'hang' })
     const { rest, send } = await aimAt('pool-4', s0, [s1])
-    const res = await send('retry-hang-00001')
+    // Streamed: a non-streamed request that times out is not replayed (its node may be generating it), see
+    // request-path-upstream-timeout.test.ts; a stream's node that sends nothing in time is retried.
+    const res = await send('retry-hang-00001', { stream: true })
     expect(res.status).toBe(200)
+    expect(await res.text()).toContain('data: [DONE]')
     expect(await usageRow('retry-hang-00001')).toMatchObject({ node_id: rest[0]?.id, outcome: 'completed' })
   })
 
@@ -111,7 +114,7 @@ describe('limits', () => {
     await Promise.all([s0, s1, s2].map((s) => s.setKnobs({ fail: 'hang' })))
     const { key } = await seedTenant()
     for (const s of [s0, s1, s2]) await registerNode(s.url, ['pool-7'])
-    const res = await api(key, '/v1/chat/completions', { method: 'POST', json: chat('pool-7') })
+    const res = await api(key, '/v1/chat/completions', { method: 'POST', json: chat('pool-7', { stream: true }) })
     expect(res.status).toBe(504)
     expect(await res.json()).toMatchObject({ error: { code: 'upstream_timeout' } })
     // First byte timeout 1.5 s, deadline 2.5 s (vitest.config.ts): a second attempt gets the rest, no third.
