@@ -1,6 +1,6 @@
 // Stripe events that used to be lost: a signed event whose object fails our schema is stored as `invalid` and
 // acknowledged (not 400, which Stripe retries for days), and events stored as `unknown_customer` are applied, in
-// order, once the customer is linked to a tenant through customer.subscription.created's cic_tenant_id.
+// order, once the customer is linked to a tenant (customer.subscription.created's cic_tenant_id, or the admin API).
 import { env } from 'cloudflare:workers'
 import { describe, expect, it, vi } from 'vitest'
 import { replayUnknownCustomerEvents } from '../src/services/billing/stripe-webhook.ts'
@@ -69,6 +69,28 @@ describe('unknown_customer events once the customer is linked', () => {
     expect(await tenantRow(tenantId)).toMatchObject({ stripe_customer_id: customer, plan: 'pro', status: 'suspended', status_reason: expect.stringContaining('payment failed') })
     expect(await outcomeOf(failed.id)).toMatchObject({ outcome: 'applied', tenant_id: tenantId })
     expect((await api(key, '/v1/models')).status).toBe(403) // the admission object got the replayed suspension too
+  })
+
+  it('applies them when an admin links the customer, and answers the PATCH with the tenant as they left it', async () => {
+    const { tenantId, key } = await unlinkedTenant()
+    const customer = newCustomerId()
+    const failed = paymentIntentEvent('payment_failed', customer, { created: nowSeconds() - 30 })
+    expect(await deliverOk(failed)).toMatchObject({ outcome: 'unknown_customer' })
+
+    const res = await admin(`/admin/tenants/${tenantId}`, { method: 'PATCH', json: { stripe_customer_id: customer } })
+    expect(res.status).toBe(200)
+    expect(await res.json()).toMatchObject({ stripe_customer_id: customer, status: 'suspended', status_reason: expect.stringContaining('payment failed') })
+    expect(await outcomeOf(failed.id)).toMatchObject({ outcome: 'applied', tenant_id: tenantId })
+    expect((await api(key, '/v1/models')).status).toBe(403)
+  })
+
+  it('applies them when a tenant is created with the customer already known to Stripe', async () => {
+    const customer = newCustomerId()
+    const failed = paymentIntentEvent('payment_failed', customer, { created: nowSeconds() - 30 })
+    expect(await deliverOk(failed)).toMatchObject({ outcome: 'unknown_customer' })
+    const res = await admin('/admin/tenants', { method: 'POST', json: { name: `linked-${crypto.randomUUID()}`, stripe_customer_id: customer } })
+    expect(res.status).toBe(201)
+    expect(await res.json()).toMatchObject({ status: 'suspended' })
   })
 
   it('keeps the ordering rules: replayed in created order, and older than the object\'s last event is stale', async () => {

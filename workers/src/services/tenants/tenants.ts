@@ -9,6 +9,7 @@ import { tenants, type TenantRow } from '../../db/schema.ts'
 import type { CreateTenant, TenantLimitsPatch, UpdateTenant } from '../../schemas/admin.ts'
 import { ApiError } from '../../errors.ts'
 import { auditStatement } from '../audit/audit-entry.ts'
+import { replayUnknownCustomerEvents } from '../billing/stripe-webhook.ts'
 
 export type Actor = { actor: string; requestId: string }
 
@@ -49,7 +50,19 @@ export async function createTenant(env: Env, db: Db, input: CreateTenant, by: Ac
     db.insert(tenants).values(row),
     auditStatement(db, { ...by, action: 'tenant.create', target: row.id, after: tenantView(row) }),
   ])
-  return row
+  return applyWaitingBillingEvents(env, db, row, by)
+}
+
+/**
+ * Stripe events that arrived before their customer was linked to a tenant were stored as unknown_customer:
+ * apply them now, oldest first, through the webhook's own decision code. Cheap when there are none (one indexed
+ * read) and idempotent, so it runs on every write that leaves the tenant with a customer: a retried PATCH after a
+ * failed replay replays again. Returns the tenant as it is afterwards (a replayed event may have changed it).
+ */
+async function applyWaitingBillingEvents(env: Env, db: Db, tenant: TenantRow, by: Actor): Promise<TenantRow> {
+  if (!tenant.stripeCustomerId) return tenant
+  const { replayed } = await replayUnknownCustomerEvents(env, tenant.id, by.requestId)
+  return replayed > 0 ? (await getTenant(db, tenant.id)) ?? tenant : tenant
 }
 
 export const listTenants = (db: Db) => db.select().from(tenants).orderBy(desc(tenants.createdAt)).all()
@@ -75,7 +88,7 @@ export async function updateTenant(env: Env, db: Db, first: TenantRow, input: Up
         db.update(tenants).set({ ...changes, status: unlessChanged(before, after.status) }).where(eq(tenants.id, id)),
         auditStatement(db, { ...by, action: 'tenant.update', target: id, before: tenantView(before), after: tenantView(after) }),
       ])
-      return after
+      return applyWaitingBillingEvents(env, db, after, by)
     } catch (err) {
       if (!isTenantChanged(err)) throw err
     }
