@@ -6,8 +6,6 @@
 /** When this monitor first saw the launch attempt in progress (the runner counts attempts in node_launches). */
 export type LaunchWatch = { attempt: number; since: number }
 
-export const DEFAULT_LAUNCH_TIMEOUT_MS = 45 * 60_000
-
 export type LaunchWatchInput = {
   status: string
   /** node_launches.attempts: a new attempt (capacity retry, relaunch) restarts the deadline. */

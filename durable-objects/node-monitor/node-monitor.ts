@@ -12,8 +12,7 @@ import { log } from '../../workers/src/log.ts'
 import { recordNodeCounters } from '../../workers/src/services/usage/node-counters.ts'
 import { grantProbe, recordOutcome, releaseProbe, settle, type Outcome } from './breaker-state.ts'
 import { initialMonitorState, snapshotOf, type BreakerPatch, type MonitorState, type NodeSnapshot } from './monitor-state.ts'
-import { z } from 'zod'
-import { DEFAULT_LAUNCH_TIMEOUT_MS, watchLaunch } from './launch-watch.ts'
+import { watchLaunch } from './launch-watch.ts'
 import { applyCheck, FINAL_STATUSES, nextLifecycle, type LifecycleStep } from './node-lifecycle.ts'
 import { readNodeRecord, removeDrainedNode, setNodeStatus, type NodeRecord } from './node-record.ts'
 import { probeNode } from './probe-node.ts'
@@ -24,21 +23,15 @@ const STATE_KEY = 'state'
 /** Reconciliation compares counters over hours: a sample a minute is plenty and keeps the table small. */
 const COUNTER_SAMPLE_INTERVAL_MS = 60_000
 
-// Read here rather than in env.ts's schema (owned elsewhere); an absent or empty var means the default.
-const launchTimeoutSchema = z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int().positive().default(DEFAULT_LAUNCH_TIMEOUT_MS))
-const launchTimeoutMs = (env: Env) => launchTimeoutSchema.parse(Reflect.get(env, 'NODE_LAUNCH_TIMEOUT_MS'))
-
 export class NodeMonitor extends DurableObject<Env> {
   private state: MonitorState
   private readonly config: Config
-  private readonly launchTimeoutMs: number
   private ticking: Promise<void> | null = null
   private countersSampledAt = 0
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env)
     this.config = loadConfig(env)
-    this.launchTimeoutMs = launchTimeoutMs(env)
     this.state = ctx.storage.kv.get<MonitorState>(STATE_KEY) ?? initialMonitorState(Date.now())
   }
 
@@ -208,7 +201,7 @@ export class NodeMonitor extends DurableObject<Env> {
   private async superviseLaunch(node: NodeRecord, attempt: number): Promise<boolean> {
     const now = Date.now()
     const pending = node.status === 'failed' ? this.state.pendingTerminate ?? null : null
-    const { step, watch } = watchLaunch({ status: node.status, attempt, watch: this.state.launchWatch ?? null, hasPendingTerminate: pending !== null, now }, this.launchTimeoutMs)
+    const { step, watch } = watchLaunch({ status: node.status, attempt, watch: this.state.launchWatch ?? null, hasPendingTerminate: pending !== null, now }, this.config.NODE_LAUNCH_TIMEOUT_MS)
     this.save({ ...this.state, status: node.status, launchWatch: watch, pendingTerminate: pending })
     switch (step.kind) {
       case 'probe':

@@ -42,6 +42,8 @@ const configSchema = z.object({
   NODE_DRAIN_MIN_MS: z.coerce.number().int().nonnegative().default(5_000),
   /** A node being removed is removed after this long even if it never reports being idle. */
   NODE_DRAIN_TIMEOUT_MS: z.coerce.number().int().positive().default(600_000),
+  /** A launch attempt still launching or warming after this is failed and its cluster taken down (launch-watch.ts). */
+  NODE_LAUNCH_TIMEOUT_MS: z.coerce.number().int().positive().default(45 * 60_000),
   /** Shared secret of orchestrator-runner (/runner/*); the runner routes refuse everyone while it is unset. */
   RUNNER_TOKEN: z.string().min(16, 'RUNNER_TOKEN must be at least 16 characters').optional(),
   /** '1' in local dev only: serve the node-ops queue to the runner from the Worker (see routes/local-queues.ts). */
