@@ -29,7 +29,7 @@ export const observeRequest = () =>
     trackInFlight(1)
     // A long request (or stream) re-reports the isolate's in-flight count, so the shard's copy never ages out
     // while the isolate lives; several requests beating at once make one report (scheduleFlush checks it is due).
-    const heartbeat = 0 as unknown as ReturnType<typeof setInterval> // DBG
+    const heartbeat = setInterval(() => scheduleFlush(flushOptions), gaugeHeartbeatMs(config.METRICS_FLUSH_INTERVAL_MS))
     await withRequestId(c.var.requestId, next)
     const route = routeTemplate(c)
     const method = METHODS.has(c.req.method) ? c.req.method : 'OTHER'
