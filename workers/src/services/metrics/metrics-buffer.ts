@@ -7,7 +7,7 @@
 // scrape sums only reports younger than gaugeTtlMs. While requests are in flight the middleware re-reports
 // every gaugeHeartbeatMs, so a live isolate's report never ages out.
 import type { GaugeReport, MetricsBatch } from '../../../../durable-objects/metrics-aggregator/metrics-aggregator.ts'
-import { FAMILIES, histogramDeltas, seriesKey, type Family, type Labels } from '../../../../durable-objects/metrics-aggregator/metric-registry.ts'
+import { FAMILIES, formatLe, seriesKey, type Family, type Labels } from '../../../../durable-objects/metrics-aggregator/metric-registry.ts'
 import { log } from '../../log.ts'
 
 /** A batch this big is flushed at once, whatever the interval. */
@@ -29,6 +29,13 @@ let reported: { value: number; at: number } | null = null
 let isolateId: string | null = null
 let sequence = 0
 let current = new Map<string, number>()
+/**
+ * Histogram observations since the last batch was cut, one cell per series: an observation is one key and a few
+ * additions here, and becomes its bucket/_sum/_count counter deltas (histogramDeltas' expansion) only when a
+ * batch is cut, instead of a dozen series keys built per observation on the request path.
+ */
+type HistogramCell = { family: Family; labels: Labels; bucketCounts: number[]; sum: number; count: number }
+let histograms = new Map<string, HistogramCell>()
 const queued: MetricsBatch[] = []
 let flushing: Promise<void> | null = null
 let lastFlushAt = 0
@@ -55,8 +62,31 @@ function isGaugeDue(heartbeatMs: number): boolean {
 }
 
 export function observeHistogram(family: Family, labels: Labels, value: number): void {
-  for (const s of histogramDeltas(family, labels, value)) addCounter(s.name, s.labels, s.value)
+  const key = seriesKey(family.name, labels)
+  const buckets = family.buckets ?? []
+  let cell = histograms.get(key)
+  if (!cell) histograms.set(key, (cell = { family, labels, bucketCounts: buckets.map(() => 0), sum: 0, count: 0 }))
+  buckets.forEach((bound, i) => { if (value <= bound) cell.bucketCounts[i] = (cell.bucketCounts[i] ?? 0) + 1 })
+  cell.sum += value
+  cell.count++
 }
+
+/** Moves the histogram cells into `current` as the counter deltas their observations make, one by one. */
+function foldHistograms(): void {
+  for (const { family, labels, bucketCounts, sum, count } of histograms.values()) {
+    (family.buckets ?? []).forEach((bound, i) => {
+      const n = bucketCounts[i] ?? 0
+      if (n > 0) addCounter(`${family.name}_bucket`, { ...labels, le: formatLe(bound) }, n)
+    })
+    addCounter(`${family.name}_bucket`, { ...labels, le: '+Inf' }, count)
+    addCounter(`${family.name}_sum`, labels, sum)
+    addCounter(`${family.name}_count`, labels, count)
+  }
+  histograms = new Map()
+}
+
+/** Series waiting to be cut into a batch (a histogram cell counts once: the bound is a batch-size guard). */
+const pendingSeries = () => current.size + histograms.size
 
 type FlushEnv = { env: Env; shards: number; intervalMs: number; waitUntil: (p: Promise<unknown>) => void }
 
@@ -65,6 +95,7 @@ async function drain(env: Env, shards: number, heartbeatMs: number): Promise<voi
   const isolate = (isolateId ??= crypto.randomUUID())
   const stub = env.METRICS_AGGREGATOR.getByName(shardName(shard))
   for (;;) {
+    foldHistograms()
     if (current.size > 0 || (queued.length === 0 && isGaugeDue(heartbeatMs))) {
       queued.push({ id: `${isolate}:${sequence++}`, deltas: [...current] })
       current = new Map()
@@ -97,9 +128,9 @@ const flushLogged = (env: Env, shards: number, intervalMs: number) =>
 
 /** Called when a request (or its stream) ends, and on the in-flight heartbeat: flush now if due, else once the interval is over. */
 export function scheduleFlush({ env, shards, intervalMs, waitUntil }: FlushEnv): void {
-  if (current.size === 0 && queued.length === 0 && !isGaugeDue(gaugeHeartbeatMs(intervalMs))) return
+  if (pendingSeries() === 0 && queued.length === 0 && !isGaugeDue(gaugeHeartbeatMs(intervalMs))) return
   const elapsed = Date.now() - lastFlushAt
-  if (intervalMs === 0 || elapsed >= intervalMs || current.size >= MAX_PENDING_SERIES) {
+  if (intervalMs === 0 || elapsed >= intervalMs || pendingSeries() >= MAX_PENDING_SERIES) {
     waitUntil(flushLogged(env, shards, intervalMs))
     return
   }
