@@ -47,32 +47,67 @@ export function lineEndNormaliser(): (text: string, isLast?: boolean) => string 
 }
 
 /**
- * Waits for a write or close of the client's stream, but no longer than the client stays: one blocked on
- * backpressure would otherwise wait forever when the runtime never cancels the body, and the request would
- * record no usage and keep its lease. Throws ClientGone once the client has left.
+ * Writes and closes of the client's stream wait no longer than the client stays: one blocked on backpressure
+ * would otherwise wait forever when the runtime never cancels the body, and the request would record no usage
+ * and keep its lease. One listener per stream (not per write): `run` rejects with ClientGone once the client left.
  */
-async function unlessGone(signal: AbortSignal, op: () => Promise<void>): Promise<void> {
-  if (signal.aborted) throw new ClientGone()
-  let onAbort: () => void = () => {}
-  const gone = new Promise<never>((_, reject) => { onAbort = () => reject(new ClientGone()) })
-  signal.addEventListener('abort', onAbort, { once: true })
-  const pending = op()
-  pending.catch(() => {}) // may settle (reject) long after we stopped waiting for it
-  try {
-    await Promise.race([pending, gone])
-  } finally {
-    signal.removeEventListener('abort', onAbort)
+function clientGuard(signal: AbortSignal): { run(op: () => Promise<void>): Promise<void> } {
+  // Writes are sequential: at most one is waited on, and only its reject is held (a race against one shared
+  // promise per write would pile a reaction per token onto it).
+  let rejectWaiting: ((reason: ClientGone) => void) | null = null
+  signal.addEventListener('abort', () => rejectWaiting?.(new ClientGone()), { once: true })
+  return {
+    run(op) {
+      if (signal.aborted) return Promise.reject(new ClientGone())
+      return new Promise<void>((resolve, reject) => {
+        rejectWaiting = reject
+        op().then( // the op may still settle long after the client left: both outcomes are handled here
+          () => { rejectWaiting = null; resolve() },
+          (err: unknown) => { rejectWaiting = null; reject(err) },
+        )
+      })
+    },
   }
 }
 
-export function relaySse(upstream: ReadableStream<Uint8Array>, options: RelayOptions): { body: ReadableStream<Uint8Array>; done: Promise<StreamOutcome> } {
+/**
+ * One timer per stream rather than one per read. Only time spent waiting on the node counts (a write held back
+ * by a slow client is not the node's silence): once a read has waited `idleMs`, the timer cancels it, the read
+ * ends (done, or rejects with the cancel reason), and `hasFired` tells that end from the node's own.
+ */
+function idleWatchdog(reader: ReadableStreamDefaultReader<Uint8Array>, idleMs: number) {
+  let readingSince: number | null = null
+  let hasFired = false
+  let timer: ReturnType<typeof setTimeout>
+  const check = () => {
+    const waited = readingSince === null ? 0 : Date.now() - readingSince
+    if (waited < idleMs) { timer = setTimeout(check, idleMs - waited); return }
+    hasFired = true
+    reader.cancel(new IdleTimeout()).catch(() => {})
+  }
+  timer = setTimeout(check, idleMs)
+  return {
+    /** Brackets each read (no wrapper promise per event: this runs once per token). */
+    waiting: (isWaiting: boolean) => { readingSince = isWaiting ? Date.now() : null },
+    stop: () => clearTimeout(timer),
+    get hasFired() { return hasFired },
+  }
+}
+
+/** A node's stream: optionally a first chunk already read (upstream-attempt.ts), then the rest from `reader`. */
+export type UpstreamBody = { first: Uint8Array | null; reader: ReadableStreamDefaultReader<Uint8Array> }
+
+export function relaySse(upstream: ReadableStream<Uint8Array> | UpstreamBody, options: RelayOptions): { body: ReadableStream<Uint8Array>; done: Promise<StreamOutcome> } {
   const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>()
   return { body: readable, done: pump(upstream, writable.getWriter(), options) }
 }
 
-async function pump(upstream: ReadableStream<Uint8Array>, writer: WritableStreamDefaultWriter<Uint8Array>, options: RelayOptions): Promise<StreamOutcome> {
+async function pump(upstream: ReadableStream<Uint8Array> | UpstreamBody, writer: WritableStreamDefaultWriter<Uint8Array>, options: RelayOptions): Promise<StreamOutcome> {
   const state: StreamOutcome = { outcome: 'upstream_broken', usage: null, countedCompletionTokens: 0, countedTextBytes: 0, firstEventAt: null }
-  const reader = upstream.getReader()
+  const { reader, first: firstChunk } = upstream instanceof ReadableStream ? { reader: upstream.getReader(), first: null } : upstream
+  let first = firstChunk
+  const guard = clientGuard(options.clientSignal)
+  const watchdog = idleWatchdog(reader, options.idleTimeoutMs)
   const decoder = new TextDecoder()
   const normalise = lineEndNormaliser()
   let buffer = ''
@@ -80,7 +115,11 @@ async function pump(upstream: ReadableStream<Uint8Array>, writer: WritableStream
   let finished = false
   try {
     while (!finished) {
-      const { value, done } = await readWithin(reader, options.idleTimeoutMs)
+      watchdog.waiting(true)
+      const { value, done } = first ? { value: first, done: false } : await reader.read()
+      watchdog.waiting(false)
+      first = null
+      if (watchdog.hasFired) throw new IdleTimeout()
       buffer += done ? normalise(decoder.decode(), true) : normalise(decoder.decode(value, { stream: true }))
       let out = ''
       let end: number
@@ -92,25 +131,26 @@ async function pump(upstream: ReadableStream<Uint8Array>, writer: WritableStream
         else if (result.kind === 'done') { out += DONE; state.outcome = 'completed'; finished = true }
         else if (result.kind === 'error') { failure = result.error; finished = true }
       }
-      if (out) await unlessGone(options.clientSignal, () => writer.write(encoder.encode(out)))
+      if (out) await guard.run(() => writer.write(encoder.encode(out)))
       if (done) break
     }
     if (!finished) failure = new ApiError('bad_gateway', 'The model node closed the stream before finishing it', { code: 'upstream_stream_broken' })
   } catch (err) {
     if (options.clientSignal.aborted) state.outcome = 'client_aborted'
-    else if (err instanceof IdleTimeout) failure = new ApiError('upstream_timeout', 'The model node stopped sending tokens', { code: 'upstream_idle_timeout' })
+    else if (err instanceof IdleTimeout || watchdog.hasFired) failure = new ApiError('upstream_timeout', 'The model node stopped sending tokens', { code: 'upstream_idle_timeout' })
     else failure = new ApiError('bad_gateway', 'The connection to the model node broke mid-stream', { code: 'upstream_stream_broken' })
   }
+  watchdog.stop()
   if (failure) state.outcome = 'upstream_broken'
   if (state.outcome !== 'completed') { options.abortUpstream(); reader.cancel().catch(() => {}) }
-  await finish(writer, failure, state, options.clientSignal)
+  await finish(writer, failure, state, guard)
   return state
 }
 
-async function finish(writer: WritableStreamDefaultWriter<Uint8Array>, failure: ApiError | null, state: StreamOutcome, signal: AbortSignal) {
+async function finish(writer: WritableStreamDefaultWriter<Uint8Array>, failure: ApiError | null, state: StreamOutcome, guard: ReturnType<typeof clientGuard>) {
   try {
-    if (failure) await unlessGone(signal, () => writer.write(encoder.encode(sseError(failure))))
-    await unlessGone(signal, () => writer.close()) // close waits for the queued chunks to be read
+    if (failure) await guard.run(() => writer.write(encoder.encode(sseError(failure))))
+    await guard.run(() => writer.close()) // close waits for the queued chunks to be read
   } catch {
     writer.abort().catch(() => {}) // not awaited: abort too waits for a write stuck on backpressure
     state.outcome = state.outcome === 'completed' ? 'completed' : 'client_aborted' // the client is gone: nothing to tell
@@ -161,14 +201,4 @@ function contentOf(choice: Record<string, unknown>): string | null {
   const delta = choice.delta as Record<string, unknown> | undefined
   const text = delta ? delta.content : choice.text
   return typeof text === 'string' && text.length > 0 ? text : null
-}
-
-async function readWithin(reader: ReadableStreamDefaultReader<Uint8Array>, ms: number) {
-  let timer: ReturnType<typeof setTimeout> | undefined
-  const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new IdleTimeout()), ms) })
-  try {
-    return await Promise.race([reader.read(), timeout])
-  } finally {
-    if (timer !== undefined) clearTimeout(timer)
-  }
 }

@@ -3,6 +3,7 @@
 // that can go wrong before the client hears anything is returned as data, so forward-inference.ts can retry it
 // on another node; classifyFailure says what each failure means for the client, the breaker and the retry.
 import { ApiError } from '../../errors.ts'
+import type { UpstreamBody } from './sse-relay.ts'
 import { upstreamErrorFromResponse } from './upstream-error.ts'
 
 export type AttemptInput = {
@@ -26,26 +27,15 @@ export type AttemptInput = {
 export type FailureKind = 'connect_error' | 'connect_timeout' | 'first_byte_timeout' | 'request_timeout' | 'lost_before_first_byte'
 
 export type AttemptResult =
-  /** Headers and a first chunk arrived: `body` replays that chunk, then the rest. The client listener stays attached until `detach`. */
-  | { kind: 'stream'; body: ReadableStream<Uint8Array>; abortUpstream: () => void; detach: () => void }
+  /**
+   * Headers and a first chunk arrived: `first`, then the rest from `reader` (handed on as they are: a JS stream
+   * wrapped around them would cost a pull per event). The client listener stays attached until `detach`.
+   */
+  | { kind: 'stream'; body: UpstreamBody; abortUpstream: () => void; detach: () => void }
   | { kind: 'json'; text: string }
   | { kind: 'node_error'; status: number; text: string }
   | { kind: 'failed'; failure: FailureKind; detail: string }
   | { kind: 'client_aborted' }
-
-/** Replays an already-read first chunk, then pulls the rest from `reader`; its errors reach the consumer. */
-function prepend(first: Uint8Array, reader: ReadableStreamDefaultReader<Uint8Array>): ReadableStream<Uint8Array> {
-  let pending: Uint8Array | null = first
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      if (pending) { controller.enqueue(pending); pending = null; return }
-      const { value, done } = await reader.read()
-      if (done) controller.close()
-      else controller.enqueue(value)
-    },
-    cancel: (reason) => reader.cancel(reason),
-  })
-}
 
 export async function attemptUpstream(a: AttemptInput): Promise<AttemptResult> {
   const controller = new AbortController()
@@ -80,7 +70,7 @@ export async function attemptUpstream(a: AttemptInput): Promise<AttemptResult> {
     try { first = await reader.read() } catch (err) { return failed('lost_before_first_byte', err) }
     if (first.done) return failed('lost_before_first_byte', 'the node closed the stream before sending anything')
     isCommitted = true
-    return { kind: 'stream', body: prepend(first.value, reader), abortUpstream: () => controller.abort(), detach }
+    return { kind: 'stream', body: { first: first.value, reader }, abortUpstream: () => controller.abort(), detach }
   } finally {
     clearTimeout(firstByteTimer)
     clearTimeout(connectTimer)
