@@ -108,19 +108,13 @@ export class NodeMonitor extends DurableObject<Env> {
   }
 
   override async alarm(): Promise<void> {
-    try {
-      await this.tick()
-    } catch (err) {
-      // A bug or a D1 outage must not end monitoring: log it and keep the schedule.
-      log.error('node_monitor_check_failed', { nodeId: this.state.nodeId, error: String(err) })
-      await this.scheduleNext()
-    }
+    await this.checkNow()
   }
 
   /**
-   * A check asked for by an RPC. If it throws (D1 outage, a bug), the next check is scheduled anyway, as in
-   * alarm(): without an alarm the node would never be checked again. The caller gets the state as it is (what
-   * it asked for, e.g. a terminate, is stored and acted on by that alarm).
+   * One check, from the alarm or an RPC. If it throws (D1 outage, a bug), the next check is scheduled anyway:
+   * without an alarm the node would never be checked again. An RPC caller gets the state as it is (what it asked
+   * for, e.g. a terminate, is stored and acted on by that alarm).
    */
   private async checkNow(): Promise<void> {
     try {
