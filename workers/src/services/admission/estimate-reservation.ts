@@ -32,12 +32,9 @@ export function estimateRequestPrompt(body: InferenceRequest): number {
 }
 
 export function reservationFor(endpoint: InferenceEndpoint, body: InferenceRequest, config: ReservationConfig): Reservation {
-  const bound = (tokens: number) => Math.min(tokens, config.maxContextTokens)
-  if (endpoint === 'embeddings' || !('messages' in body || 'prompt' in body)) {
-    return { promptTokens: bound(estimatePromptTokens('input' in body ? body.input : null)), completionTokens: 0, isCompletionGuess: false }
-  }
+  const promptTokens = Math.min(estimateRequestPrompt(body), config.maxContextTokens)
+  if (endpoint === 'embeddings' || !('messages' in body || 'prompt' in body)) return { promptTokens, completionTokens: 0, isCompletionGuess: false }
   const generation = body as ChatCompletionRequest | CompletionRequest
-  const promptTokens = bound('messages' in generation ? estimatePromptTokens(JSON.stringify(generation.messages)) : estimatePromptTokens(generation.prompt))
   // max_completion_tokens supersedes max_tokens in OpenAI's API; vLLM honours both the same way.
   const asked = generation.max_completion_tokens ?? generation.max_tokens ?? null
   const perChoice = Math.min(asked ?? config.defaultMaxTokens, Math.max(1, config.maxContextTokens - promptTokens))
