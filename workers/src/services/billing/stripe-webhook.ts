@@ -63,8 +63,8 @@ export async function applyStripeEvent(env: Env, event: BillingEvent, payload: s
  * Applies the tenant's stored `unknown_customer` events (Stripe sent them before the customer was mapped to the
  * tenant), oldest `created` first, through the same decision as a live event: one that is older than what its
  * object already has is `stale`. Each row is re-decided only while it still says unknown_customer, so concurrent
- * replays apply an event once. Call it whenever a tenant gets a stripe_customer_id: the webhook path does
- * (customer.subscription.created with cic_tenant_id); the admin paths (POST/PATCH /admin/tenants) must.
+ * replays apply an event once. Called whenever a tenant gets a stripe_customer_id: by the webhook path
+ * (customer.subscription.created with cic_tenant_id) and by the admin paths (services/tenants/tenants.ts).
  */
 export async function replayUnknownCustomerEvents(env: Env, tenantId: string, requestId = 'replay'): Promise<{ replayed: number }> {
   const db = createDb(env.DB)
