@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { AdmissionLedger, BUSY_RETRY_MS, LATE_SETTLE_GRACE_MS, WINDOW_MS, type AdmitRequest, type LedgerEntry, type Reservation } from './admission-ledger.ts'
+import { AdmissionLedger, BUSY_RETRY_MS, isDurable, LATE_SETTLE_GRACE_MS, WINDOW_MS, type AdmitRequest, type LedgerEntry, type Reservation } from './admission-ledger.ts'
 import type { Limits } from './plans.ts'
 
 const limits = (over: Partial<Limits> = {}): Limits => ({ rpm: 0, tpm: 0, concurrency: 0, keyRpm: 0, budgetTokens: 0, ...over })
@@ -144,7 +144,7 @@ describe('concurrency (leases)', () => {
 
   it('keeps the slot of a lease renewed before it expires, also through the sweep at its old expiry', () => {
     const ledger = new AdmissionLedger()
-    const l = limits({ concurrency: 1 })
+    const l = limits({ concurrency: 1, budgetTokens: 1_000_000 })
     const first = ledger.admit(req({ leaseTtlMs: 1000 }), l, T0)
     if (!first.ok) throw new Error('expected an admission')
     expect(ledger.renew(first.entry.id, 1000, T0 + 900)).toMatchObject({ entries: [{ id: first.entry.id, expiresAt: T0 + 1900 }] })
@@ -169,11 +169,26 @@ describe('concurrency (leases)', () => {
 
   it('lets the alarm sweep release slots due at its time', () => {
     const ledger = new AdmissionLedger()
-    const l = limits({ concurrency: 1 })
+    const l = limits({ concurrency: 1, budgetTokens: 1_000_000 })
     ledger.admit(req({ leaseTtlMs: 1000 }), l, T0)
     expect(ledger.nextLeaseEvent()).toBe(T0 + 1000)
     ledger.sweep(T0 + 1000, T0 + 1000)
     expect(ledger.inspect(T0 + 1000)).toMatchObject({ inFlight: 0, unsettled: 1 })
+  })
+
+  it('needs no alarm for leases without budget, and forgets an expired one once it left the window', () => {
+    const ledger = new AdmissionLedger()
+    const l = limits({ concurrency: 2 })
+    const kept = ledger.admit(req({ leaseTtlMs: 1000 }), l, T0)
+    const lost = ledger.admit(req({ leaseTtlMs: 1000 }), l, T0)
+    if (!kept.ok || !lost.ok) throw new Error('expected admissions')
+    expect(isDurable(kept.entry)).toBe(false)
+    expect(ledger.nextLeaseEvent()).toBe(Infinity)
+    expect(ledger.renew(kept.entry.id, 120_000, T0 + 500)).not.toBeNull()
+    expect(ledger.inspect(T0 + 30_000)).toMatchObject({ inFlight: 1, unsettled: 2 }) // late settle still refunds in the window
+    expect(ledger.inspect(T0 + WINDOW_MS)).toMatchObject({ inFlight: 1, unsettled: 1 }) // expired and out of the window
+    expect(ledger.settle(lost.entry.id, 10, T0 + WINDOW_MS)).toBeNull()
+    expect(ledger.settle(kept.entry.id, 10, T0 + WINDOW_MS)).not.toBeNull()
   })
 
   it('settles exactly once: a second settle of the same lease changes nothing', () => {

@@ -50,6 +50,14 @@ export type AdmitRequest = { id: string; keyId: string; reservation: Reservation
 
 type Blocked = { scope: RateScope; limit: number; used: number; requested: number; retryAfterMs: number }
 
+/**
+ * Whether an entry must survive eviction: only one that holds budget, because a budget is money. Every other
+ * entry (rate windows, concurrency leases) lives in memory only, so most admissions write nothing and answer
+ * without waiting for a storage commit; an object that restarts forgets them (its windows start empty, and
+ * the gateway renews running leases often enough that an object with a stream in flight is never idle).
+ */
+export const isDurable = (e: LedgerEntry): boolean => e.budgetPeriod !== null
+
 /** Budgets run per calendar month, UTC ('2026-11'). */
 export const budgetPeriodOf = (now: number) => new Date(now).toISOString().slice(0, 7)
 
@@ -181,10 +189,15 @@ export class AdmissionLedger {
     return changes
   }
 
-  /** When the next lease needs the alarm: a slot to release or a stale lease to charge. Infinity if none. */
+  /**
+   * When a durable lease next needs the alarm: a slot to release or a stale hold to charge. Infinity if none.
+   * Leases in memory only need no alarm: their slots are released as time passes, on the next call.
+   */
   nextLeaseEvent(): number {
-    let next = this.active.size > 0 ? this.nextExpiry : Infinity
-    for (const e of this.leases.values()) if (!this.active.has(e.id)) next = Math.min(next, e.expiresAt + LATE_SETTLE_GRACE_MS)
+    let next = Infinity
+    for (const e of this.leases.values()) {
+      if (isDurable(e)) next = Math.min(next, this.active.has(e.id) ? e.expiresAt : e.expiresAt + LATE_SETTLE_GRACE_MS)
+    }
     return next
   }
 
@@ -231,6 +244,7 @@ export class AdmissionLedger {
       const log = this.byKey.get(e.keyId)
       log?.shift()
       if (log && log.size === 0) this.byKey.delete(e.keyId)
+      if (e.isOpen && !this.active.has(e.id)) this.forgetExpired(e, now)
     }
     this.expireSlots(now)
   }
@@ -239,9 +253,19 @@ export class AdmissionLedger {
     if (due < this.nextExpiry) return
     this.nextExpiry = Infinity
     for (const e of this.active.values()) {
-      if (e.expiresAt <= due) this.active.delete(e.id)
-      else this.nextExpiry = Math.min(this.nextExpiry, e.expiresAt)
+      if (e.expiresAt <= due) {
+        this.active.delete(e.id)
+        this.forgetExpired(e, due)
+      } else this.nextExpiry = Math.min(this.nextExpiry, e.expiresAt)
     }
+  }
+
+  /**
+   * An expired lease without budget can be forgotten once it has also left the window: a late settle could
+   * change nothing any more (no slot, no window tokens, no budget). Durable ones wait for the alarm's sweep.
+   */
+  private forgetExpired(e: LedgerEntry, now: number): void {
+    if (!isDurable(e) && e.at <= now - WINDOW_MS) this.leases.delete(e.id)
   }
 
   private leavesAt(at: number | undefined, now: number): number {

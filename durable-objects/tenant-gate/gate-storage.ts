@@ -1,6 +1,7 @@
 // The TenantGate object's SQLite storage: versioned schema, the tenant's status and limits, revoked keys,
-// admission entries (leases and the last minute's requests) and token budgets. Only the object uses it.
-import type { Budget, Changes, LedgerEntry } from './admission-ledger.ts'
+// admission entries that hold budget (their leases and the last minute's requests) and token budgets. Only the
+// object uses it.
+import { isDurable, type Budget, type Changes, type LedgerEntry } from './admission-ledger.ts'
 import type { LimitOverrides } from './plans.ts'
 import type { TenantState, TenantStatus } from './tenant-state.ts'
 
@@ -92,9 +93,13 @@ export class GateStorage {
     return new Map(rows.map((r) => [r.period, { committed: r.committed, reserved: r.reserved }]))
   }
 
-  /** Writes what the ledger changed; synchronous, so it commits with the decision that caused it. */
+  /**
+   * Writes what the ledger changed that must survive eviction (isDurable: entries holding budget, and the
+   * budgets); synchronous, so it commits with the decision that caused it.
+   */
   persist(changes: Changes, budgetOf: (period: string) => Budget): void {
     for (const e of changes.entries) {
+      if (!isDurable(e)) continue
       this.sql.exec(
         `INSERT INTO admissions (id, key_id, at, tokens, is_open, expires_at, budget_period, budget_hold) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (id) DO UPDATE SET tokens = excluded.tokens, is_open = excluded.is_open, expires_at = excluded.expires_at,

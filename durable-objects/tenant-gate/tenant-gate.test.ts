@@ -94,8 +94,18 @@ describe('TenantGate leases', () => {
     expect(await admit({ reservation: tokens(3900, 0) })).toMatchObject({ ok: true, rate: { tokens: { limit: 4000, remaining: 0 } } })
   })
 
-  it('releases the slot of a request whose Worker never settles when the lease expires (alarm)', async () => {
+  it('releases the slot of a request whose Worker never settles when its in-memory lease expires', async () => {
     const { admit, gate } = await tenant({ concurrency: 1 })
+    const lease = leaseOf(await admit({ leaseTtlMs: 50 }))
+    expect(await admit()).toMatchObject({ ok: false, scope: 'concurrency' })
+    await new Promise((resolve) => setTimeout(resolve, 80))
+    expect((await gate.inspect()).inFlight).toBe(0)
+    leaseOf(await admit())
+    expect(await gate.settle(lease, 10)).toBe(true) // a late settle still corrects the tokens (still in the window)
+  })
+
+  it('releases the slot of a budgeted request whose Worker never settles when the lease expires (alarm)', async () => {
+    const { admit, gate } = await tenant({ concurrency: 1, budget_tokens: 1_000_000 })
     const lease = leaseOf(await admit({ leaseTtlMs: 5_000 }))
     expect(await admit()).toMatchObject({ ok: false, scope: 'concurrency' })
     expect(await runDurableObjectAlarm(gate)).toBe(true) // fires as if its time (the lease's expiry) had come
@@ -104,8 +114,8 @@ describe('TenantGate leases', () => {
     expect(await gate.settle(lease, 10)).toBe(true) // a late settle still corrects the tokens
   })
 
-  it('keeps a renewed lease\'s slot when the alarm of its first expiry fires, and across eviction', async () => {
-    const { admit, gate } = await tenant({ concurrency: 1 })
+  it('keeps a renewed budgeted lease\'s slot when the alarm of its first expiry fires, and across eviction', async () => {
+    const { admit, gate } = await tenant({ concurrency: 1, budget_tokens: 1_000_000 })
     const lease = leaseOf(await admit({ leaseTtlMs: 5_000 }))
     expect(await gate.renew(lease, 60_000)).toBe(true)
     await evictDurableObject(gate)
@@ -116,7 +126,25 @@ describe('TenantGate leases', () => {
     expect(await gate.renew(lease, 60_000)).toBe(false) // settled: nothing to renew
   })
 
-  it('keeps windows, leases and budgets across eviction', async () => {
+  it('writes nothing to storage for a tenant without a budget, and forgets its windows on eviction', async () => {
+    const { admit, gate } = await tenant({ rpm: 2, concurrency: 5 })
+    const lease = leaseOf(await admit())
+    await gate.settle(leaseOf(await admit()), 50)
+    expect(await admit()).toMatchObject({ ok: false, scope: 'requests' })
+    expect(await gate.renew(lease, 60_000)).toBe(true)
+    const rows = await runInDurableObject(gate, (_, state) => ({
+      admissions: state.storage.sql.exec('SELECT COUNT(*) AS n FROM admissions').one().n,
+      budgets: state.storage.sql.exec('SELECT COUNT(*) AS n FROM budgets').one().n,
+      alarm: state.storage.sql.exec("SELECT COUNT(*) AS n FROM meta WHERE name = 'alarm_at'").one().n,
+    }))
+    expect(rows).toEqual({ admissions: 0, budgets: 0, alarm: 0 })
+    expect(await runDurableObjectAlarm(gate)).toBe(false) // nothing to sweep: no alarm was set
+    await evictDurableObject(gate)
+    expect(await gate.inspect()).toMatchObject({ requestsInWindow: 0, inFlight: 0 }) // pure rate windows: memory only
+    leaseOf(await admit())
+  })
+
+  it('keeps windows, leases and budgets across eviction when the tenant has a budget', async () => {
     const { admit, gate } = await tenant({ rpm: 3, concurrency: 2, budget_tokens: 10_000 })
     const first = leaseOf(await admit({ reservation: tokens(100, 400) }))
     leaseOf(await admit({ reservation: tokens(100, 400) }))

@@ -1,11 +1,12 @@
 // One object per tenant (`tenant:<id>`): the single authority on whether a tenant's request may run. The
 // gateway calls admit once per request (key, status, request/token/concurrency limits and budget, decided in
 // one call), renew while a long stream runs, and settle once when an admitted request ends; the admin API
-// calls configure and revokeKey. The arithmetic is in admission-ledger.ts; everything it changes is written to
-// SQLite in the same synchronous turn as the decision, so an evicted object comes back with the same windows,
-// leases and budgets.
+// calls configure and revokeKey. The arithmetic is in admission-ledger.ts. What is money (budgets, and the
+// entries holding them) is written to SQLite in the same synchronous turn as the decision, so an evicted object
+// comes back with the same budgets; rate windows and concurrency leases of tenants without a budget live in
+// memory only (isDurable), so their admissions write nothing and do not wait for a storage commit.
 import { DurableObject } from 'cloudflare:workers'
-import { AdmissionLedger, budgetPeriodOf, WINDOW_MS, type Changes, type LedgerRefusal, type RateSnapshot, type Reservation } from './admission-ledger.ts'
+import { AdmissionLedger, budgetPeriodOf, isDurable, WINDOW_MS, type Changes, type LedgerRefusal, type RateSnapshot, type Reservation } from './admission-ledger.ts'
 import { GateStorage } from './gate-storage.ts'
 import { GroupCommit } from './group-commit.ts'
 import { requestLimits, tenantLimits, type LimitOverrides, type Limits } from './plans.ts'
@@ -112,7 +113,7 @@ export class TenantGate extends DurableObject<Env> {
     if (!result.ok) return result
     this.persist(result.changes)
     const { entry } = result
-    this.ensureAlarm(entry.isOpen ? entry.expiresAt : now + WINDOW_MS)
+    if (isDurable(entry)) this.ensureAlarm(entry.isOpen ? entry.expiresAt : now + WINDOW_MS)
     // With a budget the hold may be smaller than the tpm charge (shrunk to the budget left): the smaller binds.
     const reservedTokens = entry.budgetPeriod === null ? entry.tokens : Math.min(entry.tokens, entry.budgetHold)
     return { ok: true, leaseId: entry.isOpen ? entry.id : null, reservedTokens: entry.isOpen ? reservedTokens : 0, rate: result.rate }

@@ -41,7 +41,8 @@ function buildBundle(outdir: string): string {
 
 export type BenchNode = { url: string; models: string[] }
 
-export async function startGatewayInWorkerd(nodes: BenchNode[], outdir: string): Promise<BenchGateway> {
+/** `inspectorPort` opens workerd's V8 inspector (for `npm run bench:profile`). */
+export async function startGatewayInWorkerd(nodes: BenchNode[], outdir: string, options: { inspectorPort?: number } = {}): Promise<BenchGateway> {
   const script = buildBundle(outdir)
   const { workerOptions } = unstable_getMiniflareWorkerOptions(path.join(ROOT, 'wrangler.toml'))
   // wrangler still speaks Miniflare 4's flat options; Miniflare 5 converts them.
@@ -55,6 +56,7 @@ export async function startGatewayInWorkerd(nodes: BenchNode[], outdir: string):
     port: 0,
     unsafeDirectSockets: DIRECT_SOCKET,
     handleStructuredLogs: () => {}, // the access log still runs in the Worker; only its printing here is dropped
+    ...(options.inspectorPort === undefined ? {} : { inspectorPort: options.inspectorPort }),
   } as Parameters<typeof convertV4MiniflareOptions>[0]))
   const url = await directUrl(mf, 'cic-gateway')
   const db = await mf.getD1Database('DB')

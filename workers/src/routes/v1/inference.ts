@@ -40,7 +40,6 @@ async function handle(c: Context<AppEnv>, endpoint: InferenceEndpoint): Promise<
       sessionId: c.req.header('x-session-id') || null,
       waitUntil: (p) => c.executionCtx.waitUntil(p),
       onUsage: (event) => settle(event.promptTokens + event.completionTokens),
-      renewLease: () => admission.renew(),
       timing: c.var.timing,
     })
     // A failure answered without any node having the request records no usage: nothing to wait for.

@@ -1,8 +1,8 @@
 // One RPC to the tenant's admission object per request. Refusals become the client's 401/403/429 in OpenAI's
-// format with Retry-After and x-ratelimit-* headers; an admission carries the headers for the response and
-// settles its lease exactly once (the caller hands the returned promise to waitUntil).
+// format with Retry-After and x-ratelimit-* headers; an admission carries the headers for the response, renews
+// its lease while the request runs and settles it exactly once (the caller hands the promise to waitUntil).
 import type { LedgerRefusal, Reservation } from '../../../../durable-objects/tenant-gate/admission-ledger.ts'
-import type { Admitted, AdmitResult } from '../../../../durable-objects/tenant-gate/tenant-gate.ts'
+import { DEFAULT_LEASE_TTL_MS, type Admitted, type AdmitResult } from '../../../../durable-objects/tenant-gate/tenant-gate.ts'
 import { ApiError } from '../../errors.ts'
 import { log } from '../../log.ts'
 import { countRateLimited, layerOfScope } from '../metrics/record-metrics.ts'
@@ -25,12 +25,14 @@ export type Admission = {
    * call counts; later calls and requests without a lease resolve at once. Never rejects.
    */
   settle(usedTokens: number): Promise<void>
-  /**
-   * Extends the lease by the lease TTL, so a request running longer than it keeps its concurrency slot. Does
-   * nothing without a lease or once settled. Never rejects (a failed renew only risks the slot being freed early).
-   */
-  renew(): Promise<void>
 }
+
+/**
+ * A running request renews its lease every third of its TTL, and at least this often: a tenant without a budget
+ * keeps its leases in memory only, and an object that sees no call for 70 s may be evicted, forgetting them.
+ */
+export const LEASE_RENEW_MAX_MS = 50_000
+const RENEWALS_PER_TTL = 3
 
 type Gate = ReturnType<Env['TENANT_GATE']['getByName']>
 
@@ -71,22 +73,20 @@ export async function admitRequest(env: Env, identity: TenantIdentity, options: 
   }
 }
 
-function admission(gate: Gate, admitted: Admitted, identity: TenantIdentity, leaseTtlMs: number | undefined): Admission {
+function admission(gate: Gate, admitted: Admitted, identity: TenantIdentity, leaseTtlMs = DEFAULT_LEASE_TTL_MS): Admission {
   let settled: Promise<void> | null = null
   const { leaseId } = admitted
+  // Until settle, so a request running longer than the TTL keeps its concurrency slot. A failed renew only
+  // risks the slot being freed early; the next one tries again.
+  const renewals = leaseId === null ? undefined : setInterval(() => {
+    gate.renew(leaseId, leaseTtlMs).catch((err: unknown) => log.warn('admission_renew_failed', { tenantId: identity.tenantId, leaseId, error: String(err) }))
+  }, Math.min(LEASE_RENEW_MAX_MS, Math.ceil(leaseTtlMs / RENEWALS_PER_TTL)))
   return {
-    async renew() {
-      if (leaseId === null || settled) return
-      try {
-        await gate.renew(leaseId, leaseTtlMs)
-      } catch (err) {
-        log.warn('admission_renew_failed', { tenantId: identity.tenantId, leaseId, error: String(err) })
-      }
-    },
     headers: rateLimitHeaders(admitted.rate),
     reservedTokens: admitted.reservedTokens,
     settle(usedTokens) {
       if (settled) return Promise.resolve()
+      clearInterval(renewals)
       settled = leaseId === null ? Promise.resolve() : settleLease(gate, leaseId, usedTokens, identity.tenantId)
       return settled
     },

@@ -53,8 +53,6 @@ export type ForwardInput = {
    * refused it for its context length; null when the allowance is the client's own (see refitCompletion).
    */
   refitCompletion?: (room: number) => InferenceRequest | null
-  /** Renews the admission lease every `everyMs` while a stream is relayed, so a long one keeps its slot. */
-  lease?: { renew: () => Promise<void>; everyMs: number }
 }
 
 type UsageFields = Pick<UsageEvent, 'promptTokens' | 'completionTokens' | 'outcome' | 'httpStatus' | 'usageSource' | 'ttftMs'>
@@ -178,11 +176,7 @@ function relayStream(
     abortUpstream: result.abortUpstream,
   })
   input.timing.streamUntil(relay.done)
-  // Off the relay's path: each renewal is its own waitUntil task; the timer stops when the stream ends.
-  const { lease } = input
-  const renewals = lease ? setInterval(() => input.waitUntil(lease.renew()), lease.everyMs) : undefined
   input.waitUntil(relay.done.then((s) => {
-    clearInterval(renewals)
     release()
     result.detach()
     const isBroken = s.outcome === 'upstream_broken'

@@ -15,12 +15,7 @@ export type ProxyRequest = Pick<ForwardInput, 'endpoint' | 'body' | 'identity' |
   sessionId: string | null
   /** Called with the request's one usage event as it is sent to the ledger (admission settles its lease with it). */
   onUsage: (event: UsageEvent) => void
-  /** Extends the admission lease by its TTL (called periodically while a stream is relayed). */
-  renewLease: () => Promise<void>
 }
-
-/** Lease renewals per lease TTL while a stream runs: a missed or slow renewal still leaves time for the next. */
-const RENEWALS_PER_TTL = 3
 
 /** Metrics older than this many health intervals are ignored for routing (the node may have stopped reporting). */
 const LOAD_MAX_AGE_INTERVALS = 3
@@ -45,7 +40,6 @@ export function proxyInference(env: Env, config: Config, req: ProxyRequest): Pro
     reportOutcome: (nodeId, outcome) => reportOutcome(routing, nodeId, outcome),
     releaseProbe: (nodeId) => releaseProbe(routing, nodeId),
     waitUntil: req.waitUntil, timing: req.timing, refitCompletion: req.refitCompletion,
-    lease: { renew: req.renewLease, everyMs: Math.ceil(config.ADMISSION_LEASE_TTL_MS / RENEWALS_PER_TTL) },
     recordUsage: (event) => {
       req.onUsage(event)
       observeUsage(event)

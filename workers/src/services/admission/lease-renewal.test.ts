@@ -1,0 +1,49 @@
+// An admitted request renews its lease while it runs, whatever its kind (streamed or not), and stops at settle:
+// a request longer than its lease TTL keeps its concurrency slot. Against the real TenantGate object.
+import { env } from 'cloudflare:workers'
+import { describe, expect, it } from 'vitest'
+import { admitRequest } from './admit-request.ts'
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** env with the tenant gate's renew calls counted (everything else goes to the real object). */
+function countingRenewals() {
+  const renewals: number[] = []
+  const gateEnv = {
+    ...env,
+    TENANT_GATE: {
+      getByName(name: string) {
+        const stub = env.TENANT_GATE.getByName(name)
+        return {
+          admit: (input: Parameters<typeof stub.admit>[0]) => stub.admit(input),
+          settle: (leaseId: string, used: number) => stub.settle(leaseId, used),
+          renew: (leaseId: string, ttlMs?: number) => { renewals.push(performance.now()); return stub.renew(leaseId, ttlMs) },
+        }
+      },
+    },
+  } as unknown as Env
+  return { gateEnv, renewals }
+}
+
+describe('admission lease renewal', () => {
+  it('keeps the slot of a request running past its lease TTL, and stops renewing once settled', async () => {
+    const tenantId = `t-${crypto.randomUUID()}`
+    const gate = env.TENANT_GATE.getByName(`tenant:${tenantId}`)
+    await gate.configure({ tenantId, status: 'active', statusReason: null, plan: 'enterprise', limits: { concurrency: 1 } })
+    const { gateEnv, renewals } = countingRenewals()
+    const identity = { tenantId, keyId: 'k1', keyLimits: {} }
+    const reservation = { promptTokens: 10, completionTokens: 10, isCompletionGuess: false }
+
+    const running = await admitRequest(gateEnv, identity, { reservation, leaseTtlMs: 300 }) // renewed every 100 ms
+    await sleep(700) // more than twice the TTL
+    expect((await gate.inspect()).inFlight).toBe(1)
+    await expect(admitRequest(gateEnv, identity, { reservation, leaseTtlMs: 300 })).rejects.toMatchObject({ extra: { code: 'concurrency_limit_exceeded' } })
+    expect(renewals.length).toBeGreaterThanOrEqual(4)
+
+    await running.settle(20)
+    const count = renewals.length
+    await sleep(300)
+    expect(renewals).toHaveLength(count)
+    expect((await gate.inspect()).inFlight).toBe(0)
+  })
+})
