@@ -1,16 +1,11 @@
 // Group commit for the TenantGate object: calls that arrive while one is pending are decided together in the
-// next timer turn, inside one SQLite transaction, so a burst costs one storage commit instead of one per call.
-// Decisions stay sequential (exact), and the output gate still holds every response until its commit is done.
+// next timer turn, so a burst costs one storage commit instead of one per call. No explicit transaction is
+// needed: the runtime commits every write of one synchronous turn atomically, and holds each response (the
+// output gate) until that commit is done. Decisions stay sequential, so they stay exact.
 
 export class GroupCommit {
   private queue: Array<() => void> = []
   private isScheduled = false
-  private readonly transaction: (run: () => void) => void
-
-  /** `transaction` runs its callback atomically (ctx.storage.transactionSync). */
-  constructor(transaction: (run: () => void) => void) {
-    this.transaction = transaction
-  }
 
   /** Runs `work` in the next batch and resolves with its result; a throw rejects only this call. */
   run<T>(work: () => T): Promise<T> {
@@ -33,8 +28,6 @@ export class GroupCommit {
     this.isScheduled = false
     const batch = this.queue
     this.queue = []
-    this.transaction(() => {
-      for (const job of batch) job()
-    })
+    for (const job of batch) job() // one synchronous turn: one commit
   }
 }

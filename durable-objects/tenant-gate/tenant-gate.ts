@@ -33,6 +33,14 @@ export type AdmitInput = {
 export type Admitted = { ok: true; leaseId: string | null; reservedTokens: number; rate: RateSnapshot }
 export type AdmitResult = Admitted | IdentityRefusal | LedgerRefusal
 
+/** A lease to end with the tokens its request really used (see settle). */
+export type SettleInput = { leaseId: string; usedTokens: number }
+/**
+ * What one Worker isolate sends at once (services/admission/gate-channel.ts): the settles of its requests that
+ * ended, applied first so their slots and refunds are free for the admissions that follow, in order.
+ */
+export type AdmitBatch = { admits: AdmitInput[]; settles: SettleInput[] }
+
 export type TenantConfig = {
   tenantId: string
   status: TenantStatus
@@ -61,7 +69,7 @@ export class TenantGate extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env)
     this.store = new GateStorage(ctx.storage)
-    this.batch = new GroupCommit((run) => ctx.storage.transactionSync(run))
+    this.batch = new GroupCommit()
     ctx.blockConcurrencyWhile(async () => {
       this.store.migrate()
       this.setState(this.store.readTenant())
@@ -72,8 +80,19 @@ export class TenantGate extends DurableObject<Env> {
   }
 
   async admit(input: AdmitInput): Promise<AdmitResult> {
-    if (!this.state) await this.bootstrapFromD1(input.tenantId)
-    return this.batch.run(() => this.decide(input))
+    const [result] = await this.admitMany({ admits: [input], settles: [] })
+    if (!result) throw new Error('admitMany returned no result')
+    return result
+  }
+
+  /** Settles, then admissions decided one by one in order (each sees the ones before): one result per admit. */
+  async admitMany(batch: AdmitBatch): Promise<AdmitResult[]> {
+    const first = batch.admits[0]
+    if (!this.state && first) await this.bootstrapFromD1(first.tenantId)
+    return this.batch.run(() => {
+      for (const s of batch.settles) this.settleNow(s)
+      return batch.admits.map((input) => this.decide(input))
+    })
   }
 
   /**
@@ -81,12 +100,20 @@ export class TenantGate extends DurableObject<Env> {
    * Idempotent: false when the lease is unknown or already settled.
    */
   async settle(leaseId: string, usedTokens: number): Promise<boolean> {
+    const [settled] = await this.settleMany([{ leaseId, usedTokens }])
+    return settled === true
+  }
+
+  /** settle for each, in order, in one batch. */
+  async settleMany(settles: SettleInput[]): Promise<boolean[]> {
+    return this.batch.run(() => settles.map((s) => this.settleNow(s)))
+  }
+
+  private settleNow({ leaseId, usedTokens }: SettleInput): boolean {
     const used = Number.isFinite(usedTokens) && usedTokens > 0 ? Math.round(usedTokens) : 0
-    return this.batch.run(() => {
-      const changes = this.ledger.settle(leaseId, used, Date.now())
-      if (changes) this.persist(changes)
-      return changes !== null
-    })
+    const changes = this.ledger.settle(leaseId, used, Date.now())
+    if (changes) this.persist(changes)
+    return changes !== null
   }
 
   /**

@@ -1,6 +1,7 @@
 // Bench-only Worker (scripts/bench/admission/main.ts starts it): runs a batch of RPCs against one tenant's
 // TenantGate from inside workerd, so the measurement is the object's round trip, not HTTP to Node.
-// GET /setup?tenant=  configures the tenant with limits that never refuse (every admit does the full work).
+// GET /setup?tenant=&budget=0|1  configures the tenant with limits that never refuse (every admit does the full
+//   work); with budget=1 (the default) its admissions are written to storage, with budget=0 they stay in memory.
 // GET /run?tenant=&op=ping|admit|admit_settle&n=&concurrency=  runs n calls, at most `concurrency` at once.
 import { TenantGate } from '../../../durable-objects/tenant-gate/tenant-gate.ts'
 
@@ -15,8 +16,10 @@ export default {
     const tenantId = url.searchParams.get('tenant') ?? 'bench'
     const gate = env.TENANT_GATE.getByName(`tenant:${tenantId}`)
     if (url.pathname === '/setup') {
-      // Limits high enough never to refuse, but set, so every admission checks and records all four layers.
-      const limits = { rpm: 100_000_000, tpm: 2_000_000_000, concurrency: 1_000_000, key_rpm: 100_000_000, budget_tokens: 2_000_000_000 }
+      // Limits high enough never to refuse, but set, so every admission checks and records all four layers,
+      // and the budget (the one limit whose entries are written to storage) unless budget=0.
+      const budget = url.searchParams.get('budget') === '0' ? {} : { budget_tokens: 2_000_000_000 }
+      const limits = { rpm: 100_000_000, tpm: 2_000_000_000, concurrency: 1_000_000, key_rpm: 100_000_000, ...budget }
       await gate.configure({ tenantId, status: 'active', statusReason: null, plan: 'enterprise', limits })
       return Response.json({ ok: true })
     }

@@ -25,7 +25,7 @@ async function handle(c: Context<AppEnv>, endpoint: InferenceEndpoint): Promise<
   }
   const { identity, config } = c.var
   const reservation = reservationFor(endpoint, body, { defaultMaxTokens: config.ADMISSION_DEFAULT_MAX_TOKENS, maxContextTokens: config.ADMISSION_MAX_CONTEXT_TOKENS })
-  const admission = await admitRequest(c.env, identity, { reservation, leaseTtlMs: config.ADMISSION_LEASE_TTL_MS })
+  const admission = await admitRequest(c.env, identity, { reservation, leaseTtlMs: config.ADMISSION_LEASE_TTL_MS, waitUntil: (p) => c.executionCtx.waitUntil(p) })
   // The usage event of a request that reached a node settles the lease with its real tokens; any other ending
   // settles 0. Only the first settle counts, so the fallbacks below never undo a real one.
   const settle = (usedTokens: number) => c.executionCtx.waitUntil(admission.settle(usedTokens))

@@ -1,4 +1,4 @@
-// One RPC to the tenant's admission object per request. Refusals become the client's 401/403/429 in OpenAI's
+// One RPC to the tenant's admission object per request (coalesced with others', gate-channel.ts). Refusals become the client's 401/403/429 in OpenAI's
 // format with Retry-After and x-ratelimit-* headers; an admission carries the headers for the response, renews
 // its lease while the request runs and settles it exactly once (the caller hands the promise to waitUntil).
 import type { LedgerRefusal, Reservation } from '../../../../durable-objects/tenant-gate/admission-ledger.ts'
@@ -7,9 +7,12 @@ import { ApiError } from '../../errors.ts'
 import { log } from '../../log.ts'
 import { countRateLimited, layerOfScope } from '../metrics/record-metrics.ts'
 import type { TenantIdentity } from '../keys/resolve-key.ts'
+import { gateChannel } from './gate-channel.ts'
 import { formatDuration, rateLimitHeaders, retryAfterHeaders } from './rate-limit-headers.ts'
 
 export type AdmitOptions = {
+  /** The request's waitUntil: settles are sent after the response, in the background. */
+  waitUntil: (p: Promise<unknown>) => void
   /** Tokens to hold until settle; omit for a request that generates nothing (no lease is taken). */
   reservation?: Reservation
   leaseTtlMs?: number
@@ -34,15 +37,12 @@ export type Admission = {
 export const LEASE_RENEW_MAX_MS = 50_000
 const RENEWALS_PER_TTL = 3
 
-type Gate = ReturnType<Env['TENANT_GATE']['getByName']>
-
-export async function admitRequest(env: Env, identity: TenantIdentity, options: AdmitOptions = {}): Promise<Admission> {
-  const gate = env.TENANT_GATE.getByName(`tenant:${identity.tenantId}`)
-  const result: AdmitResult = await gate.admit({
+export async function admitRequest(env: Env, identity: TenantIdentity, options: AdmitOptions): Promise<Admission> {
+  const result: AdmitResult = await gateChannel(identity.tenantId).admit(env, {
     tenantId: identity.tenantId, keyId: identity.keyId, keyLimits: identity.keyLimits,
     reservation: options.reservation ?? null, leaseTtlMs: options.leaseTtlMs,
-  })
-  if (result.ok) return admission(gate, result, identity, options.leaseTtlMs)
+  }, options.waitUntil)
+  if (result.ok) return admission(env, result, identity, options)
   switch (result.reason) {
     case 'key_revoked':
       throw new ApiError('unauthorized', 'This API key has been revoked.', { code: 'invalid_api_key' })
@@ -73,13 +73,14 @@ export async function admitRequest(env: Env, identity: TenantIdentity, options: 
   }
 }
 
-function admission(gate: Gate, admitted: Admitted, identity: TenantIdentity, leaseTtlMs = DEFAULT_LEASE_TTL_MS): Admission {
+function admission(env: Env, admitted: Admitted, identity: TenantIdentity, { leaseTtlMs = DEFAULT_LEASE_TTL_MS, waitUntil }: AdmitOptions): Admission {
   let settled: Promise<void> | null = null
   const { leaseId } = admitted
   // Until settle, so a request running longer than the TTL keeps its concurrency slot. A failed renew only
   // risks the slot being freed early; the next one tries again.
   const renewals = leaseId === null ? undefined : setInterval(() => {
-    gate.renew(leaseId, leaseTtlMs).catch((err: unknown) => log.warn('admission_renew_failed', { tenantId: identity.tenantId, leaseId, error: String(err) }))
+    env.TENANT_GATE.getByName(`tenant:${identity.tenantId}`).renew(leaseId, leaseTtlMs)
+      .catch((err: unknown) => log.warn('admission_renew_failed', { tenantId: identity.tenantId, leaseId, error: String(err) }))
   }, Math.min(LEASE_RENEW_MAX_MS, Math.ceil(leaseTtlMs / RENEWALS_PER_TTL)))
   return {
     headers: rateLimitHeaders(admitted.rate),
@@ -87,26 +88,9 @@ function admission(gate: Gate, admitted: Admitted, identity: TenantIdentity, lea
     settle(usedTokens) {
       if (settled) return Promise.resolve()
       clearInterval(renewals)
-      settled = leaseId === null ? Promise.resolve() : settleLease(gate, leaseId, usedTokens, identity.tenantId)
+      settled = leaseId === null ? Promise.resolve() : gateChannel(identity.tenantId).settle(env, leaseId, usedTokens, waitUntil)
       return settled
     },
-  }
-}
-
-/** Settle is idempotent in the object, so one retry after a transient RPC failure cannot count twice. */
-async function settleLease(gate: Gate, leaseId: string, usedTokens: number, tenantId: string): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await gate.settle(leaseId, usedTokens)
-      return
-    } catch (err) {
-      const retryable = (err as { retryable?: unknown } | null)?.retryable === true
-      if (attempt >= 2 || !retryable) {
-        // The lease expires on its own; its reservation stays charged until then (never undercounted).
-        log.error('admission_settle_failed', { tenantId, leaseId, usedTokens, error: String(err) })
-        return
-      }
-    }
   }
 }
 

@@ -15,8 +15,8 @@ function countingRenewals() {
       getByName(name: string) {
         const stub = env.TENANT_GATE.getByName(name)
         return {
-          admit: (input: Parameters<typeof stub.admit>[0]) => stub.admit(input),
-          settle: (leaseId: string, used: number) => stub.settle(leaseId, used),
+          admitMany: (batch: Parameters<typeof stub.admitMany>[0]) => stub.admitMany(batch),
+          settleMany: (settles: Parameters<typeof stub.settleMany>[0]) => stub.settleMany(settles),
           renew: (leaseId: string, ttlMs?: number) => { renewals.push(performance.now()); return stub.renew(leaseId, ttlMs) },
         }
       },
@@ -33,14 +33,17 @@ describe('admission lease renewal', () => {
     const { gateEnv, renewals } = countingRenewals()
     const identity = { tenantId, keyId: 'k1', keyLimits: {} }
     const reservation = { promptTokens: 10, completionTokens: 10, isCompletionGuess: false }
+    const background: Promise<unknown>[] = []
+    const waitUntil = (p: Promise<unknown>) => { background.push(p) }
 
-    const running = await admitRequest(gateEnv, identity, { reservation, leaseTtlMs: 300 }) // renewed every 100 ms
+    const running = await admitRequest(gateEnv, identity, { reservation, leaseTtlMs: 300, waitUntil }) // renewed every 100 ms
     await sleep(700) // more than twice the TTL
     expect((await gate.inspect()).inFlight).toBe(1)
-    await expect(admitRequest(gateEnv, identity, { reservation, leaseTtlMs: 300 })).rejects.toMatchObject({ extra: { code: 'concurrency_limit_exceeded' } })
+    await expect(admitRequest(gateEnv, identity, { reservation, leaseTtlMs: 300, waitUntil })).rejects.toMatchObject({ extra: { code: 'concurrency_limit_exceeded' } })
     expect(renewals.length).toBeGreaterThanOrEqual(4)
 
     await running.settle(20)
+    await Promise.all(background)
     const count = renewals.length
     await sleep(300)
     expect(renewals).toHaveLength(count)

@@ -3,9 +3,9 @@
 // Called by routes/v1/inference.ts.
 import { createDb } from '../../db/client.ts'
 import type { Config } from '../../env.ts'
-import { log } from '../../log.ts'
 import type { UsageEvent } from '../../schemas/usage-event.ts'
 import { observeUsage } from '../metrics/record-metrics.ts'
+import { sendUsage } from '../usage/send-usage.ts'
 import { forwardInference, type ForwardInput } from './forward-inference.ts'
 import { releaseProbe, reportOutcome } from './routing-state.ts'
 import { selectNode, type SelectContext } from './select-node.ts'
@@ -46,31 +46,4 @@ export function proxyInference(env: Env, config: Config, req: ProxyRequest): Pro
       return sendUsage(env.USAGE_EVENTS, event)
     },
   })
-}
-
-/** What sendUsage needs of the USAGE_EVENTS binding. */
-type UsageQueue = { send(body: UsageEvent, options: { contentType: 'json' }): Promise<unknown> }
-
-/** Sends of one usage event before giving up; the first retry waits USAGE_SEND_BACKOFF_MS, doubled after (0.7 s in all). */
-const USAGE_SEND_ATTEMPTS = 4
-const USAGE_SEND_BACKOFF_MS = 100
-
-/**
- * Sends the request's one usage event to the ledger's queue, retrying a rejected send with backoff (inside the
- * caller's waitUntil, well within its 30 s): a lost event is unbilled usage. Never rejects; after the last
- * attempt the whole event is logged as `usage_send_failed`, so it can be replayed from the logs.
- */
-export async function sendUsage(queue: UsageQueue, event: UsageEvent, backoffMs = USAGE_SEND_BACKOFF_MS): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await queue.send(event, { contentType: 'json' })
-      return
-    } catch (err) {
-      if (attempt >= USAGE_SEND_ATTEMPTS) {
-        log.error('usage_send_failed', { attempts: attempt, error: String(err), event })
-        return
-      }
-      await new Promise((resolve) => setTimeout(resolve, backoffMs * 2 ** (attempt - 1)))
-    }
-  }
 }

@@ -1,0 +1,65 @@
+// Settles ride with the next admit to the same tenant object instead of making their own RPC, and go on their
+// own after the linger when no admit comes. Against the real TenantGate object, with its RPCs counted.
+import { env } from 'cloudflare:workers'
+import { describe, expect, it } from 'vitest'
+import { gateChannel, SETTLE_LINGER_MS } from './gate-channel.ts'
+
+function countingEnv() {
+  const calls: { method: 'admitMany' | 'settleMany'; settles: number }[] = []
+  const gateEnv = {
+    ...env,
+    TENANT_GATE: {
+      getByName(name: string) {
+        const stub = env.TENANT_GATE.getByName(name)
+        return {
+          admitMany: (batch: Parameters<typeof stub.admitMany>[0]) => { calls.push({ method: 'admitMany', settles: batch.settles.length }); return stub.admitMany(batch) },
+          settleMany: (settles: Parameters<typeof stub.settleMany>[0]) => { calls.push({ method: 'settleMany', settles: settles.length }); return stub.settleMany(settles) },
+        }
+      },
+    },
+  } as unknown as Env
+  return { gateEnv, calls }
+}
+
+async function tenantWithOneSlot() {
+  const tenantId = `t-${crypto.randomUUID()}`
+  const gate = env.TENANT_GATE.getByName(`tenant:${tenantId}`)
+  await gate.configure({ tenantId, status: 'active', statusReason: null, plan: 'enterprise', limits: { concurrency: 1 } })
+  const input = { tenantId, keyId: 'k1', reservation: { promptTokens: 10, completionTokens: 10, isCompletionGuess: false } }
+  return { tenantId, gate, input }
+}
+
+const leaseOf = (r: { ok: boolean; leaseId?: string | null }) => {
+  if (!r.ok || !r.leaseId) throw new Error(`expected a lease, got ${JSON.stringify(r)}`)
+  return r.leaseId
+}
+
+describe('gate channel', () => {
+  it('sends a settle with the next admit, applied before it (the freed slot admits it)', async () => {
+    const { tenantId, input } = await tenantWithOneSlot()
+    const { gateEnv, calls } = countingEnv()
+    const background: Promise<unknown>[] = []
+    const waitUntil = (p: Promise<unknown>) => { background.push(p) }
+    const channel = gateChannel(tenantId)
+    const first = leaseOf(await channel.admit(gateEnv, input, waitUntil))
+    background.push(channel.settle(gateEnv, first, 15, waitUntil))
+    leaseOf(await channel.admit(gateEnv, input, waitUntil)) // one slot: admitted only because the settle went first
+    await Promise.all(background)
+    expect(calls).toEqual([{ method: 'admitMany', settles: 0 }, { method: 'admitMany', settles: 1 }])
+  })
+
+  it('sends settles on their own, together, when no admit comes within the linger', async () => {
+    const { tenantId, gate, input } = await tenantWithOneSlot()
+    const { gateEnv, calls } = countingEnv()
+    const background: Promise<unknown>[] = []
+    const waitUntil = (p: Promise<unknown>) => { background.push(p) }
+    const lease = leaseOf(await gateChannel(tenantId).admit(gateEnv, input, waitUntil))
+    const flushed = gateChannel(tenantId).settle(gateEnv, lease, 15, waitUntil)
+    gateChannel(tenantId).settle(gateEnv, 'lease-unknown', 1, waitUntil) // rides in the same settleMany
+    await flushed
+    await Promise.all(background)
+    expect(calls).toEqual([{ method: 'admitMany', settles: 0 }, { method: 'settleMany', settles: 2 }])
+    expect((await gate.inspect()).inFlight).toBe(0)
+    expect(SETTLE_LINGER_MS).toBeLessThan(10) // a freed slot is free for everyone within milliseconds
+  })
+})

@@ -1,0 +1,87 @@
+// This isolate's line to each tenant's admission object. An RPC costs far more than the decision it carries,
+// so the settles of requests that ended do not each make one: they wait here and ride with the next admit to
+// the same object (applied first, so their slots and refunds count for it), or go together in one settleMany
+// after SETTLE_LINGER_MS when no admit comes. Each request's admit is still its own single round trip.
+//
+// Only data crosses requests here, never a promise (a request cannot wait on another's I/O in Workers): the
+// request whose settle starts a linger keeps itself alive (waitUntil) until that flush is done, and a request
+// whose admit failed puts the settles it carried back for the next one.
+import type { AdmitInput, AdmitResult, SettleInput } from '../../../../durable-objects/tenant-gate/tenant-gate.ts'
+import { log } from '../../log.ts'
+
+/** How long a settle waits for an admit to ride with before it is sent on its own. */
+export const SETTLE_LINGER_MS = 2
+
+type PendingSettle = SettleInput & { attempts: number }
+type WaitUntil = (p: Promise<unknown>) => void
+
+class GateChannel {
+  private settles: PendingSettle[] = []
+  private isLingerArmed = false
+
+  constructor(private readonly name: string) {}
+
+  async admit(env: Env, input: AdmitInput, waitUntil: WaitUntil): Promise<AdmitResult> {
+    const settles = this.settles.splice(0)
+    try {
+      const [result] = await env.TENANT_GATE.getByName(this.name).admitMany({ admits: [input], settles: settles.map(settleInput) })
+      if (!result) throw new Error('admission returned no result')
+      return result
+    } catch (err) {
+      this.putBack(env, settles, err, waitUntil)
+      throw err
+    }
+  }
+
+  /** Queues a settle; the promise (for waitUntil) ends when the linger this call started, if any, is flushed. */
+  settle(env: Env, leaseId: string, usedTokens: number, waitUntil: WaitUntil): Promise<void> {
+    this.settles.push({ leaseId, usedTokens, attempts: 0 })
+    return this.armLinger(env, waitUntil)
+  }
+
+  private armLinger(env: Env, waitUntil: WaitUntil): Promise<void> {
+    if (this.isLingerArmed) return Promise.resolve()
+    this.isLingerArmed = true
+    return new Promise<void>((resolve) => setTimeout(resolve, SETTLE_LINGER_MS)).then(async () => {
+      this.isLingerArmed = false
+      const settles = this.settles.splice(0)
+      if (settles.length === 0) return this.dropIfIdle() // they rode with an admit
+      try {
+        await env.TENANT_GATE.getByName(this.name).settleMany(settles.map(settleInput))
+      } catch (err) {
+        this.putBack(env, settles, err, waitUntil)
+      }
+      this.dropIfIdle()
+    })
+  }
+
+  /**
+   * Settle is idempotent in the object, so settles whose RPC failed transiently are sent once more; after that
+   * the lease expires on its own and its reservation stays charged until then (never undercounted).
+   */
+  private putBack(env: Env, settles: PendingSettle[], err: unknown, waitUntil: WaitUntil): void {
+    if (settles.length === 0) return
+    const retryable = (err as { retryable?: unknown } | null)?.retryable === true
+    for (const s of settles) {
+      if (retryable && s.attempts++ < 1) this.settles.push(s)
+      else log.error('admission_settle_failed', { gate: this.name, leaseId: s.leaseId, usedTokens: s.usedTokens, error: String(err) })
+    }
+    if (this.settles.length > 0) waitUntil(this.armLinger(env, waitUntil))
+  }
+
+  private dropIfIdle(): void {
+    if (this.settles.length === 0 && !this.isLingerArmed && channels.get(this.name) === this) channels.delete(this.name)
+  }
+}
+
+const settleInput = ({ leaseId, usedTokens }: PendingSettle): SettleInput => ({ leaseId, usedTokens })
+
+const channels = new Map<string, GateChannel>()
+
+/** The channel to one tenant's admission object (`tenant:<id>`), made on first use and dropped when idle. */
+export function gateChannel(tenantId: string): GateChannel {
+  const name = `tenant:${tenantId}`
+  let channel = channels.get(name)
+  if (!channel) channels.set(name, (channel = new GateChannel(name)))
+  return channel
+}
