@@ -18,7 +18,7 @@ export const adminAuth = () =>
   createMiddleware<AppEnv>(async (c, next) => {
     const header = c.req.header('authorization') ?? ''
     const presented = header.startsWith('Bearer ') ? header.slice(7) : ''
-    if (!presented || !(await tokensMatch(presented, c.var.config.ADMIN_TOKEN))) {
+    if (!presented || !(await tokensMatch(presented, c.get('config').ADMIN_TOKEN))) {
       throw new ApiError('unauthorized', 'Invalid admin token.', { code: 'invalid_admin_token' })
     }
     await next()

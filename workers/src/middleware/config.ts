@@ -1,4 +1,4 @@
-// Parses the Worker's configuration once per isolate and exposes it as c.var.config.
+// Parses the Worker's configuration once per isolate and exposes it as c.get('config').
 import { createMiddleware } from 'hono/factory'
 import { loadConfig, type AppEnv } from '../env.ts'
 

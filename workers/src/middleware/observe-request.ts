@@ -24,20 +24,20 @@ export const observeRequest = () =>
   createMiddleware<AppEnv>(async (c, next) => {
     const timing = newRequestTiming()
     c.set('timing', timing)
-    const { config } = c.var
+    const config = c.get('config')
     const flushOptions = { env: c.env, shards: config.METRICS_SHARDS, intervalMs: config.METRICS_FLUSH_INTERVAL_MS, waitUntil: (p: Promise<unknown>) => c.executionCtx.waitUntil(p) }
     trackInFlight(1)
     // A long request (or stream) re-reports the isolate's in-flight count, so the shard's copy never ages out
     // while the isolate lives; several requests beating at once make one report (scheduleFlush checks it is due).
     const heartbeat = setInterval(() => scheduleFlush(flushOptions), gaugeHeartbeatMs(config.METRICS_FLUSH_INTERVAL_MS))
-    await withRequestId(c.var.requestId, next)
+    await withRequestId(c.get('requestId'), next)
     const route = routeTemplate(c)
     const method = METHODS.has(c.req.method) ? c.req.method : 'OTHER'
     const status = c.res.status
-    const atHeaders = performance.now() - c.var.startedAt
+    const atHeaders = performance.now() - c.get('startedAt')
     c.res.headers.set('server-timing', `gateway;dur=${round(atHeaders - timing.upstreamMs)}, upstream;dur=${round(timing.upstreamMs)}`)
     const finish = () => {
-      const durationMs = performance.now() - c.var.startedAt
+      const durationMs = performance.now() - c.get('startedAt')
       const overheadMs = Math.max(0, durationMs - timing.upstreamMs)
       addCounter(FAMILIES.httpRequests.name, { method, route, status: String(status) })
       observeHistogram(FAMILIES.httpDuration, { method, route }, durationMs / 1000)
@@ -45,7 +45,7 @@ export const observeRequest = () =>
       clearInterval(heartbeat)
       trackInFlight(-1)
       log.info('request', {
-        request_id: c.var.requestId, tenant_id: c.get('identity')?.tenantId ?? null, method, route, status,
+        request_id: c.get('requestId'), tenant_id: c.get('identity')?.tenantId ?? null, method, route, status,
         duration_ms: round(durationMs), upstream_ms: round(timing.upstreamMs), overhead_ms: round(overheadMs),
       })
       scheduleFlush(flushOptions)

@@ -9,7 +9,7 @@ export const runnerAuth = () =>
   createMiddleware<AppEnv>(async (c, next) => {
     const header = c.req.header('authorization') ?? ''
     const presented = header.startsWith('Bearer ') ? header.slice(7) : ''
-    const expected = c.var.config.RUNNER_TOKEN
+    const expected = c.get('config').RUNNER_TOKEN
     if (!presented || !expected || !(await tokensMatch(presented, expected))) {
       throw new ApiError('unauthorized', 'Invalid runner token.', { code: 'invalid_runner_token' })
     }

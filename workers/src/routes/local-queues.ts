@@ -30,10 +30,10 @@ async function readBody<S extends z.ZodType>(c: Context<AppEnv>, schema: S): Pro
 
 export const localQueues = new Hono<AppEnv>()
   .use(async (c, next) => {
-    if (!isLocalQueueShimEnabled(c.var.config)) throw new ApiError('not_found', 'Unknown route.', { code: 'unknown_route' })
+    if (!isLocalQueueShimEnabled(c.get('config'))) throw new ApiError('not_found', 'Unknown route.', { code: 'unknown_route' })
     const header = c.req.header('authorization') ?? ''
     const token = header.startsWith('Bearer ') ? header.slice(7) : ''
-    const expected = c.var.config.RUNNER_TOKEN
+    const expected = c.get('config').RUNNER_TOKEN
     if (!token || !expected || !(await tokensMatch(token, expected))) return cfError(c, 401, 10000, 'Authentication error')
     await next()
   })

@@ -7,7 +7,7 @@ import type { AppEnv } from '../env.ts'
 import { ApiError } from '../errors.ts'
 
 export async function readJsonBody<S extends z.ZodType>(c: Context<AppEnv>, schema: S): Promise<z.infer<S>> {
-  const max = c.var.config.MAX_BODY_BYTES
+  const max = c.get('config').MAX_BODY_BYTES
   const tooLarge = () => new ApiError('payload_too_large', `Request body exceeds the ${max} byte limit.`, { code: 'request_too_large' })
   if (Number(c.req.header('content-length') ?? 0) > max) throw tooLarge()
   const bytes = await c.req.arrayBuffer()

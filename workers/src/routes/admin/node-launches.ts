@@ -18,7 +18,7 @@ function clusterParam(c: Context<AppEnv>): string {
   return name
 }
 
-const actor = (c: Context<AppEnv>) => ({ actor: 'admin', requestId: c.var.requestId })
+const actor = (c: Context<AppEnv>) => ({ actor: 'admin', requestId: c.get('requestId') })
 
 export const adminNodeLaunches = new Hono<AppEnv>()
   .post('/nodes/launch', async (c) => {

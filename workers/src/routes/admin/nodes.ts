@@ -12,7 +12,7 @@ import { nodeSnapshots } from '../../services/nodes/node-monitor-client.ts'
 import { nodeDetailView, nodeView } from '../../services/nodes/node-views.ts'
 import { readJsonBody } from '../read-body.ts'
 
-const actor = (c: Context<AppEnv>) => ({ actor: 'admin', requestId: c.var.requestId })
+const actor = (c: Context<AppEnv>) => ({ actor: 'admin', requestId: c.get('requestId') })
 
 async function findNode(c: Context<AppEnv>, db: Db): Promise<NodeRow> {
   const node = await getNodeRow(db, c.req.param('id') ?? '')

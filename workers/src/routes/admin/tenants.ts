@@ -10,7 +10,7 @@ import { tenantUsage } from '../../services/usage/usage-report.ts'
 import { readJsonBody } from '../read-body.ts'
 import { readQuery } from '../read-query.ts'
 
-const actor = (c: Context<AppEnv>) => ({ actor: 'admin', requestId: c.var.requestId })
+const actor = (c: Context<AppEnv>) => ({ actor: 'admin', requestId: c.get('requestId') })
 
 async function requireTenant(c: Context<AppEnv>, id: string) {
   const tenant = await getTenant(createDb(c.env.DB), id)

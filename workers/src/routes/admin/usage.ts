@@ -38,5 +38,5 @@ export const adminUsage = new Hono<AppEnv>()
   })
   .post('/usage/dead-letters/replay', async (c) => {
     const body = await readJsonBody(c, replaySchema)
-    return c.json(await replayDeadLetters(c.env, body, { actor: 'admin', requestId: c.var.requestId }))
+    return c.json(await replayDeadLetters(c.env, body, { actor: 'admin', requestId: c.get('requestId') }))
   })

@@ -17,7 +17,7 @@ export const nodeRegistration = new Hono<AppEnv>()
     const token = header.startsWith('Bearer ') ? header.slice(7).trim() : ''
     const registration = await readJsonBody(c, nodeRegistrationSchema)
     const db = createDb(c.env.DB)
-    const { node } = await registerLaunchedNode(db, registration, token, c.var.requestId)
+    const { node } = await registerLaunchedNode(db, registration, token, c.get('requestId'))
     try {
       await startNodeMonitor(c.env, node.id)
     } catch (err) {

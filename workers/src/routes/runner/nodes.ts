@@ -18,11 +18,11 @@ export const runnerNodes = new Hono<AppEnv>()
   .post('/nodes/:cluster/status', async (c) => {
     const cluster = clusterParam(c)
     const report = await readJsonBody(c, runnerStatusReportSchema)
-    return c.json(await applyRunnerReport(createDb(c.env.DB), cluster, report, c.var.requestId))
+    return c.json(await applyRunnerReport(createDb(c.env.DB), cluster, report, c.get('requestId')))
   })
   .post('/nodes/:cluster/credentials', async (c) => {
     const cluster = clusterParam(c)
     // Secrets in the body: never cached by anything between the Worker and the runner.
     c.header('cache-control', 'no-store')
-    return c.json(await mintNodeCredentials(createDb(c.env.DB), c.var.config.SECRETS_KEY, cluster))
+    return c.json(await mintNodeCredentials(createDb(c.env.DB), c.get('config').SECRETS_KEY, cluster))
   })

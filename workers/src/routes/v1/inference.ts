@@ -23,7 +23,8 @@ async function handle(c: Context<AppEnv>, endpoint: InferenceEndpoint): Promise<
   if ('stream_options' in body && body.stream_options && body.stream !== true) {
     throw new ApiError('invalid_request', 'The \'stream_options\' parameter is only allowed when \'stream\' is enabled.', { param: 'stream_options', code: 'invalid_value' })
   }
-  const { identity, config } = c.var
+  const identity = c.get('identity')
+  const config = c.get('config')
   const reservation = reservationFor(endpoint, body, { defaultMaxTokens: config.ADMISSION_DEFAULT_MAX_TOKENS, maxContextTokens: config.ADMISSION_MAX_CONTEXT_TOKENS })
   const admission = await admitRequest(c.env, identity, { reservation, leaseTtlMs: config.ADMISSION_LEASE_TTL_MS, waitUntil: (p) => c.executionCtx.waitUntil(p) })
   // The usage event of a request that reached a node settles the lease with its real tokens; any other ending
@@ -34,13 +35,13 @@ async function handle(c: Context<AppEnv>, endpoint: InferenceEndpoint): Promise<
   try {
     const res = await proxyInference(c.env, config, {
       endpoint, body: forwarded, identity, refitCompletion: (room) => refitCompletion(body, forwarded, room),
-      requestId: c.var.requestId,
-      startedAt: c.var.startedAt,
+      requestId: c.get('requestId'),
+      startedAt: c.get('startedAt'),
       clientSignal: c.req.raw.signal,
       sessionId: c.req.header('x-session-id') || null,
       waitUntil: (p) => c.executionCtx.waitUntil(p),
       onUsage: (event) => settle(event.promptTokens + event.completionTokens),
-      timing: c.var.timing,
+      timing: c.get('timing'),
     })
     // A failure answered without any node having the request records no usage: nothing to wait for.
     if (res.status !== 200) settle(0)

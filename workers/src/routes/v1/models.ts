@@ -6,8 +6,8 @@ import { admitRequest } from '../../services/admission/admit-request.ts'
 import { listNodes } from '../../services/nodes/node-directory.ts'
 
 export const models = new Hono<AppEnv>().get('/models', async (c) => {
-  const admission = await admitRequest(c.env, c.var.identity, { waitUntil: (p) => c.executionCtx.waitUntil(p) }) // counts toward requests per minute, holds no tokens
-  const nodes = await listNodes(createDb(c.env.DB), c.var.config.SECRETS_KEY, (p) => c.executionCtx.waitUntil(p))
+  const admission = await admitRequest(c.env, c.get('identity'), { waitUntil: (p) => c.executionCtx.waitUntil(p) }) // counts toward requests per minute, holds no tokens
+  const nodes = await listNodes(createDb(c.env.DB), c.get('config').SECRETS_KEY, (p) => c.executionCtx.waitUntil(p))
   const ids = [...new Set(nodes.filter((n) => n.status === 'ready').flatMap((n) => n.models))].sort()
   return c.json({ object: 'list', data: ids.map((id) => ({ id, object: 'model', created: 0, owned_by: 'cic' })) }, 200, admission.headers)
 })

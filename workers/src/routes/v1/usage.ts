@@ -9,7 +9,7 @@ import { readQuery } from '../read-query.ts'
 
 export const usage = new Hono<AppEnv>().get('/usage', async (c) => {
   const query = readQuery(c, tenantUsageQuerySchema)
-  await admitRequest(c.env, c.var.identity, { waitUntil: (p) => c.executionCtx.waitUntil(p) }) // a revoked key or suspended tenant is refused here as everywhere
+  await admitRequest(c.env, c.get('identity'), { waitUntil: (p) => c.executionCtx.waitUntil(p) }) // a revoked key or suspended tenant is refused here as everywhere
   // The tenant comes from the key, never from the request: a tenant can only ever read its own rows.
-  return c.json(await usageSummary(createDb(c.env.DB), { tenantId: c.var.identity.tenantId, from: query.from, to: query.to, groupBy: query.group_by }))
+  return c.json(await usageSummary(createDb(c.env.DB), { tenantId: c.get('identity').tenantId, from: query.from, to: query.to, groupBy: query.group_by }))
 })

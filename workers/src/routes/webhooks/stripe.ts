@@ -40,7 +40,7 @@ export const stripeWebhooks = new Hono<AppEnv>().post('/stripe', async (c) => {
     // No usable id (the envelope itself is broken): nothing to store it under.
     throw new ApiError('invalid_request', `Unexpected Stripe event shape (${read.message}).`, { code: 'invalid_event' })
   }
-  const result = await applyStripeEvent(c.env, read.event, raw, c.var.requestId)
+  const result = await applyStripeEvent(c.env, read.event, raw, c.get('requestId'))
   log.info('stripe_webhook', { eventId: read.event.id, type: read.event.type, ...result })
   return c.json({ received: true, id: read.event.id, outcome: result.outcome, duplicate: result.isDuplicate })
 })

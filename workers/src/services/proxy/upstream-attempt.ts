@@ -52,6 +52,8 @@ export async function attemptUpstream(a: AttemptInput): Promise<AttemptResult> {
     return { kind: 'failed', failure: timedOut ?? failure, detail: err instanceof Error ? err.message : String(err) }
   }
   let isCommitted = false
+  /** The body was read to its end: the connection is done, nothing to abort. */
+  let isDrained = false
   try {
     let res: Response
     try {
@@ -61,9 +63,15 @@ export async function attemptUpstream(a: AttemptInput): Promise<AttemptResult> {
     } finally {
       clearTimeout(connectTimer)
     }
-    if (!res.ok) return { kind: 'node_error', status: res.status, text: await res.text().catch(() => '') }
+    if (!res.ok) {
+      const text = await res.text().catch(() => '')
+      return { kind: 'node_error', status: res.status, text }
+    }
     if (!a.isStream || !res.body) {
-      try { return { kind: 'json', text: await res.text() } } catch (err) { return failed('lost_before_first_byte', err) }
+      let text: string
+      try { text = await res.text() } catch (err) { return failed('lost_before_first_byte', err) }
+      isDrained = true
+      return { kind: 'json', text }
     }
     const reader = res.body.getReader()
     let first: ReadableStreamReadResult<Uint8Array>
@@ -74,7 +82,8 @@ export async function attemptUpstream(a: AttemptInput): Promise<AttemptResult> {
   } finally {
     clearTimeout(firstByteTimer)
     clearTimeout(connectTimer)
-    if (!isCommitted) { detach(); controller.abort() } // frees the connection of a failed attempt
+    if (!isCommitted) detach()
+    if (!isCommitted && !isDrained) controller.abort() // frees the connection of a failed attempt
   }
 }
 
