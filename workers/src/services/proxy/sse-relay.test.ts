@@ -41,9 +41,24 @@ describe('relaySse', () => {
 
   it('counts the streamed text and its pieces for the gateway\'s own count when the node sends no usage', async () => {
     const plain = (content: string) => `data: ${JSON.stringify({ choices: [{ index: 0, delta: { content } }] })}\n\n`
-    const relay = relaySse(upstreamOf([plain('Hello'), plain(' 世界'), 'data: [DONE]\n\n']), options())
+    const relay = relaySse(upstreamOf([plain('Hello'), plain(' 世界'), plain('🙂é'), 'data: [DONE]\n\n']), options())
     await new Response(relay.body).text()
-    expect(await relay.done).toMatchObject({ outcome: 'completed', usage: null, countedCompletionTokens: 2, countedTextBytes: 5 + 7 })
+    expect(await relay.done).toMatchObject({ outcome: 'completed', usage: null, countedCompletionTokens: 3, countedTextBytes: 5 + 7 + 4 + 2 })
+  })
+
+  it('removes the usage the client did not ask for from every event, wherever the node put the field, and keeps the rest as sent', async () => {
+    const first = { id: 'c1', object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content: 'say "usage":{} and }' } }], usage: usage(1) }
+    const usageFirst = { usage: usage(2), id: 'c1', choices: [{ index: 0, delta: { content: 'x' } }] }
+    const nested = { id: 'c1', choices: [{ index: 0, delta: { content: 'y' }, extra: { usage: usage(9) } }], usage: usage(3) }
+    const events = [first, usageFirst, nested].map((e) => `data: ${JSON.stringify(e)}\n\n`)
+    const relay = relaySse(upstreamOf([...events, 'data: [DONE]\n\n']), options())
+    const body = await new Response(relay.body).text()
+    const forwarded = body.split('\n\n').filter((e) => e.startsWith('data: {')).map((e) => JSON.parse(e.slice(6)) as Record<string, unknown>)
+    const { usage: _1, ...firstRest } = first
+    const { usage: _2, ...usageFirstRest } = usageFirst
+    const { usage: _3, ...nestedRest } = nested
+    expect(forwarded).toEqual([firstRest, usageFirstRest, nestedRest])
+    expect(await relay.done).toMatchObject({ usage: { completion_tokens: 3 } }) // the last cumulative figure
   })
 
   it('ends as client_aborted, with the usage so far, when the client leaves during a write blocked on backpressure', async () => {
