@@ -89,7 +89,7 @@ export class TenantGate extends DurableObject<Env> {
   async admitMany(batch: AdmitBatch): Promise<AdmitResult[]> {
     const first = batch.admits[0]
     if (!this.state && first) await this.bootstrapFromD1(first.tenantId)
-    return this.batch.run(() => {
+    return this.decideNowOrInBatch(() => {
       for (const s of batch.settles) this.settleNow(s)
       return batch.admits.map((input) => this.decide(input))
     })
@@ -106,7 +106,15 @@ export class TenantGate extends DurableObject<Env> {
 
   /** settle for each, in order, in one batch. */
   async settleMany(settles: SettleInput[]): Promise<boolean[]> {
-    return this.batch.run(() => settles.map((s) => this.settleNow(s)))
+    return this.decideNowOrInBatch(() => settles.map((s) => this.settleNow(s)))
+  }
+
+  /**
+   * A tenant with a budget writes its decisions, so calls arriving together wait for one batch and one commit.
+   * Without one nothing is written: deciding at once spares every call the batch's timer turn (about 1 ms here).
+   */
+  private decideNowOrInBatch<T>(work: () => T): Promise<T> {
+    return this.limits.budgetTokens > 0 ? this.batch.run(work) : Promise.resolve(work())
   }
 
   private settleNow({ leaseId, usedTokens }: SettleInput): boolean {
