@@ -32,6 +32,28 @@ async function startStandinProcess(port: number, flags: string[] = []) {
   return { url: `http://127.0.0.1:${port}`, stop: () => child.kill('SIGTERM') }
 }
 
+/**
+ * Each measurement is split into ROUNDS rounds taken in turn (direct, pass-through, gateway, direct, ...) and
+ * pooled, so a slow spell of this shared machine weighs on all three alike instead of on whichever ran then.
+ */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
+
+async function interleaved<T extends { url: string; headers: Record<string, string> }>(targets: [T, T, T], spec: { body: string; concurrency: number; total: number }): Promise<[LoadResult, LoadResult, LoadResult]> {
+  const pooled: LoadResult[] = targets.map(() => ({ latenciesMs: [], ttfbMs: [], elapsedMs: 0, errors: 0 }))
+  const perRound = Math.max(spec.concurrency, Math.ceil(spec.total / ROUNDS))
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [i, target] of targets.entries()) {
+      const r = await runLoad({ ...target, ...spec, total: perRound })
+      const into = pooled[i]!
+      into.latenciesMs.push(...r.latenciesMs)
+      into.ttfbMs.push(...r.ttfbMs)
+      into.elapsedMs += r.elapsedMs
+      into.errors += r.errors
+    }
+  }
+  return pooled as [LoadResult, LoadResult, LoadResult]
+}
+
 const fmt = (n: number) => n.toFixed(2).padStart(8)
 const rps = (r: LoadResult) => (r.latenciesMs.length / r.elapsedMs) * 1000
 
@@ -64,24 +86,25 @@ try {
   console.log('\nCIC gateway benchmark: the same load straight to the vLLM stand-in, through a pass-through Worker, and through')
   console.log('the gateway (production bundle), all in workerd on this machine, in one run.')
   console.log('latencies in ms (stream rows: time to first byte); added = gateway - direct; cic = gateway - pass-through')
-  console.log('(what CIC\'s own logic adds over any Worker here); ratio = gateway rps / direct rps\n')
-  console.log('conc | mode        | direct p50 | pass p50 | gw p50  | added p50 | cic p50 | direct p99 | pass p99 | gw p99  | added p99 | cic p99 | direct rps | pass rps | gw rps   | ratio | errors d/p/g')
+  console.log('(what CIC\'s own logic adds over any Worker here); ratio = gateway rps / direct rps, and / pass-through rps')
+  console.log(`each row pools ${ROUNDS} rounds taken in turn (direct, pass-through, gateway, ...)\n`)
+  console.log('conc | mode        | direct p50 | pass p50 | gw p50  | added p50 | cic p50 | direct p99 | pass p99 | gw p99  | added p99 | cic p99 | direct rps | pass rps | gw rps   | ratio | /pass | errors d/p/g')
   const row = (concurrency: number, mode: string, series: (r: LoadResult) => number[], direct: LoadResult, pass: LoadResult, gw: LoadResult) => {
     const [d50, p50, g50] = [direct, pass, gw].map((r) => percentile(series(r), 50)) as [number, number, number]
     const [d99, p99, g99] = [direct, pass, gw].map((r) => percentile(series(r), 99)) as [number, number, number]
-    console.log(`${String(concurrency).padStart(4)} | ${mode} |${fmt(d50)}    |${fmt(p50)}  |${fmt(g50)} |${fmt(g50 - d50)}   |${fmt(g50 - p50)} |${fmt(d99)}    |${fmt(p99)}  |${fmt(g99)} |${fmt(g99 - d99)}   |${fmt(g99 - p99)} |${fmt(rps(direct))}    |${fmt(rps(pass))}  |${fmt(rps(gw))} | ${(rps(gw) / rps(direct)).toFixed(2)}  | ${direct.errors}/${pass.errors}/${gw.errors}`)
+    console.log(`${String(concurrency).padStart(4)} | ${mode} |${fmt(d50)}    |${fmt(p50)}  |${fmt(g50)} |${fmt(g50 - d50)}   |${fmt(g50 - p50)} |${fmt(d99)}    |${fmt(p99)}  |${fmt(g99)} |${fmt(g99 - d99)}   |${fmt(g99 - p99)} |${fmt(rps(direct))}    |${fmt(rps(pass))}  |${fmt(rps(gw))} | ${(rps(gw) / rps(direct)).toFixed(2)}  | ${(rps(gw) / rps(pass)).toFixed(2)}  | ${direct.errors}/${pass.errors}/${gw.errors}`)
   }
   for (const { concurrency, total } of LEVELS) {
     for (const stream of [false, true]) {
       const spec = { body: body(stream), concurrency, total }
-      const [direct, pass, gw] = [await runLoad({ ...targets.direct, ...spec }), await runLoad({ ...targets.passthrough, ...spec }), await runLoad({ ...targets.gateway, ...spec })]
+      const [direct, pass, gw] = await interleaved([targets.direct, targets.passthrough, targets.gateway], spec)
       row(concurrency, stream ? 'stream TTFB ' : 'json total  ', (r) => (stream ? r.ttfbMs : r.latenciesMs), direct, pass, gw)
     }
   }
   console.log(`\npaced node (time to first token ${PACED.ttftMs} ms, ${PACED.tokensPerSecond} tokens/s, 16 tokens): first token and whole stream`)
   for (const { concurrency } of LEVELS) {
     const spec = { body: body(true, PACED_MODEL), concurrency, total: PACED_TOTALS[concurrency] ?? 100 }
-    const [direct, pass, gw] = [await runLoad({ ...pacedTargets.direct, ...spec }), await runLoad({ ...pacedTargets.passthrough, ...spec }), await runLoad({ ...pacedTargets.gateway, ...spec })]
+    const [direct, pass, gw] = await interleaved([pacedTargets.direct, pacedTargets.passthrough, pacedTargets.gateway], spec)
     row(concurrency, 'paced TTFT  ', (r) => r.ttfbMs, direct, pass, gw)
     row(concurrency, 'paced total ', (r) => r.latenciesMs, direct, pass, gw)
   }
