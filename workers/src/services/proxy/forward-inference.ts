@@ -20,6 +20,7 @@ import { trackInFlight } from './pick-node.ts'
 import type { Selection } from './select-node.ts'
 import { relaySse } from './sse-relay.ts'
 import { attemptUpstream, classifyFailure, type AttemptResult } from './upstream-attempt.ts'
+import { utf8Length } from './utf8-length.ts'
 import { contextRoomOf } from './upstream-error.ts'
 
 export type InferenceEndpoint = UsageEvent['endpoint']
@@ -214,8 +215,6 @@ export function tokensOf(usage: Usage | null, endpoint: InferenceEndpoint, body:
   return { promptTokens: estimateRequestPrompt(body), completionTokens, usageSource: 'gateway_count' }
 }
 
-const encoder = new TextEncoder()
-
 /** A non-streamed answer's usage block (validated: it is what we bill) and the text it generated. */
 export function parseAnswer(text: string): { usage: Usage | null; generated: Generated } {
   const generated: Generated = { textBytes: 0, pieces: 0 }
@@ -229,7 +228,7 @@ export function parseAnswer(text: string): { usage: Usage | null; generated: Gen
     for (const piece of [message?.content, choice.text, ...calls.map((c) => c.function?.arguments)]) {
       if (typeof piece !== 'string' || piece === '') continue
       generated.pieces++
-      generated.textBytes += encoder.encode(piece).byteLength
+      generated.textBytes += utf8Length(piece)
     }
   }
   return { usage: parsed.success ? parsed.data : null, generated }

@@ -6,6 +6,7 @@
 // on backpressure still ends the relay (workerd does not always cancel the body: cloudflare/workerd#6832).
 import { ApiError, errorBody } from '../../errors.ts'
 import { usageSchema, type Usage } from '../../schemas/openai.ts'
+import { utf8Length } from './utf8-length.ts'
 import { upstreamErrorFromStreamFrame } from './upstream-error.ts'
 
 export type StreamOutcome = {
@@ -203,18 +204,6 @@ function withoutUsage(data: string, chunk: Record<string, unknown>): string {
   return JSON.stringify(rest)
 }
 
-/** UTF-8 length of a string, without encoding it. */
-function utf8Length(text: string): number {
-  let bytes = 0
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i)
-    if (code < 0x80) bytes += 1
-    else if (code < 0x800) bytes += 2
-    else if (code >= 0xd800 && code <= 0xdbff) { bytes += 4; i++ } // a surrogate pair: one 4-byte code point
-    else bytes += 3
-  }
-  return bytes
-}
 
 function dataOf(event: string): string | null {
   let data: string | null = null
