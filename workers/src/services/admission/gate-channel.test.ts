@@ -4,7 +4,8 @@ import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
 import { gateChannel, SETTLE_LINGER_MS } from './gate-channel.ts'
 
-function countingEnv() {
+function countingEnv({ failAdmits = 0 } = {}) {
+  let failuresLeft = failAdmits
   const calls: { method: 'admitMany' | 'settleMany'; settles: number }[] = []
   const gateEnv = {
     ...env,
@@ -12,7 +13,11 @@ function countingEnv() {
       getByName(name: string) {
         const stub = env.TENANT_GATE.getByName(name)
         return {
-          admitMany: (batch: Parameters<typeof stub.admitMany>[0]) => { calls.push({ method: 'admitMany', settles: batch.settles.length }); return stub.admitMany(batch) },
+          admitMany: (batch: Parameters<typeof stub.admitMany>[0]) => {
+            calls.push({ method: 'admitMany', settles: batch.settles.length })
+            if (failuresLeft-- > 0) return Promise.reject(new Error('admission object failed'))
+            return stub.admitMany(batch)
+          },
           settleMany: (settles: Parameters<typeof stub.settleMany>[0]) => { calls.push({ method: 'settleMany', settles: settles.length }); return stub.settleMany(settles) },
         }
       },
@@ -61,5 +66,20 @@ describe('gate channel', () => {
     expect(calls).toEqual([{ method: 'admitMany', settles: 0 }, { method: 'settleMany', settles: 2 }])
     expect((await gate.inspect()).inFlight).toBe(0)
     expect(SETTLE_LINGER_MS).toBeLessThan(10) // a freed slot is free for everyone within milliseconds
+  })
+
+  it('sends again the settles an admit carried when that admit failed, whatever its error', async () => {
+    const { tenantId, gate, input } = await tenantWithOneSlot()
+    const ok = countingEnv()
+    const background: Promise<unknown>[] = []
+    const waitUntil = (p: Promise<unknown>) => { background.push(p) }
+    const lease = leaseOf(await gateChannel(tenantId).admit(ok.gateEnv, input, waitUntil))
+    const failing = countingEnv({ failAdmits: 1 })
+    const channel = gateChannel(tenantId)
+    background.push(channel.settle(failing.gateEnv, lease, 15, waitUntil))
+    await expect(channel.admit(failing.gateEnv, input, waitUntil)).rejects.toThrow('admission object failed')
+    await Promise.all(background)
+    expect(failing.calls).toEqual([{ method: 'admitMany', settles: 1 }, { method: 'settleMany', settles: 1 }])
+    expect((await gate.inspect()).inFlight).toBe(0)
   })
 })

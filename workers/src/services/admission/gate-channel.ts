@@ -28,7 +28,7 @@ class GateChannel {
       if (!result) throw new Error('admission returned no result')
       return result
     } catch (err) {
-      this.putBack(env, settles, err, waitUntil)
+      this.putBack(env, settles, err, waitUntil, { rodeWithAdmit: true })
       throw err
     }
   }
@@ -56,12 +56,13 @@ class GateChannel {
   }
 
   /**
-   * Settle is idempotent in the object, so settles whose RPC failed transiently are sent once more; after that
-   * the lease expires on its own and its reservation stays charged until then (never undercounted).
+   * Settle is idempotent in the object, so settles whose RPC failed are sent once more: always when they rode
+   * with an admit (its failure may be the admit's own), else when the failure was transient. After that the
+   * lease expires on its own and its reservation stays charged until then (never undercounted).
    */
-  private putBack(env: Env, settles: PendingSettle[], err: unknown, waitUntil: WaitUntil): void {
+  private putBack(env: Env, settles: PendingSettle[], err: unknown, waitUntil: WaitUntil, { rodeWithAdmit = false } = {}): void {
     if (settles.length === 0) return
-    const retryable = (err as { retryable?: unknown } | null)?.retryable === true
+    const retryable = rodeWithAdmit || (err as { retryable?: unknown } | null)?.retryable === true
     for (const s of settles) {
       if (retryable && s.attempts++ < 1) this.settles.push(s)
       else log.error('admission_settle_failed', { gate: this.name, leaseId: s.leaseId, usedTokens: s.usedTokens, error: String(err) })
