@@ -2,27 +2,19 @@
 // own after the linger when no admit comes. Against the real TenantGate object, with its RPCs counted.
 import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
+import { spyOnGate } from '../../../test/helpers/gate-spy.ts'
 import { gateChannel, SETTLE_LINGER_MS } from './gate-channel.ts'
 
+/** Records the gate RPCs (method, settles carried); the first `failAdmits` admitMany calls fail. */
 function countingEnv({ failAdmits = 0 } = {}) {
   let failuresLeft = failAdmits
-  const calls: { method: 'admitMany' | 'settleMany'; settles: number }[] = []
-  const gateEnv = {
-    ...env,
-    TENANT_GATE: {
-      getByName(name: string) {
-        const stub = env.TENANT_GATE.getByName(name)
-        return {
-          admitMany: (batch: Parameters<typeof stub.admitMany>[0]) => {
-            calls.push({ method: 'admitMany', settles: batch.settles.length })
-            if (failuresLeft-- > 0) return Promise.reject(new Error('admission object failed'))
-            return stub.admitMany(batch)
-          },
-          settleMany: (settles: Parameters<typeof stub.settleMany>[0]) => { calls.push({ method: 'settleMany', settles: settles.length }); return stub.settleMany(settles) },
-        }
-      },
-    },
-  } as unknown as Env
+  const calls: { method: string; settles: number }[] = []
+  const gateEnv = spyOnGate(({ method, args }) => {
+    if (method === 'admitMany') {
+      calls.push({ method, settles: (args[0] as { settles: unknown[] }).settles.length })
+      if (failuresLeft-- > 0) throw new Error('admission object failed')
+    } else if (method === 'settleMany') calls.push({ method, settles: (args[0] as unknown[]).length })
+  })
   return { gateEnv, calls }
 }
 

@@ -2,26 +2,15 @@
 // a request longer than its lease TTL keeps its concurrency slot. Against the real TenantGate object.
 import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
+import { spyOnGate } from '../../../test/helpers/gate-spy.ts'
 import { admitRequest } from './admit-request.ts'
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
-/** env with the tenant gate's renew calls counted (everything else goes to the real object). */
+/** env with the tenant gate's renew calls timed (everything goes to the real object). */
 function countingRenewals() {
   const renewals: number[] = []
-  const gateEnv = {
-    ...env,
-    TENANT_GATE: {
-      getByName(name: string) {
-        const stub = env.TENANT_GATE.getByName(name)
-        return {
-          admitMany: (batch: Parameters<typeof stub.admitMany>[0]) => stub.admitMany(batch),
-          settleMany: (settles: Parameters<typeof stub.settleMany>[0]) => stub.settleMany(settles),
-          renew: (leaseId: string, ttlMs?: number) => { renewals.push(performance.now()); return stub.renew(leaseId, ttlMs) },
-        }
-      },
-    },
-  } as unknown as Env
+  const gateEnv = spyOnGate(({ method }) => { if (method === 'renew') renewals.push(performance.now()) })
   return { gateEnv, renewals }
 }
 
