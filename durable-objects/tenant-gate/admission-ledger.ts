@@ -212,6 +212,13 @@ export class AdmissionLedger {
     return { requestsInWindow: this.recent.size, tokensInWindow: this.windowTokens, inFlight: this.active.size, unsettled: this.leases.size }
   }
 
+  /** Whether a lease not settled yet lives in memory only (it would be lost with the object). */
+  hasLeasesInMemory(now: number): boolean {
+    this.advance(now)
+    for (const e of this.leases.values()) if (!isDurable(e)) return true
+    return false
+  }
+
   snapshot(limits: Limits, keyId: string, now: number): RateSnapshot {
     const meter = (limit: number, used: number, newest: number | undefined): Meter =>
       ({ limit, remaining: Math.max(0, limit - used), resetMs: newest === undefined ? 0 : Math.max(0, newest + WINDOW_MS - now) })

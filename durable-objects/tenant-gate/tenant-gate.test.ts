@@ -139,6 +139,10 @@ describe('TenantGate leases', () => {
     }))
     expect(rows).toEqual({ admissions: 0, budgets: 0, alarm: 0 })
     expect(await runDurableObjectAlarm(gate)).toBe(false) // nothing to sweep: no alarm was set
+    // While a lease lives in memory only, a pending timer keeps the runtime from hibernating the object.
+    expect(await runInDurableObject(gate, (instance) => instance.isKeptResident())).toBe(true)
+    await gate.settle(lease, 10)
+    expect(await runInDurableObject(gate, (instance) => instance.isKeptResident())).toBe(false)
     await evictDurableObject(gate)
     expect(await gate.inspect()).toMatchObject({ requestsInWindow: 0, inFlight: 0 }) // pure rate windows: memory only
     leaseOf(await admit())

@@ -14,6 +14,8 @@ import { decideAdmission, type IdentityRefusal, type TenantState, type TenantSta
 
 /** A lease not settled by then stops holding a concurrency slot (its Worker is presumed dead). */
 export const DEFAULT_LEASE_TTL_MS = 10 * 60_000
+/** How often the timer that keeps an object with in-memory state from hibernating re-checks that state. */
+const RESIDENT_CHECK_MS = 20_000
 
 export type AdmitInput = {
   tenantId: string
@@ -65,6 +67,8 @@ export class TenantGate extends DurableObject<Env> {
   private limits: Limits = tenantLimits('default', {})
   /** When the alarm is set for (mirrors meta.alarm_at), null when none. */
   private alarmAt: number | null = null
+  /** Armed while the ledger holds anything (see stayResident). */
+  private residentTimer: ReturnType<typeof setTimeout> | null = null
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env)
@@ -89,10 +93,12 @@ export class TenantGate extends DurableObject<Env> {
   async admitMany(batch: AdmitBatch): Promise<AdmitResult[]> {
     const first = batch.admits[0]
     if (!this.state && first) await this.bootstrapFromD1(first.tenantId)
-    return this.decideNowOrInBatch(() => {
+    const results = await this.decideNowOrInBatch(() => {
       for (const s of batch.settles) this.settleNow(s)
       return batch.admits.map((input) => this.decide(input))
     })
+    this.stayResident()
+    return results
   }
 
   /**
@@ -106,7 +112,9 @@ export class TenantGate extends DurableObject<Env> {
 
   /** settle for each, in order, in one batch. */
   async settleMany(settles: SettleInput[]): Promise<boolean[]> {
-    return this.decideNowOrInBatch(() => settles.map((s) => this.settleNow(s)))
+    const results = await this.decideNowOrInBatch(() => settles.map((s) => this.settleNow(s)))
+    this.stayResident()
+    return results
   }
 
   /**
@@ -202,6 +210,31 @@ export class TenantGate extends DurableObject<Env> {
 
   private persist(changes: Changes): void {
     this.store.persist(changes, (period) => this.ledger.budget(period))
+  }
+
+  /**
+   * Leases held in memory only are lost if the object hibernates, which the runtime may do after 10 s without
+   * a call unless a timer is pending. So while there are any, one timer stays armed (it only re-checks); an
+   * object with a request in flight also gets a renew at least every 50 s, so it is never idle the 70 s after
+   * which even a non-hibernatable object is evicted. Rate windows alone may go (brief leniency).
+   */
+  private stayResident(): void {
+    const isNeeded = this.ledger.hasLeasesInMemory(Date.now())
+    if (isNeeded === (this.residentTimer !== null)) return
+    if (!isNeeded) {
+      clearTimeout(this.residentTimer ?? undefined)
+      this.residentTimer = null
+      return
+    }
+    this.residentTimer = setTimeout(() => {
+      this.residentTimer = null
+      this.stayResident()
+    }, RESIDENT_CHECK_MS)
+  }
+
+  /** Whether stayResident's timer is armed (for tests). */
+  isKeptResident(): boolean {
+    return this.residentTimer !== null
   }
 
   private ensureAlarm(at: number): void {
