@@ -1,6 +1,6 @@
 // One object per tenant (`tenant:<id>`): the single authority on whether a tenant's request may run. The
 // gateway calls admit once per request (key, status, request/token/concurrency limits and budget, decided in
-// one call), renew while a long stream runs, and settle once when an admitted request ends; the admin API
+// one call), renew while the request runs, and settle once when an admitted request ends; the admin API
 // calls configure and revokeKey. The arithmetic is in admission-ledger.ts. What is money (budgets, and the
 // entries holding them) is written to SQLite in the same synchronous turn as the decision, so an evicted object
 // comes back with the same budgets; rate windows and concurrency leases of tenants without a budget live in
@@ -67,7 +67,7 @@ export class TenantGate extends DurableObject<Env> {
   private limits: Limits = tenantLimits('default', {})
   /** When the alarm is set for (mirrors meta.alarm_at), null when none. */
   private alarmAt: number | null = null
-  /** Armed while the ledger holds anything (see stayResident). */
+  /** Armed while a lease lives in memory only (see stayResident). */
   private residentTimer: ReturnType<typeof setTimeout> | null = null
 
   constructor(ctx: DurableObjectState, env: Env) {

@@ -1,6 +1,7 @@
-// One RPC to the tenant's admission object per request (coalesced with others', gate-channel.ts). Refusals become the client's 401/403/429 in OpenAI's
-// format with Retry-After and x-ratelimit-* headers; an admission carries the headers for the response, renews
-// its lease while the request runs and settles it exactly once (the caller hands the promise to waitUntil).
+// One RPC to the tenant's admission object per request (carrying the isolate's pending settles, see
+// gate-channel.ts). Refusals become the client's 401/403/429 in OpenAI's format with Retry-After and
+// x-ratelimit-* headers; an admission carries the headers for the response, renews its lease while the request
+// runs and settles it exactly once (the caller hands the promise to waitUntil).
 import type { LedgerRefusal, Reservation } from '../../../../durable-objects/tenant-gate/admission-ledger.ts'
 import { DEFAULT_LEASE_TTL_MS, type Admitted, type AdmitResult } from '../../../../durable-objects/tenant-gate/tenant-gate.ts'
 import { ApiError } from '../../errors.ts'
