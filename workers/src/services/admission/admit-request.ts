@@ -35,7 +35,7 @@ export type Admission = {
  * A running request renews its lease every third of its TTL, and at least this often: a tenant without a budget
  * keeps its leases in memory only, and an object that sees no call for 70 s may be evicted, forgetting them.
  */
-export const LEASE_RENEW_MAX_MS = 50_000
+const LEASE_RENEW_MAX_MS = 50_000
 const RENEWALS_PER_TTL = 3
 
 export async function admitRequest(env: Env, identity: TenantIdentity, options: AdmitOptions): Promise<Admission> {

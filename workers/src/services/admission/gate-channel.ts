@@ -10,7 +10,7 @@ import type { AdmitInput, AdmitResult, SettleInput } from '../../../../durable-o
 import { log } from '../../log.ts'
 
 /** How long a settle waits for an admit to ride with before it is sent on its own. */
-export const SETTLE_LINGER_MS = 2
+const SETTLE_LINGER_MS = 2
 
 type PendingSettle = SettleInput & { attempts: number }
 type WaitUntil = (p: Promise<unknown>) => void

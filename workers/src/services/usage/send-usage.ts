@@ -10,7 +10,7 @@ import type { UsageEvent } from '../../schemas/usage-event.ts'
 export type UsageQueue = { sendBatch(messages: Iterable<{ body: UsageEvent; contentType: 'json' }>): Promise<unknown> }
 
 /** How long an event waits for others to share its send. */
-export const SEND_LINGER_MS = 2
+const SEND_LINGER_MS = 2
 /** Cloudflare Queues: at most 100 messages per sendBatch (and 256 KB; an event is well under 1 KB). */
 const MAX_BATCH = 100
 /** Sends of one batch before giving up; the first retry waits SEND_BACKOFF_MS, doubled after (0.7 s in all). */
