@@ -12,6 +12,9 @@ import { GroupCommit } from './group-commit.ts'
 import { requestLimits, tenantLimits, type LimitOverrides, type Limits } from './plans.ts'
 import { decideAdmission, type IdentityRefusal, type TenantState, type TenantStatus } from './tenant-state.ts'
 
+/** The one object of a tenant: every caller names it so. */
+export const tenantGateName = (tenantId: string) => `tenant:${tenantId}`
+
 /** A lease not settled by then stops holding a concurrency slot (its Worker is presumed dead). */
 export const DEFAULT_LEASE_TTL_MS = 10 * 60_000
 /** How often the timer that keeps an object with in-memory state from hibernating re-checks that state. */

@@ -3,7 +3,7 @@
 // x-ratelimit-* headers; an admission carries the headers for the response, renews its lease while the request
 // runs and settles it exactly once (the caller hands the promise to waitUntil).
 import type { LedgerRefusal, Reservation } from '../../../../durable-objects/tenant-gate/admission-ledger.ts'
-import { DEFAULT_LEASE_TTL_MS, type Admitted, type AdmitResult } from '../../../../durable-objects/tenant-gate/tenant-gate.ts'
+import { DEFAULT_LEASE_TTL_MS, tenantGateName, type Admitted, type AdmitResult } from '../../../../durable-objects/tenant-gate/tenant-gate.ts'
 import { ApiError } from '../../errors.ts'
 import { log } from '../../log.ts'
 import { countRateLimited, layerOfScope } from '../metrics/record-metrics.ts'
@@ -80,7 +80,7 @@ function admission(env: Env, admitted: Admitted, identity: TenantIdentity, { lea
   // Until settle, so a request running longer than the TTL keeps its concurrency slot. A failed renew only
   // risks the slot being freed early; the next one tries again.
   const renewals = leaseId === null ? undefined : setInterval(() => {
-    env.TENANT_GATE.getByName(`tenant:${identity.tenantId}`).renew(leaseId, leaseTtlMs)
+    env.TENANT_GATE.getByName(tenantGateName(identity.tenantId)).renew(leaseId, leaseTtlMs)
       .catch((err: unknown) => log.warn('admission_renew_failed', { tenantId: identity.tenantId, leaseId, error: String(err) }))
   }, Math.min(LEASE_RENEW_MAX_MS, Math.ceil(leaseTtlMs / RENEWALS_PER_TTL)))
   return {

@@ -6,7 +6,7 @@
 // Only data crosses requests here, never a promise (a request cannot wait on another's I/O in Workers): the
 // request whose settle starts a linger keeps itself alive (waitUntil) until that flush is done, and a request
 // whose admit failed puts the settles it carried back for the next one.
-import type { AdmitInput, AdmitResult, SettleInput } from '../../../../durable-objects/tenant-gate/tenant-gate.ts'
+import { tenantGateName, type AdmitInput, type AdmitResult, type SettleInput } from '../../../../durable-objects/tenant-gate/tenant-gate.ts'
 import { log } from '../../log.ts'
 
 /** How long a settle waits for an admit to ride with before it is sent on its own. */
@@ -81,7 +81,7 @@ const channels = new Map<string, GateChannel>()
 
 /** The channel to one tenant's admission object (`tenant:<id>`), made on first use and dropped when idle. */
 export function gateChannel(tenantId: string): GateChannel {
-  const name = `tenant:${tenantId}`
+  const name = tenantGateName(tenantId)
   let channel = channels.get(name)
   if (!channel) channels.set(name, (channel = new GateChannel(name)))
   return channel

@@ -7,6 +7,7 @@ import type { CreateKey } from '../../schemas/admin.ts'
 import { auditStatement } from '../audit/audit-entry.ts'
 import { newId, type Actor } from '../tenants/tenants.ts'
 import { generateApiKey, hashApiKey } from './api-key.ts'
+import { tenantGateName } from '../../../../durable-objects/tenant-gate/tenant-gate.ts'
 
 export const keyView = (k: ApiKeyRow) => ({
   id: k.id, object: 'api_key', tenant_id: k.tenantId, name: k.name, prefix: k.prefix, limits: k.limits,
@@ -32,7 +33,7 @@ export const listKeys = (db: Db, tenantId: string) =>
 export const getKey = (db: Db, id: string) => db.select().from(apiKeys).where(eq(apiKeys.id, id)).get()
 
 export async function revokeKey(env: Env, db: Db, key: ApiKeyRow, by: Actor): Promise<ApiKeyRow> {
-  await env.TENANT_GATE.getByName(`tenant:${key.tenantId}`).revokeKey(key.id)
+  await env.TENANT_GATE.getByName(tenantGateName(key.tenantId)).revokeKey(key.id)
   if (key.revokedAt) return key
   const revoked = { ...key, revokedAt: Date.now() }
   await db.batch([

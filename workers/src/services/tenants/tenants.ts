@@ -10,6 +10,7 @@ import type { CreateTenant, TenantLimitsPatch, UpdateTenant } from '../../schema
 import { ApiError } from '../../errors.ts'
 import { auditStatement } from '../audit/audit-entry.ts'
 import { replayUnknownCustomerEvents } from '../billing/stripe-webhook.ts'
+import { tenantGateName } from '../../../../durable-objects/tenant-gate/tenant-gate.ts'
 
 export type Actor = { actor: string; requestId: string }
 
@@ -20,7 +21,7 @@ export const tenantView = (t: TenantRow) => ({
 
 export const newId = (prefix: string) => `${prefix}_${crypto.randomUUID().replaceAll('-', '').slice(0, 24)}`
 
-const gateOf = (env: Env, tenantId: string) => env.TENANT_GATE.getByName(`tenant:${tenantId}`)
+const gateOf = (env: Env, tenantId: string) => env.TENANT_GATE.getByName(tenantGateName(tenantId))
 
 /** Pushes a tenant's status, reason, plan and limits to its admission object (also used by the Stripe webhook). */
 export async function syncGate(env: Env, t: TenantRow) {
