@@ -8,6 +8,30 @@ export type AppEnv = {
   Variables: { requestId: string; config: Config; identity: TenantIdentity; startedAt: number; timing: RequestTiming }
 }
 
+export const ENVIRONMENTS = ['development', 'test', 'staging', 'production'] as const
+export type Environment = (typeof ENVIRONMENTS)[number]
+
+/**
+ * The one test of "production" every production-only rule uses: staging runs exactly as production does, so what
+ * production refuses, staging refuses first. Takes the raw binding too, for code that runs before the config parse.
+ */
+export function isProductionLike(source: { ENVIRONMENT?: string }): boolean {
+  return source.ENVIRONMENT === 'staging' || source.ENVIRONMENT === 'production' || source.ENVIRONMENT === undefined
+}
+
+/** Secret names whose value must not be a development placeholder in a production-like environment. */
+export const SECRET_NAMES = ['ADMIN_TOKEN', 'SECRETS_KEY', 'RUNNER_TOKEN', 'METRICS_TOKEN', 'STRIPE_SECRET_KEY', 'STRIPE_WEBHOOK_SECRET'] as const
+/** Shortest value accepted for a secret in production-like environments (32 characters: 190+ bits of base64). */
+const PRODUCTION_SECRET_MIN_LENGTH = 32
+const PLACEHOLDER_PATTERN = /change-me|placeholder|example|^test-|_dev_|-dev-/i
+
+/** Why a secret value would be refused in production, or undefined when it is acceptable. */
+export function productionSecretProblem(name: string, value: string): string | undefined {
+  if (PLACEHOLDER_PATTERN.test(value)) return `${name} is a development placeholder (see .dev.vars.example); set a real one with \`wrangler secret put ${name}\``
+  if (value.length < PRODUCTION_SECRET_MIN_LENGTH) return `${name} must be at least ${PRODUCTION_SECRET_MIN_LENGTH} characters in production`
+  return undefined
+}
+
 const configSchema = z.object({
   ADMIN_TOKEN: z.string().min(16, 'ADMIN_TOKEN must be at least 16 characters'),
   SECRETS_KEY: z.string().min(16, 'SECRETS_KEY must be at least 16 characters'),
@@ -48,7 +72,8 @@ const configSchema = z.object({
   RUNNER_TOKEN: z.string().min(16, 'RUNNER_TOKEN must be at least 16 characters').optional(),
   /** '1' in local dev only: serve the node-ops queue to the runner from the Worker (see routes/local-queues.ts). */
   LOCAL_QUEUE_SHIM: z.enum(['0', '1']).default('0'),
-  ENVIRONMENT: z.string().default('production'),
+  /** One meaning of production: staging and production are production-like (see isProductionLike). */
+  ENVIRONMENT: z.enum(ENVIRONMENTS).default('production'),
   /** Completion tokens reserved per choice at admission when a request sets no max_tokens (settled to real usage after). */
   ADMISSION_DEFAULT_MAX_TOKENS: z.coerce.number().int().positive().default(4096),
   /** Upper bound of any reservation: the largest context length of the models served. */
@@ -71,6 +96,16 @@ export function loadConfig(env: Env): Config {
   if (cached?.source === env) return cached.config
   const parsed = configSchema.safeParse(env)
   if (!parsed.success) throw new Error(`Invalid Worker configuration: ${z.prettifyError(parsed.error)}`)
+  if (isProductionLike(parsed.data)) {
+    const secrets = env as unknown as Record<string, unknown>
+    const problems = SECRET_NAMES.flatMap((name) => {
+      const value = secrets[name]
+      if (typeof value !== 'string') return []
+      const problem = productionSecretProblem(name, value)
+      return problem ? [problem] : []
+    })
+    if (problems.length) throw new Error(`Invalid Worker configuration: ${problems.join('; ')}`)
+  }
   cached = { source: env, config: parsed.data }
   return parsed.data
 }

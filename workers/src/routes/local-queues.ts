@@ -1,6 +1,6 @@
 // LOCAL DEV ONLY: Cloudflare Queues' pull-consumer REST API for the node-ops queue, served by the Worker so that
 // orchestrator-runner runs unchanged against `wrangler dev` (CLOUDFLARE_API_BASE=<worker>/local-queues/client/v4).
-// Answers 404 like any unknown route unless LOCAL_QUEUE_SHIM=1 and ENVIRONMENT is not production. It speaks
+// Answers 404 like any unknown route unless LOCAL_QUEUE_SHIM=1 and the environment is not production-like. It speaks
 // Cloudflare's API, so its errors use Cloudflare's envelope ({success:false, errors:[{code,message}]}), not ours.
 import { Hono, type Context } from 'hono'
 import type { z } from 'zod'

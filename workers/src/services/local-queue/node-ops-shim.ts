@@ -2,14 +2,13 @@
 // consumer of node-ops (declared only in the generated dev config, see scripts/dev-stack.ts, and in the vitest
 // config) and moves every message into the LocalQueueShim object, from which the runner pulls over HTTP.
 // In production node-ops has an HTTP pull consumer and no Worker consumer, so none of this runs.
-import type { Config } from '../../env.ts'
-import { loadConfig } from '../../env.ts'
+import { type Config, isProductionLike, loadConfig } from '../../env.ts'
 import { log } from '../../log.ts'
 
 export const SHIMMED_QUEUES: readonly string[] = ['node-ops']
 
-/** Both switches: the explicit dev flag, and never when the environment says production. */
-export const isLocalQueueShimEnabled = (config: Config) => config.LOCAL_QUEUE_SHIM === '1' && config.ENVIRONMENT !== 'production'
+/** Both switches: the explicit dev flag, and never in a production-like environment. */
+export const isLocalQueueShimEnabled = (config: Config) => config.LOCAL_QUEUE_SHIM === '1' && !isProductionLike(config)
 
 export const queueShim = (env: Env, queue: string | undefined) =>
   queue && SHIMMED_QUEUES.includes(queue) ? env.QUEUE_SHIM.getByName(`queue:${queue}`) : null
