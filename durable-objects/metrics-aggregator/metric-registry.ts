@@ -23,6 +23,8 @@ export const FAMILIES = {
   nodeInflight: { name: 'cic_node_inflight', type: 'gauge', help: 'Requests running on the node (vLLM num_requests_running at the last scrape).' },
   nodeQueue: { name: 'cic_node_queue_depth', type: 'gauge', help: 'Requests waiting on the node (vLLM num_requests_waiting at the last scrape).' },
   nodeKvCache: { name: 'cic_node_kv_cache_usage', type: 'gauge', help: 'KV cache usage of the node, 0 to 1 (vLLM kv_cache_usage_perc at the last scrape).' },
+  usageFallbackEvents: { name: 'cic_usage_fallback_events_total', type: 'counter', help: 'Usage events the usage-events Queue refused after the sender\'s retries, taken into the durable outbox (read from the UsageOutbox objects at scrape time).' },
+  usageFallbackPending: { name: 'cic_usage_fallback_pending', type: 'gauge', help: 'Usage events in the durable outbox not yet re-sent to the Queue (read at scrape time).' },
 } as const satisfies Record<string, Family>
 
 export const FAMILY_LIST: readonly Family[] = Object.values(FAMILIES)

@@ -7,6 +7,7 @@ import type { NodeSnapshot } from '../../../../durable-objects/node-monitor/moni
 import { createDb } from '../../db/client.ts'
 import { nodes } from '../../db/schema.ts'
 import { nodeSnapshots } from '../nodes/node-monitor-client.ts'
+import { outboxSamples } from '../usage/outbox-metrics.ts'
 import { gaugeTtlMs, shardName } from './metrics-buffer.ts'
 
 const BREAKER_VALUES = { closed: 0, half_open: 1, open: 2 } as const
@@ -45,5 +46,6 @@ export async function scrapeMetrics(env: Env, shards: number, flushIntervalMs: n
   const live = fleet.filter(isExportedNode).map((n) => n.id)
   const snapshots = await nodeSnapshots(env, live)
   const gauges = [...snapshots].flatMap(([id, snap]) => nodeGauges(id, snap))
+  gauges.push(...(await outboxSamples(env)))
   return renderExposition(summed, gauges)
 }
