@@ -67,7 +67,8 @@ export class UsageOutbox extends DurableObject<Env> implements UsageOutboxRpc {
   }
 
   override async alarm(): Promise<void> {
-    const result = await this.deliver()
+    // Never throws: a throwing alarm is retried a few times and then dropped, and events would wait for the next put.
+    const result = await this.deliver().catch((err: unknown): OutboxDeliverResult => ({ sent: 0, pending: this.pending(), error: String(err) }))
     if (result.pending === 0) return
     // Still events waiting: the Queue refused (back off), or the run's sends ran out (go on at once).
     const delayMs = result.error === null ? 0 : outboxRetryDelayMs(this.counter('failures'))

@@ -47,7 +47,6 @@ function bytesOnDisk(dir: string): Bytes {
 const sumBytes = (b: Bytes, match: (name: string) => boolean) => Object.entries(b ?? {}).filter(([n]) => match(n)).reduce((n, [, v]) => n + v, 0)
 const isEvents = (n: string) => n === 'usage_events' || n.startsWith('sqlite_autoindex_usage_events')
 const isHourly = (n: string) => n.startsWith('usage_hourly') || n.startsWith('sqlite_autoindex_usage_hourly')
-const isNodeHourly = (n: string) => n.startsWith('usage_node_hourly') || n.startsWith('sqlite_autoindex_usage_node_hourly')
 
 async function main() {
   const dir = mkdtempSync(path.join(tmpdir(), 'cic-bench-usage-'))
@@ -96,12 +95,18 @@ async function capacity(post: <T>(route: string, body: unknown) => Promise<T>, d
   const after = bytesOnDisk(dir)
   const eventBytes = (sumBytes(after, isEvents) - sumBytes(before, isEvents)) / n
   const pruned = await post<PruneResult>('/prune', {})
-  const hourlyRows = 50 * 3 * 4 // the generated traffic's tenant x key x model combinations, all in the last hour or two
   console.log(`\ncapacity (packed, ${n} events; 50 tenants x 150 keys x 4 models x 8 nodes within one hour):`)
   console.log(`  usage_events: ${eventBytes.toFixed(0)} bytes per event (table and key, dbstat)`)
   console.log(`  D1 rows written per event: ${(run.rowsWritten / n).toFixed(3)} writing (event + rollups), ${(pruned.rowsWritten / Math.max(1, pruned.events)).toFixed(3)} pruning (${pruned.events} pruned)`)
   console.log(`  per million requests: ${((run.rowsWritten + pruned.rowsWritten) / n).toFixed(2)} M rows written, ${(eventBytes).toFixed(0)} MB of usage_events while inside the horizon`)
-  console.log(`  rollups now: usage_hourly ${sumBytes(after, isHourly)} bytes, usage_node_hourly ${sumBytes(after, isNodeHourly)} bytes (at most ~${hourlyRows * 2} hourly rows in this run)`)
+  const rollupsBefore = sumBytes(bytesOnDisk(dir), isHourly)
+  const seeded = await post<{ rows: number }>('/rollups', { combos: ROLLUP_COMBOS, hours: 24 })
+  const rollupBytes = (sumBytes(bytesOnDisk(dir), isHourly) - rollupsBefore) / seeded.rows
+  console.log(`  usage_hourly: ${rollupBytes.toFixed(0)} bytes per rollup row (table, key and 2 indexes; ${seeded.rows} rows written hour after hour)`)
+  console.log(`  90 days at ${ROLLUP_COMBOS} active tenant/key/model combinations an hour: ${((rollupBytes * ROLLUP_COMBOS * 24 * 90) / 1e9).toFixed(2)} GB`)
 }
+
+/** Active tenant/key/model combinations per hour assumed for the 90-day rollup figure. */
+const ROLLUP_COMBOS = 1000
 
 await main()

@@ -109,6 +109,21 @@ async function prune(env: BenchEnv): Promise<PruneResult> {
   return { rowsWritten: total.rowsWritten, events: report.events }
 }
 
+/**
+ * 90 days of rollups shaped as the consumer leaves them: `combos` tenant/key/model combinations active every hour
+ * for `hours` hours, written hour after hour (one statement; a recursive CTE makes the rows).
+ */
+async function seedRollups(env: BenchEnv, combos: number, hours: number): Promise<{ rows: number }> {
+  const start = Math.floor(Date.now() / HOUR) * HOUR - hours * HOUR
+  const result = await env.DB.prepare(`WITH RECURSIVE h(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM h WHERE n + 1 < ?2),
+      c(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM c WHERE n + 1 < ?1)
+    INSERT INTO usage_hourly (tenant_id, key_id, model, hour_start, prompt_tokens, completion_tokens, requests, errors)
+    SELECT 'ten_' || printf('%024x', c.n % 200), 'key_' || printf('%016x', c.n), 'meta-llama/Llama-3.1-8B-Instruct-' || (c.n % 4),
+      ?3 + h.n * ${HOUR}, 123456 + c.n, 654321 + h.n, 1000 + c.n, c.n % 7
+    FROM h, c ORDER BY h.n, c.n`).bind(combos, hours, start).run()
+  return { rows: result.meta.changes }
+}
+
 export default {
   async fetch(request, env) {
     const url = new URL(request.url)
@@ -118,6 +133,10 @@ export default {
     }
     if (url.pathname === '/run') return Response.json(await run(env, (await request.json()) as RunRequest))
     if (url.pathname === '/prune') return Response.json(await prune(env))
+    if (url.pathname === '/rollups') {
+      const { combos, hours } = (await request.json()) as { combos: number; hours: number }
+      return Response.json(await seedRollups(env, combos, hours))
+    }
     return new Response('not found', { status: 404 })
   },
 } satisfies ExportedHandler<BenchEnv>
