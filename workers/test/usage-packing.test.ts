@@ -27,6 +27,17 @@ describe('packed usage messages', () => {
     expect(sumOf(hourly, (r) => r.completion_tokens)).toBe(sumOf(all, (e) => e.completionTokens))
   })
 
+  it('writes a backlog batch of full packs (more events than one D1 batch takes) each once, and again nothing', async () => {
+    const t = tenant()
+    const all = events(t, 11 * PACK_MAX_EVENTS)
+    const packs = packUsageEvents(all)
+    const ids = packs.map((_, i) => `${t}-backlog-${i}`)
+    await deliver(packs, { ids })
+    await deliver(packs, { ids, attempts: 2 })
+    expect(await ledgerRows(t)).toHaveLength(all.length)
+    expect(sumOf(await hourlyRows(t), (r) => r.requests)).toBe(all.length)
+  })
+
   it('writes nothing twice when a packed message is redelivered, alone or repacked with new events', async () => {
     const t = tenant()
     const first = events(t, 30)

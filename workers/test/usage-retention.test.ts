@@ -72,6 +72,19 @@ describe('usage retention', () => {
     expect((await hourlyRows(t)).reduce((n, r) => n + r.requests, 0)).toBe(1)
   })
 
+  it('prunes in bounded chunks and stops when its statement budget is spent', async () => {
+    const t = `t-${crypto.randomUUID().slice(0, 8)}`
+    const now = Date.now()
+    const oldAt = now - DEDUPE_HORIZON_MS - PRUNE_MARGIN_MS - HOUR
+    await pruneUsage(env.DB, now) // whatever the tests before left past the horizon
+    await writeLedger(env.DB, Array.from({ length: 25 }, (_, i) => usageEvent(t, i, { createdAt: oldAt + i })), { now: oldAt })
+    const partial = await pruneUsage(env.DB, now, 2, 10)
+    expect(partial).toMatchObject({ events: 20, statements: 2, isComplete: false })
+    expect(await ledgerRows(t)).toHaveLength(5)
+    expect(await pruneUsage(env.DB, now, 10, 10)).toMatchObject({ events: 5, isComplete: true })
+    expect(await ledgerRows(t)).toEqual([])
+  })
+
   it('decides a replay\'s age from the event and when its dead letter was stored', () => {
     const now = Date.now()
     const e = (createdAt: number) => usageEvent('t-age', 0, { createdAt })

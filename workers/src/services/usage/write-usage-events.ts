@@ -15,6 +15,12 @@ export function retryDelaySeconds(attempts: number): number {
   return Math.min(300, 5 * 2 ** Math.max(0, attempts - 1))
 }
 
+/**
+ * Events per D1 batch. A consumer batch of 100 full packs is 20,000 events; each slice's JSON is bound to three
+ * statements, so 2,000 events keep one D1 call near 2 MB and a consumer invocation near 30 D1 queries.
+ */
+const WRITE_SLICE_EVENTS = 2_000
+
 type Read = { msg: Message<unknown>; events: UsageEvent[]; parked: ParkedUsageEvent[] }
 
 /** The message's events, and the ones it cannot write (schema failures), each with a stable id for its dead letter. */
@@ -35,9 +41,15 @@ export async function writeUsageEvents(batch: MessageBatch<unknown>, env: Env): 
   const withEvents = reads.filter((r) => r.events.length > 0)
   if (withEvents.length > 0) {
     try {
-      const written = await writeLedger(env.DB, withEvents.flatMap((r) => r.events))
-      if (written.duplicates > 0) log.info('usage_redelivered', { size: written.inserted + written.duplicates, duplicates: written.duplicates })
-      const beyond = new Set(written.beyondHorizon)
+      const all = withEvents.flatMap((r) => r.events)
+      const beyond = new Set<UsageEvent>()
+      // Slices, each one D1 batch: a slice that fails leaves the earlier ones written, and the redelivery of the
+      // whole messages writes them as duplicates, i.e. nothing (the tombstones).
+      for (let i = 0; i < all.length; i += WRITE_SLICE_EVENTS) {
+        const written = await writeLedger(env.DB, all.slice(i, i + WRITE_SLICE_EVENTS))
+        if (written.duplicates > 0) log.info('usage_redelivered', { size: written.inserted + written.duplicates, duplicates: written.duplicates })
+        for (const e of written.beyondHorizon) beyond.add(e)
+      }
       for (const r of withEvents) {
         for (const event of r.events) {
           if (beyond.has(event)) r.parked.push({ reason: 'beyond_dedupe_horizon', error: `createdAt ${event.createdAt} is older than the dedupe horizon`, messageId: `${r.msg.id}:${event.requestId}`, body: event })
