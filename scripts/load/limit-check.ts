@@ -53,7 +53,7 @@ export function checkRateLimits(admitted: readonly AdmittedRequest[], limits: re
       findings.push({ tenant, limit: 'rpm', allowed: l.rpm, observed, ok: observed <= l.rpm })
     }
     if (l.keyRpm > 0) {
-      for (const key of new Set(mine.map((a) => a.key))) {
+      for (const key of [...new Set(mine.map((a) => a.key))].sort((a, b) => a - b)) {
         const observed = maxCertainInWindow(mine.filter((a) => a.key === key))
         findings.push({ tenant, limit: 'key_rpm', key, allowed: l.keyRpm, observed, ok: observed <= l.keyRpm })
       }
