@@ -27,6 +27,7 @@ Load
   --max-tokens <n>         max_tokens of each generation (default 16)
   --max-in-flight <n>      client cap on requests in flight; beyond it a due request is dropped and counted (default 2000)
   --seed <n>               PRNG seed: the same seed sends the same requests at the same times (default 1)
+  --request-timeout <d>    abandon a request after this long without a byte (default 60s)
   --ledger-timeout <d>     how long to wait for the usage queue to drain (default 60s)
   --json                   print the report as JSON`
 
@@ -49,6 +50,7 @@ export type LoadOptions = {
   maxInFlight: number
   seed: number
   ledgerTimeoutMs: number
+  requestTimeoutMs: number
   json: boolean
 }
 
@@ -76,7 +78,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
       rate: { type: 'string', default: '20' }, duration: { type: 'string', default: '15s' }, arrivals: { type: 'string', default: 'fixed' },
       tenants: { type: 'string', default: '4' }, keys: { type: 'string', default: '2' }, 'stream-share': { type: 'string', default: '0.5' },
       'max-tokens': { type: 'string', default: '16' }, 'max-in-flight': { type: 'string', default: '2000' }, seed: { type: 'string', default: '1' },
-      'ledger-timeout': { type: 'string', default: '60s' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      'ledger-timeout': { type: 'string', default: '60s' }, 'request-timeout': { type: 'string', default: '60s' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
     },
   })
   if (values.help) throw new HelpRequested()
@@ -103,6 +105,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
     maxInFlight: numberFlag('max-in-flight', values['max-in-flight'], { min: 1, integer: true }),
     seed: numberFlag('seed', values.seed, { integer: true }),
     ledgerTimeoutMs: parseDuration(values['ledger-timeout']),
+    requestTimeoutMs: parseDuration(values['request-timeout']),
     json: values.json ?? false,
   }
 }

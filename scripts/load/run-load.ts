@@ -25,6 +25,8 @@ export type RunOptions = {
   maxInFlight: number
   /** How long to wait for the usage queue to drain into the ledger. */
   ledgerTimeoutMs: number
+  /** A request with no byte for this long is abandoned (reported as client_timeout). */
+  requestTimeoutMs: number
 }
 
 const SAMPLE_EVERY_MS = 250
@@ -61,7 +63,7 @@ export async function runLoadTest(o: RunOptions): Promise<Report> {
     send: (index, dueAt) => {
       const spec = next()
       const tenant = target.tenants[spec.tenant]!
-      return sendRequest(agent, baseUrl, tenant.keys[spec.key]!.key, spec, blankOutcome(index, spec, dueAt))
+      return sendRequest(agent, baseUrl, tenant.keys[spec.key]!.key, spec, blankOutcome(index, spec, dueAt), o.requestTimeoutMs)
     },
     dropped: (index, dueAt) => blankOutcome(index, next(), dueAt),
   })

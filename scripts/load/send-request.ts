@@ -73,7 +73,11 @@ function streamReader(out: Outcome) {
   }
 }
 
-export function sendRequest(agent: http.Agent, baseUrl: URL, apiKey: string, spec: RequestSpec, out: Outcome): Promise<Outcome> {
+/**
+ * Never rejects: a connection error or `idleTimeoutMs` without a byte (the gateway's own timeouts are up to
+ * 10 min) ends the outcome with an `errorCode` instead.
+ */
+export function sendRequest(agent: http.Agent, baseUrl: URL, apiKey: string, spec: RequestSpec, out: Outcome, idleTimeoutMs: number): Promise<Outcome> {
   return new Promise((resolve) => {
     const finish = () => {
       out.endAt ??= performance.now()
@@ -102,7 +106,7 @@ export function sendRequest(agent: http.Agent, baseUrl: URL, apiKey: string, spe
         finish()
       })
       res.on('error', (err: NodeJS.ErrnoException) => {
-        out.errorCode = err.code ?? 'response_error'
+        out.errorCode ??= err.code ?? 'response_error'
         out.streamBroken = isStream
         finish()
       })
@@ -116,9 +120,14 @@ export function sendRequest(agent: http.Agent, baseUrl: URL, apiKey: string, spe
     })
     req.on('error', (err: NodeJS.ErrnoException) => {
       if (out.status !== null) return // the response's own error handler reports it
-      out.errorCode = err.code ?? 'request_error'
-      out.errorMessage = err.message
+      out.errorCode ??= err.code ?? 'request_error'
+      out.errorMessage ??= err.message
       finish()
+    })
+    req.setTimeout(idleTimeoutMs, () => {
+      out.errorCode = 'client_timeout'
+      out.streamBroken = out.status === 200 && spec.stream
+      req.destroy(new Error('client timeout')) // with an error, so 'error' (or the response's 'close') ends it
     })
     out.sentAt = performance.now()
     req.end(spec.body)
