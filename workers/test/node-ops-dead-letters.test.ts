@@ -127,7 +127,7 @@ describe('POST /admin/nodes/dead-letters/replay', () => {
     const first = await replay({ ids: [idOf(job)] })
     expect(first.status).toBe(200)
     expect(await first.json()).toEqual({
-      object: 'node_ops_dead_letter_replay', replayed: 1, ids: [idOf(job)], already_replayed: [], busy: [], invalid: [], not_found: [],
+      object: 'node_ops_dead_letter_replay', replayed: 1, ids: [idOf(job)], already_replayed: [], discarded: [], busy: [], invalid: [], not_found: [],
     })
     expect(sentJobs(sendBatch)).toEqual([job])
     const { wire, message } = await pullFor(job.cluster_name) // the runner gets the job as it was
@@ -178,6 +178,27 @@ describe('POST /admin/nodes/dead-letters/replay', () => {
     expect(await row(idOf(job))).toMatchObject({ status: 'pending', replays: 0, replay_error: expect.stringContaining('overloaded') })
     expect(await (await replay({ ids: [idOf(job)] })).json()).toMatchObject({ replayed: 1 })
     await ack((await pullFor(job.cluster_name)).wire.lease_id)
+  })
+})
+
+describe('POST /admin/nodes/dead-letters/discard', () => {
+  it('closes a pending malformed row (audited, out of the pending gauge), and leaves replayed rows alone', async () => {
+    const name = cluster()
+    await deliver([{ id: `dlq-bad-${name}`, body: { op: 'terminate', cluster_name: name } }])
+    const job = terminateJob()
+    await deliver([{ id: `dlq-${job.cluster_name}`, body: job }])
+    expect(await (await replay({ ids: [idOf(job)] })).json()).toMatchObject({ replayed: 1 })
+    await ack((await pullFor(job.cluster_name)).wire.lease_id)
+    const before = await pendingGauge()
+    const res = await admin('/admin/nodes/dead-letters/discard', { method: 'POST', json: { ids: [`msg:dlq-bad-${name}`, idOf(job), 'msg:nope'] } })
+    expect(await res.json()).toEqual({ object: 'node_ops_dead_letter_discard', discarded: [`msg:dlq-bad-${name}`], not_pending: [idOf(job)], not_found: ['msg:nope'] })
+    expect(await row(`msg:dlq-bad-${name}`)).toMatchObject({ status: 'discarded' })
+    expect(await row(idOf(job))).toMatchObject({ status: 'replayed' })
+    expect(await pendingGauge()).toBe(before - 1)
+    const audit = await env.DB.prepare("SELECT after FROM audit_log WHERE action = 'nodes.dead_letters.discard' ORDER BY id DESC LIMIT 1").first<string>('after')
+    expect(JSON.parse(audit ?? '{}')).toMatchObject({ discarded: [`msg:dlq-bad-${name}`] })
+    expect(await (await replay({ ids: [`msg:dlq-bad-${name}`] })).json()).toMatchObject({ replayed: 0, discarded: [`msg:dlq-bad-${name}`], invalid: [] })
+    expect(await (await admin('/admin/nodes/dead-letters/discard', { method: 'POST', json: {} })).json()).toMatchObject({ error: { param: 'ids' } })
   })
 })
 

@@ -247,7 +247,8 @@ export const nodeOpsDeadLetters = sqliteTable('node_ops_dead_letters', {
   attempts: integer('attempts').notNull(),
   firstSeenAt: integer('first_seen_at', { mode: 'number' }).notNull(),
   lastSeenAt: integer('last_seen_at', { mode: 'number' }).notNull(),
-  status: text('status', { enum: ['pending', 'replayed'] }).notNull().default('pending'),
+  /** discarded: an admin checked the job needs nothing more (e.g. `sky status` shows the cluster gone) and closed it. */
+  status: text('status', { enum: ['pending', 'replayed', 'discarded'] }).notNull().default('pending'),
   /** A replay in progress holds the row until it is sent (or its lease runs out: the row is pending again). */
   claimedAt: integer('claimed_at', { mode: 'number' }),
   replayedAt: integer('replayed_at', { mode: 'number' }),

@@ -1,15 +1,16 @@
-// Admin: the node-ops jobs (launch/terminate) orchestrator-runner dead-lettered: listed, and replayed onto node-ops.
+// Admin: the node-ops jobs (launch/terminate) orchestrator-runner dead-lettered: listed, replayed onto node-ops, or
+// discarded once dealt with otherwise.
 // Mounted before routes/admin/nodes.ts, whose GET /nodes/:id would otherwise take `dead-letters` for a node id.
 import { Hono } from 'hono'
 import { z } from 'zod'
 import { createDb } from '../../db/client.ts'
 import type { AppEnv } from '../../env.ts'
-import { listNodeOpDeadLetters, nodeOpDeadLetterView, replayNodeOpDeadLetters } from '../../services/nodes/node-ops-dead-letters.ts'
+import { discardNodeOpDeadLetters, listNodeOpDeadLetters, nodeOpDeadLetterView, replayNodeOpDeadLetters } from '../../services/nodes/node-ops-dead-letters.ts'
 import { readJsonBody } from '../read-body.ts'
 import { readQuery } from '../read-query.ts'
 
 const deadLetterQuerySchema = z.strictObject({
-  status: z.enum(['pending', 'replayed']).optional(),
+  status: z.enum(['pending', 'replayed', 'discarded']).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(100),
 })
 
@@ -18,6 +19,8 @@ const replaySchema = z.strictObject({
   ids: z.array(z.string().min(1).max(300)).min(1).max(100).optional(),
   limit: z.number().int().min(1).max(100).default(100),
 })
+
+const discardSchema = z.strictObject({ ids: z.array(z.string().min(1).max(300)).min(1).max(100) })
 
 export const adminNodeDeadLetters = new Hono<AppEnv>()
   .get('/nodes/dead-letters', async (c) => {
@@ -28,4 +31,8 @@ export const adminNodeDeadLetters = new Hono<AppEnv>()
   .post('/nodes/dead-letters/replay', async (c) => {
     const body = await readJsonBody(c, replaySchema)
     return c.json(await replayNodeOpDeadLetters(c.env, body, { actor: 'admin', requestId: c.get('requestId') }))
+  })
+  .post('/nodes/dead-letters/discard', async (c) => {
+    const { ids } = await readJsonBody(c, discardSchema)
+    return c.json(await discardNodeOpDeadLetters(c.env, ids, { actor: 'admin', requestId: c.get('requestId') }))
   })

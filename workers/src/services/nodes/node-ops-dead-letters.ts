@@ -140,6 +140,8 @@ export type ReplayReport = {
   ids: string[]
   /** Named rows replayed before: nothing is sent for them again. */
   already_replayed: string[]
+  /** Named rows an admin discarded: never sent. */
+  discarded: string[]
   /** Rows another replay holds right now. */
   busy: string[]
   invalid: { id: string; error: string }[]
@@ -215,9 +217,10 @@ export async function replayNodeOpDeadLetters(env: Env, request: ReplayRequest, 
   const candidates: { id: string; job: NodeOpMessage }[] = []
   const invalid: { id: string; error: string }[] = []
   const alreadyReplayed: string[] = []
+  const discarded: string[] = []
   for (const row of rows) {
-    if (row.status === 'replayed') {
-      alreadyReplayed.push(row.id)
+    if (row.status !== 'pending') {
+      (row.status === 'replayed' ? alreadyReplayed : discarded).push(row.id)
       continue
     }
     const read = jobOf(row)
@@ -240,7 +243,7 @@ export async function replayNodeOpDeadLetters(env: Env, request: ReplayRequest, 
     ...invalid.map((i) => db.update(t).set({ replayError: i.error }).where(eq(t.id, i.id))),
   ]
   const report: ReplayReport = {
-    object: 'node_ops_dead_letter_replay', replayed: sent.length, ids: sent, already_replayed: alreadyReplayed,
+    object: 'node_ops_dead_letter_replay', replayed: sent.length, ids: sent, already_replayed: alreadyReplayed, discarded,
     busy: candidates.filter((c) => !held.has(c.id)).map((c) => c.id), invalid, not_found: (request.ids ?? []).filter((id) => !found.has(id)),
   }
   if (rows.length > 0) {
@@ -257,5 +260,32 @@ export async function replayNodeOpDeadLetters(env: Env, request: ReplayRequest, 
     throw new ApiError('upstream_unavailable', `node-ops refused ${failed.length} of ${held.size} jobs (${sent.length} sent); they stay pending, repeat the replay.`,
       { code: 'queue_unavailable', headers: { 'retry-after': '5' } })
   }
+  return report
+}
+
+export type DiscardReport = { object: 'node_ops_dead_letter_discard'; discarded: string[]; not_pending: string[]; not_found: string[] }
+
+/**
+ * Closes pending rows an admin has dealt with otherwise (a malformed message, or a job no longer needed: check
+ * `sky status` before discarding a terminate). Rows a replay holds are left alone. Audited in the same batch.
+ */
+export async function discardNodeOpDeadLetters(env: Env, ids: string[], by: Pick<AuditEntry, 'actor' | 'requestId'>): Promise<DiscardReport> {
+  const db = createDb(env.DB)
+  const now = Date.now()
+  const rows = await db.select({ id: t.id, status: t.status, claimedAt: t.claimedAt }).from(t).where(inArray(t.id, ids)).all()
+  const isFree = (r: { status: string; claimedAt: number | null }) => r.status === 'pending' && (r.claimedAt === null || r.claimedAt < now - CLAIM_LEASE_MS)
+  const discarded = rows.filter(isFree).map((r) => r.id)
+  const found = new Set(rows.map((r) => r.id))
+  const report: DiscardReport = {
+    object: 'node_ops_dead_letter_discard', discarded, not_pending: rows.filter((r) => !isFree(r)).map((r) => r.id),
+    not_found: ids.filter((id) => !found.has(id)),
+  }
+  if (discarded.length === 0) return report
+  const free = sql`(${t.claimedAt} IS NULL OR ${t.claimedAt} < ${now - CLAIM_LEASE_MS})`
+  await db.batch([
+    auditStatement(db, { ...by, action: 'nodes.dead_letters.discard', target: 'node_ops_dead_letters', after: report }),
+    ...chunks(discarded, IDS_PER_STATEMENT).map((part) => db.update(t).set({ status: 'discarded' }).where(and(inArray(t.id, part), eq(t.status, 'pending'), free))),
+  ])
+  log.warn('node_ops_dead_letters_discarded', { discarded: discarded.length })
   return report
 }
