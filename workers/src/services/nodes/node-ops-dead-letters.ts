@@ -202,9 +202,11 @@ async function send(env: Env, jobs: { id: string; job: NodeOpMessage }[]): Promi
 }
 
 /**
- * Re-sends the named rows' jobs onto node-ops (or else the oldest pending ones), each at most once: a row is
- * claimed before it is sent and marked replayed (with the audit row, one D1 batch) after. A replayed row is not
- * sent again; rows that fail today's schema stay pending with the reason. At most 100 rows per call.
+ * Re-sends the named rows' jobs onto node-ops (or else the oldest pending ones), each once: a row is claimed
+ * (compare-and-set, so racing replays cannot both send it) before it is sent, and marked replayed with the audit
+ * row in one D1 batch after. A replayed row is not sent again; rows that fail today's schema stay pending with
+ * the reason. Only a replay that dies between send and mark lets a job go out twice (after CLAIM_LEASE_MS).
+ * At most 100 rows per call.
  */
 export async function replayNodeOpDeadLetters(env: Env, request: ReplayRequest, by: Pick<AuditEntry, 'actor' | 'requestId'>): Promise<ReplayReport> {
   const db = createDb(env.DB)
