@@ -7,17 +7,12 @@ import { FAMILY_LIST } from '../../durable-objects/metrics-aggregator/metric-reg
 import { PROMTOOL_MISSING, REPO_ROOT, RULE_TESTS_FILE, RULES_FILE, alertsShownFiring, metricNamesIn, readAlertRules, runPromtool } from './alert-rules.ts'
 
 /**
- * Families added by parallel work on issue 13 (usage fallback outbox; node-ops dead letters, node gauges):
+ * Families added by parallel work on issue 13 (usage fallback outbox):
  * not yet in FAMILIES on this branch. DELETE at merge: the last test fails while a name here is also in FAMILIES.
  */
 const ADDED_BY_PARALLEL_WORK: readonly { name: string; type: 'counter' | 'gauge' }[] = [
   { name: 'cic_usage_fallback_events_total', type: 'counter' },
   { name: 'cic_usage_fallback_pending', type: 'gauge' },
-  { name: 'cic_usage_dead_letters_pending', type: 'gauge' },
-  { name: 'cic_node_ops_dead_letters_pending', type: 'gauge' },
-  { name: 'cic_meter_pushes_failed', type: 'gauge' },
-  { name: 'cic_nodes', type: 'gauge' },
-  { name: 'cic_node_launch_failures_total', type: 'counter' },
 ]
 
 /** Every sample name CIC's /metrics can carry: counters and gauges by name, histograms with their three suffixes. */

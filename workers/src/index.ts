@@ -5,6 +5,7 @@ import { createApp } from './app.ts'
 import { log } from './log.ts'
 import { METER_CRON, pushMeterUsage } from './services/billing/meter-push.ts'
 import { consumeNodeOpsLocally } from './services/local-queue/node-ops-shim.ts'
+import { storeNodeOpDeadLetters } from './services/nodes/node-ops-dead-letters.ts'
 import { storeDeadLetters } from './services/usage/usage-dead-letters.ts'
 import { writeUsageEvents } from './services/usage/write-usage-events.ts'
 
@@ -22,6 +23,7 @@ export default {
       case 'usage-events': return writeUsageEvents(batch, env)
       case 'usage-events-dlq': return storeDeadLetters(batch, env)
       case 'node-ops': return consumeNodeOpsLocally(batch, env) // local dev only, see node-ops-shim.ts
+      case 'node-ops-dlq': return storeNodeOpDeadLetters(batch, env)
       default:
         // Returning would ack the batch and lose it: a consumer was bound without a handler here (a renamed queue,
         // a config change deployed before the code). Retried, it waits for the fix or reaches its own DLQ.
