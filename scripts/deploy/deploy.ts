@@ -77,11 +77,11 @@ export async function deploy(t: DeployTarget, options: DeployOptions, deps: Depl
   // 3. Queues, each looked up by name and created when missing.
   const infos = new Map<string, QueueInfo>()
   for (const q of t.queues) {
-    let info = parseQueueInfo(await deps.wrangler(['queues', 'info', q.name], { env }))
+    let info = parseQueueInfo(q.name, await deps.wrangler(['queues', 'info', q.name], { env }))
     if (!info) {
       await run(['queues', 'create', q.name], `creating queue ${q.name}`)
       created.push(`queue:${q.name}`)
-      info = parseQueueInfo(await deps.wrangler(['queues', 'info', q.name], { env }))
+      info = parseQueueInfo(q.name, await deps.wrangler(['queues', 'info', q.name], { env }))
       if (!info) throw new DeployStop(`queue ${q.name} was created but \`wrangler queues info\` does not find it`)
       log(`3. queue ${q.name}: created (${info.id})`)
     } else log(`3. queue ${q.name}: exists (${info.id})`)

@@ -30,8 +30,8 @@ async function main(): Promise<number> {
     console.log(`\n${runnerInstructions(target, report)}`)
     return 0
   } catch (err) {
-    if (!(err instanceof DeployStop)) throw err
-    console.error(`\ndeploy stopped: ${err.message}`)
+    // A DeployStop is a step saying what to fix; anything else (wrangler answered in a shape we do not know) keeps its stack.
+    console.error(`\ndeploy stopped: ${err instanceof DeployStop ? err.message : err instanceof Error ? err.stack : String(err)}`)
     return 1
   }
 }

@@ -18,10 +18,11 @@ describe('wrangler output parsers', () => {
   })
 
   it('reads a queue, its consumers, and a missing queue', () => {
-    expect(parseQueueInfo(ok('Queue Name: q\nQueue ID: abc123\nNumber of Consumers: 1\nConsumers: worker:cic-gateway-staging\n'))).toEqual({ id: 'abc123', httpPullConsumer: false, workerConsumers: ['cic-gateway-staging'] })
-    expect(parseQueueInfo(ok('Queue ID: abc123\nNumber of Consumers: 1\nConsumers: HTTP Pull Consumer.\nPull messages using:\n'))?.httpPullConsumer).toBe(true)
-    expect(parseQueueInfo(failed('✘ [ERROR] Queue "q" does not exist. To create it, run: wrangler queues create q'))).toBeUndefined()
-    expect(() => parseQueueInfo(failed('✘ [ERROR] Authentication error [code: 10000]'))).toThrow(/Authentication error/)
+    expect(parseQueueInfo('q', ok('Queue Name: q\nQueue ID: abc123\nNumber of Consumers: 1\nConsumers: worker:cic-gateway-staging\n'))).toEqual({ id: 'abc123', httpPullConsumer: false, workerConsumers: ['cic-gateway-staging'] })
+    expect(parseQueueInfo('q', ok('Queue Name: q\nQueue ID: abc123\nNumber of Consumers: 1\nConsumers: HTTP Pull Consumer.\nPull messages using:\n'))?.httpPullConsumer).toBe(true)
+    expect(() => parseQueueInfo('q', ok('Queue Name: q-dlq\nQueue ID: abc123\n'))).toThrow(/answered for queue q-dlq/)
+    expect(parseQueueInfo('q', failed('✘ [ERROR] Queue "q" does not exist. To create it, run: wrangler queues create q'))).toBeUndefined()
+    expect(() => parseQueueInfo('q', failed('✘ [ERROR] Authentication error [code: 10000]'))).toThrow(/Authentication error/)
   })
 
   it('reads pending migrations from the table, and none', () => {

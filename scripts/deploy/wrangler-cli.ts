@@ -50,13 +50,16 @@ export type QueueInfo = { id: string; httpPullConsumer: boolean; workerConsumers
  * `Consumers: HTTP Pull Consumer.` / `worker:<script>`. A missing queue is an error whose text says
  * `Queue "<name>" does not exist.` (deploy-helpers src/triggers/queue-consumers.ts, getQueue): undefined then.
  */
-export function parseQueueInfo(result: WranglerResult): QueueInfo | undefined {
+export function parseQueueInfo(name: string, result: WranglerResult): QueueInfo | undefined {
   if (result.status !== 0) {
     if (/does not exist/.test(result.stdout + result.stderr)) return undefined
-    throw new Error(`wrangler queues info failed:\n${result.stderr || result.stdout}`)
+    throw new Error(`wrangler queues info ${name} failed:\n${result.stderr || result.stdout}`)
   }
   const id = /^Queue ID: (\S+)/m.exec(result.stdout)?.[1]
   if (!id) throw new Error(`unexpected \`wrangler queues info\` output (no "Queue ID:"):\n${result.stdout}`)
+  // wrangler shows the first queue the API's name filter returns; make sure it is this one.
+  const shown = /^Queue Name: (\S+)/m.exec(result.stdout)?.[1]
+  if (shown !== name) throw new Error(`\`wrangler queues info ${name}\` answered for queue ${shown ?? '(none)'}`)
   const consumersLine = /^Consumers: (.*)$/m.exec(result.stdout)?.[1] ?? ''
   return {
     id,
