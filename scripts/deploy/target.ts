@@ -2,6 +2,19 @@
 // inheritance is resolved exactly as `wrangler deploy --env X` resolves it): the Worker, its D1 database, every
 // queue (producers, consumers, their dead-letter queues, and the node-ops pull consumer with its DLQ), the secrets
 // it needs. Reads only local files; used by the deploy script, its --dry-run and the config tests.
+//
+// Verified in wrangler 4.164's source (node_modules/wrangler/wrangler-dist/cli.js; workers-sdk packages/wrangler):
+// - `wrangler deploy` with a D1 binding that has database_name and no database_id: provisionBindings runs by default
+//   (`--experimental-provision` defaults to true); D1Handler.isFullySpecified() is false without database_id, so it
+//   inherits the deployed Worker's binding of that name if its database has that name, else looks the name up
+//   (GET /accounts/:id/d1/database/:name), else creates a database of that name (provision-bindings.ts). With any
+//   database_id set, none of this happens. In a non-interactive run it never writes ids back into wrangler.toml.
+// - `wrangler d1 migrations list|apply <binding> --remote --env X`: getDatabaseInfoFromConfig gives no uuid, then
+//   getDatabaseByNameOrBinding looks database_name up through the API (src/d1/utils.ts): no id needed either.
+// - `[[migrations]]` is inheritable; vars, d1_databases, queues, durable_objects, triggers are not (config
+//   validation: inheritable / notInheritable). Locally (wrangler dev, d1 --local, vitest) D1 state is keyed by
+//   `database_id ?? binding` (d1DatabaseEntry, executeLocally): "DB" without an id, the same for all three.
+// - `wrangler deploy` uploads a new Worker version on every run; nothing compares it with the deployed one.
 import { readdirSync } from 'node:fs'
 import path from 'node:path'
 import { unstable_readConfig } from 'wrangler'
