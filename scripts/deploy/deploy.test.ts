@@ -128,7 +128,7 @@ describe('npm run deploy against an account (fake wrangler)', () => {
       const state = fake.state()
       expect(state.databases.find((db) => db.name === 'cic-staging')?.applied).toEqual(readTarget('staging').migrationFiles)
       expect(state.queues.find((q) => q.queue_name === 'cic-staging-node-ops')?.consumers).toEqual([
-        { type: 'http_pull', dead_letter_queue: 'cic-staging-node-ops-dlq', settings: { batch_size: 4, max_retries: 100, visibility_timeout_ms: 4_500_000 } },
+        { consumer_id: expect.any(String), type: 'http_pull', dead_letter_queue: 'cic-staging-node-ops-dlq', settings: { batch_size: 4, max_retries: 100, visibility_timeout_ms: 4_500_000 } },
       ])
       // Smoke test, and what the runner needs: the account and the node-ops queue's id from the account.
       expect(smokeRequests).toContainEqual({ path: '/admin/tenants', authorization: `Bearer ${ADMIN_TOKEN}` })
@@ -145,6 +145,24 @@ describe('npm run deploy against an account (fake wrangler)', () => {
       expect(second.stdout).toContain('admin smoke call skipped')
       // `wrangler deploy` runs again: it uploads a new Worker version each time (wrangler does not compare bundles).
       expect(fake.state().workers['cic-gateway-staging']?.versions).toHaveLength(2)
+    } finally {
+      fake.close()
+    }
+  })
+
+  it('refuses a node-ops pull consumer that dead-letters elsewhere, and leaves it alone', async () => {
+    const account = newAccount()
+    const names = readTarget('staging').queues.map((q) => q.name)
+    account.queues = names.map((name, i) => ({ queue_id: `q${i}`, queue_name: name, consumers: [] }))
+    account.queues.find((q) => q.queue_name === 'cic-staging-node-ops')?.consumers.push({ consumer_id: 'c1', type: 'http_pull', dead_letter_queue: 'node-ops-dlq', settings: { batch_size: 4, max_retries: 100, visibility_timeout_ms: 4_500_000 } })
+    const fake = fakeAccount(account)
+    try {
+      const { status, stderr, calls } = await fake.run(['--env', 'staging', '--url', smokeUrl])
+      expect(status).toBe(1)
+      expect(stderr).toContain('sends dead letters to node-ops-dlq, not cic-staging-node-ops-dlq')
+      expect(stderr).toContain('npx wrangler queues consumer http remove cic-staging-node-ops')
+      expect(creates(calls)).toEqual(['d1 create cic-staging'])
+      expect(joined(calls)).not.toContain('deploy --env staging')
     } finally {
       fake.close()
     }

@@ -2,7 +2,7 @@
 // describePlan() prints the same steps without touching the account (--dry-run). Called by main.ts; the tests
 // drive both through a fake `wrangler` on PATH.
 import type { DeployTarget } from './target.ts'
-import { parseD1CreateId, parseD1List, parseDeploy, parsePendingMigrations, parseQueueInfo, parseSecretList, parseWhoami, type QueueInfo, type Wrangler } from './wrangler-cli.ts'
+import { parseD1CreateId, parseD1List, parseDeploy, parseHttpConsumers, parsePendingMigrations, parseQueueInfo, parseSecretList, parseWhoami, type QueueInfo, type Wrangler } from './wrangler-cli.ts'
 
 export type DeployOptions = {
   /** The Worker's URL for the smoke test; by default the workers.dev URL `wrangler deploy` prints. */
@@ -37,7 +37,7 @@ export function describePlan(t: DeployTarget, options: DeployOptions): string {
     `2. D1 database "${t.database.name}" (binding ${t.database.binding}): ${w(['d1', 'list', '--json'])}; if missing: ${w(['d1', 'create', t.database.name])}`,
     `3. Queues (each: ${w(['queues', 'info', '<name>'])}; if missing: ${w(['queues', 'create', '<name>'])}):`,
     ...t.queues.map((q) => `     ${q.name}  (${q.role})`),
-    `4. node-ops pull consumer for orchestrator-runner, if ${t.pullConsumer.queue} has none: ${w(pullConsumerArgs(t))}`,
+    `4. node-ops pull consumer for orchestrator-runner: ${w(['queues', 'consumer', 'http', 'list', t.pullConsumer.queue, '--json'])}; if none: ${w(pullConsumerArgs(t))}; stop if one exists with another dead-letter queue`,
     `5. D1 migrations from ${t.database.migrationsDir} (${t.migrationFiles.length} files, ${t.migrationFiles.at(-1) ?? 'none'} last): ${w(['d1', 'migrations', 'list', t.database.binding, '--remote', ...envArgs(t)])}; if any pending: ${w(['d1', 'migrations', 'apply', t.database.binding, '--remote', ...envArgs(t)])}`,
     `6. Secrets (names only): ${w(['secret', 'list', '--format', 'json', ...envArgs(t)])}; stop unless all are set: ${t.requiredSecrets.join(', ')}`,
     `7. Deploy: ${w(['deploy', ...envArgs(t)])} (uploads a new Worker version on every run)`,
@@ -93,11 +93,23 @@ export async function deploy(t: DeployTarget, options: DeployOptions, deps: Depl
   const nodeOps = infos.get(t.pullConsumer.queue)
   if (!nodeOps) throw new DeployStop(`${t.pullConsumer.queue} is not among the environment's queues`)
   if (nodeOps.workerConsumers.length > 0) throw new DeployStop(`${t.pullConsumer.queue} has a Worker consumer (${nodeOps.workerConsumers.join(', ')}); it must have orchestrator-runner's HTTP pull consumer instead: \`wrangler queues consumer remove ${t.pullConsumer.queue} <script>\``)
-  if (nodeOps.httpPullConsumer) log(`4. ${t.pullConsumer.queue}: HTTP pull consumer exists (settings not changed)`)
-  else {
+  const [pull] = parseHttpConsumers((await run(['queues', 'consumer', 'http', 'list', t.pullConsumer.queue, '--json'], `listing ${t.pullConsumer.queue}'s pull consumer`)).stdout)
+  if (!pull) {
     await run(pullConsumerArgs(t), `adding the HTTP pull consumer to ${t.pullConsumer.queue}`)
     created.push(`pull-consumer:${t.pullConsumer.queue}`)
     log(`4. ${t.pullConsumer.queue}: HTTP pull consumer added (dead letters to ${t.pullConsumer.deadLetterQueue})`)
+  } else {
+    // Without the right DLQ a dead-lettered terminate would vanish (a leaked GPU node): refuse. Other settings only
+    // tune delivery (the runner sends its own batch size and visibility timeout with each pull): report them.
+    if (pull.deadLetterQueue !== t.pullConsumer.deadLetterQueue) {
+      throw new DeployStop(`${t.pullConsumer.queue}'s HTTP pull consumer sends dead letters to ${pull.deadLetterQueue ?? 'no queue'}, not ${t.pullConsumer.deadLetterQueue}: remove it (\`npx wrangler queues consumer http remove ${t.pullConsumer.queue}\`) and run the deploy again to add it as planned`)
+    }
+    const differs = [
+      pull.maxRetries !== t.pullConsumer.messageRetries && `max_retries ${pull.maxRetries} (planned ${t.pullConsumer.messageRetries})`,
+      pull.batchSize !== t.pullConsumer.batchSize && `batch_size ${pull.batchSize} (planned ${t.pullConsumer.batchSize})`,
+      pull.visibilityTimeoutMs !== t.pullConsumer.visibilityTimeoutSecs * 1000 && `visibility_timeout_ms ${pull.visibilityTimeoutMs} (planned ${t.pullConsumer.visibilityTimeoutSecs * 1000})`,
+    ].filter(Boolean)
+    log(`4. ${t.pullConsumer.queue}: HTTP pull consumer exists, dead letters to ${pull.deadLetterQueue}${differs.length ? `; differs from the plan (left as is): ${differs.join(', ')}` : ''}`)
   }
 
   // 5. Remote D1 migrations: only the pending ones (wrangler keeps the applied list in the database, d1_migrations).

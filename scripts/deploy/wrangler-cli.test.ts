@@ -1,6 +1,6 @@
 // The parsers of wrangler's answers, on output captured in the shapes wrangler 4.164 prints (see wrangler-cli.ts).
 import { describe, expect, it } from 'vitest'
-import { parseD1CreateId, parseDeploy, parsePendingMigrations, parseQueueInfo, parseSecretList, parseWhoami } from './wrangler-cli.ts'
+import { parseD1CreateId, parseDeploy, parseHttpConsumers, parsePendingMigrations, parseQueueInfo, parseSecretList, parseWhoami } from './wrangler-cli.ts'
 
 const ok = (stdout: string) => ({ status: 0, stdout, stderr: '' })
 const failed = (stderr: string) => ({ status: 1, stdout: '', stderr })
@@ -18,11 +18,17 @@ describe('wrangler output parsers', () => {
   })
 
   it('reads a queue, its consumers, and a missing queue', () => {
-    expect(parseQueueInfo('q', ok('Queue Name: q\nQueue ID: abc123\nNumber of Consumers: 1\nConsumers: worker:cic-gateway-staging\n'))).toEqual({ id: 'abc123', httpPullConsumer: false, workerConsumers: ['cic-gateway-staging'] })
-    expect(parseQueueInfo('q', ok('Queue Name: q\nQueue ID: abc123\nNumber of Consumers: 1\nConsumers: HTTP Pull Consumer.\nPull messages using:\n'))?.httpPullConsumer).toBe(true)
+    expect(parseQueueInfo('q', ok('Queue Name: q\nQueue ID: abc123\nNumber of Consumers: 1\nConsumers: worker:cic-gateway-staging\n'))).toEqual({ id: 'abc123', workerConsumers: ['cic-gateway-staging'] })
+    expect(parseQueueInfo('q', ok('Queue Name: q\nQueue ID: abc123\nNumber of Consumers: 1\nConsumers: HTTP Pull Consumer.\nPull messages using:\n'))?.workerConsumers).toEqual([])
     expect(() => parseQueueInfo('q', ok('Queue Name: q-dlq\nQueue ID: abc123\n'))).toThrow(/answered for queue q-dlq/)
     expect(parseQueueInfo('q', failed('✘ [ERROR] Queue "q" does not exist. To create it, run: wrangler queues create q'))).toBeUndefined()
     expect(() => parseQueueInfo('q', failed('✘ [ERROR] Authentication error [code: 10000]'))).toThrow(/Authentication error/)
+  })
+
+  it('reads the pull consumers of a queue', () => {
+    const out = '[\n  {\n    "consumer_id": "c1",\n    "type": "http_pull",\n    "dead_letter_queue": "cic-staging-node-ops-dlq",\n    "settings": { "batch_size": 4, "max_retries": 100, "visibility_timeout_ms": 4500000 }\n  }\n]'
+    expect(parseHttpConsumers(out)).toEqual([{ deadLetterQueue: 'cic-staging-node-ops-dlq', batchSize: 4, maxRetries: 100, visibilityTimeoutMs: 4_500_000 }])
+    expect(parseHttpConsumers('[]')).toEqual([])
   })
 
   it('reads pending migrations from the table, and none', () => {

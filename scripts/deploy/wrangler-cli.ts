@@ -43,7 +43,7 @@ export function parseD1CreateId(stdout: string): string | undefined {
   return /"?database_id"?\s*[=:]\s*"([0-9a-f-]{36})"/.exec(stdout)?.[1]
 }
 
-export type QueueInfo = { id: string; httpPullConsumer: boolean; workerConsumers: string[] }
+export type QueueInfo = { id: string; workerConsumers: string[] }
 
 /**
  * `wrangler queues info <name>` (src/queues/cli/commands/info.ts): `Queue ID: <id>` and, with consumers,
@@ -63,9 +63,29 @@ export function parseQueueInfo(name: string, result: WranglerResult): QueueInfo 
   const consumersLine = /^Consumers: (.*)$/m.exec(result.stdout)?.[1] ?? ''
   return {
     id,
-    httpPullConsumer: consumersLine.includes('HTTP Pull Consumer'),
     workerConsumers: [...consumersLine.matchAll(/worker:([\w-]+)/g)].map((m) => m[1] ?? ''),
   }
+}
+
+export type HttpPullConsumer = { deadLetterQueue?: string; batchSize?: number; maxRetries?: number; visibilityTimeoutMs?: number }
+
+/**
+ * `wrangler queues consumer http list <queue> --json` (src/queues/cli/commands/consumer/http-pull/list.ts): the API's
+ * http_pull consumers, `[{consumer_id, type, dead_letter_queue?, settings: {batch_size, max_retries, visibility_timeout_ms}}]`.
+ */
+export function parseHttpConsumers(stdout: string): HttpPullConsumer[] {
+  const json = lastJsonValue(stdout)
+  if (!Array.isArray(json)) throw new Error(`unexpected \`wrangler queues consumer http list --json\` output:\n${stdout}`)
+  const num = (v: unknown) => (typeof v === 'number' ? v : undefined)
+  return json.filter(isRecord).map((c) => {
+    const settings = isRecord(c.settings) ? c.settings : {}
+    return {
+      deadLetterQueue: typeof c.dead_letter_queue === 'string' && c.dead_letter_queue ? c.dead_letter_queue : undefined,
+      batchSize: num(settings.batch_size),
+      maxRetries: num(settings.max_retries),
+      visibilityTimeoutMs: num(settings.visibility_timeout_ms),
+    }
+  })
 }
 
 /**

@@ -2,11 +2,11 @@
 // line in FAKE_WRANGLER_CALLS) and answers from an account kept in a JSON file (FAKE_WRANGLER_STATE), with the output
 // shapes and messages of wrangler 4.164 (node_modules/wrangler/wrangler-dist/cli.js: src/user/whoami.ts,
 // src/d1/{list,create}.ts, src/d1/migrations/{list,apply}.ts, src/queues/cli/commands/{info,create}.ts,
-// consumer/http-pull/add.ts, src/secret/index.ts, the deploy output). Only what scripts/deploy calls.
+// consumer/http-pull/{add,list}.ts, src/secret/index.ts, the deploy output). Only what scripts/deploy calls.
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs'
 import { randomUUID } from 'node:crypto'
 
-export type FakeQueue = { queue_id: string; queue_name: string; consumers: ({ type: 'http_pull'; dead_letter_queue?: string; settings: Record<string, number | undefined> } | { type: 'worker'; script: string })[] }
+export type FakeQueue = { queue_id: string; queue_name: string; consumers: ({ consumer_id: string; type: 'http_pull'; dead_letter_queue?: string; settings: Record<string, number | undefined> } | { consumer_id: string; type: 'worker'; script: string })[] }
 export type FakeAccount = {
   loggedIn: boolean
   accounts: { id: string; name: string }[]
@@ -111,9 +111,14 @@ if (key === 'whoami --json') {
   const q = queueByName(name) ?? fail(`Queue "${name}" does not exist. To create it, run: wrangler queues create ${name}`)
   if (q.consumers.length > 0) fail('A request to the Cloudflare API failed.\n\n  queue already has a consumer [code: 11005]')
   const num = (f: string) => (flag(f) === undefined ? undefined : Number(flag(f)))
-  q.consumers.push({ type: 'http_pull', dead_letter_queue: flag('--dead-letter-queue'), settings: { batch_size: num('--batch-size'), max_retries: num('--message-retries'), visibility_timeout_ms: (num('--visibility-timeout-secs') ?? 0) * 1000 } })
+  q.consumers.push({ consumer_id: randomUUID().replaceAll('-', ''), type: 'http_pull', dead_letter_queue: flag('--dead-letter-queue'), settings: { batch_size: num('--batch-size'), max_retries: num('--message-retries'), visibility_timeout_ms: (num('--visibility-timeout-secs') ?? 0) * 1000 } })
   save()
   out(`${BANNER}Adding consumer to queue ${name}.\nAdded consumer to queue ${name}.`)
+} else if (key === 'queues consumer' && rest[0] === 'http' && rest[1] === 'list') {
+  requireLogin()
+  const name = rest[2] ?? ''
+  const q = queueByName(name) ?? fail(`Queue "${name}" does not exist. To create it, run: wrangler queues create ${name}`)
+  out(JSON.stringify(q.consumers.filter((c) => c.type === 'http_pull'), null, 2))
 } else if (key === 'secret list') {
   requireLogin()
   const env = envOf()
