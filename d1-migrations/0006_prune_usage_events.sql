@@ -2,7 +2,7 @@
 -- horizon's tombstones, keyed (created_at, request_id) so pruning is a range delete on the key. Hand edits to
 -- drizzle-kit's output, reviewed: WITHOUT ROWID (drizzle cannot express it; one b-tree instead of a rowid table
 -- plus a key index: one D1 row written per insert and per delete instead of two); the old rows are copied with
--- write_id 'pre-0005' (all already rolled up: 0001's rollup ran in the batch that inserted them); drizzle's
+-- write_id 'pre-0006' (all already rolled up: 0001's rollup ran in the batch that inserted them); drizzle's
 -- PRAGMA foreign_keys lines dropped; usage_node_hourly backfilled from the old rows (no foreign key names usage_events). The old secondary indexes go with the
 -- old table: the reports and the meter push read the rollups (usage_hourly, usage_node_hourly) instead.
 CREATE TABLE `usage_node_hourly` (
@@ -34,7 +34,7 @@ CREATE TABLE `__new_usage_events` (
 	PRIMARY KEY(`created_at`, `request_id`)
 ) WITHOUT ROWID;
 --> statement-breakpoint
-INSERT INTO `__new_usage_events`("request_id", "tenant_id", "key_id", "model", "node_id", "endpoint", "prompt_tokens", "completion_tokens", "outcome", "http_status", "usage_source", "latency_ms", "ttft_ms", "created_at", "write_id") SELECT "request_id", "tenant_id", "key_id", "model", "node_id", "endpoint", "prompt_tokens", "completion_tokens", "outcome", "http_status", "usage_source", "latency_ms", "ttft_ms", "created_at", 'pre-0005' FROM `usage_events`;--> statement-breakpoint
+INSERT INTO `__new_usage_events`("request_id", "tenant_id", "key_id", "model", "node_id", "endpoint", "prompt_tokens", "completion_tokens", "outcome", "http_status", "usage_source", "latency_ms", "ttft_ms", "created_at", "write_id") SELECT "request_id", "tenant_id", "key_id", "model", "node_id", "endpoint", "prompt_tokens", "completion_tokens", "outcome", "http_status", "usage_source", "latency_ms", "ttft_ms", "created_at", 'pre-0006' FROM `usage_events`;--> statement-breakpoint
 -- Hand-written: the per-node rollup of the rows that exist, so the reconciliation report keeps its history.
 INSERT INTO `usage_node_hourly` (`node_id`, `hour_start`, `prompt_tokens`, `completion_tokens`, `requests`)
 SELECT `node_id`, `created_at` - `created_at` % 3600000, sum(`prompt_tokens`), sum(`completion_tokens`), count(*)
