@@ -3,6 +3,7 @@
 // bindings resolve.
 import { createApp } from './app.ts'
 import { log } from './log.ts'
+import { guardHandlers } from './platform/guard.ts'
 import { METER_CRON, pushMeterUsage } from './services/billing/meter-push.ts'
 import { consumeNodeOpsLocally } from './services/local-queue/node-ops-shim.ts'
 import { storeDeadLetters } from './services/usage/usage-dead-letters.ts'
@@ -15,7 +16,8 @@ export { LocalQueueShim } from '../../durable-objects/local-queue-shim/local-que
 
 const app = createApp()
 
-export default {
+// Each handler call is one invocation of the platform guard: production's limits, checked in tests (platform/guard.ts).
+export default guardHandlers({
   fetch: app.fetch,
   async queue(batch, env) {
     switch (batch.queue) {
@@ -33,4 +35,4 @@ export default {
     if (controller.cron === METER_CRON) await pushMeterUsage(env, controller.scheduledTime)
     else log.warn('unknown_cron', { cron: controller.cron })
   },
-} satisfies ExportedHandler<Env>
+}) satisfies ExportedHandler<Env>
