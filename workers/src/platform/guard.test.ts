@@ -5,7 +5,7 @@ import { inArray } from 'drizzle-orm'
 import { describe, expect, inject, it } from 'vitest'
 import { createDb } from '../db/client.ts'
 import { tenants } from '../db/schema.ts'
-import { guardInvocation, invocationUsage } from './guard.ts'
+import { guardDurableObject, guardInvocation, invocationUsage } from './guard.ts'
 
 const placeholders = (n: number) => Array.from({ length: n }, () => '?').join(', ')
 const numbers = (n: number) => Array.from({ length: n }, (_, i) => i)
@@ -66,8 +66,34 @@ describe('per invocation', () => {
   })
 })
 
-describe('Durable Object SQL', () => {
-  it('refuses a statement binding 101 parameters and runs one binding 100', async () => {
+describe('Durable Objects', () => {
+  it('counts each call into an object as its own invocation; a call the object makes to itself stays in it', async () => {
+    await runInDurableObject(env.METRICS_AGGREGATOR.getByName('platform-guard-calls'), async (_instance, state) => {
+      class Probe {
+        async query() {
+          await env.DB.prepare('SELECT 1').first()
+          return invocationUsage()
+        }
+        async queryTwice() {
+          await this.query()
+          return this.query()
+        }
+      }
+      const probe = new Probe()
+      guardDurableObject(probe, state, env)
+      expect(await probe.query()).toEqual({ d1Queries: 1, subrequests: 1 })
+      expect(await probe.query()).toEqual({ d1Queries: 1, subrequests: 1 })
+      expect(await probe.queryTwice()).toEqual({ d1Queries: 2, subrequests: 2 })
+      // Called from a Worker invocation that already spent a query: the object's call counts from zero.
+      expect(await guardInvocation(env, async () => {
+        await env.DB.prepare('SELECT 1').first()
+        return probe.query()
+      })).toEqual({ d1Queries: 1, subrequests: 1 })
+    })
+  })
+
+
+  it('refuses an SQL statement binding 101 parameters and runs one binding 100', async () => {
     await runInDurableObject(env.METRICS_AGGREGATOR.getByName('platform-guard-test'), (_instance, state) => {
       expect(() => state.storage.sql.exec(`SELECT ${placeholders(101)}`, ...numbers(101))).toThrow(/101 bound parameters in one Durable Object SQL statement/)
       expect([...state.storage.sql.exec(`SELECT ${placeholders(100)}`, ...numbers(100)).raw()][0]).toHaveLength(100)
