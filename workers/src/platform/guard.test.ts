@@ -2,10 +2,15 @@
 import { runInDurableObject } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
 import { inArray } from 'drizzle-orm'
-import { describe, expect, inject, it } from 'vitest'
+import { afterEach, describe, expect, inject, it } from 'vitest'
 import { createDb } from '../db/client.ts'
 import { tenants } from '../db/schema.ts'
-import { guardDurableObject, guardInvocation, invocationUsage } from './guard.ts'
+import { guardDurableObject, guardInvocation, invocationUsage, takeRefusals } from './guard.ts'
+
+// These tests provoke refusals on purpose: taken here, before the setup file's check that none went unseen.
+afterEach(() => {
+  takeRefusals()
+})
 
 const placeholders = (n: number) => Array.from({ length: n }, () => '?').join(', ')
 const numbers = (n: number) => Array.from({ length: n }, (_, i) => i)

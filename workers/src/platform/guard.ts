@@ -78,8 +78,18 @@ export function installGuard(env: object): void {
 
 // ---- counting ----
 
+/** Every refusal since the last takeRefusals(): code that catches the error (a retry, a log line) must not hide it. */
+const refusals: string[] = []
+
 function limitError(what: string): Error {
-  return new Error(`Platform limit exceeded: ${what} (see workers/src/platform/limits.ts)`)
+  const message = `Platform limit exceeded: ${what} (see workers/src/platform/limits.ts)`
+  refusals.push(message)
+  return new Error(message)
+}
+
+/** The refusals since the last call; the tests' setup file fails a test that left one it did not take. */
+export function takeRefusals(): string[] {
+  return refusals.splice(0)
 }
 
 /** Spends queries and subrequests of the current invocation; outside one (a test calling a service) counts nothing. */
