@@ -4,6 +4,8 @@
 // it wraps the D1, Durable Object SQL and Queue bindings and the global fetch, checks every statement's bound
 // parameters and size, and counts D1 queries and subrequests per invocation, throwing where production would
 // refuse. Without it nothing is wrapped, except that a production-like environment refuses fetch to an IP address.
+// Not counted: calls to Durable Object stubs (RPC through a stub cannot be wrapped here; a request makes one to
+// three, far below the 10,000 subrequests) and Queue message sizes.
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { isProductionLike } from '../env.ts'
 import { guardFetch } from './fetch-guard.ts'
