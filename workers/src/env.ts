@@ -87,6 +87,11 @@ const configSchema = z.object({
   METRICS_FLUSH_INTERVAL_MS: z.coerce.number().int().nonnegative().default(1_000),
   /** MetricsAggregator shards (`metrics:0..N-1`); only raise it: /metrics reads shards 0..N-1. */
   METRICS_SHARDS: z.coerce.number().int().min(1).max(64).default(4),
+  /**
+   * '1' in the tests only (vitest.config.ts): production's D1, Durable Object SQL and subrequest limits are
+   * enforced on every statement and invocation (workers/src/platform/guard.ts reads the raw binding at each entry).
+   */
+  PLATFORM_LIMITS_GUARD: z.enum(['0', '1']).default('0'),
 })
 export type Config = z.infer<typeof configSchema>
 

@@ -3,6 +3,7 @@
 // bindings resolve.
 import { createApp } from './app.ts'
 import { log } from './log.ts'
+import { guardHandlers } from './platform/guard.ts'
 import { type WorkerConsumedRole, workerConsumedRole } from './queue-names.ts'
 import { METER_CRON, pushMeterUsage } from './services/billing/meter-push.ts'
 import { consumeNodeOpsLocally } from './services/local-queue/node-ops-shim.ts'
@@ -27,7 +28,8 @@ const QUEUE_HANDLERS: Record<WorkerConsumedRole, (batch: MessageBatch<unknown>, 
   'node-ops-dlq': storeNodeOpDeadLetters,
 }
 
-export default {
+// Each handler call is one invocation of the platform guard: production's limits, checked in tests (platform/guard.ts).
+export default guardHandlers({
   fetch: app.fetch,
   async queue(batch, env) {
     // Deployed queues are named `cic-<env>-<role>` (queue-names.ts); a queue of another environment has no role here.
@@ -43,4 +45,4 @@ export default {
     else if (controller.cron === USAGE_PRUNE_CRON) log.info('usage_pruned', await pruneUsage(env.DB, Date.now()))
     else log.warn('unknown_cron', { cron: controller.cron })
   },
-} satisfies ExportedHandler<Env>
+}) satisfies ExportedHandler<Env>
