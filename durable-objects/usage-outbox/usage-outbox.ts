@@ -5,6 +5,7 @@
 // between send and delete) count nothing twice. Nothing here is lost to a log line.
 import { DurableObject } from 'cloudflare:workers'
 import { log } from '../../workers/src/log.ts'
+import { guardDurableObject } from '../../workers/src/platform/guard.ts'
 import { packUsageEvents, SEND_MAX_BYTES, packedBytes, usageEventSchema, type UsageEvent } from '../../workers/src/schemas/usage-event.ts'
 import type { OutboxDeliverResult, OutboxPutResult, OutboxStats, UsageOutboxRpc } from './contract.ts'
 import { OUTBOX_FIRST_DELAY_MS, outboxRetryDelayMs } from './outbox-schedule.ts'
@@ -19,6 +20,7 @@ type Row = { request_id: string; body: string }
 export class UsageOutbox extends DurableObject<Env> implements UsageOutboxRpc {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env)
+    guardDurableObject(this, ctx, env) // production's limits in tests (each call is one invocation)
     ctx.blockConcurrencyWhile(async () => {
       ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS events (request_id TEXT PRIMARY KEY, created_at INTEGER NOT NULL, body TEXT NOT NULL)`)
       ctx.storage.sql.exec('CREATE INDEX IF NOT EXISTS events_created_idx ON events (created_at)')

@@ -11,6 +11,8 @@
 // was ever written. A pending dead letter's tombstone is kept until it is replayed, so its replay stays exact
 // at any age (usage-dead-letters.ts).
 
+import { D1_MAX_QUERIES_PER_INVOCATION } from '../../platform/limits.ts'
+
 const HOUR_MS = 3_600_000
 const DAY_MS = 24 * HOUR_MS
 
@@ -31,11 +33,11 @@ export const USAGE_PRUNE_CRON = '*/5 * * * *'
 
 /**
  * Rows per DELETE. At 1,000 req/s five minutes bring 300,000 rows: 30 statements a run, well inside the 1,000
- * D1 queries an invocation may make (Workers Paid, platform-facts §1). Each statement binds 2 parameters.
+ * D1 queries an invocation may make (Workers Paid, platform/limits.ts). Each statement binds 2 parameters.
  */
 export const PRUNE_CHUNK_ROWS = 10_000
-/** Statements one run may spend (of the invocation's 1,000 D1 queries). */
-const DEFAULT_BUDGET = 500
+/** Statements one run may spend: half the invocation's D1 queries, a wide margin under the limit. */
+const DEFAULT_BUDGET = D1_MAX_QUERIES_PER_INVOCATION / 2
 
 const PRUNE_EVENTS = `DELETE FROM usage_events WHERE (created_at, request_id) IN (
   SELECT created_at, request_id FROM usage_events
