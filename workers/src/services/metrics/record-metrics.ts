@@ -19,7 +19,7 @@ export function countUpstreamError(nodeId: string, kind: string): void {
   addCounter(FAMILIES.upstreamErrors.name, { node: nodeId, kind })
 }
 
-export const httpErrorKind = (status: number) => (status >= 500 ? 'http_5xx' : 'http_4xx')
+export const httpErrorKind = (status: number) => (status >= 500 ? 'http_5xx' : status >= 400 ? 'http_4xx' : 'http_3xx')
 
 /**
  * Tokens and time to first token from the request's one usage event. Its model is one a registered node
