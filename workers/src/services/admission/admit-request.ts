@@ -62,6 +62,8 @@ export async function admitRequest(env: Env, identity: TenantIdentity, options: 
       throw new ApiError('rate_limited',
         `Request too large for tokens per minute (TPM): Limit ${result.limit}, Requested ${result.requested} (prompt estimate plus max_tokens). Lower max_tokens or shorten the prompt.`,
         { code: 'request_too_large', headers: { ...rateLimitHeaders(result.rate), 'x-should-retry': 'false' } })
+    case 'invalid_reservation': // reservationFor refuses these first; the object refuses them too
+      throw new ApiError('invalid_request', 'Invalid request: the token counts it implies are not finite.', { param: 'max_tokens', code: 'invalid_value' })
     case 'budget_exhausted':
       countRateLimited('budget')
       throw new ApiError('quota_exceeded',
