@@ -45,6 +45,7 @@ const CASES: Case[] = [
   { name: 'registration with a malformed token', path: '/nodes/register', headers: () => ({ authorization: 'Bearer not-a-token' }), status: 401, code: 'invalid_registration_token', cap: 0 },
   { name: 'registration without a token', path: '/nodes/register', headers: () => ({}), status: 401, code: 'invalid_registration_token', cap: 0 },
   { name: 'local queue with the token', path: '/local-queues/client/v4/accounts/a/queues/node-ops/messages/pull', headers: () => ({ authorization: `Bearer ${RUNNER_TOKEN}` }), status: 413, code: 'request_too_large', cap: MAX_BODY_BYTES },
+  { name: 'local queue without a token', path: '/local-queues/client/v4/accounts/a/queues/node-ops/messages/pull', headers: () => ({}), status: 401, code: 'cloudflare:10000', cap: 0 },
   { name: 'Stripe webhook with a fresh, well-formed signature', path: '/api/webhooks/stripe', headers: () => ({ 'stripe-signature': `t=${nowSeconds()},v1=${hex64()}` }), status: 413, code: 'request_too_large', cap: WEBHOOK_MAX_BYTES },
   { name: 'Stripe webhook without a signature', path: '/api/webhooks/stripe', headers: () => ({}), status: 400, code: 'missing_signature', cap: 0 },
   { name: 'Stripe webhook with a malformed signature', path: '/api/webhooks/stripe', headers: () => ({ 'stripe-signature': `t=${nowSeconds()},v1=zz` }), status: 400, code: 'invalid_signature', cap: 0 },
@@ -58,7 +59,9 @@ describe('a 200 MB chunked request body', () => {
     const res = await call(path, { method: 'POST', body: body.stream, headers: await headers() })
     expect(res.status).toBe(status)
     expect(res.headers.get('x-request-id')).toMatch(/^req_/)
-    expect(await res.json()).toMatchObject({ error: { code } })
+    // The local queue shim speaks Cloudflare's API, so its 401 is Cloudflare's envelope.
+    const expected = code.startsWith('cloudflare:') ? { success: false, errors: [{ code: Number(code.slice(11)) }] } : { error: { code } }
+    expect(await res.json()).toMatchObject(expected)
     expect(body.pulledBytes()).toBeLessThanOrEqual(cap + READ_AHEAD)
   })
 })
