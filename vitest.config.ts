@@ -38,6 +38,8 @@ export default defineConfig(async () => {
                   // Observability: /metrics token; isolates flush metric deltas after every request (exact scrapes).
                   METRICS_TOKEN: 'test-metrics-token-0123456789',
                   METRICS_FLUSH_INTERVAL_MS: '0',
+                  // Production's D1 / Durable Object SQL / subrequest limits, enforced on every test (platform/guard.ts).
+                  PLATFORM_LIMITS_GUARD: '1',
                 },
                 queueConsumers: { 'usage-events': { maxBatchTimeout: 0.05 }, 'node-ops': { maxBatchTimeout: 0.05 } },
               },
@@ -46,7 +48,7 @@ export default defineConfig(async () => {
           test: {
             name: 'workers',
             include: ['workers/**/*.test.ts', 'durable-objects/**/*.test.ts'],
-            setupFiles: ['./workers/test/apply-migrations.ts'],
+            setupFiles: ['./workers/test/platform-guard.ts', './workers/test/apply-migrations.ts'],
             globalSetup: ['./workers/test/start-standins.ts', './workers/test/start-stripe-standin.ts'],
           },
         },

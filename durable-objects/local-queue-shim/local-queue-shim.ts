@@ -3,6 +3,7 @@
 // each node-ops message here (send); routes/local-queues.ts serves pull/ack to orchestrator-runner with the
 // exact REST shapes. Leases, visibility timeouts, attempts and retry delays behave as documented.
 import { DurableObject } from 'cloudflare:workers'
+import { guardDurableObject } from '../../workers/src/platform/guard.ts'
 import { encodeBody, messageIdOfLease, newLeaseId, toWireMessage, type ContentType, type ShimAckResult, type ShimPullResult, type StoredMessage } from './queue-shim-core.ts'
 
 /** Cloudflare deletes (or dead-letters) a message once it has been delivered this many times; 100 is its maximum. */
@@ -16,6 +17,7 @@ type Row = { id: string; body: string; content_type: ContentType; timestamp_ms: 
 export class LocalQueueShim extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env)
+    guardDurableObject(this, ctx, env) // production's limits in tests (each call is one invocation)
     ctx.blockConcurrencyWhile(async () => {
       ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS messages (id TEXT PRIMARY KEY, body TEXT NOT NULL, content_type TEXT NOT NULL,
         timestamp_ms INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, visible_at INTEGER NOT NULL, lease_id TEXT)`)

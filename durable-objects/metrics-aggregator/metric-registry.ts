@@ -24,6 +24,12 @@ export const FAMILIES = {
   nodeInflight: { name: 'cic_node_inflight', type: 'gauge', help: 'Requests running on the node (vLLM num_requests_running at the last scrape).' },
   nodeQueue: { name: 'cic_node_queue_depth', type: 'gauge', help: 'Requests waiting on the node (vLLM num_requests_waiting at the last scrape).' },
   nodeKvCache: { name: 'cic_node_kv_cache_usage', type: 'gauge', help: 'KV cache usage of the node, 0 to 1 (vLLM kv_cache_usage_perc at the last scrape).' },
+  // Read from D1 at scrape time (services/metrics/scrape-metrics.ts), for the alert rules.
+  usageDeadLettersPending: { name: 'cic_usage_dead_letters_pending', type: 'gauge', help: 'Usage events in the usage-events dead-letter queue table (usage_dead_letters) not replayed yet.' },
+  nodeOpsDeadLettersPending: { name: 'cic_node_ops_dead_letters_pending', type: 'gauge', help: 'Node launch/terminate jobs orchestrator-runner dead-lettered (node_ops_dead_letters) not replayed yet.' },
+  meterPushesFailed: { name: 'cic_meter_pushes_failed', type: 'gauge', help: 'Stripe meter pushes Stripe has not counted: failed (retried hourly) or rejected (never resent).' },
+  nodes: { name: 'cic_nodes', type: 'gauge', help: 'Nodes by lifecycle status, from D1 (every status, 0 included).' },
+  nodeLaunchFailures: { name: 'cic_node_launch_failures_total', type: 'counter', help: 'Node launch attempts that ended failed (runner failure, enqueue failure, launch deadline), counted from the audit log.' },
 } as const satisfies Record<string, Family>
 
 export const FAMILY_LIST: readonly Family[] = Object.values(FAMILIES)

@@ -5,6 +5,7 @@
 // isolate's current values with a timestamp, kept per isolate; a read sums only reports fresher than a TTL,
 // so the count of an isolate that died mid-request ages out instead of staying in the sum forever.
 import { DurableObject } from 'cloudflare:workers'
+import { guardDurableObject } from '../../workers/src/platform/guard.ts'
 import { FAMILIES, seriesKey } from './metric-registry.ts'
 
 /** Applied batch ids are kept this long: far longer than any isolate keeps retrying a batch. */
@@ -19,6 +20,7 @@ export type MetricsBatch = { id: string; deltas: [string, number][]; gauges?: Ga
 export class MetricsAggregator extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env)
+    guardDurableObject(this, ctx, env) // production's limits in tests (each call is one invocation)
     const sql = ctx.storage.sql
     sql.exec('CREATE TABLE IF NOT EXISTS series (key TEXT PRIMARY KEY, value REAL NOT NULL)')
     sql.exec('CREATE TABLE IF NOT EXISTS applied_batches (id TEXT PRIMARY KEY, at INTEGER NOT NULL)')

@@ -6,6 +6,7 @@
 // reports request outcomes here off the response path and reads snapshots into a short per-isolate cache.
 // The decisions live in breaker-state.ts and node-lifecycle.ts; this class stores and schedules.
 import { DurableObject } from 'cloudflare:workers'
+import { guardDurableObject } from '../../workers/src/platform/guard.ts'
 import { createDb } from '../../workers/src/db/client.ts'
 import { loadConfig, type Config } from '../../workers/src/env.ts'
 import { log } from '../../workers/src/log.ts'
@@ -31,6 +32,7 @@ export class NodeMonitor extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env)
+    guardDurableObject(this, ctx, env) // production's limits in tests (each call is one invocation)
     this.config = loadConfig(env)
     this.state = ctx.storage.kv.get<MonitorState>(STATE_KEY) ?? initialMonitorState(Date.now())
   }

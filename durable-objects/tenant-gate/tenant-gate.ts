@@ -6,6 +6,7 @@
 // comes back with the same budgets; rate windows and concurrency leases of tenants without a budget live in
 // memory only (isDurable), so their admissions write nothing and do not wait for a storage commit.
 import { DurableObject } from 'cloudflare:workers'
+import { guardDurableObject } from '../../workers/src/platform/guard.ts'
 import { AdmissionLedger, budgetPeriodOf, isDurable, WINDOW_MS, type Changes, type LedgerRefusal, type RateSnapshot, type Reservation } from './admission-ledger.ts'
 import { GateStorage } from './gate-storage.ts'
 import { GroupCommit } from './group-commit.ts'
@@ -75,6 +76,7 @@ export class TenantGate extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env)
+    guardDurableObject(this, ctx, env) // production's limits in tests (each call is one invocation)
     this.store = new GateStorage(ctx.storage)
     this.batch = new GroupCommit()
     ctx.blockConcurrencyWhile(async () => {

@@ -10,6 +10,7 @@ import { requestId } from './middleware/request-id.ts'
 import { runnerAuth } from './middleware/runner-auth.ts'
 import { adminBilling } from './routes/admin/billing.ts'
 import { adminKeys } from './routes/admin/keys.ts'
+import { adminNodeDeadLetters } from './routes/admin/node-dead-letters.ts'
 import { adminNodeLaunches } from './routes/admin/node-launches.ts'
 import { adminNodes } from './routes/admin/nodes.ts'
 import { adminTenants } from './routes/admin/tenants.ts'
@@ -34,7 +35,7 @@ export function createApp() {
   app.route('/v1', new Hono<AppEnv>().use(apiKeyAuth()).route('/', inference).route('/', models).route('/', usage))
   app.route('/api/webhooks', stripeWebhooks) // Stripe-Signature instead of an API key or admin token
   app.route('/admin', new Hono<AppEnv>().use(adminAuth())
-    .route('/', adminTenants).route('/', adminKeys).route('/', adminNodes).route('/', adminNodeLaunches).route('/', adminUsage).route('/', adminBilling)
+    .route('/', adminTenants).route('/', adminKeys).route('/', adminNodeDeadLetters).route('/', adminNodes).route('/', adminNodeLaunches).route('/', adminUsage).route('/', adminBilling)
     .route('/', adminAudit))
   app.route('/runner', new Hono<AppEnv>().use(runnerAuth()).route('/', runnerNodes))
   app.route('/nodes', nodeRegistration) // a launched node's one-time registration token

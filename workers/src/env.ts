@@ -2,6 +2,7 @@
 import { z } from 'zod'
 import type { TenantIdentity } from './services/keys/resolve-key.ts'
 import type { RequestTiming } from './services/metrics/request-timing.ts'
+import { SECRET_NAMES } from './secrets.ts'
 
 export type AppEnv = {
   Bindings: Env
@@ -19,8 +20,8 @@ export function isProductionLike(source: { ENVIRONMENT?: string }): boolean {
   return source.ENVIRONMENT === 'staging' || source.ENVIRONMENT === 'production' || source.ENVIRONMENT === undefined
 }
 
-/** Secret names whose value must not be a development placeholder in a production-like environment. */
-export const SECRET_NAMES = ['ADMIN_TOKEN', 'SECRETS_KEY', 'RUNNER_TOKEN', 'METRICS_TOKEN', 'STRIPE_SECRET_KEY', 'STRIPE_WEBHOOK_SECRET'] as const
+/** The secrets list (names, and where a deploy requires each) lives in secrets.ts, which Node scripts import too. */
+export { SECRET_NAMES } from './secrets.ts'
 /** Shortest value accepted for a secret in production-like environments (32 characters: 190+ bits of base64). */
 const PRODUCTION_SECRET_MIN_LENGTH = 32
 const PLACEHOLDER_PATTERN = /change-me|placeholder|example|^test-|_dev_|-dev-/i
@@ -86,6 +87,11 @@ const configSchema = z.object({
   METRICS_FLUSH_INTERVAL_MS: z.coerce.number().int().nonnegative().default(1_000),
   /** MetricsAggregator shards (`metrics:0..N-1`); only raise it: /metrics reads shards 0..N-1. */
   METRICS_SHARDS: z.coerce.number().int().min(1).max(64).default(4),
+  /**
+   * '1' in the tests only (vitest.config.ts): production's D1, Durable Object SQL and subrequest limits are
+   * enforced on every statement and invocation (workers/src/platform/guard.ts reads the raw binding at each entry).
+   */
+  PLATFORM_LIMITS_GUARD: z.enum(['0', '1']).default('0'),
 })
 export type Config = z.infer<typeof configSchema>
 

@@ -3,8 +3,11 @@
 // bindings resolve.
 import { createApp } from './app.ts'
 import { log } from './log.ts'
+import { guardHandlers } from './platform/guard.ts'
+import { type WorkerConsumedRole, workerConsumedRole } from './queue-names.ts'
 import { METER_CRON, pushMeterUsage } from './services/billing/meter-push.ts'
 import { consumeNodeOpsLocally } from './services/local-queue/node-ops-shim.ts'
+import { storeNodeOpDeadLetters } from './services/nodes/node-ops-dead-letters.ts'
 import { storeDeadLetters } from './services/usage/usage-dead-letters.ts'
 import { writeUsageEvents } from './services/usage/write-usage-events.ts'
 
@@ -15,22 +18,28 @@ export { LocalQueueShim } from '../../durable-objects/local-queue-shim/local-que
 
 const app = createApp()
 
-export default {
+/** One handler per queue role the Worker consumes (typed by WORKER_CONSUMED_ROLES: a role without one fails the typecheck). */
+const QUEUE_HANDLERS: Record<WorkerConsumedRole, (batch: MessageBatch<unknown>, env: Env) => Promise<void>> = {
+  'usage-events': writeUsageEvents,
+  'usage-events-dlq': storeDeadLetters,
+  'node-ops': consumeNodeOpsLocally, // local dev only, see node-ops-shim.ts
+  'node-ops-dlq': storeNodeOpDeadLetters,
+}
+
+// Each handler call is one invocation of the platform guard: production's limits, checked in tests (platform/guard.ts).
+export default guardHandlers({
   fetch: app.fetch,
   async queue(batch, env) {
-    switch (batch.queue) {
-      case 'usage-events': return writeUsageEvents(batch, env)
-      case 'usage-events-dlq': return storeDeadLetters(batch, env)
-      case 'node-ops': return consumeNodeOpsLocally(batch, env) // local dev only, see node-ops-shim.ts
-      default:
-        // Returning would ack the batch and lose it: a consumer was bound without a handler here (a renamed queue,
-        // a config change deployed before the code). Retried, it waits for the fix or reaches its own DLQ.
-        log.error('unknown_queue', { queue: batch.queue, size: batch.messages.length })
-        batch.retryAll()
-    }
+    // Deployed queues are named `cic-<env>-<role>` (queue-names.ts); a queue of another environment has no role here.
+    const role = workerConsumedRole(batch.queue, env.ENVIRONMENT)
+    if (role) return QUEUE_HANDLERS[role](batch, env)
+    // Returning would ack the batch and lose it: a consumer was bound without a handler here (a renamed queue,
+    // a config change deployed before the code). Retried, it waits for the fix or reaches its own DLQ.
+    log.error('unknown_queue', { queue: batch.queue, size: batch.messages.length })
+    batch.retryAll()
   },
   async scheduled(controller, env) {
     if (controller.cron === METER_CRON) await pushMeterUsage(env, controller.scheduledTime)
     else log.warn('unknown_cron', { cron: controller.cron })
   },
-} satisfies ExportedHandler<Env>
+}) satisfies ExportedHandler<Env>

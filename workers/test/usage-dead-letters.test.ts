@@ -127,6 +127,17 @@ describe('POST /admin/usage/dead-letters/replay', () => {
     expect(JSON.parse(audit!.after).ids).toEqual(expect.arrayContaining(events.map((e) => `req:${e.requestId}`)))
   })
 
+  it('replays 100 named rows in one call, the most it accepts (one bound parameter for the ids, D1 allows 100)', async () => {
+    const t = tenant()
+    const events = Array.from({ length: 100 }, (_, i) => usageEvent(t, 100 + i))
+    await deliverTo('usage-events-dlq', events.map((body, i) => ({ id: `dlq-many-${i}-${t}`, body })))
+    const res = await replay({ ids: events.map((e) => `req:${e.requestId}`) })
+    expect(res.status).toBe(200)
+    expect(await res.json()).toMatchObject({ replayed: 100, inserted: 100, duplicates: 0, not_found: [] })
+    expect(await ledgerRows(t)).toHaveLength(100)
+    expect((await deadLetters('&status=pending')).filter((r) => r.tenant_id === t)).toEqual([])
+  })
+
   it('answers 400 naming a bad field, and 401 without the admin token', async () => {
     expect(await (await replay({ ids: [] })).json()).toMatchObject({ error: { type: 'invalid_request_error', param: 'ids' } })
     expect(await (await admin('/admin/usage/dead-letters?status=lost')).json()).toMatchObject({ error: { param: 'status' } })

@@ -51,7 +51,9 @@ export async function startGatewayInWorkerd(nodes: BenchNode[], outdir: string, 
     name: 'cic-gateway',
     modules: [{ type: 'ESModule', path: script }],
     modulesRoot: outdir,
-    bindings: { ...(workerOptions.bindings as Record<string, unknown>), ADMIN_TOKEN, SECRETS_KEY: 'bench-secrets-key-0123456789' },
+    // development: the stand-in nodes are on 127.0.0.1, which production-like environments refuse to fetch (and
+    // they refuse these short bench secrets); every other rule is the production bundle's.
+    bindings: { ...(workerOptions.bindings as Record<string, unknown>), ADMIN_TOKEN, SECRETS_KEY: 'bench-secrets-key-0123456789', ENVIRONMENT: 'development' },
     host: '127.0.0.1',
     port: 0,
     unsafeDirectSockets: DIRECT_SOCKET,

@@ -111,6 +111,8 @@ export const auditLog = sqliteTable('audit_log', {
   // GET /admin/audit filters by target or actor and pages by id.
   index('audit_log_target_idx').on(t.target, t.id),
   index('audit_log_actor_idx').on(t.actor, t.id),
+  // cic_node_launch_failures_total counts the node.* audit rows of failed launches at scrape time (scrape-metrics.ts).
+  index('audit_log_action_idx').on(t.action, t.id),
 ])
 
 /** Every Stripe webhook event received (verified), once: its id makes a redelivery a no-op. */
@@ -222,6 +224,40 @@ export const nodeLaunches = sqliteTable('node_launches', {
   updatedAt: integer('updated_at', { mode: 'number' }),
 })
 
+/**
+ * Every message of the node-ops dead-letter queue (launch/terminate jobs orchestrator-runner gave up on), kept until
+ * an admin replays it onto node-ops (services/nodes/node-ops-dead-letters.ts). `id` is
+ * `job:<op>:<cluster>:<requested_at>` for a valid job (the same job dead-lettered again is one row), else
+ * `msg:<message id>` (reason `schema`, never replayable).
+ */
+export const nodeOpsDeadLetters = sqliteTable('node_ops_dead_letters', {
+  id: text('id').primaryKey(),
+  /** The dead-letter message's id (the latest one: a job dead-lettered again after a replay arrives under a new id). */
+  messageId: text('message_id').notNull(),
+  /** launch | terminate, and the cluster, as far as the body says (also for a schema reject, for the log). */
+  op: text('op'),
+  clusterName: text('cluster_name'),
+  nodeId: text('node_id'),
+  /** schema: failed the node-ops message schema; retries_exhausted: the runner's retries ran out. */
+  reason: text('reason', { enum: ['schema', 'retries_exhausted'] }).notNull(),
+  error: text('error'),
+  /** The message body as received (JSON). */
+  body: text('body').notNull(),
+  /** Deliveries of the dead-letter message (the highest `attempts` seen for `message_id`). */
+  attempts: integer('attempts').notNull(),
+  firstSeenAt: integer('first_seen_at', { mode: 'number' }).notNull(),
+  lastSeenAt: integer('last_seen_at', { mode: 'number' }).notNull(),
+  /** discarded: an admin checked the job needs nothing more (e.g. `sky status` shows the cluster gone) and closed it. */
+  status: text('status', { enum: ['pending', 'replayed', 'discarded'] }).notNull().default('pending'),
+  /** A replay in progress holds the row until it is sent (or its lease runs out: the row is pending again). */
+  claimedAt: integer('claimed_at', { mode: 'number' }),
+  replayedAt: integer('replayed_at', { mode: 'number' }),
+  /** Times the job was re-sent onto node-ops. */
+  replays: integer('replays').notNull().default(0),
+  /** Why the last replay did not send it (fails the schema, or the queue refused it). */
+  replayError: text('replay_error'),
+}, (t) => [index('node_ops_dead_letters_status_idx').on(t.status, t.firstSeenAt)])
+
 export type TenantRow = typeof tenants.$inferSelect
 export type ApiKeyRow = typeof apiKeys.$inferSelect
 export type NodeRow = typeof nodes.$inferSelect
@@ -230,3 +266,4 @@ export type BillingObjectRow = typeof billingObjects.$inferSelect
 export type MeterPushRow = typeof meterPushes.$inferSelect
 export type UsageDeadLetterRow = typeof usageDeadLetters.$inferSelect
 export type NodeLaunchRow = typeof nodeLaunches.$inferSelect
+export type NodeOpsDeadLetterRow = typeof nodeOpsDeadLetters.$inferSelect

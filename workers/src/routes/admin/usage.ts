@@ -16,7 +16,7 @@ const deadLetterQuerySchema = z.strictObject({
   limit: z.coerce.number().int().min(1).max(500).default(100),
 })
 
-/** At most 100 rows per call: each id is a bound parameter (D1 allows 100 per statement). */
+/** At most 100 rows per call: one ledger write (the ids are bound as one JSON parameter, see usage-dead-letters.ts). */
 const replaySchema = z.strictObject({
   ids: z.array(z.string().min(1).max(300)).min(1).max(100).optional(),
   limit: z.number().int().min(1).max(100).default(100),

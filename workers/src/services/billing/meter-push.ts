@@ -34,17 +34,21 @@ const PAGE_SIZE = 20
 const CLAIM_LEASE_MS = 10 * 60_000
 /** Stripe deduplicates an identifier for at least 24 h: a re-send after this is logged as an error. */
 export const DEDUPE_WARN_AFTER_MS = 20 * HOUR_MS
-const INSERT_ROWS_PER_STATEMENT = 9 // 11 columns per row; D1 binds at most 100 parameters per statement
+const INSERT_ROWS_PER_STATEMENT = 9 // 11 columns per row; D1 binds at most 100 parameters per statement (platform/limits.ts)
 
 /**
  * What one run may spend. A run pages through every due row until one of these runs out (the rest waits for the
- * next hour, least recently tried first). Wall time: an hourly cron may run 15 min. D1: 1000 queries per invocation,
- * each statement of a batch counted as one to be safe. Beyond that, fan the sends out through a Queue.
+ * next hour, least recently tried first). Wall time: an hourly cron may run 15 min. D1: 1000 queries per invocation
+ * (platform/limits.ts), each statement of a batch counted as one to be safe. Beyond that, fan the sends out through
+ * a Queue. Recording new rows may take a third of the queries: after a long cron outage (or with many tenants) the
+ * oldest hours are recorded first and the next runs record the rest, instead of one batch past the limit that would
+ * fail every hour.
  */
 export type PushBudget = { sendMs: number; d1Queries: number }
 const DEFAULT_BUDGET: PushBudget = { sendMs: 10 * 60_000, d1Queries: 900 }
 
-export type PushReport = { planned: number; sent: number; failed: number; rejected: number; notClaimed: number; pages: number }
+/** `planned`: rows recorded by this run; `deferred`: due tenant-hours left for the next runs (newest hours). */
+export type PushReport = { planned: number; deferred: number; sent: number; failed: number; rejected: number; notClaimed: number; pages: number }
 
 export async function pushMeterUsage(env: Env, now: number, budget: PushBudget = DEFAULT_BUDGET): Promise<PushReport | { skipped: 'not_configured' }> {
   const config = meterConfig(env)
@@ -55,9 +59,10 @@ export async function pushMeterUsage(env: Env, now: number, budget: PushBudget =
   const { eventName } = config.config
   const db = createDb(env.DB)
   const startedAt = Date.now()
-  const planned = await planAndRecord(db, eventName, now)
+  const maxRows = Math.floor(budget.d1Queries / 3) * INSERT_ROWS_PER_STATEMENT
+  const planned = await planAndRecord(db, eventName, now, maxRows)
   let queries = planned.queries
-  const report: PushReport = { planned: planned.intents.length, sent: 0, failed: 0, rejected: 0, notClaimed: 0, pages: 0 }
+  const report: PushReport = { planned: planned.recorded, deferred: planned.deferred, sent: 0, failed: 0, rejected: 0, notClaimed: 0, pages: 0 }
   const stripe = stripeClient(config.config)
   // At least one page per run; then more while the budget lasts (a page: select, claim, one result write per row).
   while (report.pages === 0 || (Date.now() - startedAt < budget.sendMs && queries + PAGE_SIZE + 2 <= budget.d1Queries)) {
@@ -75,7 +80,8 @@ export async function pushMeterUsage(env: Env, now: number, budget: PushBudget =
   return report
 }
 
-async function planAndRecord(db: Db, eventName: string, now: number): Promise<{ intents: PushIntent[]; queries: number }> {
+/** Records at most `maxRows` of the due events, oldest hours first; the rest are planned again by the next run. */
+async function planAndRecord(db: Db, eventName: string, now: number, maxRows: number): Promise<{ recorded: number; deferred: number; queries: number }> {
   const { from, to } = closedHours(now, GRACE_MS, LOOKBACK_HOURS)
   // A literal, not a bound parameter: D1 binds JS numbers as REAL, which would turn this into float division.
   const hourLiteral = sql.raw(String(HOUR_MS))
@@ -93,7 +99,7 @@ async function planAndRecord(db: Db, eventName: string, now: number): Promise<{ 
   if (overPushed.length > 0) log.error('meter_push_over_pushed', { hours: overPushed })
   // createdAt is wall time (not the cron's scheduled time): it orders never-attempted rows among retries.
   const createdAt = Date.now()
-  const rows = intents.map((i) => ({ ...i, eventName, status: 'pending' as const, attempts: 0, createdAt }))
+  const rows = [...intents].sort(oldestFirst).slice(0, maxRows).map((i) => ({ ...i, eventName, status: 'pending' as const, attempts: 0, createdAt }))
   const statements = []
   for (let i = 0; i < rows.length; i += INSERT_ROWS_PER_STATEMENT) {
     // A concurrent run that planned the same identifier already wrote it: keep the first, frozen row.
@@ -101,8 +107,11 @@ async function planAndRecord(db: Db, eventName: string, now: number): Promise<{ 
   }
   const [first, ...rest] = statements
   if (first) await db.batch([first, ...rest])
-  return { intents, queries: 2 + statements.length }
+  return { recorded: rows.length, deferred: intents.length - rows.length, queries: 2 + statements.length }
 }
+
+const oldestFirst = (a: PushIntent, b: PushIntent) =>
+  a.hourStart - b.hourStart || (a.tenantId < b.tenantId ? -1 : a.tenantId > b.tenantId ? 1 : 0) || a.seq - b.seq
 
 /** A failed row is free to retry; a pending one only once its lease ran out (its sender died mid-flight). */
 const isFree = (wall: number) => or(eq(meterPushes.status, 'failed'), and(eq(meterPushes.status, 'pending'),

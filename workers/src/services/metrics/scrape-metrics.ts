@@ -1,13 +1,14 @@
 // GET /metrics: sums every MetricsAggregator shard (exact up to what isolates have flushed, at most
 // METRICS_FLUSH_INTERVAL_MS old; in-flight counts only from isolates that reported within gaugeTtlMs) and
-// reads the NodeMonitor snapshot of each node that has an endpoint to check (exact at scrape time).
+// reads the NodeMonitor snapshot of each node that has an endpoint to check (exact at scrape time), and the D1
+// state the alert rules watch (state-gauges.ts, one batch that also reads the fleet).
 import { renderExposition } from '../../../../durable-objects/metrics-aggregator/exposition.ts'
 import { FAMILIES, mergeDeltas, type Sample } from '../../../../durable-objects/metrics-aggregator/metric-registry.ts'
 import type { NodeSnapshot } from '../../../../durable-objects/node-monitor/monitor-state.ts'
 import { createDb } from '../../db/client.ts'
-import { nodes } from '../../db/schema.ts'
 import { nodeSnapshots } from '../nodes/node-monitor-client.ts'
 import { gaugeTtlMs, shardName } from './metrics-buffer.ts'
+import { readStateGauges } from './state-gauges.ts'
 
 const BREAKER_VALUES = { closed: 0, half_open: 1, open: 2 } as const
 
@@ -36,14 +37,14 @@ export function nodeGauges(nodeId: string, snap: NodeSnapshot): Sample[] {
 
 export async function scrapeMetrics(env: Env, shards: number, flushIntervalMs: number): Promise<string> {
   const ttlMs = gaugeTtlMs(flushIntervalMs)
-  const [shardSeries, fleet] = await Promise.all([
+  const [shardSeries, { fleet, samples: state }] = await Promise.all([
     Promise.all(Array.from({ length: shards }, (_, i) => env.METRICS_AGGREGATOR.getByName(shardName(i)).read(ttlMs))),
-    createDb(env.DB).select({ id: nodes.id, status: nodes.status, endpoint: nodes.endpoint }).from(nodes),
+    readStateGauges(createDb(env.DB)),
   ])
   const summed = new Map<string, number>()
   for (const series of shardSeries) mergeDeltas(summed, series.map((s) => [s.key, s.value] as const))
   const live = fleet.filter(isExportedNode).map((n) => n.id)
   const snapshots = await nodeSnapshots(env, live)
   const gauges = [...snapshots].flatMap(([id, snap]) => nodeGauges(id, snap))
-  return renderExposition(summed, gauges)
+  return renderExposition(summed, [...gauges, ...state])
 }

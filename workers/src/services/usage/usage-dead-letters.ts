@@ -4,7 +4,7 @@
 // admin replays it through the ledger's own exactly-once write (writeLedger: ON CONFLICT (request_id) DO
 // NOTHING), so replaying a row twice, or replaying an event that did reach the ledger, counts it once.
 import { z } from 'zod'
-import { asc, eq, inArray, sql } from 'drizzle-orm'
+import { asc, eq, sql } from 'drizzle-orm'
 import { createDb, type Db } from '../../db/client.ts'
 import { usageDeadLetters, type UsageDeadLetterRow } from '../../db/schema.ts'
 import { log } from '../../log.ts'
@@ -105,13 +105,19 @@ export type ReplayReport = {
 }
 
 /**
+ * `id IN (ids)` with one bound parameter however many ids: D1 binds at most 100 per statement
+ * (workers/src/platform/limits.ts), and the marking UPDATE below also binds its SET values.
+ */
+const idIn = (ids: readonly string[]) => sql`${usageDeadLetters.id} IN (SELECT value FROM json_each(${JSON.stringify(ids)}))`
+
+/**
  * Replays the named rows (whatever their status: the ledger write makes a second replay a no-op), or else the
  * oldest pending ones. Rows still failing the schema stay pending with the reason in replay_error.
  */
 export async function replayDeadLetters(env: Env, request: ReplayRequest, by: Pick<AuditEntry, 'actor' | 'requestId'>): Promise<ReplayReport> {
   const db = createDb(env.DB)
   const rows = request.ids
-    ? await db.select().from(usageDeadLetters).where(inArray(usageDeadLetters.id, request.ids)).all()
+    ? await db.select().from(usageDeadLetters).where(idIn(request.ids)).all()
     : await listDeadLetters(db, { status: 'pending', limit: request.limit })
   const found = new Set(rows.map((r) => r.id))
   const valid: { id: string; event: UsageEvent }[] = []
@@ -125,7 +131,7 @@ export async function replayDeadLetters(env: Env, request: ReplayRequest, by: Pi
   const written = await writeLedger(env.DB, valid.map((v) => v.event))
   const now = Date.now()
   const marks = [
-    ...(valid.length > 0 ? [db.update(usageDeadLetters).set({ status: 'replayed', replayedAt: now, replayError: null }).where(inArray(usageDeadLetters.id, valid.map((v) => v.id)))] : []),
+    ...(valid.length > 0 ? [db.update(usageDeadLetters).set({ status: 'replayed', replayedAt: now, replayError: null }).where(idIn(valid.map((v) => v.id)))] : []),
     ...invalid.map((i) => db.update(usageDeadLetters).set({ replayError: i.error.slice(0, 1000) }).where(eq(usageDeadLetters.id, i.id))),
   ]
   const report: ReplayReport = {
