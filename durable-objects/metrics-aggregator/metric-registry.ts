@@ -16,6 +16,7 @@ export const FAMILIES = {
   overhead: { name: 'cic_gateway_overhead_seconds', type: 'histogram', help: 'Request duration minus the time spent waiting on nodes (until first byte, and streaming).', buckets: LATENCY_BUCKETS },
   activeRequests: { name: 'cic_active_requests', type: 'gauge', help: 'Requests being handled by the gateway (streams until they end): the sum of each live isolate\'s latest in-flight count.' },
   upstreamErrors: { name: 'cic_upstream_errors_total', type: 'counter', help: 'Failed attempts at a node, by node id and failure kind (retried ones included).' },
+  dependencyFailures: { name: 'cic_dependency_failures_total', type: 'counter', help: 'Requests answered 503 because a dependency failed, by dependency (d1, tenant_gate, node_monitor, queue).' },
   rateLimited: { name: 'cic_rate_limited_total', type: 'counter', help: 'Requests refused by admission, by the limit that refused them.' },
   tokens: { name: 'cic_tokens_total', type: 'counter', help: 'Tokens in usage events sent to the ledger, by direction (prompt, completion) and model.' },
   nodeUp: { name: 'cic_node_up', type: 'gauge', help: 'Whether the node\'s last health checks succeeded (1) or not (0), read from its NodeMonitor at scrape time.' },

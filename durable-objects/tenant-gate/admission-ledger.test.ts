@@ -273,3 +273,26 @@ describe('restore', () => {
     expect(restored.budget('2026-11')).toEqual({ committed: 7, reserved: 100 })
   })
 })
+
+describe('non-finite token counts', () => {
+  it('refuses a reservation of Infinity or NaN and keeps the TPM window exact for the requests after it', () => {
+    const ledger = new AdmissionLedger()
+    const l = limits({ tpm: 400 })
+    for (const bad of [tokens(10, Infinity), tokens(Number.NaN, 5), tokens(10, 1.5)]) {
+      expect(ledger.admit(req({ reservation: bad }), l, T0)).toMatchObject({ ok: false, reason: 'invalid_reservation' })
+    }
+    // 100 tokens each: exactly four fit in 400 (the window is not NaN, so the limit still holds).
+    const results = admitMany(ledger, 8, l, T0)
+    expect(results.filter((r) => r.ok)).toHaveLength(4)
+    expect(results.at(-1)).toMatchObject({ ok: false, reason: 'rate_limited', scope: 'tokens' })
+  })
+
+  it('settles usage that is not a finite count as 0', () => {
+    const ledger = new AdmissionLedger()
+    const l = limits({ tpm: 200 })
+    const first = ledger.admit(req(), l, T0)
+    if (!first.ok) throw new Error('expected an admission')
+    expect(ledger.settle(first.entry.id, Infinity, T0)).toMatchObject({ entries: [{ tokens: 0 }] })
+    expect(admitMany(ledger, 3, l, T0).filter((r) => r.ok)).toHaveLength(2)
+  })
+})

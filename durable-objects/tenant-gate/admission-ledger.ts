@@ -42,6 +42,8 @@ export type LedgerRefusal =
   | { ok: false; reason: 'rate_limited'; scope: RateScope; limit: number; used: number; requested: number; retryAfterMs: number; rate: RateSnapshot }
   | { ok: false; reason: 'request_too_large'; limit: number; requested: number; rate: RateSnapshot }
   | { ok: false; reason: 'budget_exhausted'; period: string; budget: number; used: number; requested: number; rate: RateSnapshot }
+  /** A reservation that is not finite non-negative integers: refused before it can touch the window or a budget. */
+  | { ok: false; reason: 'invalid_reservation'; rate: RateSnapshot }
 
 /** What changed, for the object to persist: entries to upsert and budget periods to rewrite. */
 export type Changes = { entries: LedgerEntry[]; budgets: string[] }
@@ -56,6 +58,9 @@ type Blocked = { scope: RateScope; limit: number; used: number; requested: numbe
  * without waiting for a storage commit; an object that restarts forgets them (its windows start empty, and
  * the gateway renews running leases often enough that an object with a stream in flight is never idle).
  */
+/** Token arithmetic stays in safe integers: NaN or Infinity would poison the window sum for good. */
+const isTokenCount = (n: number): boolean => Number.isSafeInteger(n) && n >= 0
+
 export const isDurable = (e: LedgerEntry): boolean => e.budgetPeriod !== null
 
 /** Budgets run per calendar month, UTC ('2026-11'). */
@@ -85,6 +90,7 @@ export class AdmissionLedger {
     this.advance(now)
     const rate = () => this.snapshot(limits, req.keyId, now)
     const res = req.reservation
+    if (res && !isTokenCount(res.promptTokens + res.completionTokens)) return { ok: false, reason: 'invalid_reservation', rate: rate() }
     let need = res ? res.promptTokens + res.completionTokens : 0
     const canShrinkTo = (room: number) => res !== null && res.isCompletionGuess && res.promptTokens < room
     if (res && limits.tpm > 0 && need > limits.tpm) {
@@ -131,8 +137,12 @@ export class AdmissionLedger {
     return { ok: true, entry, rate: rate(), changes: { entries: [entry], budgets: period ? [period] : [] } }
   }
 
-  /** Replaces a lease's reservation by its real usage, at once. Null when unknown or already settled (idempotent). */
+  /**
+   * Replaces a lease's reservation by its real usage, at once. Null when unknown or already settled (idempotent).
+   * Usage that is not a finite non-negative integer settles as 0 (the object's caller also sanitises it).
+   */
   settle(id: string, usedTokens: number, now: number): Changes | null {
+    if (!isTokenCount(usedTokens)) usedTokens = 0
     this.advance(now)
     const e = this.leases.get(id)
     if (!e) return null

@@ -208,3 +208,33 @@ describe('client aborts', () => {
 async function drain(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<void> {
   for (;;) if ((await reader.read()).done) return
 }
+
+describe('oversized and redirecting answers (the gateway\'s caps)', () => {
+  it('huge-line sends the tokens, then one data line of hugeBytes without an end', async () => {
+    Object.assign(standin.knobs, { fail: 'huge-line', failAfterTokens: 2, hugeBytes: 100_000 })
+    const text = await (await chat({ stream: true })).text()
+    const cut = text.lastIndexOf('\n\n') + 2
+    expect(parseSse(text.slice(0, cut))).toHaveLength(3) // role chunk and two tokens
+    expect(text.slice(cut)).toBe(`data: ${'x'.repeat(100_000)}`)
+  })
+
+  it('huge-body answers 200 with a JSON body of about hugeBytes; huge-error 500 with one', async () => {
+    Object.assign(standin.knobs, { fail: 'huge-body', hugeBytes: 200_000 })
+    const body = (await (await chat({})).json()) as { pad: string }
+    expect(body.pad).toHaveLength(200_000)
+    standin.knobs.fail = 'huge-error'
+    const res = await chat({})
+    expect(res.status).toBe(500)
+    expect(((await res.json()) as { error: { message: string } }).error.message).toHaveLength(200_000)
+  })
+
+  it('redirect answers 307 with a location; metricsPadBytes pads /metrics; reportedCompletionTokens lies about usage', async () => {
+    standin.knobs.fail = 'redirect'
+    const res = await fetch(`${standin.url}/v1/chat/completions`, { method: 'POST', body: JSON.stringify({ messages: MESSAGES }), redirect: 'manual' })
+    expect(res.status).toBe(307)
+    expect(res.headers.get('location')).toBe('/v1/elsewhere')
+    Object.assign(standin.knobs, { fail: 'none', metricsPadBytes: 10_000, reportedCompletionTokens: 999 })
+    expect((await (await fetch(`${standin.url}/metrics`)).text()).length).toBeGreaterThan(10_000)
+    expect(await (await chat({})).json()).toMatchObject({ usage: { completion_tokens: 999 } })
+  })
+})

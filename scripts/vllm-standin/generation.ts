@@ -4,7 +4,7 @@
 
 import type { ServerResponse } from 'node:http'
 import type { GenerationRequest } from './generation-request.ts'
-import { pause, resetConnection, sendJson } from './http-io.ts'
+import { pause, resetConnection, sendJson, writeLazily } from './http-io.ts'
 import type { InFlight } from './in-flight.ts'
 import type { Knobs } from './knobs.ts'
 import type { Stats } from './stats.ts'
@@ -23,6 +23,9 @@ export type GenerationJob = InFlight & {
 /** What vLLM says when its engine dies; used for `http500` and `midstream-error`. */
 const ENGINE_DEAD = 'EngineCore encountered an issue. See stack trace (above) for the root cause.'
 
+/** The completion tokens the node reports: the real count unless the `reportedCompletionTokens` knob lies. */
+const reported = (knobs: Knobs, generated: number) => knobs.reportedCompletionTokens ?? generated
+
 const SSE_HEADERS = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' }
 
 type Sink = {
@@ -36,7 +39,7 @@ type Sink = {
 
 function streamSink(job: GenerationJob, format: ResponseFormat): Sink {
   const { res, request } = job
-  const usageAt = (n: number): Usage | undefined => (request.continuousUsage && !job.knobs.omitUsage ? usageOf(request.promptTokens, n) : undefined)
+  const usageAt = (n: number): Usage | undefined => (request.continuousUsage && !job.knobs.omitUsage ? usageOf(request.promptTokens, reported(job.knobs, n)) : undefined)
   let pending = ''
   let isOpened = false
   let isFlushed = false
@@ -59,7 +62,7 @@ function streamSink(job: GenerationJob, format: ResponseFormat): Sink {
     finish(reason, generated) {
       open()
       pending += format.finish(reason, usageAt(generated))
-      if (request.includeUsage && !job.knobs.omitUsage) pending += format.usageOnly(usageOf(request.promptTokens, generated))
+      if (request.includeUsage && !job.knobs.omitUsage) pending += format.usageOnly(usageOf(request.promptTokens, reported(job.knobs, generated)))
       res.end(pending + DONE_FRAME)
     },
     failMidway() {
@@ -77,7 +80,7 @@ function wholeSink(job: GenerationJob, format: ResponseFormat): Sink {
     },
     flush() {},
     finish(reason, generated) {
-      sendJson(job.res, 200, format.whole(text, reason, job.knobs.omitUsage ? undefined : usageOf(job.request.promptTokens, generated)))
+      sendJson(job.res, 200, format.whole(text, reason, job.knobs.omitUsage ? undefined : usageOf(job.request.promptTokens, reported(job.knobs, generated))))
     },
     failMidway() {
       sendJson(job.res, 500, errorBody(job.knobs.errorFormat, internalError(ENGINE_DEAD)))
@@ -94,12 +97,24 @@ export async function runGeneration(job: GenerationJob): Promise<void> {
   const { request, knobs, res, stats, signal } = job
   if (knobs.fail === 'http500') return sendJson(res, 500, errorBody(knobs.errorFormat, internalError(ENGINE_DEAD)))
   if (knobs.fail === 'hang') return // accepted, never answered; in-flight.ts books the eventual client abort
+  if (knobs.fail === 'redirect') {
+    res.writeHead(307, { location: '/v1/elsewhere', 'content-length': 0 })
+    return void res.end()
+  }
+  if (knobs.fail === 'huge-error') {
+    res.writeHead(500, { 'content-type': 'application/json' })
+    return writeLazily(res, '{"error":{"message":"', knobs.hugeBytes, 'x', '","type":"InternalServerError","param":null,"code":500}}')
+  }
+  if (knobs.fail === 'huge-body' && !request.isStream) {
+    res.writeHead(200, { 'content-type': 'application/json' })
+    return writeLazily(res, '{"id":"cmpl-huge","object":"chat.completion","pad":"', knobs.hugeBytes, 'x', '"}')
+  }
 
   stats.promptTokens += request.promptTokens
   const answer = answerFor(request.sourceText, knobs.answerTokens, request.maxTokens)
   const format = request.kind === 'chat' ? chatFormat(request.model) : textFormat(request.model)
   const sink = request.isStream ? streamSink(job, format) : wholeSink(job, format)
-  const isFailing = knobs.fail === 'reset' || knobs.fail === 'midstream-error' || knobs.fail === 'stall'
+  const isFailing = knobs.fail === 'reset' || knobs.fail === 'midstream-error' || knobs.fail === 'stall' || knobs.fail === 'huge-line'
   const failAt = isFailing ? Math.min(knobs.failAfterTokens, answer.tokens.length) : -1
   const gapMs = knobs.tokensPerSecond > 0 ? 1000 / knobs.tokensPerSecond : 0
 
@@ -109,6 +124,7 @@ export async function runGeneration(job: GenerationJob): Promise<void> {
       // The node stops mid-stream without closing: what is sent stays sent, the connection stays open, and
       // nothing more comes (a client abort is booked by in-flight.ts, as for `hang`).
       if (knobs.fail === 'stall') return sink.flush()
+      if (knobs.fail === 'huge-line') { sink.flush(); return writeLazily(res, 'data: ', knobs.hugeBytes, 'x', null) }
       stats.finished.error++
       return sink.failMidway()
     }

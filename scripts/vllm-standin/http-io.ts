@@ -70,3 +70,29 @@ export function resetConnection(res: ServerResponse, inFlight: InFlight): void {
   // http may still hold the frames corked until the next tick; after setImmediate they are in the socket.
   setImmediate(() => (socket.writableLength === 0 ? reset() : socket.once('drain', reset)))
 }
+
+const PIECE_BYTES = 64 * 1024
+
+/**
+ * Writes `head`, then `fillBytes` of `fill` in 64 KiB pieces, each only once the socket has drained the last (so
+ * a reader that stops reading stops the writing), then `tail`, and ends. Stops quietly when the client leaves.
+ */
+export async function writeLazily(res: ServerResponse, head: string, fillBytes: number, fill: string, tail: string | null): Promise<void> {
+  const piece = fill.repeat(Math.ceil(PIECE_BYTES / fill.length)).slice(0, PIECE_BYTES)
+  if (!res.write(head)) await drained(res)
+  for (let sent = 0; sent < fillBytes && !res.destroyed; sent += PIECE_BYTES) {
+    if (!res.write(fillBytes - sent >= PIECE_BYTES ? piece : piece.slice(0, fillBytes - sent)) && !(await drained(res))) return
+  }
+  if (!res.destroyed) res.end(tail ?? undefined)
+}
+
+/** True once `res` can take more, false when it closed first. */
+function drained(res: ServerResponse): Promise<boolean> {
+  return new Promise((resolve) => {
+    const done = (ok: boolean) => { res.off('drain', onDrain); res.off('close', onClose); resolve(ok) }
+    const onDrain = () => done(true)
+    const onClose = () => done(false)
+    res.on('drain', onDrain)
+    res.on('close', onClose)
+  })
+}

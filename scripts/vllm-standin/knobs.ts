@@ -2,7 +2,7 @@
 // `x-standin-<knob>` headers. Used by server.ts (initial knobs), router.ts (headers), control.ts and main.ts.
 
 /** What the stand-in does instead of (or in the middle of) a normal answer. */
-export type FailMode = 'none' | 'http500' | 'reset' | 'hang' | 'midstream-error' | 'stall'
+export type FailMode = 'none' | 'http500' | 'reset' | 'hang' | 'midstream-error' | 'stall' | 'huge-line' | 'huge-body' | 'huge-error' | 'redirect'
 /** `current` = vLLM ≥ 0.10 `{"error":{…,"code":<int>}}`; `legacy` = old flat `{"object":"error",…}`. */
 export type ErrorFormat = 'current' | 'legacy'
 
@@ -12,7 +12,11 @@ export type Knobs = {
   /** Decode speed; 0 = no delay between tokens. */
   tokensPerSecond: number
   fail: FailMode
-  /** For `reset`, `midstream-error` and `stall`: how many content tokens are sent before failing. */
+  /**
+   * For `reset`, `midstream-error`, `stall` and `huge-line`: how many content tokens are sent before failing.
+   * `huge-line` (streams) then sends one `data:` line of `hugeBytes` with no line end and closes; `huge-body` answers
+   * 200 with a JSON body of `hugeBytes`; `huge-error` answers 500 with one; `redirect` answers 307 to /v1/elsewhere.
+   */
   failAfterTokens: number
   /** Length of the natural answer in tokens; `max_tokens` below this ends with finish_reason `length`. */
   answerTokens: number
@@ -27,6 +31,12 @@ export type Knobs = {
   errorFormat: ErrorFormat
   /** Send no `usage` at all (JSON bodies, include_usage frames, continuous usage), like a node that omits it. */
   omitUsage: boolean
+  /** Size of what the `huge-*` fail modes send, written lazily in 64 KiB pieces as the socket drains. */
+  hugeBytes: number
+  /** Comment bytes appended to `GET /metrics` (a scrape larger than any real one). */
+  metricsPadBytes: number
+  /** Usage the node reports, overriding the real counts (a faulty node over-billing); null = the real ones. */
+  reportedCompletionTokens: number | null
 }
 
 export const DEFAULT_KNOBS: Readonly<Knobs> = {
@@ -41,9 +51,12 @@ export const DEFAULT_KNOBS: Readonly<Knobs> = {
   healthStatus: 200,
   errorFormat: 'current',
   omitUsage: false,
+  hugeBytes: 16 * 1024 * 1024,
+  metricsPadBytes: 0,
+  reportedCompletionTokens: null,
 }
 
-const FAIL_MODES: readonly FailMode[] = ['none', 'http500', 'reset', 'hang', 'midstream-error', 'stall']
+const FAIL_MODES: readonly FailMode[] = ['none', 'http500', 'reset', 'hang', 'midstream-error', 'stall', 'huge-line', 'huge-body', 'huge-error', 'redirect']
 const ERROR_FORMATS: readonly ErrorFormat[] = ['current', 'legacy']
 
 type KnobName = keyof Knobs
@@ -84,6 +97,9 @@ const KNOB_PARSERS: Record<KnobName, (raw: unknown) => Parsed> = {
   healthStatus: httpStatus,
   errorFormat: oneOf(ERROR_FORMATS),
   omitUsage: flag,
+  hugeBytes: nonNegativeInteger,
+  metricsPadBytes: nonNegativeInteger,
+  reportedCompletionTokens: (raw) => (raw === null || raw === 'null' ? { ok: true, value: null } : nonNegativeInteger(raw)),
 }
 const KNOB_NAMES = Object.keys(KNOB_PARSERS) as KnobName[]
 

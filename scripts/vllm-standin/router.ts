@@ -81,7 +81,10 @@ async function route(state: StandinState, req: IncomingMessage, res: ServerRespo
 
 function serveGet(state: StandinState, { res, path, knobs }: Routed): void {
   if (path === '/v1/models') return sendJson(res, 200, modelsListBody(state.served))
-  if (path === '/metrics') return sendText(res, 200, metricsText(state.served.models[0] ?? '', knobs, state.stats), METRICS_CONTENT_TYPE)
+  if (path === '/metrics') {
+    const pad = knobs.metricsPadBytes > 0 ? `# ${'x'.repeat(1021)}\n`.repeat(Math.ceil(knobs.metricsPadBytes / 1024)) : ''
+    return sendText(res, 200, metricsText(state.served.models[0] ?? '', knobs, state.stats) + pad, METRICS_CONTENT_TYPE)
+  }
   // /health: vLLM answers 200 with an empty body, or 503 once the engine is dead.
   res.writeHead(knobs.healthStatus, { 'content-length': 0 })
   res.end()

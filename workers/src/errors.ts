@@ -17,6 +17,8 @@ const KINDS = {
   internal: [500, 'server_error'],
   bad_gateway: [502, 'server_error'],
   upstream_unavailable: [503, 'server_error'],
+  /** D1, a Durable Object or a Queue failed (dependency.ts); always with a jittered Retry-After. */
+  dependency_unavailable: [503, 'server_error'],
   upstream_timeout: [504, 'server_error'],
 } as const satisfies Record<string, readonly [number, string]>
 

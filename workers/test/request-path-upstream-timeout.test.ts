@@ -48,7 +48,7 @@ describe('forwardInference, non-streamed timeout', () => {
       identity: { tenantId: 't-timeout', keyId: 'k', keyLimits: {} }, requestId: 'timeout-req-0001', startedAt: performance.now(),
       clientSignal: new AbortController().signal,
       timeouts: { connectMs: 1_000, firstByteMs: 1_000, idleMs: 1_000, requestMs: 300 },
-      retry: { maxRetries: 3, backoffMs: 1, deadlineMs: 10_000 },
+      retry: { maxRetries: 3, backoffMs: 1, deadlineMs: 10_000 }, maxContextTokens: 8192,
       selectNode: async ({ avoid }) => {
         const next = avoid.has(hanging.id) ? healthy : hanging
         selected.push(next.id)

@@ -2,6 +2,7 @@
 // Revocation and suspension are not checked here but by the tenant's admission object, on every request.
 import { createMiddleware } from 'hono/factory'
 import { createDb } from '../db/client.ts'
+import { dependsOn } from '../dependency.ts'
 import type { AppEnv } from '../env.ts'
 import { ApiError } from '../errors.ts'
 import { setLogTenant } from '../log.ts'
@@ -14,7 +15,7 @@ export const apiKeyAuth = () =>
     if (!key) {
       throw new ApiError('unauthorized', 'You didn\'t provide an API key. Provide it in the Authorization header as "Bearer sk-...".', { code: 'missing_api_key' })
     }
-    const identity = key.startsWith('sk-') && key.length < 256 ? await resolveApiKey(createDb(c.env.DB), key) : null
+    const identity = key.startsWith('sk-') && key.length < 256 ? await dependsOn('d1', () => resolveApiKey(createDb(c.env.DB), key)) : null
     if (!identity) throw new ApiError('unauthorized', 'Incorrect API key provided.', { code: 'invalid_api_key' })
     c.set('identity', identity)
     setLogTenant(identity.tenantId) // every later line of this request names its tenant (never its key)

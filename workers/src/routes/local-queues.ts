@@ -9,6 +9,7 @@ import { ApiError } from '../errors.ts'
 import { tokensMatch } from '../middleware/admin-auth.ts'
 import { ackRequestSchema, pullRequestSchema } from '../schemas/queue-pull-api.ts'
 import { pullOptions } from '../../../durable-objects/local-queue-shim/queue-shim-core.ts'
+import { readBodyText } from './read-body.ts'
 import { isLocalQueueShimEnabled, queueShim } from '../services/local-queue/node-ops-shim.ts'
 
 const cfError = (c: Context<AppEnv>, status: 400 | 401 | 404, code: number, message: string) =>
@@ -17,7 +18,7 @@ const cfError = (c: Context<AppEnv>, status: 400 | 401 | 404, code: number, mess
 const queueNotFound = (c: Context<AppEnv>) => cfError(c, 404, 11000, 'Queue not found (the local shim serves node-ops only)')
 
 async function readBody<S extends z.ZodType>(c: Context<AppEnv>, schema: S): Promise<z.infer<S> | null> {
-  const text = await c.req.text()
+  const text = await readBodyText(c, c.get('config').MAX_BODY_BYTES)
   let json: unknown = {}
   try {
     if (text.trim()) json = JSON.parse(text)

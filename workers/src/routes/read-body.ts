@@ -1,18 +1,25 @@
 // Reads and validates a JSON request body once, at the edge: 413 when too large, 400 naming the bad field.
+// Every request body the Worker reads goes through readBodyText: counted as it arrives and refused at the cap,
+// with or without a Content-Length (a chunked body is never buffered past the limit; see read-capped.ts).
 // An empty body is read as `{}`: `curl -X POST …/keys` (every field optional) should just work, and a route
 // with required fields then names the first missing one instead of calling the body invalid JSON.
 import type { Context } from 'hono'
 import type { z } from 'zod'
 import type { AppEnv } from '../env.ts'
 import { ApiError } from '../errors.ts'
+import { readCappedText } from '../read-capped.ts'
+
+/** The request body as text, at most `maxBytes` of it: 413 `request_too_large` beyond (Content-Length first, then counted). */
+export async function readBodyText(c: Context<AppEnv>, maxBytes: number): Promise<string> {
+  const tooLarge = () => new ApiError('payload_too_large', `Request body exceeds the ${maxBytes} byte limit.`, { code: 'request_too_large' })
+  if (Number(c.req.header('content-length') ?? 0) > maxBytes) throw tooLarge()
+  const read = await readCappedText(c.req.raw.body, maxBytes)
+  if (!read.ok) throw tooLarge()
+  return read.text
+}
 
 export async function readJsonBody<S extends z.ZodType>(c: Context<AppEnv>, schema: S): Promise<z.infer<S>> {
-  const max = c.get('config').MAX_BODY_BYTES
-  const tooLarge = () => new ApiError('payload_too_large', `Request body exceeds the ${max} byte limit.`, { code: 'request_too_large' })
-  if (Number(c.req.header('content-length') ?? 0) > max) throw tooLarge()
-  const bytes = await c.req.arrayBuffer()
-  if (bytes.byteLength > max) throw tooLarge()
-  const text = new TextDecoder().decode(bytes)
+  const text = await readBodyText(c, c.get('config').MAX_BODY_BYTES)
   let json: unknown
   try {
     json = text.trim() === '' ? {} : JSON.parse(text)

@@ -6,8 +6,8 @@ describe('usageQuerySchema', () => {
     expect(usageQuerySchema.parse({ from: '', to: '' })).toEqual({})
     expect(usageQuerySchema.parse({ from: '', to: '1700000000000' })).toEqual({ to: 1_700_000_000_000 })
   })
-  it('still coerces numbers and refuses bad ones', () => {
-    expect(usageQuerySchema.parse({ from: '0', to: '5' })).toEqual({ from: 0, to: 5 })
+  it('still coerces numbers (below 1e11: Unix seconds) and refuses bad ones', () => {
+    expect(usageQuerySchema.parse({ from: '0', to: '5' })).toEqual({ from: 0, to: 5000 })
     expect(usageQuerySchema.safeParse({ to: '0' }).success).toBe(false)
     expect(usageQuerySchema.safeParse({ from: 'yesterday' }).success).toBe(false)
   })

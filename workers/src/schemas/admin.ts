@@ -1,5 +1,6 @@
 // Bodies of the admin API (our own API: strict objects, unknown fields are errors).
 import { z } from 'zod'
+import { timestampParam } from './timestamp-param.ts'
 import { PLAN_NAMES } from '../../../durable-objects/tenant-gate/plans.ts'
 
 const limit = z.number().int().nonnegative()
@@ -70,11 +71,10 @@ export const updateNodeSchema = z.strictObject({
   breaker: breakerSettingsSchema,
 })
 
-/** `?from=&to=` (empty values, as a form leaves them) means absent: z.coerce.number() alone would read '' as 0. */
-const emptyIsAbsent = (v: unknown) => (v === '' ? undefined : v)
+/** `?from=&to=`: ISO 8601, Unix seconds or ms (timestamp-param.ts); empty values, as a form leaves them, are absent. */
 export const usageQuerySchema = z.strictObject({
-  from: z.preprocess(emptyIsAbsent, z.coerce.number().int().nonnegative().optional()),
-  to: z.preprocess(emptyIsAbsent, z.coerce.number().int().positive().optional()),
+  from: timestampParam,
+  to: timestampParam.refine((v) => v === undefined || v > 0, 'to must be after the epoch'),
 })
 
 export type CreateTenant = z.infer<typeof createTenantSchema>

@@ -1,11 +1,11 @@
-// GET /admin/audit query: time range (ms since epoch, `to` exclusive), exact actor/target, and a keyset cursor.
+// GET /admin/audit query: time range (ISO 8601, Unix seconds or ms; `to` exclusive), exact actor/target, and a
+// keyset cursor.
 import { z } from 'zod'
-
-const ms = z.coerce.number().int().nonnegative()
+import { timestampParam } from './timestamp-param.ts'
 
 export const auditQuerySchema = z.strictObject({
-  from: ms.optional(),
-  to: ms.optional(),
+  from: timestampParam,
+  to: timestampParam,
   actor: z.string().min(1).max(200).optional(),
   target: z.string().min(1).max(200).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(100),

@@ -7,13 +7,24 @@ const streamOptionsSchema = z.looseObject({
   continuous_usage_stats: z.boolean().optional(), // vLLM extension
 })
 
+/**
+ * A token count admission and billing compute with: a safe integer (zod 4's int(); JSON's 1e309 parses to
+ * Infinity, which number() refuses), at least 1, and no more than any context could hold.
+ */
+const tokenCount = () => z.number().int().min(1).max(MAX_TOKEN_FIELD)
+/** Upper bound of max_tokens-like fields: 2^31 - 1, the largest a vLLM sampling parameter takes (a C int). */
+export const MAX_TOKEN_FIELD = 2 ** 31 - 1
+
 const generationFields = {
   model: z.string().min(1, 'model is required'),
   stream: z.boolean().nullish(),
   stream_options: streamOptionsSchema.nullish(),
-  max_tokens: z.number().int().positive().nullish(),
-  max_completion_tokens: z.number().int().positive().nullish(),
+  max_tokens: tokenCount().nullish(),
+  max_completion_tokens: tokenCount().nullish(),
   n: z.number().int().positive().max(128).nullish(),
+  // vLLM's V1 engine refuses any other value; admission multiplies by it (Infinity would break the TPM window).
+  best_of: z.literal(1, { error: 'best_of must be 1 (the only value vLLM supports)' }).nullish(),
+  min_tokens: z.number().int().min(0).max(MAX_TOKEN_FIELD).nullish(), // vLLM extension: a floor on what is generated
   user: z.string().max(256).optional(),
 }
 

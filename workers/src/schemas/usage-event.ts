@@ -16,6 +16,8 @@ export const usageEventSchema = z.object({
   httpStatus: z.number().int(),
   /** 'node': the node's own usage report; 'gateway_count': the node gave none, the gateway counted chunks. */
   usageSource: z.enum(['node', 'gateway_count']),
+  /** Set when the reported tokens passed what the request could use (forward-inference.ts) and were cut to it. */
+  usageClamped: z.literal(true).optional(),
   latencyMs: z.number().int().nonnegative(),
   ttftMs: z.number().int().nonnegative().nullable(),
   createdAt: z.number().int().positive(),

@@ -1,8 +1,9 @@
-// Query strings of the usage read APIs (our own API: unknown parameters are errors). Times are ms since epoch.
+// Query strings of the usage read APIs (our own API: unknown parameters are errors). Times are ISO 8601, Unix
+// seconds or milliseconds (timestamp-param.ts), read as ms since epoch.
 import { z } from 'zod'
+import { requiredTimestampParam, timestampParam } from './timestamp-param.ts'
 
-const ms = z.coerce.number().int().nonnegative()
-const range = { from: ms.optional(), to: ms.optional() }
+const range = { from: timestampParam, to: timestampParam }
 const ordered = (q: { from?: number | undefined; to?: number | undefined }) => q.from === undefined || q.to === undefined || q.from < q.to
 const orderedMessage = { message: 'to must be after from', path: ['to'] }
 
@@ -19,6 +20,6 @@ export const adminUsageQuerySchema = z.strictObject({
 }).refine(ordered, orderedMessage)
 
 /** `GET /admin/usage/reconcile`: both ends are required, the report compares counters over exactly this window. */
-export const reconcileQuerySchema = z.strictObject({ from: ms, to: ms }).refine(ordered, orderedMessage)
+export const reconcileQuerySchema = z.strictObject({ from: requiredTimestampParam, to: requiredTimestampParam }).refine(ordered, orderedMessage)
 
 export type UsageGroupBy = z.infer<typeof tenantUsageQuerySchema>['group_by'] | z.infer<typeof adminUsageQuerySchema>['group_by']

@@ -8,13 +8,15 @@ import { log } from '../../log.ts'
 import { nodeRegistrationSchema } from '../../schemas/node-ops.ts'
 import { getNodeRow } from '../../services/nodes/node-admin.ts'
 import { startNodeMonitor } from '../../services/nodes/node-monitor-client.ts'
-import { registerLaunchedNode } from '../../services/nodes/node-registration.ts'
+import { badRegistrationToken, registerLaunchedNode, REGISTER_TOKEN_FORMAT } from '../../services/nodes/node-registration.ts'
 import { readJsonBody } from '../read-body.ts'
 
 export const nodeRegistration = new Hono<AppEnv>()
   .post('/register', async (c) => {
     const header = c.req.header('authorization') ?? ''
     const token = header.startsWith('Bearer ') ? header.slice(7).trim() : ''
+    // Checked whole once the body names the cluster; a token that cannot be one is refused before any read.
+    if (!REGISTER_TOKEN_FORMAT.test(token)) throw badRegistrationToken()
     const registration = await readJsonBody(c, nodeRegistrationSchema)
     const db = createDb(c.env.DB)
     const { node } = await registerLaunchedNode(db, registration, token, c.get('requestId'))

@@ -6,8 +6,9 @@ import type { AppEnv } from '../../env.ts'
 import { ApiError } from '../../errors.ts'
 import { log } from '../../log.ts'
 import { webhookConfig } from '../../services/billing/billing-config.ts'
-import { readStripeEvent } from '../../services/billing/read-stripe-event.ts'
+import { readStripeEvent, signatureHeaderProblem } from '../../services/billing/read-stripe-event.ts'
 import { applyStripeEvent, recordInvalidStripeEvent } from '../../services/billing/stripe-webhook.ts'
+import { readBodyText } from '../read-body.ts'
 
 /** Stripe events are a few KB; the cap keeps a stored payload far below D1's 2 MB row limit. */
 const MAX_WEBHOOK_BYTES = 512 * 1024
@@ -18,12 +19,16 @@ export const stripeWebhooks = new Hono<AppEnv>().post('/stripe', async (c) => {
     log.error('stripe_webhook_not_configured', { error: config.error })
     throw new ApiError('internal', 'Stripe webhooks are not configured.') // 500: Stripe keeps retrying until fixed
   }
+  // Everything the header says is checked before the body is read: a forger without a fresh, well-formed
+  // signature header gets its 400 without sending a byte of body, and anyone else is capped.
   const signature = c.req.header('stripe-signature')
-  if (!signature) throw new ApiError('invalid_request', 'Missing Stripe-Signature header.', { code: 'missing_signature' })
-  const tooLarge = () => new ApiError('payload_too_large', `Webhook body exceeds ${MAX_WEBHOOK_BYTES} bytes.`, { code: 'request_too_large' })
-  if (Number(c.req.header('content-length') ?? 0) > MAX_WEBHOOK_BYTES) throw tooLarge()
-  const raw = await c.req.text()
-  if (raw.length > MAX_WEBHOOK_BYTES) throw tooLarge()
+  const problem = signatureHeaderProblem(signature, Math.floor(Date.now() / 1000))
+  if (problem === 'missing' || !signature) throw new ApiError('invalid_request', 'Missing Stripe-Signature header.', { code: 'missing_signature' })
+  if (problem) {
+    log.warn('stripe_webhook_rejected', { reason: 'bad_signature', error: `Stripe-Signature header ${problem}` })
+    throw new ApiError('invalid_request', 'Invalid Stripe signature.', { code: 'invalid_signature' })
+  }
+  const raw = await readBodyText(c, MAX_WEBHOOK_BYTES)
 
   const read = await readStripeEvent(raw, signature, config.config.webhookSecret)
   if (!read.ok && read.reason === 'bad_event' && read.envelope) {

@@ -4,6 +4,7 @@
 // runs and settles it exactly once (the caller hands the promise to waitUntil).
 import type { LedgerRefusal, Reservation } from '../../../../durable-objects/tenant-gate/admission-ledger.ts'
 import { DEFAULT_LEASE_TTL_MS, tenantGateName, type Admitted, type AdmitResult } from '../../../../durable-objects/tenant-gate/tenant-gate.ts'
+import { dependsOn } from '../../dependency.ts'
 import { ApiError } from '../../errors.ts'
 import { log } from '../../log.ts'
 import { countRateLimited, layerOfScope } from '../metrics/record-metrics.ts'
@@ -39,10 +40,10 @@ const LEASE_RENEW_MAX_MS = 50_000
 const RENEWALS_PER_TTL = 3
 
 export async function admitRequest(env: Env, identity: TenantIdentity, options: AdmitOptions): Promise<Admission> {
-  const result: AdmitResult = await gateChannel(identity.tenantId).admit(env, {
+  const result: AdmitResult = await dependsOn('tenant_gate', () => gateChannel(identity.tenantId).admit(env, {
     tenantId: identity.tenantId, keyId: identity.keyId, keyLimits: identity.keyLimits,
     reservation: options.reservation ?? null, leaseTtlMs: options.leaseTtlMs,
-  }, options.waitUntil)
+  }, options.waitUntil))
   if (result.ok) return admission(env, result, identity, options)
   switch (result.reason) {
     case 'key_revoked':
@@ -62,6 +63,8 @@ export async function admitRequest(env: Env, identity: TenantIdentity, options: 
       throw new ApiError('rate_limited',
         `Request too large for tokens per minute (TPM): Limit ${result.limit}, Requested ${result.requested} (prompt estimate plus max_tokens). Lower max_tokens or shorten the prompt.`,
         { code: 'request_too_large', headers: { ...rateLimitHeaders(result.rate), 'x-should-retry': 'false' } })
+    case 'invalid_reservation': // reservationFor refuses these first; the object refuses them too
+      throw new ApiError('invalid_request', 'Invalid request: the token counts it implies are not finite.', { param: 'max_tokens', code: 'invalid_value' })
     case 'budget_exhausted':
       countRateLimited('budget')
       throw new ApiError('quota_exceeded',

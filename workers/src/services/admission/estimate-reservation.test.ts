@@ -30,8 +30,15 @@ describe('reservationFor', () => {
   it('guesses the default allowance when the client sets none, and says it is a guess', () => {
     expect(reservationFor('completions', { model: 'm', prompt: 'abcd' }, config)).toEqual({ promptTokens: 1, completionTokens: 4096, isCompletionGuess: true })
   })
-  it('counts best_of sequences like vLLM generates them', () => {
-    expect(reservationFor('completions', { model: 'm', prompt: 'abcd', max_tokens: 10, best_of: 3 }, config).completionTokens).toBe(30)
+  it('counts n sequences like vLLM generates them (best_of can only be 1)', () => {
+    expect(reservationFor('completions', { model: 'm', prompt: 'abcd', max_tokens: 10, n: 3 }, config).completionTokens).toBe(30)
+    expect(reservationFor('completions', { model: 'm', prompt: 'abcd', max_tokens: 10, best_of: 1 }, config).completionTokens).toBe(10)
+  })
+  it('refuses a reservation that is not a finite count (400 naming the field), should one get past the schema', () => {
+    for (const body of [{ max_tokens: Infinity }, { max_tokens: Number.NaN }, { n: Infinity, max_tokens: 1 }]) {
+      expect(() => reservationFor('completions', { model: 'm', prompt: 'abcd', ...body } as never, { ...config, maxContextTokens: Infinity }))
+        .toThrow(expect.objectContaining({ kind: 'invalid_request', extra: expect.objectContaining({ param: 'max_tokens' }) }))
+    }
   })
   it('bounds the prompt and the completion by the context length', () => {
     const long = 'x'.repeat(4 * 8000)
@@ -63,9 +70,9 @@ describe('capCompletion', () => {
     expect(capCompletion('chat.completions', { model: 'm', messages, max_tokens: 500, max_completion_tokens: 50 }, r, 105))
       .toEqual({ model: 'm', messages, max_tokens: 100, max_completion_tokens: 50 })
   })
-  it('sets max_tokens for text completions, counting best_of sequences', () => {
+  it('sets max_tokens for text completions, counting n sequences', () => {
     const r = { promptTokens: 1, completionTokens: 30, isCompletionGuess: true }
-    expect(capCompletion('completions', { model: 'm', prompt: 'abcd', best_of: 3 }, r, 31)).toMatchObject({ max_tokens: 10 })
+    expect(capCompletion('completions', { model: 'm', prompt: 'abcd', n: 3 }, r, 31)).toMatchObject({ max_tokens: 10 })
     expect(capCompletion('completions', { model: 'm', prompt: 'abcd', max_completion_tokens: 9000 }, r, 31)).toMatchObject({ max_tokens: 30, max_completion_tokens: 9000 })
   })
   it('leaves embeddings and requests without a lease alone', () => {

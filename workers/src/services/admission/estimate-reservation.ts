@@ -2,6 +2,7 @@
 // prompt plus the completion allowance. Settle replaces the reservation by the node's real usage, so the
 // estimate has to be cheap and bounded rather than exact. Called by routes/v1/inference.ts.
 import type { Reservation } from '../../../../durable-objects/tenant-gate/admission-ledger.ts'
+import { ApiError } from '../../errors.ts'
 import type { ChatCompletionRequest, CompletionRequest, InferenceRequest } from '../../schemas/openai.ts'
 import type { InferenceEndpoint } from '../proxy/forward-inference.ts'
 
@@ -38,13 +39,23 @@ export function reservationFor(endpoint: InferenceEndpoint, body: InferenceReque
   // max_completion_tokens supersedes max_tokens in OpenAI's API; vLLM honours both the same way.
   const asked = generation.max_completion_tokens ?? generation.max_tokens ?? null
   const perChoice = Math.min(asked ?? config.defaultMaxTokens, Math.max(1, config.maxContextTokens - promptTokens))
-  return { promptTokens, completionTokens: perChoice * sequencesOf(generation), isCompletionGuess: asked === null }
+  return checked({ promptTokens, completionTokens: perChoice * sequencesOf(generation), isCompletionGuess: asked === null })
 }
 
-/** Sequences vLLM generates for one request, each up to max_tokens: n choices, or best_of when larger. */
+/**
+ * The schema admits only finite integers, but the ledger must never see NaN or Infinity (one such reservation
+ * once turned a tenant's token window into NaN and its TPM limit stopped holding): refused here as a bad request.
+ */
+function checked(r: Reservation): Reservation {
+  for (const [field, value] of [['prompt', r.promptTokens], ['max_tokens', r.completionTokens]] as const) {
+    if (!Number.isSafeInteger(value) || value < 0) throw new ApiError('invalid_request', `Invalid request: '${field}' gives no finite token count.`, { param: field, code: 'invalid_value' })
+  }
+  return r
+}
+
+/** Sequences vLLM generates for one request, each up to max_tokens: n choices (best_of can only be 1, see schemas/openai.ts). */
 function sequencesOf(generation: ChatCompletionRequest | CompletionRequest): number {
-  const bestOf = typeof generation.best_of === 'number' ? generation.best_of : 1
-  return Math.max(1, generation.n ?? 1, bestOf)
+  return Math.max(1, generation.n ?? 1)
 }
 
 /**

@@ -19,7 +19,12 @@ export function countUpstreamError(nodeId: string, kind: string): void {
   addCounter(FAMILIES.upstreamErrors.name, { node: nodeId, kind })
 }
 
-export const httpErrorKind = (status: number) => (status >= 500 ? 'http_5xx' : 'http_4xx')
+/** `dependency`: d1, tenant_gate, node_monitor or queue (dependency.ts). */
+export function countDependencyFailure(dependency: string): void {
+  addCounter(FAMILIES.dependencyFailures.name, { dependency })
+}
+
+export const httpErrorKind = (status: number) => (status >= 500 ? 'http_5xx' : status >= 400 ? 'http_4xx' : 'http_3xx')
 
 /**
  * Tokens and time to first token from the request's one usage event. Its model is one a registered node

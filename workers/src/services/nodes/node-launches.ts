@@ -3,10 +3,12 @@
 // node row is the state everyone reads. Called by routes/admin/node-launches.ts.
 import type { Db } from '../../db/client.ts'
 import { nodeLaunches, nodes, type NodeLaunchRow, type NodeRow } from '../../db/schema.ts'
+import { jitteredRetryAfter } from '../../dependency.ts'
 import { ApiError } from '../../errors.ts'
 import { log } from '../../log.ts'
 import type { LaunchMessage, NodeLaunchSpec, NodeOpMessage, TerminateMessage } from '../../schemas/node-ops.ts'
 import { auditStatement } from '../audit/audit-entry.ts'
+import { countDependencyFailure } from '../metrics/record-metrics.ts'
 import { newId, type Actor } from '../tenants/tenants.ts'
 import { invalidateNodeDirectory } from './node-directory.ts'
 import { monitorOf, startNodeMonitor } from './node-monitor-client.ts'
@@ -48,9 +50,10 @@ export async function launchNode(env: Env, db: Db, spec: NodeLaunchSpec, by: Act
     await enqueue(env, message)
   } catch (err) {
     log.error('node_launch_enqueue_failed', { clusterName, error: String(err) })
+    countDependencyFailure('queue')
     const failed = await transitionNode(db, clusterName, { type: 'runner', status: 'failed' }, { lastError: 'The launch could not be queued; relaunch it.' })
     if (failed?.applied) await auditTransition(db, by, 'node.launch_enqueue_failed', failed)
-    throw new ApiError('upstream_unavailable', 'The launch could not be queued. The node is marked failed; relaunch it.', { code: 'queue_unavailable', headers: { 'retry-after': '5' } })
+    throw new ApiError('upstream_unavailable', 'The launch could not be queued. The node is marked failed; relaunch it.', { code: 'queue_unavailable', headers: jitteredRetryAfter(5) })
   }
   await watchLaunch(env, node.id)
   return { node, launch }
@@ -121,9 +124,10 @@ export async function relaunchNode(env: Env, db: Db, clusterName: string, by: Ac
     await enqueue(env, message)
   } catch (err) {
     log.error('node_relaunch_enqueue_failed', { clusterName, error: String(err) })
+    countDependencyFailure('queue')
     const failed = await transitionNode(db, clusterName, { type: 'runner', status: 'failed' }, { lastError: 'The relaunch could not be queued; relaunch it again.' })
     if (failed?.applied) await auditTransition(db, by, 'node.relaunch_enqueue_failed', failed)
-    throw new ApiError('upstream_unavailable', 'The relaunch could not be queued; repeat the request.', { code: 'queue_unavailable', headers: { 'retry-after': '5' } })
+    throw new ApiError('upstream_unavailable', 'The relaunch could not be queued; repeat the request.', { code: 'queue_unavailable', headers: jitteredRetryAfter(5) })
   }
   await watchLaunch(env, node.id)
   return result

@@ -13,7 +13,10 @@ import { digestMatches } from './node-credentials.ts'
 import { findNodeByName, transitionNode, type LaunchedNode } from './node-launch-store.ts'
 
 // One answer for every credential failure, so the endpoint does not reveal which cluster names exist.
-const badToken = () => new ApiError('unauthorized', 'Invalid node registration token.', { code: 'invalid_registration_token' })
+export const badRegistrationToken = () => new ApiError('unauthorized', 'Invalid node registration token.', { code: 'invalid_registration_token' })
+
+/** The shape of every registration token minted (runner-reports.ts: randomSecret('cicreg_'), 256 bits base64url). */
+export const REGISTER_TOKEN_FORMAT = /^cicreg_[A-Za-z0-9_-]{43}$/
 
 /** Statuses in which this launch attempt has registered already (its endpoint is the one routed to). */
 const REGISTERED = new Set(['warming', 'ready'])
@@ -21,7 +24,7 @@ const REGISTERED = new Set(['warming', 'ready'])
 export async function registerLaunchedNode(db: Db, registration: NodeRegistration, presentedToken: string, requestId: string | null = null): Promise<LaunchedNode> {
   const found = await findNodeByName(db, registration.cluster_name)
   const hash = found?.launch?.registerTokenHash
-  if (!found?.launch || !hash || !presentedToken || !(await digestMatches(presentedToken, hash))) throw badToken()
+  if (!found?.launch || !hash || !presentedToken || !(await digestMatches(presentedToken, hash))) throw badRegistrationToken()
   const endpoint = registration.endpoint.replace(/\/+$/, '')
   if (REGISTERED.has(found.node.status)) {
     // A retried curl (its answer was lost) is answered as before; only the first endpoint of an attempt counts.
@@ -33,7 +36,7 @@ export async function registerLaunchedNode(db: Db, registration: NodeRegistratio
     log.warn('node_registration_models_ignored', { clusterName: registration.cluster_name, claimed: registration.models, launched: model })
   }
   const result = await transitionNode(db, registration.cluster_name, { type: 'registered' }, { endpoint, models: [model], lastError: null })
-  if (!result) throw badToken()
+  if (!result) throw badRegistrationToken()
   if (!result.applied) {
     throw new ApiError('conflict', `Node '${registration.cluster_name}' is ${result.node.status} and cannot register.`, { code: 'node_not_registrable' })
   }

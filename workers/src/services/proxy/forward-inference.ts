@@ -16,6 +16,8 @@ import type { TenantIdentity } from '../keys/resolve-key.ts'
 import { countUpstreamError, httpErrorKind } from '../metrics/record-metrics.ts'
 import type { RequestTiming } from '../metrics/request-timing.ts'
 import type { RoutableNode } from '../nodes/node-directory.ts'
+import { log } from '../../log.ts'
+import { clampUsage, usageBoundOf } from './bound-usage.ts'
 import { trackInFlight } from './pick-node.ts'
 import type { Selection } from './select-node.ts'
 import { relaySse } from './sse-relay.ts'
@@ -47,6 +49,8 @@ export type ForwardInput = {
   releaseProbe: (nodeId: string) => void
   waitUntil: (promise: Promise<unknown>) => void
   recordUsage: (event: UsageEvent) => Promise<unknown>
+  /** The largest context of any served model (ADMISSION_MAX_CONTEXT_TOKENS): bounds the usage a node may report. */
+  maxContextTokens: number
   /** Where the time spent waiting on nodes is counted (gateway overhead = the rest). */
   timing: RequestTiming
   /**
@@ -60,11 +64,23 @@ type UsageFields = Pick<UsageEvent, 'promptTokens' | 'completionTokens' | 'outco
 const NO_TOKENS = { promptTokens: 0, completionTokens: 0, ttftMs: null } as const
 
 function recorder(input: ForwardInput) {
-  return (node: RoutableNode, fields: UsageFields) => input.waitUntil(input.recordUsage({
-    requestId: input.requestId, tenantId: input.identity.tenantId, keyId: input.identity.keyId, model: input.body.model,
-    nodeId: node.id, endpoint: input.endpoint, ...fields,
-    latencyMs: Math.round(performance.now() - input.startedAt), createdAt: Date.now(),
-  }))
+  return (node: RoutableNode, reported: UsageFields) => {
+    // Never more than the request could have used: a node reporting past it is clamped, flagged and logged.
+    const bound = usageBoundOf(input.endpoint, input.body, input.maxContextTokens)
+    const { tokens: fields, isClamped } = clampUsage(reported, bound)
+    if (isClamped) {
+      log.warn('usage_clamped', {
+        node_id: node.id, model: input.body.model, usage_source: reported.usageSource,
+        reported: { prompt_tokens: reported.promptTokens, completion_tokens: reported.completionTokens },
+        bound: { prompt_tokens: bound.promptTokens, completion_tokens: bound.completionTokens },
+      })
+    }
+    input.waitUntil(input.recordUsage({
+      requestId: input.requestId, tenantId: input.identity.tenantId, keyId: input.identity.keyId, model: input.body.model,
+      nodeId: node.id, endpoint: input.endpoint, ...fields, ...(isClamped ? { usageClamped: true } : {}),
+      latencyMs: Math.round(performance.now() - input.startedAt), createdAt: Date.now(),
+    }))
+  }
 }
 
 /** Resolves true after `ms`, or false as soon as the client goes away. */

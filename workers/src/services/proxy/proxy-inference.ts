@@ -39,7 +39,7 @@ export function proxyInference(env: Env, config: Config, req: ProxyRequest): Pro
     selectNode: ({ avoid, exclude }) => selectNode(routing, { model: req.body.model, affinityKey, avoid, exclude }),
     reportOutcome: (nodeId, outcome) => reportOutcome(routing, nodeId, outcome),
     releaseProbe: (nodeId) => releaseProbe(routing, nodeId),
-    waitUntil: req.waitUntil, timing: req.timing, refitCompletion: req.refitCompletion,
+    waitUntil: req.waitUntil, timing: req.timing, refitCompletion: req.refitCompletion, maxContextTokens: config.ADMISSION_MAX_CONTEXT_TOKENS,
     recordUsage: (event) => {
       req.onUsage(event)
       observeUsage(event)

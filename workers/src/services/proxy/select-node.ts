@@ -1,6 +1,7 @@
 // Chooses the node for one attempt of a request: among ready nodes serving the model whose breaker admits
 // traffic (as this isolate's cached copy sees it), a recovering node's probe first, then session affinity,
 // then load. 404 when no node serves the model at all, 503 with Retry-After when none can take it now.
+import { dependsOn } from '../../dependency.ts'
 import { ApiError } from '../../errors.ts'
 import { listNodes, type RoutableNode } from '../nodes/node-directory.ts'
 import type { Db } from '../../db/client.ts'
@@ -31,7 +32,7 @@ const shuffled = <T>(items: T[]): T[] => items.map((item) => ({ item, key: Math.
 export async function selectNode(ctx: SelectContext, input: SelectInput): Promise<Selection> {
   const { model } = input
   // A terminated node is out of the fleet for good (until relaunched): its models are not served, not "busy".
-  const serving = (await listNodes(ctx.db, ctx.secretsKey, ctx.waitUntil)).filter((n) => !OUT_OF_FLEET.has(n.status) && n.models.includes(model))
+  const serving = (await dependsOn('d1', () => listNodes(ctx.db, ctx.secretsKey, ctx.waitUntil))).filter((n) => !OUT_OF_FLEET.has(n.status) && n.models.includes(model))
   if (serving.length === 0) {
     throw new ApiError('not_found', `The model \`${model}\` does not exist or you do not have access to it.`, { param: 'model', code: 'model_not_found' })
   }

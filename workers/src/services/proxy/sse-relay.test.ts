@@ -78,3 +78,28 @@ describe('relaySse', () => {
     expect(isUpstreamAborted).toBe(true)
   })
 })
+
+describe('relaySse, a node sending one endless line', () => {
+  it('ends the stream with the error event once the pending event passes the cap, after the events before it', async () => {
+    let pulled = 0
+    const upstream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (pulled === 0) controller.enqueue(encoder.encode(`${chunk('Hi', 1)}\n\ndata: `))
+        else if (pulled > 16 * 64) controller.close()
+        else controller.enqueue(new Uint8Array(16 * 1024).fill(0x78))
+        pulled++
+      },
+    }, { highWaterMark: 0 })
+    let aborted = false
+    const relay = relaySse(upstream, options({ abortUpstream: () => { aborted = true } }))
+    const body = await new Response(relay.body).text()
+    const outcome = await relay.done
+    expect(outcome.outcome).toBe('upstream_broken')
+    expect(aborted).toBe(true)
+    const events = body.split('\n\n').filter((e) => e !== '')
+    expect(events).toHaveLength(2)
+    expect(JSON.parse(events[1]!.slice(6))).toMatchObject({ error: { type: 'server_error', code: 'upstream_event_too_large' } })
+    // 1 MiB of the 16 MiB line was read, and a few pulls of read-ahead: the rest was never asked for.
+    expect(pulled * 16 * 1024).toBeLessThan(1.25 * 1024 * 1024)
+  })
+})

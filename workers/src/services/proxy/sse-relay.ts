@@ -1,11 +1,12 @@
-// Pumps a node's SSE stream to the client event by event, as each arrives (no buffering beyond one event),
-// while keeping the last cumulative usage it saw (the node is always asked for continuous usage, so a cut
+// Pumps a node's SSE stream to the client event by event, as each arrives (no buffering beyond one event, itself
+// capped at 1 MiB by sse-events.ts), while keeping the last cumulative usage it saw (the node is always asked for continuous usage, so a cut
 // stream is still billed for what was generated). It hides the usage the client did not ask for, and ends a
 // broken stream with an explicit error event instead of a clean [DONE]. Line ends are normalised (CRLF, CR, LF
 // are all valid SSE line ends, and sse-starlette sends CRLF), and a client that leaves while a write is blocked
 // on backpressure still ends the relay (workerd does not always cancel the body: cloudflare/workerd#6832).
 import { ApiError, errorBody } from '../../errors.ts'
 import { usageSchema, type Usage } from '../../schemas/openai.ts'
+import { MAX_SSE_EVENT_CHARS, SseEventSplitter } from './sse-events.ts'
 import { utf8Length } from './utf8-length.ts'
 import { upstreamErrorFromStreamFrame } from './upstream-error.ts'
 
@@ -25,6 +26,8 @@ export type RelayOptions = {
   clientSignal: AbortSignal
   /** Cancels the upstream request (the caller's AbortController). */
   abortUpstream: () => void
+  /** Cap of one event still waiting for its blank line (default MAX_SSE_EVENT_CHARS, 1 MiB); beyond it the stream ends with an error event. */
+  maxEventChars?: number
 }
 
 const encoder = new TextEncoder()
@@ -111,7 +114,8 @@ async function pump(upstream: ReadableStream<Uint8Array> | UpstreamBody, writer:
   const watchdog = idleWatchdog(reader, options.idleTimeoutMs)
   const decoder = new TextDecoder()
   const normalise = lineEndNormaliser()
-  let buffer = ''
+  const maxEventChars = options.maxEventChars ?? MAX_SSE_EVENT_CHARS
+  const events = new SseEventSplitter(maxEventChars)
   let failure: ApiError | null = null
   let finished = false
   try {
@@ -121,21 +125,23 @@ async function pump(upstream: ReadableStream<Uint8Array> | UpstreamBody, writer:
       watchdog.waiting(false)
       first = null
       if (watchdog.hasFired) throw new IdleTimeout()
-      buffer += done ? normalise(decoder.decode(), true) : normalise(decoder.decode(value, { stream: true }))
+      events.push(done ? normalise(decoder.decode(), true) : normalise(decoder.decode(value, { stream: true })))
       let out = ''
-      let end: number
-      while (!finished && (end = buffer.indexOf('\n\n')) !== -1) {
-        const event = buffer.slice(0, end + 2)
-        buffer = buffer.slice(end + 2)
+      let event: string | null
+      while (!finished && (event = events.next()) !== null) {
         const result = handleEvent(event, state, options)
         if (result.kind === 'forward') out += result.text
         else if (result.kind === 'done') { out += DONE; state.outcome = 'completed'; finished = true }
         else if (result.kind === 'error') { failure = result.error; finished = true }
       }
       if (out) await guard.run(() => writer.write(encoder.encode(out)))
+      if (events.isOverflowed) {
+        failure = new ApiError('bad_gateway', `The model node sent an event larger than ${maxEventChars} characters`, { code: 'upstream_event_too_large' })
+        break
+      }
       if (done) break
     }
-    if (!finished) failure = new ApiError('bad_gateway', 'The model node closed the stream before finishing it', { code: 'upstream_stream_broken' })
+    if (!finished) failure ??= new ApiError('bad_gateway', 'The model node closed the stream before finishing it', { code: 'upstream_stream_broken' })
   } catch (err) {
     if (options.clientSignal.aborted) state.outcome = 'client_aborted'
     else if (err instanceof IdleTimeout || watchdog.hasFired) failure = new ApiError('upstream_timeout', 'The model node stopped sending tokens', { code: 'upstream_idle_timeout' })

@@ -44,3 +44,18 @@ describe('classifyFailure', () => {
       .toMatchObject({ isRetryable: true, mayRetrySameNode: true, reachedNode: true })
   })
 })
+
+describe('classifyFailure, bounded answers', () => {
+  it('treats a node\'s redirect as its fault: 502, tried on another node, never the same one', () => {
+    const verdict = classifyFailure(nodeError(307), false)
+    expect(verdict).toMatchObject({ isNodeFault: true, isRetryable: true, mayRetrySameNode: false })
+    expect(errorBody(verdict.error).error).toMatchObject({ type: 'server_error', code: 'upstream_redirect' })
+    expect(verdict.error.status).toBe(502)
+  })
+
+  it('answers 502 to an answer past the byte cap, without retrying it or blaming the node', () => {
+    const verdict = classifyFailure({ kind: 'failed', failure: 'answer_too_large', detail: '' }, false)
+    expect(verdict).toMatchObject({ isNodeFault: false, isRetryable: false, reachedNode: true })
+    expect(verdict.error.status).toBe(502)
+  })
+})

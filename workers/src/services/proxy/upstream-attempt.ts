@@ -3,8 +3,17 @@
 // that can go wrong before the client hears anything is returned as data, so forward-inference.ts can retry it
 // on another node; classifyFailure says what each failure means for the client, the breaker and the retry.
 import { ApiError } from '../../errors.ts'
+import { readCappedText } from '../../read-capped.ts'
 import type { UpstreamBody } from './sse-relay.ts'
 import { upstreamErrorFromResponse } from './upstream-error.ts'
+
+/**
+ * Largest non-streamed answer read (16 MiB): an isolate has 128 MB shared by all its requests (platform-facts.md
+ * §10), and the answer is parsed once more for its usage. Beyond it the answer is a 502, never buffered whole.
+ */
+export const MAX_ANSWER_BYTES = 16 * 1024 * 1024
+/** Largest node error body read: only its message and param are used. */
+export const MAX_ERROR_BODY_BYTES = 64 * 1024
 
 export type AttemptInput = {
   url: string
@@ -24,7 +33,8 @@ export type AttemptInput = {
 }
 
 /** `request_timeout`: a non-streamed answer took too long; the node had the request and was generating it. */
-export type FailureKind = 'connect_error' | 'connect_timeout' | 'first_byte_timeout' | 'request_timeout' | 'lost_before_first_byte'
+/** `answer_too_large`: a non-streamed answer passed MAX_ANSWER_BYTES (the node generated it: not replayed). */
+export type FailureKind = 'connect_error' | 'connect_timeout' | 'first_byte_timeout' | 'request_timeout' | 'lost_before_first_byte' | 'answer_too_large'
 
 export type AttemptResult =
   /**
@@ -57,21 +67,25 @@ export async function attemptUpstream(a: AttemptInput): Promise<AttemptResult> {
   try {
     let res: Response
     try {
-      res = await fetch(a.url, { method: 'POST', headers: a.headers, body: a.body, signal: controller.signal })
+      // A node's redirect is not followed: it is a node error (a 3xx status), never a request to somewhere else.
+      res = await fetch(a.url, { method: 'POST', headers: a.headers, body: a.body, signal: controller.signal, redirect: 'manual' })
     } catch (err) {
       return failed('connect_error', err)
     } finally {
       clearTimeout(connectTimer)
     }
     if (!res.ok) {
-      const text = await res.text().catch(() => '')
-      return { kind: 'node_error', status: res.status, text }
+      // Past the cap only the status is used (the message is then the generic one).
+      const read = await readCappedText(res.body, MAX_ERROR_BODY_BYTES).catch(() => null)
+      isDrained = read?.ok === true
+      return { kind: 'node_error', status: res.status, text: read?.ok ? read.text : '' }
     }
     if (!a.isStream || !res.body) {
-      let text: string
-      try { text = await res.text() } catch (err) { return failed('lost_before_first_byte', err) }
+      let read: Awaited<ReturnType<typeof readCappedText>>
+      try { read = await readCappedText(res.body, MAX_ANSWER_BYTES) } catch (err) { return failed('lost_before_first_byte', err) }
+      if (!read.ok) return failed('answer_too_large', `the answer passed ${MAX_ANSWER_BYTES} bytes`)
       isDrained = true
-      return { kind: 'json', text }
+      return { kind: 'json', text: read.text }
     }
     const reader = res.body.getReader()
     let first: ReadableStreamReadResult<Uint8Array>
@@ -110,10 +124,12 @@ const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([502, 503, 504])
  */
 export function classifyFailure(result: Extract<AttemptResult, { kind: 'node_error' | 'failed' }>, isProbe: boolean): FailureVerdict {
   if (result.kind === 'node_error') {
-    const isNodeFault = result.status >= 500
+    // A redirect is the node's misconfiguration (or an attempt to send us elsewhere): its fault, and another node may serve.
+    const isRedirect = result.status < 400
+    const isNodeFault = result.status >= 500 || isRedirect
     return {
-      error: upstreamErrorFromResponse(result.status, result.text), isNodeFault, reachedNode: true, mayRetrySameNode: true,
-      isRetryable: RETRYABLE_STATUSES.has(result.status) || (isProbe && isNodeFault),
+      error: upstreamErrorFromResponse(result.status, result.text), isNodeFault, reachedNode: true, mayRetrySameNode: !isRedirect,
+      isRetryable: RETRYABLE_STATUSES.has(result.status) || isRedirect || (isProbe && isNodeFault),
     }
   }
   const base = { isNodeFault: true, isRetryable: true }
@@ -128,6 +144,11 @@ export function classifyFailure(result: Extract<AttemptResult, { kind: 'node_err
       return {
         isNodeFault: false, isRetryable: false, reachedNode: true, mayRetrySameNode: false,
         error: new ApiError('upstream_timeout', 'The model node did not finish the answer in time', { code: 'upstream_timeout' }),
+      }
+    case 'answer_too_large': // the node generated it: not its fault, and replaying it would burn another GPU
+      return {
+        isNodeFault: false, isRetryable: false, reachedNode: true, mayRetrySameNode: false,
+        error: new ApiError('bad_gateway', `The model node's answer exceeds the gateway's ${MAX_ANSWER_BYTES} byte limit`, { code: 'upstream_answer_too_large' }),
       }
     case 'lost_before_first_byte':
       return { ...base, reachedNode: true, mayRetrySameNode: true, error: new ApiError('bad_gateway', 'The connection to the model node was lost before it answered', { code: 'upstream_connection_lost' }) }
