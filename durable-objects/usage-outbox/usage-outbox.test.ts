@@ -1,5 +1,5 @@
 // UsageOutbox on its own: one copy per request id, and an alarm that meets a refusing Queue keeps every event and
-// arms the next attempt with backoff (the delivery itself is tested end to end in workers/test/usage-outbox.test.ts).
+// arms the next attempt with backoff (the delivery itself is tested end to end in workers/test/usage/usage-outbox.test.ts).
 import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
 import { describe, expect, it, vi } from 'vitest'
