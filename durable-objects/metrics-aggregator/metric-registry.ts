@@ -30,6 +30,8 @@ export const FAMILIES = {
   meterPushesFailed: { name: 'cic_meter_pushes_failed', type: 'gauge', help: 'Stripe meter pushes Stripe has not counted: failed (retried hourly) or rejected (never resent).' },
   nodes: { name: 'cic_nodes', type: 'gauge', help: 'Nodes by lifecycle status, from D1 (every status, 0 included).' },
   nodeLaunchFailures: { name: 'cic_node_launch_failures_total', type: 'counter', help: 'Node launch attempts that ended failed (runner failure, enqueue failure, launch deadline), counted from the audit log.' },
+  usageFallbackEvents: { name: 'cic_usage_fallback_events_total', type: 'counter', help: 'Usage events the usage-events Queue refused after the sender\'s retries, taken into the durable outbox (read from the UsageOutbox objects at scrape time).' },
+  usageFallbackPending: { name: 'cic_usage_fallback_pending', type: 'gauge', help: 'Usage events in the durable outbox not yet re-sent to the Queue (read at scrape time).' },
 } as const satisfies Record<string, Family>
 
 export const FAMILY_LIST: readonly Family[] = Object.values(FAMILIES)
