@@ -71,7 +71,7 @@ describe('wrangler.toml environments', () => {
   })
 
   it('gives every env the AUTH_FAILURES rate limit the code assumes, each under its own namespace_id', () => {
-    const limits = envs.map(([, config]) => config.ratelimits.find((r) => r.name === 'AUTH_FAILURES'))
+    const limits = envs.map(([, config]) => (config.ratelimits as { name: string; namespace_id: string; simple: object }[]).find((r) => r.name === 'AUTH_FAILURES'))
     for (const r of limits) expect(r?.simple).toEqual({ limit: AUTH_FAILURE_LIMIT, period: AUTH_FAILURE_PERIOD_SECONDS })
     expect(new Set(limits.map((r) => r?.namespace_id)).size).toBe(envs.length)
   })

@@ -148,10 +148,16 @@ describe('the bound on refused keys per client', () => {
   })
 })
 
+const REASONS = ['malformed', 'checksum', 'unknown', 'revoked', 'throttled'] as const
+type Counts = Record<(typeof REASONS)[number], number>
+const allAuthFailures = async (): Promise<Counts> => {
+  const [malformed, checksum, unknown, revoked, throttled] = await Promise.all(REASONS.map(authFailures))
+  return { malformed: malformed ?? 0, checksum: checksum ?? 0, unknown: unknown ?? 0, revoked: revoked ?? 0, throttled: throttled ?? 0 }
+}
+
 describe('cic_auth_failures_total', () => {
   it('counts each refusal once, by reason', async () => {
-    const reasons = ['malformed', 'checksum', 'unknown', 'revoked', 'throttled']
-    const before = Object.fromEntries(await Promise.all(reasons.map(async (r) => [r, await authFailures(r)] as const)))
+    const before = await allAuthFailures()
     const { key, keyId } = await seedTenant()
     await admin(`/admin/keys/${keyId}`, { method: 'DELETE' })
     const ip = clientIp()
@@ -160,7 +166,10 @@ describe('cic_auth_failures_total', () => {
     expect((await from(ip, generateApiKey().key)).status).toBe(401)
     expect((await from(ip, key)).status).toBe(401)
     const { attempts } = await failUntilThrottled(clientIp()) // attempts - 1 malformed, then 1 throttled
-    const expected = { malformed: before.malformed + 1 + attempts - 1, checksum: before.checksum + 1, unknown: before.unknown + 1, revoked: before.revoked + 1, throttled: before.throttled + 1 }
-    await eventually(async () => Object.fromEntries(await Promise.all(reasons.map(async (r) => [r, await authFailures(r)] as const))), (now) => reasons.every((r) => now[r] === expected[r as keyof typeof expected]))
+    const expected: Counts = {
+      malformed: before.malformed + 1 + attempts - 1, checksum: before.checksum + 1, unknown: before.unknown + 1,
+      revoked: before.revoked + 1, throttled: before.throttled + 1,
+    }
+    await eventually(allAuthFailures, (now) => REASONS.every((r) => now[r] === expected[r]))
   })
 })

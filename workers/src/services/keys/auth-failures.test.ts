@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest'
-import { AUTH_FAILURE_PERIOD_SECONDS, authClient, blockedFor, countAuthFailure } from './auth-failures.ts'
+import { AUTH_FAILURE_PERIOD_SECONDS, authClient, blockedFor, countAuthFailure, type FailureLimiter } from './auth-failures.ts'
 
 const headers = (ip?: string) => new Headers(ip === undefined ? {} : { 'cf-connecting-ip': ip })
-const limiter = (success: boolean): RateLimit => ({ limit: async () => ({ success }) })
+const limiter = (success: boolean): FailureLimiter => ({ limit: async () => ({ success }) })
 
 describe('authClient', () => {
   it.each([
@@ -34,7 +34,7 @@ describe('countAuthFailure', () => {
   it('does not ask the binding again while the client is blocked, and survives a failing binding', async () => {
     const now = 2_000_000
     await countAuthFailure(limiter(false), 'client-c', now)
-    const throwing: RateLimit = { limit: async () => { throw new Error('binding down') } }
+    const throwing: FailureLimiter = { limit: async () => { throw new Error('binding down') } }
     expect(await countAuthFailure(throwing, 'client-c', now + 1000)).toBe(AUTH_FAILURE_PERIOD_SECONDS - 1)
     expect(await countAuthFailure(throwing, 'client-d', now)).toBeNull()
   })

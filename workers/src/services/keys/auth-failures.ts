@@ -25,6 +25,8 @@ import { log } from '../../log.ts'
 export const AUTH_FAILURE_LIMIT = 30
 export const AUTH_FAILURE_PERIOD_SECONDS = 60
 const MAX_BLOCKED = 10_000
+/** The part of the Workers `RateLimit` binding used here (a structural type: scripts' Node tests import this file). */
+export type FailureLimiter = { limit(options: { key: string }): Promise<{ success: boolean }> }
 const blockedUntil = new Map<string, number>()
 
 /** The client a failure is counted against (see the header). */
@@ -49,7 +51,7 @@ export function blockedFor(client: string, now = Date.now()): number | null {
  * Counts one failed authentication of `client`; returns the Retry-After seconds when it is one too many (the client
  * is then blocked in this isolate), else null. A failing binding never fails the request: the failure goes uncounted.
  */
-export async function countAuthFailure(limiter: RateLimit, client: string, now = Date.now()): Promise<number | null> {
+export async function countAuthFailure(limiter: FailureLimiter, client: string, now = Date.now()): Promise<number | null> {
   const already = blockedFor(client, now)
   if (already !== null) return already
   let allowed = true
