@@ -18,6 +18,7 @@ export const FAMILIES = {
   upstreamErrors: { name: 'cic_upstream_errors_total', type: 'counter', help: 'Failed attempts at a node, by node id and failure kind (retried ones included).' },
   dependencyFailures: { name: 'cic_dependency_failures_total', type: 'counter', help: 'Requests answered 503 because a dependency failed, by dependency (d1, tenant_gate, node_monitor, queue).' },
   rateLimited: { name: 'cic_rate_limited_total', type: 'counter', help: 'Requests refused by admission, by the limit that refused them.' },
+  authFailures: { name: 'cic_auth_failures_total', type: 'counter', help: 'Refused API keys, by reason: malformed, checksum, unknown, revoked, throttled (answered 429 by the per-client bound).' },
   tokens: { name: 'cic_tokens_total', type: 'counter', help: 'Tokens in usage events sent to the ledger, by direction (prompt, completion) and model.' },
   nodeUp: { name: 'cic_node_up', type: 'gauge', help: 'Whether the node\'s last health checks succeeded (1) or not (0), read from its NodeMonitor at scrape time.' },
   nodeBreaker: { name: 'cic_node_breaker_state', type: 'gauge', help: 'Circuit breaker of the node: 0 closed, 1 half-open, 2 open.' },
