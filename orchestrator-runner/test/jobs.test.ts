@@ -43,7 +43,7 @@ function launchMessage(status: Parameters<FakeControlPlane['addNode']>[1] = 'que
   cp.addNode(cluster, status)
   return {
     op: 'launch', cluster_name: cluster, node_id: `node_${cluster}`, requested_at: Date.now(),
-    spec: { provider: 'aws', region: 'us-east-1', gpu: 'A100-80GB', gpu_count: 1, model: `model-${n}`, use_spot: false, disk_size: 256, vllm_args: [] },
+    spec: { provider: 'gcp', region: 'us-central1', gpu: 'A100-80GB', gpu_count: 1, model: `model-${n}`, use_spot: false, disk_size: 256, vllm_args: [] },
   }
 }
 const terminateMessage = (m: LaunchMessage): TerminateMessage => ({ op: 'terminate', cluster_name: m.cluster_name, node_id: m.node_id, requested_at: Date.now() })
@@ -180,6 +180,28 @@ describe('launch', () => {
     expect(sky.clusters()).toEqual([])
     expect(sky.launches(m.cluster_name)).toBe(1)
     expect(node(m).status).toBe('failed')
+  })
+})
+
+describe('launch policy in the runner (defence in depth)', () => {
+  it.each([
+    [{ vllm_args: ['--api_key=x'] }, /^refused by the runner \(vllm_args\.0\): --api_key is set by the launch template/],
+    [{ vllm_args: ['-tp=1'] }, /short options/],
+    [{ vllm_args: ['--trust-remote-code'] }, /allow_remote_code: true/],
+    [{ provider: 'runpod' as const }, /\(provider\): 'runpod' maps node ports/],
+  ])('fails the node with the reason and launches nothing for %j', async (spec, reason) => {
+    const m = launchMessage()
+    const refused = { ...m, spec: { ...m.spec, ...spec } }
+    expect(await runLaunch(refused, 1, deps())).toEqual({ kind: 'ack' })
+    expect(node(m)).toMatchObject({ status: 'failed', lastError: expect.stringMatching(reason), credentialsMinted: 0 })
+    expect(sky.launches(m.cluster_name)).toBe(0)
+    expect(sky.calls()).toEqual([['down', '-y', m.cluster_name]]) // only makes sure nothing runs under the name
+  })
+
+  it('launches --trust-remote-code when the launch allows remote code', async () => {
+    const m = launchMessage()
+    expect(await runLaunch({ ...m, spec: { ...m.spec, vllm_args: ['--trust-remote-code'], allow_remote_code: true } }, 1, deps())).toEqual({ kind: 'ack' })
+    expect(node(m).status).toBe('warming')
   })
 })
 
