@@ -5,7 +5,7 @@
 import { createMiddleware } from 'hono/factory'
 import { createDb } from '../db/client.ts'
 import { dependsOn } from '../dependency.ts'
-import type { AppEnv } from '../env.ts'
+import { type AppEnv, isProductionLike } from '../env.ts'
 import { ApiError } from '../errors.ts'
 import { setLogTenant } from '../log.ts'
 import { keyFormat, hashApiKey } from '../services/keys/api-key.ts'
@@ -20,13 +20,13 @@ export const apiKeyAuth = () =>
     if (!key) {
       throw new ApiError('unauthorized', 'You didn\'t provide an API key. Provide it in the Authorization header as "Bearer sk-...".', { code: 'missing_api_key' })
     }
-    const client = authClient(c.req.raw.headers)
+    const client = authClient(c.req.raw.headers, isProductionLike(c.env))
     const format = keyFormat(key)
     if (format === 'malformed' || format === 'checksum') return refuse(c.env, client, format)
     const hash = await hashApiKey(key)
     let identity: TenantIdentity | null | undefined = cachedApiKey(hash)
     if (!identity) {
-      const retryAfter = blockedFor(client)
+      const retryAfter = client === null ? null : blockedFor(client)
       if (retryAfter !== null) throw throttled(retryAfter)
       identity = await dependsOn('d1', () => lookUpApiKey(createDb(c.env.DB), hash))
       if (!identity) return refuse(c.env, client, 'unknown')
@@ -37,8 +37,8 @@ export const apiKeyAuth = () =>
   })
 
 /** A refused key: 401, or 429 once its client has failed too often (then counted as `throttled`). */
-async function refuse(env: Env, client: string, reason: Exclude<AuthFailureReason, 'revoked' | 'throttled'>): Promise<never> {
-  const retryAfter = await countAuthFailure(env.AUTH_FAILURES, client)
+async function refuse(env: Env, client: string | null, reason: Exclude<AuthFailureReason, 'revoked' | 'throttled'>): Promise<never> {
+  const retryAfter = client === null ? null : await countAuthFailure(env.AUTH_FAILURES, client)
   if (retryAfter !== null) throw throttled(retryAfter)
   countAuthFailureReason(reason)
   throw new ApiError('unauthorized', 'Incorrect API key provided.', { code: 'invalid_api_key' })

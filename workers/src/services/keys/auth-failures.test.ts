@@ -12,11 +12,15 @@ describe('authClient', () => {
     ['leading zeros dropped', '2001:0db8:0001:0002::', '2001:db8:1:2::/64'],
     ['an IPv4-mapped address whole', '::ffff:203.0.113.7', '::ffff:203.0.113.7'],
   ])('counts %s', (_, ip, client) => {
-    expect(authClient(headers(ip))).toBe(client)
+    expect(authClient(headers(ip), true)).toBe(client)
   })
 
-  it('is one local client without the header (wrangler dev, tests)', () => {
-    expect(authClient(headers())).toBe('local')
+  it('counts nothing without the header outside production (wrangler dev, tests: no client address to count by)', () => {
+    expect(authClient(headers(), false)).toBeNull()
+  })
+
+  it('counts a production request without the header as one unknown client', () => {
+    expect(authClient(headers(), true)).toBe('unknown')
   })
 })
 

@@ -4,8 +4,9 @@
 // What is counted: requests whose key is malformed, fails its check, or is unknown to D1 (not a missing header, not
 // a revoked key: that one is a known key refused by the TenantGate). The client is `cf-connecting-ip`, which
 // Cloudflare sets on every request (overwriting one the client sent); an IPv6 address counts as its /64, which one
-// subscriber usually holds whole. Locally (wrangler dev, tests) the header is absent and every caller is one client,
-// `local`: Workers see no socket address.
+// subscriber usually holds whole. Locally (wrangler dev, tests) the header is absent and nothing is counted: every
+// caller would be one client, and one test file's bad keys would throttle another's (tests that check the bound send
+// the header). A production-like request without it (never seen behind Cloudflare) counts as the client `unknown`.
 //
 // Two layers, neither touching D1:
 // - the Workers Rate Limiting binding AUTH_FAILURES (wrangler.toml `[[ratelimits]]`), `limit()` once per failure:
@@ -29,10 +30,10 @@ const MAX_BLOCKED = 10_000
 export type FailureLimiter = { limit(options: { key: string }): Promise<{ success: boolean }> }
 const blockedUntil = new Map<string, number>()
 
-/** The client a failure is counted against (see the header). */
-export function authClient(headers: Headers): string {
+/** The client a failure is counted against (see the header), or null when failures are not counted. */
+export function authClient(headers: Headers, isProductionLike: boolean): string | null {
   const ip = headers.get('cf-connecting-ip')?.trim()
-  if (!ip) return 'local'
+  if (!ip) return isProductionLike ? 'unknown' : null
   return ip.includes(':') && !ip.includes('.') ? `${ipv6Prefix64(ip)}::/64` : ip
 }
 
