@@ -220,7 +220,7 @@ export const usageDeadLetters = sqliteTable('usage_dead_letters', {
   attempts: integer('attempts').notNull(),
   firstSeenAt: integer('first_seen_at', { mode: 'number' }).notNull(),
   lastSeenAt: integer('last_seen_at', { mode: 'number' }).notNull(),
-  status: text('status', { enum: ['pending', 'replayed'] }).notNull().default('pending'),
+  status: text('status', { enum: ['pending', 'replayed', 'discarded'] }).notNull().default('pending'),
   replayedAt: integer('replayed_at', { mode: 'number' }),
   /** Why the last replay could not write it (still failing the schema). */
   replayError: text('replay_error'),

@@ -114,6 +114,25 @@ describe('POST /admin/usage/dead-letters/replay', () => {
     expect(pending).toMatchObject({ status: 'pending', replay_error: expect.stringContaining('promptTokens') })
   })
 
+  it('discards a row that can never be replayed: out of pending (and of the pending gauge), not counted, audited', async () => {
+    const t = tenant()
+    const bad = { ...usageEvent(t, 9), promptTokens: -1 }
+    const good = usageEvent(t, 10)
+    await deliverTo('usage-events-dlq', [{ id: `dlq-x-${t}`, body: parked(bad, `orig-x-${t}`) }, { id: `dlq-y-${t}`, body: good }])
+    const res = await admin('/admin/usage/dead-letters/discard', { method: 'POST', json: { ids: [`req:${bad.requestId}`, 'req:nope'] } })
+    expect(await res.json()).toEqual({ object: 'usage_dead_letter_discard', discarded: [`req:${bad.requestId}`], not_pending: [], not_found: ['req:nope'] })
+    expect((await deadLetters('&status=pending')).filter((r) => r.tenant_id === t).map((r) => r.id)).toEqual([`req:${good.requestId}`])
+    expect((await deadLetters('&status=discarded')).filter((r) => r.tenant_id === t).map((r) => r.id)).toEqual([`req:${bad.requestId}`])
+    // A replay of the pending rows leaves the discarded one alone; a second discard of it changes nothing.
+    await replay({})
+    expect((await ledgerRows(t)).map((r) => r.request_id)).toEqual([good.requestId])
+    const again = await admin('/admin/usage/dead-letters/discard', { method: 'POST', json: { ids: [`req:${bad.requestId}`] } })
+    expect(await again.json()).toMatchObject({ discarded: [], not_pending: [`req:${bad.requestId}`] })
+    const audit = await env.DB.prepare("SELECT actor, after FROM audit_log WHERE action = 'usage.dead_letters.discard' ORDER BY id DESC LIMIT 1").first<{ actor: string; after: string }>()
+    expect(audit?.actor).toBe('admin')
+    expect(JSON.parse(audit!.after).discarded).toEqual([`req:${bad.requestId}`])
+  })
+
   it('replays the pending rows when no ids are given, and writes an audit row', async () => {
     const t = tenant()
     const events = [usageEvent(t, 7), usageEvent(t, 8)]

@@ -5,14 +5,14 @@ import { z } from 'zod'
 import { createDb } from '../../db/client.ts'
 import type { AppEnv } from '../../env.ts'
 import { adminUsageQuerySchema, reconcileQuerySchema } from '../../schemas/usage-query.ts'
-import { deadLetterView, listDeadLetters, replayDeadLetters } from '../../services/usage/usage-dead-letters.ts'
+import { deadLetterView, discardDeadLetters, listDeadLetters, replayDeadLetters } from '../../services/usage/usage-dead-letters.ts'
 import { reconcileUsage } from '../../services/usage/usage-reconcile.ts'
 import { usageSummary } from '../../services/usage/usage-summary.ts'
 import { readJsonBody } from '../read-body.ts'
 import { readQuery } from '../read-query.ts'
 
 const deadLetterQuerySchema = z.strictObject({
-  status: z.enum(['pending', 'replayed']).optional(),
+  status: z.enum(['pending', 'replayed', 'discarded']).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(100),
 })
 
@@ -21,6 +21,8 @@ const replaySchema = z.strictObject({
   ids: z.array(z.string().min(1).max(300)).min(1).max(100).optional(),
   limit: z.number().int().min(1).max(100).default(100),
 })
+
+const discardSchema = z.strictObject({ ids: z.array(z.string().min(1).max(300)).min(1).max(100) })
 
 export const adminUsage = new Hono<AppEnv>()
   .get('/usage', async (c) => {
@@ -39,4 +41,8 @@ export const adminUsage = new Hono<AppEnv>()
   .post('/usage/dead-letters/replay', async (c) => {
     const body = await readJsonBody(c, replaySchema)
     return c.json(await replayDeadLetters(c.env, body, { actor: 'admin', requestId: c.get('requestId') }))
+  })
+  .post('/usage/dead-letters/discard', async (c) => {
+    const body = await readJsonBody(c, discardSchema)
+    return c.json(await discardDeadLetters(c.env, body.ids, { actor: 'admin', requestId: c.get('requestId') }))
   })

@@ -4,7 +4,7 @@
 // admin replays it through the ledger's own exactly-once write (writeLedger: ON CONFLICT (created_at, request_id) DO
 // NOTHING), so replaying a row twice, or replaying an event that did reach the ledger, counts it once.
 import { z } from 'zod'
-import { asc, eq, sql } from 'drizzle-orm'
+import { and, asc, eq, sql } from 'drizzle-orm'
 import { createDb, type Db } from '../../db/client.ts'
 import { usageDeadLetters, type UsageDeadLetterRow } from '../../db/schema.ts'
 import { log } from '../../log.ts'
@@ -163,5 +163,31 @@ export async function replayDeadLetters(env: Env, request: ReplayRequest, by: Pi
     await db.batch([auditStatement(db, { ...by, action: 'usage.dead_letters.replay', target: 'usage_dead_letters', after: { ...report, ids: rows.map((r) => r.id) } }), ...marks])
   }
   log.info('usage_dead_letters_replayed', { replayed: report.replayed, inserted: report.inserted, invalid: invalid.length })
+  return report
+}
+
+export type DiscardReport = { object: 'usage_dead_letter_discard'; discarded: string[]; not_pending: string[]; not_found: string[] }
+
+/**
+ * Marks pending rows discarded: never counted, and their tombstones no longer kept by the prune. For what can never be
+ * replayed (beyond the dedupe horizon, a body no schema reads) once a human has settled it by hand: otherwise such a
+ * row stays pending forever and keeps CICUsageDeadLettersPending firing. Audited with the rows' ids; an explicit
+ * replay by id still works afterwards, within the horizon.
+ */
+export async function discardDeadLetters(env: Env, ids: string[], by: Pick<AuditEntry, 'actor' | 'requestId'>): Promise<DiscardReport> {
+  const db = createDb(env.DB)
+  const rows = await db.select({ id: usageDeadLetters.id, status: usageDeadLetters.status }).from(usageDeadLetters).where(idIn(ids)).all()
+  const found = new Set(rows.map((r) => r.id))
+  const discarded = rows.filter((r) => r.status === 'pending').map((r) => r.id)
+  const report: DiscardReport = {
+    object: 'usage_dead_letter_discard', discarded,
+    not_pending: rows.filter((r) => r.status !== 'pending').map((r) => r.id), not_found: ids.filter((id) => !found.has(id)),
+  }
+  if (discarded.length === 0) return report
+  await db.batch([
+    auditStatement(db, { ...by, action: 'usage.dead_letters.discard', target: 'usage_dead_letters', after: report }),
+    db.update(usageDeadLetters).set({ status: 'discarded' }).where(and(idIn(discarded), eq(usageDeadLetters.status, 'pending'))),
+  ])
+  log.warn('usage_dead_letters_discarded', { discarded: discarded.length })
   return report
 }
