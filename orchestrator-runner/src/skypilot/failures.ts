@@ -13,6 +13,7 @@ const PATTERNS: [Exclude<FailureKind, 'timeout' | 'error'>, RegExp][] = [
   ['no_capacity', /InsufficientInstanceCapacity|insufficient capacity|ZONE_RESOURCE_POOL_EXHAUSTED|out of capacity|OutOfCapacity|no capacity|SpotMaxPriceTooLow|InsufficientCapacity|ResourcesUnavailableError|Failed to provision all possible launchable resources|not available in any|No launchable resource found/i],
 ]
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching the ESC of ANSI colour codes is the point
 const ANSI = /\u001b\[[0-9;]*m/g
 
 /** The last meaningful lines of the output, where SkyPilot prints the error. */
