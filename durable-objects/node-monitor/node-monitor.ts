@@ -11,7 +11,7 @@ import { createDb } from '../../workers/src/db/client.ts'
 import { loadConfig, type Config } from '../../workers/src/env.ts'
 import { log } from '../../workers/src/log.ts'
 import { recordNodeCounters } from '../../workers/src/services/usage/node-counters.ts'
-import { grantProbe, recordOutcome, releaseProbe, settle, type Outcome } from './breaker-state.ts'
+import { grantProbe, recordOutcome, releaseProbe, advanceBreaker, type Outcome } from './breaker-state.ts'
 import { initialMonitorState, snapshotOf, type BreakerPatch, type MonitorState, type NodeSnapshot } from './monitor-state.ts'
 import { watchLaunch } from './launch-watch.ts'
 import { applyCheck, FINAL_STATUSES, nextLifecycle, type LifecycleStep } from './node-lifecycle.ts'
@@ -73,7 +73,7 @@ export class NodeMonitor extends DurableObject<Env> {
 
   /** A granted probe's client went away before the node answered: the slot is free again. */
   async releaseProbe(): Promise<void> {
-    const next = releaseProbe(settle(this.state.breaker, Date.now()))
+    const next = releaseProbe(advanceBreaker(this.state.breaker, Date.now()))
     if (next !== this.state.breaker) this.save({ ...this.state, breaker: next })
   }
 

@@ -51,7 +51,7 @@ export function addCounter(name: string, labels: Labels, delta = 1): void {
 }
 
 /** Requests this isolate is handling now (observe-request.ts: +1 at arrival, -1 when the response or stream ends). */
-export function trackInFlight(delta: 1 | -1): void {
+export function countRequestsInFlight(delta: 1 | -1): void {
   inFlight = Math.max(0, inFlight + delta)
 }
 

@@ -20,7 +20,7 @@ import type { RequestTiming } from '../metrics/request-timing.ts'
 import type { RoutableNode } from '../nodes/node-directory.ts'
 import { log } from '../../log.ts'
 import { clampUsage, usageBoundOf } from './bound-usage.ts'
-import { trackInFlight } from './pick-node.ts'
+import { holdNodeSlot } from './pick-node.ts'
 import type { Selection } from './select-node.ts'
 import { relaySse } from './sse-relay.ts'
 import { attemptUpstream, classifyFailure, type AttemptResult } from './upstream-attempt.ts'
@@ -128,7 +128,7 @@ export async function forwardInference(input: ForwardInput): Promise<Response> {
     const { node, isProbe } = selection
     avoid.add(node.id)
     const remaining = Math.max(1, deadline - performance.now())
-    const release = trackInFlight(node.id)
+    const release = holdNodeSlot(node.id)
     const result = await input.timing.upstream(attemptUpstream({
       url: node.endpoint + UPSTREAM_PATHS[input.endpoint], headers: upstreamHeaders(node, input.requestId), body: payload, isStream,
       clientSignal: input.clientSignal,

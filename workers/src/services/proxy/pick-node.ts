@@ -16,7 +16,7 @@ const inFlight = new Map<string, number>()
 export const inFlightOn = (nodeId: string): number => inFlight.get(nodeId) ?? 0
 
 /** Marks a request as in flight on a node; call the returned function exactly once when it ends. */
-export function trackInFlight(nodeId: string): () => void {
+export function holdNodeSlot(nodeId: string): () => void {
   inFlight.set(nodeId, inFlightOn(nodeId) + 1)
   let released = false
   return () => {
