@@ -4,7 +4,7 @@
 import { createMiddleware } from 'hono/factory'
 import { matchedRoutes } from 'hono/route'
 import type { Context } from 'hono'
-import { FAMILIES } from '../../../durable-objects/metrics-aggregator/metric-registry.ts'
+import { FAMILIES } from '../../../durable-objects/metrics-aggregator/contract.ts'
 import type { AppEnv } from '../env.ts'
 import { log, withRequestId } from '../log.ts'
 import { addCounter, gaugeHeartbeatMs, observeHistogram, scheduleFlush, countRequestsInFlight } from '../services/metrics/metrics-buffer.ts'

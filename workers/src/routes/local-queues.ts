@@ -8,7 +8,7 @@ import type { AppEnv } from '../env.ts'
 import { ApiError } from '../errors.ts'
 import { tokensMatch } from '../middleware/bearer-auth.ts'
 import { ackRequestSchema, pullRequestSchema } from '../schemas/queue-pull-api.ts'
-import { pullOptions } from '../../../durable-objects/local-queue-shim/queue-shim-core.ts'
+import { pullOptions } from '../../../durable-objects/local-queue-shim/contract.ts'
 import { readBodyText } from './read-body.ts'
 import { isLocalQueueShimEnabled, queueShim } from '../services/local-queue/node-ops-shim.ts'
 

@@ -1,7 +1,7 @@
 // GET /metrics: Prometheus text exposition, behind the METRICS_TOKEN bearer token (it is on the public edge).
 // Unset token: 401 for everyone, like a wrong one, so nothing tells a prober whether metrics exist.
 import { Hono } from 'hono'
-import { EXPOSITION_CONTENT_TYPE } from '../../../durable-objects/metrics-aggregator/exposition.ts'
+import { EXPOSITION_CONTENT_TYPE } from '../../../durable-objects/metrics-aggregator/contract.ts'
 import type { AppEnv } from '../env.ts'
 import { bearerAuth } from '../middleware/bearer-auth.ts'
 import { scrapeMetrics } from '../services/metrics/scrape-metrics.ts'

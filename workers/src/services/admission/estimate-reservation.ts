@@ -1,7 +1,7 @@
 // The tokens to reserve for an inference request before it runs: a cheap, deterministic estimate of the
 // prompt plus the completion allowance. Settle replaces the reservation by the node's real usage, so the
 // estimate has to be cheap and bounded rather than exact. Called by inference/run-inference.ts.
-import type { Reservation } from '../../../../durable-objects/tenant-gate/admission-ledger.ts'
+import type { Reservation } from '../../../../durable-objects/tenant-gate/contract.ts'
 import { ApiError } from '../../errors.ts'
 import type { ChatCompletionRequest, CompletionRequest, InferenceRequest } from '../../schemas/openai.ts'
 import { estimateRequestPrompt } from '../inference/count-tokens.ts'

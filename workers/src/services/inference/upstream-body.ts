@@ -1,7 +1,7 @@
 // The body a node receives, shaped in one place: the completion allowance capped to the lease, refitted to a
 // node's context after its 400, and (streams) the usage options the gateway bills on. Called by
 // inference/run-inference.ts and proxy/forward-inference.ts.
-import type { Reservation } from '../../../../durable-objects/tenant-gate/admission-ledger.ts'
+import type { Reservation } from '../../../../durable-objects/tenant-gate/contract.ts'
 import type { ChatCompletionRequest, CompletionRequest, InferenceRequest, StreamOptions } from '../../schemas/openai.ts'
 import type { UsageEvent } from '../../schemas/usage-event.ts'
 

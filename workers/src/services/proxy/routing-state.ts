@@ -2,7 +2,7 @@
 // FRESH_MS is still used while a fresh one is fetched in the background, so choosing a node adds no Durable
 // Object round trip in the steady state (only an isolate's first look at a node waits, briefly). Outcomes
 // are applied to the local copy at once (same transitions as the monitor) and reported in waitUntil.
-import { breakerVerdict, recordOutcome, secondsUntilRetry, type BreakerVerdict, type Outcome } from '../../../../durable-objects/node-monitor/breaker-state.ts'
+import { breakerVerdict, recordOutcome, secondsUntilRetry, type BreakerVerdict, type Outcome } from '../../../../durable-objects/node-monitor/contract.ts'
 import { log } from '../../log.ts'
 import { monitorOf, type NodeSnapshot } from '../nodes/node-monitor-client.ts'
 

@@ -3,7 +3,7 @@
 import { eq } from 'drizzle-orm'
 import type { Db } from '../../db/client.ts'
 import { tenants, type TenantRow } from '../../db/schema.ts'
-import { tenantGateName } from '../../../../durable-objects/tenant-gate/tenant-gate.ts'
+import { tenantGateName } from '../../../../durable-objects/tenant-gate/contract.ts'
 
 export const tenantView = (t: TenantRow) => ({
   id: t.id, object: 'tenant', name: t.name, status: t.status, status_reason: t.statusReason, plan: t.plan,
