@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import {
-  admission, closedBreaker, DEFAULT_BREAKER_CONFIG, grantProbe, recordOutcome, releaseProbe, secondsUntilRetry, settle,
+  breakerVerdict, closedBreaker, DEFAULT_BREAKER_CONFIG, grantProbe, recordOutcome, releaseProbe, secondsUntilRetry, advanceBreaker,
   type BreakerConfig, type BreakerState, type Outcome,
 } from './breaker-state.ts'
 
@@ -18,10 +18,10 @@ describe('closed breaker', () => {
   it('stays closed and admitting through four consecutive failures, opens on the fifth', () => {
     const four = failTimes(closedBreaker(T0), 4)
     expect(four).toMatchObject({ phase: 'closed', consecutiveFailures: 4, lastError: 'HTTP 500' })
-    expect(admission(four, config, T0)).toBe('allow')
+    expect(breakerVerdict(four, config, T0)).toBe('allow')
     const five = recordOutcome(four, config, fail, T0 + 10)
     expect(five).toMatchObject({ phase: 'open', since: T0 + 10, retryAt: T0 + 10 + 30_000 })
-    expect(admission(five, config, T0 + 10)).toBe('deny')
+    expect(breakerVerdict(five, config, T0 + 10)).toBe('deny')
   })
 
   it('counts only consecutive failures: a success in between resets the count', () => {
@@ -46,7 +46,7 @@ describe('open breaker', () => {
   const opened = failTimes(closedBreaker(T0), 5)
 
   it('refuses everything until the cooldown is over', () => {
-    expect(admission(opened, config, T0 + 29_999)).toBe('deny')
+    expect(breakerVerdict(opened, config, T0 + 29_999)).toBe('deny')
     expect(grantProbe(opened, config, T0 + 29_999).granted).toBe(false)
     expect(secondsUntilRetry(opened, T0 + 29_001)).toBe(1)
     expect(secondsUntilRetry(opened, T0)).toBe(30)
@@ -60,8 +60,8 @@ describe('open breaker', () => {
   })
 
   it('becomes half-open when the cooldown is over, since the moment it ended', () => {
-    expect(settle(opened, T0 + 45_000)).toMatchObject({ phase: 'half_open', since: T0 + 30_000, retryAt: null })
-    expect(admission(opened, config, T0 + 30_000)).toBe('probe')
+    expect(advanceBreaker(opened, T0 + 45_000)).toMatchObject({ phase: 'half_open', since: T0 + 30_000, retryAt: null })
+    expect(breakerVerdict(opened, config, T0 + 30_000)).toBe('probe')
     expect(secondsUntilRetry(opened, T0 + 30_000)).toBeNull()
   })
 })
@@ -94,7 +94,7 @@ describe('half-open breaker', () => {
   })
 
   it('re-opens on a failure of a request that was not a probe', () => {
-    const half = settle(opened, due)
+    const half = advanceBreaker(opened, due)
     expect(recordOutcome(half, config, fail, due + 1).phase).toBe('open')
   })
 

@@ -36,7 +36,7 @@ export type BreakerState = {
 }
 
 /** What the breaker allows for the next request: send it, send it only as a granted probe, or not at all. */
-export type Admission = 'allow' | 'probe' | 'deny'
+export type BreakerVerdict = 'allow' | 'probe' | 'deny'
 
 export type Outcome = { ok: true; isProbe: boolean } | { ok: false; isProbe: boolean; error: string }
 
@@ -45,7 +45,7 @@ export const closedBreaker = (now: number): BreakerState => ({
 })
 
 /** Applies the passage of time: an open breaker whose cooldown is over becomes half-open; stale leases lapse. */
-export function settle(s: BreakerState, now: number): BreakerState {
+export function advanceBreaker(s: BreakerState, now: number): BreakerState {
   if (s.phase === 'open' && s.retryAt !== null && now >= s.retryAt) {
     return { ...s, phase: 'half_open', since: s.retryAt, retryAt: null, probeLeases: [] }
   }
@@ -55,8 +55,8 @@ export function settle(s: BreakerState, now: number): BreakerState {
   return s
 }
 
-export function admission(s: BreakerState, config: BreakerConfig, now: number): Admission {
-  const current = settle(s, now)
+export function breakerVerdict(s: BreakerState, config: BreakerConfig, now: number): BreakerVerdict {
+  const current = advanceBreaker(s, now)
   switch (current.phase) {
     case 'closed': return current.consecutiveFailures < config.failureThreshold ? 'allow' : 'deny'
     case 'open': return 'deny'
@@ -66,8 +66,8 @@ export function admission(s: BreakerState, config: BreakerConfig, now: number): 
 
 /** Grants one probe if the breaker is half-open (or due to be) and has a free slot. */
 export function grantProbe(s: BreakerState, config: BreakerConfig, now: number): { granted: boolean; next: BreakerState } {
-  const current = settle(s, now)
-  if (admission(current, config, now) !== 'probe') return { granted: false, next: current }
+  const current = advanceBreaker(s, now)
+  if (breakerVerdict(current, config, now) !== 'probe') return { granted: false, next: current }
   return { granted: true, next: { ...current, probeLeases: [...current.probeLeases, now + config.probeLeaseMs] } }
 }
 
@@ -80,7 +80,7 @@ const open = (s: BreakerState, config: BreakerConfig, now: number): BreakerState
  * that were already in flight when it opened change nothing but the last error.
  */
 export function recordOutcome(s: BreakerState, config: BreakerConfig, outcome: Outcome, now: number): BreakerState {
-  const current = settle(s, now)
+  const current = advanceBreaker(s, now)
   const errored = outcome.ok ? current : { ...current, lastError: outcome.error, lastErrorAt: now }
   switch (current.phase) {
     case 'closed': {
@@ -106,7 +106,7 @@ export function releaseProbe(s: BreakerState): BreakerState {
 
 /** Seconds until some probe may be let through (for Retry-After), or null when not open. */
 export function secondsUntilRetry(s: BreakerState, now: number): number | null {
-  const current = settle(s, now)
+  const current = advanceBreaker(s, now)
   if (current.phase !== 'open' || current.retryAt === null) return null
   return Math.max(1, Math.ceil((current.retryAt - now) / 1000))
 }

@@ -1,7 +1,7 @@
 // Everything one NodeMonitor knows about its node, as stored (one record) and as returned to the Worker and
 // the admin API (NodeSnapshot). Pure helpers only.
 import type { TerminateMessage } from '../../workers/src/schemas/node-ops.ts'
-import { closedBreaker, DEFAULT_BREAKER_CONFIG, settle, type BreakerConfig, type BreakerState } from './breaker-state.ts'
+import { closedBreaker, DEFAULT_BREAKER_CONFIG, advanceBreaker, type BreakerConfig, type BreakerState } from './breaker-state.ts'
 import type { LaunchWatch } from './launch-watch.ts'
 import { unknownHealth, type HealthState } from './node-lifecycle.ts'
 import type { NodeLoad } from './vllm-metrics.ts'
@@ -35,6 +35,6 @@ export const initialMonitorState = (now: number): MonitorState => ({
 })
 
 /** The state as of `now` (an open breaker past its cooldown shows as half-open). */
-export const snapshotOf = (s: MonitorState, now: number): NodeSnapshot => ({ ...s, breaker: settle(s.breaker, now), at: now })
+export const snapshotOf = (s: MonitorState, now: number): NodeSnapshot => ({ ...s, breaker: advanceBreaker(s.breaker, now), at: now })
 
 export type BreakerPatch = Partial<Pick<BreakerConfig, 'failureThreshold' | 'cooldownMs' | 'halfOpenProbes'>>

@@ -8,10 +8,10 @@
 import { DurableObject } from 'cloudflare:workers'
 import { guardDurableObject } from '../../workers/src/platform/guard.ts'
 import { createDb } from '../../workers/src/db/client.ts'
-import { loadConfig, type Config } from '../../workers/src/env.ts'
 import { log } from '../../workers/src/log.ts'
 import { recordNodeCounters } from '../../workers/src/services/usage/node-counters.ts'
-import { grantProbe, recordOutcome, releaseProbe, settle, type Outcome } from './breaker-state.ts'
+import { grantProbe, recordOutcome, releaseProbe, advanceBreaker, type Outcome } from './breaker-state.ts'
+import { loadMonitorConfig, type MonitorConfig } from './monitor-config.ts'
 import { initialMonitorState, snapshotOf, type BreakerPatch, type MonitorState, type NodeSnapshot } from './monitor-state.ts'
 import { watchLaunch } from './launch-watch.ts'
 import { applyCheck, FINAL_STATUSES, nextLifecycle, type LifecycleStep } from './node-lifecycle.ts'
@@ -26,14 +26,14 @@ const COUNTER_SAMPLE_INTERVAL_MS = 60_000
 
 export class NodeMonitor extends DurableObject<Env> {
   private state: MonitorState
-  private readonly config: Config
+  private readonly config: MonitorConfig
   private ticking: Promise<void> | null = null
   private countersSampledAt = 0
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env)
     guardDurableObject(this, ctx, env) // production's limits in tests (each call is one invocation)
-    this.config = loadConfig(env)
+    this.config = loadMonitorConfig(env)
     this.state = ctx.storage.kv.get<MonitorState>(STATE_KEY) ?? initialMonitorState(Date.now())
   }
 
@@ -73,7 +73,7 @@ export class NodeMonitor extends DurableObject<Env> {
 
   /** A granted probe's client went away before the node answered: the slot is free again. */
   async releaseProbe(): Promise<void> {
-    const next = releaseProbe(settle(this.state.breaker, Date.now()))
+    const next = releaseProbe(advanceBreaker(this.state.breaker, Date.now()))
     if (next !== this.state.breaker) this.save({ ...this.state, breaker: next })
   }
 

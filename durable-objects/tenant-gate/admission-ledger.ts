@@ -92,7 +92,7 @@ export class AdmissionLedger {
     const res = req.reservation
     if (res && !isTokenCount(res.promptTokens + res.completionTokens)) return { ok: false, reason: 'invalid_reservation', rate: rate() }
     let need = res ? res.promptTokens + res.completionTokens : 0
-    const canShrinkTo = (room: number) => res !== null && res.isCompletionGuess && res.promptTokens < room
+    const canShrinkTo = (room: number) => res?.isCompletionGuess && res.promptTokens < room
     if (res && limits.tpm > 0 && need > limits.tpm) {
       if (!canShrinkTo(limits.tpm)) return { ok: false, reason: 'request_too_large', limit: limits.tpm, requested: need, rate: rate() }
       need = limits.tpm // our guess of the completion, not the client's: shrink it to what the limit allows

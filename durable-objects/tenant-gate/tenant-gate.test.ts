@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest'
 import type { Reservation } from './admission-ledger.ts'
 import { SCHEMA_VERSION } from './gate-storage.ts'
 import type { LimitOverrides } from './plans.ts'
-import type { AdmitResult } from './tenant-gate.ts'
+import type { AdmitResult } from './contract.ts'
 
 const gateFor = (tenantId: string) => env.TENANT_GATE.getByName(`tenant:${tenantId}`)
 const tokens = (promptTokens: number, completionTokens: number): Reservation => ({ promptTokens, completionTokens, isCompletionGuess: false })

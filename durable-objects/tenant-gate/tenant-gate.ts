@@ -7,40 +7,16 @@
 // memory only (isDurable), so their admissions write nothing and do not wait for a storage commit.
 import { DurableObject } from 'cloudflare:workers'
 import { guardDurableObject } from '../../workers/src/platform/guard.ts'
-import { AdmissionLedger, budgetPeriodOf, isDurable, WINDOW_MS, type Changes, type LedgerRefusal, type RateSnapshot, type Reservation } from './admission-ledger.ts'
+import { AdmissionLedger, budgetPeriodOf, isDurable, WINDOW_MS, type Changes } from './admission-ledger.ts'
 import { GateStorage } from './gate-storage.ts'
 import { GroupCommit } from './group-commit.ts'
 import { requestLimits, tenantLimits, type LimitOverrides, type Limits } from './plans.ts'
-import { decideAdmission, type IdentityRefusal, type TenantState, type TenantStatus } from './tenant-state.ts'
+import { decideAdmission, type TenantState, type TenantStatus } from './tenant-state.ts'
+import { DEFAULT_LEASE_TTL_MS, type AdmitInput, type AdmitResult, type SettleInput } from './contract.ts'
 
-/** The one object of a tenant: every caller names it so. */
-export const tenantGateName = (tenantId: string) => `tenant:${tenantId}`
-
-/** A lease not settled by then stops holding a concurrency slot (its Worker is presumed dead). */
-export const DEFAULT_LEASE_TTL_MS = 10 * 60_000
 /** How often the timer that keeps an object with in-memory state from hibernating re-checks that state. */
 const RESIDENT_CHECK_MS = 20_000
 
-export type AdmitInput = {
-  tenantId: string
-  keyId: string
-  /** The key's own limits (api_keys.limits); its rpm wins over the tenant's key_rpm. */
-  keyLimits?: LimitOverrides
-  /** Tokens to hold until settle; absent or null for a request that generates nothing (GET /v1/models). */
-  reservation?: Reservation | null
-  leaseTtlMs?: number
-}
-/**
- * `leaseId` is set when a reservation was held: pass it to settle exactly once when the request ends.
- * `reservedTokens`: what the lease really holds (prompt estimate plus completion allowance), which is less than
- * asked when admission shrank a guessed completion to fit the tpm or the budget; 0 without a reservation. The
- * gateway caps the completion it forwards to this, so the node cannot generate past what was reserved.
- */
-export type Admitted = { ok: true; leaseId: string | null; reservedTokens: number; rate: RateSnapshot }
-export type AdmitResult = Admitted | IdentityRefusal | LedgerRefusal
-
-/** A lease to end with the tokens its request really used (see settle). */
-export type SettleInput = { leaseId: string; usedTokens: number }
 /**
  * What one Worker isolate sends at once (services/admission/gate-channel.ts): the settles of its requests that
  * ended, applied first so their slots and refunds are free for the admissions that follow, in order.

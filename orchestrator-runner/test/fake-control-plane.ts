@@ -43,7 +43,7 @@ export async function startFakeControlPlane(): Promise<FakeControlPlane> {
       if (path === '/nodes/register') {
         const reg = body as { cluster_name: string; endpoint: string; models: string[] }
         const node = nodes.get(reg.cluster_name)
-        if (!node || !node.registerToken || auth !== `Bearer ${node.registerToken}`) return send(401, { error: { message: 'Invalid node registration token.' } })
+        if (!node?.registerToken || auth !== `Bearer ${node.registerToken}`) return send(401, { error: { message: 'Invalid node registration token.' } })
         const to = nextStatus(node.status, { type: 'registered' })
         if (!to) return send(409, { error: { message: `node is ${node.status}` } })
         Object.assign(node, { status: to, endpoint: reg.endpoint, models: reg.models })

@@ -40,7 +40,7 @@ describe('runOpenLoop', () => {
       dropped: (index, dueAt) => ({ index, dueAt, sentAt: NaN, endAt: NaN, dropped: true }),
     })
     await new Promise((r) => setImmediate(r))
-    release.forEach((f) => f())
+    release.forEach((f) => { f() })
     const { results } = await run
     expect(results.map((r) => r.dropped)).toEqual([false, false, true, true])
   })

@@ -57,7 +57,7 @@ describe('POST /v1/chat/completions (SSE)', () => {
     const chunks = events.slice(0, -1).map((e) => e.json as Chunk)
     expect(chunks).toHaveLength(1 + 3 + 1 + 1)
     expect(chunks[0]?.choices[0]).toEqual({ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null })
-    expect(chunks.slice(1, 4).map((c) => (c.choices[0]?.delta as { content: string }).content).join('')).toBe('one two three ')
+    expect(chunks.slice(1, 4).map((c) => (c.choices[0]!.delta as { content: string }).content).join('')).toBe('one two three ')
     expect(chunks[4]?.choices[0]).toMatchObject({ delta: { content: '' }, finish_reason: 'length' })
     expect(chunks.map((c) => c.usage?.completion_tokens)).toEqual([0, 1, 2, 3, 3, 3])
     expect(chunks[5]).toMatchObject({ object: 'chat.completion.chunk', choices: [], usage: { prompt_tokens: 6, completion_tokens: 3, total_tokens: 9 } })

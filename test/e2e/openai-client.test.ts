@@ -17,6 +17,7 @@ const extra: Standin[] = []
 async function adminCall(method: string, route: string, body?: unknown) {
   const res = await fetch(stack.url + route, { method, headers: { authorization: `Bearer ${stack.adminToken}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) })
   expect(res.ok, `${method} ${route}: ${res.status}`).toBe(true)
+  // biome-ignore lint/suspicious/noExplicitAny: a test reads loose JSON by path; its assertions check the shapes
   return (await res.json()) as Record<string, any>
 }
 

@@ -66,6 +66,7 @@ describe('CI/CD workflow', () => {
   it('bundles both environments with wrangler --dry-run', () => {
     const [, bundle] = jobs.find(([, j]) => runs(j).some((r) => r.includes('wrangler deploy --dry-run'))) ?? []
     expect(bundle?.strategy?.matrix.environment).toEqual(['staging', 'production'])
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a GitHub Actions expression, not a JS template
     expect(runs(bundle!).join('\n')).toContain('--env ${{ matrix.environment }} --outdir dist')
   })
 

@@ -2,12 +2,11 @@
 import { Hono } from 'hono'
 import type { AppEnv } from './env.ts'
 import { ApiError, onError } from './errors.ts'
-import { adminAuth } from './middleware/admin-auth.ts'
 import { apiKeyAuth } from './middleware/api-key-auth.ts'
+import { bearerAuth } from './middleware/bearer-auth.ts'
 import { config } from './middleware/config.ts'
 import { observeRequest } from './middleware/observe-request.ts'
 import { requestId } from './middleware/request-id.ts'
-import { runnerAuth } from './middleware/runner-auth.ts'
 import { adminBilling } from './routes/admin/billing.ts'
 import { adminKeys } from './routes/admin/keys.ts'
 import { adminNodeDeadLetters } from './routes/admin/node-dead-letters.ts'
@@ -34,10 +33,10 @@ export function createApp() {
   app.route('/', dashboard) // GET /dashboard: static files; the page reads the admin API with the admin token
   app.route('/v1', new Hono<AppEnv>().use(apiKeyAuth()).route('/', inference).route('/', models).route('/', usage))
   app.route('/api/webhooks', stripeWebhooks) // Stripe-Signature instead of an API key or admin token
-  app.route('/admin', new Hono<AppEnv>().use(adminAuth())
+  app.route('/admin', new Hono<AppEnv>().use(bearerAuth('ADMIN_TOKEN'))
     .route('/', adminTenants).route('/', adminKeys).route('/', adminNodeDeadLetters).route('/', adminNodes).route('/', adminNodeLaunches).route('/', adminUsage).route('/', adminBilling)
     .route('/', adminAudit))
-  app.route('/runner', new Hono<AppEnv>().use(runnerAuth()).route('/', runnerNodes))
+  app.route('/runner', new Hono<AppEnv>().use(bearerAuth('RUNNER_TOKEN')).route('/', runnerNodes))
   app.route('/nodes', nodeRegistration) // a launched node's one-time registration token
   app.route('/local-queues', localQueues) // dev only: 404 unless LOCAL_QUEUE_SHIM=1 outside production
   app.notFound((c) => onError(new ApiError('not_found', 'Unknown route.', { code: 'unknown_route' }), c))

@@ -1,5 +1,6 @@
 // Typed bindings and the parsed configuration of the Worker (string vars and secrets, validated once per isolate).
 import { z } from 'zod'
+import { monitorConfigShape } from '../../durable-objects/node-monitor/contract.ts'
 import type { TenantIdentity } from './services/keys/resolve-key.ts'
 import type { RequestTiming } from './services/metrics/request-timing.ts'
 import { SECRET_NAMES } from './secrets.ts'
@@ -58,17 +59,8 @@ const configSchema = z.object({
   UPSTREAM_RETRY_BACKOFF_MS: z.coerce.number().int().nonnegative().default(1_000),
   /** Bound on all attempts of one request until its first byte: no attempt runs or waits past it. */
   UPSTREAM_RETRY_DEADLINE_MS: z.coerce.number().int().positive().default(120_000),
-  /** How often each node's monitor checks `/health` and scrapes `/metrics`. */
-  NODE_HEALTH_INTERVAL_MS: z.coerce.number().int().positive().default(5_000),
-  NODE_HEALTH_TIMEOUT_MS: z.coerce.number().int().positive().default(2_000),
-  /** Consecutive failed health checks after which a ready node is marked failed. */
-  NODE_UNHEALTHY_AFTER: z.coerce.number().int().positive().default(3),
-  /** A node being removed drains at least this long (longer than any isolate's cached node list lives). */
-  NODE_DRAIN_MIN_MS: z.coerce.number().int().nonnegative().default(5_000),
-  /** A node being removed is removed after this long even if it never reports being idle. */
-  NODE_DRAIN_TIMEOUT_MS: z.coerce.number().int().positive().default(600_000),
-  /** A launch attempt still launching or warming after this is failed and its cluster taken down (launch-watch.ts). */
-  NODE_LAUNCH_TIMEOUT_MS: z.coerce.number().int().positive().default(45 * 60_000),
+  /** NODE_HEALTH_*, NODE_UNHEALTHY_AFTER, NODE_DRAIN_*, NODE_LAUNCH_TIMEOUT_MS: declared with the NodeMonitor, which parses them too. */
+  ...monitorConfigShape,
   /** Shared secret of orchestrator-runner (/runner/*); the runner routes refuse everyone while it is unset. */
   RUNNER_TOKEN: z.string().min(16, 'RUNNER_TOKEN must be at least 16 characters').optional(),
   /** '1' in local dev only: serve the node-ops queue to the runner from the Worker (see routes/local-queues.ts). */

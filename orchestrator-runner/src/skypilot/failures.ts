@@ -22,6 +22,7 @@ const RULES: [Exclude<FailureKind, 'timeout' | 'error'>, (text: string) => boole
   ['no_capacity', (t) => FAILOVER.test(t) || /ResourcesUnavailableError|not available in any/i.test(t)],
 ]
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching the ESC of ANSI colour codes is the point
 const ANSI = /\u001b\[[0-9;]*m/g
 
 /** The last meaningful lines of the output, where SkyPilot prints the error. */

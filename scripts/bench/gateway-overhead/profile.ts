@@ -63,7 +63,7 @@ try {
   const file = path.join(outdir, 'gateway.cpuprofile')
   writeFileSync(file, JSON.stringify(profile))
   const selfUs = new Map<number, number>()
-  profile.samples.forEach((nodeId, i) => selfUs.set(nodeId, (selfUs.get(nodeId) ?? 0) + (profile.timeDeltas[i] ?? 0)))
+  profile.samples.forEach((nodeId, i) => { selfUs.set(nodeId, (selfUs.get(nodeId) ?? 0) + (profile.timeDeltas[i] ?? 0)) })
   const byFunction = new Map<string, number>()
   const byModule = new Map<string, number>()
   let total = 0

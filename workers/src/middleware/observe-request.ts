@@ -4,10 +4,10 @@
 import { createMiddleware } from 'hono/factory'
 import { matchedRoutes } from 'hono/route'
 import type { Context } from 'hono'
-import { FAMILIES } from '../../../durable-objects/metrics-aggregator/metric-registry.ts'
+import { FAMILIES } from '../../../durable-objects/metrics-aggregator/contract.ts'
 import type { AppEnv } from '../env.ts'
 import { log, withRequestId } from '../log.ts'
-import { addCounter, gaugeHeartbeatMs, observeHistogram, scheduleFlush, trackInFlight } from '../services/metrics/metrics-buffer.ts'
+import { addCounter, gaugeHeartbeatMs, observeHistogram, scheduleFlush, countRequestsInFlight } from '../services/metrics/metrics-buffer.ts'
 import { newRequestTiming } from '../services/metrics/request-timing.ts'
 
 const METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'])
@@ -26,7 +26,7 @@ export const observeRequest = () =>
     c.set('timing', timing)
     const config = c.get('config')
     const flushOptions = { env: c.env, shards: config.METRICS_SHARDS, intervalMs: config.METRICS_FLUSH_INTERVAL_MS, waitUntil: (p: Promise<unknown>) => c.executionCtx.waitUntil(p) }
-    trackInFlight(1)
+    countRequestsInFlight(1)
     // A long request (or stream) re-reports the isolate's in-flight count, so the shard's copy never ages out
     // while the isolate lives; several requests beating at once make one report (scheduleFlush checks it is due).
     const heartbeat = setInterval(() => scheduleFlush(flushOptions), gaugeHeartbeatMs(config.METRICS_FLUSH_INTERVAL_MS))
@@ -43,7 +43,7 @@ export const observeRequest = () =>
       observeHistogram(FAMILIES.httpDuration, { method, route }, durationMs / 1000)
       observeHistogram(FAMILIES.overhead, { route }, overheadMs / 1000)
       clearInterval(heartbeat)
-      trackInFlight(-1)
+      countRequestsInFlight(-1)
       log.info('request', {
         request_id: c.get('requestId'), tenant_id: c.get('identity')?.tenantId ?? null, method, route, status,
         duration_ms: round(durationMs), upstream_ms: round(timing.upstreamMs), overhead_ms: round(overheadMs),

@@ -1,7 +1,7 @@
 // Bodies of the admin API (our own API: strict objects, unknown fields are errors).
 import { z } from 'zod'
 import { timestampParam } from './timestamp-param.ts'
-import { PLAN_NAMES } from '../../../durable-objects/tenant-gate/plans.ts'
+import { PLAN_NAMES } from '../../../durable-objects/tenant-gate/contract.ts'
 
 const limit = z.number().int().nonnegative()
 const plan = z.enum(PLAN_NAMES)

@@ -6,7 +6,6 @@ import OpenAI from 'openai'
 import { beforeAll, describe, expect, inject, it } from 'vitest'
 import worker from '../../src/index.ts'
 import { admin, api, registerNode, seedTenant } from '../helpers/gateway.ts'
-import { readSse } from '../helpers/sse.ts'
 
 const messages = [{ role: 'user', content: 'hello there world' }]
 const promptEstimate = Math.ceil(JSON.stringify(messages).length / 4)

@@ -14,7 +14,7 @@ const auditCount = async (eventId: string) =>
 
 describe('signature', () => {
   it.each([
-    ['no Stripe-Signature header', async (payload: string) => ({ 'content-type': 'application/json' }), 'missing_signature'],
+    ['no Stripe-Signature header', async (_payload: string) => ({ 'content-type': 'application/json' }), 'missing_signature'],
     ['a signature made with another secret', async (payload: string) => ({ 'stripe-signature': await signedHeader(payload, { secret: 'whsec_someone_else_0123456789' }) }), 'invalid_signature'],
     ['a signature over another body', async (payload: string) => ({ 'stripe-signature': await signedHeader(payload.replace('payment_failed', 'succeeded')) }), 'invalid_signature'],
     ['a timestamp older than 300 s', async (payload: string) => ({ 'stripe-signature': await signedHeader(payload, { timestamp: nowSeconds() - 301 }) }), 'invalid_signature'],

@@ -15,6 +15,7 @@ describe('POST /v1/chat/completions', () => {
     const res = await api(key, '/v1/chat/completions', { method: 'POST', json: chat() })
     expect(res.status).toBe(200)
     expect(res.headers.get('x-request-id')).toMatch(/^req_/)
+    // biome-ignore lint/suspicious/noExplicitAny: a test reads loose JSON by path; its assertions check the shapes
     const body = (await res.json()) as Record<string, any>
     expect(body).toMatchObject({ object: 'chat.completion', model: 'cic-demo-llm', choices: [{ message: { role: 'assistant' } }] })
     expect(body.usage.completion_tokens).toBe(5)
@@ -70,6 +71,7 @@ describe('other endpoints', () => {
   it('POST /v1/embeddings returns vectors', async () => {
     const res = await api(key, '/v1/embeddings', { method: 'POST', json: { model: 'cic-demo-embed', input: ['a b', 'c'] } })
     expect(res.status).toBe(200)
+    // biome-ignore lint/suspicious/noExplicitAny: a test reads loose JSON by path; its assertions check the shapes
     const body = (await res.json()) as Record<string, any>
     expect(body.object).toBe('list')
     expect(body.data).toHaveLength(2)

@@ -5,7 +5,8 @@ import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
 import { createDb } from '../../src/db/client.ts'
 import { ApiError } from '../../src/errors.ts'
-import { getTenant, syncGate, updateTenant } from '../../src/services/tenants/tenants.ts'
+import { getTenant, syncGate } from '../../src/services/tenants/tenant-record.ts'
+import { updateTenant } from '../../src/services/tenants/tenants.ts'
 import { seedTenant } from '../helpers/gateway.ts'
 
 const by = { actor: 'admin', requestId: 'req-cas-test' }

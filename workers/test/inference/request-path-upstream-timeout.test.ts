@@ -4,6 +4,7 @@
 // stand-ins, calling the forwarder directly so the timeouts can be chosen per test.
 import { describe, expect, inject, it } from 'vitest'
 import type { Outcome } from '../../../durable-objects/node-monitor/breaker-state.ts'
+import { ApiError, errorResponse } from '../../src/errors.ts'
 import type { UsageEvent } from '../../src/schemas/usage-event.ts'
 import { newRequestTiming } from '../../src/services/metrics/request-timing.ts'
 import type { RoutableNode } from '../../src/services/nodes/node-directory.ts'
@@ -60,7 +61,11 @@ describe('forwardInference, non-streamed timeout', () => {
       recordUsage: async (event) => { usage.push(event) },
       timing: newRequestTiming(),
     }
-    const res = await forwardInference(input)
+    // The forwarder throws the error the client hears; errors.ts shapes it.
+    const res = await forwardInference(input).catch((err: unknown) => {
+      if (err instanceof ApiError) return errorResponse(err, input.requestId)
+      throw err
+    })
     await Promise.all(pending)
     expect(res.status).toBe(504)
     expect(await res.json()).toMatchObject({ error: { type: 'server_error', code: 'upstream_timeout' } })

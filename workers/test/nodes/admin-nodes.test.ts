@@ -16,6 +16,7 @@ describe('GET /admin/nodes', () => {
     const node = await registerNode(node0.url, ['pool-1'], { name: 'admin-view-node' })
     const res = await admin(`/admin/nodes/${node.id}`)
     expect(res.status).toBe(200)
+    // biome-ignore lint/suspicious/noExplicitAny: a test reads loose JSON by path; its assertions check the shapes
     const body = (await res.json()) as Record<string, any>
     expect(body).toMatchObject({
       id: node.id, object: 'node', name: 'admin-view-node', endpoint: node0.url, models: ['pool-1'], status: 'ready', removing: false,

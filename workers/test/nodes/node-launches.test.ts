@@ -4,7 +4,6 @@
 import { runDurableObjectAlarm } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
 import { describe, expect, inject, it, vi } from 'vitest'
-import { createDb } from '../../src/db/client.ts'
 import { admin, api, call, registerNode, seedTenant, uniqueModel } from '../helpers/gateway.ts'
 import { ack, decode, pull, pullFor, queueApi, runner } from '../helpers/node-ops.ts'
 

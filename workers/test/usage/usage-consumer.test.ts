@@ -62,7 +62,7 @@ describe('usage consumer', () => {
     const batch = events(t, 50)
     // Poison the rollup step: the events' INSERT has already run inside the batch when this statement fails.
     await env.DB.exec(`CREATE TRIGGER poison_rollup BEFORE INSERT ON usage_hourly WHEN NEW.tenant_id = '${t}' BEGIN SELECT RAISE(ABORT, 'poisoned'); END`)
-    let failed
+    let failed: Awaited<ReturnType<typeof deliver>> | undefined
     try {
       failed = await deliver(batch, { attempts: 2 })
     } finally {

@@ -2,8 +2,7 @@
 // gate-channel.ts). Refusals become the client's 401/403/429 in OpenAI's format with Retry-After and
 // x-ratelimit-* headers; an admission carries the headers for the response, renews its lease while the request
 // runs and settles it exactly once (the caller hands the promise to waitUntil).
-import type { LedgerRefusal, Reservation } from '../../../../durable-objects/tenant-gate/admission-ledger.ts'
-import { DEFAULT_LEASE_TTL_MS, tenantGateName, type Admitted, type AdmitResult } from '../../../../durable-objects/tenant-gate/tenant-gate.ts'
+import { DEFAULT_LEASE_TTL_MS, tenantGateName, type Admitted, type AdmitResult, type LedgerRefusal, type Reservation } from '../../../../durable-objects/tenant-gate/contract.ts'
 import { dependsOn } from '../../dependency.ts'
 import { ApiError } from '../../errors.ts'
 import { log } from '../../log.ts'

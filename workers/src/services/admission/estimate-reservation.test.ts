@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { capCompletion, estimatePromptTokens, refitCompletion, reservationFor } from './estimate-reservation.ts'
+import { estimatePromptTokens } from '../inference/count-tokens.ts'
+import { capCompletion, refitCompletion } from '../inference/upstream-body.ts'
+import { reservationFor } from './estimate-reservation.ts'
 
 const config = { defaultMaxTokens: 4096, maxContextTokens: 8192 }
 const messages = [{ role: 'user', content: 'hello there world' }]

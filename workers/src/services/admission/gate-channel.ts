@@ -6,7 +6,7 @@
 // Only data crosses requests here, never a promise (a request cannot wait on another's I/O in Workers): the
 // request whose settle starts a linger keeps itself alive (waitUntil) until that flush is done, and a request
 // whose admit failed puts the settles it carried back for the next one.
-import { tenantGateName, type AdmitInput, type AdmitResult, type SettleInput } from '../../../../durable-objects/tenant-gate/tenant-gate.ts'
+import { tenantGateName, type AdmitInput, type AdmitResult, type SettleInput } from '../../../../durable-objects/tenant-gate/contract.ts'
 import { log } from '../../log.ts'
 
 /** How long a settle waits for an admit to ride with before it is sent on its own. */

@@ -1,6 +1,6 @@
 // OpenAI's rate-limit response headers from the admission object's view of the tenant, on admitted and
 // refused responses alike. A dimension without a limit sends no headers (there is no way to say "unlimited").
-import type { RateSnapshot } from '../../../../durable-objects/tenant-gate/admission-ledger.ts'
+import type { RateSnapshot } from '../../../../durable-objects/tenant-gate/contract.ts'
 
 /** Durations as OpenAI writes them (Go's time.Duration format): "12ms", "1s", "17.172s", "6m0s", "1h2m3.5s". */
 export function formatDuration(ms: number): string {

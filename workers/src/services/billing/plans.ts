@@ -1,6 +1,6 @@
 // How a Stripe subscription names one of CIC's plans (the plans and their limits live with admission, in
 // durable-objects/tenant-gate/plans.ts). Used by the webhook decision when a subscription is created or updated.
-import { isPlanName, type PlanName } from '../../../../durable-objects/tenant-gate/plans.ts'
+import { isPlanName, type PlanName } from '../../../../durable-objects/tenant-gate/contract.ts'
 
 export { isPlanName, type PlanName }
 

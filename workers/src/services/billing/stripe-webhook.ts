@@ -13,7 +13,7 @@ import { billedPeriods, billingObjects, meterPushes, tenants, webhookEvents, typ
 import { log } from '../../log.ts'
 import { parseBillingEvent, type BillingEvent, type EventEnvelope } from '../../schemas/stripe.ts'
 import { auditStatement } from '../audit/audit-entry.ts'
-import { getTenant, syncGate, tenantView } from '../tenants/tenants.ts'
+import { getTenant, syncGate, tenantView } from '../tenants/tenant-record.ts'
 import { decide } from './billing-decision.ts'
 
 export type WebhookOutcome = 'applied' | 'stale' | 'unknown_customer' | 'ignored' | 'invalid'

@@ -7,7 +7,7 @@ import type { CreateKey } from '../../schemas/admin.ts'
 import { auditStatement } from '../audit/audit-entry.ts'
 import { newId, type Actor } from '../tenants/tenants.ts'
 import { generateApiKey, hashApiKey } from './api-key.ts'
-import { tenantGateName } from '../../../../durable-objects/tenant-gate/tenant-gate.ts'
+import { tenantGateName } from '../../../../durable-objects/tenant-gate/contract.ts'
 
 export const keyView = (k: ApiKeyRow) => ({
   id: k.id, object: 'api_key', tenant_id: k.tenantId, name: k.name, prefix: k.prefix, limits: k.limits,

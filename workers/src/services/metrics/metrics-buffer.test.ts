@@ -4,7 +4,7 @@ import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
 import type { MetricsBatch } from '../../../../durable-objects/metrics-aggregator/metrics-aggregator.ts'
 import { FAMILIES, seriesKey } from '../../../../durable-objects/metrics-aggregator/metric-registry.ts'
-import { addCounter, flushMetrics, scheduleFlush, trackInFlight } from './metrics-buffer.ts'
+import { addCounter, flushMetrics, scheduleFlush, countRequestsInFlight } from './metrics-buffer.ts'
 
 const KEY = seriesKey('cic_rate_limited_total', { layer: 'buffer-test' })
 
@@ -49,8 +49,8 @@ describe('metrics buffer', () => {
     const fake = { METRICS_AGGREGATOR: { getByName: () => ({ add: async (b: MetricsBatch) => { sent.push(b); return true } }) } } as unknown as Env
     const active = seriesKey(FAMILIES.activeRequests.name, {})
     const heartbeatMs = 50
-    trackInFlight(1)
-    trackInFlight(1)
+    countRequestsInFlight(1)
+    countRequestsInFlight(1)
     await flushMetrics(fake, 1, heartbeatMs)
     expect(sent.at(-1)).toMatchObject({ deltas: [], gauges: { isolate: expect.any(String), at: expect.any(Number), values: [[active, 2]] } })
     expect(sent.at(-1)?.deltas.some(([k]) => k === active)).toBe(false) // never a delta any more
@@ -62,8 +62,8 @@ describe('metrics buffer', () => {
     expect(sent).toHaveLength(reported + 1) // the heartbeat: same count, newer time
     expect(sent.at(-1)?.gauges?.values).toEqual([[active, 2]])
     expect(sent.at(-1)?.gauges?.at).toBeGreaterThan(sent.at(-2)?.gauges?.at ?? Infinity)
-    trackInFlight(-1)
-    trackInFlight(-1)
+    countRequestsInFlight(-1)
+    countRequestsInFlight(-1)
     await flushMetrics(fake, 1, heartbeatMs)
     expect(sent.at(-1)?.gauges?.values).toEqual([[active, 0]])
     await new Promise((resolve) => setTimeout(resolve, heartbeatMs + 20))

@@ -6,8 +6,7 @@
 // forever): every batch carries this isolate's absolute count, with the time and the isolate id, and the
 // scrape sums only reports younger than gaugeTtlMs. While requests are in flight the middleware re-reports
 // every gaugeHeartbeatMs, so a live isolate's report never ages out.
-import type { GaugeReport, MetricsBatch } from '../../../../durable-objects/metrics-aggregator/metrics-aggregator.ts'
-import { FAMILIES, formatLe, seriesKey, type Family, type Labels } from '../../../../durable-objects/metrics-aggregator/metric-registry.ts'
+import { FAMILIES, formatLe, seriesKey, type Family, type GaugeReport, type Labels, type MetricsBatch } from '../../../../durable-objects/metrics-aggregator/contract.ts'
 import { log } from '../../log.ts'
 
 /** A batch this big is flushed at once, whatever the interval. */
@@ -51,7 +50,7 @@ export function addCounter(name: string, labels: Labels, delta = 1): void {
 }
 
 /** Requests this isolate is handling now (observe-request.ts: +1 at arrival, -1 when the response or stream ends). */
-export function trackInFlight(delta: 1 | -1): void {
+export function countRequestsInFlight(delta: 1 | -1): void {
   inFlight = Math.max(0, inFlight + delta)
 }
 

@@ -1,7 +1,7 @@
 // What the request path reports, each a one-line call from where the fact is known (admission refusals,
 // failed node attempts, usage events, the request middleware). Only adds to this isolate's buffer; the
 // middleware schedules the flush when the request ends. Label values are bounded here.
-import { FAMILIES } from '../../../../durable-objects/metrics-aggregator/metric-registry.ts'
+import { FAMILIES } from '../../../../durable-objects/metrics-aggregator/contract.ts'
 import type { UsageEvent } from '../../schemas/usage-event.ts'
 import { addCounter, observeHistogram } from './metrics-buffer.ts'
 

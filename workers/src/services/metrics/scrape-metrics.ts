@@ -2,9 +2,8 @@
 // METRICS_FLUSH_INTERVAL_MS old; in-flight counts only from isolates that reported within gaugeTtlMs) and
 // reads the NodeMonitor snapshot of each node that has an endpoint to check (exact at scrape time), and the D1
 // state the alert rules watch (state-gauges.ts, one batch that also reads the fleet).
-import { renderExposition } from '../../../../durable-objects/metrics-aggregator/exposition.ts'
-import { FAMILIES, mergeDeltas, type Sample } from '../../../../durable-objects/metrics-aggregator/metric-registry.ts'
-import type { NodeSnapshot } from '../../../../durable-objects/node-monitor/monitor-state.ts'
+import { FAMILIES, mergeDeltas, renderExposition, type Sample } from '../../../../durable-objects/metrics-aggregator/contract.ts'
+import type { NodeSnapshot } from '../../../../durable-objects/node-monitor/contract.ts'
 import { createDb } from '../../db/client.ts'
 import { nodeSnapshots } from '../nodes/node-monitor-client.ts'
 import { outboxSamples } from '../usage/outbox-metrics.ts'

@@ -3,7 +3,7 @@
 // (D1 allows 1,000 queries per invocation and 100 bound parameters per statement: platform-facts §10; these bind
 // none). Called by scrape-metrics.ts, whose node gauges need the same fleet read.
 import { count, eq, inArray, sql } from 'drizzle-orm'
-import { FAMILIES, type Sample } from '../../../../durable-objects/metrics-aggregator/metric-registry.ts'
+import { FAMILIES, type Sample } from '../../../../durable-objects/metrics-aggregator/contract.ts'
 import type { Db } from '../../db/client.ts'
 import { auditLog, meterPushes, nodeOpsDeadLetters, nodes, usageDeadLetters } from '../../db/schema.ts'
 import { NODE_STATUSES } from '../../schemas/node-ops.ts'

@@ -1,6 +1,6 @@
 // The Worker's handle on the per-node NodeMonitor objects (`node:<id>`). startNodeMonitor is what any code
 // that brings a node into the fleet calls (admin registration, the launcher once a node is warming).
-import type { NodeSnapshot } from '../../../../durable-objects/node-monitor/monitor-state.ts'
+import type { NodeSnapshot } from '../../../../durable-objects/node-monitor/contract.ts'
 
 export type { NodeSnapshot }
 

@@ -2,35 +2,29 @@
 // through, or the SSE stream relayed event by event. A failure before the first byte reaches the client is
 // retried on another node (backoff 1 s, 2 s, 4 s by default, within a total deadline); a stream that has
 // started is never replayed: it ends with an error event. Each attempt's outcome goes to the node's breaker.
+// A request that fails throws its ApiError (errors.ts shapes it); called by inference/run-inference.ts.
 //
 // Usage: exactly ONE event per client request (the ledger is keyed by request id), off the response path:
 // the serving node's tokens when an attempt succeeded; otherwise, if any attempt reached a node, the final
 // outcome with zero tokens, naming the last node that received the request. Failed attempts bill nothing.
-import { ApiError, errorResponse } from '../../errors.ts'
+import type { ApiError } from '../../errors.ts'
 import type { InferenceRequest, StreamOptions } from '../../schemas/openai.ts'
-import { streamingOf, usageSchema, type Usage } from '../../schemas/openai.ts'
+import { streamingOf } from '../../schemas/openai.ts'
 import type { UsageEvent } from '../../schemas/usage-event.ts'
-import type { Outcome } from '../../../../durable-objects/node-monitor/breaker-state.ts'
-import { estimateRequestPrompt } from '../admission/estimate-reservation.ts'
+import type { Outcome } from '../../../../durable-objects/node-monitor/contract.ts'
+import { parseAnswer, tokensOf } from '../inference/count-tokens.ts'
+import { serializeUpstream, UPSTREAM_PATHS, type InferenceEndpoint } from '../inference/upstream-body.ts'
 import type { TenantIdentity } from '../keys/resolve-key.ts'
 import { countUpstreamError, httpErrorKind } from '../metrics/record-metrics.ts'
 import type { RequestTiming } from '../metrics/request-timing.ts'
 import type { RoutableNode } from '../nodes/node-directory.ts'
 import { log } from '../../log.ts'
 import { clampUsage, usageBoundOf } from './bound-usage.ts'
-import { trackInFlight } from './pick-node.ts'
+import { holdNodeSlot } from './pick-node.ts'
 import type { Selection } from './select-node.ts'
 import { relaySse } from './sse-relay.ts'
 import { attemptUpstream, classifyFailure, type AttemptResult } from './upstream-attempt.ts'
-import { utf8Length } from './utf8-length.ts'
 import { contextRoomOf } from './upstream-error.ts'
-
-export type InferenceEndpoint = UsageEvent['endpoint']
-const PATHS: Record<InferenceEndpoint, string> = {
-  'chat.completions': '/v1/chat/completions',
-  completions: '/v1/completions',
-  embeddings: '/v1/embeddings',
-}
 
 export type ForwardInput = {
   endpoint: InferenceEndpoint
@@ -48,6 +42,10 @@ export type ForwardInput = {
   /** A probe attempt ended without telling anything about the node (its client went away). */
   releaseProbe: (nodeId: string) => void
   waitUntil: (promise: Promise<unknown>) => void
+  /**
+   * The request's one end-of-request call: called exactly once with its usage event when any node received the
+   * request (never for a request that reached none); the promise goes to waitUntil.
+   */
   recordUsage: (event: UsageEvent) => Promise<unknown>
   /** The largest context of any served model (ADMISSION_MAX_CONTEXT_TOKENS): bounds the usage a node may report. */
   maxContextTokens: number
@@ -93,11 +91,13 @@ function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
   })
 }
 
+/**
+ * The client's response: 200 JSON or SSE, or 499 (the client went away; no one reads it). Throws the ApiError
+ * the client hears when no node served the request.
+ */
 export async function forwardInference(input: ForwardInput): Promise<Response> {
   const { stream: isStream, options: streamOptions } = streamingOf(input.body)
-  // The node is always asked for cumulative usage on every chunk, so a cut stream is still billable.
-  const serialize = (body: InferenceRequest) =>
-    JSON.stringify(isStream ? { ...body, stream_options: { ...streamOptions, include_usage: true, continuous_usage_stats: true } } : body)
+  const serialize = (body: InferenceRequest) => serializeUpstream(body, isStream, streamOptions)
   let payload = serialize(input.body)
   let isRefitted = false
   const record = recorder(input)
@@ -107,9 +107,10 @@ export async function forwardInference(input: ForwardInput): Promise<Response> {
   /** The last node that received the request, and the last failure (what the client hears if we give up). */
   let reached: RoutableNode | null = null
   let failure: { error: ApiError; fromNode: boolean } | null = null
-  const giveUp = (last: { error: ApiError; fromNode: boolean }): Response => {
+  /** Records the last failure against the last node reached, and returns the error to throw. */
+  const giveUp = (last: { error: ApiError; fromNode: boolean }): ApiError => {
     if (reached) record(reached, { ...NO_TOKENS, outcome: 'upstream_error', httpStatus: last.error.status, usageSource: last.fromNode ? 'node' : 'gateway_count' })
-    return errorResponse(last.error, input.requestId)
+    return last.error
   }
   const clientGone = (node: RoutableNode | null): Response => {
     if (node) record(node, { ...NO_TOKENS, outcome: 'client_aborted', httpStatus: 499, usageSource: 'gateway_count' })
@@ -121,15 +122,15 @@ export async function forwardInference(input: ForwardInput): Promise<Response> {
     try {
       selection = await input.selectNode({ avoid, exclude })
     } catch (err) {
-      if (failure) return giveUp(failure) // nothing left to retry on: the client hears about the real failure
+      if (failure) throw giveUp(failure) // nothing left to retry on: the client hears about the real failure
       throw err
     }
     const { node, isProbe } = selection
     avoid.add(node.id)
     const remaining = Math.max(1, deadline - performance.now())
-    const release = trackInFlight(node.id)
+    const release = holdNodeSlot(node.id)
     const result = await input.timing.upstream(attemptUpstream({
-      url: node.endpoint + PATHS[input.endpoint], headers: upstreamHeaders(node, input.requestId), body: payload, isStream,
+      url: node.endpoint + UPSTREAM_PATHS[input.endpoint], headers: upstreamHeaders(node, input.requestId), body: payload, isStream,
       clientSignal: input.clientSignal,
       connectTimeoutMs: Math.min(input.timeouts.connectMs, remaining), firstByteTimeoutMs: Math.min(input.timeouts.firstByteMs, remaining),
       requestTimeoutMs: input.timeouts.requestMs,
@@ -140,7 +141,7 @@ export async function forwardInference(input: ForwardInput): Promise<Response> {
       input.reportOutcome(node.id, { ok: true, isProbe })
       const answer = parseAnswer(result.text)
       record(node, { ...tokensOf(answer.usage, input.endpoint, input.body, answer.generated), outcome: 'completed', httpStatus: 200, ttftMs: null })
-      return new Response(result.text, { status: 200, headers: { 'content-type': 'application/json', 'x-request-id': input.requestId } })
+      return new Response(result.text, { status: 200, headers: { 'content-type': 'application/json' } }) // x-request-id: middleware/request-id.ts
     }
     if (result.kind === 'client_aborted') {
       if (isProbe) input.releaseProbe(node.id)
@@ -164,9 +165,9 @@ export async function forwardInference(input: ForwardInput): Promise<Response> {
     failure = current
     if (verdict.reachedNode) reached = node
     if (!verdict.mayRetrySameNode) exclude.add(node.id)
-    if (!verdict.isRetryable || attempt >= input.retry.maxRetries) return giveUp(current)
+    if (!verdict.isRetryable || attempt >= input.retry.maxRetries) throw giveUp(current)
     const waitMs = input.retry.backoffMs * 2 ** attempt
-    if (performance.now() + waitMs >= deadline) return giveUp(current)
+    if (performance.now() + waitMs >= deadline) throw giveUp(current)
     if (!(await sleep(waitMs, input.clientSignal))) return clientGone(reached)
   }
 }
@@ -207,7 +208,7 @@ function relayStream(
   }))
   return new Response(relay.body, {
     status: 200,
-    headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-request-id': input.requestId },
+    headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' }, // x-request-id: middleware/request-id.ts
   })
 }
 
@@ -215,37 +216,4 @@ function upstreamHeaders(node: RoutableNode, requestId: string): Record<string, 
   const headers: Record<string, string> = { 'content-type': 'application/json', 'x-request-id': requestId }
   if (node.apiKey) headers.authorization = `Bearer ${node.apiKey}`
   return headers
-}
-
-/** What a node generated, as the gateway sees it: UTF-8 bytes of the text, and content-bearing pieces (stream deltas, choices). */
-export type Generated = { textBytes: number; pieces: number }
-
-/**
- * The tokens to bill: the node's usage when it reported one; otherwise the gateway's own count
- * (usage_source 'gateway_count'): the prompt estimated as admission estimates it, the completion from the
- * generated text at admission's rate (UTF-8 bytes / 4), never fewer than one token per content piece.
- */
-export function tokensOf(usage: Usage | null, endpoint: InferenceEndpoint, body: InferenceRequest, generated: Generated): Pick<UsageEvent, 'promptTokens' | 'completionTokens' | 'usageSource'> {
-  if (usage) return { promptTokens: usage.prompt_tokens, completionTokens: usage.completion_tokens ?? 0, usageSource: 'node' }
-  const completionTokens = endpoint === 'embeddings' ? 0 : Math.max(generated.pieces, Math.ceil(generated.textBytes / 4))
-  return { promptTokens: estimateRequestPrompt(body), completionTokens, usageSource: 'gateway_count' }
-}
-
-/** A non-streamed answer's usage block (validated: it is what we bill) and the text it generated. */
-export function parseAnswer(text: string): { usage: Usage | null; generated: Generated } {
-  const generated: Generated = { textBytes: 0, pieces: 0 }
-  let answer: { usage?: unknown; choices?: unknown }
-  try { answer = JSON.parse(text) as { usage?: unknown; choices?: unknown } } catch { return { usage: null, generated } }
-  const parsed = usageSchema.safeParse(answer?.usage)
-  const choices = Array.isArray(answer?.choices) ? (answer.choices as Array<Record<string, unknown>>) : []
-  for (const choice of choices) {
-    const message = choice.message as { content?: unknown; tool_calls?: unknown } | undefined
-    const calls = Array.isArray(message?.tool_calls) ? (message.tool_calls as Array<{ function?: { arguments?: unknown } }>) : []
-    for (const piece of [message?.content, choice.text, ...calls.map((c) => c.function?.arguments)]) {
-      if (typeof piece !== 'string' || piece === '') continue
-      generated.pieces++
-      generated.textBytes += utf8Length(piece)
-    }
-  }
-  return { usage: parsed.success ? parsed.data : null, generated }
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { RoutableNode } from '../nodes/node-directory.ts'
-import { chooseByAffinity, chooseByLoad, loadScore, trackInFlight, inFlightOn, type Candidate } from './pick-node.ts'
+import { chooseByAffinity, chooseByLoad, loadScore, holdNodeSlot, inFlightOn, type Candidate } from './pick-node.ts'
 
 const NOW = 1_000_000
 const MAX_AGE = 15_000
@@ -91,10 +91,10 @@ describe('chooseByAffinity', () => {
   })
 })
 
-describe('trackInFlight', () => {
+describe('holdNodeSlot', () => {
   it('counts up and down once per request, even if released twice', () => {
-    const release = trackInFlight('node-x')
-    trackInFlight('node-x')
+    const release = holdNodeSlot('node-x')
+    holdNodeSlot('node-x')
     expect(inFlightOn('node-x')).toBe(2)
     release()
     release()

@@ -1,7 +1,7 @@
 // The choice among nodes that may take a request, and the isolate's count of requests in flight per node.
 // Pure apart from that counter: load-aware power of two choices, least-in-flight without metrics, and
 // rendezvous hashing for session affinity. select-node.ts decides which nodes are candidates.
-import type { NodeLoad } from '../../../../durable-objects/node-monitor/vllm-metrics.ts'
+import type { NodeLoad } from '../../../../durable-objects/node-monitor/contract.ts'
 import type { RoutableNode } from '../nodes/node-directory.ts'
 
 export type Candidate = { node: RoutableNode; inFlight: number; load: NodeLoad | null }
@@ -16,7 +16,7 @@ const inFlight = new Map<string, number>()
 export const inFlightOn = (nodeId: string): number => inFlight.get(nodeId) ?? 0
 
 /** Marks a request as in flight on a node; call the returned function exactly once when it ends. */
-export function trackInFlight(nodeId: string): () => void {
+export function holdNodeSlot(nodeId: string): () => void {
   inFlight.set(nodeId, inFlightOn(nodeId) + 1)
   let released = false
   return () => {

@@ -2,7 +2,7 @@
 // FRESH_MS is still used while a fresh one is fetched in the background, so choosing a node adds no Durable
 // Object round trip in the steady state (only an isolate's first look at a node waits, briefly). Outcomes
 // are applied to the local copy at once (same transitions as the monitor) and reported in waitUntil.
-import { admission, recordOutcome, secondsUntilRetry, type Admission, type Outcome } from '../../../../durable-objects/node-monitor/breaker-state.ts'
+import { breakerVerdict, recordOutcome, secondsUntilRetry, type BreakerVerdict, type Outcome } from '../../../../durable-objects/node-monitor/contract.ts'
 import { log } from '../../log.ts'
 import { monitorOf, type NodeSnapshot } from '../nodes/node-monitor-client.ts'
 
@@ -58,9 +58,9 @@ export async function nodeViews(ctx: RoutingContext, nodeIds: string[]): Promise
 }
 
 /** What this isolate's copy of the node's breaker allows now. */
-export function admissionOf(nodeId: string, snapshot: NodeSnapshot | null, now: number): Admission {
+export function breakerVerdictOf(nodeId: string, snapshot: NodeSnapshot | null, now: number): BreakerVerdict {
   if (!snapshot) return 'allow'
-  const verdict = admission(snapshot.breaker, snapshot.breakerConfig, now)
+  const verdict = breakerVerdict(snapshot.breaker, snapshot.breakerConfig, now)
   return verdict === 'probe' && (views.get(nodeId)?.probeRefusedUntil ?? 0) > now ? 'deny' : verdict
 }
 

@@ -6,7 +6,7 @@ import { ApiError } from '../../errors.ts'
 import { listNodes, type RoutableNode } from '../nodes/node-directory.ts'
 import type { Db } from '../../db/client.ts'
 import { chooseByAffinity, chooseByLoad, inFlightOn, type Candidate } from './pick-node.ts'
-import { acquireProbe, admissionOf, nodeViews, retryAfterSeconds, type RoutingContext } from './routing-state.ts'
+import { acquireProbe, breakerVerdictOf, nodeViews, retryAfterSeconds, type RoutingContext } from './routing-state.ts'
 
 export type SelectContext = RoutingContext & { db: Db; secretsKey: string; maxLoadAgeMs: number }
 
@@ -42,15 +42,15 @@ export async function selectNode(ctx: SelectContext, input: SelectInput): Promis
   const judged = ready
     .map((node) => ({ node, snapshot: snapshots.get(node.id) ?? null }))
     .filter(({ snapshot }) => snapshot?.health.state !== 'unhealthy') // the monitor is about to mark it failed
-    .map((j) => ({ ...j, admission: admissionOf(j.node.id, j.snapshot, now) }))
+    .map((j) => ({ ...j, verdict: breakerVerdictOf(j.node.id, j.snapshot, now) }))
 
   // A node whose cooldown is over gets the next request as its probe: it recovers as soon as it can, and
   // if the probe fails before its first byte the request is retried elsewhere.
-  for (const j of shuffled(judged.filter((x) => x.admission === 'probe' && !input.avoid.has(x.node.id)))) {
+  for (const j of shuffled(judged.filter((x) => x.verdict === 'probe' && !input.avoid.has(x.node.id)))) {
     if (await acquireProbe(ctx, j.node.id)) return { node: j.node, isProbe: true }
   }
 
-  const allowed = judged.filter((j) => j.admission === 'allow')
+  const allowed = judged.filter((j) => j.verdict === 'allow')
   const untried = allowed.filter((j) => !input.avoid.has(j.node.id))
   const pool = untried.length > 0 ? untried : allowed
   if (pool.length === 0) {

@@ -7,7 +7,7 @@
 import { ApiError, errorBody } from '../../errors.ts'
 import { usageSchema, type Usage } from '../../schemas/openai.ts'
 import { MAX_SSE_EVENT_CHARS, SseEventSplitter } from './sse-events.ts'
-import { utf8Length } from './utf8-length.ts'
+import { utf8Length } from '../inference/count-tokens.ts'
 import { upstreamErrorFromStreamFrame } from './upstream-error.ts'
 
 export type StreamOutcome = {

@@ -10,23 +10,11 @@ import type { CreateTenant, TenantLimitsPatch, UpdateTenant } from '../../schema
 import { ApiError } from '../../errors.ts'
 import { auditStatement } from '../audit/audit-entry.ts'
 import { replayUnknownCustomerEvents } from '../billing/stripe-webhook.ts'
-import { tenantGateName } from '../../../../durable-objects/tenant-gate/tenant-gate.ts'
+import { gateOf, getTenant, syncGate, tenantView } from './tenant-record.ts'
 
 export type Actor = { actor: string; requestId: string }
 
-export const tenantView = (t: TenantRow) => ({
-  id: t.id, object: 'tenant', name: t.name, status: t.status, status_reason: t.statusReason, plan: t.plan,
-  limits: t.limits, stripe_customer_id: t.stripeCustomerId, created_at: t.createdAt, updated_at: t.updatedAt,
-})
-
 export const newId = (prefix: string) => `${prefix}_${crypto.randomUUID().replaceAll('-', '').slice(0, 24)}`
-
-const gateOf = (env: Env, tenantId: string) => env.TENANT_GATE.getByName(tenantGateName(tenantId))
-
-/** Pushes a tenant's status, reason, plan and limits to its admission object (also used by the Stripe webhook). */
-export async function syncGate(env: Env, t: TenantRow) {
-  await gateOf(env, t.id).configure({ tenantId: t.id, status: t.status, statusReason: t.statusReason, plan: t.plan, limits: t.limits, updatedAt: t.updatedAt })
-}
 
 /** A PATCH of limit overrides: present values replace, null removes (the plan's value applies again). */
 function mergeLimits(before: Record<string, number>, patch: TenantLimitsPatch): Record<string, number> {
@@ -67,7 +55,6 @@ async function applyWaitingBillingEvents(env: Env, db: Db, tenant: TenantRow, by
 }
 
 export const listTenants = (db: Db) => db.select().from(tenants).orderBy(desc(tenants.createdAt)).all()
-export const getTenant = (db: Db, id: string) => db.select().from(tenants).where(eq(tenants.id, id)).get()
 
 /** Tries of an update whose tenant keeps changing under it before answering 409. */
 const UPDATE_ATTEMPTS = 3

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { estimateRequestPrompt } from '../admission/estimate-reservation.ts'
-import { parseAnswer, tokensOf } from './forward-inference.ts'
+import { estimateRequestPrompt, parseAnswer, tokensOf } from './count-tokens.ts'
 
 const messages = [{ role: 'user', content: 'tell me a story about a cat' }]
 const chat = { model: 'm', messages }

@@ -1,0 +1,35 @@
+// What the Worker may import from the TenantGate (and nothing else under durable-objects/tenant-gate/): the
+// object's name, the RPC's input and result types, the ledger types they carry, and the plan names. The Worker
+// calls the object by RPC (env.TENANT_GATE.getByName(tenantGateName(id))); the class itself is wired in index.ts.
+import type { LedgerRefusal, RateSnapshot, Reservation } from './admission-ledger.ts'
+import type { LimitOverrides } from './plans.ts'
+import type { IdentityRefusal } from './tenant-state.ts'
+
+export type { LedgerRefusal, RateSnapshot, Reservation } from './admission-ledger.ts'
+export { isPlanName, PLAN_NAMES, type PlanName } from './plans.ts'
+
+/** The one object of a tenant: every caller names it so. */
+export const tenantGateName = (tenantId: string) => `tenant:${tenantId}`
+
+/** A lease not settled by then stops holding a concurrency slot (its Worker is presumed dead). */
+export const DEFAULT_LEASE_TTL_MS = 10 * 60_000
+export type AdmitInput = {
+  tenantId: string
+  keyId: string
+  /** The key's own limits (api_keys.limits); its rpm wins over the tenant's key_rpm. */
+  keyLimits?: LimitOverrides
+  /** Tokens to hold until settle; absent or null for a request that generates nothing (GET /v1/models). */
+  reservation?: Reservation | null
+  leaseTtlMs?: number
+}
+/**
+ * `leaseId` is set when a reservation was held: pass it to settle exactly once when the request ends.
+ * `reservedTokens`: what the lease really holds (prompt estimate plus completion allowance), which is less than
+ * asked when admission shrank a guessed completion to fit the tpm or the budget; 0 without a reservation. The
+ * gateway caps the completion it forwards to this, so the node cannot generate past what was reserved.
+ */
+export type Admitted = { ok: true; leaseId: string | null; reservedTokens: number; rate: RateSnapshot }
+export type AdmitResult = Admitted | IdentityRefusal | LedgerRefusal
+
+/** A lease to end with the tokens its request really used (see settle). */
+export type SettleInput = { leaseId: string; usedTokens: number }
