@@ -1,6 +1,6 @@
 // The usage outbox's figures for GET /metrics, read from every UsageOutbox shard at scrape time (exact: each
 // object counts what it took in and what still waits). Called by services/metrics/scrape-metrics.ts.
-import { FAMILIES, type Sample } from '../../../../durable-objects/metrics-aggregator/metric-registry.ts'
+import { FAMILIES, type Sample } from '../../../../durable-objects/metrics-aggregator/contract.ts'
 import { USAGE_OUTBOX_SHARDS, usageOutboxName } from '../../../../durable-objects/usage-outbox/contract.ts'
 
 export async function outboxSamples(env: Pick<Env, 'USAGE_OUTBOX'>): Promise<Sample[]> {
