@@ -47,6 +47,14 @@ describe('node directory', () => {
     expect(ids(await listNodes(db(), SECRETS_KEY))).toEqual(before)
   })
 
+  it('leaves out a node whose key does not open under this SECRETS_KEY, and keeps the rest routable', async () => {
+    await insert('node_dir_g')
+    await env.DB.prepare("INSERT INTO nodes (id, name, endpoint, models, status, api_key_ciphertext) VALUES ('node_dir_h', 'node_dir_h', 'http://10.0.0.2:8000', '[\"m\"]', 'ready', 'v1.not-sealed-here')").run()
+    const listed = ids(await listNodes(db(), SECRETS_KEY))
+    expect(listed).toContain('node_dir_g')
+    expect(listed).not.toContain('node_dir_h')
+  })
+
   it('reads D1 at once after an invalidation (this isolate\'s own admin write)', async () => {
     await insert('node_dir_d')
     await listNodes(db(), SECRETS_KEY)
