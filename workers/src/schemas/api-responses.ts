@@ -1,0 +1,89 @@
+// Answer shapes of our own APIs (admin, usage, runner, registration, webhook), written as zod schemas beside the
+// request schemas so the OpenAPI document (workers/src/openapi/) describes what the views in services/* return.
+// Not parsed on the request path; workers/test/http/openapi.test.ts checks real answers against them.
+import { z } from 'zod'
+import { PLAN_NAMES } from '../../../durable-objects/tenant-gate/plans.ts'
+import { NODE_STATUSES } from './node-ops.ts'
+
+const ms = () => z.number().nonnegative().describe('milliseconds since the epoch')
+const limits = z.record(z.string(), z.number().int().nonnegative()).describe('overrides only; absent = the plan\'s value, 0 = unlimited')
+
+/** services/tenants/tenants.ts tenantView */
+export const tenantSchema = z.strictObject({
+  id: z.string(),
+  object: z.literal('tenant'),
+  name: z.string(),
+  status: z.enum(['active', 'suspended']),
+  status_reason: z.string().nullable(),
+  plan: z.string().describe(`one of ${PLAN_NAMES.join(', ')} (or a plan a Stripe price maps to)`),
+  limits,
+  stripe_customer_id: z.string().nullable(),
+  created_at: ms(),
+  updated_at: ms().nullable().describe('null until the first change'),
+})
+
+/** services/keys/key-admin.ts keyView; `key` (the secret) only in the answer to its creation. */
+export const apiKeySchema = z.strictObject({
+  id: z.string(),
+  object: z.literal('api_key'),
+  tenant_id: z.string(),
+  name: z.string().nullable(),
+  prefix: z.string(),
+  limits,
+  created_at: ms(),
+  revoked_at: ms().nullable(),
+  key: z.string().optional().describe('the secret: returned once, by POST /admin/tenants/{id}/keys'),
+})
+
+const usageCounters = {
+  requests: z.number().int().nonnegative(),
+  errors: z.number().int().nonnegative(),
+  prompt_tokens: z.number().int().nonnegative(),
+  completion_tokens: z.number().int().nonnegative(),
+  total_tokens: z.number().int().nonnegative(),
+}
+
+/** services/usage/usage-summary.ts: totals and one row per group (`start` for hour/day, else model/key_id/tenant_id). */
+export const usageSummarySchema = z.strictObject({
+  object: z.literal('usage'),
+  tenant_id: z.string().optional(),
+  from: ms().nullable(),
+  to: ms().nullable(),
+  group_by: z.enum(['hour', 'day', 'model', 'key', 'tenant']),
+  totals: z.strictObject(usageCounters),
+  data: z.array(z.strictObject({
+    start: ms().optional(),
+    model: z.string().optional(),
+    key_id: z.string().nullable().optional(),
+    tenant_id: z.string().optional(),
+    ...usageCounters,
+  })),
+})
+
+export const listOf = <T extends z.ZodType>(item: T) => z.strictObject({ object: z.literal('list'), data: z.array(item) })
+
+/** 202 answers of POST /admin/nodes/launch, …/terminate, …/relaunch. */
+export const nodeOperationSchema = z.strictObject({
+  object: z.enum(['node.launch', 'node.terminate']),
+  cluster_name: z.string(),
+  node_id: z.string(),
+  status: z.enum(NODE_STATUSES),
+})
+
+export const nodeRegistrationResultSchema = z.strictObject({
+  object: z.literal('node.registration'),
+  cluster_name: z.string(),
+  node_id: z.string(),
+  status: z.enum(NODE_STATUSES),
+})
+
+export const nodeDeletedSchema = z.strictObject({ id: z.string(), object: z.literal('node'), deleted: z.boolean(), status: z.literal('draining').optional() })
+
+export const stripeWebhookResultSchema = z.strictObject({
+  received: z.literal(true),
+  id: z.string(),
+  outcome: z.string(),
+  duplicate: z.boolean(),
+})
+
+export const healthSchema = z.strictObject({ status: z.literal('ok') })
