@@ -71,7 +71,8 @@ const jsonContent = (schema: JsonSchema) => ({ 'application/json': { schema } })
 
 export function operation(id: string, spec: OperationSpec) {
   const parameters = [
-    ...(spec.params ?? []).map((p) => ({ name: p.name, in: 'path', required: true, description: p.description, schema: { type: 'string' } })),
+    // A path parameter is percent-encoded like any path segment (a `/` inside one, as in a model id, is %2F).
+    ...(spec.params ?? []).map((p) => ({ name: p.name, in: 'path', required: true, description: `${p.description} (URL-encoded)`, schema: { type: 'string' } })),
     ...(spec.query ? queryParameters(spec.query) : []),
   ]
   const responses: Record<string, unknown> = {}

@@ -5,7 +5,7 @@ import { meterPushQuerySchema } from '../routes/admin/billing.ts'
 import { deadLetterQuerySchema as nodeDeadLetterQuerySchema, discardSchema, replaySchema as nodeReplaySchema } from '../routes/admin/node-dead-letters.ts'
 import { deadLetterQuerySchema as usageDeadLetterQuerySchema, replaySchema as usageReplaySchema } from '../routes/admin/usage.ts'
 import { createKeySchema, createTenantSchema, registerNodeSchema, updateNodeSchema, updateTenantSchema, usageQuerySchema } from '../schemas/admin.ts'
-import { apiKeySchema, listOf, nodeDeletedSchema, nodeOperationSchema, nodeRegistrationResultSchema, tenantSchema, usageSummarySchema } from '../schemas/api-responses.ts'
+import { apiKeySchema, auditPageSchema, listOf, nodeDeletedSchema, nodeOperationSchema, nodeRegistrationResultSchema, nodeSchema, tenantSchema, usageSummarySchema } from '../schemas/api-responses.ts'
 import { auditQuerySchema } from '../schemas/audit-query.ts'
 import { launchNodeSchema, nodeCredentialsSchema, nodeRegistrationSchema, runnerStatusReportSchema, runnerStatusResultSchema } from '../schemas/node-ops.ts'
 import { adminUsageQuerySchema, reconcileQuerySchema } from '../schemas/usage-query.ts'
@@ -13,7 +13,7 @@ import { operation, type OperationSpec } from './operations.ts'
 
 const ADMIN_ERRORS = [400, 401, 404, 409, 413, 500, 503]
 const admin = (spec: Omit<OperationSpec, 'security' | 'errors'> & { errors?: number[] }) => ({ security: 'AdminToken' as const, errors: ADMIN_ERRORS, ...spec })
-/** Views this document does not spell out field by field (services/nodes/node-views.ts and the like). */
+/** Answers this document does not spell out field by field yet (admission state, reports, dead letters). */
 const object = (description: string) => z.looseObject({}).describe(description)
 
 const TENANT_ID = { name: 'id', description: 'Tenant id (tnt_…)' }
@@ -44,19 +44,19 @@ export const adminPaths = {
     delete: operation('revokeKey', admin({ summary: 'Revoke an API key (effective on the next request)', tag: 'Keys', params: [{ name: 'id', description: 'Key id' }], ok: { 200: { schema: apiKeySchema.omit({ key: true }), description: 'The revoked key' } } })),
   },
   '/admin/nodes': {
-    post: operation('registerNode', admin({ summary: 'Register a bring-your-own node', tag: 'Nodes', body: registerNodeSchema, ok: { 201: { schema: object('node view'), description: 'The node' } } })),
-    get: operation('listNodes', admin({ summary: 'List nodes with breaker, health and load', tag: 'Nodes', ok: { 200: { schema: listOf(object('node view')), description: 'The nodes' } } })),
+    post: operation('registerNode', admin({ summary: 'Register a bring-your-own node', tag: 'Nodes', body: registerNodeSchema, ok: { 201: { schema: nodeSchema, description: 'The node' } } })),
+    get: operation('listNodes', admin({ summary: 'List nodes with breaker, health and load', tag: 'Nodes', ok: { 200: { schema: listOf(nodeSchema), description: 'The nodes' } } })),
   },
   '/admin/nodes/{id}': {
-    get: operation('getNode', admin({ summary: 'Show a node', tag: 'Nodes', params: [NODE_ID], ok: { 200: { schema: object('node view'), description: 'The node' } } })),
-    patch: operation('updateNode', admin({ summary: 'Tune a node\'s circuit breaker', tag: 'Nodes', params: [NODE_ID], body: updateNodeSchema, ok: { 200: { schema: object('node view'), description: 'The node' } } })),
+    get: operation('getNode', admin({ summary: 'Show a node', tag: 'Nodes', params: [NODE_ID], ok: { 200: { schema: nodeSchema, description: 'The node' } } })),
+    patch: operation('updateNode', admin({ summary: 'Tune a node\'s circuit breaker', tag: 'Nodes', params: [NODE_ID], body: updateNodeSchema, ok: { 200: { schema: nodeSchema, description: 'The node' } } })),
     delete: operation('removeNode', admin({ summary: 'Remove a registered node (drains first; 202 while draining)', tag: 'Nodes', params: [NODE_ID], ok: { 200: { schema: nodeDeletedSchema, description: 'Removed' }, 202: { schema: nodeDeletedSchema, description: 'Draining; removed once idle' } } })),
   },
   '/admin/nodes/{id}/drain': {
-    post: operation('drainNode', admin({ summary: 'Drain a node (no new requests)', tag: 'Nodes', params: [NODE_ID], ok: { 200: { schema: object('node view'), description: 'The node' } } })),
+    post: operation('drainNode', admin({ summary: 'Drain a node (no new requests)', tag: 'Nodes', params: [NODE_ID], ok: { 200: { schema: nodeSchema, description: 'The node' } } })),
   },
   '/admin/nodes/{id}/resume': {
-    post: operation('resumeNode', admin({ summary: 'Resume a drained node', tag: 'Nodes', params: [NODE_ID], ok: { 200: { schema: object('node view'), description: 'The node' } } })),
+    post: operation('resumeNode', admin({ summary: 'Resume a drained node', tag: 'Nodes', params: [NODE_ID], ok: { 200: { schema: nodeSchema, description: 'The node' } } })),
   },
   '/admin/nodes/launch': {
     post: operation('launchNode', admin({ summary: 'Launch a GPU node through orchestrator-runner (SkyPilot)', tag: 'Node launches', body: launchNodeSchema, ok: { 202: { schema: nodeOperationSchema, description: 'Accepted: the launch is queued' } } })),
@@ -95,7 +95,7 @@ export const adminPaths = {
     get: operation('listMeterPushes', admin({ summary: 'Usage pushed to Stripe Billing Meters (and pending or failing)', tag: 'Billing', query: meterPushQuerySchema, ok: { 200: { schema: listOf(object('meter push')), description: 'The pushes' } } })),
   },
   '/admin/audit': {
-    get: operation('listAudit', admin({ summary: 'The audit trail, newest first', tag: 'Audit', query: auditQuerySchema, ok: { 200: { schema: object('audit page'), description: 'Entries and the next cursor' } } })),
+    get: operation('listAudit', admin({ summary: 'The audit trail, newest first', tag: 'Audit', query: auditQuerySchema, ok: { 200: { schema: auditPageSchema, description: 'Entries and the next cursor' } } })),
   },
   '/runner/nodes/{cluster}/status': {
     post: operation('reportNodeStatus', { summary: 'orchestrator-runner reports a node\'s status', tag: 'Runner', security: 'RunnerToken', params: [RUNNER_CLUSTER], body: runnerStatusReportSchema, ok: { 200: { schema: runnerStatusResultSchema, description: 'The node\'s status after the report' } }, errors: [400, 401, 404, 409, 413, 500, 503] }),

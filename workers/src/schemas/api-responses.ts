@@ -87,3 +87,66 @@ export const stripeWebhookResultSchema = z.strictObject({
 })
 
 export const healthSchema = z.strictObject({ status: z.literal('ok') })
+
+const nullableMs = () => ms().nullable()
+
+/**
+ * services/nodes/node-views.ts: nodeView (the D1 record), and for reads nodeDetailView, which adds what the
+ * node's monitor knows (breaker, health, load; absent when the monitor could not be read).
+ */
+export const nodeSchema = z.strictObject({
+  id: z.string(),
+  object: z.literal('node'),
+  name: z.string(),
+  endpoint: z.string(),
+  models: z.array(z.string()),
+  status: z.enum(NODE_STATUSES),
+  provider: z.string().nullable(),
+  region: z.string().nullable(),
+  gpu: z.string().nullable(),
+  has_api_key: z.boolean(),
+  last_error: z.string().nullable(),
+  created_at: ms(),
+  updated_at: nullableMs(),
+  last_error_at: nullableMs().optional(),
+  removing: z.boolean().optional(),
+  breaker: z.strictObject({
+    state: z.string().describe('closed, open or half_open'),
+    since: nullableMs(),
+    consecutive_failures: z.number().int().nonnegative(),
+    retry_at: nullableMs(),
+    probes_in_flight: z.number().int().nonnegative(),
+    failure_threshold: z.number().int(),
+    cooldown_ms: z.number().int(),
+    half_open_probes: z.number().int(),
+  }).optional(),
+  health: z.strictObject({
+    state: z.string(),
+    since: nullableMs(),
+    consecutive_failures: z.number().int().nonnegative(),
+    last_check_at: nullableMs(),
+    last_ok_at: nullableMs(),
+    last_error: z.string().nullable(),
+  }).optional(),
+  in_flight: z.number().nullable().optional().describe('the node\'s own gauges (vLLM /metrics); null when it exposes none'),
+  queue_depth: z.number().nullable().optional(),
+  kv_cache_usage: z.number().nullable().optional(),
+  metrics_at: nullableMs().optional(),
+})
+
+/** services/audit/audit-query.ts: one page, newest first; the next page's cursor is the last entry's id. */
+export const auditPageSchema = z.strictObject({
+  object: z.literal('list'),
+  data: z.array(z.strictObject({
+    id: z.number().int(),
+    object: z.literal('audit_entry'),
+    at: ms(),
+    actor: z.string(),
+    action: z.string(),
+    target: z.string(),
+    before: z.unknown(),
+    after: z.unknown(),
+    request_id: z.string().nullable(),
+  })),
+  has_more: z.boolean(),
+})

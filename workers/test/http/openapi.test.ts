@@ -120,7 +120,7 @@ describe('real answers match the document', () => {
     expect(check(answerSchema(doc, '/v1/usage', 'get', 200), await usage.json())).toBeNull()
   })
 
-  it('an error envelope (401, 400, 404) and an admin tenant and key creation', async () => {
+  it('an error envelope (401, 400, 404), an admin tenant and key creation, a node registration, the node list and the audit trail', async () => {
     const doc = await fetchDocument()
     const check = validatorFor(doc)
     const unauthorized = await call('/v1/models', { headers: { authorization: 'Bearer sk-not-a-key' } })
@@ -142,6 +142,18 @@ describe('real answers match the document', () => {
     const invalid = await admin('/admin/tenants', { method: 'POST', json: { name: '' } })
     expect(invalid.status).toBe(400)
     expect(check(answerSchema(doc, '/admin/tenants', 'post', 400), await invalid.json())).toBeNull()
+    const node = await admin('/admin/nodes', { method: 'POST', json: { endpoint: standins.healthy, models: ['Qwen/Qwen2.5-7B-Instruct'] } })
+    expect(node.status).toBe(201)
+    const registered = (await node.json()) as { status: string; breaker?: unknown }
+    expect(registered).toMatchObject({ status: 'ready', breaker: expect.any(Object) }) // the detail view, with its monitor's fields
+    expect(check(answerSchema(doc, '/admin/nodes', 'post', 201), registered)).toBeNull()
+    const nodes = await admin('/admin/nodes')
+    expect(check(answerSchema(doc, '/admin/nodes', 'get', 200), await nodes.json())).toBeNull()
+    const audit = await admin('/admin/audit?limit=5')
+    const page = (await audit.json()) as { data: unknown[] }
+    expect(page.data.length).toBeGreaterThan(0)
+    expect(check(answerSchema(doc, '/admin/audit', 'get', 200), page)).toBeNull()
+
     const missing = await admin('/admin/tenants/tnt_nope')
     expect(missing.status).toBe(404)
     expect(check(answerSchema(doc, '/admin/tenants/{id}', 'get', 404), await missing.json())).toBeNull()
