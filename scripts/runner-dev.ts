@@ -15,7 +15,7 @@ const runner = startLocalRunner({ gatewayUrl, runnerToken: vars.RUNNER_TOKEN, sk
 console.log(`orchestrator-runner -> ${gatewayUrl} (sky stand-in state: ${skyStateDir})
 Launch a node:
   curl -X POST ${gatewayUrl}/admin/nodes/launch -H "Authorization: Bearer ${vars.ADMIN_TOKEN}" -H "Content-Type: application/json" \\
-    -d '{"provider":"aws","region":"us-east-1","gpu":"A100-80GB","model":"my-launched-llm"}'
+    -d '{"provider":"gcp","region":"us-central1","gpu":"A100-80GB","model":"my-launched-llm"}'
 Stand-in nodes keep running after Ctrl+C until terminated (POST /admin/nodes/<cluster>/terminate); running now: ${listClusters(skyStateDir).map((c) => c.name).join(', ') || 'none'}`)
 
 const stop = async () => { await runner.close(); process.exit(0) }

@@ -18,6 +18,7 @@ export const FAMILIES = {
   upstreamErrors: { name: 'cic_upstream_errors_total', type: 'counter', help: 'Failed attempts at a node, by node id and failure kind (retried ones included).' },
   dependencyFailures: { name: 'cic_dependency_failures_total', type: 'counter', help: 'Requests answered 503 because a dependency failed, by dependency (d1, tenant_gate, node_monitor, queue).' },
   rateLimited: { name: 'cic_rate_limited_total', type: 'counter', help: 'Requests refused by admission, by the limit that refused them.' },
+  authFailures: { name: 'cic_auth_failures_total', type: 'counter', help: 'Refused API keys, by reason: malformed, checksum, unknown, revoked, throttled (answered 429 by the per-client bound).' },
   tokens: { name: 'cic_tokens_total', type: 'counter', help: 'Tokens in usage events sent to the ledger, by direction (prompt, completion) and model.' },
   nodeUp: { name: 'cic_node_up', type: 'gauge', help: 'Whether the node\'s last health checks succeeded (1) or not (0), read from its NodeMonitor at scrape time.' },
   nodeBreaker: { name: 'cic_node_breaker_state', type: 'gauge', help: 'Circuit breaker of the node: 0 closed, 1 half-open, 2 open.' },
@@ -30,6 +31,8 @@ export const FAMILIES = {
   meterPushesFailed: { name: 'cic_meter_pushes_failed', type: 'gauge', help: 'Stripe meter pushes Stripe has not counted: failed (retried hourly) or rejected (never resent).' },
   nodes: { name: 'cic_nodes', type: 'gauge', help: 'Nodes by lifecycle status, from D1 (every status, 0 included).' },
   nodeLaunchFailures: { name: 'cic_node_launch_failures_total', type: 'counter', help: 'Node launch attempts that ended failed (runner failure, enqueue failure, launch deadline), counted from the audit log.' },
+  usageFallbackEvents: { name: 'cic_usage_fallback_events_total', type: 'counter', help: 'Usage events the usage-events Queue refused after the sender\'s retries, taken into the durable outbox (read from the UsageOutbox objects at scrape time).' },
+  usageFallbackPending: { name: 'cic_usage_fallback_pending', type: 'gauge', help: 'Usage events in the durable outbox not yet re-sent to the Queue (read at scrape time).' },
 } as const satisfies Record<string, Family>
 
 export const FAMILY_LIST: readonly Family[] = Object.values(FAMILIES)

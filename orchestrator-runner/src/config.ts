@@ -36,6 +36,10 @@ const configSchema = z.object({
   VLLM_PIP_SPEC: z.string().min(1).default('vllm==0.11.0'),
   /** Autodown after this many idle minutes: a node whose vLLM died does not keep an A100 running. */
   AUTODOWN_IDLE_MINUTES: z.coerce.number().int().min(1).default(30),
+  /** GET /healthz on this port (0: no health server). */
+  HEALTH_PORT: z.coerce.number().int().min(0).max(65_535).default(8080),
+  /** /healthz turns 503 after this long without a successful pull while a job slot is free. */
+  HEALTH_STALE_MS: ms(5 * MINUTE),
   /** Passed to nodes as a SkyPilot secret for gated models, when set. */
   HF_TOKEN: z.string().min(1).optional(),
 })

@@ -3,6 +3,7 @@
 // pulling, gives running jobs SHUTDOWN_GRACE_MS, then aborts their sky commands; un-acked messages come back.
 import { createControlPlane } from './control-plane/client.ts'
 import { loadRunnerConfig } from './config.ts'
+import { createRunnerHealth, startHealthServer } from './health.ts'
 import { createDispatcher } from './jobs/dispatch.ts'
 import { log } from './log.ts'
 import { runConsumer } from './queue/consumer.ts'
@@ -10,6 +11,8 @@ import { createPullClient } from './queue/pull-client.ts'
 import { createSkyCli } from './skypilot/cli.ts'
 
 const config = loadRunnerConfig(process.env)
+const health = createRunnerHealth({ staleMs: config.HEALTH_STALE_MS })
+const healthServer = config.HEALTH_PORT > 0 ? startHealthServer(config.HEALTH_PORT, health) : null
 const stopPulling = new AbortController()
 const abortJobs = new AbortController()
 
@@ -46,6 +49,8 @@ await runConsumer({
   pollMinMs: config.POLL_MIN_MS,
   pollMaxMs: config.POLL_MAX_MS,
   signal: stopPulling.signal,
+  health,
 })
+healthServer?.close()
 log.info('runner_stopped')
 process.exit(0)

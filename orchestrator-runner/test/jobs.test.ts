@@ -13,6 +13,8 @@ import { runLaunch } from '../src/jobs/launch.ts'
 import { runTerminate } from '../src/jobs/terminate.ts'
 import { silentLog } from '../src/log.ts'
 import { createSkyCli } from '../src/skypilot/cli.ts'
+import { classifyLaunchFailure } from '../src/skypilot/failures.ts'
+import { buildTask, renderTaskYaml } from '../src/skypilot/task-yaml.ts'
 import { RUNNER_TOKEN, startFakeControlPlane, type FakeControlPlane } from './fake-control-plane.ts'
 import { skyStandinEnv, type SkyStandinEnv } from './sky-standin-env.ts'
 
@@ -43,7 +45,7 @@ function launchMessage(status: Parameters<FakeControlPlane['addNode']>[1] = 'que
   cp.addNode(cluster, status)
   return {
     op: 'launch', cluster_name: cluster, node_id: `node_${cluster}`, requested_at: Date.now(),
-    spec: { provider: 'aws', region: 'us-east-1', gpu: 'A100-80GB', gpu_count: 1, model: `model-${n}`, use_spot: false, disk_size: 256, vllm_args: [] },
+    spec: { provider: 'gcp', region: 'us-central1', gpu: 'A100-80GB', gpu_count: 1, model: `model-${n}`, use_spot: false, disk_size: 256, vllm_args: [] },
   }
 }
 const terminateMessage = (m: LaunchMessage): TerminateMessage => ({ op: 'terminate', cluster_name: m.cluster_name, node_id: m.node_id, requested_at: Date.now() })
@@ -107,6 +109,28 @@ describe('launch', () => {
     expect(await runLaunch(m, 1, deps())).toEqual({ kind: 'ack' })
     expect(node(m)).toMatchObject({ status: 'failed', lastError: expect.stringMatching(reason) })
     expect(sky.launches(m.cluster_name)).toBe(1)
+  })
+
+  it('fails at once, with SkyPilot\'s reason, a launch no cloud can ever satisfy (not retried as a capacity shortage)', async () => {
+    sky.setKnobs({ fail: 'unsatisfiable' })
+    const m = launchMessage()
+    expect(await runLaunch(m, 1, deps())).toEqual({ kind: 'ack' })
+    expect(node(m)).toMatchObject({ status: 'failed', lastError: expect.stringMatching(/^unsatisfiable: sky\.exceptions\.ResourcesUnavailableError: No launchable resource found for task cic-.* Region: us-central1\. \| This means the catalog does not contain/) })
+    expect(node(m).lastError).not.toMatch(/retrying|attempt/)
+    expect(sky.launches(m.cluster_name)).toBe(1)
+    expect(sky.clusters()).toEqual([])
+  })
+
+  it('gets SkyPilot\'s "No launchable resource" from the stand-in for AWS A100:1, had it got past the API and the runner\'s check', async () => {
+    const m = launchMessage()
+    const impossible = { ...m, spec: { ...m.spec, provider: 'aws' as const, region: 'us-east-1', gpu: 'A100-80GB', gpu_count: 1 } }
+    const result = await deps().sky.launch(m.cluster_name, renderTaskYaml(buildTask(impossible, deps().task)), { CIC_REGISTER_TOKEN: 'x', VLLM_API_KEY: 'y' })
+    expect(result.exitCode).toBe(1)
+    expect(classifyLaunchFailure(result)).toMatchObject({ kind: 'unsatisfiable', isRetryable: false, reason: expect.stringContaining('No launchable resource found for task') })
+    expect(sky.clusters()).toEqual([])
+    // 8 GPUs is what AWS sells: the stand-in launches it.
+    const eight = { ...impossible, spec: { ...impossible.spec, gpu_count: 8 } }
+    expect((await deps().sky.launch(m.cluster_name, renderTaskYaml(buildTask(eight, deps().task)), { CIC_REGISTER_TOKEN: 'x', VLLM_API_KEY: 'y' })).exitCode).toBe(0)
   })
 
   it('fails a launch that exceeds its timeout and tears down what it left', async () => {
@@ -180,6 +204,28 @@ describe('launch', () => {
     expect(sky.clusters()).toEqual([])
     expect(sky.launches(m.cluster_name)).toBe(1)
     expect(node(m).status).toBe('failed')
+  })
+})
+
+describe('launch policy in the runner (defence in depth)', () => {
+  it.each([
+    [{ vllm_args: ['--api_key=x'] }, /^refused by the runner \(vllm_args\.0\): --api_key is set by the launch template/],
+    [{ vllm_args: ['-tp=1'] }, /short options/],
+    [{ vllm_args: ['--trust-remote-code'] }, /allow_remote_code: true/],
+    [{ provider: 'runpod' as const }, /\(provider\): 'runpod' maps node ports/],
+  ])('fails the node with the reason and launches nothing for %j', async (spec, reason) => {
+    const m = launchMessage()
+    const refused = { ...m, spec: { ...m.spec, ...spec } }
+    expect(await runLaunch(refused, 1, deps())).toEqual({ kind: 'ack' })
+    expect(node(m)).toMatchObject({ status: 'failed', lastError: expect.stringMatching(reason), credentialsMinted: 0 })
+    expect(sky.launches(m.cluster_name)).toBe(0)
+    expect(sky.calls()).toEqual([['down', '-y', m.cluster_name]]) // only makes sure nothing runs under the name
+  })
+
+  it('launches --trust-remote-code when the launch allows remote code', async () => {
+    const m = launchMessage()
+    expect(await runLaunch({ ...m, spec: { ...m.spec, vllm_args: ['--trust-remote-code'], allow_remote_code: true } }, 1, deps())).toEqual({ kind: 'ack' })
+    expect(node(m).status).toBe('warming')
   })
 })
 

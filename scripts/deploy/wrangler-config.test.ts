@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { unstable_readConfig } from 'wrangler'
+import { AUTH_FAILURE_LIMIT, AUTH_FAILURE_PERIOD_SECONDS } from '../../workers/src/services/keys/auth-failures.ts'
 import { QUEUE_ROLES, queueName, queueRole, workerConsumedRole } from '../../workers/src/queue-names.ts'
 import { DEPLOYED_ENVIRONMENTS, ROOT, readTarget } from './target.ts'
 
@@ -67,6 +68,12 @@ describe('wrangler.toml environments', () => {
     const [staging, production] = DEPLOYED_ENVIRONMENTS.map((env) => readTarget(env))
     expect(staging?.queues.filter((q) => production?.queues.some((p) => p.name === q.name))).toEqual([])
     expect(staging?.database.name).not.toBe(production?.database.name)
+  })
+
+  it('gives every env the AUTH_FAILURES rate limit the code assumes, each under its own namespace_id', () => {
+    const limits = envs.map(([, config]) => (config.ratelimits as { name: string; namespace_id: string; simple: object }[]).find((r) => r.name === 'AUTH_FAILURES'))
+    for (const r of limits) expect(r?.simple).toEqual({ limit: AUTH_FAILURE_LIMIT, period: AUTH_FAILURE_PERIOD_SECONDS })
+    expect(new Set(limits.map((r) => r?.namespace_id)).size).toBe(envs.length)
   })
 
   it('holds no database_id (account-neutral: wrangler resolves database_name)', () => {

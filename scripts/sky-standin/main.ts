@@ -15,9 +15,29 @@ const FAILURES: Record<LaunchFailure, string> = {
   auth: 'sky.exceptions.CloudUserIdentityError: Failed to get AWS user identity: AWS credentials are not set. Run `aws configure` and `sky check aws`.',
   error: 'RuntimeError: Failed to run command before rsync: unexpected error in the stand-in.',
   setup: 'sky.exceptions.CommandError: Command bash setup.sh failed with return code 1.\nFailed to setup with return code 1. Check the details in log: ~/sky_logs/setup.log',
+  unsatisfiable: '', // unsatisfiableMessage(): it names the task and region
 }
 
-type Task = { run?: string; envs?: Record<string, string | null>; secrets?: Record<string, string | null> }
+type Resources = { infra?: string; accelerators?: Record<string, number> | string }
+
+/** SkyPilot's optimizer when the catalog has nothing for the request (sky/optimizer.py), before any provisioning. */
+function unsatisfiableMessage(cluster: string, resources: Resources | undefined): string {
+  const region = resources?.infra?.split('/')[1]
+  return `sky.exceptions.ResourcesUnavailableError: No launchable resource found for task ${cluster}.${region ? ` Region: ${region}.` : ''}
+This means the catalog does not contain any resources that satisfy this request.
+To fix: relax or change the resource requirements.
+Hint: 'sky show-gpus --all' to list available accelerators.
+      'sky check' to check the enabled clouds.`
+}
+
+/** What the real catalog never offers and the stand-in knows of: AWS sells A100s only 8 per machine (p4d/p4de). */
+function isCatalogImpossible(resources: Resources | undefined): boolean {
+  const cloud = resources?.infra?.split('/')[0]?.toLowerCase()
+  const accelerators = typeof resources?.accelerators === 'object' ? Object.entries(resources.accelerators) : []
+  return cloud === 'aws' && accelerators.some(([name, count]) => /^A100(?:-|$)/i.test(name) && count !== 8)
+}
+
+type Task = { run?: string; envs?: Record<string, string | null>; secrets?: Record<string, string | null>; resources?: Resources }
 
 const fail = (code: number, message: string): never => {
   process.stderr.write(`${message}\n`)
@@ -62,10 +82,14 @@ async function launch(args: string[]): Promise<void> {
     console.log(`Cluster ${cluster} already exists; submitted job ${existing.jobs + 1}.`)
     return
   }
-  writeCluster({ name: cluster, status: 'INIT', pid: null, endpoint: null, launchedAt: Date.now(), jobs: 0 })
   const knobs = readKnobs()
+  // The optimizer runs before any cluster record exists: nothing to clean up, and no retry can help.
+  if (isCatalogImpossible(task.resources) || (knobs.fail === 'unsatisfiable' && consumeKnob('fail', knobs.failTimes))) {
+    fail(1, unsatisfiableMessage(cluster, task.resources))
+  }
+  writeCluster({ name: cluster, status: 'INIT', pid: null, endpoint: null, launchedAt: Date.now(), jobs: 0 })
   if (knobs.delayMs) await new Promise((r) => setTimeout(r, knobs.delayMs))
-  if (knobs.fail && consumeKnob('fail', knobs.failTimes)) {
+  if (knobs.fail && knobs.fail !== 'unsatisfiable' && consumeKnob('fail', knobs.failTimes)) {
     if (knobs.fail !== 'setup') removeCluster(cluster) // failed provisioning is cleaned up; failed setup is not
     fail(1, FAILURES[knobs.fail])
   }

@@ -14,9 +14,12 @@ export type ClusterRecord = {
   jobs: number
 }
 
-export type LaunchFailure = 'capacity' | 'quota' | 'auth' | 'error' | 'setup'
+export type LaunchFailure = 'capacity' | 'quota' | 'auth' | 'error' | 'setup' | 'unsatisfiable'
 export type Knobs = {
-  /** Make `sky launch` fail like SkyPilot does; `setup` leaves an INIT cluster behind, the others leave nothing. */
+  /**
+   * Make `sky launch` fail like SkyPilot does; `setup` leaves an INIT cluster behind, the others leave nothing.
+   * `unsatisfiable` is the optimizer's "No launchable resource found" (also given, without a knob, for AWS A100 not ×8).
+   */
   fail?: LaunchFailure
   /** Fail only the first N launches (default: all), then succeed. */
   failTimes?: number

@@ -46,7 +46,7 @@ afterAll(async () => {
 describe('launching a GPU node locally', () => {
   it('launches, registers, serves a chat completion, then terminates and removes the node', async () => {
     const model = `launched-llm-${crypto.randomUUID().slice(0, 8)}`
-    const launched = await adminCall('POST', '/admin/nodes/launch', { provider: 'aws', region: 'us-east-1', gpu: 'A100-80GB', model })
+    const launched = await adminCall('POST', '/admin/nodes/launch', { provider: 'gcp', region: 'us-central1', gpu: 'A100-80GB', model })
     expect(launched.status).toBe(202)
     const cluster = launched.json.cluster_name as string
     expect(launched.json).toMatchObject({ cluster_name: expect.stringMatching(/^cic-a100-80gb-/), status: 'launching' })

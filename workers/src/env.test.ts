@@ -37,3 +37,14 @@ describe('loadConfig in production-like environments', () => {
     expect(productionSecretProblem('STRIPE_SECRET_KEY', `sk_live_${'a'.repeat(40)}`)).toBeUndefined()
   })
 })
+
+describe('NODES_ZONE', () => {
+  const parse = (NODES_ZONE?: string) => loadConfig({ ...baseEnv, ENVIRONMENT: 'development', ...(NODES_ZONE === undefined ? {} : { NODES_ZONE }) } as unknown as Env)
+  it('defaults to empty and keeps a DNS name, lowercased', () => {
+    expect(parse().NODES_ZONE).toBe('')
+    expect(parse(' Nodes.Example.com ').NODES_ZONE).toBe('nodes.example.com')
+  })
+  it.each(['https://nodes.example.com', 'nodes.example.com.', '*.nodes.example.com', 'localhost'])('refuses %s', (zone) => {
+    expect(() => parse(zone)).toThrow(/NODES_ZONE must be a DNS name/)
+  })
+})

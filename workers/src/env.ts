@@ -73,6 +73,12 @@ const configSchema = z.object({
   RUNNER_TOKEN: z.string().min(16, 'RUNNER_TOKEN must be at least 16 characters').optional(),
   /** '1' in local dev only: serve the node-ops queue to the runner from the Worker (see routes/local-queues.ts). */
   LOCAL_QUEUE_SHIM: z.enum(['0', '1']).default('0'),
+  /**
+   * The DNS zone launched nodes are served under, e.g. `nodes.example.com`. In production-like environments a node
+   * endpoint (POST /admin/nodes, POST /nodes/register) must be `https://<host>.<zone>`; empty refuses every one
+   * there (services/nodes/endpoint-policy.ts). Dev and tests do not check (nodes are http://127.0.0.1 there).
+   */
+  NODES_ZONE: z.string().trim().toLowerCase().regex(/^$|^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$/, 'NODES_ZONE must be a DNS name such as nodes.example.com (no scheme, no trailing dot)').default(''),
   /** One meaning of production: staging and production are production-like (see isProductionLike). */
   ENVIRONMENT: z.enum(ENVIRONMENTS).default('production'),
   /** Completion tokens reserved per choice at admission when a request sets no max_tokens (settled to real usage after). */

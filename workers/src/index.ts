@@ -1,5 +1,5 @@
 // Worker entry: HTTP through the Hono app, usage-events and its dead-letter queue (and, in local dev, node-ops)
-// through the queue consumers, the hourly meter push on cron. Durable Object classes are re-exported so their
+// through the queue consumers, the hourly meter push and the usage retention on cron. Durable Object classes are re-exported so their
 // bindings resolve.
 import { createApp } from './app.ts'
 import { log } from './log.ts'
@@ -10,11 +10,13 @@ import { consumeNodeOpsLocally } from './services/local-queue/node-ops-shim.ts'
 import { storeNodeOpDeadLetters } from './services/nodes/node-ops-dead-letters.ts'
 import { storeDeadLetters } from './services/usage/usage-dead-letters.ts'
 import { writeUsageEvents } from './services/usage/write-usage-events.ts'
+import { pruneUsage, USAGE_PRUNE_CRON } from './services/usage/usage-retention.ts'
 
 export { TenantGate } from '../../durable-objects/tenant-gate/tenant-gate.ts'
 export { NodeMonitor } from '../../durable-objects/node-monitor/node-monitor.ts'
 export { MetricsAggregator } from '../../durable-objects/metrics-aggregator/metrics-aggregator.ts'
 export { LocalQueueShim } from '../../durable-objects/local-queue-shim/local-queue-shim.ts'
+export { UsageOutbox } from '../../durable-objects/usage-outbox/usage-outbox.ts'
 
 const app = createApp()
 
@@ -40,6 +42,7 @@ export default guardHandlers({
   },
   async scheduled(controller, env) {
     if (controller.cron === METER_CRON) await pushMeterUsage(env, controller.scheduledTime)
+    else if (controller.cron === USAGE_PRUNE_CRON) log.info('usage_pruned', await pruneUsage(env.DB, Date.now()))
     else log.warn('unknown_cron', { cron: controller.cron })
   },
 }) satisfies ExportedHandler<Env>

@@ -5,7 +5,7 @@
 // second A100). Then fresh credentials are minted and `sky launch -d` runs. Failures are mapped to a node status
 // with the reason: capacity is retried later with backoff, anything else fails the node. A cluster that cannot
 // be torn down keeps its message in the queue (retried with backoff) until it is gone: a leaked A100 bills hourly.
-import type { LaunchMessage } from '../../../workers/src/schemas/node-ops.ts'
+import { launchPolicyProblem, type LaunchMessage } from '../../../workers/src/schemas/node-ops.ts'
 import { classifyLaunchFailure, tailOf } from '../skypilot/failures.ts'
 import { buildTask, renderTaskYaml } from '../skypilot/task-yaml.ts'
 import { ACK, backoffSeconds, retryIn, type JobDeps, type JobOutcome } from './job.ts'
@@ -16,6 +16,14 @@ const isGone = (down: { exitCode: number | null; absent: boolean }) => down.exit
 export async function runLaunch(message: LaunchMessage, attempt: number, deps: JobDeps): Promise<JobOutcome> {
   const { sky, controlPlane, log, signal } = deps
   const cluster = message.cluster_name
+  // Defence in depth: the launch API refuses these already (same rules, schemas/node-ops.ts); a message that got
+  // past it, or a spec stored before a rule existed, fails the node here before any credential or cluster exists.
+  const refused = launchPolicyProblem(message.spec)
+  if (refused) {
+    log.error('launch_refused_by_policy', { cluster, param: refused.param, reason: refused.message })
+    await controlPlane.reportStatus(cluster, { status: 'failed', error: `refused by the runner (${refused.param}): ${refused.message}` })
+    return tearDownLeftover(cluster, attempt, deps)
+  }
   const started = await controlPlane.reportStatus(cluster, { status: 'launching' })
   if (!started.found || started.status === 'failed') {
     // A failed (or removed) node has nothing running for it by definition; this delivery may be the retry of a

@@ -4,6 +4,7 @@
 // long poll and bills each pull), so an empty queue or a failed pull backs off exponentially up to pollMaxMs;
 // any message resets the backoff, and a job that ends wakes the loop so its outcome is not held back.
 import type { JobOutcome } from '../jobs/job.ts'
+import type { RunnerHealth } from '../health.ts'
 import type { Logger } from '../log.ts'
 import type { PullClient, PulledMessage } from './pull-client.ts'
 
@@ -17,6 +18,8 @@ export type ConsumerOptions = {
   pollMaxMs: number
   /** Stops pulling; jobs already running finish (the caller bounds how long it waits). */
   signal: AbortSignal
+  /** Told of each pull and whether every slot is busy (health.ts). */
+  health?: Pick<RunnerHealth, 'pulled' | 'saturated'>
 }
 
 type Settlement = { message: PulledMessage; outcome: JobOutcome }
@@ -60,6 +63,7 @@ export async function runConsumer(options: ConsumerOptions): Promise<void> {
   while (!signal.aborted) {
     await flush()
     const free = options.maxConcurrency - active.size
+    options.health?.saturated(free <= 0)
     if (free <= 0) {
       await Promise.race([...active, new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }))])
       continue
@@ -67,7 +71,9 @@ export async function runConsumer(options: ConsumerOptions): Promise<void> {
     let messages: PulledMessage[]
     try {
       messages = await client.pull({ batchSize: free, visibilityTimeoutMs: options.visibilityTimeoutMs })
+      options.health?.pulled(true)
     } catch (err) {
+      options.health?.pulled(false)
       log.error('pull_failed', { error: String(err), retryInMs: idleMs })
       await backOff()
       continue

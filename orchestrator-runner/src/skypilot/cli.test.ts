@@ -51,6 +51,10 @@ describe('classifyLaunchFailure', () => {
     ['sky.exceptions.CloudUserIdentityError: Failed to get AWS user identity: AWS credentials are not set.', 'auth', false],
     ['botocore.exceptions.ClientError: An error occurred (AuthFailure) when calling the RunInstances operation', 'auth', false],
     ['RuntimeError: Failed to run command before rsync', 'error', false],
+    ["sky.exceptions.ResourcesUnavailableError: No launchable resource found for task cic-a100-1. Region: us-east-1.\nThis means the catalog does not contain any resources that satisfy this request.\nTo fix: relax or change the resource requirements.", 'unsatisfiable', false],
+    ['sky.exceptions.ResourcesUnavailableError: No launchable resource found for task sky-cmd. To fix: relax its resource requirements.', 'unsatisfiable', false],
+    // The optimizer's words after a failover that found every candidate out of capacity: still capacity.
+    ['sky.exceptions.ResourcesUnavailableError: Failed to provision all possible launchable resources.\nNo launchable resource found for task x.\nReason: InsufficientInstanceCapacity', 'no_capacity', true],
   ] as const)('classes %s as %s', (stderr, kind, isRetryable) => {
     const failure = classifyLaunchFailure(failed(stderr))
     expect(failure).toMatchObject({ kind, isRetryable })

@@ -48,9 +48,15 @@ export const nodes = sqliteTable('nodes', {
   updatedAt: integer('updated_at', { mode: 'number' }),
 })
 
-/** One row per request that reached a node; the request id makes redelivery a no-op. */
+/**
+ * One row per request that reached a node, kept for the dedupe horizon (services/usage/usage-retention.ts) and
+ * then pruned: within the horizon a row is the tombstone that makes a redelivery a no-op. The key is
+ * (created_at, request_id): an event is immutable and every redelivery carries its body verbatim, so the pair is
+ * as unique as the request id, and leading with the time makes pruning a range delete on the key. The table is
+ * WITHOUT ROWID (0006's SQL): one b-tree, one D1 row written per insert and per delete.
+ */
 export const usageEvents = sqliteTable('usage_events', {
-  requestId: text('request_id').primaryKey(),
+  requestId: text('request_id').notNull(),
   tenantId: text('tenant_id').notNull(),
   keyId: text('key_id').notNull(),
   model: text('model').notNull(),
@@ -64,13 +70,9 @@ export const usageEvents = sqliteTable('usage_events', {
   latencyMs: integer('latency_ms').notNull(),
   ttftMs: integer('ttft_ms'),
   createdAt: integer('created_at', { mode: 'number' }).notNull(),
-  /** 0 until the row has been added to usage_hourly (in the same D1 batch that inserted it). */
-  rolledUp: integer('rolled_up').notNull().default(0),
-}, (t) => [
-  index('usage_events_tenant_time_idx').on(t.tenantId, t.createdAt),
-  index('usage_events_pending_rollup_idx').on(t.rolledUp).where(sql`${t.rolledUp} = 0`),
-  index('usage_events_node_time_idx').on(t.nodeId, t.createdAt),
-])
+  /** The ledger write (one statement) that inserted the row: its rollup adds exactly these rows (ledger-write.ts). */
+  writeId: text('write_id').notNull(),
+}, (t) => [primaryKey({ columns: [t.createdAt, t.requestId] })])
 
 /** Per tenant, key, model and UTC hour (`hour_start`, ms): derived only from usage_events rows, exactly once. */
 export const usageHourly = sqliteTable('usage_hourly', {
@@ -96,6 +98,18 @@ export const nodeCounterSamples = sqliteTable('node_counter_samples', {
   promptTokensTotal: integer('prompt_tokens_total').notNull(),
   generationTokensTotal: integer('generation_tokens_total').notNull(),
 }, (t) => [primaryKey({ columns: [t.nodeId, t.at] })])
+
+/**
+ * Per node and UTC hour: the ledger's tokens served by the node, derived in the same batch as usage_hourly; the
+ * reconciliation report reads it, so it survives the pruning of usage_events.
+ */
+export const usageNodeHourly = sqliteTable('usage_node_hourly', {
+  nodeId: text('node_id').notNull(),
+  hourStart: integer('hour_start', { mode: 'number' }).notNull(),
+  promptTokens: integer('prompt_tokens').notNull().default(0),
+  completionTokens: integer('completion_tokens').notNull().default(0),
+  requests: integer('requests').notNull().default(0),
+}, (t) => [primaryKey({ columns: [t.nodeId, t.hourStart] }), index('usage_node_hourly_hour_idx').on(t.hourStart)])
 
 export const auditLog = sqliteTable('audit_log', {
   id: integer('id').primaryKey({ autoIncrement: true }),
@@ -194,8 +208,11 @@ export const usageDeadLetters = sqliteTable('usage_dead_letters', {
   messageId: text('message_id').notNull(),
   requestId: text('request_id'),
   tenantId: text('tenant_id'),
-  /** schema: failed the usage-event schema; retries_exhausted: D1 refused it max_retries times. */
-  reason: text('reason', { enum: ['schema', 'retries_exhausted'] }).notNull(),
+  /**
+   * schema: failed the usage-event schema; retries_exhausted: D1 refused it max_retries times;
+   * beyond_dedupe_horizon: it arrived after its tombstone could have been pruned, so it was not counted.
+   */
+  reason: text('reason', { enum: ['schema', 'retries_exhausted', 'beyond_dedupe_horizon'] }).notNull(),
   error: text('error'),
   /** The message body as received (JSON). */
   body: text('body').notNull(),

@@ -2,6 +2,7 @@
 // queue messages, the runner's reports and the node's self-registration. Imported by both sides, so the
 // runner parses exactly what the Worker sends. Queue messages carry no secrets (see mintNodeCredentials).
 import { z } from 'zod'
+import { checkVllmArgs } from './vllm-args.ts'
 
 /** SkyPilot's cloud enum (sky/utils/schemas.py @93a24d47); `infra` is `<provider>[/<region>]`. */
 export const CLOUD_PROVIDERS = [
@@ -10,8 +11,14 @@ export const CLOUD_PROVIDERS = [
   'shadeform', 'yotta', 'mithril', 'verda',
 ] as const
 
-/** Flags the launch template sets itself; letting vllm_args override them would break auth, routing or registration. */
-export const RESERVED_VLLM_FLAGS = ['--host', '--port', '--api-key', '--served-model-name', '--tensor-parallel-size'] as const
+/**
+ * Clouds the runner image can launch on (orchestrator-runner/Dockerfile installs SkyPilot's aws, gcp, azure,
+ * lambda and oci extras, and gcloud for GCP) and whose nodes are reached on their own address and port.
+ */
+export const SUPPORTED_PROVIDERS = ['aws', 'gcp', 'azure', 'lambda', 'oci'] as const satisfies readonly CloudProvider[]
+/** SkyPilot maps ports on these (a node is reached through `sky status --endpoint`, not IP:8000; platform-facts §10). */
+const PORT_MAPPED_PROVIDERS: readonly CloudProvider[] = ['kubernetes', 'runpod']
+type CloudProvider = (typeof CLOUD_PROVIDERS)[number]
 
 // Values reach a bash script through environment variables; these character sets keep them inert there
 // (no quotes, spaces, `$` or backticks) and valid inside the JSON the node posts when it registers.
@@ -20,11 +27,12 @@ const VLLM_ARG = /^[A-Za-z0-9_./:=,+-]{1,200}$/
 export const CLUSTER_NAME = /^[a-z][a-z0-9-]{2,62}$/
 
 const vllmArg = z.string().regex(VLLM_ARG, 'letters, digits and _./:=,+- only (no spaces or quotes)')
-  .refine((arg) => !RESERVED_VLLM_FLAGS.some((flag) => arg === flag || arg.startsWith(`${flag}=`)),
-    { message: `may not set ${RESERVED_VLLM_FLAGS.join(', ')}: the launch template sets them` })
 
-/** POST /admin/nodes/launch. Strict: an unknown field is an error naming it. */
-export const launchNodeSchema = z.strictObject({
+/**
+ * A launch spec's shape: what the node-ops queue carries and D1 stores (node_launches.spec). The launch API
+ * adds the policy (launchNodeSchema); the runner checks it again (launchPolicyProblem) before it renders a task.
+ */
+export const launchSpecSchema = z.strictObject({
   provider: z.enum(CLOUD_PROVIDERS),
   region: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lowercase letters, digits and dashes (e.g. us-east-1)').optional(),
   gpu: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9-]{0,31}$/, 'an accelerator name such as A100 or A100-80GB'),
@@ -33,6 +41,36 @@ export const launchNodeSchema = z.strictObject({
   use_spot: z.boolean().default(false),
   disk_size: z.number().int().min(50).max(16_384).default(256),
   vllm_args: z.array(vllmArg).max(32).default([]),
+  /** The admin's explicit switch for `--trust-remote-code`, absent = off (recorded in the launch's audit row with the spec). */
+  allow_remote_code: z.boolean().optional(),
+})
+
+export type LaunchPolicyProblem = { param: string; message: string }
+
+/**
+ * What the launch API refuses beyond the shape, and the runner again: providers the runner image cannot serve,
+ * a GPU shape a cloud never sells, and vllm_args outside the allowlist (schemas/vllm-args.ts). Null when fine.
+ */
+export function launchPolicyProblem(spec: z.infer<typeof launchSpecSchema>): LaunchPolicyProblem | null {
+  if (PORT_MAPPED_PROVIDERS.includes(spec.provider)) {
+    return { param: 'provider', message: `'${spec.provider}' maps node ports, so the gateway could not reach the node at its address; it is refused until nodes are reached through the private tunnel (issue 15). Supported: ${SUPPORTED_PROVIDERS.join(', ')}` }
+  }
+  if (!(SUPPORTED_PROVIDERS as readonly string[]).includes(spec.provider)) {
+    return { param: 'provider', message: `the runner image cannot launch on '${spec.provider}'. Supported: ${SUPPORTED_PROVIDERS.join(', ')}` }
+  }
+  // platform-facts §10: AWS sells A100 only as 8-GPU p4d/p4de; SkyPilot answers "No launchable resource found".
+  if (spec.provider === 'aws' && /^A100(?:-|$)/i.test(spec.gpu) && spec.gpu_count !== 8) {
+    return { param: 'gpu_count', message: `AWS sells ${spec.gpu} only in 8-GPU machines (p4d.24xlarge, p4de.24xlarge): use gpu_count 8, or another provider` }
+  }
+  const args = checkVllmArgs(spec.vllm_args, { allowRemoteCode: spec.allow_remote_code === true })
+  if (!args.ok) return { param: `vllm_args.${args.index}`, message: args.message }
+  return null
+}
+
+/** POST /admin/nodes/launch. Strict: an unknown field is an error naming it; a refused policy names its field. */
+export const launchNodeSchema = launchSpecSchema.superRefine((spec, ctx) => {
+  const problem = launchPolicyProblem(spec)
+  if (problem) ctx.addIssue({ code: 'custom', path: problem.param.split('.').map((p) => (/^\d+$/.test(p) ? Number(p) : p)), message: problem.message })
 })
 export type LaunchNodeInput = z.input<typeof launchNodeSchema>
 export type NodeLaunchSpec = z.infer<typeof launchNodeSchema>
@@ -44,7 +82,7 @@ export const launchMessageSchema = z.object({
   op: z.literal('launch'),
   cluster_name: clusterName,
   node_id: nodeId,
-  spec: launchNodeSchema,
+  spec: launchSpecSchema,
   requested_at: z.number().int().positive(),
 })
 export const terminateMessageSchema = z.object({

@@ -4,6 +4,7 @@
 import { env } from 'cloudflare:workers'
 import { afterEach, describe, expect, inject, it, vi } from 'vitest'
 import { pushMeterUsage } from '../../src/services/billing/meter-push.ts'
+import { writeLedger } from '../../src/services/usage/ledger-write.ts'
 import { admin } from '../helpers/gateway.ts'
 import { seedCustomerTenant } from '../helpers/stripe-events.ts'
 
@@ -21,11 +22,12 @@ const pastHour = (hoursAgo: number) => Math.floor(Date.now() / HOUR) * HOUR - ho
 /** The scheduled time of the run right after hour `h` closed. */
 const runAfter = (h: number) => h + HOUR + 5 * MINUTE
 
+/** One event through the ledger write (and its rollups), written as if at its own time: old hours are inside the horizon. */
 async function recordUsage(tenantId: string, createdAt: number, tokens: number) {
-  await env.DB.prepare(`INSERT INTO usage_events (request_id, tenant_id, key_id, model, node_id, endpoint, prompt_tokens,
-      completion_tokens, outcome, http_status, usage_source, latency_ms, ttft_ms, created_at)
-    VALUES (?, ?, 'key_t', 'cic-demo-llm', 'node_t', 'chat.completions', ?, 0, 'completed', 200, 'node', 12, NULL, ?)`)
-    .bind(`req_${crypto.randomUUID()}`, tenantId, tokens, createdAt).run()
+  await writeLedger(env.DB, [{
+    requestId: `req_${crypto.randomUUID()}`, tenantId, keyId: 'key_t', model: 'cic-demo-llm', nodeId: 'node_t', endpoint: 'chat.completions',
+    promptTokens: tokens, completionTokens: 0, outcome: 'completed', httpStatus: 200, usageSource: 'node', latencyMs: 12, ttftMs: null, createdAt,
+  }], { now: createdAt })
 }
 
 /** A row an earlier run already tried and failed to send. */

@@ -15,7 +15,10 @@ const HOURS = 46 // within the push's 48 h lookback
 /** What the old single batch would have written: 9,200 rows, 9 per statement, past D1's 1,000 queries. */
 const DUE = TENANTS * HOURS
 
-/** 200 billed tenants with usage in each of 46 closed hours, the newest ending two hours before `now`. */
+/**
+ * 200 billed tenants with usage in each of 46 closed hours (their hourly rollup, which the push reads), the newest
+ * ending two hours before `now`.
+ */
 async function seedBacklog(now: number): Promise<number> {
   const newest = Math.floor(now / HOUR) * HOUR - 2 * HOUR
   const oldest = newest - (HOURS - 1) * HOUR
@@ -23,10 +26,8 @@ async function seedBacklog(now: number): Promise<number> {
     INSERT INTO tenants (id, name, stripe_customer_id, created_at) SELECT 'ten_outage_' || i, 'outage ' || i, 'cus_outage' || i, 0 FROM n`).run()
   await env.DB.prepare(`WITH RECURSIVE t(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM t WHERE i < ${TENANTS - 1}),
       h(j) AS (SELECT 0 UNION ALL SELECT j + 1 FROM h WHERE j < ${HOURS - 1})
-    INSERT INTO usage_events (request_id, tenant_id, key_id, model, node_id, endpoint, prompt_tokens, completion_tokens,
-      outcome, http_status, usage_source, latency_ms, ttft_ms, created_at)
-    SELECT 'req_outage_' || i || '_' || j, 'ten_outage_' || i, 'key_t', 'cic-demo-llm', 'node_t', 'chat.completions', 10 + j, 1,
-      'completed', 200, 'node', 12, NULL, ${oldest} + j * ${HOUR} + ${MINUTE} FROM t, h`).run()
+    INSERT INTO usage_hourly (tenant_id, key_id, model, hour_start, prompt_tokens, completion_tokens, requests, errors)
+    SELECT 'ten_outage_' || i, 'key_t', 'cic-demo-llm', ${oldest} + j * ${HOUR}, 10 + j, 1, 1, 0 FROM t, h`).run()
   return oldest
 }
 

@@ -4,6 +4,7 @@ import { createExecutionContext, createScheduledController, waitOnExecutionConte
 import { env } from 'cloudflare:workers'
 import { describe, expect, inject, it } from 'vitest'
 import worker from '../../src/index.ts'
+import { writeLedger } from '../../src/services/usage/ledger-write.ts'
 import { admin, api, call, registerNode } from '../helpers/gateway.ts'
 import { seedCustomerTenant } from '../helpers/stripe-events.ts'
 
@@ -24,11 +25,12 @@ async function runCron(scheduledTime: number, withEnv: Env = stripeEnv) {
   await waitOnExecutionContext(ctx)
 }
 
+/** One event through the ledger write (and its rollups), written as if at its own time: old hours are inside the horizon. */
 async function recordUsage(tenantId: string, createdAt: number, promptTokens: number, completionTokens: number) {
-  await env.DB.prepare(`INSERT INTO usage_events (request_id, tenant_id, key_id, model, node_id, endpoint, prompt_tokens,
-      completion_tokens, outcome, http_status, usage_source, latency_ms, ttft_ms, created_at)
-    VALUES (?, ?, 'key_t', 'cic-demo-llm', 'node_t', 'chat.completions', ?, ?, 'completed', 200, 'node', 12, NULL, ?)`)
-    .bind(`req_${crypto.randomUUID()}`, tenantId, promptTokens, completionTokens, createdAt).run()
+  await writeLedger(env.DB, [{
+    requestId: `req_${crypto.randomUUID()}`, tenantId, keyId: 'key_t', model: 'cic-demo-llm', nodeId: 'node_t', endpoint: 'chat.completions',
+    promptTokens, completionTokens, outcome: 'completed', httpStatus: 200, usageSource: 'node', latencyMs: 12, ttftMs: null, createdAt,
+  }], { now: createdAt })
 }
 
 async function received(customer: string): Promise<Receipt[]> {

@@ -5,8 +5,11 @@ import worker from '../../src/index.ts'
 import type { UsageEvent } from '../../src/schemas/usage-event.ts'
 
 const HOUR = 3_600_000
-/** A fixed hour in the past, so tests place events in known buckets. */
-export const BASE_HOUR = Date.UTC(2026, 0, 15, 10)
+/**
+ * A whole hour a few hours back, so tests place events in known buckets that are still inside the dedupe horizon
+ * (events older than it are refused: services/usage/usage-retention.ts).
+ */
+export const BASE_HOUR = Math.floor(Date.now() / HOUR) * HOUR - 4 * HOUR
 
 export function usageEvent(tenantId: string, i: number, extra: Partial<UsageEvent> = {}): UsageEvent {
   const outcomes = ['completed', 'completed', 'client_aborted', 'upstream_broken', 'upstream_error'] as const
@@ -61,11 +64,11 @@ export async function deliver(bodies: unknown[], options: { attempts?: number; e
 
 const isEvent = (body: unknown): body is UsageEvent => typeof body === 'object' && body !== null && 'requestId' in body
 
-export type LedgerRow = { request_id: string; prompt_tokens: number; completion_tokens: number; outcome: string; rolled_up: number }
+export type LedgerRow = { request_id: string; prompt_tokens: number; completion_tokens: number; outcome: string }
 export type HourlyRow = { tenant_id: string; key_id: string; model: string; hour_start: number; prompt_tokens: number; completion_tokens: number; requests: number; errors: number }
 
 export async function ledgerRows(tenantId: string): Promise<LedgerRow[]> {
-  const { results } = await env.DB.prepare('SELECT request_id, prompt_tokens, completion_tokens, outcome, rolled_up FROM usage_events WHERE tenant_id = ? ORDER BY request_id').bind(tenantId).all<LedgerRow>()
+  const { results } = await env.DB.prepare('SELECT request_id, prompt_tokens, completion_tokens, outcome FROM usage_events WHERE tenant_id = ? ORDER BY request_id').bind(tenantId).all<LedgerRow>()
   return results
 }
 

@@ -64,7 +64,7 @@ describe('a failing dependency', () => {
   it('on a launch enqueue (Queue) is a 503 with a jittered Retry-After of 5 to 7 s, counted as queue', async () => {
     const before = await dependencyFailures('queue')
     vi.spyOn(env.NODE_OPS, 'send').mockRejectedValueOnce(new Error('queue unavailable'))
-    const res = await admin('/admin/nodes/launch', { method: 'POST', json: { provider: 'aws', region: 'us-east-1', gpu: 'A100-80GB', model: 'cic-demo-llm' } })
+    const res = await admin('/admin/nodes/launch', { method: 'POST', json: { provider: 'gcp', region: 'us-central1', gpu: 'A100-80GB', model: 'cic-demo-llm' } })
     expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(5)
     await expect503(res, 7)
     await eventually(() => dependencyFailures('queue'), (n) => n === before + 1)

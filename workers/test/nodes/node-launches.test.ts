@@ -8,7 +8,7 @@ import { createDb } from '../../src/db/client.ts'
 import { admin, api, call, registerNode, seedTenant, uniqueModel } from '../helpers/gateway.ts'
 import { ack, decode, pull, pullFor, queueApi, runner } from '../helpers/node-ops.ts'
 
-const SPEC = { provider: 'aws', region: 'us-east-1', gpu: 'A100-80GB', model: 'cic-demo-llm' }
+const SPEC = { provider: 'gcp', region: 'us-central1', gpu: 'A100-80GB', model: 'cic-demo-llm' }
 
 async function launch(body: Record<string, unknown> = SPEC): Promise<{ cluster_name: string; node_id: string }> {
   const res = await admin('/admin/nodes/launch', { method: 'POST', json: body })
@@ -44,7 +44,7 @@ describe('POST /admin/nodes/launch', () => {
     const body = (await res.json()) as { cluster_name: string; node_id: string; status: string }
     expect(body).toMatchObject({ cluster_name: expect.stringMatching(/^cic-a100-80gb-[0-9a-f]{8}$/), node_id: expect.stringMatching(/^node_/), status: 'launching' })
     expect(await status(body.cluster_name)).toMatchObject({
-      status: 'queued', launched_by_cic: true, endpoint: null, models: ['cic-demo-llm'], provider: 'aws', region: 'us-east-1', gpu: 'A100-80GB:1',
+      status: 'queued', launched_by_cic: true, endpoint: null, models: ['cic-demo-llm'], provider: 'gcp', region: 'us-central1', gpu: 'A100-80GB:1',
       spec: { ...SPEC, gpu_count: 1, use_spot: false, disk_size: 256, vllm_args: [] },
     })
     const { wire, message } = await pullFor(body.cluster_name)
@@ -69,6 +69,45 @@ describe('POST /admin/nodes/launch', () => {
     const res = await admin('/admin/nodes/launch', { method: 'POST', json: body })
     expect(res.status).toBe(400)
     expect(await res.json()).toMatchObject({ error: { type: 'invalid_request_error', param } })
+  })
+
+  it.each([
+    // Each bypass of the old reserved-flag guard (vLLM maps _ to -, accepts prefixes and short forms).
+    [['--api_key=x'], 'vllm_args.0', '--api_key'],
+    [['--max-model-len=4096', '--api-ke=x'], 'vllm_args.1', '--api-ke'],
+    [['-tp=1'], 'vllm_args.0', '-tp=1'],
+    [['--served_model_name=x'], 'vllm_args.0', '--served_model_name'],
+    [['--made-up-flag'], 'vllm_args.0', '--made-up-flag'],
+    [['--trust-remote-code'], 'vllm_args.0', '--trust-remote-code'],
+  ])('refuses vllm_args %j with a 400 naming the flag', async (vllm_args, param, flag) => {
+    const res = await admin('/admin/nodes/launch', { method: 'POST', json: { ...SPEC, vllm_args } })
+    expect(res.status).toBe(400)
+    const { error } = await res.json() as { error: { param: string; message: string } }
+    expect(error).toMatchObject({ type: 'invalid_request_error', param })
+    expect(error.message).toContain(flag)
+  })
+
+  it.each([
+    [{ ...SPEC, provider: 'kubernetes' }, 'provider', /maps node ports.*tunnel/],
+    [{ ...SPEC, provider: 'runpod' }, 'provider', /maps node ports.*tunnel/],
+    [{ ...SPEC, provider: 'vast' }, 'provider', /runner image cannot launch on 'vast'.*Supported: aws, gcp, azure, lambda, oci/],
+    [{ ...SPEC, provider: 'aws', region: 'us-east-1' }, 'gpu_count', /AWS sells A100-80GB only in 8-GPU machines/],
+    [{ ...SPEC, provider: 'aws', gpu: 'A100', gpu_count: 4 }, 'gpu_count', /8-GPU/],
+  ])('refuses a launch the runner or the cloud can never satisfy (%#: %s)', async (body, param, message) => {
+    const res = await admin('/admin/nodes/launch', { method: 'POST', json: body })
+    expect(res.status).toBe(400)
+    const { error } = await res.json() as { error: { param: string; message: string } }
+    expect(error.param).toBe(param)
+    expect(error.message).toMatch(message)
+  })
+
+  it('accepts AWS A100 as 8 GPUs, and --trust-remote-code only with allow_remote_code, recorded in the audit row', async () => {
+    expect((await admin('/admin/nodes/launch', { method: 'POST', json: { ...SPEC, provider: 'aws', region: 'us-east-1', gpu_count: 8 } })).status).toBe(202)
+    const res = await admin('/admin/nodes/launch', { method: 'POST', json: { ...SPEC, vllm_args: ['--trust-remote-code'], allow_remote_code: true } })
+    expect(res.status).toBe(202)
+    const { node_id: nodeId } = await res.json() as { node_id: string }
+    const row = await env.DB.prepare("SELECT after FROM audit_log WHERE action = 'node.launch' AND target = ?").bind(nodeId).first<{ after: string }>()
+    expect(JSON.parse(row?.after ?? '{}')).toMatchObject({ spec: { vllm_args: ['--trust-remote-code'], allow_remote_code: true } })
   })
 
   it('refuses unknown fields and requests without the admin token', async () => {
@@ -227,6 +266,18 @@ describe('terminate and relaunch', () => {
     const { wire, message } = await pullFor(cluster)
     expect(message).toMatchObject({ op: 'launch', spec: { gpu: 'H100', gpu_count: 2, vllm_args: ['--max-model-len=4096'] } })
     await ack(wire.lease_id)
+  })
+
+  it('refuses to relaunch a node whose stored spec a launch would refuse now (stored before the vllm_args allowlist)', async () => {
+    const { cluster_name: cluster } = await launch(SPEC)
+    await ack((await pullFor(cluster)).wire.lease_id)
+    await runner(`/runner/nodes/${cluster}/status`, { json: { status: 'failed', error: 'quota: VcpuLimitExceeded' } })
+    const stored = JSON.stringify({ ...SPEC, gpu_count: 1, use_spot: false, disk_size: 256, vllm_args: ['--api_key=x'] })
+    await env.DB.prepare('UPDATE node_launches SET spec = ? WHERE cluster_name = ?').bind(stored, cluster).run()
+    const res = await admin(`/admin/nodes/${cluster}/relaunch`, { method: 'POST' })
+    expect(res.status).toBe(400)
+    expect(await res.json()).toMatchObject({ error: { code: 'invalid_launch_spec', param: 'vllm_args.0', message: expect.stringContaining('--api_key') } })
+    expect(await status(cluster)).toMatchObject({ status: 'failed' })
   })
 
   it('answers 404 for unknown nodes and 409 for nodes registered by hand', async () => {

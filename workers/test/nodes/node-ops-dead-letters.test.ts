@@ -20,7 +20,7 @@ const terminateJob = (name = cluster(), requestedAt = Date.now()): NodeOpMessage
   ({ op: 'terminate', cluster_name: name, node_id: `node_${suffix()}`, requested_at: requestedAt })
 const launchJob = (name = cluster()): NodeOpMessage => ({
   op: 'launch', cluster_name: name, node_id: `node_${suffix()}`, requested_at: Date.now(),
-  spec: { provider: 'aws', region: 'us-east-1', gpu: 'A100-80GB', gpu_count: 1, model: 'cic-demo-llm', use_spot: false, disk_size: 256, vllm_args: [] },
+  spec: { provider: 'gcp', region: 'us-central1', gpu: 'A100-80GB', gpu_count: 1, model: 'cic-demo-llm', use_spot: false, disk_size: 256, vllm_args: [] },
 })
 const idOf = (m: NodeOpMessage) => `job:${m.op}:${m.cluster_name}:${m.requested_at}`
 

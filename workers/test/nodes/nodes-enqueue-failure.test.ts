@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest'
 import { admin } from '../helpers/gateway.ts'
 import { ack, pullFor, runner } from '../helpers/node-ops.ts'
 
-const SPEC = { provider: 'aws', region: 'us-east-1', gpu: 'A100-80GB', model: 'cic-demo-llm' }
+const SPEC = { provider: 'gcp', region: 'us-central1', gpu: 'A100-80GB', model: 'cic-demo-llm' }
 const audits = (nodeId: string, action: string) =>
   env.DB.prepare('SELECT actor, before, after FROM audit_log WHERE target = ? AND action = ?').bind(nodeId, action).all<{ actor: string; before: string; after: string }>()
 

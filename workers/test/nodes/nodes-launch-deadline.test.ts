@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest'
 import { admin, call } from '../helpers/gateway.ts'
 import { ack, pullFor, runner } from '../helpers/node-ops.ts'
 
-const SPEC = { provider: 'aws', region: 'us-east-1', gpu: 'A100-80GB', model: 'cic-demo-llm', use_spot: true }
+const SPEC = { provider: 'gcp', region: 'us-central1', gpu: 'A100-80GB', model: 'cic-demo-llm', use_spot: true }
 const LAUNCH_TIMEOUT_MS = 45 * 60_000
 
 const monitor = (nodeId: string) => env.NODE_MONITOR.getByName(`node:${nodeId}`)

@@ -6,7 +6,7 @@ import { describe, expect, inject, it } from 'vitest'
 import { admin, call, uniqueModel } from '../helpers/gateway.ts'
 import { ack, pullFor, runner } from '../helpers/node-ops.ts'
 
-const SPEC = { provider: 'aws', region: 'us-east-1', gpu: 'A100-80GB', model: 'cic-demo-llm' }
+const SPEC = { provider: 'gcp', region: 'us-central1', gpu: 'A100-80GB', model: 'cic-demo-llm' }
 
 async function launchAndMint(model = SPEC.model) {
   const res = await admin('/admin/nodes/launch', { method: 'POST', json: { ...SPEC, model } })

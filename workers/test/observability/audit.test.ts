@@ -50,7 +50,7 @@ describe('GET /admin/audit', () => {
   })
 
   it('records the launch, the runner\'s reports and the node\'s self-registration', async () => {
-    const launch = await admin('/admin/nodes/launch', { method: 'POST', json: { provider: 'aws', region: 'us-east-1', gpu: 'A100-80GB', model: 'cic-demo-llm' } })
+    const launch = await admin('/admin/nodes/launch', { method: 'POST', json: { provider: 'gcp', region: 'us-central1', gpu: 'A100-80GB', model: 'cic-demo-llm' } })
     expect(launch.status).toBe(202)
     const { cluster_name: cluster, node_id: nodeId } = (await launch.json()) as { cluster_name: string; node_id: string }
     const report = await runner(`/runner/nodes/${cluster}/status`, { json: { status: 'launching' } })

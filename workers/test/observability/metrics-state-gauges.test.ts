@@ -11,7 +11,7 @@ import { ack, pullFor, runner } from '../helpers/node-ops.ts'
 import { parsePrometheusText, sampleValue, type PromFamily } from '../helpers/prom-text.ts'
 
 const METRICS_TOKEN = 'test-metrics-token-0123456789'
-const SPEC = { provider: 'aws', region: 'us-east-1', gpu: 'A100-80GB', model: 'cic-demo-llm' }
+const SPEC = { provider: 'gcp', region: 'us-central1', gpu: 'A100-80GB', model: 'cic-demo-llm' }
 const LAUNCH_TIMEOUT_MS = 45 * 60_000
 const suffix = () => crypto.randomUUID().replaceAll('-', '').slice(0, 8)
 

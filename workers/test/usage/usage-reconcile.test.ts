@@ -1,5 +1,5 @@
-// GET /admin/usage/reconcile and recordNodeCounters: the ledger's tokens per node next to the node's own
-// vLLM counters, over the window the counter samples cover.
+// GET /admin/usage/reconcile and recordNodeCounters: the ledger's tokens per node (usage_node_hourly) next to
+// the node's own vLLM counters, over the whole hours the counter samples cover.
 import { env } from 'cloudflare:workers'
 import { describe, expect, inject, it } from 'vitest'
 import { createDb } from '../../src/db/client.ts'
@@ -8,7 +8,9 @@ import { admin, call, registerNode } from '../helpers/gateway.ts'
 import { BASE_HOUR, deliver, usageEvent } from '../helpers/usage.ts'
 
 const db = createDb(env.DB)
+const SEC = 1000
 const MIN = 60_000
+const HOUR = 60 * MIN
 const T = BASE_HOUR
 const node = () => `node-${crypto.randomUUID().slice(0, 8)}`
 
@@ -30,20 +32,20 @@ const served = (nodeId: string, i: number, at: number, prompt: number, completio
   usageEvent(`t-${nodeId}`, i, { nodeId, createdAt: at, promptTokens: prompt, completionTokens: completion })
 
 describe('usage reconciliation', () => {
-  it('matches the ledger with the counters between the first and last sample', async () => {
+  it('matches the ledger with the counters over the hours between the first and last sample', async () => {
     const n = node()
-    await sample(n, T + 1 * MIN, 100, 1000)
-    await sample(n, T + 2 * MIN, 150, 1200)
-    await sample(n, T + 3 * MIN, 170, 1300)
+    await sample(n, T + 20 * SEC, 100, 1000) // nearest hour boundary: T
+    await sample(n, T + HOUR + 10 * SEC, 150, 1200)
+    await sample(n, T + 2 * HOUR - 15 * SEC, 170, 1300) // nearest: T + 2 h
     await deliver([
-      served(n, 0, T + 1 * MIN, 99, 99), // finished at the first sample: already in its counters, so outside
-      served(n, 1, T + 1 * MIN + 5, 50, 200),
-      served(n, 2, T + 3 * MIN, 20, 100), // finished exactly at the last sample: inside
-      served(n, 3, T + 3 * MIN + 1, 7, 7), // after the last sample: outside
+      served(n, 0, T - MIN, 99, 99), // the hour before the window: outside
+      served(n, 1, T + 30 * MIN, 50, 200),
+      served(n, 2, T + HOUR + 5 * MIN, 20, 100),
+      served(n, 3, T + 2 * HOUR + MIN, 7, 7), // the hour after: outside
     ])
-    const [row] = (await report(T, T + 10 * MIN)).filter((r) => r.node_id === n)
+    const [row] = (await report(T, T + 3 * HOUR)).filter((r) => r.node_id === n)
     expect(row).toEqual({
-      node_id: n, node_name: null, samples: 3, window: { from: T + MIN + 1, to: T + 3 * MIN + 1 },
+      node_id: n, node_name: null, samples: 3, window: { from: T, to: T + 2 * HOUR },
       ledger: { requests: 2, prompt_tokens: 70, completion_tokens: 300 },
       node: { prompt_tokens: 70, generation_tokens: 300, counter_resets: 0 },
       drift: { prompt_tokens: 0, generation_tokens: 0, generation_pct: 0 },
@@ -52,29 +54,31 @@ describe('usage reconciliation', () => {
 
   it('shows drift, and treats a counter drop as a node restart', async () => {
     const n = node()
-    await sample(n, T + 1 * MIN, 500, 1000)
-    await sample(n, T + 2 * MIN, 600, 1200) // +100, +200
-    await sample(n, T + 3 * MIN, 40, 50) // restarted: +40, +50 since the restart
-    await sample(n, T + 4 * MIN, 70, 80) // +30, +30
-    await deliver([served(n, 0, T + 2 * MIN, 100, 200), served(n, 1, T + 4 * MIN, 60, 150)])
-    const [row] = (await report(T, T + 10 * MIN)).filter((r) => r.node_id === n)
+    await sample(n, T, 500, 1000)
+    await sample(n, T + 30 * MIN, 600, 1200) // +100, +200
+    await sample(n, T + 60 * MIN, 40, 50) // restarted: +40, +50 since the restart
+    await sample(n, T + 90 * MIN, 70, 80) // +30, +30; nearest hour boundary T + 2 h
+    await deliver([served(n, 0, T + 20 * MIN, 100, 200), served(n, 1, T + 80 * MIN, 60, 150)])
+    const [row] = (await report(T, T + 3 * HOUR)).filter((r) => r.node_id === n)
     expect(row?.node).toEqual({ prompt_tokens: 170, generation_tokens: 280, counter_resets: 1 })
     expect(row?.ledger).toEqual({ requests: 2, prompt_tokens: 160, completion_tokens: 350 })
     expect(row?.drift).toEqual({ prompt_tokens: -10, generation_tokens: 70, generation_pct: 25 })
   })
 
-  it('only uses samples inside [from, to)', async () => {
+  it('only uses samples inside [from, to), and needs them to span an hour boundary', async () => {
     const n = node()
-    for (let m = 0; m < 6; m++) await sample(n, T + m * MIN, m * 10, m * 100)
-    const [row] = (await report(T + 2 * MIN, T + 5 * MIN)).filter((r) => r.node_id === n)
-    expect(row).toMatchObject({ samples: 3, node: { generation_tokens: 200 }, window: { from: T + 2 * MIN + 1, to: T + 4 * MIN + 1 } })
+    for (let h = 0; h < 4; h++) await sample(n, T + h * HOUR, h * 10, h * 100)
+    const [row] = (await report(T + HOUR, T + 3 * HOUR)).filter((r) => r.node_id === n)
+    expect(row).toMatchObject({ samples: 2, node: { generation_tokens: 100 }, window: { from: T + HOUR, to: T + 2 * HOUR } })
+    const [short] = (await report(T + HOUR, T + HOUR + 1)).filter((r) => r.node_id === n)
+    expect(short).toMatchObject({ samples: 1, node: null })
   })
 
   it('lists registered nodes without samples with their ledger over [from, to) and no counter figures', async () => {
     const { id } = await registerNode('http://127.0.0.1:9/', ['recon-model'], { name: `recon-${crypto.randomUUID().slice(0, 6)}` })
     await sample(id, T + MIN, 1, 1) // a single sample gives no increase
-    await deliver([served(id, 0, T + 30 * MIN, 5, 6), served(id, 1, T + 3 * 60 * MIN, 5, 6)])
-    const [row] = (await report(T, T + 60 * MIN)).filter((r) => r.node_id === id)
+    await deliver([served(id, 0, T + 30 * MIN, 5, 6), served(id, 1, T + 3 * HOUR, 5, 6)])
+    const [row] = (await report(T, T + HOUR)).filter((r) => r.node_id === id)
     expect(row).toMatchObject({ samples: 1, window: { from: T, to: T + 60 * MIN }, ledger: { requests: 1, completion_tokens: 6 }, node: null, drift: null })
     expect(row?.node_name).toMatch(/^recon-/)
   })

@@ -7,6 +7,7 @@ import type { AppEnv } from '../../env.ts'
 import { ApiError } from '../../errors.ts'
 import { registerNodeSchema, updateNodeSchema } from '../../schemas/admin.ts'
 import { drainNode, getNodeRow, listNodeRows, registerNode, removeNode, resumeNode, updateNode } from '../../services/nodes/node-admin.ts'
+import { assertEndpointAllowed } from '../../services/nodes/endpoint-policy.ts'
 import { assertNodeRemovable } from '../../services/nodes/node-launches.ts'
 import { nodeSnapshots } from '../../services/nodes/node-monitor-client.ts'
 import { nodeDetailView, nodeView } from '../../services/nodes/node-views.ts'
@@ -28,6 +29,7 @@ async function detail(env: Env, row: NodeRow) {
 export const adminNodes = new Hono<AppEnv>()
   .post('/nodes', async (c) => {
     const input = await readJsonBody(c, registerNodeSchema)
+    assertEndpointAllowed(input.endpoint, c.get('config'))
     const node = await registerNode(c.env, createDb(c.env.DB), input, actor(c))
     return c.json(await detail(c.env, node), 201)
   })

@@ -6,6 +6,7 @@ import { createDb } from '../../db/client.ts'
 import type { AppEnv } from '../../env.ts'
 import { log } from '../../log.ts'
 import { nodeRegistrationSchema } from '../../schemas/node-ops.ts'
+import { assertEndpointAllowed } from '../../services/nodes/endpoint-policy.ts'
 import { getNodeRow } from '../../services/nodes/node-admin.ts'
 import { startNodeMonitor } from '../../services/nodes/node-monitor-client.ts'
 import { badRegistrationToken, registerLaunchedNode, REGISTER_TOKEN_FORMAT } from '../../services/nodes/node-registration.ts'
@@ -18,6 +19,7 @@ export const nodeRegistration = new Hono<AppEnv>()
     // Checked whole once the body names the cluster; a token that cannot be one is refused before any read.
     if (!REGISTER_TOKEN_FORMAT.test(token)) throw badRegistrationToken()
     const registration = await readJsonBody(c, nodeRegistrationSchema)
+    assertEndpointAllowed(registration.endpoint, c.get('config'))
     const db = createDb(c.env.DB)
     const { node } = await registerLaunchedNode(db, registration, token, c.get('requestId'))
     try {

@@ -7,7 +7,7 @@ import { DEFAULT_LEASE_TTL_MS, tenantGateName, type Admitted, type AdmitResult }
 import { dependsOn } from '../../dependency.ts'
 import { ApiError } from '../../errors.ts'
 import { log } from '../../log.ts'
-import { countRateLimited, layerOfScope } from '../metrics/record-metrics.ts'
+import { countAuthFailureReason, countRateLimited, layerOfScope } from '../metrics/record-metrics.ts'
 import type { TenantIdentity } from '../keys/resolve-key.ts'
 import { gateChannel } from './gate-channel.ts'
 import { formatDuration, rateLimitHeaders, retryAfterHeaders } from './rate-limit-headers.ts'
@@ -47,8 +47,10 @@ export async function admitRequest(env: Env, identity: TenantIdentity, options: 
   if (result.ok) return admission(env, result, identity, options)
   switch (result.reason) {
     case 'key_revoked':
+      countAuthFailureReason('revoked')
       throw new ApiError('unauthorized', 'This API key has been revoked.', { code: 'invalid_api_key' })
     case 'tenant_unknown':
+      countAuthFailureReason('unknown')
       throw new ApiError('unauthorized', 'Incorrect API key provided.', { code: 'invalid_api_key' })
     case 'tenant_suspended':
       throw new ApiError('forbidden', result.message, { code: 'account_suspended', headers: { 'x-should-retry': 'false' } })

@@ -7,8 +7,8 @@
 // identifier, which Stripe deduplicates (rolling >= 24 h window; runs are hourly). Usage that arrives after an
 // hour was pushed becomes a correction event (next seq) carrying only the difference. A row Stripe refuses for
 // good (a 4xx that is not about our key, a conflict or the rate) is `rejected`: shown to the admin, never resent.
-// Totals are read from usage_events, not usage_hourly: the rollup is written in the same D1 batch as the events
-// and would give the same sums, but this query needs no key or model dimension and is bounded to 48 h.
+// Totals are read from usage_hourly, written in the same D1 batch as the events (so the sums are the same), and
+// kept 90 days while usage_events is pruned after the dedupe horizon (services/usage/usage-retention.ts).
 import { and, asc, eq, gte, inArray, isNull, lt, or, sql } from 'drizzle-orm'
 import type { BatchItem } from 'drizzle-orm/batch'
 import type Stripe from 'stripe'
@@ -83,14 +83,12 @@ export async function pushMeterUsage(env: Env, now: number, budget: PushBudget =
 /** Records at most `maxRows` of the due events, oldest hours first; the rest are planned again by the next run. */
 async function planAndRecord(db: Db, eventName: string, now: number, maxRows: number): Promise<{ recorded: number; deferred: number; queries: number }> {
   const { from, to } = closedHours(now, GRACE_MS, LOOKBACK_HOURS)
-  // A literal, not a bound parameter: D1 binds JS numbers as REAL, which would turn this into float division.
-  const hourLiteral = sql.raw(String(HOUR_MS))
   const totals = await db.all<HourTotal>(sql`
-    SELECT u.tenant_id AS tenantId, t.stripe_customer_id AS stripeCustomerId, (u.created_at / ${hourLiteral}) * ${hourLiteral} AS hourStart,
+    SELECT u.tenant_id AS tenantId, t.stripe_customer_id AS stripeCustomerId, u.hour_start AS hourStart,
            sum(u.prompt_tokens + u.completion_tokens) AS tokens
-    FROM tenants t JOIN usage_events u ON u.tenant_id = t.id
-    WHERE t.stripe_customer_id IS NOT NULL AND u.created_at >= ${from} AND u.created_at < ${to}
-    GROUP BY u.tenant_id, hourStart`)
+    FROM tenants t JOIN usage_hourly u ON u.tenant_id = t.id
+    WHERE t.stripe_customer_id IS NOT NULL AND u.hour_start >= ${from} AND u.hour_start < ${to}
+    GROUP BY u.tenant_id, u.hour_start`)
   const pushed = await db.all<HourPushed>(sql`
     SELECT tenant_id AS tenantId, hour_start AS hourStart, sum(value) AS pushed, max(seq) AS maxSeq
     FROM meter_pushes WHERE event_name = ${eventName} AND hour_start >= ${from} AND hour_start < ${to}

@@ -14,6 +14,12 @@ export function countRateLimited(layer: RateLimitLayer): void {
   addCounter(FAMILIES.rateLimited.name, { layer })
 }
 
+/** Refused API keys (middleware/api-key-auth.ts, admission's `revoked`); `throttled`: answered 429 by the per-client bound. */
+export type AuthFailureReason = 'malformed' | 'checksum' | 'unknown' | 'revoked' | 'throttled'
+export function countAuthFailureReason(reason: AuthFailureReason): void {
+  addCounter(FAMILIES.authFailures.name, { reason })
+}
+
 /** `kind`: a failure before the first byte, `http_4xx`/`http_5xx` from the node, or `stream_broken`. */
 export function countUpstreamError(nodeId: string, kind: string): void {
   addCounter(FAMILIES.upstreamErrors.name, { node: nodeId, kind })

@@ -7,6 +7,7 @@ import { FAMILIES, mergeDeltas, type Sample } from '../../../../durable-objects/
 import type { NodeSnapshot } from '../../../../durable-objects/node-monitor/monitor-state.ts'
 import { createDb } from '../../db/client.ts'
 import { nodeSnapshots } from '../nodes/node-monitor-client.ts'
+import { outboxSamples } from '../usage/outbox-metrics.ts'
 import { gaugeTtlMs, shardName } from './metrics-buffer.ts'
 import { readStateGauges } from './state-gauges.ts'
 
@@ -37,14 +38,15 @@ export function nodeGauges(nodeId: string, snap: NodeSnapshot): Sample[] {
 
 export async function scrapeMetrics(env: Env, shards: number, flushIntervalMs: number): Promise<string> {
   const ttlMs = gaugeTtlMs(flushIntervalMs)
-  const [shardSeries, { fleet, samples: state }] = await Promise.all([
+  const [shardSeries, { fleet, samples: state }, outbox] = await Promise.all([
     Promise.all(Array.from({ length: shards }, (_, i) => env.METRICS_AGGREGATOR.getByName(shardName(i)).read(ttlMs))),
     readStateGauges(createDb(env.DB)),
+    outboxSamples(env),
   ])
   const summed = new Map<string, number>()
   for (const series of shardSeries) mergeDeltas(summed, series.map((s) => [s.key, s.value] as const))
   const live = fleet.filter(isExportedNode).map((n) => n.id)
   const snapshots = await nodeSnapshots(env, live)
   const gauges = [...snapshots].flatMap(([id, snap]) => nodeGauges(id, snap))
-  return renderExposition(summed, [...gauges, ...state])
+  return renderExposition(summed, [...gauges, ...state, ...outbox])
 }

@@ -6,7 +6,7 @@ import { nodeLaunches, nodes, type NodeLaunchRow, type NodeRow } from '../../db/
 import { jitteredRetryAfter } from '../../dependency.ts'
 import { ApiError } from '../../errors.ts'
 import { log } from '../../log.ts'
-import type { LaunchMessage, NodeLaunchSpec, NodeOpMessage, TerminateMessage } from '../../schemas/node-ops.ts'
+import { launchPolicyProblem, type LaunchMessage, type NodeLaunchSpec, type NodeOpMessage, type TerminateMessage } from '../../schemas/node-ops.ts'
 import { auditStatement } from '../audit/audit-entry.ts'
 import { countDependencyFailure } from '../metrics/record-metrics.ts'
 import { newId, type Actor } from '../tenants/tenants.ts'
@@ -111,6 +111,11 @@ export async function assertNodeRemovable(db: Db, node: NodeRow): Promise<void> 
 /** Launches a failed or terminated node again under the same name, with fresh credentials minted by the runner. */
 export async function relaunchNode(env: Env, db: Db, clusterName: string, by: Actor): Promise<LaunchedNode> {
   const { node, launch } = await requireLaunched(db, clusterName)
+  // A spec stored before a launch rule existed (vllm_args allowlist, providers) is refused as a new launch would be.
+  const refused = launchPolicyProblem(launch.spec)
+  if (refused) {
+    throw new ApiError('invalid_request', `Node '${clusterName}' cannot be relaunched with its spec: ${refused.param}: ${refused.message}. Launch a new node instead.`, { code: 'invalid_launch_spec', param: refused.param })
+  }
   const result = await transitionNode(db, clusterName, { type: 'relaunch_requested' }, { lastError: null })
   if (!result?.applied) {
     throw new ApiError('conflict', `Node '${clusterName}' is ${result?.node.status ?? node.status}; only failed or terminated nodes can be relaunched (terminate it first).`, { code: 'node_not_relaunchable' })

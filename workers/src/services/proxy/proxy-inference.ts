@@ -43,7 +43,7 @@ export function proxyInference(env: Env, config: Config, req: ProxyRequest): Pro
     recordUsage: (event) => {
       req.onUsage(event)
       observeUsage(event)
-      return sendUsage(env.USAGE_EVENTS, event)
+      return sendUsage(env, event)
     },
   })
 }

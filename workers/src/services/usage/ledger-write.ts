@@ -1,40 +1,55 @@
-// Writes validated usage events into the D1 ledger and folds exactly the newly inserted ones into
-// usage_hourly, all in one D1 batch (one transaction). Called by the usage-events queue consumer.
+// Writes validated usage events into the D1 ledger and folds exactly the newly inserted ones into the rollups
+// (usage_hourly per tenant/key/model, usage_node_hourly per node), all in one D1 batch (one transaction). Called
+// by the usage-events queue consumer and the dead-letter replay.
 //
-// Why this is exactly once: events go in with `ON CONFLICT (request_id) DO NOTHING` and `rolled_up = 0`, so a
-// redelivered event inserts nothing. The rollup then adds only rows with `rolled_up = 0` and flips them to 1.
-// D1 runs a batch as one transaction and executes one batch at a time, so the rows it sees at 0 are exactly
-// the ones this batch inserted; if any statement fails, the whole batch (events, rollup, marks) rolls back.
+// Why this is exactly once: events go in with `ON CONFLICT (created_at, request_id) DO NOTHING` stamped with a
+// fresh write id, so a redelivered event inserts nothing and keeps its old write id. Each rollup then adds only
+// the rows carrying this statement's write id. If any statement fails, the whole batch rolls back.
+// The tombstones that make this work live for the dedupe horizon (usage-retention.ts): an event older than it
+// (by its createdAt) is not written but returned in `beyondHorizon`, because its tombstone may be gone.
 // Raw SQL rather than drizzle: INSERT ... SELECT FROM json_each and an upsert fed by a GROUP BY are the point.
 import type { UsageEvent } from '../../schemas/usage-event.ts'
+import { DEDUPE_HORIZON_MS } from './usage-retention.ts'
 
 export const HOUR_MS = 3_600_000
 
-/** Keeps each statement's single bound JSON parameter far below D1's 2 MB value limit (UTF-8 is <= 3 bytes/char). */
+/** Keeps each statement's bound JSON parameter far below D1's 2 MB value limit (UTF-8 is <= 3 bytes/char). */
 const MAX_JSON_CHARS = 500_000
 
-// One bound parameter per statement, whatever the number of events (D1 allows 100 per statement).
+// Two bound parameters per statement, whatever the number of events (D1 allows 100 per statement).
 // `WHERE true` resolves SQLite's parsing ambiguity between a join's ON and the upsert's ON CONFLICT.
 const INSERT_EVENTS = `INSERT INTO usage_events (request_id, tenant_id, key_id, model, node_id, endpoint, prompt_tokens,
-  completion_tokens, outcome, http_status, usage_source, latency_ms, ttft_ms, created_at, rolled_up)
+  completion_tokens, outcome, http_status, usage_source, latency_ms, ttft_ms, created_at, write_id)
 SELECT value ->> '$.requestId', value ->> '$.tenantId', value ->> '$.keyId', value ->> '$.model', value ->> '$.nodeId',
   value ->> '$.endpoint', value ->> '$.promptTokens', value ->> '$.completionTokens', value ->> '$.outcome',
-  value ->> '$.httpStatus', value ->> '$.usageSource', value ->> '$.latencyMs', value ->> '$.ttftMs', value ->> '$.createdAt', 0
+  value ->> '$.httpStatus', value ->> '$.usageSource', value ->> '$.latencyMs', value ->> '$.ttftMs', value ->> '$.createdAt', ?2
 FROM json_each(?1) WHERE true
-ON CONFLICT (request_id) DO NOTHING`
+ON CONFLICT (created_at, request_id) DO NOTHING`
 
-const ROLL_UP_NEW_EVENTS = `INSERT INTO usage_hourly (tenant_id, key_id, model, hour_start, prompt_tokens, completion_tokens, requests, errors)
-SELECT tenant_id, key_id, model, created_at - created_at % ${HOUR_MS}, sum(prompt_tokens), sum(completion_tokens), count(*),
-  sum(outcome <> 'completed')
-FROM usage_events WHERE rolled_up = 0
-GROUP BY tenant_id, key_id, model, created_at - created_at % ${HOUR_MS}
+/** The rows this write inserted: found through the key (events are unique in a chunk), filtered by write id. */
+const INSERTED = `FROM json_each(?1) j JOIN usage_events e
+  ON e.created_at = j.value ->> '$.createdAt' AND e.request_id = j.value ->> '$.requestId'
+WHERE e.write_id = ?2`
+
+const ROLL_UP_HOURLY = `INSERT INTO usage_hourly (tenant_id, key_id, model, hour_start, prompt_tokens, completion_tokens, requests, errors)
+SELECT e.tenant_id, e.key_id, e.model, e.created_at - e.created_at % ${HOUR_MS}, sum(e.prompt_tokens), sum(e.completion_tokens), count(*),
+  sum(e.outcome <> 'completed')
+${INSERTED}
+GROUP BY 1, 2, 3, 4
 ON CONFLICT (tenant_id, key_id, model, hour_start) DO UPDATE SET
   prompt_tokens = prompt_tokens + excluded.prompt_tokens,
   completion_tokens = completion_tokens + excluded.completion_tokens,
   requests = requests + excluded.requests,
   errors = errors + excluded.errors`
 
-const MARK_ROLLED_UP = 'UPDATE usage_events SET rolled_up = 1 WHERE rolled_up = 0'
+const ROLL_UP_NODE_HOURLY = `INSERT INTO usage_node_hourly (node_id, hour_start, prompt_tokens, completion_tokens, requests)
+SELECT e.node_id, e.created_at - e.created_at % ${HOUR_MS}, sum(e.prompt_tokens), sum(e.completion_tokens), count(*)
+${INSERTED}
+GROUP BY 1, 2
+ON CONFLICT (node_id, hour_start) DO UPDATE SET
+  prompt_tokens = prompt_tokens + excluded.prompt_tokens,
+  completion_tokens = completion_tokens + excluded.completion_tokens,
+  requests = requests + excluded.requests`
 
 /** Splits the events into JSON arrays of bounded size, one per INSERT statement. */
 export function eventChunks(events: readonly UsageEvent[]): string[] {
@@ -55,20 +70,41 @@ export function eventChunks(events: readonly UsageEvent[]): string[] {
   return chunks
 }
 
-/** Folds every not-yet-rolled-up event into usage_hourly and marks it; must run in the batch that inserted them. */
-export function rollupStatements(db: D1Database): D1PreparedStatement[] {
-  return [db.prepare(ROLL_UP_NEW_EVENTS), db.prepare(MARK_ROLLED_UP)]
+/** One copy of each event: a batch can carry the same event twice (a send retried after it got through). */
+function uniqueEvents(events: readonly UsageEvent[]): UsageEvent[] {
+  const seen = new Set<string>()
+  return events.filter((e) => {
+    const key = `${e.createdAt}:${e.requestId}`
+    if (seen.has(key)) return false
+    seen.add(key)
+    return true
+  })
 }
 
-const insertStatements = (db: D1Database, events: readonly UsageEvent[]) => eventChunks(events).map((json) => db.prepare(INSERT_EVENTS).bind(json))
-
-export type LedgerWrite = { inserted: number; duplicates: number }
+export type LedgerWrite = { inserted: number; duplicates: number; beyondHorizon: UsageEvent[] }
+export type LedgerWriteOptions = {
+  /** Wall time of the write (ms); the horizon is measured back from it. */
+  now?: number
+  /**
+   * Request ids whose tombstones are known to be kept past the horizon (pending dead letters, see
+   * usage-retention.ts): written whatever their age.
+   */
+  keptIds?: ReadonlySet<string>
+}
 
 /** Writes the events atomically. Throws when D1 rejects the batch, in which case nothing was written. */
-export async function writeLedger(db: D1Database, events: readonly UsageEvent[]): Promise<LedgerWrite> {
-  if (events.length === 0) return { inserted: 0, duplicates: 0 }
-  const inserts = insertStatements(db, events)
-  const results = await db.batch([...inserts, ...rollupStatements(db)])
-  const inserted = results.slice(0, inserts.length).reduce((n, r) => n + r.meta.changes, 0)
-  return { inserted, duplicates: events.length - inserted }
+export async function writeLedger(db: D1Database, events: readonly UsageEvent[], options: LedgerWriteOptions = {}): Promise<LedgerWrite> {
+  const cutoff = (options.now ?? Date.now()) - DEDUPE_HORIZON_MS
+  const accepted: UsageEvent[] = []
+  const beyondHorizon: UsageEvent[] = []
+  for (const e of events) (e.createdAt >= cutoff || options.keptIds?.has(e.requestId) ? accepted : beyondHorizon).push(e)
+  const unique = uniqueEvents(accepted)
+  if (unique.length === 0) return { inserted: 0, duplicates: accepted.length, beyondHorizon }
+  const statements = eventChunks(unique).flatMap((json) => {
+    const writeId = crypto.randomUUID()
+    return [db.prepare(INSERT_EVENTS).bind(json, writeId), db.prepare(ROLL_UP_HOURLY).bind(json, writeId), db.prepare(ROLL_UP_NODE_HOURLY).bind(json, writeId)]
+  })
+  const results = await db.batch(statements)
+  const inserted = results.filter((_, i) => i % 3 === 0).reduce((n, r) => n + r.meta.changes, 0)
+  return { inserted, duplicates: accepted.length - inserted, beyondHorizon }
 }

@@ -1,16 +1,17 @@
 // The usage-events dead-letter queue, kept in D1 (called by the Worker's queue() handler for usage-events-dlq and
 // by the admin usage routes). Without a consumer a dead-lettered event would expire with the queue's retention
 // (4 days) and its tokens would never be billed; here every message becomes a usage_dead_letters row until an
-// admin replays it through the ledger's own exactly-once write (writeLedger: ON CONFLICT (request_id) DO
+// admin replays it through the ledger's own exactly-once write (writeLedger: ON CONFLICT (created_at, request_id) DO
 // NOTHING), so replaying a row twice, or replaying an event that did reach the ledger, counts it once.
 import { z } from 'zod'
 import { asc, eq, sql } from 'drizzle-orm'
 import { createDb, type Db } from '../../db/client.ts'
 import { usageDeadLetters, type UsageDeadLetterRow } from '../../db/schema.ts'
 import { log } from '../../log.ts'
-import { parkedUsageEventSchema, usageEventSchema, type UsageEvent } from '../../schemas/usage-event.ts'
+import { eventsOfMessage, parkedUsageEventSchema, usageEventSchema, type UsageEvent } from '../../schemas/usage-event.ts'
 import { auditStatement, type AuditEntry } from '../audit/audit-entry.ts'
 import { writeLedger } from './ledger-write.ts'
+import { DEDUPE_HORIZON_MS } from './usage-retention.ts'
 import { retryDelaySeconds } from './write-usage-events.ts'
 
 type NewDeadLetter = typeof usageDeadLetters.$inferInsert
@@ -21,33 +22,37 @@ const stringField = (value: unknown, key: string): string | null => {
   return typeof field === 'string' && field.length > 0 ? field : null
 }
 
-/** One row per dead-letter message, whichever of the two shapes it has (see schemas/usage-event.ts). */
-export function deadLetterRow(msg: Pick<Message<unknown>, 'id' | 'body' | 'attempts'>, now: number): NewDeadLetter {
+/**
+ * The rows a dead-letter message becomes, whichever shape it has (see schemas/usage-event.ts): one per event, so
+ * a packed message the runtime dead-lettered whole becomes one row per request.
+ */
+export function deadLetterRows(msg: Pick<Message<unknown>, 'id' | 'body' | 'attempts'>, now: number): NewDeadLetter[] {
   const parked = parkedUsageEventSchema.safeParse(msg.body)
-  const event = parked.success ? parked.data.body : msg.body
-  const requestId = stringField(event, 'requestId')
-  const sourceId = parked.success ? parked.data.messageId : msg.id
-  return {
-    id: requestId ? `req:${requestId}` : `msg:${sourceId}`,
-    messageId: msg.id, requestId, tenantId: stringField(event, 'tenantId'),
-    reason: parked.success ? 'schema' : 'retries_exhausted', error: parked.success ? parked.data.error : null,
-    body: JSON.stringify(msg.body ?? null), attempts: msg.attempts, firstSeenAt: now, lastSeenAt: now, status: 'pending',
-  }
+  const events = parked.success ? [parked.data.body] : eventsOfMessage(msg.body)
+  return events.map((event, i) => {
+    const requestId = stringField(event, 'requestId')
+    const sourceId = parked.success ? parked.data.messageId : events.length > 1 || event !== msg.body ? `${msg.id}:${i}` : msg.id
+    return {
+      id: requestId ? `req:${requestId}` : `msg:${sourceId}`,
+      messageId: msg.id, requestId, tenantId: stringField(event, 'tenantId'),
+      reason: parked.success ? parked.data.reason : 'retries_exhausted', error: parked.success ? parked.data.error : null,
+      body: JSON.stringify((parked.success ? msg.body : event) ?? null), attempts: msg.attempts, firstSeenAt: now, lastSeenAt: now, status: 'pending',
+    }
+  })
 }
 
 /** Consumer of usage-events-dlq: stores every message (a redelivery only updates last seen), then acks the batch. */
 export async function storeDeadLetters(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const db = createDb(env.DB)
   const now = Date.now()
-  const statements = batch.messages.map((msg) => {
-    const row = deadLetterRow(msg, now)
+  const statements = batch.messages.flatMap((msg) => deadLetterRows(msg, now).map((row) => {
     log.error('usage_dead_letter', { id: row.id, messageId: msg.id, reason: row.reason, attempts: msg.attempts })
     return db.insert(usageDeadLetters).values(row).onConflictDoUpdate({
       target: usageDeadLetters.id,
       // max(): deliveries of one message can be handled out of order.
       set: { lastSeenAt: now, attempts: sql`max(${usageDeadLetters.attempts}, ${msg.attempts})` },
     })
-  })
+  }))
   const [first, ...rest] = statements
   if (!first) return
   try {
@@ -92,6 +97,18 @@ export function eventOf(row: Pick<UsageDeadLetterRow, 'body'>): { ok: true; even
   return parsed.success ? { ok: true, event: parsed.data } : { ok: false, error: z.prettifyError(parsed.error) }
 }
 
+const BEYOND_HORIZON_ERROR = 'beyond_dedupe_horizon: older than the dedupe horizon and its tombstone was not kept; not counted (check Stripe and the rollup by hand)'
+
+/**
+ * Whether a replay can still be deduplicated: 'fresh' inside the horizon; 'kept' when the row is pending and was
+ * stored while the event's tombstone (if the event was ever written) still existed, since the prune keeps the
+ * tombstones of pending dead letters (usage-retention.ts); otherwise 'beyond', and the row is not written.
+ */
+export function replayAge(row: Pick<UsageDeadLetterRow, 'status' | 'firstSeenAt'>, event: UsageEvent, now: number): 'fresh' | 'kept' | 'beyond' {
+  if (event.createdAt >= now - DEDUPE_HORIZON_MS) return 'fresh'
+  return row.status === 'pending' && event.createdAt >= row.firstSeenAt - DEDUPE_HORIZON_MS ? 'kept' : 'beyond'
+}
+
 export type ReplayRequest = { ids?: string[] | undefined; limit: number }
 export type ReplayReport = {
   object: 'usage_dead_letter_replay'
@@ -122,13 +139,17 @@ export async function replayDeadLetters(env: Env, request: ReplayRequest, by: Pi
   const found = new Set(rows.map((r) => r.id))
   const valid: { id: string; event: UsageEvent }[] = []
   const invalid: { id: string; error: string }[] = []
+  const startedAt = Date.now()
+  const keptIds = new Set<string>()
   for (const row of rows) {
     const read = eventOf(row)
-    if (read.ok) valid.push({ id: row.id, event: read.event })
-    else invalid.push({ id: row.id, error: read.error })
+    const age = read.ok ? replayAge(row, read.event, startedAt) : null
+    if (age === 'kept' && read.ok) keptIds.add(read.event.requestId)
+    if (read.ok && age !== 'beyond') valid.push({ id: row.id, event: read.event })
+    else invalid.push({ id: row.id, error: read.ok ? BEYOND_HORIZON_ERROR : read.error })
   }
   // The ledger first: if marking the rows fails afterwards, replaying them again writes nothing twice.
-  const written = await writeLedger(env.DB, valid.map((v) => v.event))
+  const written = await writeLedger(env.DB, valid.map((v) => v.event), { now: startedAt, keptIds })
   const now = Date.now()
   const marks = [
     ...(valid.length > 0 ? [db.update(usageDeadLetters).set({ status: 'replayed', replayedAt: now, replayError: null }).where(idIn(valid.map((v) => v.id)))] : []),

@@ -1,13 +1,19 @@
 // The reconciliation report behind GET /admin/usage/reconcile: per node, the tokens the ledger recorded next
 // to the tokens the node itself counted (its vLLM counters, sampled by health checks), so drift is visible.
 //
-// Counters are compared between the first and last sample inside [from, to): the node's increase is the sum of
-// its sample-to-sample increases, a drop counting as a restart from zero (Prometheus `increase()` semantics),
-// and the ledger is summed over the same window, (first sample, last sample]. A node with fewer than two
-// samples has no counter figure, and its ledger is summed over [from, to).
+// The ledger side is read from usage_node_hourly (kept 90 days; usage_events is pruned after the dedupe
+// horizon), so it is whole UTC hours. Counters are compared between the first and last sample inside [from, to):
+// the node's increase is the sum of its sample-to-sample increases, a drop counting as a restart from zero
+// (Prometheus `increase()` semantics), and the ledger is summed over the hours between the hour boundaries
+// nearest those two samples. With a sample a minute, each end of the window is off by at most the traffic of
+// about a minute: read drift over several hours, not one. A node whose samples do not span an hour boundary has
+// no counter figure, and its ledger is summed over the hours starting in [from, to).
 import { and, eq, gte, lt, sql } from 'drizzle-orm'
 import type { Db } from '../../db/client.ts'
-import { nodes, usageEvents } from '../../db/schema.ts'
+import { nodes, usageNodeHourly } from '../../db/schema.ts'
+
+const HOUR_MS = 3_600_000
+const nearestHour = (ms: number) => Math.round(ms / HOUR_MS) * HOUR_MS
 
 type CounterRow = { node_id: string; samples: number; first_at: number; last_at: number; prompt: number; generation: number; resets: number }
 
@@ -34,8 +40,7 @@ export async function reconcileUsage(db: Db, range: { from: number; to: number }
   const nodeIds = [...new Set([...names.keys(), ...byNode.keys()])].sort()
   const windows = nodeIds.map((id) => {
     const c = byNode.get(id)
-    // Integer ms: (first, last] is [first + 1, last + 1).
-    return c && c.samples >= 2 ? { from: c.first_at + 1, to: c.last_at + 1 } : range
+    return c && spansHours(c) ? { from: nearestHour(c.first_at), to: nearestHour(c.last_at) } : range
   })
   const ledger = await Promise.all(nodeIds.map((id, i) => ledgerTotals(db, id, windows[i] ?? range)))
   return {
@@ -49,19 +54,22 @@ export async function reconcileUsage(db: Db, range: { from: number; to: number }
 type LedgerTotals = { requests: number; prompt_tokens: number; completion_tokens: number }
 const ZERO: LedgerTotals = { requests: 0, prompt_tokens: 0, completion_tokens: 0 }
 
+const spansHours = (c: CounterRow) => c.samples >= 2 && nearestHour(c.last_at) > nearestHour(c.first_at)
+
+/** The node's ledger over the hours starting in [from, to). */
 async function ledgerTotals(db: Db, nodeId: string, window: { from: number; to: number }): Promise<LedgerTotals> {
   const row = await db.select({
-    requests: sql<number>`count(*)`,
-    prompt_tokens: sql<number>`coalesce(sum(${usageEvents.promptTokens}), 0)`,
-    completion_tokens: sql<number>`coalesce(sum(${usageEvents.completionTokens}), 0)`,
-  }).from(usageEvents)
-    .where(and(eq(usageEvents.nodeId, nodeId), gte(usageEvents.createdAt, window.from), lt(usageEvents.createdAt, window.to)))
+    requests: sql<number>`coalesce(sum(${usageNodeHourly.requests}), 0)`,
+    prompt_tokens: sql<number>`coalesce(sum(${usageNodeHourly.promptTokens}), 0)`,
+    completion_tokens: sql<number>`coalesce(sum(${usageNodeHourly.completionTokens}), 0)`,
+  }).from(usageNodeHourly)
+    .where(and(eq(usageNodeHourly.nodeId, nodeId), gte(usageNodeHourly.hourStart, window.from), lt(usageNodeHourly.hourStart, window.to)))
     .get()
   return row ?? ZERO
 }
 
 function nodeReport(nodeId: string, name: string | null, c: CounterRow | undefined, window: { from: number; to: number }, ledger: LedgerTotals) {
-  const hasCounters = c !== undefined && c.samples >= 2
+  const hasCounters = c !== undefined && spansHours(c)
   const node = hasCounters ? { prompt_tokens: c.prompt, generation_tokens: c.generation, counter_resets: c.resets } : null
   return {
     node_id: nodeId,
