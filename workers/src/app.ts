@@ -19,6 +19,7 @@ import { dashboard } from './routes/dashboard.ts'
 import { localQueues } from './routes/local-queues.ts'
 import { metrics } from './routes/metrics.ts'
 import { nodeRegistration } from './routes/nodes/register.ts'
+import { openApi } from './routes/openapi.ts'
 import { runnerNodes } from './routes/runner/nodes.ts'
 import { inference } from './routes/v1/inference.ts'
 import { models } from './routes/v1/models.ts'
@@ -31,6 +32,7 @@ export function createApp() {
   app.get('/health', (c) => c.json({ status: 'ok' }))
   app.route('/', metrics) // GET /metrics, behind METRICS_TOKEN
   app.route('/', dashboard) // GET /dashboard: static files; the page reads the admin API with the admin token
+  app.route('/', openApi) // GET /openapi.json, GET /docs (+ /docs/scalar.js from the ASSETS binding)
   app.route('/v1', new Hono<AppEnv>().use(apiKeyAuth()).route('/', inference).route('/', models).route('/', usage))
   app.route('/api/webhooks', stripeWebhooks) // Stripe-Signature instead of an API key or admin token
   app.route('/admin', new Hono<AppEnv>().use(bearerAuth('ADMIN_TOKEN'))

@@ -23,6 +23,8 @@ const KINDS = {
 } as const satisfies Record<string, readonly [number, string]>
 
 export type ApiErrorKind = keyof typeof KINDS
+/** The table (status, type) per kind, read by the OpenAPI document (workers/src/openapi/). */
+export const ERROR_KINDS: Readonly<typeof KINDS> = KINDS
 type ErrorExtra = { code?: string; param?: string | null; headers?: Record<string, string> }
 
 export class ApiError extends Error {

@@ -6,7 +6,7 @@ import type { AppEnv } from '../../env.ts'
 import { listMeterPushes, meterPushView } from '../../services/billing/meter-push.ts'
 import { readQuery } from '../read-query.ts'
 
-const meterPushQuerySchema = z.strictObject({
+export const meterPushQuerySchema = z.strictObject({
   tenant_id: z.string().min(1).max(64).optional(),
   status: z.enum(['pending', 'sent', 'failed', 'rejected']).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(100),

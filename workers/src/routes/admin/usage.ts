@@ -11,18 +11,18 @@ import { usageSummary } from '../../services/usage/usage-summary.ts'
 import { readJsonBody } from '../read-body.ts'
 import { readQuery } from '../read-query.ts'
 
-const deadLetterQuerySchema = z.strictObject({
+export const deadLetterQuerySchema = z.strictObject({
   status: z.enum(['pending', 'replayed', 'discarded']).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(100),
 })
 
 /** At most 100 rows per call: one ledger write (the ids are bound as one JSON parameter, see usage-dead-letters.ts). */
-const replaySchema = z.strictObject({
+export const replaySchema = z.strictObject({
   ids: z.array(z.string().min(1).max(300)).min(1).max(100).optional(),
   limit: z.number().int().min(1).max(100).default(100),
 })
 
-const discardSchema = z.strictObject({ ids: z.array(z.string().min(1).max(300)).min(1).max(100) })
+export const discardSchema = z.strictObject({ ids: z.array(z.string().min(1).max(300)).min(1).max(100) })
 
 export const adminUsage = new Hono<AppEnv>()
   .get('/usage', async (c) => {
