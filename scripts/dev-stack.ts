@@ -76,7 +76,9 @@ async function waitForHealth(url: string, child: ChildProcess, timeoutMs: number
     if (child.exitCode !== null) throw new Error(`wrangler dev exited with code ${child.exitCode}`)
     try {
       if ((await fetch(`${url}/health`)).ok) return
-    } catch { /* not listening yet */ }
+    } catch {
+      /* not listening yet */
+    }
     await new Promise((r) => setTimeout(r, 200))
   }
   throw new Error(`the gateway did not become healthy within ${timeoutMs} ms`)
@@ -84,7 +86,9 @@ async function waitForHealth(url: string, child: ChildProcess, timeoutMs: number
 
 async function adminCall<T>(url: string, token: string, method: string, route: string, body?: unknown): Promise<T> {
   const res = await fetch(url + route, {
-    method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body),
+    method,
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
   })
   if (!res.ok) throw new Error(`${method} ${route} -> ${res.status}: ${await res.text()}`)
   return (await res.json()) as T
@@ -92,7 +96,7 @@ async function adminCall<T>(url: string, token: string, method: string, route: s
 
 async function seedDemo(url: string, token: string, standin: Standin) {
   const tenants = await adminCall<{ data: { id: string; name: string }[] }>(url, token, 'GET', '/admin/tenants')
-  const tenant = tenants.data.find((t) => t.name === 'demo') ?? await adminCall<{ id: string }>(url, token, 'POST', '/admin/tenants', { name: 'demo' })
+  const tenant = tenants.data.find((t) => t.name === 'demo') ?? (await adminCall<{ id: string }>(url, token, 'POST', '/admin/tenants', { name: 'demo' }))
   const nodes = await adminCall<{ data: { id: string; endpoint: string; status: string }[] }>(url, token, 'GET', '/admin/nodes')
   for (const stale of nodes.data.filter((n) => n.endpoint.startsWith('http://127.0.0.1:') && n.endpoint !== standin.url)) {
     await adminCall(url, token, 'DELETE', `/admin/nodes/${stale.id}`) // a stand-in from an earlier run, on another port
@@ -115,12 +119,34 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
   if (!adminToken) throw new Error('.dev.vars has no ADMIN_TOKEN')
   const standin = await startStandin({ port: options.standinPort })
   wrangler(['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', options.persistTo], quiet)
-  const child = spawn(process.execPath, [WRANGLER, 'dev', '-c', writeDevWranglerConfig(), '--ip', '127.0.0.1', '--port', String(options.port), '--persist-to', options.persistTo, '--show-interactive-dev-session=false'], {
-    cwd: ROOT, stdio: quiet ? ['ignore', 'pipe', 'pipe'] : ['ignore', 'inherit', 'inherit'], env: { ...process.env, CI: 'true' },
-  })
+  const child = spawn(
+    process.execPath,
+    [
+      WRANGLER,
+      'dev',
+      '-c',
+      writeDevWranglerConfig(),
+      '--ip',
+      '127.0.0.1',
+      '--port',
+      String(options.port),
+      '--persist-to',
+      options.persistTo,
+      '--show-interactive-dev-session=false',
+    ],
+    {
+      cwd: ROOT,
+      stdio: quiet ? ['ignore', 'pipe', 'pipe'] : ['ignore', 'inherit', 'inherit'],
+      env: { ...process.env, CI: 'true' },
+    },
+  )
   let output = ''
-  child.stdout?.on('data', (d: Buffer) => { output += d.toString() })
-  child.stderr?.on('data', (d: Buffer) => { output += d.toString() })
+  child.stdout?.on('data', (d: Buffer) => {
+    output += d.toString()
+  })
+  child.stderr?.on('data', (d: Buffer) => {
+    output += d.toString()
+  })
   const url = `http://127.0.0.1:${options.port}`
   const close = async () => {
     if (child.exitCode === null) {

@@ -51,6 +51,9 @@ console.log(r.choices[0].message.content, r.usage);'
 
 Press Ctrl+C to stop.`)
 
-const stop = async () => { await stack.close(); process.exit(0) }
+const stop = async () => {
+  await stack.close()
+  process.exit(0)
+}
 process.on('SIGINT', stop)
 process.on('SIGTERM', stop)

@@ -35,11 +35,17 @@ export function localRunnerEnv(options: LocalRunnerOptions): NodeJS.ProcessEnv {
 
 export function startLocalRunner(options: LocalRunnerOptions): LocalRunner {
   const child = spawn(process.execPath, [path.join(ROOT, 'orchestrator-runner', 'src', 'main.ts')], {
-    cwd: ROOT, env: localRunnerEnv(options), stdio: options.quiet ? ['ignore', 'pipe', 'pipe'] : ['ignore', 'inherit', 'inherit'],
+    cwd: ROOT,
+    env: localRunnerEnv(options),
+    stdio: options.quiet ? ['ignore', 'pipe', 'pipe'] : ['ignore', 'inherit', 'inherit'],
   })
   let output = ''
-  child.stdout?.on('data', (d: Buffer) => { output = (output + d.toString()).slice(-200_000) })
-  child.stderr?.on('data', (d: Buffer) => { output = (output + d.toString()).slice(-200_000) })
+  child.stdout?.on('data', (d: Buffer) => {
+    output = (output + d.toString()).slice(-200_000)
+  })
+  child.stderr?.on('data', (d: Buffer) => {
+    output = (output + d.toString()).slice(-200_000)
+  })
   return {
     child,
     output: () => output,

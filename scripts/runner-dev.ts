@@ -16,8 +16,15 @@ console.log(`orchestrator-runner -> ${gatewayUrl} (sky stand-in state: ${skyStat
 Launch a node:
   curl -X POST ${gatewayUrl}/admin/nodes/launch -H "Authorization: Bearer ${vars.ADMIN_TOKEN}" -H "Content-Type: application/json" \\
     -d '{"provider":"gcp","region":"us-central1","gpu":"A100-80GB","model":"my-launched-llm"}'
-Stand-in nodes keep running after Ctrl+C until terminated (POST /admin/nodes/<cluster>/terminate); running now: ${listClusters(skyStateDir).map((c) => c.name).join(', ') || 'none'}`)
+Stand-in nodes keep running after Ctrl+C until terminated (POST /admin/nodes/<cluster>/terminate); running now: ${
+  listClusters(skyStateDir)
+    .map((c) => c.name)
+    .join(', ') || 'none'
+}`)
 
-const stop = async () => { await runner.close(); process.exit(0) }
+const stop = async () => {
+  await runner.close()
+  process.exit(0)
+}
 process.on('SIGINT', stop)
 process.on('SIGTERM', stop)

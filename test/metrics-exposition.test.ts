@@ -8,7 +8,10 @@ import { FAMILIES, FAMILY_LIST, histogramDeltas, mergeDeltas, seriesKey } from '
 
 const summedOf = (...samples: ReturnType<typeof histogramDeltas>) => {
   const summed = new Map<string, number>()
-  mergeDeltas(summed, samples.map((s) => [seriesKey(s.name, s.labels), s.value] as const))
+  mergeDeltas(
+    summed,
+    samples.map((s) => [seriesKey(s.name, s.labels), s.value] as const),
+  )
   return summed
 }
 
@@ -50,10 +53,12 @@ describe('exposition text, read by parse-prometheus-text-format', () => {
   it('reads back the exact counter, gauge and histogram values, and escaped label values', () => {
     const families = parsePrometheusTextFormat(render())
     const requests = family(families, 'cic_http_requests_total').metrics
-    expect(requests).toEqual(expect.arrayContaining([
-      { labels: { method: 'POST', route: '/v1/chat/completions', status: '200' }, value: '2' },
-      { labels: { method: 'POST', route: '/v1/chat/completions', status: '429' }, value: '1' },
-    ]))
+    expect(requests).toEqual(
+      expect.arrayContaining([
+        { labels: { method: 'POST', route: '/v1/chat/completions', status: '200' }, value: '2' },
+        { labels: { method: 'POST', route: '/v1/chat/completions', status: '429' }, value: '1' },
+      ]),
+    )
     expect(family(families, 'cic_active_requests').metrics).toEqual([{ value: '3' }])
     expect(family(families, 'cic_node_up').metrics).toEqual([{ labels: { node: 'node_1' }, value: '1' }])
     expect(family(families, 'cic_node_kv_cache_usage').metrics).toEqual([{ labels: { node: 'node_1' }, value: '0.25' }])

@@ -11,7 +11,7 @@ const freshQueue = () => env.QUEUE_SHIM.getByName(`queue:test-${crypto.randomUUI
 const pullAll = (q: ReturnType<typeof freshQueue>, visibilityTimeoutMs = 60_000) => q.pull({ batchSize: 100, visibilityTimeoutMs })
 
 describe('LocalQueueShim over HTTP (the node-ops queue)', () => {
-  it('pulls with Cloudflare\'s envelope and message shape: base64 JSON body, lease id, attempts, metadata', async () => {
+  it("pulls with Cloudflare's envelope and message shape: base64 JSON body, lease id, attempts, metadata", async () => {
     const id = await env.QUEUE_SHIM.getByName('queue:node-ops').send({ body: { op: 'hello', n: 1 } })
     const res = await queueApi('pull', { batch_size: 100, visibility_timeout_ms: 60_000 })
     expect(res.status).toBe(200)
@@ -19,7 +19,11 @@ describe('LocalQueueShim over HTTP (the node-ops queue)', () => {
     expect(body).toMatchObject({ success: true, errors: [] })
     const message = body.result.messages.find((m) => m.id === id)
     expect(message).toEqual({
-      id, body: btoa(JSON.stringify({ op: 'hello', n: 1 })), timestamp_ms: expect.any(Number), attempts: 1, lease_id: expect.any(String),
+      id,
+      body: btoa(JSON.stringify({ op: 'hello', n: 1 })),
+      timestamp_ms: expect.any(Number),
+      attempts: 1,
+      lease_id: expect.any(String),
       metadata: { 'CF-sourceMessageSource': 'worker', 'CF-Content-Type': 'json' },
     })
     expect(body.result.message_backlog_count).toBeGreaterThanOrEqual(1)
@@ -27,7 +31,7 @@ describe('LocalQueueShim over HTTP (the node-ops queue)', () => {
     expect(await acked.json()).toEqual({ success: true, errors: [], messages: [], result: { ackCount: 1, retryCount: 0, warnings: {} } })
   })
 
-  it('answers 401 in Cloudflare\'s envelope for a wrong token, 404 for another queue, 400 for a bad body', async () => {
+  it("answers 401 in Cloudflare's envelope for a wrong token, 404 for another queue, 400 for a bad body", async () => {
     const denied = await queueApi('pull', {}, 'node-ops', 'not-the-runner-token')
     expect(denied.status).toBe(401)
     expect(await denied.json()).toMatchObject({ success: false, errors: [{ code: 10000 }] })
@@ -53,11 +57,14 @@ describe('LocalQueueShim semantics', () => {
     const first = (await pullAll(q, 200)).messages
     expect(first.map((m) => [m.id, m.attempts])).toEqual([[id, 1]])
     expect((await pullAll(q)).messages).toEqual([])
-    const second = await vi.waitFor(async () => {
-      const { messages } = await pullAll(q)
-      if (messages.length === 0) throw new Error('not visible yet')
-      return messages
-    }, { timeout: 5_000, interval: 50 })
+    const second = await vi.waitFor(
+      async () => {
+        const { messages } = await pullAll(q)
+        if (messages.length === 0) throw new Error('not visible yet')
+        return messages
+      },
+      { timeout: 5_000, interval: 50 },
+    )
     expect(second[0]).toMatchObject({ id, attempts: 2 })
     expect(second[0]?.lease_id).not.toBe(first[0]?.lease_id)
   })
@@ -80,7 +87,15 @@ describe('LocalQueueShim semantics', () => {
     const later = await q.send({ body: { n: 'later' } })
     const leased = (await pullAll(q)).messages
     const lease = (id: string) => leased.find((m) => m.id === id)?.lease_id as string
-    expect(await q.ack({ acks: [], retries: [{ leaseId: lease(now), delaySeconds: 0 }, { leaseId: lease(later), delaySeconds: 3600 }] })).toMatchObject({ retryCount: 2 })
+    expect(
+      await q.ack({
+        acks: [],
+        retries: [
+          { leaseId: lease(now), delaySeconds: 0 },
+          { leaseId: lease(later), delaySeconds: 3600 },
+        ],
+      }),
+    ).toMatchObject({ retryCount: 2 })
     const { messages } = await pullAll(q)
     expect(messages.map((m) => [m.id, m.attempts])).toEqual([[now, 2]])
   })

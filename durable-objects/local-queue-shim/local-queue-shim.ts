@@ -4,7 +4,16 @@
 // exact REST shapes. Leases, visibility timeouts, attempts and retry delays behave as documented.
 import { DurableObject } from 'cloudflare:workers'
 import { guardDurableObject } from '../../workers/src/platform/guard.ts'
-import { encodeBody, messageIdOfLease, newLeaseId, toWireMessage, type ContentType, type ShimAckResult, type ShimPullResult, type StoredMessage } from './queue-shim-core.ts'
+import {
+  encodeBody,
+  messageIdOfLease,
+  newLeaseId,
+  toWireMessage,
+  type ContentType,
+  type ShimAckResult,
+  type ShimPullResult,
+  type StoredMessage,
+} from './queue-shim-core.ts'
 
 /** Cloudflare deletes (or dead-letters) a message once it has been delivered this many times; 100 is its maximum. */
 const MAX_DELIVERIES = 100
@@ -31,7 +40,11 @@ export class LocalQueueShim extends DurableObject<Env> {
     const now = Date.now()
     this.ctx.storage.sql.exec(
       'INSERT OR IGNORE INTO messages (id, body, content_type, timestamp_ms, attempts, visible_at) VALUES (?, ?, ?, ?, 0, ?)',
-      id, encodeBody(input.body, contentType), contentType, input.timestampMs ?? now, now + (input.delaySeconds ?? 0) * 1000,
+      id,
+      encodeBody(input.body, contentType),
+      contentType,
+      input.timestampMs ?? now,
+      now + (input.delaySeconds ?? 0) * 1000,
     )
     return id
   }
@@ -42,10 +55,13 @@ export class LocalQueueShim extends DurableObject<Env> {
     return this.ctx.storage.transactionSync(() => {
       const sql = this.ctx.storage.sql
       sql.exec('DELETE FROM messages WHERE attempts >= ? AND visible_at <= ?', MAX_DELIVERIES, now)
-      const rows = sql.exec<Row>(
-        'SELECT id, body, content_type, timestamp_ms, attempts FROM messages WHERE visible_at <= ? ORDER BY visible_at, timestamp_ms LIMIT ?',
-        now, options.batchSize,
-      ).toArray()
+      const rows = sql
+        .exec<Row>(
+          'SELECT id, body, content_type, timestamp_ms, attempts FROM messages WHERE visible_at <= ? ORDER BY visible_at, timestamp_ms LIMIT ?',
+          now,
+          options.batchSize,
+        )
+        .toArray()
       const messages = rows.map((row) => {
         const leaseId = newLeaseId(row.id)
         sql.exec('UPDATE messages SET attempts = attempts + 1, lease_id = ?, visible_at = ? WHERE id = ?', leaseId, now + options.visibilityTimeoutMs, row.id)
@@ -71,13 +87,19 @@ export class LocalQueueShim extends DurableObject<Env> {
       let retryCount = 0
       for (const leaseId of input.acks) {
         const id = messageIdOfLease(leaseId)
-        if (!exists(id)) { warnings[leaseId] = 'message not found (already acknowledged or expired)'; continue }
+        if (!exists(id)) {
+          warnings[leaseId] = 'message not found (already acknowledged or expired)'
+          continue
+        }
         sql.exec('DELETE FROM messages WHERE id = ?', id)
         ackCount++
       }
       for (const { leaseId, delaySeconds } of input.retries) {
         const id = messageIdOfLease(leaseId)
-        if (!exists(id)) { warnings[leaseId] = 'message not found (already acknowledged or expired)'; continue }
+        if (!exists(id)) {
+          warnings[leaseId] = 'message not found (already acknowledged or expired)'
+          continue
+        }
         sql.exec('UPDATE messages SET visible_at = ?, lease_id = NULL WHERE id = ?', now + delaySeconds * 1000, id)
         retryCount++
       }

@@ -50,7 +50,11 @@ export function pullOptions(request: PullRequest): { batchSize: number; visibili
 
 export function toWireMessage(message: StoredMessage, leaseId: string): WireMessage {
   return {
-    id: message.id, body: message.body, timestamp_ms: message.timestampMs, attempts: message.attempts, lease_id: leaseId,
+    id: message.id,
+    body: message.body,
+    timestamp_ms: message.timestampMs,
+    attempts: message.attempts,
+    lease_id: leaseId,
     metadata: { 'CF-sourceMessageSource': 'worker', 'CF-Content-Type': message.contentType },
   }
 }

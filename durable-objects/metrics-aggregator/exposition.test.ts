@@ -6,7 +6,11 @@ import { FAMILIES, FAMILY_LIST, histogramDeltas, mergeDeltas, seriesKey } from '
 
 const sum = (...batches: ReturnType<typeof histogramDeltas>[]) => {
   const summed = new Map<string, number>()
-  for (const batch of batches) mergeDeltas(summed, batch.map((s) => [seriesKey(s.name, s.labels), s.value] as const))
+  for (const batch of batches)
+    mergeDeltas(
+      summed,
+      batch.map((s) => [seriesKey(s.name, s.labels), s.value] as const),
+    )
   return summed
 }
 
@@ -45,7 +49,10 @@ describe('renderExposition', () => {
   })
 
   it('escapes label values and drops series outside the registry', () => {
-    const summed = new Map([[seriesKey('cic_upstream_errors_total', { node: 'a"b\\c\nd', kind: 'x' }), 1], [seriesKey('not_ours_total', {}), 5]])
+    const summed = new Map([
+      [seriesKey('cic_upstream_errors_total', { node: 'a"b\\c\nd', kind: 'x' }), 1],
+      [seriesKey('not_ours_total', {}), 5],
+    ])
     const text = renderExposition(summed)
     expect(text).toContain('cic_upstream_errors_total{kind="x",node="a\\"b\\\\c\\nd"} 1')
     expect(text).not.toContain('not_ours')

@@ -11,28 +11,87 @@ const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5
 
 export const FAMILIES = {
   httpRequests: { name: 'cic_http_requests_total', type: 'counter', help: 'HTTP requests answered by the gateway, by method, route template and status.' },
-  httpDuration: { name: 'cic_http_request_duration_seconds', type: 'histogram', help: 'Time from request arrival to the end of the response (end of the stream for SSE).', buckets: LATENCY_BUCKETS },
-  ttft: { name: 'cic_time_to_first_token_seconds', type: 'histogram', help: 'Streamed inference: time from request arrival to the first event relayed to the client.', buckets: LATENCY_BUCKETS },
-  overhead: { name: 'cic_gateway_overhead_seconds', type: 'histogram', help: 'Request duration minus the time spent waiting on nodes (until first byte, and streaming).', buckets: LATENCY_BUCKETS },
-  activeRequests: { name: 'cic_active_requests', type: 'gauge', help: 'Requests being handled by the gateway (streams until they end): the sum of each live isolate\'s latest in-flight count.' },
-  upstreamErrors: { name: 'cic_upstream_errors_total', type: 'counter', help: 'Failed attempts at a node, by node id and failure kind (retried ones included).' },
-  dependencyFailures: { name: 'cic_dependency_failures_total', type: 'counter', help: 'Requests answered 503 because a dependency failed, by dependency (d1, tenant_gate, node_monitor, queue).' },
+  httpDuration: {
+    name: 'cic_http_request_duration_seconds',
+    type: 'histogram',
+    help: 'Time from request arrival to the end of the response (end of the stream for SSE).',
+    buckets: LATENCY_BUCKETS,
+  },
+  ttft: {
+    name: 'cic_time_to_first_token_seconds',
+    type: 'histogram',
+    help: 'Streamed inference: time from request arrival to the first event relayed to the client.',
+    buckets: LATENCY_BUCKETS,
+  },
+  overhead: {
+    name: 'cic_gateway_overhead_seconds',
+    type: 'histogram',
+    help: 'Request duration minus the time spent waiting on nodes (until first byte, and streaming).',
+    buckets: LATENCY_BUCKETS,
+  },
+  activeRequests: {
+    name: 'cic_active_requests',
+    type: 'gauge',
+    help: "Requests being handled by the gateway (streams until they end): the sum of each live isolate's latest in-flight count.",
+  },
+  upstreamErrors: {
+    name: 'cic_upstream_errors_total',
+    type: 'counter',
+    help: 'Failed attempts at a node, by node id and failure kind (retried ones included).',
+  },
+  dependencyFailures: {
+    name: 'cic_dependency_failures_total',
+    type: 'counter',
+    help: 'Requests answered 503 because a dependency failed, by dependency (d1, tenant_gate, node_monitor, queue).',
+  },
   rateLimited: { name: 'cic_rate_limited_total', type: 'counter', help: 'Requests refused by admission, by the limit that refused them.' },
-  authFailures: { name: 'cic_auth_failures_total', type: 'counter', help: 'Refused API keys, by reason: malformed, checksum, unknown, revoked, throttled (answered 429 by the per-client bound).' },
+  authFailures: {
+    name: 'cic_auth_failures_total',
+    type: 'counter',
+    help: 'Refused API keys, by reason: malformed, checksum, unknown, revoked, throttled (answered 429 by the per-client bound).',
+  },
   tokens: { name: 'cic_tokens_total', type: 'counter', help: 'Tokens in usage events sent to the ledger, by direction (prompt, completion) and model.' },
-  nodeUp: { name: 'cic_node_up', type: 'gauge', help: 'Whether the node\'s last health checks succeeded (1) or not (0), read from its NodeMonitor at scrape time.' },
+  nodeUp: {
+    name: 'cic_node_up',
+    type: 'gauge',
+    help: "Whether the node's last health checks succeeded (1) or not (0), read from its NodeMonitor at scrape time.",
+  },
   nodeBreaker: { name: 'cic_node_breaker_state', type: 'gauge', help: 'Circuit breaker of the node: 0 closed, 1 half-open, 2 open.' },
   nodeInflight: { name: 'cic_node_inflight', type: 'gauge', help: 'Requests running on the node (vLLM num_requests_running at the last scrape).' },
   nodeQueue: { name: 'cic_node_queue_depth', type: 'gauge', help: 'Requests waiting on the node (vLLM num_requests_waiting at the last scrape).' },
   nodeKvCache: { name: 'cic_node_kv_cache_usage', type: 'gauge', help: 'KV cache usage of the node, 0 to 1 (vLLM kv_cache_usage_perc at the last scrape).' },
   // Read from D1 at scrape time (services/metrics/scrape-metrics.ts), for the alert rules.
-  usageDeadLettersPending: { name: 'cic_usage_dead_letters_pending', type: 'gauge', help: 'Usage events in the usage-events dead-letter queue table (usage_dead_letters) not replayed yet.' },
-  nodeOpsDeadLettersPending: { name: 'cic_node_ops_dead_letters_pending', type: 'gauge', help: 'Node launch/terminate jobs orchestrator-runner dead-lettered (node_ops_dead_letters) not replayed yet.' },
-  meterPushesFailed: { name: 'cic_meter_pushes_failed', type: 'gauge', help: 'Stripe meter pushes Stripe has not counted: failed (retried hourly) or rejected (never resent).' },
+  usageDeadLettersPending: {
+    name: 'cic_usage_dead_letters_pending',
+    type: 'gauge',
+    help: 'Usage events in the usage-events dead-letter queue table (usage_dead_letters) not replayed yet.',
+  },
+  nodeOpsDeadLettersPending: {
+    name: 'cic_node_ops_dead_letters_pending',
+    type: 'gauge',
+    help: 'Node launch/terminate jobs orchestrator-runner dead-lettered (node_ops_dead_letters) not replayed yet.',
+  },
+  meterPushesFailed: {
+    name: 'cic_meter_pushes_failed',
+    type: 'gauge',
+    help: 'Stripe meter pushes Stripe has not counted: failed (retried hourly) or rejected (never resent).',
+  },
   nodes: { name: 'cic_nodes', type: 'gauge', help: 'Nodes by lifecycle status, from D1 (every status, 0 included).' },
-  nodeLaunchFailures: { name: 'cic_node_launch_failures_total', type: 'counter', help: 'Node launch attempts that ended failed (runner failure, enqueue failure, launch deadline), counted from the audit log.' },
-  usageFallbackEvents: { name: 'cic_usage_fallback_events_total', type: 'counter', help: 'Usage events the usage-events Queue refused after the sender\'s retries, taken into the durable outbox (read from the UsageOutbox objects at scrape time).' },
-  usageFallbackPending: { name: 'cic_usage_fallback_pending', type: 'gauge', help: 'Usage events in the durable outbox not yet re-sent to the Queue (read at scrape time).' },
+  nodeLaunchFailures: {
+    name: 'cic_node_launch_failures_total',
+    type: 'counter',
+    help: 'Node launch attempts that ended failed (runner failure, enqueue failure, launch deadline), counted from the audit log.',
+  },
+  usageFallbackEvents: {
+    name: 'cic_usage_fallback_events_total',
+    type: 'counter',
+    help: "Usage events the usage-events Queue refused after the sender's retries, taken into the durable outbox (read from the UsageOutbox objects at scrape time).",
+  },
+  usageFallbackPending: {
+    name: 'cic_usage_fallback_pending',
+    type: 'gauge',
+    help: 'Usage events in the durable outbox not yet re-sent to the Queue (read at scrape time).',
+  },
 } as const satisfies Record<string, Family>
 
 export const FAMILY_LIST: readonly Family[] = Object.values(FAMILIES)

@@ -25,7 +25,9 @@ export class MetricsAggregator extends DurableObject<Env> {
     sql.exec('CREATE TABLE IF NOT EXISTS series (key TEXT PRIMARY KEY, value REAL NOT NULL)')
     sql.exec('CREATE TABLE IF NOT EXISTS applied_batches (id TEXT PRIMARY KEY, at INTEGER NOT NULL)')
     sql.exec('CREATE INDEX IF NOT EXISTS applied_batches_at ON applied_batches (at)')
-    sql.exec('CREATE TABLE IF NOT EXISTS isolate_gauges (isolate TEXT NOT NULL, key TEXT NOT NULL, value REAL NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (isolate, key))')
+    sql.exec(
+      'CREATE TABLE IF NOT EXISTS isolate_gauges (isolate TEXT NOT NULL, key TEXT NOT NULL, value REAL NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (isolate, key))',
+    )
     // cic_active_requests used to be summed +1/-1 deltas; such a row holds the drift of dead isolates.
     sql.exec('DELETE FROM series WHERE key = ?', seriesKey(FAMILIES.activeRequests.name, {}))
   }
@@ -52,7 +54,10 @@ export class MetricsAggregator extends DurableObject<Env> {
     for (const [key, value] of values) {
       sql.exec(
         'INSERT INTO isolate_gauges (isolate, key, value, at) VALUES (?, ?, ?, ?) ON CONFLICT (isolate, key) DO UPDATE SET value = excluded.value, at = excluded.at WHERE excluded.at >= isolate_gauges.at',
-        isolate, key, value, at,
+        isolate,
+        key,
+        value,
+        at,
       )
     }
     sql.exec('DELETE FROM isolate_gauges WHERE at < ?', Date.now() - GAUGE_ROW_TTL_MS)
@@ -62,7 +67,9 @@ export class MetricsAggregator extends DurableObject<Env> {
   read(gaugeTtlMs: number): { key: string; value: number }[] {
     const sql = this.ctx.storage.sql
     const series = sql.exec<{ key: string; value: number }>('SELECT key, value FROM series').toArray()
-    const gauges = sql.exec<{ key: string; value: number }>('SELECT key, SUM(value) AS value FROM isolate_gauges WHERE at >= ? GROUP BY key', Date.now() - gaugeTtlMs).toArray()
+    const gauges = sql
+      .exec<{ key: string; value: number }>('SELECT key, SUM(value) AS value FROM isolate_gauges WHERE at >= ? GROUP BY key', Date.now() - gaugeTtlMs)
+      .toArray()
     return [...series, ...gauges]
   }
 }

@@ -1,7 +1,16 @@
 import { describe, expect, it } from 'vitest'
 import {
-  breakerVerdict, closedBreaker, DEFAULT_BREAKER_CONFIG, grantProbe, recordOutcome, releaseProbe, secondsUntilRetry, advanceBreaker,
-  type BreakerConfig, type BreakerState, type Outcome,
+  breakerVerdict,
+  closedBreaker,
+  DEFAULT_BREAKER_CONFIG,
+  grantProbe,
+  recordOutcome,
+  releaseProbe,
+  secondsUntilRetry,
+  advanceBreaker,
+  type BreakerConfig,
+  type BreakerState,
+  type Outcome,
 } from './breaker-state.ts'
 
 const config: BreakerConfig = { ...DEFAULT_BREAKER_CONFIG }

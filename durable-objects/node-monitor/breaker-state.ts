@@ -41,7 +41,13 @@ export type BreakerVerdict = 'allow' | 'probe' | 'deny'
 export type Outcome = { ok: true; isProbe: boolean } | { ok: false; isProbe: boolean; error: string }
 
 export const closedBreaker = (now: number): BreakerState => ({
-  phase: 'closed', since: now, consecutiveFailures: 0, retryAt: null, probeLeases: [], lastError: null, lastErrorAt: null,
+  phase: 'closed',
+  since: now,
+  consecutiveFailures: 0,
+  retryAt: null,
+  probeLeases: [],
+  lastError: null,
+  lastErrorAt: null,
 })
 
 /** Applies the passage of time: an open breaker whose cooldown is over becomes half-open; stale leases lapse. */
@@ -58,9 +64,12 @@ export function advanceBreaker(s: BreakerState, now: number): BreakerState {
 export function breakerVerdict(s: BreakerState, config: BreakerConfig, now: number): BreakerVerdict {
   const current = advanceBreaker(s, now)
   switch (current.phase) {
-    case 'closed': return current.consecutiveFailures < config.failureThreshold ? 'allow' : 'deny'
-    case 'open': return 'deny'
-    case 'half_open': return current.probeLeases.length < config.halfOpenProbes ? 'probe' : 'deny'
+    case 'closed':
+      return current.consecutiveFailures < config.failureThreshold ? 'allow' : 'deny'
+    case 'open':
+      return 'deny'
+    case 'half_open':
+      return current.probeLeases.length < config.halfOpenProbes ? 'probe' : 'deny'
   }
 }
 
@@ -71,8 +80,13 @@ export function grantProbe(s: BreakerState, config: BreakerConfig, now: number):
   return { granted: true, next: { ...current, probeLeases: [...current.probeLeases, now + config.probeLeaseMs] } }
 }
 
-const open = (s: BreakerState, config: BreakerConfig, now: number): BreakerState =>
-  ({ ...s, phase: 'open', since: now, retryAt: now + config.cooldownMs, probeLeases: [] })
+const open = (s: BreakerState, config: BreakerConfig, now: number): BreakerState => ({
+  ...s,
+  phase: 'open',
+  since: now,
+  retryAt: now + config.cooldownMs,
+  probeLeases: [],
+})
 
 /**
  * Folds one request's outcome in. Closed: failures count up to the threshold, a success resets the count.

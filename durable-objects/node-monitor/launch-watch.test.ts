@@ -2,7 +2,14 @@ import { describe, expect, it } from 'vitest'
 import { watchLaunch, type LaunchWatchInput } from './launch-watch.ts'
 
 const TIMEOUT = 45 * 60_000
-const input = (over: Partial<LaunchWatchInput>): LaunchWatchInput => ({ status: 'launching', attempt: 1, watch: null, hasPendingTerminate: false, now: 1_000_000, ...over })
+const input = (over: Partial<LaunchWatchInput>): LaunchWatchInput => ({
+  status: 'launching',
+  attempt: 1,
+  watch: null,
+  hasPendingTerminate: false,
+  now: 1_000_000,
+  ...over,
+})
 
 describe('launch deadline', () => {
   it('starts the clock when it first sees the attempt, and keeps it across launching -> warming', () => {
@@ -26,7 +33,10 @@ describe('launch deadline', () => {
   })
 
   it('does not time out queued nodes (waiting for capacity) nor nodes past the launch', () => {
-    expect(watchLaunch(input({ status: 'queued', watch: { attempt: 1, since: 0 }, now: 10 * TIMEOUT }), TIMEOUT)).toEqual({ step: { kind: 'wait' }, watch: null })
+    expect(watchLaunch(input({ status: 'queued', watch: { attempt: 1, since: 0 }, now: 10 * TIMEOUT }), TIMEOUT)).toEqual({
+      step: { kind: 'wait' },
+      watch: null,
+    })
     for (const status of ['ready', 'draining']) expect(watchLaunch(input({ status, now: 10 * TIMEOUT }), TIMEOUT).step).toEqual({ kind: 'probe' })
   })
 

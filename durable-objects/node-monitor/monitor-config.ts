@@ -14,7 +14,11 @@ export const monitorConfigShape = {
   /** A node being removed is removed after this long even if it never reports being idle. */
   NODE_DRAIN_TIMEOUT_MS: z.coerce.number().int().positive().default(600_000),
   /** A launch attempt still launching or warming after this is failed and its cluster taken down (launch-watch.ts). */
-  NODE_LAUNCH_TIMEOUT_MS: z.coerce.number().int().positive().default(45 * 60_000),
+  NODE_LAUNCH_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(45 * 60_000),
 }
 
 const monitorConfigSchema = z.object({

@@ -30,8 +30,16 @@ export type MonitorState = {
 export type NodeSnapshot = MonitorState & { at: number }
 
 export const initialMonitorState = (now: number): MonitorState => ({
-  nodeId: null, status: null, breaker: closedBreaker(now), breakerConfig: { ...DEFAULT_BREAKER_CONFIG },
-  health: unknownHealth(now), load: null, removal: null, isFailedByMonitor: false, launchWatch: null, pendingTerminate: null,
+  nodeId: null,
+  status: null,
+  breaker: closedBreaker(now),
+  breakerConfig: { ...DEFAULT_BREAKER_CONFIG },
+  health: unknownHealth(now),
+  load: null,
+  removal: null,
+  isFailedByMonitor: false,
+  launchWatch: null,
+  pendingTerminate: null,
 })
 
 /** The state as of `now` (an open breaker past its cooldown shows as half-open). */

@@ -12,7 +12,13 @@ function checks(list: HealthCheck[], start = unknownHealth(T0)): HealthState {
   return list.reduce((h, c, i) => applyCheck(h, c, T0 + i, config.unhealthyAfter), start)
 }
 const input = (over: Partial<LifecycleInput>): LifecycleInput => ({
-  status: 'ready', check: up, health: checks([up]), removal: null, isFailedByMonitor: false, now: T0, ...over,
+  status: 'ready',
+  check: up,
+  health: checks([up]),
+  removal: null,
+  isFailedByMonitor: false,
+  now: T0,
+  ...over,
 })
 
 describe('applyCheck', () => {
@@ -36,10 +42,14 @@ describe('nextLifecycle', () => {
   })
   it('marks a ready node failed after consecutive failed checks, not before', () => {
     expect(nextLifecycle(input({ check: down, health: checks([down, down]) }), config)).toEqual({ kind: 'stay' })
-    expect(nextLifecycle(input({ check: down, health: checks([down, down, down]) }), config))
-      .toMatchObject({ kind: 'set_status', from: 'ready', to: 'failed', reason: expect.stringContaining('connect refused') })
+    expect(nextLifecycle(input({ check: down, health: checks([down, down, down]) }), config)).toMatchObject({
+      kind: 'set_status',
+      from: 'ready',
+      to: 'failed',
+      reason: expect.stringContaining('connect refused'),
+    })
   })
-  it('revives only nodes it failed itself (a launcher\'s failed node stays failed)', () => {
+  it("revives only nodes it failed itself (a launcher's failed node stays failed)", () => {
     expect(nextLifecycle(input({ status: 'failed', isFailedByMonitor: true }), config)).toMatchObject({ kind: 'set_status', to: 'ready' })
     expect(nextLifecycle(input({ status: 'failed', isFailedByMonitor: false }), config)).toEqual({ kind: 'stay' })
   })

@@ -29,7 +29,13 @@ export type LifecycleConfig = {
 }
 
 export const unknownHealth = (now: number): HealthState => ({
-  state: 'unknown', since: now, consecutiveFailures: 0, lastCheckAt: null, lastOkAt: null, lastError: null, lastErrorAt: null,
+  state: 'unknown',
+  since: now,
+  consecutiveFailures: 0,
+  lastCheckAt: null,
+  lastOkAt: null,
+  lastError: null,
+  lastErrorAt: null,
 })
 
 export function applyCheck(h: HealthState, check: HealthCheck, now: number, unhealthyAfter: number): HealthState {

@@ -10,14 +10,24 @@ import { standin } from '../../workers/test/helpers/standin.ts'
 const [m0, m1] = inject('pools').monitor.map(standin) as [ReturnType<typeof standin>, ReturnType<typeof standin>]
 const monitor = (id: string) => env.NODE_MONITOR.getByName(`node:${id}`)
 type View = {
-  status: string; last_error: string | null; in_flight: number | null; queue_depth: number | null; kv_cache_usage: number | null; metrics_at: number | null
-  health: { state: string; consecutive_failures: number; last_error: string | null }; breaker: { state: string; consecutive_failures: number }
+  status: string
+  last_error: string | null
+  in_flight: number | null
+  queue_depth: number | null
+  kv_cache_usage: number | null
+  metrics_at: number | null
+  health: { state: string; consecutive_failures: number; last_error: string | null }
+  breaker: { state: string; consecutive_failures: number }
 }
 const view = async (id: string) => (await (await admin(`/admin/nodes/${id}`)).json()) as View
 const checkNow = async (id: string) => expect(await runDurableObjectAlarm(monitor(id))).toBe(true)
 
-beforeEach(async () => { await Promise.all([m0.reset(), m1.reset()]) })
-afterEach(() => { vi.useRealTimers() })
+beforeEach(async () => {
+  await Promise.all([m0.reset(), m1.reset()])
+})
+afterEach(() => {
+  vi.useRealTimers()
+})
 
 describe('health-check alarms', () => {
   it('keeps a node warming while /health fails, and promotes it to ready once it passes', async () => {
@@ -52,7 +62,10 @@ describe('health-check alarms', () => {
     vi.useFakeTimers({ toFake: ['Date'], shouldAdvanceTime: true })
     vi.setSystemTime(Date.now() + 2_500)
     const before = await m0.generations()
-    for (let i = 0; i < 10; i++) expect((await api(key, '/v1/chat/completions', { method: 'POST', json: { model: 'pool-2', messages: [{ role: 'user', content: 'x' }] } })).status).toBe(200)
+    for (let i = 0; i < 10; i++)
+      expect((await api(key, '/v1/chat/completions', { method: 'POST', json: { model: 'pool-2', messages: [{ role: 'user', content: 'x' }] } })).status).toBe(
+        200,
+      )
     expect(await m0.generations()).toBe(before)
 
     await m0.setKnobs({ healthStatus: 200 })

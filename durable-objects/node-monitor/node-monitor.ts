@@ -142,7 +142,9 @@ export class NodeMonitor extends DurableObject<Env> {
 
   /** One check; concurrent callers (alarm, start, removal) share the one in progress. */
   private tick(): Promise<void> {
-    this.ticking ??= this.check().finally(() => { this.ticking = null })
+    this.ticking ??= this.check().finally(() => {
+      this.ticking = null
+    })
     return this.ticking
   }
 
@@ -157,9 +159,14 @@ export class NodeMonitor extends DurableObject<Env> {
     const health = applyCheck(this.state.health, check, now, this.config.NODE_UNHEALTHY_AFTER)
     this.save({ ...this.state, status: node.status, health, load: check.ok && check.load ? check.load : this.state.load })
     if (check.ok && check.counters) await this.sampleCounters(nodeId, check.counters, now)
-    const step = nextLifecycle({ status: node.status, check, health, removal: this.state.removal, isFailedByMonitor: this.state.isFailedByMonitor, now }, {
-      unhealthyAfter: this.config.NODE_UNHEALTHY_AFTER, drainMinMs: this.config.NODE_DRAIN_MIN_MS, drainTimeoutMs: this.config.NODE_DRAIN_TIMEOUT_MS,
-    })
+    const step = nextLifecycle(
+      { status: node.status, check, health, removal: this.state.removal, isFailedByMonitor: this.state.isFailedByMonitor, now },
+      {
+        unhealthyAfter: this.config.NODE_UNHEALTHY_AFTER,
+        drainMinMs: this.config.NODE_DRAIN_MIN_MS,
+        drainTimeoutMs: this.config.NODE_DRAIN_TIMEOUT_MS,
+      },
+    )
     await this.apply(node, step, now)
   }
 
@@ -196,8 +203,11 @@ export class NodeMonitor extends DurableObject<Env> {
    */
   private async superviseLaunch(node: NodeRecord, attempt: number): Promise<boolean> {
     const now = Date.now()
-    const pending = node.status === 'failed' ? this.state.pendingTerminate ?? null : null
-    const { step, watch } = watchLaunch({ status: node.status, attempt, watch: this.state.launchWatch ?? null, hasPendingTerminate: pending !== null, now }, this.config.NODE_LAUNCH_TIMEOUT_MS)
+    const pending = node.status === 'failed' ? (this.state.pendingTerminate ?? null) : null
+    const { step, watch } = watchLaunch(
+      { status: node.status, attempt, watch: this.state.launchWatch ?? null, hasPendingTerminate: pending !== null, now },
+      this.config.NODE_LAUNCH_TIMEOUT_MS,
+    )
     this.save({ ...this.state, status: node.status, launchWatch: watch, pendingTerminate: pending })
     switch (step.kind) {
       case 'probe':

@@ -19,14 +19,19 @@ function get(target: Target, path: string): Promise<Response> {
 }
 
 const describe = (err: unknown, timeoutMs: number) =>
-  err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError') ? `timed out after ${timeoutMs} ms` : String(err instanceof Error ? err.message : err)
+  err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')
+    ? `timed out after ${timeoutMs} ms`
+    : String(err instanceof Error ? err.message : err)
 
 const NOTHING: VllmScrape = { load: null, counters: null }
 
 async function scrape(target: Target, now: () => number): Promise<VllmScrape> {
   try {
     const res = await get(target, '/metrics')
-    if (!res.ok) { await res.body?.cancel(); return NOTHING }
+    if (!res.ok) {
+      await res.body?.cancel()
+      return NOTHING
+    }
     const read = await readCappedText(res.body, MAX_METRICS_BYTES)
     return read.ok ? parseVllmMetrics(read.text, now()) : NOTHING
   } catch {
@@ -37,7 +42,10 @@ async function scrape(target: Target, now: () => number): Promise<VllmScrape> {
 export async function probeNode(target: Target, now: () => number = Date.now): Promise<HealthCheck> {
   const [health, { load, counters }] = await Promise.all([
     get(target, '/health').then(
-      async (res) => { await res.body?.cancel(); return res.ok ? null : `GET /health answered HTTP ${res.status}` },
+      async (res) => {
+        await res.body?.cancel()
+        return res.ok ? null : `GET /health answered HTTP ${res.status}`
+      },
       (err: unknown) => `GET /health failed: ${describe(err, target.timeoutMs)}`,
     ),
     scrape(target, now),

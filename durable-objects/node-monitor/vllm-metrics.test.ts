@@ -5,7 +5,7 @@ import { createStats } from '../../scripts/vllm-standin/stats.ts'
 import { parseVllmLoad, parseVllmMetrics } from './vllm-metrics.ts'
 
 describe('parseVllmLoad', () => {
-  it('reads the stand-in\'s real exposition (same names, labels and float format as vLLM)', () => {
+  it("reads the stand-in's real exposition (same names, labels and float format as vLLM)", () => {
     const stats = { ...createStats(), inFlight: 3 }
     const text = metricsText('cic-demo-llm', { ...DEFAULT_KNOBS, queueDepth: 7, kvCacheUsage: 0.42 }, stats)
     expect(parseVllmLoad(text, 123)).toEqual({ waiting: 7, running: 3, kvCacheUsage: 0.42, scrapedAt: 123 })

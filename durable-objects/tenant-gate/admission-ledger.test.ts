@@ -1,11 +1,30 @@
 import { describe, expect, it } from 'vitest'
-import { AdmissionLedger, BUSY_RETRY_MS, isDurable, LATE_SETTLE_GRACE_MS, WINDOW_MS, type AdmitRequest, type LedgerEntry, type Reservation } from './admission-ledger.ts'
+import {
+  AdmissionLedger,
+  BUSY_RETRY_MS,
+  isDurable,
+  LATE_SETTLE_GRACE_MS,
+  WINDOW_MS,
+  type AdmitRequest,
+  type LedgerEntry,
+  type Reservation,
+} from './admission-ledger.ts'
 import type { Limits } from './plans.ts'
 
 const limits = (over: Partial<Limits> = {}): Limits => ({ rpm: 0, tpm: 0, concurrency: 0, keyRpm: 0, budgetTokens: 0, ...over })
-const tokens = (promptTokens: number, completionTokens: number, isCompletionGuess = false): Reservation => ({ promptTokens, completionTokens, isCompletionGuess })
+const tokens = (promptTokens: number, completionTokens: number, isCompletionGuess = false): Reservation => ({
+  promptTokens,
+  completionTokens,
+  isCompletionGuess,
+})
 let seq = 0
-const req = (over: Partial<AdmitRequest> = {}): AdmitRequest => ({ id: `lease-${seq++}`, keyId: 'k1', reservation: tokens(10, 90), leaseTtlMs: 30_000, ...over })
+const req = (over: Partial<AdmitRequest> = {}): AdmitRequest => ({
+  id: `lease-${seq++}`,
+  keyId: 'k1',
+  reservation: tokens(10, 90),
+  leaseTtlMs: 30_000,
+  ...over,
+})
 const T0 = Date.UTC(2026, 10, 15, 12)
 
 function admitMany(ledger: AdmissionLedger, count: number, l: Limits, now: number, over: Partial<AdmitRequest> = {}) {
@@ -63,7 +82,10 @@ describe('requests per minute (sliding log)', () => {
     const l = limits({ rpm: 100, keyRpm: 3, tpm: 1000 })
     ledger.admit(req(), l, T0)
     const second = ledger.admit(req({ reservation: tokens(50, 50) }), l, T0 + 10_000)
-    expect(second).toMatchObject({ ok: true, rate: { requests: { limit: 3, remaining: 1, resetMs: 60_000 }, tokens: { limit: 1000, remaining: 800, resetMs: 60_000 } } })
+    expect(second).toMatchObject({
+      ok: true,
+      rate: { requests: { limit: 3, remaining: 1, resetMs: 60_000 }, tokens: { limit: 1000, remaining: 800, resetMs: 60_000 } },
+    })
   })
 })
 
@@ -155,7 +177,7 @@ describe('concurrency (leases)', () => {
     expect(ledger.admit(req(), l, T0 + 1900).ok).toBe(true)
   })
 
-  it('does not renew a lease that expired (its slot may be someone else\'s) or was settled', () => {
+  it("does not renew a lease that expired (its slot may be someone else's) or was settled", () => {
     const ledger = new AdmissionLedger()
     const l = limits({ concurrency: 2 })
     const expired = ledger.admit(req({ leaseTtlMs: 1000 }), l, T0)
@@ -220,7 +242,12 @@ describe('token budgets', () => {
   it('asks to retry (not to give up) when only holds of requests in flight are in the way', () => {
     const ledger = new AdmissionLedger()
     ledger.admit(req({ reservation: tokens(100, 800) }), l, T0)
-    expect(ledger.admit(req({ reservation: tokens(100, 100) }), l, T0)).toMatchObject({ ok: false, reason: 'rate_limited', scope: 'budget_in_flight', retryAfterMs: BUSY_RETRY_MS })
+    expect(ledger.admit(req({ reservation: tokens(100, 100) }), l, T0)).toMatchObject({
+      ok: false,
+      reason: 'rate_limited',
+      scope: 'budget_in_flight',
+      retryAfterMs: BUSY_RETRY_MS,
+    })
   })
 
   it('shrinks a guessed completion to the budget left instead of refusing', () => {
@@ -266,7 +293,11 @@ describe('restore', () => {
     if (!first) throw new Error('expected entries')
     ledger.settle(first.id, 7, T0 + 10)
     const restored = new AdmissionLedger()
-    restored.restore(entries.map((e) => ({ ...e })), new Map([['2026-11', ledger.budget('2026-11')]]), T0 + 20)
+    restored.restore(
+      entries.map((e) => ({ ...e })),
+      new Map([['2026-11', ledger.budget('2026-11')]]),
+      T0 + 20,
+    )
     expect(restored.inspect(T0 + 20)).toEqual(ledger.inspect(T0 + 20))
     expect(restored.admit(req(), l, T0 + 20)).toMatchObject({ ok: false, scope: 'requests' })
     expect(restored.inspect(T0 + 20)).toMatchObject({ requestsInWindow: 2, tokensInWindow: 107, inFlight: 1 })

@@ -109,17 +109,36 @@ export class AdmissionLedger {
       }
       const free = left - b.reserved
       hold = canShrinkTo(free) ? Math.min(need, free) : need
-      if (hold > free) blocked.push({ scope: 'budget_in_flight', limit: limits.budgetTokens, used: b.committed + b.reserved, requested: hold, retryAfterMs: BUSY_RETRY_MS })
+      if (hold > free)
+        blocked.push({ scope: 'budget_in_flight', limit: limits.budgetTokens, used: b.committed + b.reserved, requested: hold, retryAfterMs: BUSY_RETRY_MS })
     }
     const keyLog = this.byKey.get(req.keyId)
     if (limits.keyRpm > 0 && keyLog && keyLog.size >= limits.keyRpm) {
-      blocked.push({ scope: 'key_requests', limit: limits.keyRpm, used: keyLog.size, requested: 1, retryAfterMs: this.leavesAt(keyLog.at(keyLog.size - limits.keyRpm), now) })
+      blocked.push({
+        scope: 'key_requests',
+        limit: limits.keyRpm,
+        used: keyLog.size,
+        requested: 1,
+        retryAfterMs: this.leavesAt(keyLog.at(keyLog.size - limits.keyRpm), now),
+      })
     }
     if (limits.rpm > 0 && this.recent.size >= limits.rpm) {
-      blocked.push({ scope: 'requests', limit: limits.rpm, used: this.recent.size, requested: 1, retryAfterMs: this.leavesAt(this.recent.at(this.recent.size - limits.rpm)?.at, now) })
+      blocked.push({
+        scope: 'requests',
+        limit: limits.rpm,
+        used: this.recent.size,
+        requested: 1,
+        retryAfterMs: this.leavesAt(this.recent.at(this.recent.size - limits.rpm)?.at, now),
+      })
     }
     if (res && limits.tpm > 0 && this.windowTokens + need > limits.tpm) {
-      blocked.push({ scope: 'tokens', limit: limits.tpm, used: this.windowTokens, requested: need, retryAfterMs: this.tokensFreeIn(this.windowTokens + need - limits.tpm, now) })
+      blocked.push({
+        scope: 'tokens',
+        limit: limits.tpm,
+        used: this.windowTokens,
+        requested: need,
+        retryAfterMs: this.tokensFreeIn(this.windowTokens + need - limits.tpm, now),
+      })
     }
     if (res && limits.concurrency > 0 && this.active.size >= limits.concurrency) {
       blocked.push({ scope: 'concurrency', limit: limits.concurrency, used: this.active.size, requested: 1, retryAfterMs: BUSY_RETRY_MS })
@@ -128,11 +147,20 @@ export class AdmissionLedger {
     if (worst) return { ok: false, reason: 'rate_limited', ...worst, retryAfterMs: Math.max(1, worst.retryAfterMs), rate: rate() }
 
     const entry: LedgerEntry = {
-      id: req.id, keyId: req.keyId, at: now, tokens: need, isOpen: res !== null,
-      expiresAt: res ? now + req.leaseTtlMs : now, budgetPeriod: period, budgetHold: hold,
+      id: req.id,
+      keyId: req.keyId,
+      at: now,
+      tokens: need,
+      isOpen: res !== null,
+      expiresAt: res ? now + req.leaseTtlMs : now,
+      budgetPeriod: period,
+      budgetHold: hold,
     }
     this.record(entry)
-    if (entry.isOpen) { this.leases.set(entry.id, entry); this.hold(entry) }
+    if (entry.isOpen) {
+      this.leases.set(entry.id, entry)
+      this.hold(entry)
+    }
     if (period) this.budget(period).reserved += hold
     return { ok: true, entry, rate: rate(), changes: { entries: [entry], budgets: period ? [period] : [] } }
   }
@@ -230,12 +258,15 @@ export class AdmissionLedger {
   }
 
   snapshot(limits: Limits, keyId: string, now: number): RateSnapshot {
-    const meter = (limit: number, used: number, newest: number | undefined): Meter =>
-      ({ limit, remaining: Math.max(0, limit - used), resetMs: newest === undefined ? 0 : Math.max(0, newest + WINDOW_MS - now) })
+    const meter = (limit: number, used: number, newest: number | undefined): Meter => ({
+      limit,
+      remaining: Math.max(0, limit - used),
+      resetMs: newest === undefined ? 0 : Math.max(0, newest + WINDOW_MS - now),
+    })
     const keyLog = this.byKey.get(keyId)
     const tenant = limits.rpm > 0 ? meter(limits.rpm, this.recent.size, this.recent.last()?.at) : null
     const key = limits.keyRpm > 0 ? meter(limits.keyRpm, keyLog?.size ?? 0, keyLog?.last()) : null
-    const requests = tenant && key ? (key.remaining < tenant.remaining ? key : tenant) : tenant ?? key
+    const requests = tenant && key ? (key.remaining < tenant.remaining ? key : tenant) : (tenant ?? key)
     const tokens = limits.tpm > 0 ? meter(limits.tpm, this.windowTokens, this.recent.last()?.at) : null
     return { requests, tokens }
   }

@@ -29,7 +29,8 @@ export class Fifo<T> {
   shift(): T | undefined {
     if (this.size === 0) return undefined
     const item = this.items[this.head++]
-    if (this.head >= 1024 && this.head * 2 >= this.items.length) { // compact once half the array is dead
+    if (this.head >= 1024 && this.head * 2 >= this.items.length) {
+      // compact once half the array is dead
       this.items = this.items.slice(this.head)
       this.head = 0
     }

@@ -22,12 +22,25 @@ const MIGRATIONS: Record<number, string> = {
 }
 
 export type TenantRecord = {
-  tenantId: string; status: TenantStatus; statusReason: string | null; plan: string; limits: LimitOverrides
+  tenantId: string
+  status: TenantStatus
+  statusReason: string | null
+  plan: string
+  limits: LimitOverrides
   /** D1's tenants.updated_at of this configuration; null when unknown (a new tenant, or an older writer). */
   updatedAt: number | null
 }
 
-type EntryRow = { id: string; key_id: string; at: number; tokens: number; is_open: number; expires_at: number; budget_period: string | null; budget_hold: number }
+type EntryRow = {
+  id: string
+  key_id: string
+  at: number
+  tokens: number
+  is_open: number
+  expires_at: number
+  budget_period: string | null
+  budget_hold: number
+}
 
 export class GateStorage {
   private readonly storage: DurableObjectStorage
@@ -52,13 +65,20 @@ export class GateStorage {
   }
 
   readTenant(): TenantState | null {
-    const row = this.sql.exec<{ tenant_id: string; status: TenantStatus; status_reason: string | null; plan: string; limits: string }>(
-      'SELECT tenant_id, status, status_reason, plan, limits FROM tenant WHERE id = 1').toArray()[0]
+    const row = this.sql
+      .exec<{ tenant_id: string; status: TenantStatus; status_reason: string | null; plan: string; limits: string }>(
+        'SELECT tenant_id, status, status_reason, plan, limits FROM tenant WHERE id = 1',
+      )
+      .toArray()[0]
     if (!row) return null
     const revoked = this.sql.exec<{ key_id: string }>('SELECT key_id FROM revoked_keys').toArray()
     return {
-      tenantId: row.tenant_id, status: row.status, statusReason: row.status_reason, plan: row.plan,
-      limits: JSON.parse(row.limits) as LimitOverrides, revokedKeyIds: new Set(revoked.map((r) => r.key_id)),
+      tenantId: row.tenant_id,
+      status: row.status,
+      statusReason: row.status_reason,
+      plan: row.plan,
+      limits: JSON.parse(row.limits) as LimitOverrides,
+      revokedKeyIds: new Set(revoked.map((r) => r.key_id)),
     }
   }
 
@@ -67,7 +87,12 @@ export class GateStorage {
       `INSERT INTO tenant (id, tenant_id, status, status_reason, plan, limits, updated_at) VALUES (1, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET tenant_id = excluded.tenant_id, status = excluded.status,
          status_reason = excluded.status_reason, plan = excluded.plan, limits = excluded.limits, updated_at = excluded.updated_at`,
-      t.tenantId, t.status, t.statusReason, t.plan, JSON.stringify(t.limits), t.updatedAt,
+      t.tenantId,
+      t.status,
+      t.statusReason,
+      t.plan,
+      JSON.stringify(t.limits),
+      t.updatedAt,
     )
   }
 
@@ -82,10 +107,19 @@ export class GateStorage {
 
   /** The entries the ledger needs: the last window's requests and every lease not settled yet. */
   readEntries(windowStart: number): LedgerEntry[] {
-    return this.sql.exec<EntryRow>('SELECT * FROM admissions WHERE at > ? OR is_open = 1', windowStart).toArray().map((r) => ({
-      id: r.id, keyId: r.key_id, at: r.at, tokens: r.tokens, isOpen: r.is_open === 1, expiresAt: r.expires_at,
-      budgetPeriod: r.budget_period, budgetHold: r.budget_hold,
-    }))
+    return this.sql
+      .exec<EntryRow>('SELECT * FROM admissions WHERE at > ? OR is_open = 1', windowStart)
+      .toArray()
+      .map((r) => ({
+        id: r.id,
+        keyId: r.key_id,
+        at: r.at,
+        tokens: r.tokens,
+        isOpen: r.is_open === 1,
+        expiresAt: r.expires_at,
+        budgetPeriod: r.budget_period,
+        budgetHold: r.budget_hold,
+      }))
   }
 
   readBudgets(): Map<string, Budget> {
@@ -104,7 +138,14 @@ export class GateStorage {
         `INSERT INTO admissions (id, key_id, at, tokens, is_open, expires_at, budget_period, budget_hold) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (id) DO UPDATE SET tokens = excluded.tokens, is_open = excluded.is_open, expires_at = excluded.expires_at,
            budget_hold = excluded.budget_hold`,
-        e.id, e.keyId, e.at, e.tokens, e.isOpen ? 1 : 0, e.expiresAt, e.budgetPeriod, e.budgetHold,
+        e.id,
+        e.keyId,
+        e.at,
+        e.tokens,
+        e.isOpen ? 1 : 0,
+        e.expiresAt,
+        e.budgetPeriod,
+        e.budgetHold,
       )
     }
     for (const period of new Set(changes.budgets)) {
@@ -112,7 +153,9 @@ export class GateStorage {
       this.sql.exec(
         `INSERT INTO budgets (period, committed, reserved) VALUES (?, ?, ?)
          ON CONFLICT (period) DO UPDATE SET committed = excluded.committed, reserved = excluded.reserved`,
-        period, b.committed, b.reserved,
+        period,
+        b.committed,
+        b.reserved,
       )
     }
   }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { PLANS, requestLimits, tenantLimits } from './plans.ts'
 
 describe('limits', () => {
-  it('takes the plan\'s limits when the tenant has no overrides', () => {
+  it("takes the plan's limits when the tenant has no overrides", () => {
     expect(tenantLimits('free', {})).toEqual(PLANS.free)
   })
 
@@ -14,7 +14,7 @@ describe('limits', () => {
     expect(tenantLimits('legacy-gold', { tpm: 1 })).toEqual({ ...PLANS.default, tpm: 1 })
   })
 
-  it('uses a key\'s own rpm over the tenant\'s key_rpm', () => {
+  it("uses a key's own rpm over the tenant's key_rpm", () => {
     const tenant = tenantLimits('default', { key_rpm: 10 })
     expect(requestLimits(tenant, {}).keyRpm).toBe(10)
     expect(requestLimits(tenant, { rpm: 3 }).keyRpm).toBe(3)

@@ -42,7 +42,11 @@ describe('TenantGate identity and status', () => {
     ])
     const gate = gateFor('t-d1')
     expect(await gate.admit({ tenantId: 't-d1', keyId: 'k-old' })).toEqual({ ok: false, reason: 'key_revoked' })
-    expect(await gate.admit({ tenantId: 't-d1', keyId: 'k-new' })).toMatchObject({ ok: false, reason: 'tenant_suspended', message: 'This account is suspended: manual.' })
+    expect(await gate.admit({ tenantId: 't-d1', keyId: 'k-new' })).toMatchObject({
+      ok: false,
+      reason: 'tenant_suspended',
+      message: 'This account is suspended: manual.',
+    })
     expect(await gate.inspect()).toMatchObject({ plan: 'free', limits: { rpm: 7, concurrency: 2 } })
   })
 
@@ -76,7 +80,7 @@ describe('TenantGate limits under concurrency', () => {
     expect((await gate.inspect()).inFlight).toBe(8)
   })
 
-  it('applies a key\'s own rpm from its limits', async () => {
+  it("applies a key's own rpm from its limits", async () => {
     const { admit } = await tenant({ key_rpm: 5 })
     const capped = await Promise.all(Array.from({ length: 10 }, () => admit({ keyId: 'a', keyLimits: { rpm: 2 } })))
     const tenantDefault = await Promise.all(Array.from({ length: 10 }, () => admit({ keyId: 'b' })))
@@ -114,7 +118,7 @@ describe('TenantGate leases', () => {
     expect(await gate.settle(lease, 10)).toBe(true) // a late settle still corrects the tokens
   })
 
-  it('keeps a renewed budgeted lease\'s slot when the alarm of its first expiry fires, and across eviction', async () => {
+  it("keeps a renewed budgeted lease's slot when the alarm of its first expiry fires, and across eviction", async () => {
     const { admit, gate } = await tenant({ concurrency: 1, budget_tokens: 1_000_000 })
     const lease = leaseOf(await admit({ leaseTtlMs: 5_000 }))
     expect(await gate.renew(lease, 60_000)).toBe(true)
@@ -175,7 +179,10 @@ describe('TenantGate storage schema', () => {
     expect(await gate.admit({ tenantId: 't-v1', keyId: 'k-gone' })).toEqual({ ok: false, reason: 'key_revoked' })
     expect(await gate.admit({ tenantId: 't-v1', keyId: 'k' })).toMatchObject({ ok: true })
     expect(await gate.admit({ tenantId: 't-v1', keyId: 'k' })).toMatchObject({ ok: false, scope: 'requests' })
-    const version = await runInDurableObject(gate, (_i, state) => state.storage.sql.exec<{ version: number }>('SELECT version FROM schema_version').one().version)
+    const version = await runInDurableObject(
+      gate,
+      (_i, state) => state.storage.sql.exec<{ version: number }>('SELECT version FROM schema_version').one().version,
+    )
     expect(version).toBe(SCHEMA_VERSION)
   })
 })

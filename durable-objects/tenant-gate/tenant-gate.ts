@@ -130,10 +130,16 @@ export class TenantGate extends DurableObject<Env> {
     const identity = decideAdmission(this.state, input)
     if (!identity.ok) return identity
     const now = Date.now()
-    const result = this.ledger.admit({
-      id: crypto.randomUUID(), keyId: input.keyId, reservation: input.reservation ?? null,
-      leaseTtlMs: input.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS,
-    }, requestLimits(this.limits, input.keyLimits ?? {}), now)
+    const result = this.ledger.admit(
+      {
+        id: crypto.randomUUID(),
+        keyId: input.keyId,
+        reservation: input.reservation ?? null,
+        leaseTtlMs: input.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS,
+      },
+      requestLimits(this.limits, input.keyLimits ?? {}),
+      now,
+    )
     if (!result.ok) return result
     this.persist(result.changes)
     const { entry } = result
@@ -166,8 +172,11 @@ export class TenantGate extends DurableObject<Env> {
     const now = Date.now()
     const period = budgetPeriodOf(now)
     return {
-      status: this.state?.status ?? null, plan: this.state?.plan ?? null, limits: this.limits,
-      ...this.ledger.inspect(now), budget: { period, ...this.ledger.budget(period) },
+      status: this.state?.status ?? null,
+      plan: this.state?.plan ?? null,
+      limits: this.limits,
+      ...this.ledger.inspect(now),
+      budget: { period, ...this.ledger.budget(period) },
     }
   }
 
@@ -233,15 +242,19 @@ export class TenantGate extends DurableObject<Env> {
   /** First use of an object whose storage is empty (new tenant, or state lost): D1 is the record. */
   private async bootstrapFromD1(tenantId: string): Promise<void> {
     const tenant = await this.env.DB.prepare('SELECT status, status_reason, plan, limits, updated_at FROM tenants WHERE id = ?')
-      .bind(tenantId).first<{ status: TenantStatus; status_reason: string | null; plan: string; limits: string; updated_at: number | null }>()
+      .bind(tenantId)
+      .first<{ status: TenantStatus; status_reason: string | null; plan: string; limits: string; updated_at: number | null }>()
     if (!tenant) return
-    const revoked = await this.env.DB.prepare('SELECT id FROM api_keys WHERE tenant_id = ? AND revoked_at IS NOT NULL')
-      .bind(tenantId).all<{ id: string }>()
+    const revoked = await this.env.DB.prepare('SELECT id FROM api_keys WHERE tenant_id = ? AND revoked_at IS NOT NULL').bind(tenantId).all<{ id: string }>()
     if (this.state) return // configured by a concurrent call while we awaited D1: that one is newer
     for (const { id } of revoked.results) this.store.revokeKey(id, Date.now())
     await this.configure({
-      tenantId, status: tenant.status, statusReason: tenant.status_reason, plan: tenant.plan,
-      limits: JSON.parse(tenant.limits) as LimitOverrides, updatedAt: tenant.updated_at,
+      tenantId,
+      status: tenant.status,
+      statusReason: tenant.status_reason,
+      plan: tenant.plan,
+      limits: JSON.parse(tenant.limits) as LimitOverrides,
+      updatedAt: tenant.updated_at,
     })
   }
 }

@@ -8,8 +8,20 @@ import { OUTBOX_FIRST_DELAY_MS, OUTBOX_MAX_DELAY_MS, outboxRetryDelayMs } from '
 import type { UsageOutbox } from './usage-outbox.ts'
 
 const eventOf = (requestId: string): UsageEvent => ({
-  requestId, tenantId: 't-outbox', keyId: 'k', model: 'm', nodeId: 'n', endpoint: 'chat.completions',
-  promptTokens: 1, completionTokens: 2, outcome: 'completed', httpStatus: 200, usageSource: 'node', latencyMs: 5, ttftMs: null, createdAt: Date.now(),
+  requestId,
+  tenantId: 't-outbox',
+  keyId: 'k',
+  model: 'm',
+  nodeId: 'n',
+  endpoint: 'chat.completions',
+  promptTokens: 1,
+  completionTokens: 2,
+  outcome: 'completed',
+  httpStatus: 200,
+  usageSource: 'node',
+  latencyMs: 5,
+  ttftMs: null,
+  createdAt: Date.now(),
 })
 
 describe('UsageOutbox', () => {
@@ -26,7 +38,14 @@ describe('UsageOutbox', () => {
     vi.spyOn(console, 'log').mockImplementation(() => {})
     const alarms = await runInDurableObject(stub, async (outbox: UsageOutbox, state) => {
       const realEnv: unknown = Reflect.get(outbox, 'env')
-      Reflect.set(outbox, 'env', { ...env, USAGE_EVENTS: { sendBatch: async () => { throw new Error('Queue send failed') } } })
+      Reflect.set(outbox, 'env', {
+        ...env,
+        USAGE_EVENTS: {
+          sendBatch: async () => {
+            throw new Error('Queue send failed')
+          },
+        },
+      })
       const seen: number[] = []
       for (let i = 0; i < 2; i++) {
         const before = Date.now()

@@ -35,7 +35,10 @@ export class UsageOutbox extends DurableObject<Env> implements UsageOutboxRpc {
       let n = 0
       // Three bound parameters per statement (Durable Object SQL, like D1, binds at most 100).
       for (const e of events) {
-        n += sql.exec('INSERT OR IGNORE INTO events (request_id, created_at, body) VALUES (?, ?, ?)', e.requestId, e.createdAt, JSON.stringify(e)).rowsWritten > 0 ? 1 : 0
+        n +=
+          sql.exec('INSERT OR IGNORE INTO events (request_id, created_at, body) VALUES (?, ?, ?)', e.requestId, e.createdAt, JSON.stringify(e)).rowsWritten > 0
+            ? 1
+            : 0
       }
       this.bump('received', n)
       return n

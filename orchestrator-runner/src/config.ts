@@ -23,7 +23,12 @@ const configSchema = z.object({
   DOWN_TIMEOUT_MS: ms(20 * MINUTE),
   STATUS_TIMEOUT_MS: ms(3 * MINUTE),
   /** Longer than a launch, so a message is not redelivered while its launch still runs (12 h max). */
-  VISIBILITY_TIMEOUT_MS: z.coerce.number().int().positive().max(12 * 60 * MINUTE).optional(),
+  VISIBILITY_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .positive()
+    .max(12 * 60 * MINUTE)
+    .optional(),
   MAX_CONCURRENT_JOBS: z.coerce.number().int().min(1).max(100).default(4),
   /** Launch attempts for capacity errors before the node is failed (keep below the queue's --message-retries). */
   MAX_LAUNCH_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(6),

@@ -4,7 +4,10 @@ import type { Server } from 'node:http'
 import { createRunnerHealth, startHealthServer } from './health.ts'
 
 let server: Server | null = null
-afterEach(() => { server?.close(); server = null })
+afterEach(() => {
+  server?.close()
+  server = null
+})
 
 describe('runner health', () => {
   it('is healthy while pulls succeed or every slot is busy, unhealthy after staleMs of failing pulls', () => {

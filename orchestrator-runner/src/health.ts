@@ -18,7 +18,10 @@ export function createRunnerHealth(options: { staleMs: number; now?: () => numbe
   let isSaturated = false
   return {
     pulled(ok) {
-      if (ok) { lastPullOkAt = now(); failedPullsInRow = 0 } else failedPullsInRow++
+      if (ok) {
+        lastPullOkAt = now()
+        failedPullsInRow = 0
+      } else failedPullsInRow++
     },
     saturated(isFull) {
       if (isSaturated && !isFull) lastPullOkAt = now() // leaving a long busy stretch is not staleness
@@ -38,7 +41,14 @@ export function startHealthServer(port: number, health: RunnerHealth): Server {
     }
     const status = health.status()
     res.writeHead(status.ok ? 200 : 503, { 'content-type': 'application/json' })
-    res.end(JSON.stringify({ status: status.ok ? 'ok' : 'unhealthy', last_pull_ok_at: new Date(status.lastPullOkAt).toISOString(), failed_pulls_in_row: status.failedPullsInRow, saturated: status.isSaturated }))
+    res.end(
+      JSON.stringify({
+        status: status.ok ? 'ok' : 'unhealthy',
+        last_pull_ok_at: new Date(status.lastPullOkAt).toISOString(),
+        failed_pulls_in_row: status.failedPullsInRow,
+        saturated: status.isSaturated,
+      }),
+    )
   })
   return server.listen(port)
 }

@@ -18,11 +18,20 @@ const abortJobs = new AbortController()
 
 const dispatch = createDispatcher({
   sky: createSkyCli({
-    bin: config.SKY_BIN, env: process.env, launchTimeoutMs: config.LAUNCH_TIMEOUT_MS, downTimeoutMs: config.DOWN_TIMEOUT_MS, statusTimeoutMs: config.STATUS_TIMEOUT_MS,
+    bin: config.SKY_BIN,
+    env: process.env,
+    launchTimeoutMs: config.LAUNCH_TIMEOUT_MS,
+    downTimeoutMs: config.DOWN_TIMEOUT_MS,
+    statusTimeoutMs: config.STATUS_TIMEOUT_MS,
   }),
   controlPlane: createControlPlane({ baseUrl: config.CONTROL_PLANE_URL, runnerToken: config.RUNNER_TOKEN }),
   log,
-  task: { registerUrl: config.NODE_REGISTER_URL, vllmPipSpec: config.VLLM_PIP_SPEC, autodownIdleMinutes: config.AUTODOWN_IDLE_MINUTES, hasHfToken: config.HF_TOKEN !== undefined },
+  task: {
+    registerUrl: config.NODE_REGISTER_URL,
+    vllmPipSpec: config.VLLM_PIP_SPEC,
+    autodownIdleMinutes: config.AUTODOWN_IDLE_MINUTES,
+    hasHfToken: config.HF_TOKEN !== undefined,
+  },
   extraSecrets: config.HF_TOKEN ? { HF_TOKEN: config.HF_TOKEN } : {},
   maxLaunchAttempts: config.MAX_LAUNCH_ATTEMPTS,
   capacityRetryBaseSeconds: config.CAPACITY_RETRY_BASE_SECONDS,
@@ -39,9 +48,19 @@ function shutdown(signal: string) {
 process.once('SIGTERM', () => shutdown('SIGTERM'))
 process.once('SIGINT', () => shutdown('SIGINT'))
 
-log.info('runner_started', { queue: config.CLOUDFLARE_QUEUE_ID, apiBase: config.CLOUDFLARE_API_BASE, controlPlane: config.CONTROL_PLANE_URL, sky: config.SKY_BIN })
+log.info('runner_started', {
+  queue: config.CLOUDFLARE_QUEUE_ID,
+  apiBase: config.CLOUDFLARE_API_BASE,
+  controlPlane: config.CONTROL_PLANE_URL,
+  sky: config.SKY_BIN,
+})
 await runConsumer({
-  client: createPullClient({ apiBase: config.CLOUDFLARE_API_BASE, accountId: config.CLOUDFLARE_ACCOUNT_ID, queueId: config.CLOUDFLARE_QUEUE_ID, apiToken: config.CLOUDFLARE_API_TOKEN }),
+  client: createPullClient({
+    apiBase: config.CLOUDFLARE_API_BASE,
+    accountId: config.CLOUDFLARE_ACCOUNT_ID,
+    queueId: config.CLOUDFLARE_QUEUE_ID,
+    apiToken: config.CLOUDFLARE_API_TOKEN,
+  }),
   handle: dispatch,
   log,
   maxConcurrency: config.MAX_CONCURRENT_JOBS,

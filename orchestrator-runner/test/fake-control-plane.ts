@@ -32,7 +32,9 @@ export async function startFakeControlPlane(): Promise<FakeControlPlane> {
 
   const server: Server = createServer((req, res) => {
     let text = ''
-    req.on('data', (c: Buffer) => { text += c.toString() })
+    req.on('data', (c: Buffer) => {
+      text += c.toString()
+    })
     req.on('end', () => {
       const body: unknown = text ? JSON.parse(text) : undefined
       const path = req.url ?? ''
@@ -64,7 +66,11 @@ export async function startFakeControlPlane(): Promise<FakeControlPlane> {
       }
       if (node.status !== 'launching') return send(409, { error: { message: `node is ${node.status}` } })
       minted++
-      Object.assign(node, { registerToken: `cicreg_${'t'.repeat(40)}${minted}`, vllmApiKey: `sk-node-${'k'.repeat(40)}${minted}`, credentialsMinted: node.credentialsMinted + 1 })
+      Object.assign(node, {
+        registerToken: `cicreg_${'t'.repeat(40)}${minted}`,
+        vllmApiKey: `sk-node-${'k'.repeat(40)}${minted}`,
+        credentialsMinted: node.credentialsMinted + 1,
+      })
       return send(200, { cluster_name: cluster, node_id: `node_${cluster}`, register_token: node.registerToken, vllm_api_key: node.vllmApiKey })
     })
   })
@@ -78,6 +84,10 @@ export async function startFakeControlPlane(): Promise<FakeControlPlane> {
       nodes.set(cluster, node)
       return node
     },
-    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()) }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
   }
 }

@@ -22,10 +22,18 @@ let cp: FakeControlPlane
 let sky: SkyStandinEnv
 let n = 0
 
-beforeAll(async () => { cp = await startFakeControlPlane() })
-afterAll(async () => { await cp.close() })
-beforeEach(() => { sky = skyStandinEnv() })
-afterEach(() => { sky.cleanup() })
+beforeAll(async () => {
+  cp = await startFakeControlPlane()
+})
+afterAll(async () => {
+  await cp.close()
+})
+beforeEach(() => {
+  sky = skyStandinEnv()
+})
+afterEach(() => {
+  sky.cleanup()
+})
 
 function deps(overrides: { launchTimeoutMs?: number } = {}): JobDeps {
   return {
@@ -44,25 +52,50 @@ function launchMessage(status: Parameters<FakeControlPlane['addNode']>[1] = 'que
   const cluster = `cic-a100-${String(++n).padStart(8, '0')}`
   cp.addNode(cluster, status)
   return {
-    op: 'launch', cluster_name: cluster, node_id: `node_${cluster}`, requested_at: Date.now(),
+    op: 'launch',
+    cluster_name: cluster,
+    node_id: `node_${cluster}`,
+    requested_at: Date.now(),
     spec: { provider: 'gcp', region: 'us-central1', gpu: 'A100-80GB', gpu_count: 1, model: `model-${n}`, use_spot: false, disk_size: 256, vllm_args: [] },
   }
 }
-const terminateMessage = (m: LaunchMessage): TerminateMessage => ({ op: 'terminate', cluster_name: m.cluster_name, node_id: m.node_id, requested_at: Date.now() })
+const terminateMessage = (m: LaunchMessage): TerminateMessage => ({
+  op: 'terminate',
+  cluster_name: m.cluster_name,
+  node_id: m.node_id,
+  requested_at: Date.now(),
+})
 const node = (m: { cluster_name: string }) => cp.nodes.get(m.cluster_name) as NonNullable<ReturnType<FakeControlPlane['nodes']['get']>>
 
 describe('launch', () => {
-  it('launches once with the node\'s secrets, and the node serves with its key and registers itself', async () => {
+  it("launches once with the node's secrets, and the node serves with its key and registers itself", async () => {
     const m = launchMessage()
     expect(await runLaunch(m, 1, deps())).toEqual({ kind: 'ack' })
     expect(sky.calls()).toEqual([
       ['status', '--ip', m.cluster_name],
-      ['launch', '-y', '-d', '-c', m.cluster_name, expect.stringMatching(/cic-task-.*\.sky\.yaml$/), '--secret', 'CIC_REGISTER_TOKEN', '--secret', 'VLLM_API_KEY'],
+      [
+        'launch',
+        '-y',
+        '-d',
+        '-c',
+        m.cluster_name,
+        expect.stringMatching(/cic-task-.*\.sky\.yaml$/),
+        '--secret',
+        'CIC_REGISTER_TOKEN',
+        '--secret',
+        'VLLM_API_KEY',
+      ],
     ])
     const registered = node(m)
-    expect(registered).toMatchObject({ status: 'warming', models: [m.spec.model], endpoint: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/), credentialsMinted: 1 })
-    expect(cp.calls.filter((c) => c.path.includes(m.cluster_name) || (c.body as { cluster_name?: string })?.cluster_name === m.cluster_name).map((c) => c.path))
-      .toEqual([`/runner/nodes/${m.cluster_name}/status`, `/runner/nodes/${m.cluster_name}/credentials`, '/nodes/register'])
+    expect(registered).toMatchObject({
+      status: 'warming',
+      models: [m.spec.model],
+      endpoint: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/),
+      credentialsMinted: 1,
+    })
+    expect(
+      cp.calls.filter((c) => c.path.includes(m.cluster_name) || (c.body as { cluster_name?: string })?.cluster_name === m.cluster_name).map((c) => c.path),
+    ).toEqual([`/runner/nodes/${m.cluster_name}/status`, `/runner/nodes/${m.cluster_name}/credentials`, '/nodes/register'])
     // The node answers only with the key the control plane minted (and sealed) for it.
     const models = await fetch(`${registered.endpoint}/v1/models`, { headers: { authorization: `Bearer ${registered.vllmApiKey}` } })
     expect(((await models.json()) as { data: { id: string }[] }).data.map((d) => d.id)).toContain(m.spec.model)
@@ -88,7 +121,10 @@ describe('launch', () => {
     sky.setKnobs({ fail: 'capacity', failTimes: 2 })
     const m = launchMessage()
     expect(await runLaunch(m, 1, deps())).toEqual({ kind: 'retry', delaySeconds: 60 })
-    expect(node(m)).toMatchObject({ status: 'queued', lastError: expect.stringMatching(/^no_capacity: .*InsufficientInstanceCapacity.*\(attempt 1\/3, retrying in 60s\)$/) })
+    expect(node(m)).toMatchObject({
+      status: 'queued',
+      lastError: expect.stringMatching(/^no_capacity: .*InsufficientInstanceCapacity.*\(attempt 1\/3, retrying in 60s\)$/),
+    })
     expect(sky.calls().at(-1)).toEqual(['down', '-y', m.cluster_name])
     expect(await runLaunch(m, 2, deps())).toEqual({ kind: 'retry', delaySeconds: 120 })
     expect(await runLaunch(m, 3, deps())).toEqual({ kind: 'ack' })
@@ -103,7 +139,10 @@ describe('launch', () => {
     expect(node(m)).toMatchObject({ status: 'failed', lastError: expect.stringMatching(/^no_capacity: .*\(gave up after 3 attempts\)$/) })
   })
 
-  it.each([['auth', /^auth: .*credentials are not set/], ['quota', /^quota: .*VcpuLimitExceeded/]] as const)('fails the node at once on %s errors, with the reason', async (fail, reason) => {
+  it.each([
+    ['auth', /^auth: .*credentials are not set/],
+    ['quota', /^quota: .*VcpuLimitExceeded/],
+  ] as const)('fails the node at once on %s errors, with the reason', async (fail, reason) => {
     sky.setKnobs({ fail })
     const m = launchMessage()
     expect(await runLaunch(m, 1, deps())).toEqual({ kind: 'ack' })
@@ -111,11 +150,16 @@ describe('launch', () => {
     expect(sky.launches(m.cluster_name)).toBe(1)
   })
 
-  it('fails at once, with SkyPilot\'s reason, a launch no cloud can ever satisfy (not retried as a capacity shortage)', async () => {
+  it("fails at once, with SkyPilot's reason, a launch no cloud can ever satisfy (not retried as a capacity shortage)", async () => {
     sky.setKnobs({ fail: 'unsatisfiable' })
     const m = launchMessage()
     expect(await runLaunch(m, 1, deps())).toEqual({ kind: 'ack' })
-    expect(node(m)).toMatchObject({ status: 'failed', lastError: expect.stringMatching(/^unsatisfiable: sky\.exceptions\.ResourcesUnavailableError: No launchable resource found for task cic-.* Region: us-central1\. \| This means the catalog does not contain/) })
+    expect(node(m)).toMatchObject({
+      status: 'failed',
+      lastError: expect.stringMatching(
+        /^unsatisfiable: sky\.exceptions\.ResourcesUnavailableError: No launchable resource found for task cic-.* Region: us-central1\. \| This means the catalog does not contain/,
+      ),
+    })
     expect(node(m).lastError).not.toMatch(/retrying|attempt/)
     expect(sky.launches(m.cluster_name)).toBe(1)
     expect(sky.clusters()).toEqual([])
@@ -126,11 +170,17 @@ describe('launch', () => {
     const impossible = { ...m, spec: { ...m.spec, provider: 'aws' as const, region: 'us-east-1', gpu: 'A100-80GB', gpu_count: 1 } }
     const result = await deps().sky.launch(m.cluster_name, renderTaskYaml(buildTask(impossible, deps().task)), { CIC_REGISTER_TOKEN: 'x', VLLM_API_KEY: 'y' })
     expect(result.exitCode).toBe(1)
-    expect(classifyLaunchFailure(result)).toMatchObject({ kind: 'unsatisfiable', isRetryable: false, reason: expect.stringContaining('No launchable resource found for task') })
+    expect(classifyLaunchFailure(result)).toMatchObject({
+      kind: 'unsatisfiable',
+      isRetryable: false,
+      reason: expect.stringContaining('No launchable resource found for task'),
+    })
     expect(sky.clusters()).toEqual([])
     // 8 GPUs is what AWS sells: the stand-in launches it.
     const eight = { ...impossible, spec: { ...impossible.spec, gpu_count: 8 } }
-    expect((await deps().sky.launch(m.cluster_name, renderTaskYaml(buildTask(eight, deps().task)), { CIC_REGISTER_TOKEN: 'x', VLLM_API_KEY: 'y' })).exitCode).toBe(0)
+    expect(
+      (await deps().sky.launch(m.cluster_name, renderTaskYaml(buildTask(eight, deps().task)), { CIC_REGISTER_TOKEN: 'x', VLLM_API_KEY: 'y' })).exitCode,
+    ).toBe(0)
   })
 
   it('fails a launch that exceeds its timeout and tears down what it left', async () => {
@@ -144,7 +194,10 @@ describe('launch', () => {
 
   it('replaces a cluster an earlier attempt left half-made (INIT) instead of reusing it', async () => {
     const m = launchMessage('launching')
-    writeFileSync(path.join(sky.stateDir, 'clusters', `${m.cluster_name}.json`), JSON.stringify({ name: m.cluster_name, status: 'INIT', pid: null, endpoint: null, launchedAt: 1, jobs: 0 }))
+    writeFileSync(
+      path.join(sky.stateDir, 'clusters', `${m.cluster_name}.json`),
+      JSON.stringify({ name: m.cluster_name, status: 'INIT', pid: null, endpoint: null, launchedAt: 1, jobs: 0 }),
+    )
     expect(await runLaunch(m, 2, deps())).toEqual({ kind: 'ack' })
     expect(sky.calls().map((argv) => argv[0])).toEqual(['status', 'down', 'launch'])
     expect(node(m).status).toBe('warming')
@@ -169,7 +222,12 @@ describe('launch', () => {
     first.status = 'queued'
     const relaunch = { ...m, requested_at: m.requested_at + 1 }
     expect(await runLaunch(relaunch, 1, deps())).toEqual({ kind: 'ack' })
-    expect(sky.calls().slice(2).map((argv) => argv[0])).toEqual(['status', 'down', 'launch'])
+    expect(
+      sky
+        .calls()
+        .slice(2)
+        .map((argv) => argv[0]),
+    ).toEqual(['status', 'down', 'launch'])
     expect(node(m)).toMatchObject({ status: 'warming', credentialsMinted: 2 })
     expect(sky.clusters()).toHaveLength(1)
     await expect(fetch(`${oldEndpoint}/health`)).rejects.toThrow() // the old node process is gone

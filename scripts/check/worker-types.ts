@@ -16,12 +16,17 @@ try {
   for (const entry of readdirSync(ROOT)) {
     if (entry === FILE || entry === '.dev.vars' || entry === '.git') continue
     // Copied, not linked: wrangler reads .dev.vars beside the config's real path.
-    if (entry === 'wrangler.toml') { copyFileSync(path.join(ROOT, entry), path.join(scratch, entry)); continue }
+    if (entry === 'wrangler.toml') {
+      copyFileSync(path.join(ROOT, entry), path.join(scratch, entry))
+      continue
+    }
     symlinkSync(path.join(ROOT, entry), path.join(scratch, entry))
   }
   copyFileSync(path.join(ROOT, '.dev.vars.example'), path.join(scratch, '.dev.vars'))
   execFileSync(path.join(ROOT, 'node_modules', '.bin', 'wrangler'), ['types', '--include-runtime=false'], {
-    cwd: scratch, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
+    cwd: scratch,
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
   })
   const expected = readFileSync(path.join(scratch, FILE), 'utf8')
   if (process.env.DEBUG_TYPES) console.error(expected)

@@ -27,32 +27,50 @@ function fakeAccount(account: FakeAccount) {
   const statePath = path.join(dir, 'state.json')
   writeFileSync(statePath, JSON.stringify(account))
   const callsPath = path.join(dir, 'calls.jsonl')
-  const run = (args: string[], env: Record<string, string> = {}) => new Promise<Run>((resolve) => {
-    writeFileSync(callsPath, '')
-    const child = spawn(process.execPath, [MAIN, ...args], {
-      cwd: ROOT,
-      // A fresh machine: no wrangler login (HOME is empty), no API token or account in the environment.
-      env: { PATH: `${dir}:${process.env.PATH}`, HOME: dir, FAKE_WRANGLER_STATE: statePath, FAKE_WRANGLER_CALLS: callsPath, ...env },
+  const run = (args: string[], env: Record<string, string> = {}) =>
+    new Promise<Run>((resolve) => {
+      writeFileSync(callsPath, '')
+      const child = spawn(process.execPath, [MAIN, ...args], {
+        cwd: ROOT,
+        // A fresh machine: no wrangler login (HOME is empty), no API token or account in the environment.
+        env: { PATH: `${dir}:${process.env.PATH}`, HOME: dir, FAKE_WRANGLER_STATE: statePath, FAKE_WRANGLER_CALLS: callsPath, ...env },
+      })
+      let stdout = ''
+      let stderr = ''
+      child.stdout.on('data', (d: Buffer) => {
+        stdout += d.toString()
+      })
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString()
+      })
+      child.on('close', (code) => {
+        const logged = readFileSync(callsPath, 'utf8')
+          .split('\n')
+          .filter(Boolean)
+          .map((line) => JSON.parse(line) as { argv: string[]; account: string | null })
+        resolve({ status: code ?? 1, stdout, stderr, calls: logged.map((c) => c.argv), accounts: logged.map((c) => c.account) })
+      })
     })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
-    child.on('close', (code) => {
-      const logged = readFileSync(callsPath, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as { argv: string[]; account: string | null })
-      resolve({ status: code ?? 1, stdout, stderr, calls: logged.map((c) => c.argv), accounts: logged.map((c) => c.account) })
-    })
-  })
   return { run, state: () => JSON.parse(readFileSync(statePath, 'utf8')) as FakeAccount, close: () => rmSync(dir, { recursive: true, force: true }) }
 }
 
 /** A new Cloudflare account: logged in, nothing created, the Worker's secrets set (`wrangler secret put` made a draft). */
 function newAccount(secrets = requiredSecretNames('staging')): FakeAccount {
-  const envs = Object.fromEntries(DEPLOYED_ENVIRONMENTS.map((env) => {
-    const t = readTarget(env)
-    return [env, { worker: t.workerName, database: t.database.name, migrationFiles: t.migrationFiles, queues: t.queues.map((q) => q.name) }]
-  }))
-  return { loggedIn: true, email: 'ops@example.com', accounts: [{ id: 'acc0123456789abcdef', name: 'CIC' }], envs, databases: [], queues: [], workers: { 'cic-gateway-staging': { secrets, versions: [] } } }
+  const envs = Object.fromEntries(
+    DEPLOYED_ENVIRONMENTS.map((env) => {
+      const t = readTarget(env)
+      return [env, { worker: t.workerName, database: t.database.name, migrationFiles: t.migrationFiles, queues: t.queues.map((q) => q.name) }]
+    }),
+  )
+  return {
+    loggedIn: true,
+    email: 'ops@example.com',
+    accounts: [{ id: 'acc0123456789abcdef', name: 'CIC' }],
+    envs,
+    databases: [],
+    queues: [],
+    workers: { 'cic-gateway-staging': { secrets, versions: [] } },
+  }
 }
 
 const joined = (calls: string[][]) => calls.map((c) => c.join(' '))
@@ -81,10 +99,19 @@ describe('npm run deploy -- --dry-run', () => {
       expect(status).toBe(0)
       expect(calls).toEqual([])
       const t = readTarget(env)
-      for (const text of [t.workerName, `wrangler d1 create cic-${env}`, ...t.queues.map((q) => q.name), ...t.requiredSecrets, `wrangler deploy --env ${env}`, t.migrationFiles.at(-1) ?? '']) {
+      for (const text of [
+        t.workerName,
+        `wrangler d1 create cic-${env}`,
+        ...t.queues.map((q) => q.name),
+        ...t.requiredSecrets,
+        `wrangler deploy --env ${env}`,
+        t.migrationFiles.at(-1) ?? '',
+      ]) {
         expect(stdout).toContain(text)
       }
-      expect(stdout).toContain(`wrangler queues consumer http add cic-${env}-node-ops --batch-size 4 --message-retries 100 --dead-letter-queue cic-${env}-node-ops-dlq --visibility-timeout-secs 4500`)
+      expect(stdout).toContain(
+        `wrangler queues consumer http add cic-${env}-node-ops --batch-size 4 --message-retries 100 --dead-letter-queue cic-${env}-node-ops-dlq --visibility-timeout-secs 4500`,
+      )
     } finally {
       fake.close()
     }
@@ -128,7 +155,12 @@ describe('npm run deploy against an account (fake wrangler)', () => {
       const state = fake.state()
       expect(state.databases.find((db) => db.name === 'cic-staging')?.applied).toEqual(readTarget('staging').migrationFiles)
       expect(state.queues.find((q) => q.queue_name === 'cic-staging-node-ops')?.consumers).toEqual([
-        { consumer_id: expect.any(String), type: 'http_pull', dead_letter_queue: 'cic-staging-node-ops-dlq', settings: { batch_size: 4, max_retries: 100, visibility_timeout_ms: 4_500_000 } },
+        {
+          consumer_id: expect.any(String),
+          type: 'http_pull',
+          dead_letter_queue: 'cic-staging-node-ops-dlq',
+          settings: { batch_size: 4, max_retries: 100, visibility_timeout_ms: 4_500_000 },
+        },
       ])
       // Smoke test, and what the runner needs: the account and the node-ops queue's id from the account.
       expect(smokeRequests).toContainEqual({ path: '/admin/tenants', authorization: `Bearer ${ADMIN_TOKEN}` })
@@ -154,7 +186,14 @@ describe('npm run deploy against an account (fake wrangler)', () => {
     const account = newAccount()
     const names = readTarget('staging').queues.map((q) => q.name)
     account.queues = names.map((name, i) => ({ queue_id: `q${i}`, queue_name: name, consumers: [] }))
-    account.queues.find((q) => q.queue_name === 'cic-staging-node-ops')?.consumers.push({ consumer_id: 'c1', type: 'http_pull', dead_letter_queue: 'node-ops-dlq', settings: { batch_size: 4, max_retries: 100, visibility_timeout_ms: 4_500_000 } })
+    account.queues
+      .find((q) => q.queue_name === 'cic-staging-node-ops')
+      ?.consumers.push({
+        consumer_id: 'c1',
+        type: 'http_pull',
+        dead_letter_queue: 'node-ops-dlq',
+        settings: { batch_size: 4, max_retries: 100, visibility_timeout_ms: 4_500_000 },
+      })
     const fake = fakeAccount(account)
     try {
       const { status, stderr, calls } = await fake.run(['--env', 'staging', '--url', smokeUrl])
@@ -206,7 +245,13 @@ describe('npm run deploy against an account (fake wrangler)', () => {
   })
 
   it('asks for CLOUDFLARE_ACCOUNT_ID when the login has several accounts, and passes it to every wrangler call', async () => {
-    const fake = fakeAccount({ ...newAccount(), accounts: [{ id: 'acc-one', name: 'One' }, { id: 'acc-two', name: 'Two' }] })
+    const fake = fakeAccount({
+      ...newAccount(),
+      accounts: [
+        { id: 'acc-one', name: 'One' },
+        { id: 'acc-two', name: 'Two' },
+      ],
+    })
     try {
       const stopped = await fake.run(['--env', 'staging'])
       expect(stopped.status).toBe(1)
@@ -226,7 +271,11 @@ describe('the deployed environments bundle', () => {
   it.each(DEPLOYED_ENVIRONMENTS)('wrangler deploy --dry-run --env %s binds its own database and queues', (env) => {
     const outdir = mkdtempSync(path.join(tmpdir(), `cic-bundle-${env}-`))
     try {
-      const result = spawnSync(process.execPath, [path.join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js'), 'deploy', '--dry-run', '--env', env, '--outdir', outdir], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, CI: 'true' } })
+      const result = spawnSync(
+        process.execPath,
+        [path.join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js'), 'deploy', '--dry-run', '--env', env, '--outdir', outdir],
+        { cwd: ROOT, encoding: 'utf8', env: { ...process.env, CI: 'true' } },
+      )
       expect(result.status, result.stderr).toBe(0)
       expect(result.stdout).toContain(`env.DB (cic-${env})`)
       expect(result.stdout).toContain(`env.USAGE_EVENTS (cic-${env}-usage-events)`)

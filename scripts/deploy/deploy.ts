@@ -2,7 +2,18 @@
 // describePlan() prints the same steps without touching the account (--dry-run). Called by main.ts; the tests
 // drive both through a fake `wrangler` on PATH.
 import type { DeployTarget } from './target.ts'
-import { parseD1CreateId, parseD1List, parseDeploy, parseHttpConsumers, parsePendingMigrations, parseQueueInfo, parseSecretList, parseWhoami, type QueueInfo, type Wrangler } from './wrangler-cli.ts'
+import {
+  parseD1CreateId,
+  parseD1List,
+  parseDeploy,
+  parseHttpConsumers,
+  parsePendingMigrations,
+  parseQueueInfo,
+  parseSecretList,
+  parseWhoami,
+  type QueueInfo,
+  type Wrangler,
+} from './wrangler-cli.ts'
 
 export type DeployOptions = {
   /** The Worker's URL for the smoke test; by default the workers.dev URL `wrangler deploy` prints. */
@@ -21,11 +32,19 @@ export class DeployStop extends Error {}
 
 const envArgs = (t: DeployTarget) => ['--env', t.environment]
 const pullConsumerArgs = (t: DeployTarget) => [
-  'queues', 'consumer', 'http', 'add', t.pullConsumer.queue,
-  '--batch-size', String(t.pullConsumer.batchSize),
-  '--message-retries', String(t.pullConsumer.messageRetries),
-  '--dead-letter-queue', t.pullConsumer.deadLetterQueue,
-  '--visibility-timeout-secs', String(t.pullConsumer.visibilityTimeoutSecs),
+  'queues',
+  'consumer',
+  'http',
+  'add',
+  t.pullConsumer.queue,
+  '--batch-size',
+  String(t.pullConsumer.batchSize),
+  '--message-retries',
+  String(t.pullConsumer.messageRetries),
+  '--dead-letter-queue',
+  t.pullConsumer.deadLetterQueue,
+  '--visibility-timeout-secs',
+  String(t.pullConsumer.visibilityTimeoutSecs),
 ]
 
 /** The whole plan as text: what each step checks and what it runs when something is missing. Reads nothing remote. */
@@ -55,7 +74,10 @@ export async function deploy(t: DeployTarget, options: DeployOptions, deps: Depl
   const who = parseWhoami(await deps.wrangler(['whoami', '--json']))
   if (!who.loggedIn) throw new DeployStop('wrangler is not logged in: run `npx wrangler login` (or set CLOUDFLARE_API_TOKEN), then run the deploy again')
   const accountId = options.accountId ?? (who.accounts.length === 1 ? who.accounts[0]?.id : undefined)
-  if (!accountId) throw new DeployStop(`the login has ${who.accounts.length} accounts (${who.accounts.map((a) => `${a.name} ${a.id}`).join(', ')}): set CLOUDFLARE_ACCOUNT_ID to the one to deploy to`)
+  if (!accountId)
+    throw new DeployStop(
+      `the login has ${who.accounts.length} accounts (${who.accounts.map((a) => `${a.name} ${a.id}`).join(', ')}): set CLOUDFLARE_ACCOUNT_ID to the one to deploy to`,
+    )
   log(`1. logged in${who.email ? ` as ${who.email}` : ''}; account ${accountId}`)
   const env = { CLOUDFLARE_ACCOUNT_ID: accountId }
   const run = async (args: string[], what: string, echo = false) => {
@@ -92,8 +114,13 @@ export async function deploy(t: DeployTarget, options: DeployOptions, deps: Depl
   // would be a misconfiguration (wrangler.toml declares none for deployed environments).
   const nodeOps = infos.get(t.pullConsumer.queue)
   if (!nodeOps) throw new DeployStop(`${t.pullConsumer.queue} is not among the environment's queues`)
-  if (nodeOps.workerConsumers.length > 0) throw new DeployStop(`${t.pullConsumer.queue} has a Worker consumer (${nodeOps.workerConsumers.join(', ')}); it must have orchestrator-runner's HTTP pull consumer instead: \`wrangler queues consumer remove ${t.pullConsumer.queue} <script>\``)
-  const [pull] = parseHttpConsumers((await run(['queues', 'consumer', 'http', 'list', t.pullConsumer.queue, '--json'], `listing ${t.pullConsumer.queue}'s pull consumer`)).stdout)
+  if (nodeOps.workerConsumers.length > 0)
+    throw new DeployStop(
+      `${t.pullConsumer.queue} has a Worker consumer (${nodeOps.workerConsumers.join(', ')}); it must have orchestrator-runner's HTTP pull consumer instead: \`wrangler queues consumer remove ${t.pullConsumer.queue} <script>\``,
+    )
+  const [pull] = parseHttpConsumers(
+    (await run(['queues', 'consumer', 'http', 'list', t.pullConsumer.queue, '--json'], `listing ${t.pullConsumer.queue}'s pull consumer`)).stdout,
+  )
   if (!pull) {
     await run(pullConsumerArgs(t), `adding the HTTP pull consumer to ${t.pullConsumer.queue}`)
     created.push(`pull-consumer:${t.pullConsumer.queue}`)
@@ -102,14 +129,19 @@ export async function deploy(t: DeployTarget, options: DeployOptions, deps: Depl
     // Without the right DLQ a dead-lettered terminate would vanish (a leaked GPU node): refuse. Other settings only
     // tune delivery (the runner sends its own batch size and visibility timeout with each pull): report them.
     if (pull.deadLetterQueue !== t.pullConsumer.deadLetterQueue) {
-      throw new DeployStop(`${t.pullConsumer.queue}'s HTTP pull consumer sends dead letters to ${pull.deadLetterQueue ?? 'no queue'}, not ${t.pullConsumer.deadLetterQueue}: remove it (\`npx wrangler queues consumer http remove ${t.pullConsumer.queue}\`) and run the deploy again to add it as planned`)
+      throw new DeployStop(
+        `${t.pullConsumer.queue}'s HTTP pull consumer sends dead letters to ${pull.deadLetterQueue ?? 'no queue'}, not ${t.pullConsumer.deadLetterQueue}: remove it (\`npx wrangler queues consumer http remove ${t.pullConsumer.queue}\`) and run the deploy again to add it as planned`,
+      )
     }
     const differs = [
       pull.maxRetries !== t.pullConsumer.messageRetries && `max_retries ${pull.maxRetries} (planned ${t.pullConsumer.messageRetries})`,
       pull.batchSize !== t.pullConsumer.batchSize && `batch_size ${pull.batchSize} (planned ${t.pullConsumer.batchSize})`,
-      pull.visibilityTimeoutMs !== t.pullConsumer.visibilityTimeoutSecs * 1000 && `visibility_timeout_ms ${pull.visibilityTimeoutMs} (planned ${t.pullConsumer.visibilityTimeoutSecs * 1000})`,
+      pull.visibilityTimeoutMs !== t.pullConsumer.visibilityTimeoutSecs * 1000 &&
+        `visibility_timeout_ms ${pull.visibilityTimeoutMs} (planned ${t.pullConsumer.visibilityTimeoutSecs * 1000})`,
     ].filter(Boolean)
-    log(`4. ${t.pullConsumer.queue}: HTTP pull consumer exists, dead letters to ${pull.deadLetterQueue}${differs.length ? `; differs from the plan (left as is): ${differs.join(', ')}` : ''}`)
+    log(
+      `4. ${t.pullConsumer.queue}: HTTP pull consumer exists, dead letters to ${pull.deadLetterQueue}${differs.length ? `; differs from the plan (left as is): ${differs.join(', ')}` : ''}`,
+    )
   }
 
   // 5. Remote D1 migrations: only the pending ones (wrangler keeps the applied list in the database, d1_migrations).
@@ -125,14 +157,17 @@ export async function deploy(t: DeployTarget, options: DeployOptions, deps: Depl
   const setSecrets = new Set(parseSecretList(await deps.wrangler(['secret', 'list', '--format', 'json', ...envArgs(t)], { env })))
   const missing = t.requiredSecrets.filter((name) => !setSecrets.has(name))
   if (missing.length > 0) {
-    throw new DeployStop(`secrets not set for ${t.environment}: ${missing.join(', ')}. Set each (README "Deploy to Cloudflare"), then run the deploy again:\n${missing.map((name) => `  npx wrangler secret put ${name} --env ${t.environment}`).join('\n')}`)
+    throw new DeployStop(
+      `secrets not set for ${t.environment}: ${missing.join(', ')}. Set each (README "Deploy to Cloudflare"), then run the deploy again:\n${missing.map((name) => `  npx wrangler secret put ${name} --env ${t.environment}`).join('\n')}`,
+    )
   }
   log(`6. secrets set: ${t.requiredSecrets.join(', ')}`)
 
   // 7. Deploy. Every run uploads a new Worker version, even of identical code: wrangler 4.164 does not compare.
   const deployed = parseDeploy((await run(['deploy', ...envArgs(t)], 'wrangler deploy', true)).stdout)
   const url = (options.url ?? deployed.url)?.replace(/\/+$/, '')
-  if (!url) throw new DeployStop('deployed, but wrangler printed no workers.dev URL (custom routes only?): run again with --url https://<your host> for the smoke test')
+  if (!url)
+    throw new DeployStop('deployed, but wrangler printed no workers.dev URL (custom routes only?): run again with --url https://<your host> for the smoke test')
   log(`7. deployed ${t.workerName}${deployed.versionId ? ` version ${deployed.versionId}` : ''} at ${url}`)
 
   // 8. Smoke test.

@@ -56,7 +56,8 @@ export function readTarget(environment: DeployedEnvironment, configPath = path.j
   if (envVar !== environment) throw new Error(`[env.${environment}] must set vars.ENVIRONMENT = "${environment}" (found ${JSON.stringify(envVar)})`)
   const [d1, ...extraD1] = config.d1_databases
   if (!d1 || extraD1.length > 0 || !d1.database_name) throw new Error(`[env.${environment}] needs exactly one d1_databases entry with a database_name`)
-  if (d1.database_id) throw new Error(`[env.${environment}] d1 binding ${d1.binding} has a database_id: keep the repository account-neutral (wrangler resolves database_name)`)
+  if (d1.database_id)
+    throw new Error(`[env.${environment}] d1 binding ${d1.binding} has a database_id: keep the repository account-neutral (wrangler resolves database_name)`)
   const migrationsDir = path.resolve(path.dirname(configPath), d1.migrations_dir ?? 'migrations')
 
   const names = [
@@ -84,7 +85,9 @@ export function readTarget(environment: DeployedEnvironment, configPath = path.j
       messageRetries: PULL_CONSUMER.messageRetries,
       visibilityTimeoutSecs: PULL_CONSUMER.visibilityTimeoutSecs,
     },
-    migrationFiles: readdirSync(migrationsDir).filter((f) => f.endsWith('.sql')).sort(),
+    migrationFiles: readdirSync(migrationsDir)
+      .filter((f) => f.endsWith('.sql'))
+      .sort(),
     requiredSecrets: requiredSecretNames(environment),
   }
 }

@@ -12,15 +12,22 @@ export type Wrangler = (args: string[], options?: { echo?: boolean; env?: Record
  * migrations apply` skips its confirmation, and provisioning never writes ids back into wrangler.toml.
  */
 export function wranglerOnPath(): Wrangler {
-  return (args, options = {}) => new Promise((resolve, reject) => {
-    const child = spawn('wrangler', args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); if (options.echo) process.stdout.write(d) })
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); if (options.echo) process.stderr.write(d) })
-    child.on('error', (err) => reject(new Error(`cannot run wrangler (${err.message}): run through \`npm run deploy\` so node_modules/.bin is on PATH`)))
-    child.on('close', (code) => resolve({ status: code ?? 1, stdout, stderr }))
-  })
+  return (args, options = {}) =>
+    new Promise((resolve, reject) => {
+      const child = spawn('wrangler', args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } })
+      let stdout = ''
+      let stderr = ''
+      child.stdout.on('data', (d: Buffer) => {
+        stdout += d.toString()
+        if (options.echo) process.stdout.write(d)
+      })
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString()
+        if (options.echo) process.stderr.write(d)
+      })
+      child.on('error', (err) => reject(new Error(`cannot run wrangler (${err.message}): run through \`npm run deploy\` so node_modules/.bin is on PATH`)))
+      child.on('close', (code) => resolve({ status: code ?? 1, stdout, stderr }))
+    })
 }
 
 /** `wrangler whoami --json` (src/user/whoami.ts): `{loggedIn: true, accounts: [{id, name}], ...}`, or `{"loggedIn":false}` and exit 1. */
@@ -131,7 +138,9 @@ function lastJsonValue(stdout: string): unknown {
     if ((c === '{' || c === '[') && (i === 0 || trimmed[i - 1] === '\n')) {
       try {
         return JSON.parse(trimmed.slice(i))
-      } catch { /* not the start of the JSON value */ }
+      } catch {
+        /* not the start of the JSON value */
+      }
     }
   }
   return undefined

@@ -51,17 +51,34 @@ describe('wrangler.toml environments', () => {
     expect(config.vars.ENVIRONMENT).toBe(env)
     expect(Object.keys(config.vars).sort()).toEqual(Object.keys(top.vars).sort())
     expect(names(producers(config), (p) => p.binding)).toEqual(names(producers(top), (p) => p.binding))
-    for (const p of producers(config)) expect(queueRole(p.queue, env)).toBe(queueRole(producers(top).find((t) => t.binding === p.binding)?.queue ?? '', 'development'))
+    for (const p of producers(config))
+      expect(queueRole(p.queue, env)).toBe(queueRole(producers(top).find((t) => t.binding === p.binding)?.queue ?? '', 'development'))
     // Worker consumers: the top level's, with the same settings; node-ops has orchestrator-runner's pull consumer instead.
-    const expected = consumers(top).filter((c) => c.queue !== 'node-ops').map((c) => ({ ...c, queue: queueName(queueRole(c.queue, 'development') ?? 'usage-events', env), ...(c.dead_letter_queue ? { dead_letter_queue: queueName(queueRole(c.dead_letter_queue, 'development') ?? 'usage-events', env) } : {}) }))
+    const expected = consumers(top)
+      .filter((c) => c.queue !== 'node-ops')
+      .map((c) => ({
+        ...c,
+        queue: queueName(queueRole(c.queue, 'development') ?? 'usage-events', env),
+        ...(c.dead_letter_queue ? { dead_letter_queue: queueName(queueRole(c.dead_letter_queue, 'development') ?? 'usage-events', env) } : {}),
+      }))
     expect(consumers(config)).toEqual(expected)
     expect(consumers(config).map((c) => c.queue)).not.toContain(queueName('node-ops', env))
     expect(objects(config)).toEqual(objects(top))
     expect(config.migrations).toEqual(top.migrations) // [[migrations]] are inherited, never repeated
     expect(config.triggers.crons).toEqual(top.triggers.crons)
-    expect((config.d1_databases as { binding: string; database_name?: string; migrations_dir?: string }[]).map((d) => [d.binding, d.database_name, d.migrations_dir])).toEqual([['DB', `cic-${env}`, 'd1-migrations']])
+    expect(
+      (config.d1_databases as { binding: string; database_name?: string; migrations_dir?: string }[]).map((d) => [
+        d.binding,
+        d.database_name,
+        d.migrations_dir,
+      ]),
+    ).toEqual([['DB', `cic-${env}`, 'd1-migrations']])
     expect(config.observability?.enabled).toBe(true)
-    expect(readTarget(env).queues.map((q) => q.role).sort()).toEqual([...QUEUE_ROLES].sort())
+    expect(
+      readTarget(env)
+        .queues.map((q) => q.role)
+        .sort(),
+    ).toEqual([...QUEUE_ROLES].sort())
   })
 
   it('staging and production share no queue and no database', () => {
@@ -71,7 +88,9 @@ describe('wrangler.toml environments', () => {
   })
 
   it('gives every env the AUTH_FAILURES rate limit the code assumes, each under its own namespace_id', () => {
-    const limits = envs.map(([, config]) => (config.ratelimits as { name: string; namespace_id: string; simple: object }[]).find((r) => r.name === 'AUTH_FAILURES'))
+    const limits = envs.map(([, config]) =>
+      (config.ratelimits as { name: string; namespace_id: string; simple: object }[]).find((r) => r.name === 'AUTH_FAILURES'),
+    )
     for (const r of limits) expect(r?.simple).toEqual({ limit: AUTH_FAILURE_LIMIT, period: AUTH_FAILURE_PERIOD_SECONDS })
     expect(new Set(limits.map((r) => r?.namespace_id)).size).toBe(envs.length)
   })

@@ -15,8 +15,7 @@ export async function adminCall<T>(admin: Admin, method: string, route: string, 
 export type TenantUsage = { requests: number; prompt_tokens: number; completion_tokens: number }
 
 /** The tenant's whole ledger (GET /admin/tenants/:id/usage, no range). */
-export const tenantUsage = (admin: Admin, tenantId: string) =>
-  adminCall<TenantUsage>(admin, 'GET', `/admin/tenants/${encodeURIComponent(tenantId)}/usage`)
+export const tenantUsage = (admin: Admin, tenantId: string) => adminCall<TenantUsage>(admin, 'GET', `/admin/tenants/${encodeURIComponent(tenantId)}/usage`)
 
 /** The limits in force and the leases in flight, as the tenant's admission object reports them. */
 export type AdmissionState = { limits: { rpm: number; concurrency: number; keyRpm: number }; inFlight: number }

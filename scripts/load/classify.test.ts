@@ -5,12 +5,18 @@ import type { LoadTarget } from './mix.ts'
 import { blankOutcome, type Outcome } from './send-request.ts'
 
 const outcome = (status: number | null, errorCode: string | null = null, usage: Outcome['usage'] = null, tenant = 0): Outcome => ({
-  ...blankOutcome(0, { kind: 'chat', stream: false, tenant, key: 0, model: 'm' }, 0), sentAt: 0, status, errorCode, usage,
+  ...blankOutcome(0, { kind: 'chat', stream: false, tenant, key: 0, model: 'm' }, 0),
+  sentAt: 0,
+  status,
+  errorCode,
+  usage,
 })
 
 describe('refusalLayer', () => {
   it('places each admission refusal by its code, and the shared rate_limit_exceeded by its message', () => {
-    expect(refusalLayer('rate_limit_exceeded', 'Rate limit reached for requests per minute (RPM) on this API key: Limit 6, Used 6, Requested 1.')).toBe('key_rpm')
+    expect(refusalLayer('rate_limit_exceeded', 'Rate limit reached for requests per minute (RPM) on this API key: Limit 6, Used 6, Requested 1.')).toBe(
+      'key_rpm',
+    )
     expect(refusalLayer('rate_limit_exceeded', 'Rate limit reached for requests per minute (RPM): Limit 12, Used 12, Requested 1.')).toBe('rpm')
     expect(refusalLayer('rate_limit_exceeded', 'Rate limit reached for tokens per minute (TPM): Limit 100')).toBe('tpm')
     expect(refusalLayer('concurrency_limit_exceeded', 'Too many requests in flight')).toBe('concurrency')
@@ -33,7 +39,11 @@ describe('disposition', () => {
 describe('the ledger comparison', () => {
   const target: LoadTarget = { tenants: [{ id: 't0', name: 't0', keys: [] }], models: ['m'], embeddingModels: [] }
   const zero = { requests: 0, prompt_tokens: 0, completion_tokens: 0 }
-  const outcomes = [outcome(200, null, { promptTokens: 5, completionTokens: 4 }), outcome(200, null, { promptTokens: 3, completionTokens: 0 }), outcome(429, 'rate_limit_exceeded')]
+  const outcomes = [
+    outcome(200, null, { promptTokens: 5, completionTokens: 4 }),
+    outcome(200, null, { promptTokens: 3, completionTokens: 0 }),
+    outcome(429, 'rate_limit_exceeded'),
+  ]
 
   it('passes when the ledger holds each reached request once, with the tokens the client saw', () => {
     const expected = expectLedger(outcomes, 1)

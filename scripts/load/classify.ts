@@ -13,9 +13,12 @@ export type RefusalLayer = 'key_rpm' | 'rpm' | 'tpm' | 'concurrency' | 'budget_i
  */
 export function refusalLayer(code: string | null, message: string | null): RefusalLayer {
   switch (code) {
-    case 'concurrency_limit_exceeded': return 'concurrency'
-    case 'request_too_large': return 'request_too_large'
-    case 'insufficient_quota': return 'budget'
+    case 'concurrency_limit_exceeded':
+      return 'concurrency'
+    case 'request_too_large':
+      return 'request_too_large'
+    case 'insufficient_quota':
+      return 'budget'
     case 'rate_limit_exceeded': {
       const m = message ?? ''
       if (m.includes('(RPM) on this API key')) return 'key_rpm'
@@ -24,7 +27,8 @@ export function refusalLayer(code: string | null, message: string | null): Refus
       if (m.includes('token budget')) return 'budget_in_flight'
       return 'unknown'
     }
-    default: return 'unknown'
+    default:
+      return 'unknown'
   }
 }
 
@@ -40,7 +44,17 @@ export function refusalLayer(code: string | null, message: string | null): Refus
 export type Disposition = 'reached' | 'refused' | 'unrouted' | 'unknown' | 'dropped'
 
 /** Codes of gateway errors that follow a node's answer or timeout (workers/src/services/proxy/upstream-*.ts). */
-const REACHED_CODES = new Set(['upstream_error', 'upstream_overloaded', 'upstream_timeout', 'upstream_connect_timeout', 'upstream_connection_lost', 'upstream_auth_failed', 'upstream_stream_broken', 'upstream_stream_error', 'upstream_idle_timeout'])
+const REACHED_CODES = new Set([
+  'upstream_error',
+  'upstream_overloaded',
+  'upstream_timeout',
+  'upstream_connect_timeout',
+  'upstream_connection_lost',
+  'upstream_auth_failed',
+  'upstream_stream_broken',
+  'upstream_stream_error',
+  'upstream_idle_timeout',
+])
 
 export function disposition(o: Outcome): Disposition {
   if (o.sentAt === null) return 'dropped'

@@ -47,13 +47,25 @@ export function readBaseline(admin: Admin, target: LoadTarget): Promise<TenantUs
   return Promise.all(target.tenants.map((t) => tenantUsage(admin, t.id)))
 }
 
-export function judgeLedger(target: LoadTarget, expected: readonly LedgerExpectation[], baseline: readonly TenantUsage[], after: readonly TenantUsage[], waitedMs: number): LedgerResult {
+export function judgeLedger(
+  target: LoadTarget,
+  expected: readonly LedgerExpectation[],
+  baseline: readonly TenantUsage[],
+  after: readonly TenantUsage[],
+  waitedMs: number,
+): LedgerResult {
   const tenants = target.tenants.map((t, i): LedgerTenantResult => {
     const e = expected[i]!
     const counted = after[i]!.requests - baseline[i]!.requests
     const ledgerTokens = usedTokens(after[i]!) - usedTokens(baseline[i]!)
     const tokensOk = e.tokens === null || e.min !== e.max || ledgerTokens === e.tokens
-    return { tenant: t.name, expected: { min: e.min, max: e.max }, counted, tokens: { client: e.tokens, ledger: ledgerTokens }, ok: counted >= e.min && counted <= e.max && tokensOk }
+    return {
+      tenant: t.name,
+      expected: { min: e.min, max: e.max },
+      counted,
+      tokens: { client: e.tokens, ledger: ledgerTokens },
+      ok: counted >= e.min && counted <= e.max && tokensOk,
+    }
   })
   return { ok: tenants.every((t) => t.ok), exact: expected.every((e) => e.min === e.max), waitedMs, tenants }
 }
@@ -62,7 +74,13 @@ export function judgeLedger(target: LoadTarget, expected: readonly LedgerExpecta
  * Polls until every tenant has at least its minimum and nothing changed for `settleMs` (a late duplicate
  * would show), or `timeoutMs` passed; then judges the last reading.
  */
-export async function checkLedger(admin: Admin, target: LoadTarget, expected: readonly LedgerExpectation[], baseline: readonly TenantUsage[], { timeoutMs = 60_000, pollMs = 500, settleMs = 2_000 } = {}): Promise<LedgerResult> {
+export async function checkLedger(
+  admin: Admin,
+  target: LoadTarget,
+  expected: readonly LedgerExpectation[],
+  baseline: readonly TenantUsage[],
+  { timeoutMs = 60_000, pollMs = 500, settleMs = 2_000 } = {},
+): Promise<LedgerResult> {
   const started = Date.now()
   let last = ''
   let stableSince = Date.now()

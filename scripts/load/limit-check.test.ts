@@ -16,7 +16,7 @@ describe('the rolling-window check', () => {
     expect(checkRateLimits(admitted, limits(10))).toEqual([expect.objectContaining({ observed: 10, ok: true })])
   })
 
-  it('does not blame the server for what only the client\'s timing uncertainty could put in one window', () => {
+  it("does not blame the server for what only the client's timing uncertainty could put in one window", () => {
     // Each admission happened somewhere between sending (from) and the response headers (to): the last one
     // may have been admitted after the first left the window, so this is not a certain overshoot.
     const admitted = [...Array.from({ length: 10 }, (_, i) => at(i * 100)), at(59_000, 60_500)]

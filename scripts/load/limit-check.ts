@@ -64,7 +64,17 @@ export function checkRateLimits(admitted: readonly AdmittedRequest[], limits: re
 
 /** Concurrency as the admission object itself reports it (its leases in flight), sampled during the run. */
 export function checkConcurrency(maxInFlightSeen: readonly number[], limits: readonly TenantLimits[]): LimitFinding[] {
-  return limits.flatMap((l, tenant) => l.concurrency > 0
-    ? [{ tenant, limit: 'concurrency' as const, allowed: l.concurrency, observed: maxInFlightSeen[tenant] ?? 0, ok: (maxInFlightSeen[tenant] ?? 0) <= l.concurrency }]
-    : [])
+  return limits.flatMap((l, tenant) =>
+    l.concurrency > 0
+      ? [
+          {
+            tenant,
+            limit: 'concurrency' as const,
+            allowed: l.concurrency,
+            observed: maxInFlightSeen[tenant] ?? 0,
+            ok: (maxInFlightSeen[tenant] ?? 0) <= l.concurrency,
+          },
+        ]
+      : [],
+  )
 }

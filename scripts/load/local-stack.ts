@@ -67,10 +67,18 @@ export async function startLocalStack(log: (line: string) => void): Promise<Loca
     const stack = await startDevStack({ port: await freePort(), standinPort: await freePort(), persistTo, quiet: true })
     log(`gateway ${stack.url}`)
     return {
-      url: stack.url, adminToken: stack.adminToken,
-      nodes: [{ endpoint: fast.url, models: [LOCAL_MODELS.fast, LOCAL_MODELS.embedding] }, { endpoint: paced.url, models: [LOCAL_MODELS.paced] }],
-      models: [LOCAL_MODELS.fast, LOCAL_MODELS.paced], embeddingModels: [LOCAL_MODELS.embedding],
-      close: async () => { await stack.close(); await cleanup() },
+      url: stack.url,
+      adminToken: stack.adminToken,
+      nodes: [
+        { endpoint: fast.url, models: [LOCAL_MODELS.fast, LOCAL_MODELS.embedding] },
+        { endpoint: paced.url, models: [LOCAL_MODELS.paced] },
+      ],
+      models: [LOCAL_MODELS.fast, LOCAL_MODELS.paced],
+      embeddingModels: [LOCAL_MODELS.embedding],
+      close: async () => {
+        await stack.close()
+        await cleanup()
+      },
     }
   } catch (err) {
     await cleanup()

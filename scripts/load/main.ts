@@ -21,7 +21,9 @@ try {
 const log = (line: string) => console.error(`[load] ${line}`)
 const prepared = await prepareTarget(options, log)
 // Ctrl+C mid-run: stop the local stack and remove its state, as a normal end does.
-process.once('SIGINT', () => { void prepared.close().finally(() => process.exit(130)) })
+process.once('SIGINT', () => {
+  void prepared.close().finally(() => process.exit(130))
+})
 let exitCode = 1
 try {
   log(`sending ${options.ratePerSecond} req/s for ${options.durationMs / 1000} s to ${prepared.url}…`)

@@ -28,7 +28,11 @@ export type MixOptions = {
 }
 
 /** Shares of the three kinds: mostly chat, as OpenAI-compatible traffic is. */
-const KIND_SHARES: [RequestKind, number][] = [['chat', 0.6], ['completion', 0.2], ['embedding', 0.2]]
+const KIND_SHARES: [RequestKind, number][] = [
+  ['chat', 0.6],
+  ['completion', 0.2],
+  ['embedding', 0.2],
+]
 const WORDS = ['alpha', 'beta', 'gamma', 'delta', 'load', 'test', 'edge', 'token', 'node', 'queue', 'ledger', 'limit']
 
 const pick = <T>(items: readonly T[], random: () => number): T => items[Math.floor(random() * items.length)]!

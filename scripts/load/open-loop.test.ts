@@ -4,8 +4,18 @@ import { runOpenLoop, type Clock } from './open-loop.ts'
 /** Virtual time: sleeping jumps to the wake-up time; a test moves time on by hand to play a busy client. */
 function virtualClock() {
   let now = 1_000
-  const clock: Clock = { now: () => now, sleepUntil: async (at) => { now = Math.max(now, at) } }
-  return { clock, advance: (ms: number) => { now += ms } }
+  const clock: Clock = {
+    now: () => now,
+    sleepUntil: async (at) => {
+      now = Math.max(now, at)
+    },
+  }
+  return {
+    clock,
+    advance: (ms: number) => {
+      now += ms
+    },
+  }
 }
 
 type Sent = { index: number; dueAt: number; sentAt: number; endAt: number; dropped: boolean }
@@ -15,7 +25,9 @@ describe('runOpenLoop', () => {
     const { clock, advance } = virtualClock()
     const arrivals = Float64Array.from([0, 10, 20, 30, 40])
     const { results, startedAt } = await runOpenLoop<Sent>({
-      arrivals, maxInFlight: 100, clock,
+      arrivals,
+      maxInFlight: 100,
+      clock,
       send: async (index, dueAt) => {
         const sentAt = clock.now()
         if (index === 1) advance(25) // the client stalls while sending request 1: 2 and 3 leave late
@@ -33,14 +45,19 @@ describe('runOpenLoop', () => {
     const { clock } = virtualClock()
     const release: (() => void)[] = []
     const run = runOpenLoop<Sent>({
-      arrivals: Float64Array.from([0, 1, 2, 3]), maxInFlight: 2, clock,
-      send: (index, dueAt) => new Promise((resolve) => {
-        release.push(() => resolve({ index, dueAt, sentAt: dueAt, endAt: clock.now(), dropped: false }))
-      }),
+      arrivals: Float64Array.from([0, 1, 2, 3]),
+      maxInFlight: 2,
+      clock,
+      send: (index, dueAt) =>
+        new Promise((resolve) => {
+          release.push(() => resolve({ index, dueAt, sentAt: dueAt, endAt: clock.now(), dropped: false }))
+        }),
       dropped: (index, dueAt) => ({ index, dueAt, sentAt: NaN, endAt: NaN, dropped: true }),
     })
     await new Promise((r) => setImmediate(r))
-    release.forEach((f) => { f() })
+    release.forEach((f) => {
+      f()
+    })
     const { results } = await run
     expect(results.map((r) => r.dropped)).toEqual([false, false, true, true])
   })

@@ -35,7 +35,12 @@ export async function runOpenLoop<R>(options: OpenLoopOptions<R>): Promise<{ res
       results[i] = options.dropped(i, dueAt)
       continue
     }
-    const p: Promise<void> = options.send(i, dueAt).then((r) => { results[i] = r }).finally(() => pending.delete(p))
+    const p: Promise<void> = options
+      .send(i, dueAt)
+      .then((r) => {
+        results[i] = r
+      })
+      .finally(() => pending.delete(p))
     pending.add(p)
   }
   await Promise.all(pending)

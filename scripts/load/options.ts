@@ -64,7 +64,8 @@ export function parseDuration(raw: string): number {
 
 function numberFlag(name: string, raw: string, { min = 0, max = Infinity, integer = false } = {}): number {
   const n = Number(raw)
-  if (!Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) throw new Error(`--${name} must be ${integer ? 'an integer' : 'a number'} in [${min}, ${max}], got ${raw}`)
+  if (!Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n)))
+    throw new Error(`--${name} must be ${integer ? 'an integer' : 'a number'} in [${min}, ${max}], got ${raw}`)
   return n
 }
 
@@ -72,13 +73,27 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
   const { values } = parseArgs({
     args: argv,
     options: {
-      url: { type: 'string' }, 'admin-token': { type: 'string' }, node: { type: 'string', multiple: true },
-      model: { type: 'string', multiple: true }, 'embedding-model': { type: 'string', multiple: true },
-      'keys-out': { type: 'string' }, 'skip-setup': { type: 'boolean' }, 'keys-file': { type: 'string' },
-      rate: { type: 'string', default: '20' }, duration: { type: 'string', default: '15s' }, arrivals: { type: 'string', default: 'fixed' },
-      tenants: { type: 'string', default: '4' }, keys: { type: 'string', default: '2' }, 'stream-share': { type: 'string', default: '0.5' },
-      'max-tokens': { type: 'string', default: '16' }, 'max-in-flight': { type: 'string', default: '2000' }, seed: { type: 'string', default: '1' },
-      'ledger-timeout': { type: 'string', default: '60s' }, 'request-timeout': { type: 'string', default: '60s' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      url: { type: 'string' },
+      'admin-token': { type: 'string' },
+      node: { type: 'string', multiple: true },
+      model: { type: 'string', multiple: true },
+      'embedding-model': { type: 'string', multiple: true },
+      'keys-out': { type: 'string' },
+      'skip-setup': { type: 'boolean' },
+      'keys-file': { type: 'string' },
+      rate: { type: 'string', default: '20' },
+      duration: { type: 'string', default: '15s' },
+      arrivals: { type: 'string', default: 'fixed' },
+      tenants: { type: 'string', default: '4' },
+      keys: { type: 'string', default: '2' },
+      'stream-share': { type: 'string', default: '0.5' },
+      'max-tokens': { type: 'string', default: '16' },
+      'max-in-flight': { type: 'string', default: '2000' },
+      seed: { type: 'string', default: '1' },
+      'ledger-timeout': { type: 'string', default: '60s' },
+      'request-timeout': { type: 'string', default: '60s' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
     },
   })
   if (values.help) throw new HelpRequested()

@@ -11,7 +11,7 @@ export type Percentiles = { count: number; p50: number; p90: number; p99: number
 /** Nearest-rank percentiles (ms, 0.1 ms resolution); zeros for an empty set. */
 export function percentiles(values: readonly number[]): Percentiles {
   const sorted = Float64Array.from(values).sort()
-  const at = (p: number) => sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!
+  const at = (p: number) => (sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!)
   const round = (n: number) => Math.round(n * 10) / 10
   return { count: sorted.length, p50: round(at(50)), p90: round(at(90)), p99: round(at(99)), max: round(at(100)) }
 }
@@ -36,7 +36,9 @@ export type Report = {
   ok: boolean
 }
 
-const bump = (record: Record<string, number>, key: string) => { record[key] = (record[key] ?? 0) + 1 }
+const bump = (record: Record<string, number>, key: string) => {
+  record[key] = (record[key] ?? 0) + 1
+}
 
 export function buildReport(run: RunInfo, outcomes: readonly Outcome[], ledger: LedgerResult | null, limits: Report['limits']): Report {
   const sent = outcomes.filter((o) => o.sentAt !== null)
@@ -62,17 +64,25 @@ export function buildReport(run: RunInfo, outcomes: readonly Outcome[], ledger: 
       sent: Math.round((sent.length / (run.durationMs / 1000)) * 10) / 10,
       answered: lastEnd > firstDue ? Math.round((answered.length / ((lastEnd - firstDue) / 1000)) * 10) / 10 : 0,
     },
-    status, byKind,
+    status,
+    byKind,
     latencyMs: { all: percentiles(answered.map((o) => o.endAt! - o.dueAt)), ok: percentiles(ok.map((o) => o.endAt! - o.dueAt)) },
     ttftMs: percentiles(ok.filter((o) => o.spec.stream && o.firstTokenAt !== null).map((o) => o.firstTokenAt! - o.dueAt)),
     sendLagMs: percentiles(sent.map((o) => o.sentAt! - o.dueAt)),
-    rateLimited, errors, ledger, limits,
+    rateLimited,
+    errors,
+    ledger,
+    limits,
     ok: (ledger?.ok ?? true) && (limits?.ok ?? true),
   }
 }
 
 const fmtP = (p: Percentiles) => `p50 ${p.p50}  p90 ${p.p90}  p99 ${p.p99}  max ${p.max}  (n=${p.count})`
-const fmtCounts = (r: Record<string, number>) => Object.entries(r).sort().map(([k, v]) => `${k}: ${v}`).join(', ') || 'none'
+const fmtCounts = (r: Record<string, number>) =>
+  Object.entries(r)
+    .sort()
+    .map(([k, v]) => `${k}: ${v}`)
+    .join(', ') || 'none'
 
 export function formatReport(r: Report): string {
   const lines = [
@@ -89,18 +99,25 @@ export function formatReport(r: Report): string {
     `  errors       ${fmtCounts(r.errors)}`,
   ]
   if (r.ledger) {
-    lines.push(`  ledger       ${r.ledger.ok ? 'PASS' : 'FAIL'}${r.ledger.exact ? ' (exact)' : ' (some responses could not be placed: range)'}, drained in ${r.ledger.waitedMs} ms`)
+    lines.push(
+      `  ledger       ${r.ledger.ok ? 'PASS' : 'FAIL'}${r.ledger.exact ? ' (exact)' : ' (some responses could not be placed: range)'}, drained in ${r.ledger.waitedMs} ms`,
+    )
     for (const t of r.ledger.tenants) {
       const expected = t.expected.min === t.expected.max ? `${t.expected.min}` : `${t.expected.min}..${t.expected.max}`
-      const diff = t.counted < t.expected.min ? ` MISSING ${t.expected.min - t.counted}` : t.counted > t.expected.max ? ` EXTRA ${t.counted - t.expected.max}` : ''
-      lines.push(`    ${t.tenant}: expected ${expected}, counted ${t.counted}${diff}; tokens client ${t.tokens.client ?? 'n/a'}, ledger ${t.tokens.ledger}${t.ok ? '' : '  <-- FAIL'}`)
+      const diff =
+        t.counted < t.expected.min ? ` MISSING ${t.expected.min - t.counted}` : t.counted > t.expected.max ? ` EXTRA ${t.counted - t.expected.max}` : ''
+      lines.push(
+        `    ${t.tenant}: expected ${expected}, counted ${t.counted}${diff}; tokens client ${t.tokens.client ?? 'n/a'}, ledger ${t.tokens.ledger}${t.ok ? '' : '  <-- FAIL'}`,
+      )
     }
   }
   if (r.limits) {
     lines.push(`  limits       ${r.limits.ok ? 'PASS' : 'FAIL'}`)
     for (const f of r.limits.findings) {
       const what = f.limit === 'concurrency' ? 'most in flight (sampled)' : 'most admitted in 60 s'
-      lines.push(`    ${f.tenantName} ${f.limit}${f.key === undefined ? '' : ` key ${f.key}`}: allowed ${f.allowed}, ${what} ${f.observed}${f.ok ? '' : '  <-- FAIL'}`)
+      lines.push(
+        `    ${f.tenantName} ${f.limit}${f.key === undefined ? '' : ` key ${f.key}`}: allowed ${f.allowed}, ${what} ${f.observed}${f.ok ? '' : '  <-- FAIL'}`,
+      )
     }
   }
   lines.push(r.ok ? 'PASS' : 'FAIL')

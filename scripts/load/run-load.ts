@@ -39,18 +39,32 @@ function sampleInFlight(admin: Admin, target: LoadTarget, limits: TenantLimits[]
   const timer = setInterval(() => {
     if (busy || watched.length === 0) return
     busy = true
-    Promise.all(watched.map(async ({ id, i }) => { most[i] = Math.max(most[i]!, (await admissionState(admin, id)).inFlight) }))
+    Promise.all(
+      watched.map(async ({ id, i }) => {
+        most[i] = Math.max(most[i]!, (await admissionState(admin, id)).inFlight)
+      }),
+    )
       .catch(() => {}) // a missed sample only weakens the check
-      .finally(() => { busy = false })
+      .finally(() => {
+        busy = false
+      })
   }, SAMPLE_EVERY_MS)
-  return { stop: () => { clearInterval(timer); return most } }
+  return {
+    stop: () => {
+      clearInterval(timer)
+      return most
+    },
+  }
 }
 
 export async function runLoadTest(o: RunOptions): Promise<Report> {
   const { admin, target } = o
   const baseline = await readBaseline(admin, target)
-  const limits: TenantLimits[] = (await Promise.all(target.tenants.map((t) => admissionState(admin, t.id))))
-    .map(({ limits: l }) => ({ rpm: l.rpm, keyRpm: l.keyRpm, concurrency: l.concurrency }))
+  const limits: TenantLimits[] = (await Promise.all(target.tenants.map((t) => admissionState(admin, t.id)))).map(({ limits: l }) => ({
+    rpm: l.rpm,
+    keyRpm: l.keyRpm,
+    concurrency: l.concurrency,
+  }))
   // Two streams from one seed: the arrival times, and the request mix (drawn in index order, dropped ones too).
   const arrivals = arrivalTimes(o.ratePerSecond, o.durationMs, o.arrivals, seededRandom(o.seed))
   const mixRandom = seededRandom(o.seed + 1)
@@ -59,7 +73,9 @@ export async function runLoadTest(o: RunOptions): Promise<Report> {
   const sampler = sampleInFlight(admin, target, limits)
   const next = () => nextRequest(target, { streamShare: o.streamShare, maxTokens: o.maxTokens }, mixRandom)
   const { results } = await runOpenLoop({
-    arrivals, maxInFlight: o.maxInFlight, clock: realClock,
+    arrivals,
+    maxInFlight: o.maxInFlight,
+    clock: realClock,
     send: (index, dueAt) => {
       const spec = next()
       const tenant = target.tenants[spec.tenant]!
@@ -74,10 +90,22 @@ export async function runLoadTest(o: RunOptions): Promise<Report> {
   const admitted: AdmittedRequest[] = results
     .filter((r) => isAdmitted(disposition(r)) && r.sentAt !== null && r.headersAt !== null)
     .map((r) => ({ tenant: r.spec.tenant, key: r.spec.key, from: r.sentAt!, to: r.headersAt! }))
-  const findings = [...checkRateLimits(admitted, limits), ...checkConcurrency(maxInFlightSeen, limits)]
-    .map((f) => ({ ...f, tenantName: target.tenants[f.tenant]!.name }))
+  const findings = [...checkRateLimits(admitted, limits), ...checkConcurrency(maxInFlightSeen, limits)].map((f) => ({
+    ...f,
+    tenantName: target.tenants[f.tenant]!.name,
+  }))
   return buildReport(
-    { url: o.url, ratePerSecond: o.ratePerSecond, durationMs: o.durationMs, arrivals: o.arrivals, seed: o.seed, tenants: target.tenants.length, maxInFlight: o.maxInFlight },
-    results, ledger, { ok: findings.every((f) => f.ok), findings },
+    {
+      url: o.url,
+      ratePerSecond: o.ratePerSecond,
+      durationMs: o.durationMs,
+      arrivals: o.arrivals,
+      seed: o.seed,
+      tenants: target.tenants.length,
+      maxInFlight: o.maxInFlight,
+    },
+    results,
+    ledger,
+    { ok: findings.every((f) => f.ok), findings },
   )
 }

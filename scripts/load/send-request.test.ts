@@ -35,7 +35,8 @@ afterAll(async () => {
 })
 
 const spec = (path: string, stream: boolean): RequestSpec => ({ kind: 'chat', stream, tenant: 0, key: 0, model: 'm', path, body: '{}' })
-const send = (path: string, stream = false, timeoutMs = 5_000) => sendRequest(agent, base, 'sk', spec(path, stream), blankOutcome(0, spec(path, stream), performance.now()), timeoutMs)
+const send = (path: string, stream = false, timeoutMs = 5_000) =>
+  sendRequest(agent, base, 'sk', spec(path, stream), blankOutcome(0, spec(path, stream), performance.now()), timeoutMs)
 
 describe('sendRequest', () => {
   it('reads a stream: first token time (not the empty role chunk), the usage frame, a clean end', async () => {
@@ -49,7 +50,7 @@ describe('sendRequest', () => {
     expect(await send('/broken', true)).toMatchObject({ status: 200, streamBroken: true, errorCode: 'upstream_stream_error', usage: null })
   })
 
-  it('reads an error envelope\'s code and message', async () => {
+  it("reads an error envelope's code and message", async () => {
     expect(await send('/refuse')).toMatchObject({ status: 429, errorCode: 'rate_limit_exceeded', errorMessage: expect.stringContaining('(RPM)') })
   })
 

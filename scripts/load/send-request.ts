@@ -44,7 +44,20 @@ function usageOf(body: UsageBlock): Outcome['usage'] {
 
 export function blankOutcome(index: number, spec: Outcome['spec'], dueAt: number): Outcome {
   const { kind, stream, tenant, key, model } = spec // not the body: a long run keeps every outcome
-  return { index, spec: { kind, stream, tenant, key, model }, dueAt, sentAt: null, headersAt: null, firstTokenAt: null, endAt: null, status: null, errorCode: null, errorMessage: null, streamBroken: false, usage: null }
+  return {
+    index,
+    spec: { kind, stream, tenant, key, model },
+    dueAt,
+    sentAt: null,
+    headersAt: null,
+    firstTokenAt: null,
+    endAt: null,
+    status: null,
+    errorCode: null,
+    errorMessage: null,
+    streamBroken: false,
+    usage: null,
+  }
 }
 
 /** Reads SSE frames as they arrive: first token time, the usage frame, an error event. */
@@ -56,7 +69,11 @@ function streamReader(out: Outcome) {
     while ((end = buffer.indexOf('\n\n')) >= 0) {
       const frame = buffer.slice(0, end)
       buffer = buffer.slice(end + 2)
-      const data = frame.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trim()).join('\n')
+      const data = frame
+        .split('\n')
+        .filter((l) => l.startsWith('data:'))
+        .map((l) => l.slice(5).trim())
+        .join('\n')
       if (data === '' || data === '[DONE]') continue
       const chunk = parseJson(data)
       if (!chunk) continue
@@ -83,41 +100,49 @@ export function sendRequest(agent: http.Agent, baseUrl: URL, apiKey: string, spe
       out.endAt ??= performance.now()
       resolve(out)
     }
-    const req = http.request(new URL(spec.path, baseUrl), {
-      method: 'POST', agent,
-      headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(spec.body) },
-    }, (res) => {
-      out.headersAt = performance.now()
-      out.status = res.statusCode ?? null
-      res.setEncoding('utf8')
-      const isStream = out.status === 200 && spec.stream
-      const onStream = isStream ? streamReader(out) : null
-      let body = ''
-      res.on('data', (text: string) => { if (onStream) onStream(text); else body += text })
-      res.on('end', () => {
-        if (!isStream) {
-          const parsed = parseJson(body)
-          if (out.status === 200 && parsed) out.usage = usageOf(parsed)
-          if (out.status !== 200) {
-            out.errorCode = String(parsed?.error?.code ?? `http_${out.status}`)
-            out.errorMessage = String(parsed?.error?.message ?? '')
+    const req = http.request(
+      new URL(spec.path, baseUrl),
+      {
+        method: 'POST',
+        agent,
+        headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(spec.body) },
+      },
+      (res) => {
+        out.headersAt = performance.now()
+        out.status = res.statusCode ?? null
+        res.setEncoding('utf8')
+        const isStream = out.status === 200 && spec.stream
+        const onStream = isStream ? streamReader(out) : null
+        let body = ''
+        res.on('data', (text: string) => {
+          if (onStream) onStream(text)
+          else body += text
+        })
+        res.on('end', () => {
+          if (!isStream) {
+            const parsed = parseJson(body)
+            if (out.status === 200 && parsed) out.usage = usageOf(parsed)
+            if (out.status !== 200) {
+              out.errorCode = String(parsed?.error?.code ?? `http_${out.status}`)
+              out.errorMessage = String(parsed?.error?.message ?? '')
+            }
           }
-        }
-        finish()
-      })
-      res.on('error', (err: NodeJS.ErrnoException) => {
-        out.errorCode ??= err.code ?? 'response_error'
-        out.streamBroken = isStream
-        finish()
-      })
-      res.on('close', () => {
-        if (!res.complete && out.errorCode === null) {
-          out.errorCode = 'response_aborted'
+          finish()
+        })
+        res.on('error', (err: NodeJS.ErrnoException) => {
+          out.errorCode ??= err.code ?? 'response_error'
           out.streamBroken = isStream
-        }
-        finish()
-      })
-    })
+          finish()
+        })
+        res.on('close', () => {
+          if (!res.complete && out.errorCode === null) {
+            out.errorCode = 'response_aborted'
+            out.streamBroken = isStream
+          }
+          finish()
+        })
+      },
+    )
     req.on('error', (err: NodeJS.ErrnoException) => {
       if (out.status !== null) return // the response's own error handler reports it
       out.errorCode ??= err.code ?? 'request_error'

@@ -30,10 +30,14 @@ type Overrides = { rpm?: number; key_rpm?: number; concurrency?: number }
 export function plannedLimits(i: number, o: Pick<SetupOptions, 'ratePerSecond' | 'durationMs' | 'tenants' | 'keysPerTenant'>): Overrides {
   const perTenantPerWindow = (o.ratePerSecond / o.tenants) * Math.min(60, o.durationMs / 1000)
   switch (i) {
-    case 0: return { rpm: Math.max(2, Math.floor(perTenantPerWindow / 2)) }
-    case 1: return { key_rpm: Math.max(1, Math.floor(perTenantPerWindow / o.keysPerTenant / 2)) }
-    case 2: return { concurrency: Math.max(1, Math.floor(o.ratePerSecond / o.tenants / 50)) }
-    default: return {}
+    case 0:
+      return { rpm: Math.max(2, Math.floor(perTenantPerWindow / 2)) }
+    case 1:
+      return { key_rpm: Math.max(1, Math.floor(perTenantPerWindow / o.keysPerTenant / 2)) }
+    case 2:
+      return { concurrency: Math.max(1, Math.floor(o.ratePerSecond / o.tenants / 50)) }
+    default:
+      return {}
   }
 }
 

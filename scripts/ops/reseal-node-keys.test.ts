@@ -39,10 +39,17 @@ describe('reseal-node-keys', () => {
   it('runs as a script: SQL on stdout, a summary on stderr, exit 1 when a row is unreadable', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'reseal-'))
     const file = path.join(dir, 'rows.json')
-    writeFileSync(file, JSON.stringify([{ results: [
-      { id: 'n1', api_key_ciphertext: await seal(OLD, 'k1') },
-      { id: 'n2', api_key_ciphertext: await seal('another-key-0000000000', 'k2') },
-    ] }]))
+    writeFileSync(
+      file,
+      JSON.stringify([
+        {
+          results: [
+            { id: 'n1', api_key_ciphertext: await seal(OLD, 'k1') },
+            { id: 'n2', api_key_ciphertext: await seal('another-key-0000000000', 'k2') },
+          ],
+        },
+      ]),
+    )
     const script = path.join(import.meta.dirname, 'reseal-node-keys.ts')
     const r = spawnSync(process.execPath, [script, file], { encoding: 'utf8', env: { ...process.env, OLD_SECRETS_KEY: OLD, NEW_SECRETS_KEY: NEW } })
     expect(r.stderr).toContain('re-sealed: 1, already on the new key: 0, unreadable: 1')

@@ -8,9 +8,11 @@ import { readFileSync } from 'node:fs'
 import { z } from 'zod'
 import { open, seal } from '../../workers/src/services/nodes/secret-box.ts'
 
-const d1JsonSchema = z.array(z.object({
-  results: z.array(z.object({ id: z.string(), api_key_ciphertext: z.string().nullable() })),
-}))
+const d1JsonSchema = z.array(
+  z.object({
+    results: z.array(z.object({ id: z.string(), api_key_ciphertext: z.string().nullable() })),
+  }),
+)
 export type SealedRow = { id: string; api_key_ciphertext: string | null }
 
 export type ResealPlan = {
@@ -25,7 +27,11 @@ export type ResealPlan = {
 const quote = (text: string) => `'${text.replaceAll("'", "''")}'`
 
 async function opens(secret: string, box: string): Promise<string | null> {
-  try { return await open(secret, box) } catch { return null }
+  try {
+    return await open(secret, box)
+  } catch {
+    return null
+  }
 }
 
 export async function planReseal(rows: readonly SealedRow[], oldKey: string, newKey: string): Promise<ResealPlan> {
@@ -33,11 +39,18 @@ export async function planReseal(rows: readonly SealedRow[], oldKey: string, new
   for (const row of rows) {
     const box = row.api_key_ciphertext
     if (box === null) continue
-    if ((await opens(newKey, box)) !== null) { plan.alreadyNew.push(row.id); continue }
+    if ((await opens(newKey, box)) !== null) {
+      plan.alreadyNew.push(row.id)
+      continue
+    }
     const plain = await opens(oldKey, box)
-    if (plain === null) { plan.unreadable.push(row.id); continue }
-    plan.statements.push(`UPDATE nodes SET api_key_ciphertext = ${quote(await seal(newKey, plain))} ` +
-      `WHERE id = ${quote(row.id)} AND api_key_ciphertext = ${quote(box)};`)
+    if (plain === null) {
+      plan.unreadable.push(row.id)
+      continue
+    }
+    plan.statements.push(
+      `UPDATE nodes SET api_key_ciphertext = ${quote(await seal(newKey, plain))} ` + `WHERE id = ${quote(row.id)} AND api_key_ciphertext = ${quote(box)};`,
+    )
   }
   return plan
 }

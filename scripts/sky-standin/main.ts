@@ -10,11 +10,14 @@ import { consumeKnob, ensureStateDir, listClusters, readCluster, readKnobs, reco
 import { validateTask } from './task-schema.ts'
 
 const FAILURES: Record<LaunchFailure, string> = {
-  capacity: 'sky.exceptions.ResourcesUnavailableError: Failed to provision all possible launchable resources. Relax the task\'s resource requirements: 1x AWS({\'A100-80GB\': 1})\nReason: InsufficientInstanceCapacity: We currently do not have sufficient p4de.24xlarge capacity in the Availability Zone you requested.',
-  quota: 'sky.exceptions.ResourcesUnavailableError: Failed to acquire resources in all zones in us-east-1.\nReason: VcpuLimitExceeded: You have requested more vCPU capacity than your current vCPU limit of 0 allows. Request a quota increase.',
+  capacity:
+    "sky.exceptions.ResourcesUnavailableError: Failed to provision all possible launchable resources. Relax the task's resource requirements: 1x AWS({'A100-80GB': 1})\nReason: InsufficientInstanceCapacity: We currently do not have sufficient p4de.24xlarge capacity in the Availability Zone you requested.",
+  quota:
+    'sky.exceptions.ResourcesUnavailableError: Failed to acquire resources in all zones in us-east-1.\nReason: VcpuLimitExceeded: You have requested more vCPU capacity than your current vCPU limit of 0 allows. Request a quota increase.',
   auth: 'sky.exceptions.CloudUserIdentityError: Failed to get AWS user identity: AWS credentials are not set. Run `aws configure` and `sky check aws`.',
   error: 'RuntimeError: Failed to run command before rsync: unexpected error in the stand-in.',
-  setup: 'sky.exceptions.CommandError: Command bash setup.sh failed with return code 1.\nFailed to setup with return code 1. Check the details in log: ~/sky_logs/setup.log',
+  setup:
+    'sky.exceptions.CommandError: Command bash setup.sh failed with return code 1.\nFailed to setup with return code 1. Check the details in log: ~/sky_logs/setup.log',
   unsatisfiable: '', // unsatisfiableMessage(): it names the task and region
 }
 
@@ -72,7 +75,9 @@ async function launch(args: string[]): Promise<void> {
   const task = parse(readFileSync(taskPath, 'utf8')) as Task
   const problems = validateTask(task)
   if (problems) fail(1, `ValueError: Invalid task YAML (SkyPilot schema):\n  ${problems.join('\n  ')}`)
-  const missing = Object.entries(task.secrets ?? {}).filter(([name, v]) => v === null && !(name in secrets)).map(([name]) => name)
+  const missing = Object.entries(task.secrets ?? {})
+    .filter(([name, v]) => v === null && !(name in secrets))
+    .map(([name]) => name)
   if (missing.length > 0) fail(1, `ValueError: Secret variable(s) ${missing.join(', ')} have no value: pass them with --secret.`)
 
   const existing = readCluster(cluster)
@@ -100,9 +105,18 @@ async function launch(args: string[]): Promise<void> {
   console.log(`✓ Cluster launched: ${cluster}.\nJob submitted, ID: 1`)
   const snippet = registrationSnippet(task.run ?? '')
   if (!snippet) return void process.stderr.write('sky stand-in: the run script has no cic-register block; the node will not register\n')
-  const registered = runRegistration(snippet, {
-    ...envs, ...secrets, CIC_VLLM_PORT: String(node.port), CIC_NODE_ENDPOINT: node.url, VLLM_PID: String(node.pid), CIC_HEALTH_WAIT_SECONDS: '30',
-  }, cluster)
+  const registered = runRegistration(
+    snippet,
+    {
+      ...envs,
+      ...secrets,
+      CIC_VLLM_PORT: String(node.port),
+      CIC_NODE_ENDPOINT: node.url,
+      VLLM_PID: String(node.pid),
+      CIC_HEALTH_WAIT_SECONDS: '30',
+    },
+    cluster,
+  )
   // Like `sky launch -d`, success means "submitted": a failed registration is the node's problem, not launch's.
   if (!registered.ok) process.stderr.write(`sky stand-in: the node's registration step failed:\n${registered.output}\n`)
 }
@@ -112,20 +126,29 @@ function status(args: string[]): void {
   if (args.includes('--ip')) {
     const [name] = names
     const record = name ? readCluster(name) : null
-    if (!record) fail(1, `ValueError: '${name}' cluster not found. Please specify a single cluster to show its IP address.\nUsage: \`sky status --ip <cluster>\``)
+    if (!record)
+      fail(1, `ValueError: '${name}' cluster not found. Please specify a single cluster to show its IP address.\nUsage: \`sky status --ip <cluster>\``)
     if (record?.status !== 'UP') fail(1, `RuntimeError: Cluster '${name}' is not in UP status.`)
     console.log(new URL(record?.endpoint ?? 'http://127.0.0.1').hostname)
     return
   }
   const rows = listClusters().filter((c) => names.length === 0 || names.includes(c.name))
-  console.log(['NAME  LAUNCHED  STATUS  ENDPOINT', ...rows.map((c) => `${c.name}  ${new Date(c.launchedAt).toISOString()}  ${c.status}  ${c.endpoint ?? '-'}`)].join('\n'))
+  console.log(
+    ['NAME  LAUNCHED  STATUS  ENDPOINT', ...rows.map((c) => `${c.name}  ${new Date(c.launchedAt).toISOString()}  ${c.status}  ${c.endpoint ?? '-'}`)].join(
+      '\n',
+    ),
+  )
 }
 
 function down(args: string[]): void {
   if (!args.includes('-y') && !args.includes('--yes')) fail(2, 'Error: the sky stand-in requires -y.')
-  const found = args.filter((a) => !a.startsWith('-')).map(readCluster).filter((c) => c !== null)
+  const found = args
+    .filter((a) => !a.startsWith('-'))
+    .map(readCluster)
+    .filter((c) => c !== null)
   if (found.length === 0) return void console.log('Cluster(s) not found (tip: see `sky status`).')
-  if (consumeKnob('failDown', readKnobs().failDownTimes ?? 0)) fail(1, 'sky.exceptions.CloudError: Failed to terminate instances: RequestLimitExceeded (stand-in knob failDownTimes).')
+  if (consumeKnob('failDown', readKnobs().failDownTimes ?? 0))
+    fail(1, 'sky.exceptions.CloudError: Failed to terminate instances: RequestLimitExceeded (stand-in knob failDownTimes).')
   for (const cluster of found) {
     stopNode(cluster.pid)
     removeCluster(cluster.name)

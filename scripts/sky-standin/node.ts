@@ -15,7 +15,8 @@ export async function startVllmNode(cluster: string, model: string, apiKey: stri
   const logFile = path.join(stateDir(), `${cluster}.vllm.log`)
   const fd = openSync(logFile, 'w')
   const child = spawn(process.execPath, [VLLM_STANDIN, '--port', '0', '--model', model, '--api-key', apiKey], {
-    detached: true, stdio: ['ignore', fd, fd],
+    detached: true,
+    stdio: ['ignore', fd, fd],
   })
   closeSync(fd)
   child.unref()
@@ -42,6 +43,10 @@ export function stopNode(pid: number | null): void {
   try {
     process.kill(-pid, 'SIGTERM') // its whole process group (it was started detached)
   } catch {
-    try { process.kill(pid, 'SIGTERM') } catch { /* already gone */ }
+    try {
+      process.kill(pid, 'SIGTERM')
+    } catch {
+      /* already gone */
+    }
   }
 }

@@ -44,11 +44,14 @@ export function recordCall(argv: string[]): void {
 export function readCalls(dir = stateDir()): { at: number; argv: string[] }[] {
   const file = path.join(dir, 'calls.jsonl')
   if (!existsSync(file)) return []
-  return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as { at: number; argv: string[] })
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as { at: number; argv: string[] })
 }
 
 export function readCluster(name: string): ClusterRecord | null {
-  return existsSync(clusterFile(name)) ? JSON.parse(readFileSync(clusterFile(name), 'utf8')) as ClusterRecord : null
+  return existsSync(clusterFile(name)) ? (JSON.parse(readFileSync(clusterFile(name), 'utf8')) as ClusterRecord) : null
 }
 
 export function writeCluster(record: ClusterRecord): void {
@@ -62,13 +65,15 @@ export function removeCluster(name: string): void {
 export function listClusters(dir = stateDir()): ClusterRecord[] {
   const d = path.join(dir, 'clusters')
   if (!existsSync(d)) return []
-  return readdirSync(d).filter((f) => f.endsWith('.json')).map((f) => JSON.parse(readFileSync(path.join(d, f), 'utf8')) as ClusterRecord)
+  return readdirSync(d)
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => JSON.parse(readFileSync(path.join(d, f), 'utf8')) as ClusterRecord)
 }
 
 /** knobs.json in the state dir, overridden by SKY_STANDIN_FAIL / _FAIL_TIMES / _DELAY_MS / _FAIL_DOWN_TIMES. */
 export function readKnobs(): Knobs {
   const file = path.join(stateDir(), 'knobs.json')
-  const knobs: Knobs = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) as Knobs : {}
+  const knobs: Knobs = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Knobs) : {}
   const env = process.env
   if (env.SKY_STANDIN_FAIL) knobs.fail = env.SKY_STANDIN_FAIL as LaunchFailure
   if (env.SKY_STANDIN_FAIL_TIMES) knobs.failTimes = Number(env.SKY_STANDIN_FAIL_TIMES)

@@ -25,7 +25,11 @@ export function expandCaseInsensitiveGroups(pattern: string): string {
       let depth = 1
       while (i < pattern.length && depth > 0) {
         const ch = pattern[i] as string
-        if (ch === '\\') { out += pattern.slice(i, i + 2); i += 2; continue }
+        if (ch === '\\') {
+          out += pattern.slice(i, i + 2)
+          i += 2
+          continue
+        }
         if (ch === '[') throw new Error(`character class inside (?i:...) is not supported: ${pattern}`)
         if (ch === '(') depth++
         if (ch === ')') depth--
@@ -34,7 +38,11 @@ export function expandCaseInsensitiveGroups(pattern: string): string {
       }
       continue
     }
-    if (pattern[i] === '\\') { out += pattern.slice(i, i + 2); i += 2; continue }
+    if (pattern[i] === '\\') {
+      out += pattern.slice(i, i + 2)
+      i += 2
+      continue
+    }
     out += pattern[i]
     i++
   }
@@ -44,10 +52,12 @@ export function expandCaseInsensitiveGroups(pattern: string): string {
 function rewritePatterns(node: unknown): unknown {
   if (Array.isArray(node)) return node.map(rewritePatterns)
   if (!node || typeof node !== 'object') return node
-  return Object.fromEntries(Object.entries(node).map(([key, value]) => [
-    key,
-    key === 'pattern' && typeof value === 'string' && value.includes('(?i:') ? expandCaseInsensitiveGroups(value) : rewritePatterns(value),
-  ]))
+  return Object.fromEntries(
+    Object.entries(node).map(([key, value]) => [
+      key,
+      key === 'pattern' && typeof value === 'string' && value.includes('(?i:') ? expandCaseInsensitiveGroups(value) : rewritePatterns(value),
+    ]),
+  )
 }
 
 let compiled: ValidateFunction | null = null

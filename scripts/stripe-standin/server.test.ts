@@ -18,7 +18,11 @@ afterAll(() => standin.close())
 type Params = { payload?: Record<string, string>; identifier?: string; timestamp?: number }
 const send = (customer: string, extra: Params = {}) =>
   stripe.billing.meterEvents.create({
-    event_name: 'cic_tokens', payload: { stripe_customer_id: customer, value: '1234' }, identifier: `id-${customer}`, timestamp: hourAgo(), ...extra,
+    event_name: 'cic_tokens',
+    payload: { stripe_customer_id: customer, value: '1234' },
+    identifier: `id-${customer}`,
+    timestamp: hourAgo(),
+    ...extra,
   })
 
 describe('stripe stand-in', () => {
@@ -27,7 +31,16 @@ describe('stripe stand-in', () => {
     const event = await send('cus_valid1', { timestamp })
     expect(event).toMatchObject({ object: 'billing.meter_event', identifier: 'id-cus_valid1', payload: { value: '1234' } })
     expect(standin.receipts.filter((r) => r.customer === 'cus_valid1')).toEqual([
-      { identifier: 'id-cus_valid1', eventName: 'cic_tokens', customer: 'cus_valid1', value: '1234', timestamp, isAccepted: true, isRepeat: false, status: 200 },
+      {
+        identifier: 'id-cus_valid1',
+        eventName: 'cic_tokens',
+        customer: 'cus_valid1',
+        value: '1234',
+        timestamp,
+        isAccepted: true,
+        isRepeat: false,
+        status: 200,
+      },
     ])
   })
 
@@ -45,7 +58,9 @@ describe('stripe stand-in', () => {
   it('refuses a live-mode key', async () => {
     const url = new URL(standin.url)
     const live = new Stripe('sk_live_nope', { host: url.hostname, port: url.port, protocol: 'http', maxNetworkRetries: 0 })
-    const err = await live.billing.meterEvents.create({ event_name: 'x', payload: { stripe_customer_id: 'cus_live', value: '1' }, identifier: 'l', timestamp: hourAgo() }).catch((e: unknown) => e)
+    const err = await live.billing.meterEvents
+      .create({ event_name: 'x', payload: { stripe_customer_id: 'cus_live', value: '1' }, identifier: 'l', timestamp: hourAgo() })
+      .catch((e: unknown) => e)
     expect(err).toMatchObject({ statusCode: 401 })
   })
 
@@ -54,7 +69,8 @@ describe('stripe stand-in', () => {
     await expect(send('cus_flaky1')).rejects.toMatchObject({ statusCode: 500 })
     await send('cus_flaky1')
     expect(standin.receipts.filter((r) => r.customer === 'cus_flaky1').map((r) => [r.status, r.isAccepted, r.isRepeat])).toEqual([
-      [500, true, false], [200, true, true],
+      [500, true, false],
+      [200, true, true],
     ])
   })
 

@@ -13,7 +13,11 @@ import { z } from 'zod'
 import { checkMeterEventRequest } from './meter-event-request.ts'
 
 export type Receipt = {
-  identifier: string; eventName: string; customer: string; value: string; timestamp: number
+  identifier: string
+  eventName: string
+  customer: string
+  value: string
+  timestamp: number
   /** Stripe counted it (the stand-in answered 200, or accepted before an injected error). */
   isAccepted: boolean
   /** The identifier had already been accepted: Stripe deduplicates these, so it did not count twice. */
@@ -32,7 +36,7 @@ export type StripeStandin = {
   close(): Promise<void>
 }
 
-export type StripeStandinOptions = { port?: number; host?: string; /** Exact key to require; default any sk_test_ key. */ secretKey?: string }
+export type StripeStandinOptions = { port?: number; host?: string /** Exact key to require; default any sk_test_ key. */; secretKey?: string }
 
 export async function startStripeStandin(options: StripeStandinOptions = {}): Promise<StripeStandin> {
   const receipts: Receipt[] = []
@@ -58,8 +62,13 @@ export async function startStripeStandin(options: StripeStandinOptions = {}): Pr
     if (rule) return sendJson(res, status, { error: { type: 'api_error', message: `stand-in: injected ${status} (${rule.mode})` } })
     // What Stripe answers to a repeated identifier is not documented; the stand-in answers like the first time.
     sendJson(res, 200, {
-      object: 'billing.meter_event', created: Math.floor(Date.now() / 1000), event_name: p.eventName, identifier: p.identifier,
-      livemode: false, payload: { stripe_customer_id: p.customer, value: p.value }, timestamp: p.timestamp,
+      object: 'billing.meter_event',
+      created: Math.floor(Date.now() / 1000),
+      event_name: p.eventName,
+      identifier: p.identifier,
+      livemode: false,
+      payload: { stripe_customer_id: p.customer, value: p.value },
+      timestamp: p.timestamp,
     })
   }
 
@@ -95,17 +104,25 @@ export async function startStripeStandin(options: StripeStandinOptions = {}): Pr
   })
   const { port, address } = server.address() as AddressInfo
   return {
-    url: `http://${address}:${port}`, port, receipts, violations,
-    fail: (rule) => { rules.push({ ...rule }) },
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections()
-      server.close(() => resolve())
-    }),
+    url: `http://${address}:${port}`,
+    port,
+    receipts,
+    violations,
+    fail: (rule) => {
+      rules.push({ ...rule })
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
   }
 }
 
 const failRuleSchema = z.strictObject({
-  customer: z.string().min(1), status: z.number().int().min(400).max(599), times: z.number().int().positive(),
+  customer: z.string().min(1),
+  status: z.number().int().min(400).max(599),
+  times: z.number().int().positive(),
   mode: z.enum(['reject', 'accept_then_fail']),
 })
 

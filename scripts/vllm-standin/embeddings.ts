@@ -84,7 +84,9 @@ export function embeddingResponse(request: EmbeddingRequest, omitUsage = false):
     created: Math.floor(Date.now() / 1000),
     model: request.model,
     data,
-    ...(omitUsage ? {} : { usage: { prompt_tokens: request.promptTokens, total_tokens: request.promptTokens, completion_tokens: 0, prompt_tokens_details: null } }),
+    ...(omitUsage
+      ? {}
+      : { usage: { prompt_tokens: request.promptTokens, total_tokens: request.promptTokens, completion_tokens: 0, prompt_tokens_details: null } }),
   })
 }
 

@@ -68,7 +68,9 @@ describe('fail knob', () => {
     const socket = connect(Number(port), '127.0.0.1')
     socket.write(`POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`)
     let received = ''
-    socket.on('data', (chunk: Buffer) => { received += chunk.toString('utf8') })
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.toString('utf8')
+    })
     const ending = await new Promise<string>((resolve) => {
       socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message))
       socket.once('end', () => resolve('clean end (FIN)'))
@@ -86,8 +88,15 @@ describe('fail knob', () => {
     const res = await chat({ stream: true, stream_options: { include_usage: true } }, {}, controller.signal)
     expect(res.status).toBe(200)
     const { frames, reader } = await readFrames(res, 3)
-    expect(frames.map((f) => f.json)).toMatchObject([{ choices: [{ delta: { role: 'assistant' } }] }, { choices: [{ delta: { content: 'one ' } }] }, { choices: [{ delta: { content: 'two ' } }] }])
-    const next = reader.read().then(() => 'more data', () => 'closed')
+    expect(frames.map((f) => f.json)).toMatchObject([
+      { choices: [{ delta: { role: 'assistant' } }] },
+      { choices: [{ delta: { content: 'one ' } }] },
+      { choices: [{ delta: { content: 'two ' } }] },
+    ])
+    const next = reader.read().then(
+      () => 'more data',
+      () => 'closed',
+    )
     const waited = await Promise.race([next, new Promise((resolve) => setTimeout(() => resolve('still open, silent'), 300))])
     expect(waited).toBe('still open, silent')
     expect(standin.stats).toMatchObject({ inFlight: 1, generationTokens: 2 })
@@ -131,7 +140,7 @@ describe('omitUsage knob', () => {
     expect(events.some((e) => e.data.includes('usage'))).toBe(false)
     expect(events.at(-2)?.json).toMatchObject({ choices: [{ finish_reason: 'stop' }] })
     // Without the knob the same request carries usage.
-    expect((await (await chat({ stream: true, stream_options: { include_usage: true } })).text())).toContain('"usage"')
+    expect(await (await chat({ stream: true, stream_options: { include_usage: true } })).text()).toContain('"usage"')
   })
 
   it('rejects a non-boolean value', async () => {
@@ -209,7 +218,7 @@ async function drain(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<v
   for (;;) if ((await reader.read()).done) return
 }
 
-describe('oversized and redirecting answers (the gateway\'s caps)', () => {
+describe("oversized and redirecting answers (the gateway's caps)", () => {
   it('huge-line sends the tokens, then one data line of hugeBytes without an end', async () => {
     Object.assign(standin.knobs, { fail: 'huge-line', failAfterTokens: 2, hugeBytes: 100_000 })
     const text = await (await chat({ stream: true })).text()

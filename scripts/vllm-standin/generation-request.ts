@@ -68,7 +68,9 @@ function optionalMaxTokens(body: Body): number | undefined | VllmError {
 
 function contextLengthError(maxModelLen: number, promptTokens: number, maxTokens: number | undefined): VllmError | null {
   if (maxTokens === undefined && promptTokens >= maxModelLen) {
-    return badRequest(`This model's maximum context length is ${maxModelLen} tokens. However, your request has ${promptTokens} input tokens. Please reduce the length of the input messages.`)
+    return badRequest(
+      `This model's maximum context length is ${maxModelLen} tokens. However, your request has ${promptTokens} input tokens. Please reduce the length of the input messages.`,
+    )
   }
   if (maxTokens !== undefined && promptTokens + maxTokens > maxModelLen) {
     return badRequest(

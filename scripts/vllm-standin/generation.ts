@@ -39,7 +39,8 @@ type Sink = {
 
 function streamSink(job: GenerationJob, format: ResponseFormat): Sink {
   const { res, request } = job
-  const usageAt = (n: number): Usage | undefined => (request.continuousUsage && !job.knobs.omitUsage ? usageOf(request.promptTokens, reported(job.knobs, n)) : undefined)
+  const usageAt = (n: number): Usage | undefined =>
+    request.continuousUsage && !job.knobs.omitUsage ? usageOf(request.promptTokens, reported(job.knobs, n)) : undefined
   let pending = ''
   let isOpened = false
   let isFlushed = false
@@ -124,7 +125,10 @@ export async function runGeneration(job: GenerationJob): Promise<void> {
       // The node stops mid-stream without closing: what is sent stays sent, the connection stays open, and
       // nothing more comes (a client abort is booked by in-flight.ts, as for `hang`).
       if (knobs.fail === 'stall') return sink.flush()
-      if (knobs.fail === 'huge-line') { sink.flush(); return writeLazily(res, 'data: ', knobs.hugeBytes, 'x', null) }
+      if (knobs.fail === 'huge-line') {
+        sink.flush()
+        return writeLazily(res, 'data: ', knobs.hugeBytes, 'x', null)
+      }
       stats.finished.error++
       return sink.failMidway()
     }

@@ -66,7 +66,10 @@ export function resetConnection(res: ServerResponse, inFlight: InFlight): void {
   inFlight.markServerReset()
   const socket = res.socket
   if (!socket) return void res.destroy()
-  const reset = () => setTimeout(() => { if (!socket.destroyed) socket.resetAndDestroy() }, RESET_GRACE_MS)
+  const reset = () =>
+    setTimeout(() => {
+      if (!socket.destroyed) socket.resetAndDestroy()
+    }, RESET_GRACE_MS)
   // http may still hold the frames corked until the next tick; after setImmediate they are in the socket.
   setImmediate(() => (socket.writableLength === 0 ? reset() : socket.once('drain', reset)))
 }
@@ -89,7 +92,11 @@ export async function writeLazily(res: ServerResponse, head: string, fillBytes: 
 /** True once `res` can take more, false when it closed first. */
 function drained(res: ServerResponse): Promise<boolean> {
   return new Promise((resolve) => {
-    const done = (ok: boolean) => { res.off('drain', onDrain); res.off('close', onClose); resolve(ok) }
+    const done = (ok: boolean) => {
+      res.off('drain', onDrain)
+      res.off('close', onClose)
+      resolve(ok)
+    }
     const onDrain = () => done(true)
     const onClose = () => done(false)
     res.on('drain', onDrain)

@@ -80,8 +80,7 @@ function flag(raw: unknown): Parsed {
   return { ok: false }
 }
 function oneOf(allowed: readonly string[]) {
-  return (raw: unknown): Parsed =>
-    typeof raw === 'string' && allowed.includes(raw) ? { ok: true, value: raw as Knobs[KnobName] } : { ok: false }
+  return (raw: unknown): Parsed => (typeof raw === 'string' && allowed.includes(raw) ? { ok: true, value: raw as Knobs[KnobName] } : { ok: false })
 }
 
 /** One parser per knob; the header name is `x-standin-` + the kebab-case knob name. */
@@ -111,8 +110,9 @@ export type KnobsResult = { ok: true; knobs: Knobs } | { ok: false; message: str
 
 function assign(target: Knobs, name: KnobName, raw: unknown, label: string): string | null {
   const parsed = KNOB_PARSERS[name](raw)
-  if (!parsed.ok) return `invalid ${label}: ${JSON.stringify(raw)}`
-  // The parser for `name` only ever yields values of that knob's type.
+  if (!parsed.ok)
+    return `invalid ${label}: ${JSON.stringify(raw)}`
+    // The parser for `name` only ever yields values of that knob's type.
   ;(target as Record<KnobName, Knobs[KnobName]>)[name] = parsed.value
   return null
 }

@@ -37,8 +37,19 @@ describe('POST /v1/chat/completions (JSON)', () => {
   })
 
   it('stops at max_tokens with finish_reason length', async () => {
-    const body = await jsonOf<Chunk>(await chat({ max_tokens: 4, messages: [{ role: 'system', content: 'be brief' }, { role: 'user', content: [{ type: 'text', text: 'a b' }] }] }))
-    expect(body).toMatchObject({ choices: [{ message: { content: 'a b a b ' }, finish_reason: 'length' }], usage: { prompt_tokens: 5 + 5, completion_tokens: 4 } })
+    const body = await jsonOf<Chunk>(
+      await chat({
+        max_tokens: 4,
+        messages: [
+          { role: 'system', content: 'be brief' },
+          { role: 'user', content: [{ type: 'text', text: 'a b' }] },
+        ],
+      }),
+    )
+    expect(body).toMatchObject({
+      choices: [{ message: { content: 'a b a b ' }, finish_reason: 'length' }],
+      usage: { prompt_tokens: 5 + 5, completion_tokens: 4 },
+    })
   })
 
   it('counts cumulative prompt and generation tokens in stats', async () => {
@@ -57,7 +68,12 @@ describe('POST /v1/chat/completions (SSE)', () => {
     const chunks = events.slice(0, -1).map((e) => e.json as Chunk)
     expect(chunks).toHaveLength(1 + 3 + 1 + 1)
     expect(chunks[0]?.choices[0]).toEqual({ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null })
-    expect(chunks.slice(1, 4).map((c) => (c.choices[0]!.delta as { content: string }).content).join('')).toBe('one two three ')
+    expect(
+      chunks
+        .slice(1, 4)
+        .map((c) => (c.choices[0]!.delta as { content: string }).content)
+        .join(''),
+    ).toBe('one two three ')
     expect(chunks[4]?.choices[0]).toMatchObject({ delta: { content: '' }, finish_reason: 'length' })
     expect(chunks.map((c) => c.usage?.completion_tokens)).toEqual([0, 1, 2, 3, 3, 3])
     expect(chunks[5]).toMatchObject({ object: 'chat.completion.chunk', choices: [], usage: { prompt_tokens: 6, completion_tokens: 3, total_tokens: 9 } })
@@ -84,7 +100,11 @@ describe('POST /v1/completions', () => {
   it('answers text_completion JSON', async () => {
     const body = await jsonOf<Chunk>(await post('/v1/completions', { model: 'cic-demo-llm', prompt: 'x y', max_tokens: 3 }))
     expect(body.id).toMatch(/^cmpl-[0-9a-f]{32}$/)
-    expect(body).toMatchObject({ object: 'text_completion', choices: [{ index: 0, text: 'x y x ', finish_reason: 'length' }], usage: { prompt_tokens: 2, completion_tokens: 3, total_tokens: 5 } })
+    expect(body).toMatchObject({
+      object: 'text_completion',
+      choices: [{ index: 0, text: 'x y x ', finish_reason: 'length' }],
+      usage: { prompt_tokens: 2, completion_tokens: 3, total_tokens: 5 },
+    })
   })
 
   it('streams text chunks and counts token-id prompts by length', async () => {
@@ -104,7 +124,9 @@ describe('request validation (vLLM error format)', () => {
   it('rejects stream_options on a non-streaming request', async () => {
     const res = await chat({ stream_options: { include_usage: true } })
     expect(res.status).toBe(400)
-    expect(await res.json()).toEqual({ error: { message: 'Stream options can only be defined when `stream=True`.', type: 'BadRequestError', param: null, code: 400 } })
+    expect(await res.json()).toEqual({
+      error: { message: 'Stream options can only be defined when `stream=True`.', type: 'BadRequestError', param: null, code: 400 },
+    })
   })
 
   it('returns 404 NotFoundError for an unknown model', async () => {
@@ -133,7 +155,9 @@ describe('request validation (vLLM error format)', () => {
 
 describe('POST /v1/embeddings', () => {
   it('returns deterministic unit vectors of dimension 8, equal in float and base64', async () => {
-    const floats = await jsonOf<{ data: Array<{ embedding: number[] }>; usage: Usage }>(await post('/v1/embeddings', { model: 'cic-demo-embed', input: ['hello world', 'x'] }))
+    const floats = await jsonOf<{ data: Array<{ embedding: number[] }>; usage: Usage }>(
+      await post('/v1/embeddings', { model: 'cic-demo-embed', input: ['hello world', 'x'] }),
+    )
     expect(floats).toMatchObject({ object: 'list', model: 'cic-demo-embed', usage: { prompt_tokens: 3, total_tokens: 3 } })
     const first = floats.data[0]?.embedding ?? []
     expect(first).toHaveLength(8)
@@ -205,7 +229,12 @@ describe('API key and recorded requests', () => {
     await chat({ stream: true, stream_options: { include_usage: true, continuous_usage_stats: true } }, { 'x-request-id': 'req-123' }).then((r) => r.text())
     await fetch(standin.url + '/health')
     const [last] = standin.stats.recent
-    expect(last).toMatchObject({ method: 'POST', path: '/v1/chat/completions', headers: { 'x-request-id': 'req-123' }, body: { stream_options: { continuous_usage_stats: true } } })
+    expect(last).toMatchObject({
+      method: 'POST',
+      path: '/v1/chat/completions',
+      headers: { 'x-request-id': 'req-123' },
+      body: { stream_options: { continuous_usage_stats: true } },
+    })
     expect(standin.stats.requestsByPath).toEqual({ '/v1/chat/completions': 1, '/health': 1 })
   })
 
@@ -215,6 +244,8 @@ describe('API key and recorded requests', () => {
     expect(standin.knobs.fail).toBe('http500')
     expect((await postJson(standin.url, '/_standin/knobs', { fail: 'explode' })).status).toBe(400)
     expect((await chat({})).status).toBe(500)
-    expect(await jsonOf<{ requestsByPath: Record<string, number> }>(await fetch(standin.url + '/_standin/stats'))).toMatchObject({ requestsByPath: { '/v1/chat/completions': 1 } })
+    expect(await jsonOf<{ requestsByPath: Record<string, number> }>(await fetch(standin.url + '/_standin/stats'))).toMatchObject({
+      requestsByPath: { '/v1/chat/completions': 1 },
+    })
   })
 })

@@ -33,9 +33,7 @@ export function newId(prefix: string): string {
 
 /** Closes a chunk object (given without its final `}`), adding usage when present, as one SSE frame. */
 function frame(unclosedJson: string, usage: Usage | undefined): string {
-  return usage === undefined
-    ? `data: ${unclosedJson}}\n\n`
-    : `data: ${unclosedJson},"usage":${JSON.stringify(usage)}}\n\n`
+  return usage === undefined ? `data: ${unclosedJson}}\n\n` : `data: ${unclosedJson},"usage":${JSON.stringify(usage)}}\n\n`
 }
 
 export function chatFormat(model: string): ResponseFormat {
@@ -43,12 +41,9 @@ export function chatFormat(model: string): ResponseFormat {
   const created = Math.floor(Date.now() / 1000)
   const head = `{"id":"${id}","object":"chat.completion.chunk","created":${created},"model":${JSON.stringify(model)},"choices":`
   return {
-    opening: (usage) =>
-      frame(`${head}[{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]`, usage),
-    token: (text, usage) =>
-      frame(`${head}[{"index":0,"delta":{"content":${JSON.stringify(text)}},"logprobs":null,"finish_reason":null}]`, usage),
-    finish: (reason, usage) =>
-      frame(`${head}[{"index":0,"delta":{"content":""},"logprobs":null,"finish_reason":"${reason}","stop_reason":null}]`, usage),
+    opening: (usage) => frame(`${head}[{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]`, usage),
+    token: (text, usage) => frame(`${head}[{"index":0,"delta":{"content":${JSON.stringify(text)}},"logprobs":null,"finish_reason":null}]`, usage),
+    finish: (reason, usage) => frame(`${head}[{"index":0,"delta":{"content":""},"logprobs":null,"finish_reason":"${reason}","stop_reason":null}]`, usage),
     usageOnly: (usage) => frame(`${head}[]`, usage),
     whole: (text, reason, usage) =>
       JSON.stringify({
@@ -59,7 +54,16 @@ export function chatFormat(model: string): ResponseFormat {
         choices: [
           {
             index: 0,
-            message: { role: 'assistant', content: text, refusal: null, annotations: null, audio: null, function_call: null, tool_calls: [], reasoning_content: null },
+            message: {
+              role: 'assistant',
+              content: text,
+              refusal: null,
+              annotations: null,
+              audio: null,
+              function_call: null,
+              tool_calls: [],
+              reasoning_content: null,
+            },
             logprobs: null,
             finish_reason: reason,
             stop_reason: null,
@@ -80,10 +84,8 @@ export function textFormat(model: string): ResponseFormat {
   const head = `{"id":"${id}","object":"text_completion","created":${created},"model":${JSON.stringify(model)},"choices":`
   return {
     opening: () => '',
-    token: (text, usage) =>
-      frame(`${head}[{"index":0,"text":${JSON.stringify(text)},"logprobs":null,"finish_reason":null,"stop_reason":null}]`, usage),
-    finish: (reason, usage) =>
-      frame(`${head}[{"index":0,"text":"","logprobs":null,"finish_reason":"${reason}","stop_reason":null}]`, usage),
+    token: (text, usage) => frame(`${head}[{"index":0,"text":${JSON.stringify(text)},"logprobs":null,"finish_reason":null,"stop_reason":null}]`, usage),
+    finish: (reason, usage) => frame(`${head}[{"index":0,"text":"","logprobs":null,"finish_reason":"${reason}","stop_reason":null}]`, usage),
     usageOnly: (usage) => frame(`${head}[]`, usage),
     whole: (text, reason, usage) =>
       JSON.stringify({

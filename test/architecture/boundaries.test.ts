@@ -41,13 +41,21 @@ describe('Worker and Durable Object boundary', () => {
   it('the Worker imports a Durable Object folder only through its contract.ts (the entry wires the classes)', () => {
     const crossings = sourceFiles('workers/src')
       .filter((file) => file !== 'workers/src/index.ts')
-      .flatMap((file) => importsOf(file).filter((target) => target.startsWith('durable-objects/') && !target.endsWith('/contract.ts')).map((target) => `${file} -> ${target}`))
+      .flatMap((file) =>
+        importsOf(file)
+          .filter((target) => target.startsWith('durable-objects/') && !target.endsWith('/contract.ts'))
+          .map((target) => `${file} -> ${target}`),
+      )
     expect(crossings).toEqual([])
   })
 
   it('a Durable Object imports from workers/src only the shared layer', () => {
     const crossings = sourceFiles('durable-objects')
-      .flatMap((file) => importsOf(file).filter((target) => target.startsWith('workers/') && !SHARED.some((re) => re.test(target))).map((target) => `${file} -> ${target}`))
+      .flatMap((file) =>
+        importsOf(file)
+          .filter((target) => target.startsWith('workers/') && !SHARED.some((re) => re.test(target)))
+          .map((target) => `${file} -> ${target}`),
+      )
       .filter((crossing) => !KNOWN.has(crossing))
     expect(crossings).toEqual([])
   })

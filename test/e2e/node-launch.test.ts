@@ -18,14 +18,20 @@ let persistTo: string
 let skyStateDir: string
 
 async function adminCall(method: string, route: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
-  const res = await fetch(stack.url + route, { method, headers: { authorization: `Bearer ${stack.adminToken}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) })
+  const res = await fetch(stack.url + route, {
+    method,
+    headers: { authorization: `Bearer ${stack.adminToken}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  })
   return { status: res.status, json: (await res.json()) as Record<string, unknown> }
 }
 const nodeStatus = async (cluster: string) => (await adminCall('GET', `/admin/nodes/${cluster}/status`)).json
-const chat = (model: string) => fetch(`${stack.url}/v1/chat/completions`, {
-  method: 'POST', headers: { authorization: `Bearer ${stack.demo.key}`, 'content-type': 'application/json' },
-  body: JSON.stringify({ model, messages: [{ role: 'user', content: 'launched node says hello' }], max_tokens: 5 }),
-})
+const chat = (model: string) =>
+  fetch(`${stack.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${stack.demo.key}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ model, messages: [{ role: 'user', content: 'launched node says hello' }], max_tokens: 5 }),
+  })
 
 beforeAll(async () => {
   persistTo = mkdtempSync(path.join(tmpdir(), 'cic-e2e-launch-'))
@@ -51,11 +57,14 @@ describe('launching a GPU node locally', () => {
     const cluster = launched.json.cluster_name as string
     expect(launched.json).toMatchObject({ cluster_name: expect.stringMatching(/^cic-a100-80gb-/), status: 'launching' })
 
-    const ready = await vi.waitFor(async () => {
-      const status = await nodeStatus(cluster)
-      if (status.status !== 'ready') throw new Error(`node is ${String(status.status)} (${String(status.last_error)})\n${runner.output().slice(-2000)}`)
-      return status
-    }, { timeout: 90_000, interval: 250 })
+    const ready = await vi.waitFor(
+      async () => {
+        const status = await nodeStatus(cluster)
+        if (status.status !== 'ready') throw new Error(`node is ${String(status.status)} (${String(status.last_error)})\n${runner.output().slice(-2000)}`)
+        return status
+      },
+      { timeout: 90_000, interval: 250 },
+    )
     expect(ready).toMatchObject({ models: [model], endpoint: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/), last_error: null, attempts: 1 })
     const endpoint = ready.endpoint as string
 
@@ -76,6 +85,11 @@ describe('launching a GPU node locally', () => {
     await vi.waitFor(async () => expect((await nodeStatus(cluster)).status).toBe('terminated'), { timeout: 60_000, interval: 250 })
     expect(readCalls(skyStateDir).map((c) => c.argv)).toContainEqual(['down', '-y', cluster])
     expect(listClusters(skyStateDir)).toEqual([])
-    await vi.waitFor(async () => { await expect(fetch(`${endpoint}/health`)).rejects.toThrow() }, { timeout: 10_000 })
+    await vi.waitFor(
+      async () => {
+        await expect(fetch(`${endpoint}/health`)).rejects.toThrow()
+      },
+      { timeout: 10_000 },
+    )
   })
 })

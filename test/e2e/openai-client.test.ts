@@ -15,7 +15,11 @@ let persistTo: string
 const extra: Standin[] = []
 
 async function adminCall(method: string, route: string, body?: unknown) {
-  const res = await fetch(stack.url + route, { method, headers: { authorization: `Bearer ${stack.adminToken}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) })
+  const res = await fetch(stack.url + route, {
+    method,
+    headers: { authorization: `Bearer ${stack.adminToken}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  })
   expect(res.ok, `${method} ${route}: ${res.status}`).toBe(true)
   // biome-ignore lint/suspicious/noExplicitAny: a test reads loose JSON by path; its assertions check the shapes
   return (await res.json()) as Record<string, any>
@@ -48,7 +52,13 @@ describe('the openai client through the gateway', () => {
   })
 
   it('streams a chat completion and gets usage when it asks', async () => {
-    const stream = await client.chat.completions.create({ model: 'cic-demo-llm', messages: [{ role: 'user', content: 'alpha beta' }], max_tokens: 3, stream: true, stream_options: { include_usage: true } })
+    const stream = await client.chat.completions.create({
+      model: 'cic-demo-llm',
+      messages: [{ role: 'user', content: 'alpha beta' }],
+      max_tokens: 3,
+      stream: true,
+      stream_options: { include_usage: true },
+    })
     let text = ''
     let usage: OpenAI.CompletionUsage | undefined | null
     for await (const chunk of stream) {
@@ -90,7 +100,9 @@ describe('each error reaches the SDK as the right class', () => {
   })
 
   it('APIError 413 for a body over the limit', async () => {
-    const err = await client.chat.completions.create({ model: 'cic-demo-llm', messages: [{ role: 'user', content: 'x'.repeat(5_000_000) }] }).catch((e: unknown) => e)
+    const err = await client.chat.completions
+      .create({ model: 'cic-demo-llm', messages: [{ role: 'user', content: 'x'.repeat(5_000_000) }] })
+      .catch((e: unknown) => e)
     expect(err).toBeInstanceOf(OpenAI.APIError)
     expect(err).toMatchObject({ status: 413 })
   })
@@ -112,7 +124,7 @@ describe('each error reaches the SDK as the right class', () => {
     expect(Number((err as InstanceType<typeof OpenAI.RateLimitError>).headers.get('retry-after'))).toBeGreaterThan(0)
   })
 
-  it('InternalServerError (503, retry-after) when the model\'s only node never became ready', async () => {
+  it("InternalServerError (503, retry-after) when the model's only node never became ready", async () => {
     const closedPort = await freePort() // nothing listens there: the node's health checks fail, it stays warming
     const node = await adminCall('POST', '/admin/nodes', { endpoint: `http://127.0.0.1:${closedPort}`, models: ['e2e-never-ready'] })
     expect(node.status).toBe('warming')
@@ -150,19 +162,26 @@ describe('streams that do not finish', () => {
     await extraNode('e2e-resetting', { fail: 'reset', failAfterTokens: 3 })
     const stream = await client.chat.completions.create({ model: 'e2e-resetting', messages: [{ role: 'user', content: 'a b c d' }], stream: true })
     const seen: string[] = []
-    const consume = async () => { for await (const chunk of stream) seen.push(chunk.choices[0]?.delta.content ?? '') }
+    const consume = async () => {
+      for await (const chunk of stream) seen.push(chunk.choices[0]?.delta.content ?? '')
+    }
     await expect(consume()).rejects.toBeInstanceOf(OpenAI.APIError)
     expect(seen.join('')).toBe('a b c ')
   })
 
-  it('a client abort cancels the node\'s generation', async () => {
+  it("a client abort cancels the node's generation", async () => {
     const slow = await extraNode('e2e-slow', { tokensPerSecond: 20, answerTokens: 200 })
     const controller = new AbortController()
-    const stream = await client.chat.completions.create({ model: 'e2e-slow', messages: [{ role: 'user', content: 'go' }], stream: true }, { signal: controller.signal })
+    const stream = await client.chat.completions.create(
+      { model: 'e2e-slow', messages: [{ role: 'user', content: 'go' }], stream: true },
+      { signal: controller.signal },
+    )
     let chunks = 0
     try {
       for await (const _ of stream) if (++chunks === 3) controller.abort()
-    } catch { /* the SDK may end an aborted stream quietly or throw; either way the client is gone */ }
+    } catch {
+      /* the SDK may end an aborted stream quietly or throw; either way the client is gone */
+    }
     expect(chunks).toBe(3)
     await vi.waitFor(() => expect(slow.stats.aborted).toBe(1), { timeout: 10_000, interval: 100 })
     expect(slow.stats.generationTokens).toBeLessThan(200)

@@ -51,7 +51,11 @@ describe('alert rules', () => {
 
   it('read only metrics CIC exports', () => {
     const exported = exportedSampleNames()
-    const unknown = rules.flatMap((r) => metricNamesIn(r.expr).filter((name) => !exported.has(name)).map((name) => `${r.alert}: ${name}`))
+    const unknown = rules.flatMap((r) =>
+      metricNamesIn(r.expr)
+        .filter((name) => !exported.has(name))
+        .map((name) => `${r.alert}: ${name}`),
+    )
     expect(unknown).toEqual([])
     expect(rules.filter((r) => metricNamesIn(r.expr).length === 0).map((r) => r.alert)).toEqual([]) // each reads CIC's own series
   })

@@ -25,19 +25,26 @@ export function readAlertRules(file = RULES_FILE): AlertRule[] {
 }
 
 const ruleTestsSchema = z.object({
-  tests: z.array(z.object({
-    alert_rule_test: z.array(z.object({ alertname: z.string(), exp_alerts: z.array(z.unknown()) })).optional(),
-  })),
+  tests: z.array(
+    z.object({
+      alert_rule_test: z.array(z.object({ alertname: z.string(), exp_alerts: z.array(z.unknown()) })).optional(),
+    }),
+  ),
 })
 
 /** Alert names that some promtool unit test expects to fire (a non-empty `exp_alerts`). */
 export function alertsShownFiring(file = RULE_TESTS_FILE): Set<string> {
   const tests = ruleTestsSchema.parse(parse(readFileSync(file, 'utf8'))).tests
-  return new Set(tests.flatMap((t) => t.alert_rule_test ?? []).filter((c) => c.exp_alerts.length > 0).map((c) => c.alertname))
+  return new Set(
+    tests
+      .flatMap((t) => t.alert_rule_test ?? [])
+      .filter((c) => c.exp_alerts.length > 0)
+      .map((c) => c.alertname),
+  )
 }
 
-export const PROMTOOL_MISSING = "promtool is not installed: it comes with Debian's `prometheus` package " +
-  '(apt-get install -y prometheus; .ci/run installs it when missing)'
+export const PROMTOOL_MISSING =
+  "promtool is not installed: it comes with Debian's `prometheus` package " + '(apt-get install -y prometheus; .ci/run installs it when missing)'
 
 /** Runs promtool; throws PROMTOOL_MISSING when it is not on PATH. `pathEnv` replaces PATH (for the test of that message). */
 export function runPromtool(args: string[], pathEnv = process.env.PATH): { status: number | null; output: string } {

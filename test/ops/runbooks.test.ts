@@ -6,7 +6,9 @@ import { describe, expect, it } from 'vitest'
 import { REPO_ROOT, readAlertRules } from './alert-rules.ts'
 
 const RUNBOOKS = path.join(REPO_ROOT, 'docs/runbooks')
-const pages = readdirSync(RUNBOOKS).filter((f) => f.endsWith('.md') && f !== 'README.md').sort()
+const pages = readdirSync(RUNBOOKS)
+  .filter((f) => f.endsWith('.md') && f !== 'README.md')
+  .sort()
 const read = (file: string) => readFileSync(path.join(RUNBOOKS, file), 'utf8')
 /** Relative Markdown link targets (`[text](target)`), without anchors; URLs left out. */
 const linksIn = (markdown: string) => [...markdown.matchAll(/\]\(([^)\s]+)\)/g)].map((m) => m[1]!.split('#')[0]!).filter((t) => t !== '' && !/^[a-z]+:/.test(t))

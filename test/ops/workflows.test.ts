@@ -10,7 +10,9 @@ import { REPO_ROOT } from './alert-rules.ts'
 import { workflowErrors } from './workflow-parser.ts'
 
 const WORKFLOWS = path.join(REPO_ROOT, '.github/workflows')
-const workflowFiles = readdirSync(WORKFLOWS).filter((f) => /\.ya?ml$/.test(f)).map((f) => path.join(WORKFLOWS, f))
+const workflowFiles = readdirSync(WORKFLOWS)
+  .filter((f) => /\.ya?ml$/.test(f))
+  .map((f) => path.join(WORKFLOWS, f))
 
 const step = z.object({ run: z.string().optional(), uses: z.string().optional(), env: z.record(z.string(), z.string()).optional() })
 const job = z.object({
@@ -34,11 +36,13 @@ describe('GitHub workflows', () => {
 
   it('a broken workflow is refused, naming each fault', async () => {
     const errors = await workflowErrors(path.join(REPO_ROOT, 'test/ops/fixtures/broken-workflow.yml'))
-    expect(errors).toEqual(expect.arrayContaining([
-      expect.stringContaining("Unexpected value 'timeout'"),
-      expect.stringContaining('Required property is missing: runs-on'),
-      expect.stringContaining("Unrecognized named-value: 'nosuchcontext'"),
-    ]))
+    expect(errors).toEqual(
+      expect.arrayContaining([
+        expect.stringContaining("Unexpected value 'timeout'"),
+        expect.stringContaining('Required property is missing: runs-on'),
+        expect.stringContaining("Unrecognized named-value: 'nosuchcontext'"),
+      ]),
+    )
   })
 
   it('a need on no job is refused', async () => {

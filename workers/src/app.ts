@@ -35,9 +35,19 @@ export function createApp() {
   app.route('/', openApi) // GET /openapi.json, GET /docs (+ /docs/scalar.js from the ASSETS binding)
   app.route('/v1', new Hono<AppEnv>().use(apiKeyAuth()).route('/', inference).route('/', models).route('/', usage))
   app.route('/api/webhooks', stripeWebhooks) // Stripe-Signature instead of an API key or admin token
-  app.route('/admin', new Hono<AppEnv>().use(bearerAuth('ADMIN_TOKEN'))
-    .route('/', adminTenants).route('/', adminKeys).route('/', adminNodeDeadLetters).route('/', adminNodes).route('/', adminNodeLaunches).route('/', adminUsage).route('/', adminBilling)
-    .route('/', adminAudit))
+  app.route(
+    '/admin',
+    new Hono<AppEnv>()
+      .use(bearerAuth('ADMIN_TOKEN'))
+      .route('/', adminTenants)
+      .route('/', adminKeys)
+      .route('/', adminNodeDeadLetters)
+      .route('/', adminNodes)
+      .route('/', adminNodeLaunches)
+      .route('/', adminUsage)
+      .route('/', adminBilling)
+      .route('/', adminAudit),
+  )
   app.route('/runner', new Hono<AppEnv>().use(bearerAuth('RUNNER_TOKEN')).route('/', runnerNodes))
   app.route('/nodes', nodeRegistration) // a launched node's one-time registration token
   app.route('/local-queues', localQueues) // dev only: 404 unless LOCAL_QUEUE_SHIM=1 outside production

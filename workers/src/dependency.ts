@@ -18,7 +18,8 @@ export function dependencyUnavailable(dependency: Dependency, err: unknown, base
   log.error('dependency_failed', { dependency, error: String(err) })
   countDependencyFailure(dependency)
   return new ApiError('dependency_unavailable', 'The service is temporarily unavailable. Please retry shortly.', {
-    code: 'service_unavailable', headers: jitteredRetryAfter(baseSeconds),
+    code: 'service_unavailable',
+    headers: jitteredRetryAfter(baseSeconds),
   })
 }
 

@@ -39,7 +39,8 @@ describe('loadConfig in production-like environments', () => {
 })
 
 describe('NODES_ZONE', () => {
-  const parse = (NODES_ZONE?: string) => loadConfig({ ...baseEnv, ENVIRONMENT: 'development', ...(NODES_ZONE === undefined ? {} : { NODES_ZONE }) } as unknown as Env)
+  const parse = (NODES_ZONE?: string) =>
+    loadConfig({ ...baseEnv, ENVIRONMENT: 'development', ...(NODES_ZONE === undefined ? {} : { NODES_ZONE }) } as unknown as Env)
   it('defaults to empty and keeps a DNS name, lowercased', () => {
     expect(parse().NODES_ZONE).toBe('')
     expect(parse(' Nodes.Example.com ').NODES_ZONE).toBe('nodes.example.com')

@@ -29,7 +29,8 @@ const PLACEHOLDER_PATTERN = /change-me|placeholder|example|^test-|_dev_|-dev-/i
 
 /** Why a secret value would be refused in production, or undefined when it is acceptable. */
 export function productionSecretProblem(name: string, value: string): string | undefined {
-  if (PLACEHOLDER_PATTERN.test(value)) return `${name} is a development placeholder (see .dev.vars.example); set a real one with \`wrangler secret put ${name}\``
+  if (PLACEHOLDER_PATTERN.test(value))
+    return `${name} is a development placeholder (see .dev.vars.example); set a real one with \`wrangler secret put ${name}\``
   if (value.length < PRODUCTION_SECRET_MIN_LENGTH) return `${name} must be at least ${PRODUCTION_SECRET_MIN_LENGTH} characters in production`
   return undefined
 }
@@ -37,7 +38,11 @@ export function productionSecretProblem(name: string, value: string): string | u
 const configSchema = z.object({
   ADMIN_TOKEN: z.string().min(16, 'ADMIN_TOKEN must be at least 16 characters'),
   SECRETS_KEY: z.string().min(16, 'SECRETS_KEY must be at least 16 characters'),
-  MAX_BODY_BYTES: z.coerce.number().int().positive().default(4 * 1024 * 1024),
+  MAX_BODY_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(4 * 1024 * 1024),
   /** Streams: time allowed for a node to send the first chunk; a timeout is retried on another node. */
   UPSTREAM_FIRST_BYTE_TIMEOUT_MS: z.coerce.number().int().positive().default(60_000),
   /**
@@ -70,7 +75,15 @@ const configSchema = z.object({
    * endpoint (POST /admin/nodes, POST /nodes/register) must be `https://<host>.<zone>`; empty refuses every one
    * there (services/nodes/endpoint-policy.ts). Dev and tests do not check (nodes are http://127.0.0.1 there).
    */
-  NODES_ZONE: z.string().trim().toLowerCase().regex(/^$|^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$/, 'NODES_ZONE must be a DNS name such as nodes.example.com (no scheme, no trailing dot)').default(''),
+  NODES_ZONE: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .regex(
+      /^$|^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$/,
+      'NODES_ZONE must be a DNS name such as nodes.example.com (no scheme, no trailing dot)',
+    )
+    .default(''),
   /** One meaning of production: staging and production are production-like (see isProductionLike). */
   ENVIRONMENT: z.enum(ENVIRONMENTS).default('production'),
   /** Completion tokens reserved per choice at admission when a request sets no max_tokens (settled to real usage after). */

@@ -53,11 +53,16 @@ export function errorResponse(e: ApiError, requestId: string | undefined): Respo
 
 function fromHttpException(err: HTTPException): ApiError {
   switch (err.status) {
-    case 400: return new ApiError('invalid_request', err.message || 'Invalid request')
-    case 401: return new ApiError('unauthorized', err.message || 'Unauthorized')
-    case 404: return new ApiError('not_found', err.message || 'Not found')
-    case 413: return new ApiError('payload_too_large', err.message || 'Request body too large')
-    default: return new ApiError('internal', 'Internal server error')
+    case 400:
+      return new ApiError('invalid_request', err.message || 'Invalid request')
+    case 401:
+      return new ApiError('unauthorized', err.message || 'Unauthorized')
+    case 404:
+      return new ApiError('not_found', err.message || 'Not found')
+    case 413:
+      return new ApiError('payload_too_large', err.message || 'Request body too large')
+    default:
+      return new ApiError('internal', 'Internal server error')
   }
 }
 

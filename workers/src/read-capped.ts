@@ -38,7 +38,10 @@ export async function readCapped(body: ReadableStream<Uint8Array> | null, maxByt
 const decoder = new TextDecoder()
 
 /** readCapped, decoded as UTF-8 (malformed sequences become U+FFFD, as Response.text() does). */
-export async function readCappedText(body: ReadableStream<Uint8Array> | null, maxBytes: number): Promise<{ ok: true; text: string } | { ok: false; reason: 'too_large' }> {
+export async function readCappedText(
+  body: ReadableStream<Uint8Array> | null,
+  maxBytes: number,
+): Promise<{ ok: true; text: string } | { ok: false; reason: 'too_large' }> {
   const read = await readCapped(body, maxBytes)
   return read.ok ? { ok: true, text: decoder.decode(read.bytes) } : read
 }

@@ -23,8 +23,12 @@ export default async function setup(project: TestProject) {
   const started: Standin[] = []
   const urls: Record<string, string> = {}
   const knobs = {
-    healthy: {}, failing: { fail: 'http500' }, resetting: { fail: 'reset', failAfterTokens: 3 },
-    midstream: { fail: 'midstream-error', failAfterTokens: 2 }, hanging: { fail: 'hang' }, slow: { tokensPerSecond: 20 },
+    healthy: {},
+    failing: { fail: 'http500' },
+    resetting: { fail: 'reset', failAfterTokens: 3 },
+    midstream: { fail: 'midstream-error', failAfterTokens: 2 },
+    hanging: { fail: 'hang' },
+    slow: { tokensPerSecond: 20 },
     stalling: { fail: 'stall', failAfterTokens: 2 },
     ledger: {},
   } as const
@@ -46,5 +50,7 @@ export default async function setup(project: TestProject) {
     }
   }
   project.provide('pools', pools as Record<keyof typeof POOL_SIZES, string[]>)
-  return async () => { await Promise.all(started.map((s) => s.close())) }
+  return async () => {
+    await Promise.all(started.map((s) => s.close()))
+  }
 }

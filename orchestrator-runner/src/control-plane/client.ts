@@ -2,7 +2,11 @@
 // come back as values (not found, conflict); anything that may pass with time (network, 5xx, 429) throws
 // TransientError so the job is retried soon instead of failing the node.
 import {
-  nodeCredentialsSchema, runnerStatusResultSchema, type NodeCredentials, type NodeStatus, type RunnerStatusReport,
+  nodeCredentialsSchema,
+  runnerStatusResultSchema,
+  type NodeCredentials,
+  type NodeStatus,
+  type RunnerStatusReport,
 } from '../../../workers/src/schemas/node-ops.ts'
 
 export class TransientError extends Error {}
@@ -38,7 +42,9 @@ export function createControlPlane(options: ControlPlaneOptions): ControlPlane {
     let json: unknown = null
     try {
       json = JSON.parse(text)
-    } catch { /* error pages are not JSON; the status says enough */ }
+    } catch {
+      /* error pages are not JSON; the status says enough */
+    }
     if (res.status === 401) throw new Error(`control plane refused the runner token (${path}); check RUNNER_TOKEN`)
     return { status: res.status, json }
   }

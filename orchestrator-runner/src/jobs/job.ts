@@ -25,5 +25,4 @@ export const ACK: JobOutcome = { kind: 'ack' }
 export const retryIn = (delaySeconds: number): JobOutcome => ({ kind: 'retry', delaySeconds: Math.max(0, Math.round(delaySeconds)) })
 
 /** base * 2^(attempt-1), capped: 60 s, 120 s, 240 s ... for attempts 1, 2, 3 with the default base. */
-export const backoffSeconds = (attempt: number, baseSeconds: number, maxSeconds: number) =>
-  Math.min(maxSeconds, baseSeconds * 2 ** Math.max(0, attempt - 1))
+export const backoffSeconds = (attempt: number, baseSeconds: number, maxSeconds: number) => Math.min(maxSeconds, baseSeconds * 2 ** Math.max(0, attempt - 1))

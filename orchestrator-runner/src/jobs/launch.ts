@@ -51,7 +51,10 @@ export async function runLaunch(message: LaunchMessage, attempt: number, deps: J
     if (down.aborted) return retryIn(0)
     if (!isGone(down)) {
       // Back to queued, so the redelivery is a new attempt again and replaces the cluster rather than keeping it.
-      await controlPlane.reportStatus(cluster, { status: 'queued', error: `could not remove the previous cluster (attempt ${attempt}, retrying): ${tailOf(down)}` })
+      await controlPlane.reportStatus(cluster, {
+        status: 'queued',
+        error: `could not remove the previous cluster (attempt ${attempt}, retrying): ${tailOf(down)}`,
+      })
       return downRetry(attempt, deps)
     }
   }
@@ -81,7 +84,10 @@ export async function runLaunch(message: LaunchMessage, attempt: number, deps: J
   if (failure.isRetryable && attempt < deps.maxLaunchAttempts) {
     // The retry is a new attempt (the node is queued again): it removes a cluster this cleanup could not.
     const delaySeconds = backoffSeconds(attempt, deps.capacityRetryBaseSeconds, deps.retryMaxSeconds)
-    await controlPlane.reportStatus(cluster, { status: 'queued', error: `${failure.reason} (attempt ${attempt}/${deps.maxLaunchAttempts}, retrying in ${delaySeconds}s)` })
+    await controlPlane.reportStatus(cluster, {
+      status: 'queued',
+      error: `${failure.reason} (attempt ${attempt}/${deps.maxLaunchAttempts}, retrying in ${delaySeconds}s)`,
+    })
     return retryIn(delaySeconds)
   }
   const suffix = failure.isRetryable ? ` (gave up after ${attempt} attempts)` : ''

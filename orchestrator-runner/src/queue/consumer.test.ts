@@ -33,11 +33,22 @@ describe('runConsumer', () => {
     const { client, acks } = fakeClient([new Error('network down'), [msg('a'), msg('b'), msg('c')]])
     const stop = new AbortController()
     let open: () => void = () => {}
-    const gate = new Promise<void>((resolve) => { open = resolve })
+    const gate = new Promise<void>((resolve) => {
+      open = resolve
+    })
     const outcomes: Record<string, () => Promise<JobOutcome>> = {
-      a: async () => { await gate; return { kind: 'ack' } },
-      b: async () => { await gate; return { kind: 'retry', delaySeconds: 120 } },
-      c: async () => { await gate; throw new Error('bug') },
+      a: async () => {
+        await gate
+        return { kind: 'ack' }
+      },
+      b: async () => {
+        await gate
+        return { kind: 'retry', delaySeconds: 120 }
+      },
+      c: async () => {
+        await gate
+        throw new Error('bug')
+      },
     }
     const done = runConsumer({ ...options, client, maxConcurrency: 5, signal: stop.signal, handle: (m) => (outcomes[m.id] as () => Promise<JobOutcome>)() })
     await new Promise((r) => setTimeout(r, 20)) // all three running
@@ -45,7 +56,15 @@ describe('runConsumer', () => {
     await vi.waitFor(() => expect(acks).toHaveLength(1))
     stop.abort()
     await done
-    expect(acks).toEqual([{ acks: ['lease-a'], retries: [{ leaseId: 'lease-b', delaySeconds: 120 }, { leaseId: 'lease-c', delaySeconds: 60 }] }])
+    expect(acks).toEqual([
+      {
+        acks: ['lease-a'],
+        retries: [
+          { leaseId: 'lease-b', delaySeconds: 120 },
+          { leaseId: 'lease-c', delaySeconds: 60 },
+        ],
+      },
+    ])
   })
 
   it('settles a job that ends while the loop sleeps on an empty queue without waiting out the backoff', async () => {
@@ -53,8 +72,16 @@ describe('runConsumer', () => {
     const stop = new AbortController()
     let finish: () => void = () => {}
     const done = runConsumer({
-      ...options, pollMinMs: 60_000, pollMaxMs: 60_000, client, maxConcurrency: 2, signal: stop.signal,
-      handle: () => new Promise<JobOutcome>((resolve) => { finish = () => resolve({ kind: 'ack' }) }),
+      ...options,
+      pollMinMs: 60_000,
+      pollMaxMs: 60_000,
+      client,
+      maxConcurrency: 2,
+      signal: stop.signal,
+      handle: () =>
+        new Promise<JobOutcome>((resolve) => {
+          finish = () => resolve({ kind: 'ack' })
+        }),
     })
     await new Promise((r) => setTimeout(r, 20)) // the queue is empty now: the loop sleeps for a minute
     finish()
@@ -70,12 +97,19 @@ describe('runConsumer', () => {
     let running = 0
     let maxRunning = 0
     const done = runConsumer({
-      ...options, client, maxConcurrency: 2, signal: stop.signal,
-      handle: () => new Promise<JobOutcome>((resolve) => {
-        running++
-        maxRunning = Math.max(maxRunning, running)
-        release.push(() => { running--; resolve({ kind: 'ack' }) })
-      }),
+      ...options,
+      client,
+      maxConcurrency: 2,
+      signal: stop.signal,
+      handle: () =>
+        new Promise<JobOutcome>((resolve) => {
+          running++
+          maxRunning = Math.max(maxRunning, running)
+          release.push(() => {
+            running--
+            resolve({ kind: 'ack' })
+          })
+        }),
     })
     await vi.waitFor(() => expect(release).toHaveLength(2))
     expect(pulls).toEqual([2]) // full: no pull while both slots are busy
@@ -92,7 +126,16 @@ describe('runConsumer', () => {
     const { client, pulls, acks } = fakeClient([[msg('a')]])
     const stop = new AbortController()
     let finish: (() => void) | undefined
-    const done = runConsumer({ ...options, client, maxConcurrency: 1, signal: stop.signal, handle: () => new Promise((resolve) => { finish = () => resolve({ kind: 'ack' }) }) })
+    const done = runConsumer({
+      ...options,
+      client,
+      maxConcurrency: 1,
+      signal: stop.signal,
+      handle: () =>
+        new Promise((resolve) => {
+          finish = () => resolve({ kind: 'ack' })
+        }),
+    })
     await vi.waitFor(() => expect(finish).toBeDefined())
     stop.abort()
     const pullsAtStop = pulls.length

@@ -24,12 +24,17 @@ export type ConsumerOptions = {
 
 type Settlement = { message: PulledMessage; outcome: JobOutcome }
 
-const sleep = (ms: number, signal: AbortSignal) => new Promise<void>((resolve) => {
-  if (signal.aborted) return resolve() // e.g. a job ended between the flush and this sleep
-  const timer = setTimeout(done, ms)
-  function done() { clearTimeout(timer); signal.removeEventListener('abort', done); resolve() }
-  signal.addEventListener('abort', done, { once: true })
-})
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    if (signal.aborted) return resolve() // e.g. a job ended between the flush and this sleep
+    const timer = setTimeout(done, ms)
+    function done() {
+      clearTimeout(timer)
+      signal.removeEventListener('abort', done)
+      resolve()
+    }
+    signal.addEventListener('abort', done, { once: true })
+  })
 
 async function settle(client: PullClient, batch: Settlement[], log: Logger): Promise<void> {
   if (batch.length === 0) return
@@ -37,7 +42,8 @@ async function settle(client: PullClient, batch: Settlement[], log: Logger): Pro
   const retries = batch.flatMap((s) => (s.outcome.kind === 'retry' ? [{ leaseId: s.message.leaseId, delaySeconds: s.outcome.delaySeconds }] : []))
   try {
     const result = await client.ack({ acks, retries })
-    if (result.warnings && Object.keys(result.warnings).length > 0) log.warn('ack_warnings', { messageIds: batch.map((s) => s.message.id), warnings: result.warnings })
+    if (result.warnings && Object.keys(result.warnings).length > 0)
+      log.warn('ack_warnings', { messageIds: batch.map((s) => s.message.id), warnings: result.warnings })
   } catch (err) {
     // The messages come back after their visibility timeout; every job is idempotent.
     log.error('ack_failed', { messageIds: batch.map((s) => s.message.id), acks: acks.length, retries: retries.length, error: String(err) })
@@ -84,12 +90,16 @@ export async function runConsumer(options: ConsumerOptions): Promise<void> {
     }
     idleMs = options.pollMinMs
     for (const message of messages) {
-      const job: Promise<void> = options.handle(message)
+      const job: Promise<void> = options
+        .handle(message)
         .catch((err: unknown): JobOutcome => {
           log.error('job_crashed', { messageId: message.id, error: String(err) })
           return { kind: 'retry', delaySeconds: 60 }
         })
-        .then((outcome) => { ended.push({ message, outcome }); wake.abort() })
+        .then((outcome) => {
+          ended.push({ message, outcome })
+          wake.abort()
+        })
         .finally(() => active.delete(job))
       active.add(job)
     }

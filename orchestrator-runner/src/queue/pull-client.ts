@@ -1,9 +1,7 @@
 // Client of Cloudflare Queues' HTTP pull-consumer API: POST .../queues/{queue_id}/messages/pull and /ack
 // (platform-facts §1.1). fetch is injected so tests drive it against a local server; in local dev the same
 // client talks to the Worker's shim by pointing apiBase at it.
-import {
-  ackResultSchema, apiEnvelopeSchema, pullResultSchema, type AckResult, type PulledWireMessage,
-} from '../../../workers/src/schemas/queue-pull-api.ts'
+import { ackResultSchema, apiEnvelopeSchema, pullResultSchema, type AckResult, type PulledWireMessage } from '../../../workers/src/schemas/queue-pull-api.ts'
 
 export type PulledMessage = {
   id: string
@@ -85,10 +83,12 @@ export function createPullClient(options: PullClientOptions): PullClient {
       return result.messages.map((m) => ({ id: m.id, leaseId: m.lease_id, attempts: m.attempts, timestampMs: m.timestamp_ms, ...decodeBody(m) }))
     },
     async ack({ acks, retries }) {
-      return ackResultSchema.parse(await call('ack', {
-        acks: acks.map((lease_id) => ({ lease_id })),
-        retries: retries.map((r) => ({ lease_id: r.leaseId, delay_seconds: r.delaySeconds })),
-      }))
+      return ackResultSchema.parse(
+        await call('ack', {
+          acks: acks.map((lease_id) => ({ lease_id })),
+          retries: retries.map((r) => ({ lease_id: r.leaseId, delay_seconds: r.delaySeconds })),
+        }),
+      )
     },
   }
 }

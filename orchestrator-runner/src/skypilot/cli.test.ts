@@ -5,8 +5,18 @@ import { classifyLaunchFailure } from './failures.ts'
 
 describe('sky command lines', () => {
   it('launches detached, without prompting, on a named cluster, with secrets by name only', () => {
-    expect(launchArgs('cic-a100-0badcafe', '/tmp/t/cic.sky.yaml', ['CIC_REGISTER_TOKEN', 'VLLM_API_KEY'])).toEqual(
-      ['launch', '-y', '-d', '-c', 'cic-a100-0badcafe', '/tmp/t/cic.sky.yaml', '--secret', 'CIC_REGISTER_TOKEN', '--secret', 'VLLM_API_KEY'])
+    expect(launchArgs('cic-a100-0badcafe', '/tmp/t/cic.sky.yaml', ['CIC_REGISTER_TOKEN', 'VLLM_API_KEY'])).toEqual([
+      'launch',
+      '-y',
+      '-d',
+      '-c',
+      'cic-a100-0badcafe',
+      '/tmp/t/cic.sky.yaml',
+      '--secret',
+      'CIC_REGISTER_TOKEN',
+      '--secret',
+      'VLLM_API_KEY',
+    ])
   })
 
   it('tears down without prompting, and asks for the head IP to learn the cluster state', () => {
@@ -40,21 +50,48 @@ describe('runCommand', () => {
   })
 })
 
-const failed = (stderr: string, extra: Partial<CommandResult> = {}): CommandResult => ({ exitCode: 1, stdout: 'Launching...\n', stderr, timedOut: false, aborted: false, ...extra })
+const failed = (stderr: string, extra: Partial<CommandResult> = {}): CommandResult => ({
+  exitCode: 1,
+  stdout: 'Launching...\n',
+  stderr,
+  timedOut: false,
+  aborted: false,
+  ...extra,
+})
 
 describe('classifyLaunchFailure', () => {
   it.each([
-    ['sky.exceptions.ResourcesUnavailableError: Failed to provision all possible launchable resources.\nReason: InsufficientInstanceCapacity: We currently do not have sufficient p4d capacity', 'no_capacity', true],
+    [
+      'sky.exceptions.ResourcesUnavailableError: Failed to provision all possible launchable resources.\nReason: InsufficientInstanceCapacity: We currently do not have sufficient p4d capacity',
+      'no_capacity',
+      true,
+    ],
     ['googleapiclient.errors.HttpError: ZONE_RESOURCE_POOL_EXHAUSTED: The zone does not have enough resources', 'no_capacity', true],
-    ['sky.exceptions.ResourcesUnavailableError: Failed to acquire resources in all zones.\nReason: VcpuLimitExceeded: You have requested more vCPU capacity than your current vCPU limit', 'quota', false],
-    ['QUOTA_EXCEEDED: Quota \'NVIDIA_A100_GPUS\' exceeded. Limit: 0.0 in region us-central1.', 'quota', false],
+    [
+      'sky.exceptions.ResourcesUnavailableError: Failed to acquire resources in all zones.\nReason: VcpuLimitExceeded: You have requested more vCPU capacity than your current vCPU limit',
+      'quota',
+      false,
+    ],
+    ["QUOTA_EXCEEDED: Quota 'NVIDIA_A100_GPUS' exceeded. Limit: 0.0 in region us-central1.", 'quota', false],
     ['sky.exceptions.CloudUserIdentityError: Failed to get AWS user identity: AWS credentials are not set.', 'auth', false],
     ['botocore.exceptions.ClientError: An error occurred (AuthFailure) when calling the RunInstances operation', 'auth', false],
     ['RuntimeError: Failed to run command before rsync', 'error', false],
-    ["sky.exceptions.ResourcesUnavailableError: No launchable resource found for task cic-a100-1. Region: us-east-1.\nThis means the catalog does not contain any resources that satisfy this request.\nTo fix: relax or change the resource requirements.", 'unsatisfiable', false],
-    ['sky.exceptions.ResourcesUnavailableError: No launchable resource found for task sky-cmd. To fix: relax its resource requirements.', 'unsatisfiable', false],
+    [
+      'sky.exceptions.ResourcesUnavailableError: No launchable resource found for task cic-a100-1. Region: us-east-1.\nThis means the catalog does not contain any resources that satisfy this request.\nTo fix: relax or change the resource requirements.',
+      'unsatisfiable',
+      false,
+    ],
+    [
+      'sky.exceptions.ResourcesUnavailableError: No launchable resource found for task sky-cmd. To fix: relax its resource requirements.',
+      'unsatisfiable',
+      false,
+    ],
     // The optimizer's words after a failover that found every candidate out of capacity: still capacity.
-    ['sky.exceptions.ResourcesUnavailableError: Failed to provision all possible launchable resources.\nNo launchable resource found for task x.\nReason: InsufficientInstanceCapacity', 'no_capacity', true],
+    [
+      'sky.exceptions.ResourcesUnavailableError: Failed to provision all possible launchable resources.\nNo launchable resource found for task x.\nReason: InsufficientInstanceCapacity',
+      'no_capacity',
+      true,
+    ],
   ] as const)('classes %s as %s', (stderr, kind, isRetryable) => {
     const failure = classifyLaunchFailure(failed(stderr))
     expect(failure).toMatchObject({ kind, isRetryable })
@@ -63,7 +100,10 @@ describe('classifyLaunchFailure', () => {
   })
 
   it('classes a timeout as a failure that is not retried, whatever the output says', () => {
-    expect(classifyLaunchFailure(failed('InsufficientInstanceCapacity', { timedOut: true, exitCode: null }))).toMatchObject({ kind: 'timeout', isRetryable: false })
+    expect(classifyLaunchFailure(failed('InsufficientInstanceCapacity', { timedOut: true, exitCode: null }))).toMatchObject({
+      kind: 'timeout',
+      isRetryable: false,
+    })
   })
 
   it('strips terminal colours and keeps the reason short', () => {

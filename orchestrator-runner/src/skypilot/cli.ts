@@ -13,8 +13,15 @@ const OUTPUT_CAP = 256 * 1024 // keep the tail: SkyPilot prints the error last
 const KILL_GRACE_MS = 10_000
 
 /** `-y` skips the prompt, `-d` returns once the job is submitted (a server job never ends), `-c` names the cluster. */
-export const launchArgs = (cluster: string, taskPath: string, secretNames: readonly string[]) =>
-  ['launch', '-y', '-d', '-c', cluster, taskPath, ...secretNames.flatMap((name) => ['--secret', name])]
+export const launchArgs = (cluster: string, taskPath: string, secretNames: readonly string[]) => [
+  'launch',
+  '-y',
+  '-d',
+  '-c',
+  cluster,
+  taskPath,
+  ...secretNames.flatMap((name) => ['--secret', name]),
+]
 export const downArgs = (cluster: string) => ['down', '-y', cluster]
 /** Exit 0 and the head IP when UP; otherwise an error naming why (works on every SkyPilot version, unlike `-o json`). */
 export const statusIpArgs = (cluster: string) => ['status', '--ip', cluster]
@@ -27,14 +34,24 @@ export function runCommand(bin: string, args: string[], options: RunOptions): Pr
     let timedOut = false
     let aborted = false
     const keep = (acc: string, chunk: Buffer) => (acc + chunk.toString()).slice(-OUTPUT_CAP)
-    child.stdout.on('data', (c: Buffer) => { stdout = keep(stdout, c) })
-    child.stderr.on('data', (c: Buffer) => { stderr = keep(stderr, c) })
+    child.stdout.on('data', (c: Buffer) => {
+      stdout = keep(stdout, c)
+    })
+    child.stderr.on('data', (c: Buffer) => {
+      stderr = keep(stderr, c)
+    })
     const stop = () => {
       child.kill('SIGTERM')
       setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS).unref()
     }
-    const timer = setTimeout(() => { timedOut = true; stop() }, options.timeoutMs)
-    const onAbort = () => { aborted = true; stop() }
+    const timer = setTimeout(() => {
+      timedOut = true
+      stop()
+    }, options.timeoutMs)
+    const onAbort = () => {
+      aborted = true
+      stop()
+    }
     options.signal?.addEventListener('abort', onAbort, { once: true })
     const finish = (exitCode: number | null, extra = '') => {
       clearTimeout(timer)
@@ -79,7 +96,11 @@ export function createSkyCli(options: SkyCliOptions): SkyCli {
       const taskPath = path.join(dir, `${cluster}.sky.yaml`)
       try {
         await writeFile(taskPath, taskYaml, { mode: 0o600 })
-        return await runCommand(options.bin, launchArgs(cluster, taskPath, Object.keys(secrets)), { env: { ...env, ...secrets }, timeoutMs: options.launchTimeoutMs, signal })
+        return await runCommand(options.bin, launchArgs(cluster, taskPath, Object.keys(secrets)), {
+          env: { ...env, ...secrets },
+          timeoutMs: options.launchTimeoutMs,
+          signal,
+        })
       } finally {
         await rm(dir, { recursive: true, force: true })
       }

@@ -8,13 +8,20 @@ export type FailureKind = 'no_capacity' | 'quota' | 'auth' | 'unsatisfiable' | '
 export type LaunchFailure = { kind: FailureKind; reason: string; isRetryable: boolean }
 
 // A provisioning failover ran: the catalog had candidates, and each was out of capacity (or the like).
-const FAILOVER = /Failed to provision all possible launchable resources|InsufficientInstanceCapacity|insufficient capacity|ZONE_RESOURCE_POOL_EXHAUSTED|out of capacity|OutOfCapacity|no capacity|SpotMaxPriceTooLow|InsufficientCapacity/i
+const FAILOVER =
+  /Failed to provision all possible launchable resources|InsufficientInstanceCapacity|insufficient capacity|ZONE_RESOURCE_POOL_EXHAUSTED|out of capacity|OutOfCapacity|no capacity|SpotMaxPriceTooLow|InsufficientCapacity/i
 
 // Order matters: SkyPilot wraps quota errors, and its optimizer's "nothing in the catalog" answer, in the same
 // ResourcesUnavailableError as capacity errors.
 const RULES: [Exclude<FailureKind, 'timeout' | 'error'>, (text: string) => boolean][] = [
   ['quota', (t) => /quota|VcpuLimitExceeded|MaxSpotInstanceCountExceeded|QUOTA_EXCEEDED|QuotaExceeded|exceeded your .*limit|InstanceLimitExceeded/i.test(t)],
-  ['auth', (t) => /AuthFailure|UnauthorizedOperation|InvalidClientTokenId|NoCredentialsError|credentials (?:are )?not (?:set|found|valid)|CloudUserIdentityError|not authorized|PermissionDenied|permission denied|invalid api key/i.test(t)],
+  [
+    'auth',
+    (t) =>
+      /AuthFailure|UnauthorizedOperation|InvalidClientTokenId|NoCredentialsError|credentials (?:are )?not (?:set|found|valid)|CloudUserIdentityError|not authorized|PermissionDenied|permission denied|invalid api key/i.test(
+        t,
+      ),
+  ],
   // SkyPilot's optimizer (sky/optimizer.py): "No launchable resource found for task … This means the catalog does
   // not contain any resources that satisfy this request" (e.g. AWS A100:1: AWS sells A100 only as 8 GPUs). It is
   // raised before anything is provisioned and is permanent; the same words after a failover mean capacity.
@@ -27,7 +34,11 @@ const ANSI = /\u001b\[[0-9;]*m/g
 
 /** The last meaningful lines of the output, where SkyPilot prints the error. */
 export function tailOf(result: CommandResult, maxChars = 1_000): string {
-  const lines = `${result.stdout}\n${result.stderr}`.replace(ANSI, '').split('\n').map((l) => l.trim()).filter(Boolean)
+  const lines = `${result.stdout}\n${result.stderr}`
+    .replace(ANSI, '')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
   return lines.slice(-8).join(' | ').slice(-maxChars)
 }
 

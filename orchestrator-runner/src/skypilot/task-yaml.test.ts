@@ -12,19 +12,36 @@ import { buildTask, registrationSnippet, renderTaskYaml, secretNames, type TaskO
 
 const OPTIONS: TaskOptions = { registerUrl: 'https://cic.example.com/nodes/register', vllmPipSpec: 'vllm==0.11.0', autodownIdleMinutes: 30, hasHfToken: false }
 const message = (spec: Partial<LaunchMessage['spec']> = {}): LaunchMessage => ({
-  op: 'launch', cluster_name: 'cic-a100-80gb-0badcafe', node_id: 'node_1', requested_at: 1,
-  spec: { provider: 'aws', region: 'us-east-1', gpu: 'A100-80GB', gpu_count: 1, model: 'Qwen/Qwen2.5-7B-Instruct', use_spot: false, disk_size: 256, vllm_args: [], ...spec },
+  op: 'launch',
+  cluster_name: 'cic-a100-80gb-0badcafe',
+  node_id: 'node_1',
+  requested_at: 1,
+  spec: {
+    provider: 'aws',
+    region: 'us-east-1',
+    gpu: 'A100-80GB',
+    gpu_count: 1,
+    model: 'Qwen/Qwen2.5-7B-Instruct',
+    use_spot: false,
+    disk_size: 256,
+    vllm_args: [],
+    ...spec,
+  },
 })
 
 describe('rendered task YAML', () => {
   it.each([
     ['aws, region, on-demand', {}, OPTIONS],
-    ['gcp, no region, spot, 8 GPUs, vLLM args', { provider: 'gcp' as const, region: undefined, use_spot: true, gpu_count: 8, vllm_args: ['--max-model-len=32768', '--enable-prefix-caching'] }, OPTIONS],
+    [
+      'gcp, no region, spot, 8 GPUs, vLLM args',
+      { provider: 'gcp' as const, region: undefined, use_spot: true, gpu_count: 8, vllm_args: ['--max-model-len=32768', '--enable-prefix-caching'] },
+      OPTIONS,
+    ],
     ['azure A100 40GB, big disk, HF token', { provider: 'azure' as const, region: 'eastus', gpu: 'A100', disk_size: 2048 }, { ...OPTIONS, hasHfToken: true }],
     ['lambda', { provider: 'lambda' as const, region: 'us-east-1' }, OPTIONS],
     ['oci', { provider: 'oci' as const, region: 'us-ashburn-1' }, OPTIONS],
     ['kubernetes context', { provider: 'kubernetes' as const, region: 'gke-ctx' }, OPTIONS],
-  ])('validates against SkyPilot\'s task schema: %s', (_, spec, options) => {
+  ])("validates against SkyPilot's task schema: %s", (_, spec, options) => {
     const task = buildTask(message(spec), options)
     const parsed: unknown = parse(renderTaskYaml(task))
     expect(parsed).toEqual(task) // the YAML says exactly what was built
@@ -33,8 +50,20 @@ describe('rendered task YAML', () => {
 
   it('asks for the GPU, infra, spot, disk, port 8000 and autodown', () => {
     const parsed = parse(renderTaskYaml(buildTask(message({ provider: 'gcp', region: 'us-central1', gpu_count: 4, use_spot: true, disk_size: 512 }), OPTIONS)))
-    expect(parsed.resources).toEqual({ infra: 'gcp/us-central1', accelerators: { 'A100-80GB': 4 }, use_spot: true, disk_size: 512, ports: 8000, autostop: { idle_minutes: 30, down: true } })
-    expect(parsed.envs).toMatchObject({ MODEL_NAME: 'Qwen/Qwen2.5-7B-Instruct', CIC_CLUSTER_NAME: 'cic-a100-80gb-0badcafe', CIC_REGISTER_URL: OPTIONS.registerUrl, CIC_VLLM_PORT: '8000' })
+    expect(parsed.resources).toEqual({
+      infra: 'gcp/us-central1',
+      accelerators: { 'A100-80GB': 4 },
+      use_spot: true,
+      disk_size: 512,
+      ports: 8000,
+      autostop: { idle_minutes: 30, down: true },
+    })
+    expect(parsed.envs).toMatchObject({
+      MODEL_NAME: 'Qwen/Qwen2.5-7B-Instruct',
+      CIC_CLUSTER_NAME: 'cic-a100-80gb-0badcafe',
+      CIC_REGISTER_URL: OPTIONS.registerUrl,
+      CIC_VLLM_PORT: '8000',
+    })
     expect(parsed.setup).toContain('uv pip install "$CIC_VLLM_PIP_SPEC"')
     expect(parsed.run).toMatch(/vllm serve "\$MODEL_NAME" --host 0\.0\.0\.0 --port "\$CIC_VLLM_PORT" --api-key "\$VLLM_API_KEY"/)
   })
@@ -54,7 +83,7 @@ describe('rendered task YAML', () => {
   })
 })
 
-describe('the (?i:...) pattern rewrite used for SkyPilot\'s infra pattern', () => {
+describe("the (?i:...) pattern rewrite used for SkyPilot's infra pattern", () => {
   it('expands letters into two-case classes and leaves the rest alone', () => {
     expect(expandCaseInsensitiveGroups('^(?:(?i:(aws|k8s))(?:/[^/]+)?|\\*)$')).toBe('^(?:(?:([aA][wW][sS]|[kK]8[sS]))(?:/[^/]+)?|\\*)$')
     const re = new RegExp(expandCaseInsensitiveGroups('^(?i:(aws|gcp))(?:/[^/]+)?$'))
@@ -77,7 +106,9 @@ describe('the registration snippet (run by bash, as on the node)', () => {
     server = createServer((req, res) => {
       if (req.url === '/health') return void res.writeHead(healthy ? 200 : 503).end()
       let body = ''
-      req.on('data', (c: Buffer) => { body += c.toString() })
+      req.on('data', (c: Buffer) => {
+        body += c.toString()
+      })
       req.on('end', () => {
         registrations.push({ authorization: req.headers.authorization, body: JSON.parse(body) })
         res.writeHead(200, { 'content-type': 'application/json' }).end('{}')
@@ -94,10 +125,24 @@ describe('the registration snippet (run by bash, as on the node)', () => {
     if (!snippet) throw new Error('no snippet')
     // Asynchronous: the fake control plane lives in this process and must keep answering while bash runs.
     return new Promise<{ status: number; stderr: string }>((resolve) => {
-      execFile('bash', ['-c', snippet], {
-        timeout: 30_000,
-        env: { PATH: process.env.PATH ?? '', ...task.envs, CIC_VLLM_PORT: String(new URL(url).port), CIC_REGISTER_TOKEN: 'cicreg_test', VLLM_PID: String(process.pid), CIC_NODE_ENDPOINT: 'http://203.0.113.7:8000', CIC_HEALTH_WAIT_SECONDS: '20', ...env },
-      }, (err, _stdout, stderr) => resolve({ status: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stderr }))
+      execFile(
+        'bash',
+        ['-c', snippet],
+        {
+          timeout: 30_000,
+          env: {
+            PATH: process.env.PATH ?? '',
+            ...task.envs,
+            CIC_VLLM_PORT: String(new URL(url).port),
+            CIC_REGISTER_TOKEN: 'cicreg_test',
+            VLLM_PID: String(process.pid),
+            CIC_NODE_ENDPOINT: 'http://203.0.113.7:8000',
+            CIC_HEALTH_WAIT_SECONDS: '20',
+            ...env,
+          },
+        },
+        (err, _stdout, stderr) => resolve({ status: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stderr }),
+      )
     })
   }
 
@@ -106,7 +151,12 @@ describe('the registration snippet (run by bash, as on the node)', () => {
     registrations.length = 0
     const result = await runSnippet({})
     expect(result.status, result.stderr).toBe(0)
-    expect(registrations).toEqual([{ authorization: 'Bearer cicreg_test', body: { cluster_name: 'cic-a100-80gb-0badcafe', endpoint: 'http://203.0.113.7:8000', models: ['org/model-1.5B'] } }])
+    expect(registrations).toEqual([
+      {
+        authorization: 'Bearer cicreg_test',
+        body: { cluster_name: 'cic-a100-80gb-0badcafe', endpoint: 'http://203.0.113.7:8000', models: ['org/model-1.5B'] },
+      },
+    ])
   })
 
   it('gives up without registering when vLLM exits before it is healthy', async () => {

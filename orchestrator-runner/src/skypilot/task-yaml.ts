@@ -29,8 +29,7 @@ export type SkyTask = {
 }
 
 /** Secret names passed with `--secret NAME` (values come from the runner's environment for that one command). */
-export const secretNames = (options: Pick<TaskOptions, 'hasHfToken'>) =>
-  ['CIC_REGISTER_TOKEN', 'VLLM_API_KEY', ...(options.hasHfToken ? ['HF_TOKEN'] : [])]
+export const secretNames = (options: Pick<TaskOptions, 'hasHfToken'>) => ['CIC_REGISTER_TOKEN', 'VLLM_API_KEY', ...(options.hasHfToken ? ['HF_TOKEN'] : [])]
 
 const SETUP = `set -euo pipefail
 command -v uv >/dev/null 2>&1 || { python3 -m pip install --quiet --user uv; export PATH="$HOME/.local/bin:$PATH"; }

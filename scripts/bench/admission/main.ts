@@ -5,7 +5,9 @@ import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { unstable_startWorker } from 'wrangler'
 
-const { values } = parseArgs({ options: { n: { type: 'string', default: '20000' }, concurrency: { type: 'string', default: '64' }, rounds: { type: 'string', default: '3' } } })
+const { values } = parseArgs({
+  options: { n: { type: 'string', default: '20000' }, concurrency: { type: 'string', default: '64' }, rounds: { type: 'string', default: '3' } },
+})
 process.env.CLOUDFLARE_CF_FETCH_ENABLED ??= 'false' // no network here: skip fetching the Request.cf placeholder
 const n = Number(values.n)
 const concurrency = Number(values.concurrency)

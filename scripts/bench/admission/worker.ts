@@ -33,7 +33,9 @@ export default {
       if (op === 'admit_settle' && result.leaseId) await gate.settle(result.leaseId, 60)
     }
     let next = 0
-    const lane = async () => { while (next++ < n) await one() }
+    const lane = async () => {
+      while (next++ < n) await one()
+    }
     await Promise.all(Array.from({ length: concurrency }, lane))
     return Response.json({ ok: true, n })
   },

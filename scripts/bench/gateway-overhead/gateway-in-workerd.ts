@@ -28,7 +28,17 @@ export type BenchGateway = { url: string; key: string; close(): Promise<void> }
  */
 export async function startPassthroughInWorkerd(nodeUrl: string): Promise<{ url: string; close(): Promise<void> }> {
   const script = `export default { fetch(request) { const url = new URL(request.url); return fetch(${JSON.stringify(nodeUrl)} + url.pathname, request) } }`
-  const mf = new Miniflare(convertV4MiniflareOptions({ name: 'passthrough', modules: true, script, compatibilityDate: '2026-10-01', host: '127.0.0.1', port: 0, unsafeDirectSockets: DIRECT_SOCKET } as Parameters<typeof convertV4MiniflareOptions>[0]))
+  const mf = new Miniflare(
+    convertV4MiniflareOptions({
+      name: 'passthrough',
+      modules: true,
+      script,
+      compatibilityDate: '2026-10-01',
+      host: '127.0.0.1',
+      port: 0,
+      unsafeDirectSockets: DIRECT_SOCKET,
+    } as Parameters<typeof convertV4MiniflareOptions>[0]),
+  )
   return { url: await directUrl(mf, 'passthrough'), close: () => mf.dispose() }
 }
 
@@ -46,28 +56,41 @@ export async function startGatewayInWorkerd(nodes: BenchNode[], outdir: string, 
   const script = buildBundle(outdir)
   const { workerOptions } = unstable_getMiniflareWorkerOptions(path.join(ROOT, 'wrangler.toml'))
   // wrangler still speaks Miniflare 4's flat options; Miniflare 5 converts them.
-  const mf = new Miniflare(convertV4MiniflareOptions({
-    ...workerOptions,
-    name: 'cic-gateway',
-    modules: [{ type: 'ESModule', path: script }],
-    modulesRoot: outdir,
-    // development: the stand-in nodes are on 127.0.0.1, which production-like environments refuse to fetch (and
-    // they refuse these short bench secrets); every other rule is the production bundle's.
-    bindings: { ...(workerOptions.bindings as Record<string, unknown>), ADMIN_TOKEN, SECRETS_KEY: 'bench-secrets-key-0123456789', ENVIRONMENT: 'development' },
-    host: '127.0.0.1',
-    port: 0,
-    unsafeDirectSockets: DIRECT_SOCKET,
-    handleStructuredLogs: () => {}, // the access log still runs in the Worker; only its printing here is dropped
-    ...(options.inspectorPort === undefined ? {} : { inspectorPort: options.inspectorPort }),
-  } as Parameters<typeof convertV4MiniflareOptions>[0]))
+  const mf = new Miniflare(
+    convertV4MiniflareOptions({
+      ...workerOptions,
+      name: 'cic-gateway',
+      modules: [{ type: 'ESModule', path: script }],
+      modulesRoot: outdir,
+      // development: the stand-in nodes are on 127.0.0.1, which production-like environments refuse to fetch (and
+      // they refuse these short bench secrets); every other rule is the production bundle's.
+      bindings: {
+        ...(workerOptions.bindings as Record<string, unknown>),
+        ADMIN_TOKEN,
+        SECRETS_KEY: 'bench-secrets-key-0123456789',
+        ENVIRONMENT: 'development',
+      },
+      host: '127.0.0.1',
+      port: 0,
+      unsafeDirectSockets: DIRECT_SOCKET,
+      handleStructuredLogs: () => {}, // the access log still runs in the Worker; only its printing here is dropped
+      ...(options.inspectorPort === undefined ? {} : { inspectorPort: options.inspectorPort }),
+    } as Parameters<typeof convertV4MiniflareOptions>[0]),
+  )
   const url = await directUrl(mf, 'cic-gateway')
   const db = await mf.getD1Database('DB')
-  const migrations = readdirSync(path.join(ROOT, 'd1-migrations')).filter((f) => f.endsWith('.sql')).sort()
+  const migrations = readdirSync(path.join(ROOT, 'd1-migrations'))
+    .filter((f) => f.endsWith('.sql'))
+    .sort()
   for (const file of migrations) {
     for (const statement of unstable_splitSqlQuery(readFileSync(path.join(ROOT, 'd1-migrations', file), 'utf8'))) await db.prepare(statement).run()
   }
   const adminPost = async (route: string, body: unknown) => {
-    const res = await fetch(url + route, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify(body) })
+    const res = await fetch(url + route, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    })
     if (res.status !== 201) throw new Error(`${route}: ${res.status} ${await res.text()}`)
     return (await res.json()) as Record<string, string>
   }

@@ -10,7 +10,9 @@ function once(agent: http.Agent, target: URL, spec: LoadSpec): Promise<{ latency
     const start = performance.now()
     let ttfb = 0
     const req = http.request(target, { method: 'POST', agent, headers: { ...spec.headers, 'content-length': Buffer.byteLength(spec.body) } }, (res) => {
-      res.once('data', () => { ttfb = performance.now() - start })
+      res.once('data', () => {
+        ttfb = performance.now() - start
+      })
       res.on('data', () => {})
       res.on('end', () => resolve({ latency: performance.now() - start, ttfb, ok: res.statusCode === 200 }))
     })
@@ -25,15 +27,17 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   const result: LoadResult = { latenciesMs: [], ttfbMs: [], elapsedMs: 0, errors: 0 }
   let started = 0
   const t0 = performance.now()
-  await Promise.all(Array.from({ length: spec.concurrency }, async () => {
-    while (started < spec.total) {
-      started++
-      const r = await once(agent, target, spec)
-      if (!r.ok) result.errors++
-      result.latenciesMs.push(r.latency)
-      result.ttfbMs.push(r.ttfb)
-    }
-  }))
+  await Promise.all(
+    Array.from({ length: spec.concurrency }, async () => {
+      while (started < spec.total) {
+        started++
+        const r = await once(agent, target, spec)
+        if (!r.ok) result.errors++
+        result.latenciesMs.push(r.latency)
+        result.ttfbMs.push(r.ttfb)
+      }
+    }),
+  )
   result.elapsedMs = performance.now() - t0
   agent.destroy()
   return result

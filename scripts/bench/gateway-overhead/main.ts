@@ -20,11 +20,14 @@ const LEVELS = [
 ]
 const PACED_TOTALS: Record<number, number> = { 1: 100, 16: 400, 64: 1_000 }
 
-const body = (stream: boolean, model = MODEL) => JSON.stringify({ model, messages: [{ role: 'user', content: 'benchmark the gateway please' }], max_tokens: 16, stream })
+const body = (stream: boolean, model = MODEL) =>
+  JSON.stringify({ model, messages: [{ role: 'user', content: 'benchmark the gateway please' }], max_tokens: 16, stream })
 
 async function startStandinProcess(port: number, flags: string[] = []) {
   // A separate process, so the stand-in does not share an event loop with the load generator.
-  const child = spawn(process.execPath, [path.join(ROOT, 'scripts/vllm-standin/main.ts'), '--port', String(port), ...flags], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, [path.join(ROOT, 'scripts/vllm-standin/main.ts'), '--port', String(port), ...flags], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
   await new Promise<void>((resolve, reject) => {
     child.stdout.once('data', () => resolve())
     child.once('exit', (code) => reject(new Error(`stand-in exited with ${code}`)))
@@ -38,7 +41,10 @@ async function startStandinProcess(port: number, flags: string[] = []) {
  */
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
 
-async function interleaved<T extends { url: string; headers: Record<string, string> }>(targets: [T, T, T], spec: { body: string; concurrency: number; total: number }): Promise<[LoadResult, LoadResult, LoadResult]> {
+async function interleaved<T extends { url: string; headers: Record<string, string> }>(
+  targets: [T, T, T],
+  spec: { body: string; concurrency: number; total: number },
+): Promise<[LoadResult, LoadResult, LoadResult]> {
   const pooled: LoadResult[] = targets.map(() => ({ latenciesMs: [], ttfbMs: [], elapsedMs: 0, errors: 0 }))
   const perRound = Math.max(spec.concurrency, Math.ceil(spec.total / ROUNDS))
   for (let round = 0; round < ROUNDS; round++) {
@@ -59,9 +65,18 @@ const rps = (r: LoadResult) => (r.latenciesMs.length / r.elapsedMs) * 1000
 
 const standin = await startStandinProcess(STANDIN_PORT)
 const paced = await startStandinProcess(STANDIN_PORT + 1, ['--model', PACED_MODEL, '--ttft-ms', String(PACED.ttftMs), '--tps', String(PACED.tokensPerSecond)])
-const stopStandins = () => { standin.stop(); paced.stop() }
+const stopStandins = () => {
+  standin.stop()
+  paced.stop()
+}
 const outdir = mkdtempSync(path.join(tmpdir(), 'cic-bench-'))
-const gateway = await startGatewayInWorkerd([{ url: standin.url, models: [MODEL] }, { url: paced.url, models: [PACED_MODEL] }], outdir).catch((error: unknown) => {
+const gateway = await startGatewayInWorkerd(
+  [
+    { url: standin.url, models: [MODEL] },
+    { url: paced.url, models: [PACED_MODEL] },
+  ],
+  outdir,
+).catch((error: unknown) => {
   stopStandins() // otherwise the children keep this process alive
   throw error
 })
@@ -86,13 +101,17 @@ try {
   console.log('\nCIC gateway benchmark: the same load straight to the vLLM stand-in, through a pass-through Worker, and through')
   console.log('the gateway (production bundle), all in workerd on this machine, in one run.')
   console.log('latencies in ms (stream rows: time to first byte); added = gateway - direct; cic = gateway - pass-through')
-  console.log('(what CIC\'s own logic adds over any Worker here); ratio = gateway rps / direct rps, and / pass-through rps')
+  console.log("(what CIC's own logic adds over any Worker here); ratio = gateway rps / direct rps, and / pass-through rps")
   console.log(`each row pools ${ROUNDS} rounds taken in turn (direct, pass-through, gateway, ...)\n`)
-  console.log('conc | mode        | direct p50 | pass p50 | gw p50  | added p50 | cic p50 | direct p99 | pass p99 | gw p99  | added p99 | cic p99 | direct rps | pass rps | gw rps   | ratio | /pass | errors d/p/g')
+  console.log(
+    'conc | mode        | direct p50 | pass p50 | gw p50  | added p50 | cic p50 | direct p99 | pass p99 | gw p99  | added p99 | cic p99 | direct rps | pass rps | gw rps   | ratio | /pass | errors d/p/g',
+  )
   const row = (concurrency: number, mode: string, series: (r: LoadResult) => number[], direct: LoadResult, pass: LoadResult, gw: LoadResult) => {
     const [d50, p50, g50] = [direct, pass, gw].map((r) => percentile(series(r), 50)) as [number, number, number]
     const [d99, p99, g99] = [direct, pass, gw].map((r) => percentile(series(r), 99)) as [number, number, number]
-    console.log(`${String(concurrency).padStart(4)} | ${mode} |${fmt(d50)}    |${fmt(p50)}  |${fmt(g50)} |${fmt(g50 - d50)}   |${fmt(g50 - p50)} |${fmt(d99)}    |${fmt(p99)}  |${fmt(g99)} |${fmt(g99 - d99)}   |${fmt(g99 - p99)} |${fmt(rps(direct))}    |${fmt(rps(pass))}  |${fmt(rps(gw))} | ${(rps(gw) / rps(direct)).toFixed(2)}  | ${(rps(gw) / rps(pass)).toFixed(2)}  | ${direct.errors}/${pass.errors}/${gw.errors}`)
+    console.log(
+      `${String(concurrency).padStart(4)} | ${mode} |${fmt(d50)}    |${fmt(p50)}  |${fmt(g50)} |${fmt(g50 - d50)}   |${fmt(g50 - p50)} |${fmt(d99)}    |${fmt(p99)}  |${fmt(g99)} |${fmt(g99 - d99)}   |${fmt(g99 - p99)} |${fmt(rps(direct))}    |${fmt(rps(pass))}  |${fmt(rps(gw))} | ${(rps(gw) / rps(direct)).toFixed(2)}  | ${(rps(gw) / rps(pass)).toFixed(2)}  | ${direct.errors}/${pass.errors}/${gw.errors}`,
+    )
   }
   for (const { concurrency, total } of LEVELS) {
     for (const stream of [false, true]) {

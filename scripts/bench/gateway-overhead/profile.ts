@@ -21,7 +21,9 @@ const TOP = 40
 type ProfileNode = { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }
 type Profile = { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[]; startTime: number; endTime: number }
 
-const child = spawn(process.execPath, [path.join(ROOT, 'scripts/vllm-standin/main.ts'), '--port', String(STANDIN_PORT)], { stdio: ['ignore', 'pipe', 'inherit'] })
+const child = spawn(process.execPath, [path.join(ROOT, 'scripts/vllm-standin/main.ts'), '--port', String(STANDIN_PORT)], {
+  stdio: ['ignore', 'pipe', 'inherit'],
+})
 await new Promise<void>((resolve, reject) => {
   child.stdout.once('data', () => resolve())
   child.once('exit', (code) => reject(new Error(`stand-in exited with ${code}`)))
@@ -41,18 +43,22 @@ try {
   const target = targets.find((t) => t.title.includes('cic-gateway')) ?? targets[0]
   if (!target) throw new Error('no inspector target')
   const ws = new WebSocket(target.webSocketDebuggerUrl)
-  await new Promise((resolve, reject) => { ws.onopen = resolve; ws.onerror = reject })
+  await new Promise((resolve, reject) => {
+    ws.onopen = resolve
+    ws.onerror = reject
+  })
   let nextId = 1
   const pending = new Map<number, (result: unknown) => void>()
   ws.onmessage = (m) => {
     const msg = JSON.parse(String(m.data)) as { id?: number; result?: unknown }
     if (msg.id !== undefined) pending.get(msg.id)?.(msg.result)
   }
-  const send = (method: string, params: object = {}) => new Promise<unknown>((resolve) => {
-    const id = nextId++
-    pending.set(id, resolve)
-    ws.send(JSON.stringify({ id, method, params }))
-  })
+  const send = (method: string, params: object = {}) =>
+    new Promise<unknown>((resolve) => {
+      const id = nextId++
+      pending.set(id, resolve)
+      ws.send(JSON.stringify({ id, method, params }))
+    })
   await send('Profiler.enable')
   await send('Profiler.setSamplingInterval', { interval: 100 })
   await send('Profiler.start')
@@ -63,7 +69,9 @@ try {
   const file = path.join(outdir, 'gateway.cpuprofile')
   writeFileSync(file, JSON.stringify(profile))
   const selfUs = new Map<number, number>()
-  profile.samples.forEach((nodeId, i) => { selfUs.set(nodeId, (selfUs.get(nodeId) ?? 0) + (profile.timeDeltas[i] ?? 0)) })
+  profile.samples.forEach((nodeId, i) => {
+    selfUs.set(nodeId, (selfUs.get(nodeId) ?? 0) + (profile.timeDeltas[i] ?? 0))
+  })
   const byFunction = new Map<string, number>()
   const byModule = new Map<string, number>()
   let total = 0

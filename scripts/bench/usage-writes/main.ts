@@ -32,7 +32,9 @@ const CASES: { name: string; isPacked: boolean; messagesPerBatch: number; events
 
 /** Bytes per table and index of the local D1 file (SQLite's dbstat; D1 refuses dbstat and PRAGMA page_count to a Worker). */
 function bytesOnDisk(dir: string): Bytes {
-  const found = readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.sqlite') && f.includes('D1') && !f.endsWith('metadata.sqlite'))
+  const found = readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter(
+    (f) => f.endsWith('.sqlite') && f.includes('D1') && !f.endsWith('metadata.sqlite'),
+  )
   const file = found[0]
   if (found.length !== 1 || file === undefined) throw new Error(`expected one D1 sqlite file under ${dir}, found ${found.join(', ')}`)
   const db = new DatabaseSync(path.join(dir, file), { readOnly: true })
@@ -44,7 +46,10 @@ function bytesOnDisk(dir: string): Bytes {
   }
 }
 
-const sumBytes = (b: Bytes, match: (name: string) => boolean) => Object.entries(b ?? {}).filter(([n]) => match(n)).reduce((n, [, v]) => n + v, 0)
+const sumBytes = (b: Bytes, match: (name: string) => boolean) =>
+  Object.entries(b ?? {})
+    .filter(([n]) => match(n))
+    .reduce((n, [, v]) => n + v, 0)
 const isEvents = (n: string) => n === 'usage_events' || n.startsWith('sqlite_autoindex_usage_events')
 const isHourly = (n: string) => n.startsWith('usage_hourly') || n.startsWith('sqlite_autoindex_usage_hourly')
 
@@ -75,8 +80,13 @@ async function main() {
       }
       if (!best) continue
       const perSecond = Math.round((c.events / Math.max(1, best.wallMs)) * 1000)
-      console.log(c.name.padEnd(60) + String(c.events).padStart(7) + String(perSecond).padStart(10)
-        + (best.sqlMs / best.batches).toFixed(2).padStart(14) + (best.rowsWritten / c.events).toFixed(2).padStart(20))
+      console.log(
+        c.name.padEnd(60) +
+          String(c.events).padStart(7) +
+          String(perSecond).padStart(10) +
+          (best.sqlMs / best.batches).toFixed(2).padStart(14) +
+          (best.rowsWritten / c.events).toFixed(2).padStart(20),
+      )
     }
     await capacity(post, dir)
   } finally {
@@ -97,8 +107,12 @@ async function capacity(post: <T>(route: string, body: unknown) => Promise<T>, d
   const pruned = await post<PruneResult>('/prune', {})
   console.log(`\ncapacity (packed, ${n} events; 50 tenants x 150 keys x 4 models x 8 nodes within one hour):`)
   console.log(`  usage_events: ${eventBytes.toFixed(0)} bytes per event (table and key, dbstat)`)
-  console.log(`  D1 rows written per event: ${(run.rowsWritten / n).toFixed(3)} writing (event + rollups), ${(pruned.rowsWritten / Math.max(1, pruned.events)).toFixed(3)} pruning (${pruned.events} pruned)`)
-  console.log(`  per million requests: ${((run.rowsWritten + pruned.rowsWritten) / n).toFixed(2)} M rows written, ${(eventBytes).toFixed(0)} MB of usage_events while inside the horizon`)
+  console.log(
+    `  D1 rows written per event: ${(run.rowsWritten / n).toFixed(3)} writing (event + rollups), ${(pruned.rowsWritten / Math.max(1, pruned.events)).toFixed(3)} pruning (${pruned.events} pruned)`,
+  )
+  console.log(
+    `  per million requests: ${((run.rowsWritten + pruned.rowsWritten) / n).toFixed(2)} M rows written, ${(eventBytes).toFixed(0)} MB of usage_events while inside the horizon`,
+  )
   const rollupsBefore = sumBytes(bytesOnDisk(dir), isHourly)
   const seeded = await post<{ rows: number }>('/rollups', { combos: ROLLUP_COMBOS, hours: 24 })
   const rollupBytes = (sumBytes(bytesOnDisk(dir), isHourly) - rollupsBefore) / seeded.rows

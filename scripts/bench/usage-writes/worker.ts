@@ -45,7 +45,10 @@ function makeEvents(label: string, n: number, now: number): UsageEvent[] {
 function messageBatch(bodies: unknown[], label: string, offset: number): MessageBatch<unknown> {
   const noop = () => {}
   return {
-    queue: 'usage-events', metadata: { metrics: { backlogCount: 0, backlogBytes: 0 } }, ackAll: noop, retryAll: noop,
+    queue: 'usage-events',
+    metadata: { metrics: { backlogCount: 0, backlogBytes: 0 } },
+    ackAll: noop,
+    retryAll: noop,
     messages: bodies.map((body, i) => ({ id: `${label}-${offset + i}`, timestamp: new Date(), attempts: 1, body, ack: noop, retry: noop })),
   }
 }
@@ -96,7 +99,8 @@ async function run(env: BenchEnv, req: RunRequest): Promise<RunResult> {
   const check = await env.DB.prepare(`SELECT (SELECT count(*) FROM usage_events WHERE tenant_id LIKE ?1) AS events,
       (SELECT coalesce(sum(requests), 0) FROM usage_hourly WHERE tenant_id LIKE ?1) AS requests,
       (SELECT coalesce(sum(completion_tokens), 0) FROM usage_hourly WHERE tenant_id LIKE ?1) AS completion_tokens`)
-    .bind(`ten_${req.label}_%`).first<{ events: number; requests: number; completion_tokens: number }>()
+    .bind(`ten_${req.label}_%`)
+    .first<{ events: number; requests: number; completion_tokens: number }>()
   const tokens = events.reduce((n, e) => n + e.completionTokens, 0)
   const ok = check?.events === events.length && check.requests === events.length && check.completion_tokens === tokens
   return { wallMs, sqlMs: total.sqlMs, batches: total.batches, rowsWritten: total.rowsWritten, ok, check }
@@ -120,7 +124,9 @@ async function seedRollups(env: BenchEnv, combos: number, hours: number): Promis
     INSERT INTO usage_hourly (tenant_id, key_id, model, hour_start, prompt_tokens, completion_tokens, requests, errors)
     SELECT 'ten_' || printf('%024x', c.n % 200), 'key_' || printf('%016x', c.n), 'meta-llama/Llama-3.1-8B-Instruct-' || (c.n % 4),
       ?3 + h.n * ${HOUR}, 123456 + c.n, 654321 + h.n, 1000 + c.n, c.n % 7
-    FROM h, c ORDER BY h.n, c.n`).bind(combos, hours, start).run()
+    FROM h, c ORDER BY h.n, c.n`)
+    .bind(combos, hours, start)
+    .run()
   return { rows: result.meta.changes }
 }
 

@@ -6,7 +6,14 @@
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs'
 import { randomUUID } from 'node:crypto'
 
-export type FakeQueue = { queue_id: string; queue_name: string; consumers: ({ consumer_id: string; type: 'http_pull'; dead_letter_queue?: string; settings: Record<string, number | undefined> } | { consumer_id: string; type: 'worker'; script: string })[] }
+export type FakeQueue = {
+  queue_id: string
+  queue_name: string
+  consumers: (
+    | { consumer_id: string; type: 'http_pull'; dead_letter_queue?: string; settings: Record<string, number | undefined> }
+    | { consumer_id: string; type: 'worker'; script: string }
+  )[]
+}
 export type FakeAccount = {
   loggedIn: boolean
   accounts: { id: string; name: string }[]
@@ -48,10 +55,12 @@ const table = (head: string, rows: string[]) => {
 }
 /** requireAuth: logged in, and one account chosen (several and no CLOUDFLARE_ACCOUNT_ID: wrangler cannot prompt here). */
 function requireLogin(): void {
-  if (!state.loggedIn) fail('In a non-interactive environment, it\'s necessary to set a CLOUDFLARE_API_TOKEN environment variable for wrangler to work.')
+  if (!state.loggedIn) fail("In a non-interactive environment, it's necessary to set a CLOUDFLARE_API_TOKEN environment variable for wrangler to work.")
   const chosen = process.env.CLOUDFLARE_ACCOUNT_ID
   if (chosen ? !state.accounts.some((a) => a.id === chosen) : state.accounts.length > 1) {
-    fail(`More than one account available but unable to select one in non-interactive mode.\nPlease set the appropriate account ID in your wrangler.toml file or assign it to the \`CLOUDFLARE_ACCOUNT_ID\` environment variable.`)
+    fail(
+      `More than one account available but unable to select one in non-interactive mode.\nPlease set the appropriate account ID in your wrangler.toml file or assign it to the \`CLOUDFLARE_ACCOUNT_ID\` environment variable.`,
+    )
   }
 }
 const queueByName = (name: string) => state.queues.find((q) => q.queue_name === name)
@@ -60,11 +69,39 @@ const [cmd, sub, ...rest] = argv
 const key = `${cmd} ${sub ?? ''}`.trim()
 
 if (key === 'whoami --json') {
-  if (!state.loggedIn) { out('\n{"loggedIn":false}'); process.exit(1) }
-  out(JSON.stringify({ loggedIn: true, authType: 'OAuth Token', email: state.email, accounts: state.accounts, tokenPermissions: ['account:read', 'workers:write', 'd1:write', 'queues:write'] }, null, 2))
+  if (!state.loggedIn) {
+    out('\n{"loggedIn":false}')
+    process.exit(1)
+  }
+  out(
+    JSON.stringify(
+      {
+        loggedIn: true,
+        authType: 'OAuth Token',
+        email: state.email,
+        accounts: state.accounts,
+        tokenPermissions: ['account:read', 'workers:write', 'd1:write', 'queues:write'],
+      },
+      null,
+      2,
+    ),
+  )
 } else if (key === 'd1 list') {
   requireLogin()
-  out(JSON.stringify(state.databases.map((db) => ({ uuid: db.uuid, name: db.name, created_at: '2026-12-05T12:00:00.000Z', version: 'production', num_tables: 0, file_size: 12288 })), null, 2))
+  out(
+    JSON.stringify(
+      state.databases.map((db) => ({
+        uuid: db.uuid,
+        name: db.name,
+        created_at: '2026-12-05T12:00:00.000Z',
+        version: 'production',
+        num_tables: 0,
+        file_size: 12288,
+      })),
+      null,
+      2,
+    ),
+  )
 } else if (key === 'd1 create') {
   requireLogin()
   const name = rest[0] ?? fail('Not enough non-option arguments')
@@ -72,7 +109,9 @@ if (key === 'whoami --json') {
   const uuid = randomUUID()
   state.databases.push({ uuid, name, applied: [] })
   save()
-  out(`${BANNER}✅ Successfully created DB '${name}' in region WEUR\nCreated your new D1 database.\n\nTo access your new D1 Database in your Worker, add the following snippet to your configuration file:\n[[d1_databases]]\nbinding = "${name.replaceAll('-', '_')}"\ndatabase_name = "${name}"\ndatabase_id = "${uuid}"\n`)
+  out(
+    `${BANNER}✅ Successfully created DB '${name}' in region WEUR\nCreated your new D1 database.\n\nTo access your new D1 Database in your Worker, add the following snippet to your configuration file:\n[[d1_databases]]\nbinding = "${name.replaceAll('-', '_')}"\ndatabase_name = "${name}"\ndatabase_id = "${uuid}"\n`,
+  )
 } else if (key === 'd1 migrations') {
   requireLogin()
   const [action] = rest
@@ -86,17 +125,30 @@ if (key === 'whoami --json') {
   else if (action === 'apply') {
     db.applied.push(...pending)
     save()
-    out(`Migrations to be applied:\n${table('Name', pending)}\n${table('Name       Status', pending.map((p) => `${p}  ✅`))}`)
+    out(
+      `Migrations to be applied:\n${table('Name', pending)}\n${table(
+        'Name       Status',
+        pending.map((p) => `${p}  ✅`),
+      )}`,
+    )
   } else fail(`fake wrangler: d1 migrations ${action}`)
 } else if (key === 'queues info') {
   requireLogin()
   const name = rest[0] ?? ''
   const q = queueByName(name) ?? fail(`Queue "${name}" does not exist. To create it, run: wrangler queues create ${name}`)
-  out(`${BANNER}Queue Name: ${q.queue_name}\nQueue ID: ${q.queue_id}\nCreated On: 2026-12-05T12:00:00.000Z\nLast Modified: 2026-12-05T12:00:00.000Z\nNumber of Producers: 0\nNumber of Consumers: ${q.consumers.length}`)
+  out(
+    `${BANNER}Queue Name: ${q.queue_name}\nQueue ID: ${q.queue_id}\nCreated On: 2026-12-05T12:00:00.000Z\nLast Modified: 2026-12-05T12:00:00.000Z\nNumber of Producers: 0\nNumber of Consumers: ${q.consumers.length}`,
+  )
   if (q.consumers.length > 0) {
-    out(`Consumers: ${q.consumers.map((c) => c.type === 'http_pull'
-      ? `HTTP Pull Consumer.\nPull messages using:\ncurl "https://api.cloudflare.com/client/v4/accounts/${state.accounts[0]?.id}/queues/${q.queue_id}/messages/pull" \\\n\t--header "Authorization: Bearer <add your api key here>" \\\n\t--header "Content-Type: application/json" \\\n\t--data '{ "visibility_timeout": 10000, "batch_size": 2 }'`
-      : `worker:${c.script}`).toString()}`)
+    out(
+      `Consumers: ${q.consumers
+        .map((c) =>
+          c.type === 'http_pull'
+            ? `HTTP Pull Consumer.\nPull messages using:\ncurl "https://api.cloudflare.com/client/v4/accounts/${state.accounts[0]?.id}/queues/${q.queue_id}/messages/pull" \\\n\t--header "Authorization: Bearer <add your api key here>" \\\n\t--header "Content-Type: application/json" \\\n\t--data '{ "visibility_timeout": 10000, "batch_size": 2 }'`
+            : `worker:${c.script}`,
+        )
+        .toString()}`,
+    )
   }
 } else if (key === 'queues create') {
   requireLogin()
@@ -104,26 +156,49 @@ if (key === 'whoami --json') {
   if (queueByName(name)) fail('A request to the Cloudflare API (/accounts/x/queues) failed.\n\n  Queue name already taken [code: 11009]')
   state.queues.push({ queue_id: randomUUID().replaceAll('-', ''), queue_name: name, consumers: [] })
   save()
-  out(`${BANNER}🌀 Creating queue '${name}'\n✅ Created queue '${name}'\n\nConfigure your Worker to send messages to this queue:\n\n[[queues.producers]]\nqueue = "${name}"\nbinding = "${name.toUpperCase().replaceAll('-', '_')}"\n`)
+  out(
+    `${BANNER}🌀 Creating queue '${name}'\n✅ Created queue '${name}'\n\nConfigure your Worker to send messages to this queue:\n\n[[queues.producers]]\nqueue = "${name}"\nbinding = "${name.toUpperCase().replaceAll('-', '_')}"\n`,
+  )
 } else if (key === 'queues consumer' && rest[0] === 'http' && rest[1] === 'add') {
   requireLogin()
   const name = rest[2] ?? ''
   const q = queueByName(name) ?? fail(`Queue "${name}" does not exist. To create it, run: wrangler queues create ${name}`)
   if (q.consumers.length > 0) fail('A request to the Cloudflare API failed.\n\n  queue already has a consumer [code: 11005]')
   const num = (f: string) => (flag(f) === undefined ? undefined : Number(flag(f)))
-  q.consumers.push({ consumer_id: randomUUID().replaceAll('-', ''), type: 'http_pull', dead_letter_queue: flag('--dead-letter-queue'), settings: { batch_size: num('--batch-size'), max_retries: num('--message-retries'), visibility_timeout_ms: (num('--visibility-timeout-secs') ?? 0) * 1000 } })
+  q.consumers.push({
+    consumer_id: randomUUID().replaceAll('-', ''),
+    type: 'http_pull',
+    dead_letter_queue: flag('--dead-letter-queue'),
+    settings: { batch_size: num('--batch-size'), max_retries: num('--message-retries'), visibility_timeout_ms: (num('--visibility-timeout-secs') ?? 0) * 1000 },
+  })
   save()
   out(`${BANNER}Adding consumer to queue ${name}.\nAdded consumer to queue ${name}.`)
 } else if (key === 'queues consumer' && rest[0] === 'http' && rest[1] === 'list') {
   requireLogin()
   const name = rest[2] ?? ''
   const q = queueByName(name) ?? fail(`Queue "${name}" does not exist. To create it, run: wrangler queues create ${name}`)
-  out(JSON.stringify(q.consumers.filter((c) => c.type === 'http_pull'), null, 2))
+  out(
+    JSON.stringify(
+      q.consumers.filter((c) => c.type === 'http_pull'),
+      null,
+      2,
+    ),
+  )
 } else if (key === 'secret list') {
   requireLogin()
   const env = envOf()
-  const worker = state.workers[env.worker] ?? fail(`Worker "${env.worker}" (env: ${flag('--env')}) not found.\n\nIf this is a new Worker, run \`wrangler deploy\` first to create it.\nOtherwise, check that the Worker name is correct and you're logged into the right account.`)
-  out(JSON.stringify(worker.secrets.map((name) => ({ name, type: 'secret_text' })), null, '  '))
+  const worker =
+    state.workers[env.worker] ??
+    fail(
+      `Worker "${env.worker}" (env: ${flag('--env')}) not found.\n\nIf this is a new Worker, run \`wrangler deploy\` first to create it.\nOtherwise, check that the Worker name is correct and you're logged into the right account.`,
+    )
+  out(
+    JSON.stringify(
+      worker.secrets.map((name) => ({ name, type: 'secret_text' })),
+      null,
+      '  ',
+    ),
+  )
 } else if (cmd === 'deploy') {
   requireLogin()
   const env = envOf()
@@ -133,7 +208,9 @@ if (key === 'whoami --json') {
   const versionId = randomUUID()
   worker.versions.push(versionId)
   save()
-  out(`${BANNER}Total Upload: 1934.04 KiB / gzip: 314.93 KiB\nWorker Startup Time: 31 ms\nYour Worker has access to the following bindings:\nBinding                 Resource\nenv.DB (${env.database})   D1 Database\nUploaded ${env.worker} (4.02 sec)\nDeployed ${env.worker} triggers (1.10 sec)\n  https://${env.worker}.fake-sub.workers.dev\n  schedule: 5 * * * *\n  Producer for ${env.queues[0]}\n  Consumer for ${env.queues[0]}\nCurrent Version ID: ${versionId}`)
+  out(
+    `${BANNER}Total Upload: 1934.04 KiB / gzip: 314.93 KiB\nWorker Startup Time: 31 ms\nYour Worker has access to the following bindings:\nBinding                 Resource\nenv.DB (${env.database})   D1 Database\nUploaded ${env.worker} (4.02 sec)\nDeployed ${env.worker} triggers (1.10 sec)\n  https://${env.worker}.fake-sub.workers.dev\n  schedule: 5 * * * *\n  Producer for ${env.queues[0]}\n  Consumer for ${env.queues[0]}\nCurrent Version ID: ${versionId}`,
+  )
 } else {
   fail(`fake wrangler: unsupported command: ${argv.join(' ')}`)
 }

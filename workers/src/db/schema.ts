@@ -9,7 +9,9 @@ const createdAt = () => integer('created_at', { mode: 'number' }).notNull().defa
 export const tenants = sqliteTable('tenants', {
   id: text('id').primaryKey(),
   name: text('name').notNull(),
-  status: text('status', { enum: ['active', 'suspended'] }).notNull().default('active'),
+  status: text('status', { enum: ['active', 'suspended'] })
+    .notNull()
+    .default('active'),
   statusReason: text('status_reason'),
   plan: text('plan').notNull().default('default'),
   /** JSON TenantLimits; absent fields mean the plan's default. */
@@ -20,16 +22,22 @@ export const tenants = sqliteTable('tenants', {
 })
 
 /** Only the SHA-256 of a key is stored; the `sk-...` secret is shown once at creation. */
-export const apiKeys = sqliteTable('api_keys', {
-  id: text('id').primaryKey(),
-  tenantId: text('tenant_id').notNull().references(() => tenants.id),
-  name: text('name'),
-  keyHash: text('key_hash').notNull().unique(),
-  prefix: text('prefix').notNull(),
-  limits: text('limits', { mode: 'json' }).$type<Record<string, number>>().notNull().default({}),
-  createdAt: createdAt(),
-  revokedAt: integer('revoked_at', { mode: 'number' }),
-}, (t) => [index('api_keys_tenant_idx').on(t.tenantId)])
+export const apiKeys = sqliteTable(
+  'api_keys',
+  {
+    id: text('id').primaryKey(),
+    tenantId: text('tenant_id')
+      .notNull()
+      .references(() => tenants.id),
+    name: text('name'),
+    keyHash: text('key_hash').notNull().unique(),
+    prefix: text('prefix').notNull(),
+    limits: text('limits', { mode: 'json' }).$type<Record<string, number>>().notNull().default({}),
+    createdAt: createdAt(),
+    revokedAt: integer('revoked_at', { mode: 'number' }),
+  },
+  (t) => [index('api_keys_tenant_idx').on(t.tenantId)],
+)
 
 /** A vLLM (or other OpenAI-compatible) upstream. `name` is the SkyPilot cluster name for launched nodes. */
 export const nodes = sqliteTable('nodes', {
@@ -55,146 +63,182 @@ export const nodes = sqliteTable('nodes', {
  * as unique as the request id, and leading with the time makes pruning a range delete on the key. The table is
  * WITHOUT ROWID (0006's SQL): one b-tree, one D1 row written per insert and per delete.
  */
-export const usageEvents = sqliteTable('usage_events', {
-  requestId: text('request_id').notNull(),
-  tenantId: text('tenant_id').notNull(),
-  keyId: text('key_id').notNull(),
-  model: text('model').notNull(),
-  nodeId: text('node_id').notNull(),
-  endpoint: text('endpoint').notNull(),
-  promptTokens: integer('prompt_tokens').notNull(),
-  completionTokens: integer('completion_tokens').notNull(),
-  outcome: text('outcome').notNull(),
-  httpStatus: integer('http_status').notNull(),
-  usageSource: text('usage_source').notNull(),
-  latencyMs: integer('latency_ms').notNull(),
-  ttftMs: integer('ttft_ms'),
-  createdAt: integer('created_at', { mode: 'number' }).notNull(),
-  /** The ledger write (one statement) that inserted the row: its rollup adds exactly these rows (ledger-write.ts). */
-  writeId: text('write_id').notNull(),
-}, (t) => [primaryKey({ columns: [t.createdAt, t.requestId] })])
+export const usageEvents = sqliteTable(
+  'usage_events',
+  {
+    requestId: text('request_id').notNull(),
+    tenantId: text('tenant_id').notNull(),
+    keyId: text('key_id').notNull(),
+    model: text('model').notNull(),
+    nodeId: text('node_id').notNull(),
+    endpoint: text('endpoint').notNull(),
+    promptTokens: integer('prompt_tokens').notNull(),
+    completionTokens: integer('completion_tokens').notNull(),
+    outcome: text('outcome').notNull(),
+    httpStatus: integer('http_status').notNull(),
+    usageSource: text('usage_source').notNull(),
+    latencyMs: integer('latency_ms').notNull(),
+    ttftMs: integer('ttft_ms'),
+    createdAt: integer('created_at', { mode: 'number' }).notNull(),
+    /** The ledger write (one statement) that inserted the row: its rollup adds exactly these rows (ledger-write.ts). */
+    writeId: text('write_id').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.createdAt, t.requestId] })],
+)
 
 /** Per tenant, key, model and UTC hour (`hour_start`, ms): derived only from usage_events rows, exactly once. */
-export const usageHourly = sqliteTable('usage_hourly', {
-  tenantId: text('tenant_id').notNull(),
-  keyId: text('key_id').notNull(),
-  model: text('model').notNull(),
-  hourStart: integer('hour_start', { mode: 'number' }).notNull(),
-  promptTokens: integer('prompt_tokens').notNull().default(0),
-  completionTokens: integer('completion_tokens').notNull().default(0),
-  requests: integer('requests').notNull().default(0),
-  /** Requests whose outcome was not 'completed'. */
-  errors: integer('errors').notNull().default(0),
-}, (t) => [
-  primaryKey({ columns: [t.tenantId, t.keyId, t.model, t.hourStart] }),
-  index('usage_hourly_tenant_hour_idx').on(t.tenantId, t.hourStart),
-  index('usage_hourly_hour_idx').on(t.hourStart),
-])
+export const usageHourly = sqliteTable(
+  'usage_hourly',
+  {
+    tenantId: text('tenant_id').notNull(),
+    keyId: text('key_id').notNull(),
+    model: text('model').notNull(),
+    hourStart: integer('hour_start', { mode: 'number' }).notNull(),
+    promptTokens: integer('prompt_tokens').notNull().default(0),
+    completionTokens: integer('completion_tokens').notNull().default(0),
+    requests: integer('requests').notNull().default(0),
+    /** Requests whose outcome was not 'completed'. */
+    errors: integer('errors').notNull().default(0),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.keyId, t.model, t.hourStart] }),
+    index('usage_hourly_tenant_hour_idx').on(t.tenantId, t.hourStart),
+    index('usage_hourly_hour_idx').on(t.hourStart),
+  ],
+)
 
 /** A node's own cumulative vLLM token counters as scraped by health checks; compared with the ledger. */
-export const nodeCounterSamples = sqliteTable('node_counter_samples', {
-  nodeId: text('node_id').notNull(),
-  at: integer('at', { mode: 'number' }).notNull(),
-  promptTokensTotal: integer('prompt_tokens_total').notNull(),
-  generationTokensTotal: integer('generation_tokens_total').notNull(),
-}, (t) => [primaryKey({ columns: [t.nodeId, t.at] })])
+export const nodeCounterSamples = sqliteTable(
+  'node_counter_samples',
+  {
+    nodeId: text('node_id').notNull(),
+    at: integer('at', { mode: 'number' }).notNull(),
+    promptTokensTotal: integer('prompt_tokens_total').notNull(),
+    generationTokensTotal: integer('generation_tokens_total').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.nodeId, t.at] })],
+)
 
 /**
  * Per node and UTC hour: the ledger's tokens served by the node, derived in the same batch as usage_hourly; the
  * reconciliation report reads it, so it survives the pruning of usage_events.
  */
-export const usageNodeHourly = sqliteTable('usage_node_hourly', {
-  nodeId: text('node_id').notNull(),
-  hourStart: integer('hour_start', { mode: 'number' }).notNull(),
-  promptTokens: integer('prompt_tokens').notNull().default(0),
-  completionTokens: integer('completion_tokens').notNull().default(0),
-  requests: integer('requests').notNull().default(0),
-}, (t) => [primaryKey({ columns: [t.nodeId, t.hourStart] }), index('usage_node_hourly_hour_idx').on(t.hourStart)])
+export const usageNodeHourly = sqliteTable(
+  'usage_node_hourly',
+  {
+    nodeId: text('node_id').notNull(),
+    hourStart: integer('hour_start', { mode: 'number' }).notNull(),
+    promptTokens: integer('prompt_tokens').notNull().default(0),
+    completionTokens: integer('completion_tokens').notNull().default(0),
+    requests: integer('requests').notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.nodeId, t.hourStart] }), index('usage_node_hourly_hour_idx').on(t.hourStart)],
+)
 
-export const auditLog = sqliteTable('audit_log', {
-  id: integer('id').primaryKey({ autoIncrement: true }),
-  at: integer('at', { mode: 'number' }).notNull(),
-  actor: text('actor').notNull(),
-  action: text('action').notNull(),
-  target: text('target').notNull(),
-  before: text('before', { mode: 'json' }),
-  after: text('after', { mode: 'json' }),
-  requestId: text('request_id'),
-}, (t) => [
-  index('audit_log_at_idx').on(t.at),
-  // GET /admin/audit filters by target or actor and pages by id.
-  index('audit_log_target_idx').on(t.target, t.id),
-  index('audit_log_actor_idx').on(t.actor, t.id),
-  // cic_node_launch_failures_total counts the node.* audit rows of failed launches at scrape time (scrape-metrics.ts).
-  index('audit_log_action_idx').on(t.action, t.id),
-])
+export const auditLog = sqliteTable(
+  'audit_log',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    at: integer('at', { mode: 'number' }).notNull(),
+    actor: text('actor').notNull(),
+    action: text('action').notNull(),
+    target: text('target').notNull(),
+    before: text('before', { mode: 'json' }),
+    after: text('after', { mode: 'json' }),
+    requestId: text('request_id'),
+  },
+  (t) => [
+    index('audit_log_at_idx').on(t.at),
+    // GET /admin/audit filters by target or actor and pages by id.
+    index('audit_log_target_idx').on(t.target, t.id),
+    index('audit_log_actor_idx').on(t.actor, t.id),
+    // cic_node_launch_failures_total counts the node.* audit rows of failed launches at scrape time (scrape-metrics.ts).
+    index('audit_log_action_idx').on(t.action, t.id),
+  ],
+)
 
 /** Every Stripe webhook event received (verified), once: its id makes a redelivery a no-op. */
-export const webhookEvents = sqliteTable('webhook_events', {
-  id: text('id').primaryKey(),
-  type: text('type').notNull(),
-  /** Stripe's `created`, seconds since epoch. */
-  created: integer('created', { mode: 'number' }).notNull(),
-  processedAt: integer('processed_at', { mode: 'number' }).notNull(),
-  tenantId: text('tenant_id'),
-  /** applied | stale | unknown_customer | ignored | invalid (signed, but failed our schema: stored, never applied) */
-  outcome: text('outcome').notNull(),
-  payload: text('payload').notNull(),
-}, (t) => [
-  index('webhook_events_tenant_idx').on(t.tenantId, t.created),
-  // replayUnknownCustomerEvents reads these, oldest first, whenever a tenant gets its Stripe customer.
-  index('webhook_events_unknown_customer_idx').on(t.created).where(sql`${t.outcome} = 'unknown_customer'`),
-])
+export const webhookEvents = sqliteTable(
+  'webhook_events',
+  {
+    id: text('id').primaryKey(),
+    type: text('type').notNull(),
+    /** Stripe's `created`, seconds since epoch. */
+    created: integer('created', { mode: 'number' }).notNull(),
+    processedAt: integer('processed_at', { mode: 'number' }).notNull(),
+    tenantId: text('tenant_id'),
+    /** applied | stale | unknown_customer | ignored | invalid (signed, but failed our schema: stored, never applied) */
+    outcome: text('outcome').notNull(),
+    payload: text('payload').notNull(),
+  },
+  (t) => [
+    index('webhook_events_tenant_idx').on(t.tenantId, t.created),
+    // replayUnknownCustomerEvents reads these, oldest first, whenever a tenant gets its Stripe customer.
+    index('webhook_events_unknown_customer_idx').on(t.created).where(sql`${t.outcome} = 'unknown_customer'`),
+  ],
+)
 
 /** The last applied Stripe event per tenant and object (`payment`, `subscription:<id>`): older events are skipped. */
-export const billingObjects = sqliteTable('billing_objects', {
-  tenantId: text('tenant_id').notNull(),
-  objectKey: text('object_key').notNull(),
-  /** payment: succeeded | failed; subscription: active | ended */
-  state: text('state', { enum: ['succeeded', 'failed', 'active', 'ended'] }).notNull(),
-  plan: text('plan'),
-  eventId: text('event_id').notNull(),
-  eventCreated: integer('event_created', { mode: 'number' }).notNull(),
-  updatedAt: integer('updated_at', { mode: 'number' }).notNull(),
-}, (t) => [primaryKey({ columns: [t.tenantId, t.objectKey] })])
+export const billingObjects = sqliteTable(
+  'billing_objects',
+  {
+    tenantId: text('tenant_id').notNull(),
+    objectKey: text('object_key').notNull(),
+    /** payment: succeeded | failed; subscription: active | ended */
+    state: text('state', { enum: ['succeeded', 'failed', 'active', 'ended'] }).notNull(),
+    plan: text('plan'),
+    eventId: text('event_id').notNull(),
+    eventCreated: integer('event_created', { mode: 'number' }).notNull(),
+    updatedAt: integer('updated_at', { mode: 'number' }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.objectKey] })],
+)
 
 /** Usage periods (ms) of paid invoices. */
-export const billedPeriods = sqliteTable('billed_periods', {
-  invoiceId: text('invoice_id').primaryKey(),
-  tenantId: text('tenant_id').notNull(),
-  periodStart: integer('period_start', { mode: 'number' }).notNull(),
-  periodEnd: integer('period_end', { mode: 'number' }).notNull(),
-  amountPaid: integer('amount_paid').notNull(),
-  currency: text('currency').notNull(),
-  eventId: text('event_id').notNull(),
-  billedAt: integer('billed_at', { mode: 'number' }).notNull(),
-}, (t) => [index('billed_periods_tenant_idx').on(t.tenantId, t.periodStart)])
+export const billedPeriods = sqliteTable(
+  'billed_periods',
+  {
+    invoiceId: text('invoice_id').primaryKey(),
+    tenantId: text('tenant_id').notNull(),
+    periodStart: integer('period_start', { mode: 'number' }).notNull(),
+    periodEnd: integer('period_end', { mode: 'number' }).notNull(),
+    amountPaid: integer('amount_paid').notNull(),
+    currency: text('currency').notNull(),
+    eventId: text('event_id').notNull(),
+    billedAt: integer('billed_at', { mode: 'number' }).notNull(),
+  },
+  (t) => [index('billed_periods_tenant_idx').on(t.tenantId, t.periodStart)],
+)
 
 /** One Stripe meter event per row: written (pending) before it is sent, re-sent verbatim until Stripe accepts it. */
-export const meterPushes = sqliteTable('meter_pushes', {
-  identifier: text('identifier').primaryKey(),
-  tenantId: text('tenant_id').notNull(),
-  eventName: text('event_name').notNull(),
-  hourStart: integer('hour_start', { mode: 'number' }).notNull(),
-  /** 0 for the hour's first push; 1, 2, ... for corrections carrying usage recorded after it. */
-  seq: integer('seq').notNull(),
-  stripeCustomerId: text('stripe_customer_id').notNull(),
-  value: integer('value').notNull(),
-  /** failed: retried by the next run; rejected: Stripe refused it for good (a 4xx other than 429), never retried. */
-  status: text('status', { enum: ['pending', 'sent', 'failed', 'rejected'] }).notNull(),
-  attempts: integer('attempts').notNull().default(0),
-  lastError: text('last_error'),
-  createdAt: integer('created_at', { mode: 'number' }).notNull(),
-  lastAttemptAt: integer('last_attempt_at', { mode: 'number' }),
-  /** When it was first sent: Stripe deduplicates an identifier for at least 24 h only, so late re-sends are logged. */
-  firstAttemptAt: integer('first_attempt_at', { mode: 'number' }),
-  sentAt: integer('sent_at', { mode: 'number' }),
-  /** Set when invoice.payment_succeeded covers this hour. */
-  invoiceId: text('invoice_id'),
-}, (t) => [
-  uniqueIndex('meter_pushes_hour_seq_unique').on(t.tenantId, t.eventName, t.hourStart, t.seq),
-  index('meter_pushes_status_idx').on(t.status, t.hourStart),
-])
+export const meterPushes = sqliteTable(
+  'meter_pushes',
+  {
+    identifier: text('identifier').primaryKey(),
+    tenantId: text('tenant_id').notNull(),
+    eventName: text('event_name').notNull(),
+    hourStart: integer('hour_start', { mode: 'number' }).notNull(),
+    /** 0 for the hour's first push; 1, 2, ... for corrections carrying usage recorded after it. */
+    seq: integer('seq').notNull(),
+    stripeCustomerId: text('stripe_customer_id').notNull(),
+    value: integer('value').notNull(),
+    /** failed: retried by the next run; rejected: Stripe refused it for good (a 4xx other than 429), never retried. */
+    status: text('status', { enum: ['pending', 'sent', 'failed', 'rejected'] }).notNull(),
+    attempts: integer('attempts').notNull().default(0),
+    lastError: text('last_error'),
+    createdAt: integer('created_at', { mode: 'number' }).notNull(),
+    lastAttemptAt: integer('last_attempt_at', { mode: 'number' }),
+    /** When it was first sent: Stripe deduplicates an identifier for at least 24 h only, so late re-sends are logged. */
+    firstAttemptAt: integer('first_attempt_at', { mode: 'number' }),
+    sentAt: integer('sent_at', { mode: 'number' }),
+    /** Set when invoice.payment_succeeded covers this hour. */
+    invoiceId: text('invoice_id'),
+  },
+  (t) => [
+    uniqueIndex('meter_pushes_hour_seq_unique').on(t.tenantId, t.eventName, t.hourStart, t.seq),
+    index('meter_pushes_status_idx').on(t.status, t.hourStart),
+  ],
+)
 
 /**
  * Every message of the usage-events dead-letter queue, kept until an admin replays it into the ledger. `id` is
@@ -202,29 +246,35 @@ export const meterPushes = sqliteTable('meter_pushes', {
  * `msg:<message id>`. Two shapes arrive: schema rejects wrapped by the consumer ({reason, error, messageId, body})
  * and raw events the runtime moved here after max_retries.
  */
-export const usageDeadLetters = sqliteTable('usage_dead_letters', {
-  id: text('id').primaryKey(),
-  /** The dead-letter queue message's id at its first delivery. */
-  messageId: text('message_id').notNull(),
-  requestId: text('request_id'),
-  tenantId: text('tenant_id'),
-  /**
-   * schema: failed the usage-event schema; retries_exhausted: D1 refused it max_retries times;
-   * beyond_dedupe_horizon: it arrived after its tombstone could have been pruned, so it was not counted.
-   */
-  reason: text('reason', { enum: ['schema', 'retries_exhausted', 'beyond_dedupe_horizon'] }).notNull(),
-  error: text('error'),
-  /** The message body as received (JSON). */
-  body: text('body').notNull(),
-  /** Deliveries of the dead-letter message (the highest `attempts` seen). */
-  attempts: integer('attempts').notNull(),
-  firstSeenAt: integer('first_seen_at', { mode: 'number' }).notNull(),
-  lastSeenAt: integer('last_seen_at', { mode: 'number' }).notNull(),
-  status: text('status', { enum: ['pending', 'replayed', 'discarded'] }).notNull().default('pending'),
-  replayedAt: integer('replayed_at', { mode: 'number' }),
-  /** Why the last replay could not write it (still failing the schema). */
-  replayError: text('replay_error'),
-}, (t) => [index('usage_dead_letters_status_idx').on(t.status, t.firstSeenAt)])
+export const usageDeadLetters = sqliteTable(
+  'usage_dead_letters',
+  {
+    id: text('id').primaryKey(),
+    /** The dead-letter queue message's id at its first delivery. */
+    messageId: text('message_id').notNull(),
+    requestId: text('request_id'),
+    tenantId: text('tenant_id'),
+    /**
+     * schema: failed the usage-event schema; retries_exhausted: D1 refused it max_retries times;
+     * beyond_dedupe_horizon: it arrived after its tombstone could have been pruned, so it was not counted.
+     */
+    reason: text('reason', { enum: ['schema', 'retries_exhausted', 'beyond_dedupe_horizon'] }).notNull(),
+    error: text('error'),
+    /** The message body as received (JSON). */
+    body: text('body').notNull(),
+    /** Deliveries of the dead-letter message (the highest `attempts` seen). */
+    attempts: integer('attempts').notNull(),
+    firstSeenAt: integer('first_seen_at', { mode: 'number' }).notNull(),
+    lastSeenAt: integer('last_seen_at', { mode: 'number' }).notNull(),
+    status: text('status', { enum: ['pending', 'replayed', 'discarded'] })
+      .notNull()
+      .default('pending'),
+    replayedAt: integer('replayed_at', { mode: 'number' }),
+    /** Why the last replay could not write it (still failing the schema). */
+    replayError: text('replay_error'),
+  },
+  (t) => [index('usage_dead_letters_status_idx').on(t.status, t.firstSeenAt)],
+)
 /**
  * A node CIC launched through orchestrator-runner (issue #7); `cluster_name` is the node's name and the SkyPilot
  * cluster name. Only the SHA-256 of the node's registration token is kept; the token itself went to the runner once.
@@ -247,33 +297,39 @@ export const nodeLaunches = sqliteTable('node_launches', {
  * `job:<op>:<cluster>:<requested_at>` for a valid job (the same job dead-lettered again is one row), else
  * `msg:<message id>` (reason `schema`, never replayable).
  */
-export const nodeOpsDeadLetters = sqliteTable('node_ops_dead_letters', {
-  id: text('id').primaryKey(),
-  /** The dead-letter message's id (the latest one: a job dead-lettered again after a replay arrives under a new id). */
-  messageId: text('message_id').notNull(),
-  /** launch | terminate, and the cluster, as far as the body says (also for a schema reject, for the log). */
-  op: text('op'),
-  clusterName: text('cluster_name'),
-  nodeId: text('node_id'),
-  /** schema: failed the node-ops message schema; retries_exhausted: the runner's retries ran out. */
-  reason: text('reason', { enum: ['schema', 'retries_exhausted'] }).notNull(),
-  error: text('error'),
-  /** The message body as received (JSON). */
-  body: text('body').notNull(),
-  /** Deliveries of the dead-letter message (the highest `attempts` seen for `message_id`). */
-  attempts: integer('attempts').notNull(),
-  firstSeenAt: integer('first_seen_at', { mode: 'number' }).notNull(),
-  lastSeenAt: integer('last_seen_at', { mode: 'number' }).notNull(),
-  /** discarded: an admin checked the job needs nothing more (e.g. `sky status` shows the cluster gone) and closed it. */
-  status: text('status', { enum: ['pending', 'replayed', 'discarded'] }).notNull().default('pending'),
-  /** A replay in progress holds the row until it is sent (or its lease runs out: the row is pending again). */
-  claimedAt: integer('claimed_at', { mode: 'number' }),
-  replayedAt: integer('replayed_at', { mode: 'number' }),
-  /** Times the job was re-sent onto node-ops. */
-  replays: integer('replays').notNull().default(0),
-  /** Why the last replay did not send it (fails the schema, or the queue refused it). */
-  replayError: text('replay_error'),
-}, (t) => [index('node_ops_dead_letters_status_idx').on(t.status, t.firstSeenAt)])
+export const nodeOpsDeadLetters = sqliteTable(
+  'node_ops_dead_letters',
+  {
+    id: text('id').primaryKey(),
+    /** The dead-letter message's id (the latest one: a job dead-lettered again after a replay arrives under a new id). */
+    messageId: text('message_id').notNull(),
+    /** launch | terminate, and the cluster, as far as the body says (also for a schema reject, for the log). */
+    op: text('op'),
+    clusterName: text('cluster_name'),
+    nodeId: text('node_id'),
+    /** schema: failed the node-ops message schema; retries_exhausted: the runner's retries ran out. */
+    reason: text('reason', { enum: ['schema', 'retries_exhausted'] }).notNull(),
+    error: text('error'),
+    /** The message body as received (JSON). */
+    body: text('body').notNull(),
+    /** Deliveries of the dead-letter message (the highest `attempts` seen for `message_id`). */
+    attempts: integer('attempts').notNull(),
+    firstSeenAt: integer('first_seen_at', { mode: 'number' }).notNull(),
+    lastSeenAt: integer('last_seen_at', { mode: 'number' }).notNull(),
+    /** discarded: an admin checked the job needs nothing more (e.g. `sky status` shows the cluster gone) and closed it. */
+    status: text('status', { enum: ['pending', 'replayed', 'discarded'] })
+      .notNull()
+      .default('pending'),
+    /** A replay in progress holds the row until it is sent (or its lease runs out: the row is pending again). */
+    claimedAt: integer('claimed_at', { mode: 'number' }),
+    replayedAt: integer('replayed_at', { mode: 'number' }),
+    /** Times the job was re-sent onto node-ops. */
+    replays: integer('replays').notNull().default(0),
+    /** Why the last replay did not send it (fails the schema, or the queue refused it). */
+    replayError: text('replay_error'),
+  },
+  (t) => [index('node_ops_dead_letters_status_idx').on(t.status, t.firstSeenAt)],
+)
 
 export type TenantRow = typeof tenants.$inferSelect
 export type ApiKeyRow = typeof apiKeys.$inferSelect

@@ -18,7 +18,9 @@ export const apiKeyAuth = () =>
     const header = c.req.header('authorization') ?? ''
     const key = header.startsWith('Bearer ') ? header.slice(7).trim() : ''
     if (!key) {
-      throw new ApiError('unauthorized', 'You didn\'t provide an API key. Provide it in the Authorization header as "Bearer sk-...".', { code: 'missing_api_key' })
+      throw new ApiError('unauthorized', 'You didn\'t provide an API key. Provide it in the Authorization header as "Bearer sk-...".', {
+        code: 'missing_api_key',
+      })
     }
     const client = authClient(c.req.raw.headers, isProductionLike(c.env))
     const format = keyFormat(key)
@@ -47,6 +49,7 @@ async function refuse(env: Env, client: string | null, reason: Exclude<AuthFailu
 function throttled(retryAfterSeconds: number): ApiError {
   countAuthFailureReason('throttled')
   return new ApiError('rate_limited', 'Too many requests with an incorrect API key from this address. Retry later with a valid key.', {
-    code: 'too_many_failed_authentications', headers: { 'retry-after': String(retryAfterSeconds) },
+    code: 'too_many_failed_authentications',
+    headers: { 'retry-after': String(retryAfterSeconds) },
   })
 }

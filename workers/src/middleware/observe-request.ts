@@ -25,7 +25,12 @@ export const observeRequest = () =>
     const timing = newRequestTiming()
     c.set('timing', timing)
     const config = c.get('config')
-    const flushOptions = { env: c.env, shards: config.METRICS_SHARDS, intervalMs: config.METRICS_FLUSH_INTERVAL_MS, waitUntil: (p: Promise<unknown>) => c.executionCtx.waitUntil(p) }
+    const flushOptions = {
+      env: c.env,
+      shards: config.METRICS_SHARDS,
+      intervalMs: config.METRICS_FLUSH_INTERVAL_MS,
+      waitUntil: (p: Promise<unknown>) => c.executionCtx.waitUntil(p),
+    }
     countRequestsInFlight(1)
     // A long request (or stream) re-reports the isolate's in-flight count, so the shard's copy never ages out
     // while the isolate lives; several requests beating at once make one report (scheduleFlush checks it is due).
@@ -45,8 +50,14 @@ export const observeRequest = () =>
       clearInterval(heartbeat)
       countRequestsInFlight(-1)
       log.info('request', {
-        request_id: c.get('requestId'), tenant_id: c.get('identity')?.tenantId ?? null, method, route, status,
-        duration_ms: round(durationMs), upstream_ms: round(timing.upstreamMs), overhead_ms: round(overheadMs),
+        request_id: c.get('requestId'),
+        tenant_id: c.get('identity')?.tenantId ?? null,
+        method,
+        route,
+        status,
+        duration_ms: round(durationMs),
+        upstream_ms: round(timing.upstreamMs),
+        overhead_ms: round(overheadMs),
       })
       scheduleFlush(flushOptions)
     }

@@ -35,7 +35,9 @@ export function buildOpenApiDocument() {
     openapi: '3.1.1',
     jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
     info: { title: 'CrossLogic Inference Cloud API', version: '1', description: DESCRIPTION },
-    tags: ['Inference', 'Usage', 'Tenants', 'Keys', 'Nodes', 'Node launches', 'Billing', 'Audit', 'Runner', 'Webhooks', 'Operations', 'Documentation'].map((name) => ({ name })),
+    tags: ['Inference', 'Usage', 'Tenants', 'Keys', 'Nodes', 'Node launches', 'Billing', 'Audit', 'Runner', 'Webhooks', 'Operations', 'Documentation'].map(
+      (name) => ({ name }),
+    ),
     paths: { ...publicPaths, ...adminPaths },
     components: {
       schemas: {

@@ -9,8 +9,8 @@ export const SECURITY_SCHEMES = {
   AdminToken: { type: 'http', scheme: 'bearer', description: 'The ADMIN_TOKEN secret.' },
   RunnerToken: { type: 'http', scheme: 'bearer', description: 'The RUNNER_TOKEN secret (orchestrator-runner).' },
   MetricsToken: { type: 'http', scheme: 'bearer', description: 'The METRICS_TOKEN secret (Prometheus).' },
-  NodeRegistrationToken: { type: 'http', scheme: 'bearer', description: 'The one-time token minted for a node\'s launch attempt.' },
-  StripeSignature: { type: 'apiKey', in: 'header', name: 'Stripe-Signature', description: 'Stripe\'s signature over the raw body (webhook secret).' },
+  NodeRegistrationToken: { type: 'http', scheme: 'bearer', description: "The one-time token minted for a node's launch attempt." },
+  StripeSignature: { type: 'apiKey', in: 'header', name: 'Stripe-Signature', description: "Stripe's signature over the raw body (webhook secret)." },
 } as const
 export type Security = keyof typeof SECURITY_SCHEMES
 
@@ -37,22 +37,35 @@ export const ERROR_SCHEMA: JsonSchema = {
 }
 
 const STATUS_TEXT: Record<number, string> = {
-  400: 'Invalid request', 401: 'Missing or invalid credentials', 403: 'Not allowed', 404: 'Not found', 409: 'Conflict',
-  413: 'Request body too large', 429: 'Rate limit or quota exceeded (Retry-After; a quota answer sends x-should-retry: false)',
-  500: 'Internal error', 502: 'The node failed', 503: 'No node available, or a dependency (D1, a Durable Object, a Queue) failed; Retry-After', 504: 'The node timed out',
+  400: 'Invalid request',
+  401: 'Missing or invalid credentials',
+  403: 'Not allowed',
+  404: 'Not found',
+  409: 'Conflict',
+  413: 'Request body too large',
+  429: 'Rate limit or quota exceeded (Retry-After; a quota answer sends x-should-retry: false)',
+  500: 'Internal error',
+  502: 'The node failed',
+  503: 'No node available, or a dependency (D1, a Durable Object, a Queue) failed; Retry-After',
+  504: 'The node timed out',
 }
 /** Every status errors.ts can answer with, as reusable responses (components.responses.Error<status>). */
 export const ERROR_STATUSES = [...new Set(Object.values(ERROR_KINDS).map(([status]) => status))].sort((a, b) => a - b)
 
 const header = (description: string) => ({ description, schema: { type: 'string' } })
-export const ERROR_RESPONSES = Object.fromEntries(ERROR_STATUSES.map((status) => [`Error${status}`, {
-  description: STATUS_TEXT[status] ?? 'Error',
-  headers: {
-    'x-request-id': header('This request\'s id (also in the logs)'),
-    ...(status === 429 || status === 503 ? { 'retry-after': header('Seconds to wait before retrying') } : {}),
-  },
-  content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
-}]))
+export const ERROR_RESPONSES = Object.fromEntries(
+  ERROR_STATUSES.map((status) => [
+    `Error${status}`,
+    {
+      description: STATUS_TEXT[status] ?? 'Error',
+      headers: {
+        'x-request-id': header("This request's id (also in the logs)"),
+        ...(status === 429 || status === 503 ? { 'retry-after': header('Seconds to wait before retrying') } : {}),
+      },
+      content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+    },
+  ]),
+)
 
 export type OperationSpec = {
   summary: string
@@ -72,7 +85,13 @@ const jsonContent = (schema: JsonSchema) => ({ 'application/json': { schema } })
 export function operation(id: string, spec: OperationSpec) {
   const parameters = [
     // A path parameter is percent-encoded like any path segment (a `/` inside one, as in a model id, is %2F).
-    ...(spec.params ?? []).map((p) => ({ name: p.name, in: 'path', required: true, description: `${p.description} (URL-encoded)`, schema: { type: 'string' } })),
+    ...(spec.params ?? []).map((p) => ({
+      name: p.name,
+      in: 'path',
+      required: true,
+      description: `${p.description} (URL-encoded)`,
+      schema: { type: 'string' },
+    })),
     ...(spec.query ? queryParameters(spec.query) : []),
   ]
   const responses: Record<string, unknown> = {}

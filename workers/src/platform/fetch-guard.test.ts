@@ -9,12 +9,22 @@ function stubbed(refusesIpLiterals: boolean) {
     sent.push(input instanceof Request ? input.url : String(input))
     return Promise.resolve(new Response('ok'))
   }) as typeof fetch
-  const guarded = guardFetch(base, { refusesIpLiterals: () => refusesIpLiterals, onSubrequest: () => { subrequests++ } })
+  const guarded = guardFetch(base, {
+    refusesIpLiterals: () => refusesIpLiterals,
+    onSubrequest: () => {
+      subrequests++
+    },
+  })
   return { guarded, sent, subrequests: () => subrequests }
 }
 
 const IP_URLS = ['http://10.0.0.1/', 'http://127.0.0.1:8000/v1/models', 'http://[::1]/', 'https://[2001:db8::1]:8443/x', 'http://2130706433/', 'http://0x7f.1/']
-const HOST_URLS = ['https://node-1.example.com/v1/models', 'http://localhost:8000/health', 'http://10.0.0.1.nip.io/', 'https://api.stripe.com/v1/billing/meter_events']
+const HOST_URLS = [
+  'https://node-1.example.com/v1/models',
+  'http://localhost:8000/health',
+  'http://10.0.0.1.nip.io/',
+  'https://api.stripe.com/v1/billing/meter_events',
+]
 
 describe('isIpLiteralUrl', () => {
   it('is true for IPv4 and IPv6 literals, in any form the URL parser normalises', () => {

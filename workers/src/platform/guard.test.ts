@@ -18,13 +18,20 @@ const numbers = (n: number) => Array.from({ length: n }, (_, i) => i)
 describe('D1 statements', () => {
   it('refuses a statement binding 101 parameters and runs one binding 100', async () => {
     expect(() => env.DB.prepare(`SELECT ${placeholders(101)}`).bind(...numbers(101))).toThrow(/101 bound parameters in one D1 statement, production allows 100/)
-    const [row] = await env.DB.prepare(`SELECT ${placeholders(100)}`).bind(...numbers(100)).raw()
+    const [row] = await env.DB.prepare(`SELECT ${placeholders(100)}`)
+      .bind(...numbers(100))
+      .raw()
     expect(row).toHaveLength(100)
   })
 
   it('refuses it through drizzle too (an IN list of 101 ids)', async () => {
     const ids = numbers(101).map((i) => `ten_${i}`)
-    const refused = await createDb(env.DB).select().from(tenants).where(inArray(tenants.id, ids)).all().catch((err: unknown) => err)
+    const refused = await createDb(env.DB)
+      .select()
+      .from(tenants)
+      .where(inArray(tenants.id, ids))
+      .all()
+      .catch((err: unknown) => err)
     expect(refused).toBeInstanceOf(Error)
     expect(String((refused as Error).cause)).toMatch(/101 bound parameters/) // drizzle wraps it in "Failed query: …"
   })
@@ -90,13 +97,14 @@ describe('Durable Objects', () => {
       expect(await probe.query()).toEqual({ d1Queries: 1, subrequests: 1 })
       expect(await probe.queryTwice()).toEqual({ d1Queries: 2, subrequests: 2 })
       // Called from a Worker invocation that already spent a query: the object's call counts from zero.
-      expect(await guardInvocation(env, async () => {
-        await env.DB.prepare('SELECT 1').first()
-        return probe.query()
-      })).toEqual({ d1Queries: 1, subrequests: 1 })
+      expect(
+        await guardInvocation(env, async () => {
+          await env.DB.prepare('SELECT 1').first()
+          return probe.query()
+        }),
+      ).toEqual({ d1Queries: 1, subrequests: 1 })
     })
   })
-
 
   it('refuses an SQL statement binding 101 parameters and runs one binding 100', async () => {
     await runInDurableObject(env.METRICS_AGGREGATOR.getByName('platform-guard-test'), (_instance, state) => {

@@ -10,8 +10,14 @@ import { AsyncLocalStorage } from 'node:async_hooks'
 import { isProductionLike } from '../env.ts'
 import { guardFetch } from './fetch-guard.ts'
 import {
-  D1_MAX_BOUND_PARAMETERS, D1_MAX_QUERIES_PER_INVOCATION, D1_MAX_STATEMENT_BYTES, D1_MAX_VALUE_BYTES,
-  DO_SQL_MAX_BOUND_PARAMETERS, DO_SQL_MAX_STATEMENT_BYTES, DO_SQL_MAX_VALUE_BYTES, MAX_SUBREQUESTS_PER_INVOCATION,
+  D1_MAX_BOUND_PARAMETERS,
+  D1_MAX_QUERIES_PER_INVOCATION,
+  D1_MAX_STATEMENT_BYTES,
+  D1_MAX_VALUE_BYTES,
+  DO_SQL_MAX_BOUND_PARAMETERS,
+  DO_SQL_MAX_STATEMENT_BYTES,
+  DO_SQL_MAX_VALUE_BYTES,
+  MAX_SUBREQUESTS_PER_INVOCATION,
 } from './limits.ts'
 
 export type GuardEnv = { ENVIRONMENT?: string; PLATFORM_LIMITS_GUARD?: string }
@@ -21,8 +27,7 @@ type Invocation = { owner: object | undefined; d1Queries: number; subrequests: n
 const invocations = new AsyncLocalStorage<Invocation>()
 
 const isGuarded = (env: GuardEnv) => env.PLATFORM_LIMITS_GUARD === '1'
-const start = (env: GuardEnv, owner: object | undefined): Invocation =>
-  ({ owner, d1Queries: 0, subrequests: 0, refusesIpLiterals: isProductionLike(env) })
+const start = (env: GuardEnv, owner: object | undefined): Invocation => ({ owner, d1Queries: 0, subrequests: 0, refusesIpLiterals: isProductionLike(env) })
 
 /** Runs one Worker invocation (a request with its waitUntil work, a queue batch, a cron run) under the guard. */
 export function guardInvocation<T>(env: GuardEnv, run: () => T): T {
@@ -110,14 +115,24 @@ function spend(d1Queries: number, subrequests: number): void {
 
 type StatementLimits = { kind: string; maxParameters: number; maxStatementBytes: number; maxValueBytes: number }
 const D1: StatementLimits = { kind: 'D1', maxParameters: D1_MAX_BOUND_PARAMETERS, maxStatementBytes: D1_MAX_STATEMENT_BYTES, maxValueBytes: D1_MAX_VALUE_BYTES }
-const DO_SQL: StatementLimits = { kind: 'Durable Object SQL', maxParameters: DO_SQL_MAX_BOUND_PARAMETERS, maxStatementBytes: DO_SQL_MAX_STATEMENT_BYTES, maxValueBytes: DO_SQL_MAX_VALUE_BYTES }
+const DO_SQL: StatementLimits = {
+  kind: 'Durable Object SQL',
+  maxParameters: DO_SQL_MAX_BOUND_PARAMETERS,
+  maxStatementBytes: DO_SQL_MAX_STATEMENT_BYTES,
+  maxValueBytes: DO_SQL_MAX_VALUE_BYTES,
+}
 
 const encoder = new TextEncoder()
 /** At most 3 UTF-8 bytes per UTF-16 unit: only a long string is encoded to measure it. */
 const exceedsBytes = (text: string, max: number) => text.length * 3 > max && encoder.encode(text).byteLength > max
 const valueBytes = (value: unknown): number =>
-  typeof value === 'string' ? (value.length * 3 > D1_MAX_VALUE_BYTES ? encoder.encode(value).byteLength : value.length)
-    : value instanceof ArrayBuffer || ArrayBuffer.isView(value) ? value.byteLength : 0
+  typeof value === 'string'
+    ? value.length * 3 > D1_MAX_VALUE_BYTES
+      ? encoder.encode(value).byteLength
+      : value.length
+    : value instanceof ArrayBuffer || ArrayBuffer.isView(value)
+      ? value.byteLength
+      : 0
 
 function checkStatement(limits: StatementLimits, sql: string, values: readonly unknown[]): void {
   const head = sql.replace(/\s+/g, ' ').trim().slice(0, 80)
@@ -158,53 +173,89 @@ function wrap(proto: object, name: string, around: (original: Method) => Method)
 }
 
 /** An async method's wrapper: a refusal rejects its promise, as the real call would. */
-const spending = (d1Queries: (args: unknown[]) => number) => (original: Method): Method => function (this: unknown, ...args: unknown[]) {
-  try {
-    spend(d1Queries(args), 1) // one D1 call is one subrequest, whatever it carries
-  } catch (err) {
-    return Promise.reject(err)
-  }
-  return original.apply(this, args)
-}
+const spending =
+  (d1Queries: (args: unknown[]) => number) =>
+  (original: Method): Method =>
+    function (this: unknown, ...args: unknown[]) {
+      try {
+        spend(d1Queries(args), 1) // one D1 call is one subrequest, whatever it carries
+      } catch (err) {
+        return Promise.reject(err)
+      }
+      return original.apply(this, args)
+    }
 
 function guardD1(db: D1Database): void {
   const dbProto = Object.getPrototypeOf(db) as object
   if (!claim(dbProto)) return
   const statementProto = Object.getPrototypeOf(db.prepare('SELECT 1')) as object
-  wrap(dbProto, 'prepare', (original) => function (this: unknown, ...args: unknown[]) {
-    checkStatement(D1, String(args[0]), [])
-    return original.apply(this, args)
-  })
-  wrap(dbProto, 'batch', spending((args) => (Array.isArray(args[0]) ? args[0].length : 1)))
-  wrap(dbProto, 'exec', spending((args) => String(args[0]).trim().split('\n').length)) // exec runs one statement per line
-  wrap(statementProto, 'bind', (original) => function (this: unknown, ...values: unknown[]) {
-    checkStatement(D1, String(Reflect.get(this as object, 'statement')), values)
-    return original.apply(this, values)
-  })
-  for (const name of ['first', 'run', 'all', 'raw']) wrap(statementProto, name, spending(() => 1))
+  wrap(
+    dbProto,
+    'prepare',
+    (original) =>
+      function (this: unknown, ...args: unknown[]) {
+        checkStatement(D1, String(args[0]), [])
+        return original.apply(this, args)
+      },
+  )
+  wrap(
+    dbProto,
+    'batch',
+    spending((args) => (Array.isArray(args[0]) ? args[0].length : 1)),
+  )
+  wrap(
+    dbProto,
+    'exec',
+    spending((args) => String(args[0]).trim().split('\n').length),
+  ) // exec runs one statement per line
+  wrap(
+    statementProto,
+    'bind',
+    (original) =>
+      function (this: unknown, ...values: unknown[]) {
+        checkStatement(D1, String(Reflect.get(this as object, 'statement')), values)
+        return original.apply(this, values)
+      },
+  )
+  for (const name of ['first', 'run', 'all', 'raw'])
+    wrap(
+      statementProto,
+      name,
+      spending(() => 1),
+    )
 }
 
 function guardSql(sql: SqlStorage): void {
   const proto = Object.getPrototypeOf(sql) as object
   if (!claim(proto)) return
-  wrap(proto, 'exec', (original) => function (this: unknown, ...args: unknown[]) {
-    checkStatement(DO_SQL, String(args[0]), args.slice(1))
-    return original.apply(this, args)
-  })
+  wrap(
+    proto,
+    'exec',
+    (original) =>
+      function (this: unknown, ...args: unknown[]) {
+        checkStatement(DO_SQL, String(args[0]), args.slice(1))
+        return original.apply(this, args)
+      },
+  )
 }
 
 function guardQueue(queue: Queue): void {
   const proto = Object.getPrototypeOf(queue) as object
   if (!claim(proto)) return
   for (const name of ['send', 'sendBatch']) {
-    wrap(proto, name, (original) => function (this: unknown, ...args: unknown[]) {
-      try {
-        spend(0, 1)
-      } catch (err) {
-        return Promise.reject(err)
-      }
-      return original.apply(this, args)
-    })
+    wrap(
+      proto,
+      name,
+      (original) =>
+        function (this: unknown, ...args: unknown[]) {
+          try {
+            spend(0, 1)
+          } catch (err) {
+            return Promise.reject(err)
+          }
+          return original.apply(this, args)
+        },
+    )
   }
 }
 
@@ -217,11 +268,16 @@ function guardMethods(proto: object, env: GuardEnv): void {
   for (const name of Object.getOwnPropertyNames(proto)) {
     const value: unknown = Object.getOwnPropertyDescriptor(proto, name)?.value
     if (name === 'constructor' || typeof value !== 'function') continue
-    wrap(proto, name, (original) => function (this: unknown, ...args: unknown[]) {
-      const self = this as object
-      if (invocations.getStore()?.owner === self) return original.apply(self, args)
-      return invocations.run(start(env, self), () => original.apply(self, args))
-    })
+    wrap(
+      proto,
+      name,
+      (original) =>
+        function (this: unknown, ...args: unknown[]) {
+          const self = this as object
+          if (invocations.getStore()?.owner === self) return original.apply(self, args)
+          return invocations.run(start(env, self), () => original.apply(self, args))
+        },
+    )
   }
 }
 

@@ -32,4 +32,3 @@ export const DO_SQL_MAX_VALUE_BYTES = 2_000_000
  * "Subrequests"). Durable Objects are Workers: each call into an object is its own invocation with its own count.
  */
 export const MAX_SUBREQUESTS_PER_INVOCATION = 10_000
-

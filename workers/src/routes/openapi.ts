@@ -42,24 +42,41 @@ const SCALAR_STYLE_HASHES = ["'sha256-l/2OpPg0d+2VLTLgwjf5mQo2CYwHDEqdj5TjbfEyVJ
  * treats as inline style attributes; no script can run from one, and img-src/font-src/connect-src keep any url()
  * on this origin. Scripts and style elements stay nonce/hash/'self' only.
  */
-export const docsCsp = (nonce: string) => [
-  "default-src 'none'", "script-src 'self'", `style-src 'self' 'nonce-${nonce}' ${SCALAR_STYLE_HASHES.join(' ')}`, "style-src-attr 'unsafe-inline'", "connect-src 'self'",
-  "img-src 'self' data:", "font-src 'self' data:", "form-action 'none'", "frame-ancestors 'none'", "base-uri 'none'",
-].join('; ')
+export const docsCsp = (nonce: string) =>
+  [
+    "default-src 'none'",
+    "script-src 'self'",
+    `style-src 'self' 'nonce-${nonce}' ${SCALAR_STYLE_HASHES.join(' ')}`,
+    "style-src-attr 'unsafe-inline'",
+    "connect-src 'self'",
+    "img-src 'self' data:",
+    "font-src 'self' data:",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+    "base-uri 'none'",
+  ].join('; ')
 
 const SECURITY_HEADERS = { 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer' }
 
 export const openApi = new Hono<AppEnv>()
-  .get('/openapi.json', (c) => c.body(openApiJson(), 200, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-cache', ...SECURITY_HEADERS }))
+  .get('/openapi.json', (c) =>
+    c.body(openApiJson(), 200, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-cache', ...SECURITY_HEADERS }),
+  )
   .get('/docs', (c) => {
     const nonce = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(16))))
-    return c.body(docsPage(nonce), 200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'content-security-policy': docsCsp(nonce), ...SECURITY_HEADERS })
+    return c.body(docsPage(nonce), 200, {
+      'content-type': 'text/html; charset=utf-8',
+      'cache-control': 'no-store',
+      'content-security-policy': docsCsp(nonce),
+      ...SECURITY_HEADERS,
+    })
   })
   .get('/docs/scalar.js', async (c) => {
     // The request's own headers go along, so If-None-Match gets its 304 from the assets store.
     const asset = await c.env.ASSETS.fetch(new Request(new URL('/docs/scalar.js', c.req.url), { headers: c.req.raw.headers }))
     if (asset.status !== 200 && asset.status !== 304) throw new ApiError('not_found', 'Unknown route.', { code: 'unknown_route' })
     const headers = new Headers(asset.headers)
-    for (const [name, value] of Object.entries({ ...SECURITY_HEADERS, 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-cache' })) headers.set(name, value)
+    for (const [name, value] of Object.entries({ ...SECURITY_HEADERS, 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-cache' }))
+      headers.set(name, value)
     return new Response(asset.body, { status: asset.status, headers })
   })

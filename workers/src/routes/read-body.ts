@@ -32,5 +32,8 @@ export async function readJsonBody<S extends z.ZodType>(c: Context<AppEnv>, sche
   // An unknown key is reported on the object that holds it (path [] at the top): the offending field is the key.
   const path = issue?.code === 'unrecognized_keys' ? [...issue.path, ...issue.keys.slice(0, 1)] : (issue?.path ?? [])
   const param = path.join('.') || null
-  throw new ApiError('invalid_request', `Invalid request: ${param ? `'${param}': ` : ''}${issue?.message ?? 'invalid body'}`, { param, code: 'invalid_request' })
+  throw new ApiError('invalid_request', `Invalid request: ${param ? `'${param}': ` : ''}${issue?.message ?? 'invalid body'}`, {
+    param,
+    code: 'invalid_request',
+  })
 }

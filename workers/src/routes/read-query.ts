@@ -9,5 +9,8 @@ export function readQuery<S extends z.ZodType>(c: Context<AppEnv>, schema: S): z
   if (parsed.success) return parsed.data
   const issue = parsed.error.issues[0]
   const param = issue?.path.join('.') || null
-  throw new ApiError('invalid_request', `Invalid query parameter${param ? ` '${param}'` : ''}: ${issue?.message ?? 'invalid'}`, { param, code: 'invalid_request' })
+  throw new ApiError('invalid_request', `Invalid query parameter${param ? ` '${param}'` : ''}: ${issue?.message ?? 'invalid'}`, {
+    param,
+    code: 'invalid_request',
+  })
 }

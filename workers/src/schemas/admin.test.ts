@@ -14,7 +14,7 @@ describe('usageQuerySchema', () => {
 })
 
 describe('registerNodeSchema endpoint', () => {
-  it('drops an OpenAI base URL\'s /v1 and trailing slashes', () => {
+  it("drops an OpenAI base URL's /v1 and trailing slashes", () => {
     const parse = (endpoint: string) => registerNodeSchema.parse({ endpoint, models: ['m'] }).endpoint
     expect(parse('http://10.0.0.1:8000/v1')).toBe('http://10.0.0.1:8000')
     expect(parse('http://10.0.0.1:8000/V1//')).toBe('http://10.0.0.1:8000')

@@ -20,7 +20,10 @@ export const tenantLimitsSchema = z.strictObject({
 export type TenantLimits = z.infer<typeof tenantLimitsSchema>
 /** In a PATCH, null removes an override so the plan's value applies again. */
 const tenantLimitsPatchSchema = z.strictObject(
-  Object.fromEntries(Object.keys(tenantLimitsSchema.shape).map((k) => [k, limit.nullable().optional()])) as Record<keyof TenantLimits, z.ZodOptional<z.ZodNullable<typeof limit>>>,
+  Object.fromEntries(Object.keys(tenantLimitsSchema.shape).map((k) => [k, limit.nullable().optional()])) as Record<
+    keyof TenantLimits,
+    z.ZodOptional<z.ZodNullable<typeof limit>>
+  >,
 )
 export type TenantLimitsPatch = z.infer<typeof tenantLimitsPatchSchema>
 
@@ -28,7 +31,10 @@ export const createTenantSchema = z.strictObject({
   name: z.string().trim().min(1).max(200),
   plan: plan.optional(),
   limits: tenantLimitsSchema.optional(),
-  stripe_customer_id: z.string().regex(/^cus_[A-Za-z0-9]+$/, 'must look like cus_...').optional(),
+  stripe_customer_id: z
+    .string()
+    .regex(/^cus_[A-Za-z0-9]+$/, 'must look like cus_...')
+    .optional(),
 })
 
 export const updateTenantSchema = z.strictObject({
@@ -37,7 +43,11 @@ export const updateTenantSchema = z.strictObject({
   status: z.enum(['active', 'suspended']).optional(),
   status_reason: z.string().max(500).nullable().optional(),
   limits: tenantLimitsPatchSchema.optional(),
-  stripe_customer_id: z.string().regex(/^cus_[A-Za-z0-9]+$/, 'must look like cus_...').nullable().optional(),
+  stripe_customer_id: z
+    .string()
+    .regex(/^cus_[A-Za-z0-9]+$/, 'must look like cus_...')
+    .nullable()
+    .optional(),
 })
 
 export const createKeySchema = z.strictObject({
@@ -56,13 +66,17 @@ export const breakerSettingsSchema = z.strictObject({
  * The node's base URL, without the `/v1` OpenAI clients put in their base URL (the gateway appends
  * `/v1/chat/completions` itself; `/health` and `/metrics` live at the root).
  */
-const nodeEndpoint = z.url({ protocol: /^https?$/, error: 'endpoint must be an http(s) URL' })
+const nodeEndpoint = z
+  .url({ protocol: /^https?$/, error: 'endpoint must be an http(s) URL' })
   .transform((url) => url.replace(/\/+$/, '').replace(/\/v1$/i, '').replace(/\/+$/, ''))
 
 export const registerNodeSchema = z.strictObject({
   endpoint: nodeEndpoint,
   models: z.array(z.string().min(1).max(256)).min(1).max(64),
-  name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lowercase letters, digits and dashes').optional(),
+  name: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lowercase letters, digits and dashes')
+    .optional(),
   api_key: z.string().min(1).max(512).optional(),
   breaker: breakerSettingsSchema.optional(),
 })

@@ -6,7 +6,7 @@ import { PLAN_NAMES } from '../../../durable-objects/tenant-gate/contract.ts'
 import { NODE_STATUSES } from './node-ops.ts'
 
 const ms = () => z.number().nonnegative().describe('milliseconds since the epoch')
-const limits = z.record(z.string(), z.number().int().nonnegative()).describe('overrides only; absent = the plan\'s value, 0 = unlimited')
+const limits = z.record(z.string(), z.number().int().nonnegative()).describe("overrides only; absent = the plan's value, 0 = unlimited")
 
 /** services/tenants/tenants.ts tenantView */
 export const tenantSchema = z.strictObject({
@@ -51,13 +51,15 @@ export const usageSummarySchema = z.strictObject({
   to: ms().nullable(),
   group_by: z.enum(['hour', 'day', 'model', 'key', 'tenant']),
   totals: z.strictObject(usageCounters),
-  data: z.array(z.strictObject({
-    start: ms().optional(),
-    model: z.string().optional(),
-    key_id: z.string().nullable().optional(),
-    tenant_id: z.string().optional(),
-    ...usageCounters,
-  })),
+  data: z.array(
+    z.strictObject({
+      start: ms().optional(),
+      model: z.string().optional(),
+      key_id: z.string().nullable().optional(),
+      tenant_id: z.string().optional(),
+      ...usageCounters,
+    }),
+  ),
 })
 
 export const listOf = <T extends z.ZodType>(item: T) => z.strictObject({ object: z.literal('list'), data: z.array(item) })
@@ -110,25 +112,29 @@ export const nodeSchema = z.strictObject({
   updated_at: nullableMs(),
   last_error_at: nullableMs().optional(),
   removing: z.boolean().optional(),
-  breaker: z.strictObject({
-    state: z.string().describe('closed, open or half_open'),
-    since: nullableMs(),
-    consecutive_failures: z.number().int().nonnegative(),
-    retry_at: nullableMs(),
-    probes_in_flight: z.number().int().nonnegative(),
-    failure_threshold: z.number().int(),
-    cooldown_ms: z.number().int(),
-    half_open_probes: z.number().int(),
-  }).optional(),
-  health: z.strictObject({
-    state: z.string(),
-    since: nullableMs(),
-    consecutive_failures: z.number().int().nonnegative(),
-    last_check_at: nullableMs(),
-    last_ok_at: nullableMs(),
-    last_error: z.string().nullable(),
-  }).optional(),
-  in_flight: z.number().nullable().optional().describe('the node\'s own gauges (vLLM /metrics); null when it exposes none'),
+  breaker: z
+    .strictObject({
+      state: z.string().describe('closed, open or half_open'),
+      since: nullableMs(),
+      consecutive_failures: z.number().int().nonnegative(),
+      retry_at: nullableMs(),
+      probes_in_flight: z.number().int().nonnegative(),
+      failure_threshold: z.number().int(),
+      cooldown_ms: z.number().int(),
+      half_open_probes: z.number().int(),
+    })
+    .optional(),
+  health: z
+    .strictObject({
+      state: z.string(),
+      since: nullableMs(),
+      consecutive_failures: z.number().int().nonnegative(),
+      last_check_at: nullableMs(),
+      last_ok_at: nullableMs(),
+      last_error: z.string().nullable(),
+    })
+    .optional(),
+  in_flight: z.number().nullable().optional().describe("the node's own gauges (vLLM /metrics); null when it exposes none"),
   queue_depth: z.number().nullable().optional(),
   kv_cache_usage: z.number().nullable().optional(),
   metrics_at: nullableMs().optional(),
@@ -137,16 +143,18 @@ export const nodeSchema = z.strictObject({
 /** services/audit/audit-query.ts: one page, newest first; the next page's cursor is the last entry's id. */
 export const auditPageSchema = z.strictObject({
   object: z.literal('list'),
-  data: z.array(z.strictObject({
-    id: z.number().int(),
-    object: z.literal('audit_entry'),
-    at: ms(),
-    actor: z.string(),
-    action: z.string(),
-    target: z.string(),
-    before: z.unknown(),
-    after: z.unknown(),
-    request_id: z.string().nullable(),
-  })),
+  data: z.array(
+    z.strictObject({
+      id: z.number().int(),
+      object: z.literal('audit_entry'),
+      at: ms(),
+      actor: z.string(),
+      action: z.string(),
+      target: z.string(),
+      before: z.unknown(),
+      after: z.unknown(),
+      request_id: z.string().nullable(),
+    }),
+  ),
   has_more: z.boolean(),
 })

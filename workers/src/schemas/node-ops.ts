@@ -6,9 +6,31 @@ import { checkVllmArgs } from './vllm-args.ts'
 
 /** SkyPilot's cloud enum (sky/utils/schemas.py @93a24d47); `infra` is `<provider>[/<region>]`. */
 export const CLOUD_PROVIDERS = [
-  'aws', 'gcp', 'azure', 'lambda', 'oci', 'ibm', 'scp', 'kubernetes', 'runpod', 'vast', 'vsphere', 'cudo',
-  'fluidstack', 'paperspace', 'primeintellect', 'do', 'nebius', 'ssh', 'slurm', 'hyperbolic', 'seeweb',
-  'shadeform', 'yotta', 'mithril', 'verda',
+  'aws',
+  'gcp',
+  'azure',
+  'lambda',
+  'oci',
+  'ibm',
+  'scp',
+  'kubernetes',
+  'runpod',
+  'vast',
+  'vsphere',
+  'cudo',
+  'fluidstack',
+  'paperspace',
+  'primeintellect',
+  'do',
+  'nebius',
+  'ssh',
+  'slurm',
+  'hyperbolic',
+  'seeweb',
+  'shadeform',
+  'yotta',
+  'mithril',
+  'verda',
 ] as const
 
 /**
@@ -34,7 +56,10 @@ const vllmArg = z.string().regex(VLLM_ARG, 'letters, digits and _./:=,+- only (n
  */
 export const launchSpecSchema = z.strictObject({
   provider: z.enum(CLOUD_PROVIDERS),
-  region: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lowercase letters, digits and dashes (e.g. us-east-1)').optional(),
+  region: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lowercase letters, digits and dashes (e.g. us-east-1)')
+    .optional(),
   gpu: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9-]{0,31}$/, 'an accelerator name such as A100 or A100-80GB'),
   gpu_count: z.number().int().min(1).max(16).default(1),
   model: z.string().regex(MODEL, 'a model id such as Qwen/Qwen2.5-7B-Instruct'),
@@ -53,7 +78,10 @@ export type LaunchPolicyProblem = { param: string; message: string }
  */
 export function launchPolicyProblem(spec: z.infer<typeof launchSpecSchema>): LaunchPolicyProblem | null {
   if (PORT_MAPPED_PROVIDERS.includes(spec.provider)) {
-    return { param: 'provider', message: `'${spec.provider}' maps node ports, so the gateway could not reach the node at its address; it is refused until nodes are reached through the private tunnel (issue 15). Supported: ${SUPPORTED_PROVIDERS.join(', ')}` }
+    return {
+      param: 'provider',
+      message: `'${spec.provider}' maps node ports, so the gateway could not reach the node at its address; it is refused until nodes are reached through the private tunnel (issue 15). Supported: ${SUPPORTED_PROVIDERS.join(', ')}`,
+    }
   }
   if (!(SUPPORTED_PROVIDERS as readonly string[]).includes(spec.provider)) {
     return { param: 'provider', message: `the runner image cannot launch on '${spec.provider}'. Supported: ${SUPPORTED_PROVIDERS.join(', ')}` }

@@ -23,17 +23,19 @@ export const chatCompletionSchema = z.looseObject({
   object: z.literal('chat.completion'),
   created: z.number().int().describe('Unix seconds'),
   model: z.string(),
-  choices: z.array(z.looseObject({
-    index: z.number().int().nonnegative(),
-    message: z.looseObject({
-      role: z.literal('assistant'),
-      content: z.string().nullable(),
-      refusal: z.string().nullable().optional(),
-      tool_calls: z.array(toolCall).optional(),
+  choices: z.array(
+    z.looseObject({
+      index: z.number().int().nonnegative(),
+      message: z.looseObject({
+        role: z.literal('assistant'),
+        content: z.string().nullable(),
+        refusal: z.string().nullable().optional(),
+        tool_calls: z.array(toolCall).optional(),
+      }),
+      logprobs: z.unknown().optional(),
+      finish_reason: finishReason,
     }),
-    logprobs: z.unknown().optional(),
-    finish_reason: finishReason,
-  })),
+  ),
   usage: usage.nullish(),
   system_fingerprint: z.string().nullish(),
 })
@@ -44,12 +46,14 @@ export const chatCompletionChunkSchema = z.looseObject({
   object: z.literal('chat.completion.chunk'),
   created: z.number().int(),
   model: z.string(),
-  choices: z.array(z.looseObject({
-    index: z.number().int().nonnegative(),
-    delta: z.looseObject({ role: z.string().optional(), content: z.string().nullish(), tool_calls: z.array(z.looseObject({})).optional() }),
-    logprobs: z.unknown().optional(),
-    finish_reason: finishReason,
-  })),
+  choices: z.array(
+    z.looseObject({
+      index: z.number().int().nonnegative(),
+      delta: z.looseObject({ role: z.string().optional(), content: z.string().nullish(), tool_calls: z.array(z.looseObject({})).optional() }),
+      logprobs: z.unknown().optional(),
+      finish_reason: finishReason,
+    }),
+  ),
   usage: usage.nullish().describe('Only on the last chunk, with stream_options.include_usage'),
 })
 
@@ -59,22 +63,26 @@ export const textCompletionSchema = z.looseObject({
   object: z.literal('text_completion'),
   created: z.number().int(),
   model: z.string(),
-  choices: z.array(z.looseObject({
-    index: z.number().int().nonnegative(),
-    text: z.string(),
-    logprobs: z.unknown().optional(),
-    finish_reason: finishReason,
-  })),
+  choices: z.array(
+    z.looseObject({
+      index: z.number().int().nonnegative(),
+      text: z.string(),
+      logprobs: z.unknown().optional(),
+      finish_reason: finishReason,
+    }),
+  ),
   usage: usage.nullish(),
 })
 
 export const embeddingListSchema = z.looseObject({
   object: z.literal('list'),
-  data: z.array(z.looseObject({
-    object: z.literal('embedding'),
-    index: z.number().int().nonnegative(),
-    embedding: z.union([z.array(z.number()), z.string()]).describe('floats, or base64 with encoding_format=base64'),
-  })),
+  data: z.array(
+    z.looseObject({
+      object: z.literal('embedding'),
+      index: z.number().int().nonnegative(),
+      embedding: z.union([z.array(z.number()), z.string()]).describe('floats, or base64 with encoding_format=base64'),
+    }),
+  ),
   model: z.string(),
   usage: z.looseObject({ prompt_tokens: z.number().int().nonnegative(), total_tokens: z.number().int().nonnegative() }),
 })

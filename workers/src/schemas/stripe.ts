@@ -7,7 +7,10 @@ const customerRef = z
   .union([z.string(), z.looseObject({ id: z.string() }), z.null()])
   .optional()
   .transform((c) => (typeof c === 'string' ? c : (c?.id ?? null)))
-const metadata = z.record(z.string(), z.string()).nullish().transform((m) => m ?? {})
+const metadata = z
+  .record(z.string(), z.string())
+  .nullish()
+  .transform((m) => m ?? {})
 
 const envelopeSchema = z.looseObject({
   id: z.string().min(1),
@@ -82,7 +85,10 @@ export function parseBillingEvent(json: unknown): ParsedEvent {
       return {
         ok: true,
         event: {
-          ...base, kind: 'subscription', customerId: s.customer, objectId: s.id,
+          ...base,
+          kind: 'subscription',
+          customerId: s.customer,
+          objectId: s.id,
           isEnded: type === 'customer.subscription.deleted' || ENDED_STATUSES.has(s.status),
           isCreation: type === 'customer.subscription.created',
           planSource: { metadata: s.metadata, prices },
@@ -97,8 +103,14 @@ export function parseBillingEvent(json: unknown): ParsedEvent {
       return {
         ok: true,
         event: {
-          ...base, kind: 'invoice_paid', customerId: i.customer, objectId: i.id,
-          periodStartMs: i.period_start * 1000, periodEndMs: i.period_end * 1000, amountPaid: i.amount_paid, currency: i.currency,
+          ...base,
+          kind: 'invoice_paid',
+          customerId: i.customer,
+          objectId: i.id,
+          periodStartMs: i.period_start * 1000,
+          periodEndMs: i.period_end * 1000,
+          amountPaid: i.amount_paid,
+          currency: i.currency,
         },
       }
     }

@@ -28,8 +28,13 @@ export function parseTimestamp(raw: string): number | null {
   const iso = `${y}-${mo}-${d}T${h}:${mi}:${s}${fraction.slice(0, 4)}${offset}`
   // Date.parse may roll an impossible date over (Feb 30): its fields, read back in UTC, must be the ones written.
   const fields = new Date(Date.parse(`${y}-${mo}-${d}T${h}:${mi}:${s}Z`))
-  const isReal = fields.getUTCFullYear() === Number(y) && fields.getUTCMonth() + 1 === Number(mo) && fields.getUTCDate() === Number(d)
-    && fields.getUTCHours() === Number(h) && fields.getUTCMinutes() === Number(mi) && fields.getUTCSeconds() === Number(s)
+  const isReal =
+    fields.getUTCFullYear() === Number(y) &&
+    fields.getUTCMonth() + 1 === Number(mo) &&
+    fields.getUTCDate() === Number(d) &&
+    fields.getUTCHours() === Number(h) &&
+    fields.getUTCMinutes() === Number(mi) &&
+    fields.getUTCSeconds() === Number(s)
   const ms = Date.parse(iso)
   return isReal && ms >= 0 ? ms : null
 }

@@ -8,16 +8,20 @@ const ordered = (q: { from?: number | undefined; to?: number | undefined }) => q
 const orderedMessage = { message: 'to must be after from', path: ['to'] }
 
 /** `GET /v1/usage`: a tenant's own usage. */
-export const tenantUsageQuerySchema = z.strictObject({
-  ...range,
-  group_by: z.enum(['hour', 'day', 'model', 'key']).default('day'),
-}).refine(ordered, orderedMessage)
+export const tenantUsageQuerySchema = z
+  .strictObject({
+    ...range,
+    group_by: z.enum(['hour', 'day', 'model', 'key']).default('day'),
+  })
+  .refine(ordered, orderedMessage)
 
 /** `GET /admin/usage`: every tenant's usage. */
-export const adminUsageQuerySchema = z.strictObject({
-  ...range,
-  group_by: z.enum(['tenant', 'hour', 'day', 'model']).default('tenant'),
-}).refine(ordered, orderedMessage)
+export const adminUsageQuerySchema = z
+  .strictObject({
+    ...range,
+    group_by: z.enum(['tenant', 'hour', 'day', 'model']).default('tenant'),
+  })
+  .refine(ordered, orderedMessage)
 
 /** `GET /admin/usage/reconcile`: both ends are required, the report compares counters over exactly this window. */
 export const reconcileQuerySchema = z.strictObject({ from: requiredTimestampParam, to: requiredTimestampParam }).refine(ordered, orderedMessage)

@@ -62,8 +62,22 @@ describe('checkVllmArgs', () => {
 
   it('keeps reserved flags out of the allowlist and has the flags operators need', () => {
     for (const flag of RESERVED_VLLM_FLAGS) expect(VLLM_FLAG_ALLOWLIST[flag]).toBeUndefined()
-    for (const flag of ['--max-model-len', '--enable-prompt-tokens-details', '--gpu-memory-utilization', '--dtype', '--quantization',
-      '--max-num-seqs', '--enable-prefix-caching', '--kv-cache-dtype', '--enable-chunked-prefill', '--max-num-batched-tokens', '--seed',
-      '--revision', '--tokenizer', '--trust-remote-code']) expect(VLLM_FLAG_ALLOWLIST[flag], flag).toBeDefined()
+    for (const flag of [
+      '--max-model-len',
+      '--enable-prompt-tokens-details',
+      '--gpu-memory-utilization',
+      '--dtype',
+      '--quantization',
+      '--max-num-seqs',
+      '--enable-prefix-caching',
+      '--kv-cache-dtype',
+      '--enable-chunked-prefill',
+      '--max-num-batched-tokens',
+      '--seed',
+      '--revision',
+      '--tokenizer',
+      '--trust-remote-code',
+    ])
+      expect(VLLM_FLAG_ALLOWLIST[flag], flag).toBeDefined()
   })
 })

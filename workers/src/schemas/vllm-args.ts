@@ -92,7 +92,10 @@ export function checkVllmArgs(args: readonly string[], options: { allowRemoteCod
     }
     const kind = VLLM_FLAG_ALLOWLIST[name]
     if (kind === undefined) {
-      return refuse(written, `${written} is not an allowed vLLM flag (exact long names only, no abbreviations); allowed: ${Object.keys(VLLM_FLAG_ALLOWLIST).join(', ')}`)
+      return refuse(
+        written,
+        `${written} is not an allowed vLLM flag (exact long names only, no abbreviations); allowed: ${Object.keys(VLLM_FLAG_ALLOWLIST).join(', ')}`,
+      )
     }
     if (name === REMOTE_CODE_FLAG && !options.allowRemoteCode) {
       return refuse(written, `${REMOTE_CODE_FLAG} runs the model repository's code on the node; set allow_remote_code: true on the launch to enable it`)

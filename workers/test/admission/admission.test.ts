@@ -19,7 +19,10 @@ const admission = async (tenantId: string) => (await (await admin(`/admin/tenant
 async function complete(key: string, json: unknown, init: { signal?: AbortSignal; path?: string; read?: (res: Response) => Promise<unknown> } = {}) {
   const ctx = createExecutionContext()
   const req = new Request(`http://gateway.test${init.path ?? '/v1/chat/completions'}`, {
-    method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(json), signal: init.signal,
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: JSON.stringify(json),
+    signal: init.signal,
   })
   const res = await worker.fetch(req, env, ctx)
   const body = await (init.read ?? ((r: Response) => r.text()))(res)
@@ -39,7 +42,7 @@ beforeAll(async () => {
 })
 
 describe('exact limits under concurrent bursts', () => {
-  it('admits exactly N of 5N concurrent requests and answers the rest with OpenAI\'s 429', async () => {
+  it("admits exactly N of 5N concurrent requests and answers the rest with OpenAI's 429", async () => {
     const { key } = await seedTenant({ rpm: 10 })
     const responses = await Promise.all(Array.from({ length: 50 }, () => post(key, chat())))
     const ok = responses.filter((r) => r.status === 200)
@@ -47,14 +50,22 @@ describe('exact limits under concurrent bursts', () => {
     expect([ok.length, refused.length]).toEqual([10, 40])
     expect(ok.map((r) => r.headers.get('x-ratelimit-remaining-requests')).sort()).toEqual(['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'])
     const first = refused[0]!
-    expect(await first.json()).toMatchObject({ error: { type: 'rate_limit_error', code: 'rate_limit_exceeded', message: expect.stringMatching(/^Rate limit reached for requests per minute \(RPM\): Limit 10, Used 10/) } })
+    expect(await first.json()).toMatchObject({
+      error: {
+        type: 'rate_limit_error',
+        code: 'rate_limit_exceeded',
+        message: expect.stringMatching(/^Rate limit reached for requests per minute \(RPM\): Limit 10, Used 10/),
+      },
+    })
     expect(Number(first.headers.get('retry-after'))).toBeGreaterThanOrEqual(59)
     expect(Number(first.headers.get('retry-after'))).toBeLessThanOrEqual(60)
     expect(Number(first.headers.get('retry-after-ms'))).toBeGreaterThan(58_000)
     expect(first.headers.get('x-should-retry')).toBeNull()
     expect(first.headers.get('x-request-id')).toMatch(/^req_/)
     expect(Object.fromEntries([...first.headers].filter(([name]) => name.startsWith('x-ratelimit-') && name.endsWith('-requests')))).toMatchObject({
-      'x-ratelimit-limit-requests': '10', 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-reset-requests': expect.stringMatching(/^(\d+(\.\d+)?s|1m0s)$/),
+      'x-ratelimit-limit-requests': '10',
+      'x-ratelimit-remaining-requests': '0',
+      'x-ratelimit-reset-requests': expect.stringMatching(/^(\d+(\.\d+)?s|1m0s)$/),
     })
     await Promise.all(ok.map((r) => r.text()))
   })
@@ -81,7 +92,7 @@ describe('exact limits under concurrent bursts', () => {
     expect(await refused[0]!.json()).toMatchObject({ error: { message: expect.stringMatching(/^Rate limit reached for tokens per minute \(TPM\)/) } })
   })
 
-  it('counts a key\'s own rpm, set when the key was created', async () => {
+  it("counts a key's own rpm, set when the key was created", async () => {
     const { tenantId } = await seedTenant()
     const created = (await (await admin(`/admin/tenants/${tenantId}/keys`, { method: 'POST', json: { limits: { rpm: 2 } } })).json()) as { key: string }
     const statuses = await Promise.all(Array.from({ length: 6 }, () => api(created.key, '/v1/models').then((r) => r.status)))
@@ -98,7 +109,9 @@ describe('the openai SDK', () => {
     const drained = holder.text()
     const statuses: number[] = []
     const client = new OpenAI({
-      apiKey: key, baseURL: 'http://gateway.test/v1', maxRetries: 5,
+      apiKey: key,
+      baseURL: 'http://gateway.test/v1',
+      maxRetries: 5,
       fetch: async (url, init) => {
         const res = await exports.default.fetch(new Request(url, init))
         statuses.push(res.status)
@@ -119,8 +132,12 @@ describe('rate-limit headers and token reservations', () => {
     const res = await post(key, chat({ max_tokens: 50 }))
     expect(res.status).toBe(200)
     expect(Object.fromEntries([...res.headers].filter(([name]) => name.startsWith('x-ratelimit-')))).toEqual({
-      'x-ratelimit-limit-requests': '100', 'x-ratelimit-remaining-requests': '99', 'x-ratelimit-reset-requests': '1m0s',
-      'x-ratelimit-limit-tokens': '10000', 'x-ratelimit-remaining-tokens': String(10_000 - promptEstimate - 50), 'x-ratelimit-reset-tokens': '1m0s',
+      'x-ratelimit-limit-requests': '100',
+      'x-ratelimit-remaining-requests': '99',
+      'x-ratelimit-reset-requests': '1m0s',
+      'x-ratelimit-limit-tokens': '10000',
+      'x-ratelimit-remaining-tokens': String(10_000 - promptEstimate - 50),
+      'x-ratelimit-reset-tokens': '1m0s',
     })
   })
 
@@ -169,7 +186,8 @@ describe('settle happens exactly once on every path', () => {
   ]
   it.each(cases)('frees the slot and charges only real usage when %s', async (_, json, status) => {
     const { key, tenantId } = await seedTenant({ concurrency: 1, tpm: 100_000 })
-    for (let i = 0; i < 2; i++) { // with one slot, the second request is admitted only if the first settled
+    for (let i = 0; i < 2; i++) {
+      // with one slot, the second request is admitted only if the first settled
       const { res } = await complete(key, json, { path: 'input' in json ? '/v1/embeddings' : '/v1/chat/completions' })
       expect(res.status).toBe(status)
     }
@@ -221,7 +239,7 @@ describe('revocation, suspension and limit changes are never cached', () => {
     expect(new Set(statuses)).toEqual(new Set([403]))
   })
 
-  it('applies a new limit on the next request, and null brings the plan\'s value back', async () => {
+  it("applies a new limit on the next request, and null brings the plan's value back", async () => {
     const { key, tenantId } = await seedTenant()
     expect((await post(key, chat())).status).toBe(200)
     await admin(`/admin/tenants/${tenantId}`, { method: 'PATCH', json: { limits: { rpm: 1 } } })

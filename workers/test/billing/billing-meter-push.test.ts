@@ -24,18 +24,50 @@ const runAfter = (h: number) => h + HOUR + 5 * MINUTE
 
 /** One event through the ledger write (and its rollups), written as if at its own time: old hours are inside the horizon. */
 async function recordUsage(tenantId: string, createdAt: number, tokens: number) {
-  await writeLedger(env.DB, [{
-    requestId: `req_${crypto.randomUUID()}`, tenantId, keyId: 'key_t', model: 'cic-demo-llm', nodeId: 'node_t', endpoint: 'chat.completions',
-    promptTokens: tokens, completionTokens: 0, outcome: 'completed', httpStatus: 200, usageSource: 'node', latencyMs: 12, ttftMs: null, createdAt,
-  }], { now: createdAt })
+  await writeLedger(
+    env.DB,
+    [
+      {
+        requestId: `req_${crypto.randomUUID()}`,
+        tenantId,
+        keyId: 'key_t',
+        model: 'cic-demo-llm',
+        nodeId: 'node_t',
+        endpoint: 'chat.completions',
+        promptTokens: tokens,
+        completionTokens: 0,
+        outcome: 'completed',
+        httpStatus: 200,
+        usageSource: 'node',
+        latencyMs: 12,
+        ttftMs: null,
+        createdAt,
+      },
+    ],
+    { now: createdAt },
+  )
 }
 
 /** A row an earlier run already tried and failed to send. */
-async function seedFailedPush(tenantId: string, customer: string, hourStart: number, fields: { lastAttemptAt: number; firstAttemptAt?: number; attempts?: number }) {
+async function seedFailedPush(
+  tenantId: string,
+  customer: string,
+  hourStart: number,
+  fields: { lastAttemptAt: number; firstAttemptAt?: number; attempts?: number },
+) {
   await env.DB.prepare(`INSERT INTO meter_pushes (identifier, tenant_id, event_name, hour_start, seq, stripe_customer_id, value, status,
       attempts, last_error, created_at, last_attempt_at, first_attempt_at) VALUES (?, ?, 'cic_tokens', ?, 0, ?, 5, 'failed', ?, '500: down', ?, ?, ?)`)
-    .bind(`${tenantId}:cic_tokens:${hourStart / 1000}`, tenantId, hourStart, customer, fields.attempts ?? 1, fields.lastAttemptAt,
-      fields.lastAttemptAt, fields.firstAttemptAt ?? fields.lastAttemptAt).run()
+    .bind(
+      `${tenantId}:cic_tokens:${hourStart / 1000}`,
+      tenantId,
+      hourStart,
+      customer,
+      fields.attempts ?? 1,
+      fields.lastAttemptAt,
+      fields.lastAttemptAt,
+      fields.firstAttemptAt ?? fields.lastAttemptAt,
+    )
+    .run()
 }
 
 async function received(customer: string): Promise<Receipt[]> {
@@ -43,8 +75,11 @@ async function received(customer: string): Promise<Receipt[]> {
 }
 
 const pushes = async (tenantId: string) =>
-  (await env.DB.prepare('SELECT identifier, hour_start, status, attempts, last_error FROM meter_pushes WHERE tenant_id = ? ORDER BY hour_start, seq')
-    .bind(tenantId).all<PushRow>()).results
+  (
+    await env.DB.prepare('SELECT identifier, hour_start, status, attempts, last_error FROM meter_pushes WHERE tenant_id = ? ORDER BY hour_start, seq')
+      .bind(tenantId)
+      .all<PushRow>()
+  ).results
 
 const failFor = (customer: string, status: number, times: number) =>
   fetch(`${standin}/_standin/fail`, { method: 'POST', body: JSON.stringify({ customer, status, times, mode: 'reject' }) })
@@ -97,7 +132,10 @@ describe('meter push: permanent rejections', () => {
     await pushMeterUsage(stripeEnv, runAfter(h + HOUR))
     expect((await pushes(tenantId)).map((p) => p.status)).toEqual(['failed', 'failed'])
     await pushMeterUsage(stripeEnv, runAfter(h + HOUR) + HOUR)
-    expect((await pushes(tenantId)).map((p) => [p.status, p.attempts])).toEqual([['sent', 2], ['sent', 2]])
+    expect((await pushes(tenantId)).map((p) => [p.status, p.attempts])).toEqual([
+      ['sent', 2],
+      ['sent', 2],
+    ])
   })
 })
 

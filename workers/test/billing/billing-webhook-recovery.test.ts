@@ -6,7 +6,15 @@ import { describe, expect, it, vi } from 'vitest'
 import { replayUnknownCustomerEvents } from '../../src/services/billing/stripe-webhook.ts'
 import { admin, api } from '../helpers/gateway.ts'
 import {
-  deliver, deliverOk, newCustomerId, nowSeconds, paymentIntentEvent, stripeEvent, subscriptionEvent, tenantRow, webhookRows,
+  deliver,
+  deliverOk,
+  newCustomerId,
+  nowSeconds,
+  paymentIntentEvent,
+  stripeEvent,
+  subscriptionEvent,
+  tenantRow,
+  webhookRows,
 } from '../helpers/stripe-events.ts'
 
 /** A tenant with no Stripe customer yet, and one API key. */
@@ -66,7 +74,12 @@ describe('unknown_customer events once the customer is linked', () => {
 
     const link = subscriptionEvent('created', customer, { created: t, metadata: { cic_tenant_id: tenantId }, lookupKey: 'cic_pro' })
     expect(await deliverOk(link)).toMatchObject({ outcome: 'applied' })
-    expect(await tenantRow(tenantId)).toMatchObject({ stripe_customer_id: customer, plan: 'pro', status: 'suspended', status_reason: expect.stringContaining('payment failed') })
+    expect(await tenantRow(tenantId)).toMatchObject({
+      stripe_customer_id: customer,
+      plan: 'pro',
+      status: 'suspended',
+      status_reason: expect.stringContaining('payment failed'),
+    })
     expect(await outcomeOf(failed.id)).toMatchObject({ outcome: 'applied', tenant_id: tenantId })
     expect((await api(key, '/v1/models')).status).toBe(403) // the admission object got the replayed suspension too
   })
@@ -93,7 +106,7 @@ describe('unknown_customer events once the customer is linked', () => {
     expect(await res.json()).toMatchObject({ status: 'suspended' })
   })
 
-  it('keeps the ordering rules: replayed in created order, and older than the object\'s last event is stale', async () => {
+  it("keeps the ordering rules: replayed in created order, and older than the object's last event is stale", async () => {
     const { tenantId, key } = await unlinkedTenant()
     const customer = newCustomerId()
     const t = nowSeconds()
@@ -119,13 +132,17 @@ describe('unknown_customer events once the customer is linked', () => {
     const failed = paymentIntentEvent('payment_failed', customer, { created: t - 30 })
     await deliverOk(failed)
     await deliverOk(subscriptionEvent('created', customer, { created: t, metadata: { cic_tenant_id: tenantId } }))
-    const audits = async () => (await env.DB.prepare('SELECT count(*) AS n FROM audit_log WHERE actor = ?').bind(`stripe:${failed.id}`).first<{ n: number }>())?.n
+    const audits = async () =>
+      (await env.DB.prepare('SELECT count(*) AS n FROM audit_log WHERE actor = ?').bind(`stripe:${failed.id}`).first<{ n: number }>())?.n
     expect(await audits()).toBe(1)
-    expect(await Promise.all([replayUnknownCustomerEvents(env, tenantId), replayUnknownCustomerEvents(env, tenantId)])).toEqual([{ replayed: 0 }, { replayed: 0 }])
+    expect(await Promise.all([replayUnknownCustomerEvents(env, tenantId), replayUnknownCustomerEvents(env, tenantId)])).toEqual([
+      { replayed: 0 },
+      { replayed: 0 },
+    ])
     expect(await audits()).toBe(1)
   })
 
-  it('replays nothing for a tenant without a customer, and leaves other customers\' events alone', async () => {
+  it("replays nothing for a tenant without a customer, and leaves other customers' events alone", async () => {
     const { tenantId } = await unlinkedTenant()
     const other = paymentIntentEvent('payment_failed', newCustomerId())
     await deliverOk(other)

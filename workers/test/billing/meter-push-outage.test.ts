@@ -32,8 +32,7 @@ async function seedBacklog(now: number): Promise<number> {
 }
 
 /** One run with the default D1 budget; one page of sends (20 events) keeps the test short, the plan is unchanged. */
-const runCron = (scheduledTime: number) =>
-  guardInvocation(stripeEnv, () => pushMeterUsage(stripeEnv, scheduledTime, { sendMs: 0, d1Queries: 900 }))
+const runCron = (scheduledTime: number) => guardInvocation(stripeEnv, () => pushMeterUsage(stripeEnv, scheduledTime, { sendMs: 0, d1Queries: 900 }))
 
 /** Recorded rows per hour, oldest first, in hours since the oldest seeded one. */
 async function rowsPerHour(oldest: number): Promise<[number, number][]> {
@@ -42,7 +41,7 @@ async function rowsPerHour(oldest: number): Promise<[number, number][]> {
   return results.map((r) => [(r.hour_start - oldest) / HOUR, r.n])
 }
 
-it('records a backlog past one invocation\'s D1 queries oldest hours first, over several runs within the limit', async () => {
+it("records a backlog past one invocation's D1 queries oldest hours first, over several runs within the limit", async () => {
   const now = Date.now()
   const oldest = await seedBacklog(now)
   const full = (hours: number) => Array.from({ length: hours }, (_, h): [number, number] => [h, TENANTS])

@@ -13,7 +13,16 @@ const MINUTE = 60_000
 const standin = inject('stripeStandin')
 const stripeEnv = { ...env, STRIPE_API_BASE: standin }
 
-type Receipt = { identifier: string; eventName: string; customer: string; value: string; timestamp: number; isAccepted: boolean; isRepeat: boolean; status: number }
+type Receipt = {
+  identifier: string
+  eventName: string
+  customer: string
+  value: string
+  timestamp: number
+  isAccepted: boolean
+  isRepeat: boolean
+  status: number
+}
 type PushRow = { identifier: string; value: number; status: string; attempts: number; last_error: string | null; seq: number }
 
 /** A past hour start, so every timestamp is one Stripe accepts (past 35 days). */
@@ -27,10 +36,28 @@ async function runCron(scheduledTime: number, withEnv: Env = stripeEnv) {
 
 /** One event through the ledger write (and its rollups), written as if at its own time: old hours are inside the horizon. */
 async function recordUsage(tenantId: string, createdAt: number, promptTokens: number, completionTokens: number) {
-  await writeLedger(env.DB, [{
-    requestId: `req_${crypto.randomUUID()}`, tenantId, keyId: 'key_t', model: 'cic-demo-llm', nodeId: 'node_t', endpoint: 'chat.completions',
-    promptTokens, completionTokens, outcome: 'completed', httpStatus: 200, usageSource: 'node', latencyMs: 12, ttftMs: null, createdAt,
-  }], { now: createdAt })
+  await writeLedger(
+    env.DB,
+    [
+      {
+        requestId: `req_${crypto.randomUUID()}`,
+        tenantId,
+        keyId: 'key_t',
+        model: 'cic-demo-llm',
+        nodeId: 'node_t',
+        endpoint: 'chat.completions',
+        promptTokens,
+        completionTokens,
+        outcome: 'completed',
+        httpStatus: 200,
+        usageSource: 'node',
+        latencyMs: 12,
+        ttftMs: null,
+        createdAt,
+      },
+    ],
+    { now: createdAt },
+  )
 }
 
 async function received(customer: string): Promise<Receipt[]> {
@@ -39,8 +66,11 @@ async function received(customer: string): Promise<Receipt[]> {
 }
 
 const pushes = async (tenantId: string) =>
-  (await env.DB.prepare('SELECT identifier, value, status, attempts, last_error, seq FROM meter_pushes WHERE tenant_id = ? ORDER BY hour_start, seq')
-    .bind(tenantId).all<PushRow>()).results
+  (
+    await env.DB.prepare('SELECT identifier, value, status, attempts, last_error, seq FROM meter_pushes WHERE tenant_id = ? ORDER BY hour_start, seq')
+      .bind(tenantId)
+      .all<PushRow>()
+  ).results
 
 const failNext = (customer: string, mode: 'reject' | 'accept_then_fail') =>
   fetch(`${standin}/_standin/fail`, { method: 'POST', body: JSON.stringify({ customer, status: 500, times: 1, mode }) })
@@ -59,10 +89,31 @@ describe('meter push', () => {
     await runCron(h + 2 * HOUR + 5 * MINUTE)
 
     expect(await received(customer)).toEqual([
-      { identifier: `${tenantId}:cic_tokens:${h / 1000}`, eventName: 'cic_tokens', customer, value: '150', timestamp: h / 1000, isAccepted: true, isRepeat: false, status: 200 },
-      { identifier: `${tenantId}:cic_tokens:${(h + HOUR) / 1000}`, eventName: 'cic_tokens', customer, value: '10', timestamp: (h + HOUR) / 1000, isAccepted: true, isRepeat: false, status: 200 },
+      {
+        identifier: `${tenantId}:cic_tokens:${h / 1000}`,
+        eventName: 'cic_tokens',
+        customer,
+        value: '150',
+        timestamp: h / 1000,
+        isAccepted: true,
+        isRepeat: false,
+        status: 200,
+      },
+      {
+        identifier: `${tenantId}:cic_tokens:${(h + HOUR) / 1000}`,
+        eventName: 'cic_tokens',
+        customer,
+        value: '10',
+        timestamp: (h + HOUR) / 1000,
+        isAccepted: true,
+        isRepeat: false,
+        status: 200,
+      },
     ])
-    expect((await pushes(tenantId)).map((p) => [p.status, p.attempts])).toEqual([['sent', 1], ['sent', 1]])
+    expect((await pushes(tenantId)).map((p) => [p.status, p.attempts])).toEqual([
+      ['sent', 1],
+      ['sent', 1],
+    ])
     expect(await pushes(unbilled.id)).toEqual([])
   })
 
@@ -117,14 +168,19 @@ describe('meter push', () => {
     await runCron(h + 2 * HOUR + 5 * MINUTE)
     const base = `${tenantId}:cic_tokens:${h / 1000}`
     expect((await received(customer)).map((r) => [r.identifier, r.value, r.isRepeat])).toEqual([
-      [base, '100', false], [base, '100', true], [`${base}:1`, '25', false],
+      [base, '100', false],
+      [base, '100', true],
+      [`${base}:1`, '25', false],
     ])
     const counted = (await received(customer)).filter((r) => r.isAccepted && !r.isRepeat).reduce((n, r) => n + Number(r.value), 0)
     expect(counted).toBe(125)
-    expect((await pushes(tenantId)).map((p) => [p.seq, p.value, p.status])).toEqual([[0, 100, 'sent'], [1, 25, 'sent']])
+    expect((await pushes(tenantId)).map((p) => [p.seq, p.value, p.status])).toEqual([
+      [0, 100, 'sent'],
+      [1, 25, 'sent'],
+    ])
   })
 
-  it('leaves a row another run is sending alone, and takes it over once that run\'s lease ran out', async () => {
+  it("leaves a row another run is sending alone, and takes it over once that run's lease ran out", async () => {
     const { tenantId, customer } = await seedCustomerTenant()
     const h = pastHour(26)
     await recordUsage(tenantId, h + MINUTE, 5, 5)
@@ -132,11 +188,14 @@ describe('meter push', () => {
     // As if a run had claimed the row a moment ago and is waiting for Stripe's answer.
     await env.DB.prepare(`INSERT INTO meter_pushes (identifier, tenant_id, event_name, hour_start, seq, stripe_customer_id, value, status,
         attempts, created_at, last_attempt_at) VALUES (?, ?, 'cic_tokens', ?, 0, ?, 10, 'pending', 1, ?, ?)`)
-      .bind(identifier, tenantId, h, customer, Date.now(), Date.now()).run()
+      .bind(identifier, tenantId, h, customer, Date.now(), Date.now())
+      .run()
     await runCron(h + HOUR + 5 * MINUTE)
     expect(await received(customer)).toEqual([])
     // That run died without recording an answer: after the lease, the row is re-sent verbatim.
-    await env.DB.prepare('UPDATE meter_pushes SET last_attempt_at = ? WHERE identifier = ?').bind(Date.now() - 11 * MINUTE, identifier).run()
+    await env.DB.prepare('UPDATE meter_pushes SET last_attempt_at = ? WHERE identifier = ?')
+      .bind(Date.now() - 11 * MINUTE, identifier)
+      .run()
     await runCron(h + 2 * HOUR + 5 * MINUTE)
     expect((await received(customer)).map((r) => [r.identifier, r.value])).toEqual([[identifier, '10']])
     expect((await pushes(tenantId)).map((p) => [p.status, p.attempts])).toEqual([['sent', 2]])
@@ -146,13 +205,17 @@ describe('meter push', () => {
     await registerNode(inject('standins').healthy, ['cic-demo-llm'])
     const { tenantId, customer, key } = await seedCustomerTenant()
     const res = await api(key, '/v1/chat/completions', {
-      method: 'POST', headers: { 'x-request-id': 'meter-e2e-00001' },
+      method: 'POST',
+      headers: { 'x-request-id': 'meter-e2e-00001' },
       json: { model: 'cic-demo-llm', messages: [{ role: 'user', content: 'bill me' }], max_tokens: 6 },
     })
     const { usage } = await res.json<{ usage: { total_tokens: number } }>()
     let createdAt: number | undefined
-    for (let i = 0; i < 200 && createdAt === undefined; i++) { // the queue consumer writes the ledger row
-      createdAt = (await env.DB.prepare('SELECT created_at FROM usage_events WHERE request_id LIKE ?').bind('meter-e2e-00001/%').first<{ created_at: number }>())?.created_at
+    for (let i = 0; i < 200 && createdAt === undefined; i++) {
+      // the queue consumer writes the ledger row
+      createdAt = (
+        await env.DB.prepare('SELECT created_at FROM usage_events WHERE request_id LIKE ?').bind('meter-e2e-00001/%').first<{ created_at: number }>()
+      )?.created_at
       if (createdAt === undefined) await new Promise((r) => setTimeout(r, 25))
     }
     const hour = Math.floor(createdAt! / HOUR) * HOUR
@@ -181,7 +244,17 @@ describe('GET /admin/billing/meter-pushes', () => {
     expect(res.status).toBe(200)
     expect(await res.json()).toEqual({
       object: 'list',
-      data: [expect.objectContaining({ object: 'meter_push', tenant_id: tenantId, hour_start: h, value: 7, status: 'failed', attempts: 1, stripe_customer_id: customer })],
+      data: [
+        expect.objectContaining({
+          object: 'meter_push',
+          tenant_id: tenantId,
+          hour_start: h,
+          value: 7,
+          status: 'failed',
+          attempts: 1,
+          stripe_customer_id: customer,
+        }),
+      ],
     })
     expect((await (await admin(`/admin/billing/meter-pushes?tenant_id=${tenantId}&status=sent`)).json<{ data: unknown[] }>()).data).toEqual([])
   })

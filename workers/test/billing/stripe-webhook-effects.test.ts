@@ -5,15 +5,26 @@ import { describe, expect, it } from 'vitest'
 import { PLANS } from '../../../durable-objects/tenant-gate/plans.ts'
 import { api } from '../helpers/gateway.ts'
 import {
-  deliverOk, invoicePaidEvent, newCustomerId, nowSeconds, paymentIntentEvent, seedCustomerTenant, stripeEvent,
-  subscriptionEvent, tenantRow, webhookRows,
+  deliverOk,
+  invoicePaidEvent,
+  newCustomerId,
+  nowSeconds,
+  paymentIntentEvent,
+  seedCustomerTenant,
+  stripeEvent,
+  subscriptionEvent,
+  tenantRow,
+  webhookRows,
 } from '../helpers/stripe-events.ts'
 import { admin } from '../helpers/gateway.ts'
 
 /** What the tenant's admission object holds (the authority on the request path): status, and the limits in force. */
 async function gateState(tenantId: string) {
-  const stored = await runInDurableObject(env.TENANT_GATE.getByName(`tenant:${tenantId}`), (_instance, state) =>
-    state.storage.sql.exec<{ status: string; status_reason: string | null }>('SELECT status, status_reason FROM tenant WHERE id = 1').toArray()[0])
+  const stored = await runInDurableObject(
+    env.TENANT_GATE.getByName(`tenant:${tenantId}`),
+    (_instance, state) =>
+      state.storage.sql.exec<{ status: string; status_reason: string | null }>('SELECT status, status_reason FROM tenant WHERE id = 1').toArray()[0],
+  )
   if (!stored) return null
   const { limits, plan } = await env.TENANT_GATE.getByName(`tenant:${tenantId}`).inspect()
   return { status: stored.status, statusReason: stored.status_reason, plan, limits }
@@ -66,7 +77,9 @@ describe('subscription events', () => {
     const subscriptionId = `sub_${crypto.randomUUID().slice(0, 8)}`
     const created = nowSeconds()
     await deliverOk(subscriptionEvent('created', customer, { subscriptionId, lookupKey: 'starter', created }))
-    await deliverOk(subscriptionEvent('updated', customer, { subscriptionId, lookupKey: 'starter', metadata: { cic_plan: 'enterprise' }, created: created + 5 }))
+    await deliverOk(
+      subscriptionEvent('updated', customer, { subscriptionId, lookupKey: 'starter', metadata: { cic_plan: 'enterprise' }, created: created + 5 }),
+    )
     expect(await tenantRow(tenantId)).toMatchObject({ plan: 'enterprise', limits: '{}' })
     expect((await gateState(tenantId))?.limits).toEqual(PLANS.enterprise)
   })
@@ -115,14 +128,21 @@ describe('invoice and other events', () => {
     const { tenantId, customer } = await seedCustomerTenant()
     const hour = 3_600_000
     const start = Math.floor(Date.now() / hour) * hour - 48 * hour
-    for (const [h, identifier] of [[start, 'in-period'], [start + 47 * hour, 'last-hour'], [start + 48 * hour, 'after-period']] as const) {
+    for (const [h, identifier] of [
+      [start, 'in-period'],
+      [start + 47 * hour, 'last-hour'],
+      [start + 48 * hour, 'after-period'],
+    ] as const) {
       await env.DB.prepare(`INSERT INTO meter_pushes (identifier, tenant_id, event_name, hour_start, seq, stripe_customer_id, value, status, created_at)
-        VALUES (?, ?, 'cic_tokens', ?, 0, ?, 10, 'sent', ?)`).bind(`${tenantId}:${identifier}`, tenantId, h, customer, Date.now()).run()
+        VALUES (?, ?, 'cic_tokens', ?, 0, ?, 10, 'sent', ?)`)
+        .bind(`${tenantId}:${identifier}`, tenantId, h, customer, Date.now())
+        .run()
     }
     const event = invoicePaidEvent(customer, start / 1000, (start + 48 * hour) / 1000, { invoiceId: 'in_test_period' })
     expect(await deliverOk(event)).toMatchObject({ outcome: 'applied' })
-    expect(await env.DB.prepare('SELECT tenant_id, period_start, period_end, amount_paid FROM billed_periods WHERE invoice_id = ?').bind('in_test_period').first())
-      .toEqual({ tenant_id: tenantId, period_start: start, period_end: start + 48 * hour, amount_paid: 4200 })
+    expect(
+      await env.DB.prepare('SELECT tenant_id, period_start, period_end, amount_paid FROM billed_periods WHERE invoice_id = ?').bind('in_test_period').first(),
+    ).toEqual({ tenant_id: tenantId, period_start: start, period_end: start + 48 * hour, amount_paid: 4200 })
     const pushes = await env.DB.prepare('SELECT identifier, invoice_id FROM meter_pushes WHERE tenant_id = ? ORDER BY hour_start').bind(tenantId).all()
     expect(pushes.results).toEqual([
       { identifier: `${tenantId}:in-period`, invoice_id: 'in_test_period' },
@@ -134,7 +154,9 @@ describe('invoice and other events', () => {
   it('records and acknowledges an event for an unknown customer', async () => {
     const event = paymentIntentEvent('payment_failed', newCustomerId())
     expect(await deliverOk(event)).toEqual({ received: true, id: event.id, outcome: 'unknown_customer', duplicate: false })
-    expect((await webhookRows(event.id)).results).toEqual([{ id: event.id, type: 'payment_intent.payment_failed', outcome: 'unknown_customer', tenant_id: null }])
+    expect((await webhookRows(event.id)).results).toEqual([
+      { id: event.id, type: 'payment_intent.payment_failed', outcome: 'unknown_customer', tenant_id: null },
+    ])
   })
 
   it('stores and acknowledges any other event type', async () => {

@@ -6,7 +6,15 @@ import { parseBillingEvent } from '../../src/schemas/stripe.ts'
 import { applyStripeEvent } from '../../src/services/billing/stripe-webhook.ts'
 import { admin, api, call } from '../helpers/gateway.ts'
 import {
-  deliver, deliverOk, nowSeconds, paymentIntentEvent, seedCustomerTenant, signedHeader, subscriptionEvent, tenantRow, webhookRows,
+  deliver,
+  deliverOk,
+  nowSeconds,
+  paymentIntentEvent,
+  seedCustomerTenant,
+  signedHeader,
+  subscriptionEvent,
+  tenantRow,
+  webhookRows,
 } from '../helpers/stripe-events.ts'
 
 const auditCount = async (eventId: string) =>
@@ -15,9 +23,21 @@ const auditCount = async (eventId: string) =>
 describe('signature', () => {
   it.each([
     ['no Stripe-Signature header', async (_payload: string) => ({ 'content-type': 'application/json' }), 'missing_signature'],
-    ['a signature made with another secret', async (payload: string) => ({ 'stripe-signature': await signedHeader(payload, { secret: 'whsec_someone_else_0123456789' }) }), 'invalid_signature'],
-    ['a signature over another body', async (payload: string) => ({ 'stripe-signature': await signedHeader(payload.replace('payment_failed', 'succeeded')) }), 'invalid_signature'],
-    ['a timestamp older than 300 s', async (payload: string) => ({ 'stripe-signature': await signedHeader(payload, { timestamp: nowSeconds() - 301 }) }), 'invalid_signature'],
+    [
+      'a signature made with another secret',
+      async (payload: string) => ({ 'stripe-signature': await signedHeader(payload, { secret: 'whsec_someone_else_0123456789' }) }),
+      'invalid_signature',
+    ],
+    [
+      'a signature over another body',
+      async (payload: string) => ({ 'stripe-signature': await signedHeader(payload.replace('payment_failed', 'succeeded')) }),
+      'invalid_signature',
+    ],
+    [
+      'a timestamp older than 300 s',
+      async (payload: string) => ({ 'stripe-signature': await signedHeader(payload, { timestamp: nowSeconds() - 301 }) }),
+      'invalid_signature',
+    ],
     ['a garbage header', async () => ({ 'stripe-signature': 't=abc,v1=zzz' }), 'invalid_signature'],
   ])('answers 400 and changes nothing for %s', async (_, headers, code) => {
     const { tenantId, customer } = await seedCustomerTenant()

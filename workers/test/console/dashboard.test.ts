@@ -33,17 +33,27 @@ describe('GET /dashboard', () => {
     const { tenantId } = await seedTenant()
     await registerNode(standins.healthy, ['cic-demo-llm'])
     const calls = [...DASHBOARD_JS.matchAll(/api\('GET', '([^']+)'/g)].map((m) => m[1] ?? '')
-    expect(calls).toEqual(expect.arrayContaining(['/admin/usage?group_by=hour&from=', '/admin/nodes', '/admin/tenants', '/admin/audit?limit=20', '/admin/tenants/']))
+    expect(calls).toEqual(
+      expect.arrayContaining(['/admin/usage?group_by=hour&from=', '/admin/nodes', '/admin/tenants', '/admin/audit?limit=20', '/admin/tenants/']),
+    )
     const hour = Math.floor(Date.now() / 3_600_000) * 3_600_000
-    const usage = await (await admin(`/admin/usage?group_by=hour&from=${hour - 23 * 3_600_000}&to=${hour + 3_600_000}`)).json() as { totals: Record<string, number>; data: unknown[] }
+    const usage = (await (await admin(`/admin/usage?group_by=hour&from=${hour - 23 * 3_600_000}&to=${hour + 3_600_000}`)).json()) as {
+      totals: Record<string, number>
+      data: unknown[]
+    }
     expect(usage.totals).toMatchObject({ requests: expect.any(Number), prompt_tokens: expect.any(Number), completion_tokens: expect.any(Number) })
-    const nodes = await (await admin('/admin/nodes')).json() as { data: Record<string, unknown>[] }
-    expect(nodes.data[0]).toMatchObject({ name: expect.any(String), endpoint: expect.any(String), status: 'ready', breaker: { state: 'closed', since: expect.any(Number) } })
+    const nodes = (await (await admin('/admin/nodes')).json()) as { data: Record<string, unknown>[] }
+    expect(nodes.data[0]).toMatchObject({
+      name: expect.any(String),
+      endpoint: expect.any(String),
+      status: 'ready',
+      breaker: { state: 'closed', since: expect.any(Number) },
+    })
     expect(nodes.data[0]).toHaveProperty('queue_depth')
     expect(nodes.data[0]).toHaveProperty('kv_cache_usage')
-    const audit = await (await admin('/admin/audit?limit=20')).json() as { data: Record<string, unknown>[] }
+    const audit = (await (await admin('/admin/audit?limit=20')).json()) as { data: Record<string, unknown>[] }
     expect(audit.data[0]).toMatchObject({ at: expect.any(Number), actor: expect.any(String), action: expect.any(String), target: expect.any(String) })
-    const keys = await (await admin(`/admin/tenants/${tenantId}/keys`)).json() as { data: Record<string, unknown>[] }
+    const keys = (await (await admin(`/admin/tenants/${tenantId}/keys`)).json()) as { data: Record<string, unknown>[] }
     expect(keys.data[0]).toMatchObject({ prefix: expect.any(String), created_at: expect.any(Number), revoked_at: null })
     const tenantUsage = await (await admin(`/admin/tenants/${tenantId}/usage`)).json()
     expect(tenantUsage).toMatchObject({ requests: 0, total_tokens: 0, by_model: [] })

@@ -14,7 +14,11 @@ export function spyOnGate(onCall: (call: GateCall) => void): Env {
           const methods = target as unknown as Record<string, (...args: unknown[]) => unknown>
           if (method === 'then') return undefined // not a thenable
           return (...args: unknown[]) => {
-            try { onCall({ method, args }) } catch (err) { return Promise.reject(err) }
+            try {
+              onCall({ method, args })
+            } catch (err) {
+              return Promise.reject(err)
+            }
             return methods[method]!(...args) // called on the stub itself: an RPC stub's methods are not functions to apply
           }
         },

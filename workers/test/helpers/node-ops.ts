@@ -25,15 +25,18 @@ export const decode = (m: WireMessage): NodeOpMessage => nodeOpMessageSchema.par
 
 /** Pulls until a message about `clusterName` arrives (the queue delivers to the shim asynchronously). */
 export async function pullFor(clusterName: string, visibilityMs = 60_000): Promise<{ wire: WireMessage; message: NodeOpMessage }> {
-  return vi.waitFor(async () => {
-    const pulled = (await pull({ batch_size: 100, visibility_timeout_ms: visibilityMs })).map((wire) => ({ wire, message: decode(wire) }))
-    const found = pulled.find((m) => m.message.cluster_name === clusterName)
-    // Messages of other tests go straight back to the queue.
-    const others = pulled.filter((m) => m !== found).map((m) => ({ lease_id: m.wire.lease_id, delay_seconds: 0 }))
-    if (others.length > 0) await queueApi('ack', { retries: others })
-    if (!found) throw new Error(`no node-ops message for ${clusterName} yet`)
-    return found
-  }, { timeout: 5_000, interval: 50 })
+  return vi.waitFor(
+    async () => {
+      const pulled = (await pull({ batch_size: 100, visibility_timeout_ms: visibilityMs })).map((wire) => ({ wire, message: decode(wire) }))
+      const found = pulled.find((m) => m.message.cluster_name === clusterName)
+      // Messages of other tests go straight back to the queue.
+      const others = pulled.filter((m) => m !== found).map((m) => ({ lease_id: m.wire.lease_id, delay_seconds: 0 }))
+      if (others.length > 0) await queueApi('ack', { retries: others })
+      if (!found) throw new Error(`no node-ops message for ${clusterName} yet`)
+      return found
+    },
+    { timeout: 5_000, interval: 50 },
+  )
 }
 
 export const ack = async (leaseId: string) => queueApi('ack', { acks: [{ lease_id: leaseId }] })

@@ -127,7 +127,9 @@ export function parsePrometheusText(text: string): Map<string, PromFamily> {
 /** The value of the one sample named `name` whose labels include `labels` exactly (0 if there is none). */
 export function sampleValue(families: Map<string, PromFamily>, name: string, labels: Record<string, string> = {}): number {
   const all = [...families.values()].flatMap((f) => f.samples)
-  const match = all.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v) && Object.keys(s.labels).length === Object.keys(labels).length)
+  const match = all.filter(
+    (s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v) && Object.keys(s.labels).length === Object.keys(labels).length,
+  )
   if (match.length > 1) throw new Error(`several samples match ${name} ${JSON.stringify(labels)}`)
   return match[0]?.value ?? 0
 }

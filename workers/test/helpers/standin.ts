@@ -3,7 +3,11 @@
 import type { Knobs, Stats } from '../../../scripts/vllm-standin/server.ts'
 
 async function control<T>(url: string, method: string, path: string, body?: unknown): Promise<T> {
-  const res = await fetch(`${url}/_standin/${path}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) })
+  const res = await fetch(`${url}/_standin/${path}`, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  })
   if (!res.ok) throw new Error(`stand-in ${method} ${path} -> ${res.status}: ${await res.text()}`)
   return (await res.json()) as T
 }

@@ -39,12 +39,15 @@ export type Delivery = QueueResult & { retryDelays: (number | undefined)[] }
  * `retryDelays` lists the delaySeconds of each retry() call, which QueueResult does not report.
  */
 export async function deliver(bodies: unknown[], options: { attempts?: number; env?: Env; ids?: string[] } = {}): Promise<Delivery> {
-  const batch = createMessageBatch('usage-events', bodies.map((body, i) => ({
-    id: options.ids?.[i] ?? (isEvent(body) ? `msg-${body.requestId}` : `msg-bad-${i}`),
-    timestamp: new Date(BASE_HOUR),
-    attempts: options.attempts ?? 1,
-    body,
-  })))
+  const batch = createMessageBatch(
+    'usage-events',
+    bodies.map((body, i) => ({
+      id: options.ids?.[i] ?? (isEvent(body) ? `msg-${body.requestId}` : `msg-bad-${i}`),
+      timestamp: new Date(BASE_HOUR),
+      attempts: options.attempts ?? 1,
+      body,
+    })),
+  )
   const retryDelays: (number | undefined)[] = []
   const spied: MessageBatch<unknown> = {
     queue: batch.queue,
@@ -52,9 +55,15 @@ export async function deliver(bodies: unknown[], options: { attempts?: number; e
     ackAll: () => batch.ackAll(),
     retryAll: (o) => batch.retryAll(o),
     messages: batch.messages.map((m) => ({
-      id: m.id, timestamp: m.timestamp, attempts: m.attempts, body: m.body,
+      id: m.id,
+      timestamp: m.timestamp,
+      attempts: m.attempts,
+      body: m.body,
       ack: () => m.ack(),
-      retry: (o?: QueueRetryOptions) => { retryDelays.push(o?.delaySeconds); m.retry(o) },
+      retry: (o?: QueueRetryOptions) => {
+        retryDelays.push(o?.delaySeconds)
+        m.retry(o)
+      },
     })),
   }
   const ctx = createExecutionContext()
@@ -65,10 +74,23 @@ export async function deliver(bodies: unknown[], options: { attempts?: number; e
 const isEvent = (body: unknown): body is UsageEvent => typeof body === 'object' && body !== null && 'requestId' in body
 
 export type LedgerRow = { request_id: string; prompt_tokens: number; completion_tokens: number; outcome: string }
-export type HourlyRow = { tenant_id: string; key_id: string; model: string; hour_start: number; prompt_tokens: number; completion_tokens: number; requests: number; errors: number }
+export type HourlyRow = {
+  tenant_id: string
+  key_id: string
+  model: string
+  hour_start: number
+  prompt_tokens: number
+  completion_tokens: number
+  requests: number
+  errors: number
+}
 
 export async function ledgerRows(tenantId: string): Promise<LedgerRow[]> {
-  const { results } = await env.DB.prepare('SELECT request_id, prompt_tokens, completion_tokens, outcome FROM usage_events WHERE tenant_id = ? ORDER BY request_id').bind(tenantId).all<LedgerRow>()
+  const { results } = await env.DB.prepare(
+    'SELECT request_id, prompt_tokens, completion_tokens, outcome FROM usage_events WHERE tenant_id = ? ORDER BY request_id',
+  )
+    .bind(tenantId)
+    .all<LedgerRow>()
   return results
 }
 
@@ -82,7 +104,9 @@ export async function hourlyFromLedger(tenantId: string): Promise<HourlyRow[]> {
   const { results } = await env.DB.prepare(`SELECT tenant_id, key_id, model, created_at - created_at % ${HOUR} AS hour_start,
       sum(prompt_tokens) AS prompt_tokens, sum(completion_tokens) AS completion_tokens, count(*) AS requests,
       sum(outcome <> 'completed') AS errors
-    FROM usage_events WHERE tenant_id = ? GROUP BY 1, 2, 3, 4 ORDER BY key_id, model, hour_start`).bind(tenantId).all<HourlyRow>()
+    FROM usage_events WHERE tenant_id = ? GROUP BY 1, 2, 3, 4 ORDER BY key_id, model, hour_start`)
+    .bind(tenantId)
+    .all<HourlyRow>()
   return results
 }
 

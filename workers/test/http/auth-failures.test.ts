@@ -51,7 +51,9 @@ async function failUntilThrottled(ip: string): Promise<{ attempts: number; res: 
   throw new Error(`no 429 after ${2 * AUTH_FAILURE_LIMIT + 1} refused keys`)
 }
 
-afterEach(() => { vi.restoreAllMocks() })
+afterEach(() => {
+  vi.restoreAllMocks()
+})
 
 describe('the key check', () => {
   it('a new key from the admin API carries it, and works', async () => {
@@ -66,7 +68,9 @@ describe('the key check', () => {
     const { key } = generateApiKey() // well formed, never stored
     const refused = await d1Queries(() => from(ip, badCheck(key)))
     expect(refused.result.status).toBe(401)
-    expect(await refused.result.json()).toMatchObject({ error: { type: 'authentication_error', code: 'invalid_api_key', message: 'Incorrect API key provided.' } })
+    expect(await refused.result.json()).toMatchObject({
+      error: { type: 'authentication_error', code: 'invalid_api_key', message: 'Incorrect API key provided.' },
+    })
     expect(refused.queries).toBe(0)
     const unknown = await d1Queries(() => from(ip, key)) // the control: the spy does see the lookup
     expect(unknown.result.status).toBe(401)
@@ -88,7 +92,8 @@ describe('the key check', () => {
     const key = legacyKey()
     expect(keyFormat(key)).toBe('legacy')
     await env.DB.prepare('INSERT INTO api_keys (id, tenant_id, key_hash, prefix) VALUES (?, ?, ?, ?)')
-      .bind(`key_legacy_${crypto.randomUUID()}`, tenantId, await hashApiKey(key), key.slice(0, 12)).run()
+      .bind(`key_legacy_${crypto.randomUUID()}`, tenantId, await hashApiKey(key), key.slice(0, 12))
+      .run()
     const first = await d1Queries(() => from(clientIp(), key))
     expect(first.result.status).toBe(200)
     expect(first.queries).toBeGreaterThan(0)
@@ -167,8 +172,11 @@ describe('cic_auth_failures_total', () => {
     expect((await from(ip, key)).status).toBe(401)
     const { attempts } = await failUntilThrottled(clientIp()) // attempts - 1 malformed, then 1 throttled
     const expected: Counts = {
-      malformed: before.malformed + 1 + attempts - 1, checksum: before.checksum + 1, unknown: before.unknown + 1,
-      revoked: before.revoked + 1, throttled: before.throttled + 1,
+      malformed: before.malformed + 1 + attempts - 1,
+      checksum: before.checksum + 1,
+      unknown: before.unknown + 1,
+      revoked: before.revoked + 1,
+      throttled: before.throttled + 1,
     }
     await eventually(allAuthFailures, (now) => REASONS.every((r) => now[r] === expected[r]))
   })

@@ -48,7 +48,9 @@ describe('API key authentication', () => {
     const res = await api(key, '/v1/models')
     expect(res.status).toBe(403)
     expect(res.headers.get('x-should-retry')).toBe('false')
-    expect(await res.json()).toMatchObject({ error: { type: 'permission_error', code: 'account_suspended', message: 'This account is suspended: payment failed.' } })
+    expect(await res.json()).toMatchObject({
+      error: { type: 'permission_error', code: 'account_suspended', message: 'This account is suspended: payment failed.' },
+    })
     await admin(`/admin/tenants/${tenantId}`, { method: 'PATCH', json: { status: 'active' } })
     expect((await api(key, '/v1/models')).status).toBe(200)
   })

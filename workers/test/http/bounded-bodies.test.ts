@@ -19,13 +19,16 @@ const READ_AHEAD = 512 * 1024
 /** A lazily generated body of `totalBytes` spaces (JSON whitespace) with no length: each pull makes one chunk. */
 function hugeChunkedBody(totalBytes = 200 * MB, chunkBytes = 64 * 1024) {
   let pulledBytes = 0
-  const stream = new ReadableStream<Uint8Array>({
-    pull(controller) {
-      if (pulledBytes >= totalBytes) return controller.close()
-      pulledBytes += chunkBytes
-      controller.enqueue(new Uint8Array(chunkBytes).fill(0x20))
+  const stream = new ReadableStream<Uint8Array>(
+    {
+      pull(controller) {
+        if (pulledBytes >= totalBytes) return controller.close()
+        pulledBytes += chunkBytes
+        controller.enqueue(new Uint8Array(chunkBytes).fill(0x20))
+      },
     },
-  }, { highWaterMark: 0 })
+    { highWaterMark: 0 },
+  )
   return { stream, pulledBytes: () => pulledBytes }
 }
 
@@ -35,22 +38,106 @@ const wellFormedRegisterToken = () => `cicreg_${'A'.repeat(43)}`
 type Case = { name: string; path: string; headers: () => Record<string, string> | Promise<Record<string, string>>; status: number; code: string; cap: number }
 
 const CASES: Case[] = [
-  { name: 'inference with a valid key', path: '/v1/chat/completions', headers: async () => ({ authorization: `Bearer ${(await seedTenant()).key}` }), status: 413, code: 'request_too_large', cap: MAX_BODY_BYTES },
+  {
+    name: 'inference with a valid key',
+    path: '/v1/chat/completions',
+    headers: async () => ({ authorization: `Bearer ${(await seedTenant()).key}` }),
+    status: 413,
+    code: 'request_too_large',
+    cap: MAX_BODY_BYTES,
+  },
   { name: 'inference without a key', path: '/v1/chat/completions', headers: () => ({}), status: 401, code: 'missing_api_key', cap: 0 },
-  { name: 'admin with the token', path: '/admin/tenants', headers: () => ({ authorization: `Bearer ${ADMIN_TOKEN}` }), status: 413, code: 'request_too_large', cap: MAX_BODY_BYTES },
-  { name: 'admin with a malformed token', path: '/admin/tenants', headers: () => ({ authorization: 'Basic abc' }), status: 401, code: 'invalid_admin_token', cap: 0 },
-  { name: 'runner with the token', path: '/runner/nodes/cic-bounded-1/status', headers: () => ({ authorization: `Bearer ${RUNNER_TOKEN}` }), status: 413, code: 'request_too_large', cap: MAX_BODY_BYTES },
+  {
+    name: 'admin with the token',
+    path: '/admin/tenants',
+    headers: () => ({ authorization: `Bearer ${ADMIN_TOKEN}` }),
+    status: 413,
+    code: 'request_too_large',
+    cap: MAX_BODY_BYTES,
+  },
+  {
+    name: 'admin with a malformed token',
+    path: '/admin/tenants',
+    headers: () => ({ authorization: 'Basic abc' }),
+    status: 401,
+    code: 'invalid_admin_token',
+    cap: 0,
+  },
+  {
+    name: 'runner with the token',
+    path: '/runner/nodes/cic-bounded-1/status',
+    headers: () => ({ authorization: `Bearer ${RUNNER_TOKEN}` }),
+    status: 413,
+    code: 'request_too_large',
+    cap: MAX_BODY_BYTES,
+  },
   { name: 'runner without a token', path: '/runner/nodes/cic-bounded-1/status', headers: () => ({}), status: 401, code: 'invalid_runner_token', cap: 0 },
-  { name: 'registration with a well-formed token', path: '/nodes/register', headers: () => ({ authorization: `Bearer ${wellFormedRegisterToken()}` }), status: 413, code: 'request_too_large', cap: MAX_BODY_BYTES },
-  { name: 'registration with a malformed token', path: '/nodes/register', headers: () => ({ authorization: 'Bearer not-a-token' }), status: 401, code: 'invalid_registration_token', cap: 0 },
+  {
+    name: 'registration with a well-formed token',
+    path: '/nodes/register',
+    headers: () => ({ authorization: `Bearer ${wellFormedRegisterToken()}` }),
+    status: 413,
+    code: 'request_too_large',
+    cap: MAX_BODY_BYTES,
+  },
+  {
+    name: 'registration with a malformed token',
+    path: '/nodes/register',
+    headers: () => ({ authorization: 'Bearer not-a-token' }),
+    status: 401,
+    code: 'invalid_registration_token',
+    cap: 0,
+  },
   { name: 'registration without a token', path: '/nodes/register', headers: () => ({}), status: 401, code: 'invalid_registration_token', cap: 0 },
-  { name: 'local queue with the token', path: '/local-queues/client/v4/accounts/a/queues/node-ops/messages/pull', headers: () => ({ authorization: `Bearer ${RUNNER_TOKEN}` }), status: 413, code: 'request_too_large', cap: MAX_BODY_BYTES },
-  { name: 'local queue without a token', path: '/local-queues/client/v4/accounts/a/queues/node-ops/messages/pull', headers: () => ({}), status: 401, code: 'cloudflare:10000', cap: 0 },
-  { name: 'Stripe webhook with a fresh, well-formed signature', path: '/api/webhooks/stripe', headers: () => ({ 'stripe-signature': `t=${nowSeconds()},v1=${hex64()}` }), status: 413, code: 'request_too_large', cap: WEBHOOK_MAX_BYTES },
+  {
+    name: 'local queue with the token',
+    path: '/local-queues/client/v4/accounts/a/queues/node-ops/messages/pull',
+    headers: () => ({ authorization: `Bearer ${RUNNER_TOKEN}` }),
+    status: 413,
+    code: 'request_too_large',
+    cap: MAX_BODY_BYTES,
+  },
+  {
+    name: 'local queue without a token',
+    path: '/local-queues/client/v4/accounts/a/queues/node-ops/messages/pull',
+    headers: () => ({}),
+    status: 401,
+    code: 'cloudflare:10000',
+    cap: 0,
+  },
+  {
+    name: 'Stripe webhook with a fresh, well-formed signature',
+    path: '/api/webhooks/stripe',
+    headers: () => ({ 'stripe-signature': `t=${nowSeconds()},v1=${hex64()}` }),
+    status: 413,
+    code: 'request_too_large',
+    cap: WEBHOOK_MAX_BYTES,
+  },
   { name: 'Stripe webhook without a signature', path: '/api/webhooks/stripe', headers: () => ({}), status: 400, code: 'missing_signature', cap: 0 },
-  { name: 'Stripe webhook with a malformed signature', path: '/api/webhooks/stripe', headers: () => ({ 'stripe-signature': `t=${nowSeconds()},v1=zz` }), status: 400, code: 'invalid_signature', cap: 0 },
-  { name: 'Stripe webhook with a stale signature', path: '/api/webhooks/stripe', headers: () => ({ 'stripe-signature': `t=${nowSeconds() - 301},v1=${hex64()}` }), status: 400, code: 'invalid_signature', cap: 0 },
-  { name: 'Stripe webhook with a signature from the future', path: '/api/webhooks/stripe', headers: () => ({ 'stripe-signature': `t=${nowSeconds() + 301},v1=${hex64()}` }), status: 400, code: 'invalid_signature', cap: 0 },
+  {
+    name: 'Stripe webhook with a malformed signature',
+    path: '/api/webhooks/stripe',
+    headers: () => ({ 'stripe-signature': `t=${nowSeconds()},v1=zz` }),
+    status: 400,
+    code: 'invalid_signature',
+    cap: 0,
+  },
+  {
+    name: 'Stripe webhook with a stale signature',
+    path: '/api/webhooks/stripe',
+    headers: () => ({ 'stripe-signature': `t=${nowSeconds() - 301},v1=${hex64()}` }),
+    status: 400,
+    code: 'invalid_signature',
+    cap: 0,
+  },
+  {
+    name: 'Stripe webhook with a signature from the future',
+    path: '/api/webhooks/stripe',
+    headers: () => ({ 'stripe-signature': `t=${nowSeconds() + 301},v1=${hex64()}` }),
+    status: 400,
+    code: 'invalid_signature',
+    cap: 0,
+  },
 ]
 
 describe('a 200 MB chunked request body', () => {
@@ -69,7 +156,13 @@ describe('a 200 MB chunked request body', () => {
 describe('a normal body', () => {
   it('still works chunked (no Content-Length) below the cap', async () => {
     const json = new TextEncoder().encode(JSON.stringify({ name: `t-${crypto.randomUUID()}` }))
-    const stream = new ReadableStream<Uint8Array>({ start(c) { c.enqueue(json.slice(0, 5)); c.enqueue(json.slice(5)); c.close() } })
+    const stream = new ReadableStream<Uint8Array>({
+      start(c) {
+        c.enqueue(json.slice(0, 5))
+        c.enqueue(json.slice(5))
+        c.close()
+      },
+    })
     const res = await call('/admin/tenants', { method: 'POST', body: stream, headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
     expect(res.status).toBe(201)
   })

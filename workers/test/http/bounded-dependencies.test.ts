@@ -9,7 +9,9 @@ import { eventually } from '../helpers/standin.ts'
 
 const METRICS_TOKEN = 'test-metrics-token-0123456789'
 const chat = { model: 'cic-demo-llm', messages: [{ role: 'user', content: 'hello' }], max_tokens: 2 }
-const failing = (what: string) => () => { throw new Error(`${what}: simulated outage`) }
+const failing = (what: string) => () => {
+  throw new Error(`${what}: simulated outage`)
+}
 
 async function dependencyFailures(dependency: string): Promise<number> {
   const text = await (await call('/metrics', { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).text()
@@ -25,7 +27,9 @@ async function expect503(res: Response, maxRetryAfter = 3) {
   expect(await res.json()).toMatchObject({ error: { type: 'server_error', code: expect.any(String), message: expect.any(String) } })
 }
 
-afterEach(() => { vi.restoreAllMocks() })
+afterEach(() => {
+  vi.restoreAllMocks()
+})
 
 describe('a failing dependency', () => {
   it('during auth (D1) is a 503 with Retry-After, counted as d1', async () => {
@@ -35,7 +39,10 @@ describe('a failing dependency', () => {
     const res = await api(key, '/v1/models')
     vi.restoreAllMocks()
     await expect503(res)
-    await eventually(() => dependencyFailures('d1'), (n) => n === before + 1)
+    await eventually(
+      () => dependencyFailures('d1'),
+      (n) => n === before + 1,
+    )
   })
 
   it('during admission (TenantGate) is a 503 with Retry-After, counted as tenant_gate', async () => {
@@ -47,7 +54,10 @@ describe('a failing dependency', () => {
     const res = await api(key, '/v1/chat/completions', { method: 'POST', json: chat })
     vi.restoreAllMocks()
     await expect503(res)
-    await eventually(() => dependencyFailures('tenant_gate'), (n) => n === before + 1)
+    await eventually(
+      () => dependencyFailures('tenant_gate'),
+      (n) => n === before + 1,
+    )
   })
 
   it('during routing (D1 node list) is a 503 with Retry-After', async () => {
@@ -64,9 +74,15 @@ describe('a failing dependency', () => {
   it('on a launch enqueue (Queue) is a 503 with a jittered Retry-After of 5 to 7 s, counted as queue', async () => {
     const before = await dependencyFailures('queue')
     vi.spyOn(env.NODE_OPS, 'send').mockRejectedValueOnce(new Error('queue unavailable'))
-    const res = await admin('/admin/nodes/launch', { method: 'POST', json: { provider: 'gcp', region: 'us-central1', gpu: 'A100-80GB', model: 'cic-demo-llm' } })
+    const res = await admin('/admin/nodes/launch', {
+      method: 'POST',
+      json: { provider: 'gcp', region: 'us-central1', gpu: 'A100-80GB', model: 'cic-demo-llm' },
+    })
     expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(5)
     await expect503(res, 7)
-    await eventually(() => dependencyFailures('queue'), (n) => n === before + 1)
+    await eventually(
+      () => dependencyFailures('queue'),
+      (n) => n === before + 1,
+    )
   })
 })

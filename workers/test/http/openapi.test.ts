@@ -9,8 +9,16 @@ import { admin, api, call, registerNode, seedTenant } from '../helpers/gateway.t
 import { readSse } from '../helpers/sse.ts'
 
 const standins = inject('standins')
-type Doc = { openapi: string; paths: Record<string, Record<string, Operation>>; components: { schemas: Record<string, unknown>; securitySchemes: Record<string, unknown> } }
-type Operation = { security: Record<string, string[]>[]; responses: Record<string, { $ref?: string; content?: Record<string, { schema: unknown }> }>; requestBody?: { content: Record<string, { schema: unknown }> } }
+type Doc = {
+  openapi: string
+  paths: Record<string, Record<string, Operation>>
+  components: { schemas: Record<string, unknown>; securitySchemes: Record<string, unknown> }
+}
+type Operation = {
+  security: Record<string, string[]>[]
+  responses: Record<string, { $ref?: string; content?: Record<string, { schema: unknown }> }>
+  requestBody?: { content: Record<string, { schema: unknown }> }
+}
 
 /** Routes only on in development (LOCAL_QUEUE_SHIM), left out of the document on purpose. */
 const DEV_ONLY = [/^\/local-queues\//]
@@ -27,7 +35,7 @@ function validatorFor(doc: Doc) {
   const ajv = new Ajv2020({ strict: false, validateFormats: false, allErrors: true })
   ajv.addSchema({ $id: 'doc', components: doc.components }, 'doc')
   return (schema: unknown, value: unknown) => {
-    const check = ajv.compile({ $defs: {}, ...rewriteRefs(schema) as object })
+    const check = ajv.compile({ $defs: {}, ...(rewriteRefs(schema) as object) })
     const ok = check(value)
     return ok ? null : JSON.stringify(check.errors)
   }
@@ -58,13 +66,21 @@ describe('GET /openapi.json', () => {
 
   it('documents every route the app serves except the dev-only ones, and nothing it does not serve', async () => {
     const doc = await fetchDocument()
-    const served = new Set(createApp().routes
-      .filter((r) => r.method !== 'ALL') // middleware (app.use)
-      .map((r) => `${r.method.toLowerCase()} ${r.path.replace(/:([A-Za-z_]+)/g, '{$1}')}`)
-      .filter((route) => !DEV_ONLY.some((re) => re.test(route.split(' ')[1] ?? ''))))
+    const served = new Set(
+      createApp()
+        .routes.filter((r) => r.method !== 'ALL') // middleware (app.use)
+        .map((r) => `${r.method.toLowerCase()} ${r.path.replace(/:([A-Za-z_]+)/g, '{$1}')}`)
+        .filter((route) => !DEV_ONLY.some((re) => re.test(route.split(' ')[1] ?? ''))),
+    )
     const documented = new Set(Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((method) => `${method} ${path}`)))
-    expect([...served].filter((r) => !documented.has(r)), 'served but not documented').toEqual([])
-    expect([...documented].filter((r) => !served.has(r)), 'documented but not served').toEqual([])
+    expect(
+      [...served].filter((r) => !documented.has(r)),
+      'served but not documented',
+    ).toEqual([])
+    expect(
+      [...documented].filter((r) => !served.has(r)),
+      'documented but not served',
+    ).toEqual([])
     expect(served.size).toBeGreaterThan(40)
     expect([...documented].some((r) => r.includes('/local-queues'))).toBe(false)
   })
@@ -80,7 +96,8 @@ describe('GET /openapi.json', () => {
     for (const [path, ops] of Object.entries(doc.paths)) {
       for (const [method, op] of Object.entries(ops)) {
         // The webhook's bad signature is a 400 (Stripe's convention), not a 401.
-        if (op.security.length && !op.security.some((s) => 'StripeSignature' in s)) expect(op.responses['401'], `${method} ${path} documents 401`).toEqual({ $ref: '#/components/responses/Error401' })
+        if (op.security.length && !op.security.some((s) => 'StripeSignature' in s))
+          expect(op.responses['401'], `${method} ${path} documents 401`).toEqual({ $ref: '#/components/responses/Error401' })
       }
     }
     const sse = doc.paths['/v1/chat/completions']?.post?.responses['200']?.content
@@ -89,7 +106,7 @@ describe('GET /openapi.json', () => {
 })
 
 describe('real answers match the document', () => {
-  it('a non-streamed chat completion, a stream\'s chunks, the model list and a usage answer', async () => {
+  it("a non-streamed chat completion, a stream's chunks, the model list and a usage answer", async () => {
     const doc = await fetchDocument()
     const check = validatorFor(doc)
     await registerNode(standins.healthy, ['cic-demo-llm'])

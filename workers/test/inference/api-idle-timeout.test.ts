@@ -33,7 +33,8 @@ describe('upstream idle timeout', () => {
     const { key, tenantId } = await seedTenant()
     const started = Date.now()
     const res = await api(key, '/v1/chat/completions', {
-      method: 'POST', headers: { 'x-request-id': 'idle-timeout-0001' },
+      method: 'POST',
+      headers: { 'x-request-id': 'idle-timeout-0001' },
       json: { model: 'stalling-llm', messages: [{ role: 'user', content: 'one two three' }], stream: true, stream_options: { include_usage: true } },
     })
     expect(res.status).toBe(200)

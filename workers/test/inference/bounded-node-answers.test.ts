@@ -11,7 +11,9 @@ const node = standin(inject('pools').bounded[0] as string)
 const MB = 1024 * 1024
 const chat = (model: string, extra: Record<string, unknown> = {}) => ({ model, messages: [{ role: 'user', content: 'hello there' }], max_tokens: 8, ...extra })
 
-afterEach(async () => { await node.reset() })
+afterEach(async () => {
+  await node.reset()
+})
 
 describe('node answers past their caps', () => {
   it('ends a stream whose node sends a 16 MB line without an end with the error event, after the tokens before it', async () => {
@@ -53,7 +55,7 @@ describe('node answers past their caps', () => {
     expect(await res.json()).toMatchObject({ error: { type: 'server_error', code: 'upstream_error', message: expect.stringContaining('HTTP 500') } })
   })
 
-  it('does not follow a node\'s redirect: 502, and nothing reaches the redirect target', async () => {
+  it("does not follow a node's redirect: 502, and nothing reaches the redirect target", async () => {
     await node.setKnobs({ fail: 'redirect' })
     await registerNode(node.url, ['pool-5'])
     const { key } = await seedTenant()
@@ -66,7 +68,7 @@ describe('node answers past their caps', () => {
   })
 })
 
-describe('the NodeMonitor\'s /metrics scrape', () => {
+describe("the NodeMonitor's /metrics scrape", () => {
   const depthOf = async (url: string) => {
     const view = (await (await admin('/admin/nodes')).json()) as { data: { endpoint: string; queue_depth: number | null }[] }
     return view.data.find((d) => d.endpoint === url)?.queue_depth

@@ -4,7 +4,9 @@
 import { beforeAll, describe, expect, inject, it } from 'vitest'
 import { api, registerNode, seedTenant } from '../helpers/gateway.ts'
 
-beforeAll(async () => { await registerNode(inject('standins').healthy, ['cic-demo-llm']) })
+beforeAll(async () => {
+  await registerNode(inject('standins').healthy, ['cic-demo-llm'])
+})
 
 const MESSAGES = '[{"role":"user","content":"hello there"}]'
 /** A raw JSON body, so numbers such as 1e309 reach the gateway as written. */

@@ -11,9 +11,15 @@ import { eventually, standin } from '../helpers/standin.ts'
 
 const node = standin(inject('pools').boundedUsage[0] as string)
 type Row = { prompt_tokens: number; completion_tokens: number; usage_source: string }
-const ledgerRows = (tenantId: string) => env.DB.prepare('SELECT prompt_tokens, completion_tokens, usage_source FROM usage_events WHERE tenant_id = ?').bind(tenantId).all<Row>().then((r) => r.results)
+const ledgerRows = (tenantId: string) =>
+  env.DB.prepare('SELECT prompt_tokens, completion_tokens, usage_source FROM usage_events WHERE tenant_id = ?')
+    .bind(tenantId)
+    .all<Row>()
+    .then((r) => r.results)
 
-afterEach(async () => { await node.reset() })
+afterEach(async () => {
+  await node.reset()
+})
 
 describe('node-reported usage', () => {
   it.each([false, true])('is clamped to max_tokens × n when a node over-reports (stream: %s)', async (stream) => {
@@ -21,19 +27,31 @@ describe('node-reported usage', () => {
     const model = stream ? 'pool-8' : 'pool-9'
     await registerNode(node.url, [model])
     const { tenantId, key } = await seedTenant()
-    const res = await api(key, '/v1/chat/completions', { method: 'POST', json: { model, messages: [{ role: 'user', content: 'hello there' }], max_tokens: 4, n: 2, stream } })
+    const res = await api(key, '/v1/chat/completions', {
+      method: 'POST',
+      json: { model, messages: [{ role: 'user', content: 'hello there' }], max_tokens: 4, n: 2, stream },
+    })
     expect(res.status).toBe(200)
     await res.text()
-    const [row] = await eventually(() => ledgerRows(tenantId), (rows) => rows.length === 1)
+    const [row] = await eventually(
+      () => ledgerRows(tenantId),
+      (rows) => rows.length === 1,
+    )
     expect(row).toMatchObject({ completion_tokens: 8, usage_source: 'node' })
   })
 
   it('is billed as reported when it is within the bound', async () => {
     await registerNode(node.url, ['pool-10'])
     const { tenantId, key } = await seedTenant()
-    const res = await api(key, '/v1/chat/completions', { method: 'POST', json: { model: 'pool-10', messages: [{ role: 'user', content: 'hello there' }], max_tokens: 4 } })
+    const res = await api(key, '/v1/chat/completions', {
+      method: 'POST',
+      json: { model: 'pool-10', messages: [{ role: 'user', content: 'hello there' }], max_tokens: 4 },
+    })
     const body = (await res.json()) as { usage: { prompt_tokens: number; completion_tokens: number } }
-    const [row] = await eventually(() => ledgerRows(tenantId), (rows) => rows.length === 1)
+    const [row] = await eventually(
+      () => ledgerRows(tenantId),
+      (rows) => rows.length === 1,
+    )
     expect(row).toMatchObject({ prompt_tokens: body.usage.prompt_tokens, completion_tokens: 4 })
   })
 
@@ -42,14 +60,25 @@ describe('node-reported usage', () => {
     const forward = async () => {
       const pending: Promise<unknown>[] = []
       const res = await forwardInference({
-        endpoint: 'chat.completions', body: { model: 'pool-11', messages: [{ role: 'user', content: 'one two' }], max_tokens: 3 },
-        identity: { tenantId: 't-clamp', keyId: 'k', keyLimits: {} }, requestId: `clamp-${crypto.randomUUID()}`, startedAt: performance.now(),
+        endpoint: 'chat.completions',
+        body: { model: 'pool-11', messages: [{ role: 'user', content: 'one two' }], max_tokens: 3 },
+        identity: { tenantId: 't-clamp', keyId: 'k', keyLimits: {} },
+        requestId: `clamp-${crypto.randomUUID()}`,
+        startedAt: performance.now(),
         clientSignal: new AbortController().signal,
         timeouts: { connectMs: 1_000, firstByteMs: 1_000, idleMs: 1_000, requestMs: 1_000 },
-        retry: { maxRetries: 0, backoffMs: 1, deadlineMs: 5_000 }, maxContextTokens: 8192,
+        retry: { maxRetries: 0, backoffMs: 1, deadlineMs: 5_000 },
+        maxContextTokens: 8192,
         selectNode: async () => ({ node: { id: 'n-1', name: 'n-1', endpoint: node.url, models: ['pool-11'], status: 'ready', apiKey: null }, isProbe: false }),
-        reportOutcome: () => {}, releaseProbe: () => {}, waitUntil: (p) => { pending.push(p) },
-        recordUsage: async (event) => { events.push(event) }, timing: newRequestTiming(),
+        reportOutcome: () => {},
+        releaseProbe: () => {},
+        waitUntil: (p) => {
+          pending.push(p)
+        },
+        recordUsage: async (event) => {
+          events.push(event)
+        },
+        timing: newRequestTiming(),
       })
       await res.text()
       await Promise.all(pending)

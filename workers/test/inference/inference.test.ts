@@ -2,7 +2,12 @@ import { beforeAll, describe, expect, inject, it } from 'vitest'
 import { api, registerNode, seedTenant } from '../helpers/gateway.ts'
 import { jsonEvents, readSse } from '../helpers/sse.ts'
 
-const chat = (extra: Record<string, unknown> = {}) => ({ model: 'cic-demo-llm', messages: [{ role: 'user', content: 'hello there world' }], max_tokens: 5, ...extra })
+const chat = (extra: Record<string, unknown> = {}) => ({
+  model: 'cic-demo-llm',
+  messages: [{ role: 'user', content: 'hello there world' }],
+  max_tokens: 5,
+  ...extra,
+})
 let key: string
 
 beforeAll(async () => {
@@ -11,7 +16,7 @@ beforeAll(async () => {
 })
 
 describe('POST /v1/chat/completions', () => {
-  it('returns the node\'s completion with usage and a request id', async () => {
+  it("returns the node's completion with usage and a request id", async () => {
     const res = await api(key, '/v1/chat/completions', { method: 'POST', json: chat() })
     expect(res.status).toBe(200)
     expect(res.headers.get('x-request-id')).toMatch(/^req_/)
@@ -48,7 +53,10 @@ describe('POST /v1/chat/completions', () => {
   })
 
   it('passes continuous usage through when the client asks for it', async () => {
-    const res = await api(key, '/v1/chat/completions', { method: 'POST', json: chat({ stream: true, stream_options: { include_usage: true, continuous_usage_stats: true } }) })
+    const res = await api(key, '/v1/chat/completions', {
+      method: 'POST',
+      json: chat({ stream: true, stream_options: { include_usage: true, continuous_usage_stats: true } }),
+    })
     const chunks = jsonEvents(await readSse(res))
     expect(chunks.every((c) => c.usage !== undefined)).toBe(true)
   })

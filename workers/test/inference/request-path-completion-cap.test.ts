@@ -19,9 +19,15 @@ const admission = async (tenantId: string) => (await (await admin(`/admin/tenant
 /** Runs one request to the end, waitUntil work included (usage and settle). */
 async function complete(key: string, requestId: string, json: Record<string, unknown>, path = '/v1/chat/completions') {
   const ctx = createExecutionContext()
-  const res = await worker.fetch(new Request(`http://gateway.test${path}`, {
-    method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'x-request-id': requestId }, body: JSON.stringify(json),
-  }), env, ctx)
+  const res = await worker.fetch(
+    new Request(`http://gateway.test${path}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'x-request-id': requestId },
+      body: JSON.stringify(json),
+    }),
+    env,
+    ctx,
+  )
   const text = await res.text()
   await waitOnExecutionContext(ctx)
   return { res, text }
@@ -29,7 +35,9 @@ async function complete(key: string, requestId: string, json: Record<string, unk
 
 /** The bodies the stand-in received for `requestId`, oldest first (its log keeps the last requests with their headers). */
 async function received(requestId: string): Promise<Record<string, unknown>[]> {
-  return (await healthy().stats()).recent.filter((r) => String(r.headers['x-request-id']).startsWith(`${requestId}/`)).map((r) => r.body as Record<string, unknown>)
+  return (await healthy().stats()).recent
+    .filter((r) => String(r.headers['x-request-id']).startsWith(`${requestId}/`))
+    .map((r) => r.body as Record<string, unknown>)
 }
 
 async function forwarded(requestId: string): Promise<Record<string, unknown>> {
@@ -59,10 +67,15 @@ describe('the reserved completion allowance is enforced at the node', () => {
   it('caps a stream to what is left of the monthly budget', async () => {
     const { key, tenantId } = await seedTenant({ budget_tokens: promptEstimate + 3 })
     const ctx = createExecutionContext()
-    const res = await worker.fetch(new Request('http://gateway.test/v1/chat/completions', {
-      method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'x-request-id': 'cap-sse-budget-001' },
-      body: JSON.stringify({ model: 'cic-demo-llm', messages, stream: true }),
-    }), env, ctx)
+    const res = await worker.fetch(
+      new Request('http://gateway.test/v1/chat/completions', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'x-request-id': 'cap-sse-budget-001' },
+        body: JSON.stringify({ model: 'cic-demo-llm', messages, stream: true }),
+      }),
+      env,
+      ctx,
+    )
     expect((await readSse(res)).at(-1)).toBe('[DONE]')
     await waitOnExecutionContext(ctx)
     expect(await forwarded('cap-sse-budget-001')).toMatchObject({ max_tokens: 3 })
@@ -71,7 +84,7 @@ describe('the reserved completion allowance is enforced at the node', () => {
     expect(budget.committed).toBeLessThanOrEqual(promptEstimate + 3)
   })
 
-  it('keeps the client\'s max_completion_tokens field and value when they fit the reservation', async () => {
+  it("keeps the client's max_completion_tokens field and value when they fit the reservation", async () => {
     const { key } = await seedTenant()
     const { res } = await complete(key, 'cap-chat-mct-00001', { model: 'cic-demo-llm', messages, max_completion_tokens: 7 })
     expect(res.status).toBe(200)
@@ -92,14 +105,14 @@ describe('the reserved completion allowance is enforced at the node', () => {
   // The stand-in serves a context of 8192 tokens and counts one token per word, plus 3 per message.
   const longPrompt = [{ role: 'user', content: Array.from({ length: 5000 }, () => 'w').join(' ') }]
 
-  it('fits the default allowance to the node\'s context when prompt plus allowance exceed it (as vLLM would have)', async () => {
+  it("fits the default allowance to the node's context when prompt plus allowance exceed it (as vLLM would have)", async () => {
     const { key } = await seedTenant()
     const { res } = await complete(key, 'cap-chat-long-0001', { model: 'cic-demo-llm', messages: longPrompt })
     expect(res.status).toBe(200)
     expect((await received('cap-chat-long-0001')).map((b) => b.max_tokens)).toEqual([4096, 8192 - 5003])
   })
 
-  it('passes on the node\'s refusal of the client\'s own max_tokens, without a second try', async () => {
+  it("passes on the node's refusal of the client's own max_tokens, without a second try", async () => {
     const { key } = await seedTenant()
     const { res, text } = await complete(key, 'cap-chat-long-0002', { model: 'cic-demo-llm', messages: longPrompt, max_tokens: 4000 })
     expect(res.status).toBe(400)

@@ -13,13 +13,15 @@ describe('routing errors after admission', () => {
     expect(res.status).toBe(404)
     expect(await res.json()).toMatchObject({ error: { code: 'model_not_found' } })
     expect(rateHeaders(res)).toMatchObject({
-      'x-ratelimit-limit-requests': '100', 'x-ratelimit-remaining-requests': '99',
-      'x-ratelimit-limit-tokens': '10000', 'x-ratelimit-remaining-tokens': expect.stringMatching(/^\d+$/),
+      'x-ratelimit-limit-requests': '100',
+      'x-ratelimit-remaining-requests': '99',
+      'x-ratelimit-limit-tokens': '10000',
+      'x-ratelimit-remaining-tokens': expect.stringMatching(/^\d+$/),
     })
     expect(res.headers.get('x-request-id')).toMatch(/^req_/)
   })
 
-  it('sends x-ratelimit-* next to retry-after on a 503 when the model\'s node is not ready', async () => {
+  it("sends x-ratelimit-* next to retry-after on a 503 when the model's node is not ready", async () => {
     const { key } = await seedTenant({ rpm: 50 })
     const model = uniqueModel('warming')
     expect((await registerNode('http://127.0.0.1:1', [model])).status).toBe('warming')

@@ -20,7 +20,7 @@ async function suspendAsWebhook(tenantId: string, updatedAt: number) {
 }
 
 describe('admin PATCH vs a concurrent webhook', () => {
-  it('keeps a suspension written after the admin read the tenant, and still applies the admin\'s change', async () => {
+  it("keeps a suspension written after the admin read the tenant, and still applies the admin's change", async () => {
     const { tenantId } = await seedTenant()
     const db = createDb(env.DB)
     const stale = await getTenant(db, tenantId)

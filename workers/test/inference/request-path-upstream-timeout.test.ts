@@ -19,18 +19,28 @@ const chatBody = (model: string, extra: Record<string, unknown> = {}) =>
 describe('attemptUpstream, non-streamed', () => {
   it('waits for an answer slower than the first-byte timeout, up to the request timeout', async () => {
     const result = await attemptUpstream({
-      url: `${standins().healthy}/v1/chat/completions`, body: chatBody('cic-demo-llm'), isStream: false,
+      url: `${standins().healthy}/v1/chat/completions`,
+      body: chatBody('cic-demo-llm'),
+      isStream: false,
       headers: { 'content-type': 'application/json', 'x-standin-ttft-ms': '600' }, // prefill longer than the first-byte timeout
-      clientSignal: new AbortController().signal, connectTimeoutMs: 100, firstByteTimeoutMs: 200, requestTimeoutMs: 5_000,
+      clientSignal: new AbortController().signal,
+      connectTimeoutMs: 100,
+      firstByteTimeoutMs: 200,
+      requestTimeoutMs: 5_000,
     })
     expect(result).toMatchObject({ kind: 'json' })
   })
 
   it('reports request_timeout once the whole answer took longer than the request timeout', async () => {
     const result = await attemptUpstream({
-      url: `${standins().hanging}/v1/chat/completions`, body: chatBody('hanging-llm'), isStream: false,
-      headers: { 'content-type': 'application/json' }, clientSignal: new AbortController().signal,
-      connectTimeoutMs: 50, firstByteTimeoutMs: 50, requestTimeoutMs: 300,
+      url: `${standins().hanging}/v1/chat/completions`,
+      body: chatBody('hanging-llm'),
+      isStream: false,
+      headers: { 'content-type': 'application/json' },
+      clientSignal: new AbortController().signal,
+      connectTimeoutMs: 50,
+      firstByteTimeoutMs: 50,
+      requestTimeoutMs: 300,
     })
     expect(result).toMatchObject({ kind: 'failed', failure: 'request_timeout' })
   })
@@ -45,20 +55,30 @@ describe('forwardInference, non-streamed timeout', () => {
     const usage: UsageEvent[] = []
     const pending: Promise<unknown>[] = []
     const input: ForwardInput = {
-      endpoint: 'chat.completions', body: { model: 'hanging-llm', messages: [{ role: 'user', content: 'one two' }], max_tokens: 2 },
-      identity: { tenantId: 't-timeout', keyId: 'k', keyLimits: {} }, requestId: 'timeout-req-0001', startedAt: performance.now(),
+      endpoint: 'chat.completions',
+      body: { model: 'hanging-llm', messages: [{ role: 'user', content: 'one two' }], max_tokens: 2 },
+      identity: { tenantId: 't-timeout', keyId: 'k', keyLimits: {} },
+      requestId: 'timeout-req-0001',
+      startedAt: performance.now(),
       clientSignal: new AbortController().signal,
       timeouts: { connectMs: 1_000, firstByteMs: 1_000, idleMs: 1_000, requestMs: 300 },
-      retry: { maxRetries: 3, backoffMs: 1, deadlineMs: 10_000 }, maxContextTokens: 8192,
+      retry: { maxRetries: 3, backoffMs: 1, deadlineMs: 10_000 },
+      maxContextTokens: 8192,
       selectNode: async ({ avoid }) => {
         const next = avoid.has(hanging.id) ? healthy : hanging
         selected.push(next.id)
         return { node: next, isProbe: false }
       },
-      reportOutcome: (id, outcome) => { outcomes.push([id, outcome]) },
+      reportOutcome: (id, outcome) => {
+        outcomes.push([id, outcome])
+      },
       releaseProbe: () => {},
-      waitUntil: (p) => { pending.push(p) },
-      recordUsage: async (event) => { usage.push(event) },
+      waitUntil: (p) => {
+        pending.push(p)
+      },
+      recordUsage: async (event) => {
+        usage.push(event)
+      },
       timing: newRequestTiming(),
     }
     // The forwarder throws the error the client hears; errors.ts shapes it.

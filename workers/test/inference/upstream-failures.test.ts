@@ -31,7 +31,7 @@ describe('node failures', () => {
     expect(events.length).toBeGreaterThan(1) // tokens before the break reached the client
   })
 
-  it('turns vLLM\'s mid-stream error frame into our error event and drops its [DONE]', async () => {
+  it("turns vLLM's mid-stream error frame into our error event and drops its [DONE]", async () => {
     const events = await readSse(await api(key, '/v1/chat/completions', { method: 'POST', json: chat('midstream-llm', { stream: true }) }))
     expect(events).not.toContain('[DONE]')
     expect(JSON.parse(events.at(-1)!)).toMatchObject({ error: { code: 'upstream_stream_error' } })

@@ -8,10 +8,12 @@ import { standin } from '../helpers/standin.ts'
 const node0 = standin(inject('pools').admin[0] as string)
 const chat = (model: string) => ({ model, messages: [{ role: 'user', content: 'hello' }], max_tokens: 2 })
 
-beforeEach(async () => { await node0.reset() })
+beforeEach(async () => {
+  await node0.reset()
+})
 
 describe('GET /admin/nodes', () => {
-  it('shows each node\'s state, breaker state and since when, health, requests in flight, queue depth and KV usage', async () => {
+  it("shows each node's state, breaker state and since when, health, requests in flight, queue depth and KV usage", async () => {
     await node0.setKnobs({ queueDepth: 3, kvCacheUsage: 0.25 })
     const node = await registerNode(node0.url, ['pool-1'], { name: 'admin-view-node' })
     const res = await admin(`/admin/nodes/${node.id}`)
@@ -19,10 +21,19 @@ describe('GET /admin/nodes', () => {
     // biome-ignore lint/suspicious/noExplicitAny: a test reads loose JSON by path; its assertions check the shapes
     const body = (await res.json()) as Record<string, any>
     expect(body).toMatchObject({
-      id: node.id, object: 'node', name: 'admin-view-node', endpoint: node0.url, models: ['pool-1'], status: 'ready', removing: false,
+      id: node.id,
+      object: 'node',
+      name: 'admin-view-node',
+      endpoint: node0.url,
+      models: ['pool-1'],
+      status: 'ready',
+      removing: false,
       breaker: { state: 'closed', consecutive_failures: 0, retry_at: null, failure_threshold: 5, cooldown_ms: 30_000, half_open_probes: 1 },
       health: { state: 'healthy', consecutive_failures: 0, last_error: null },
-      in_flight: 0, queue_depth: 3, kv_cache_usage: 0.25, last_error: null,
+      in_flight: 0,
+      queue_depth: 3,
+      kv_cache_usage: 0.25,
+      last_error: null,
     })
     expect(body.breaker.since).toBeGreaterThan(0)
     expect(body.health.last_ok_at).toBeGreaterThan(0)
@@ -38,7 +49,11 @@ describe('GET /admin/nodes', () => {
   })
 
   it.each([
-    ['GET', ''], ['PATCH', ''], ['POST', '/drain'], ['POST', '/resume'], ['DELETE', ''],
+    ['GET', ''],
+    ['PATCH', ''],
+    ['POST', '/drain'],
+    ['POST', '/resume'],
+    ['DELETE', ''],
   ])('answers 404 in OpenAI format for %s /admin/nodes/:id%s of an unknown node', async (method, suffix) => {
     const res = await admin(`/admin/nodes/node_nope${suffix}`, { method, json: method === 'PATCH' ? { breaker: {} } : undefined })
     expect(res.status).toBe(404)
@@ -61,14 +76,18 @@ describe('drain and resume', () => {
     expect(await resumed.json()).toMatchObject({ status: 'ready' })
     expect((await api(key, '/v1/chat/completions', { method: 'POST', json: chat('pool-2') })).status).toBe(200)
 
-    const audit = await env.DB.prepare('SELECT action, actor, request_id FROM audit_log WHERE target = ? ORDER BY id').bind(node.id).all<{ action: string; actor: string; request_id: string | null }>()
+    const audit = await env.DB.prepare('SELECT action, actor, request_id FROM audit_log WHERE target = ? ORDER BY id')
+      .bind(node.id)
+      .all<{ action: string; actor: string; request_id: string | null }>()
     expect(audit.results.map((r) => r.action)).toEqual(['node.register', 'node.ready', 'node.drain', 'node.resume', 'node.ready'])
     expect(audit.results[2]).toMatchObject({ actor: 'admin', request_id: expect.stringMatching(/^drain-req-00001\//) })
     expect(audit.results[4]).toMatchObject({ actor: 'node-monitor', request_id: null })
   })
 
   it('refuses to drain or resume a terminated node (409)', async () => {
-    await env.DB.prepare("INSERT INTO nodes (id, name, endpoint, models, status) VALUES ('node_term', 'term', 'http://127.0.0.1:1', '[\"pool-3\"]', 'terminated')").run()
+    await env.DB.prepare(
+      "INSERT INTO nodes (id, name, endpoint, models, status) VALUES ('node_term', 'term', 'http://127.0.0.1:1', '[\"pool-3\"]', 'terminated')",
+    ).run()
     for (const action of ['drain', 'resume']) {
       const res = await admin(`/admin/nodes/node_term/${action}`, { method: 'POST' })
       expect(res.status).toBe(409)
@@ -90,7 +109,9 @@ describe('drain and resume', () => {
   })
 
   it('removes a terminated node at once (nothing can be running on it)', async () => {
-    await env.DB.prepare("INSERT INTO nodes (id, name, endpoint, models, status) VALUES ('node_done', 'done', 'http://127.0.0.1:1', '[\"pool-4\"]', 'terminated')").run()
+    await env.DB.prepare(
+      "INSERT INTO nodes (id, name, endpoint, models, status) VALUES ('node_done', 'done', 'http://127.0.0.1:1', '[\"pool-4\"]', 'terminated')",
+    ).run()
     const res = await admin('/admin/nodes/node_done', { method: 'DELETE' })
     expect(res.status).toBe(200)
     expect(await res.json()).toEqual({ id: 'node_done', object: 'node', deleted: true })

@@ -6,14 +6,21 @@ import { eventually, standin } from '../helpers/standin.ts'
 
 const [bad, good] = inject('pools').breaker.map(standin) as [ReturnType<typeof standin>, ReturnType<typeof standin>]
 const chat = (model: string) => ({ model, messages: [{ role: 'user', content: 'hello' }], max_tokens: 3 })
-type NodeView = { status: string; breaker: { state: string; consecutive_failures: number; retry_at: number | null; since: number }; last_error: string | null; last_error_at: number | null }
+type NodeView = {
+  status: string
+  breaker: { state: string; consecutive_failures: number; retry_at: number | null; since: number }
+  last_error: string | null
+  last_error_at: number | null
+}
 const nodeView = async (id: string) => (await (await admin(`/admin/nodes/${id}`)).json()) as NodeView
 
 beforeEach(async () => {
   await Promise.all([bad.reset(), good.reset()])
   vi.useFakeTimers({ toFake: ['Date'], shouldAdvanceTime: true })
 })
-afterEach(() => { vi.useRealTimers() })
+afterEach(() => {
+  vi.useRealTimers()
+})
 
 describe('circuit breaker', () => {
   it('opens after 5 consecutive 500s, sends the node nothing while open, and closes after one good probe', async () => {
@@ -28,11 +35,22 @@ describe('circuit breaker', () => {
       const res = await api(key, '/v1/chat/completions', { method: 'POST', json: chat('pool-1') })
       if (res.status !== 200) failures++
       const seen = await bad.generations()
-      if (seen < 5) expect((await eventually(() => nodeView(badNode.id), (v) => v.breaker.consecutive_failures === seen)).breaker.state).toBe('closed')
+      if (seen < 5)
+        expect(
+          (
+            await eventually(
+              () => nodeView(badNode.id),
+              (v) => v.breaker.consecutive_failures === seen,
+            )
+          ).breaker.state,
+        ).toBe('closed')
     }
     expect(await bad.generations()).toBe(5)
     expect(failures).toBe(5)
-    const opened = await eventually(() => nodeView(badNode.id), (v) => v.breaker.state === 'open')
+    const opened = await eventually(
+      () => nodeView(badNode.id),
+      (v) => v.breaker.state === 'open',
+    )
     expect(opened.breaker).toMatchObject({ consecutive_failures: 5, retry_at: opened.breaker.since + 30_000 })
     expect(opened.last_error).toMatch(/model node failed/)
 
@@ -45,7 +63,14 @@ describe('circuit breaker', () => {
     const probe = await api(key, '/v1/chat/completions', { method: 'POST', json: chat('pool-1') })
     expect(probe.status).toBe(200)
     expect(await bad.generations()).toBe(6) // the one probe went to the recovering node
-    expect((await eventually(() => nodeView(badNode.id), (v) => v.breaker.state === 'closed')).breaker.consecutive_failures).toBe(0)
+    expect(
+      (
+        await eventually(
+          () => nodeView(badNode.id),
+          (v) => v.breaker.state === 'closed',
+        )
+      ).breaker.consecutive_failures,
+    ).toBe(0)
 
     const before = await bad.generations()
     for (let i = 0; i < 30; i++) await api(key, '/v1/chat/completions', { method: 'POST', json: chat('pool-1') })
@@ -58,14 +83,20 @@ describe('circuit breaker', () => {
     const badNode = await registerNode(bad.url, ['pool-2'], { breaker: { failure_threshold: 2, cooldown_ms: 10_000 } })
     await registerNode(good.url, ['pool-2'])
     for (let i = 0; i < 200 && (await bad.generations()) < 2; i++) await api(key, '/v1/chat/completions', { method: 'POST', json: chat('pool-2') })
-    const opened = await eventually(() => nodeView(badNode.id), (v) => v.breaker.state === 'open')
+    const opened = await eventually(
+      () => nodeView(badNode.id),
+      (v) => v.breaker.state === 'open',
+    )
     expect(opened.breaker.retry_at).toBe(opened.breaker.since + 10_000) // the node's own cooldown
 
     vi.setSystemTime(Date.now() + 10_001)
     const res = await api(key, '/v1/chat/completions', { method: 'POST', json: chat('pool-2') })
     expect(res.status).toBe(200) // the failed probe was retried on the healthy node
     expect(await bad.generations()).toBe(3)
-    const reopened = await eventually(() => nodeView(badNode.id), (v) => v.breaker.state === 'open' && v.breaker.since > opened.breaker.since)
+    const reopened = await eventually(
+      () => nodeView(badNode.id),
+      (v) => v.breaker.state === 'open' && v.breaker.since > opened.breaker.since,
+    )
     expect(reopened.breaker.retry_at).toBe(reopened.breaker.since + 10_000)
   })
 
@@ -74,7 +105,10 @@ describe('circuit breaker', () => {
     await bad.setKnobs({ fail: 'http500' })
     const node = await registerNode(bad.url, ['pool-3'], { breaker: { failure_threshold: 1, cooldown_ms: 20_000 } })
     expect((await api(key, '/v1/chat/completions', { method: 'POST', json: chat('pool-3') })).status).toBe(502)
-    await eventually(() => nodeView(node.id), (v) => v.breaker.state === 'open')
+    await eventually(
+      () => nodeView(node.id),
+      (v) => v.breaker.state === 'open',
+    )
     const res = await api(key, '/v1/chat/completions', { method: 'POST', json: chat('pool-3') })
     expect(res.status).toBe(503)
     expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(19)
@@ -84,7 +118,7 @@ describe('circuit breaker', () => {
     expect(await bad.generations()).toBe(1)
   })
 
-  it('lets an admin change a node\'s thresholds', async () => {
+  it("lets an admin change a node's thresholds", async () => {
     const node = await registerNode(good.url, ['pool-4'])
     const res = await admin(`/admin/nodes/${node.id}`, { method: 'PATCH', json: { breaker: { failure_threshold: 9, cooldown_ms: 1000, half_open_probes: 2 } } })
     expect(res.status).toBe(200)

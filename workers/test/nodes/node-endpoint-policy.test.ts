@@ -12,7 +12,9 @@ const STRONG_ADMIN = `prod-admin-${'a'.repeat(40)}`
 const bindings = env as unknown as Record<string, unknown>
 const prodEnv = {
   ...bindings,
-  ...Object.fromEntries(SECRET_NAMES.filter((name) => typeof bindings[name] === 'string').map((name) => [name, `strong-${name.toLowerCase()}-${'s'.repeat(40)}`])),
+  ...Object.fromEntries(
+    SECRET_NAMES.filter((name) => typeof bindings[name] === 'string').map((name) => [name, `strong-${name.toLowerCase()}-${'s'.repeat(40)}`]),
+  ),
   ADMIN_TOKEN: STRONG_ADMIN,
   ENVIRONMENT: 'production',
   NODES_ZONE: 'nodes.example.com',
@@ -20,9 +22,15 @@ const prodEnv = {
 
 async function prodCall(path: string, json: unknown, authorization: string): Promise<Response> {
   const ctx = createExecutionContext()
-  const res = await worker.fetch!(new Request(`https://gateway.example.com${path}`, {
-    method: 'POST', headers: { authorization, 'content-type': 'application/json' }, body: JSON.stringify(json),
-  }) as Request<unknown, IncomingRequestCfProperties>, prodEnv, ctx)
+  const res = await worker.fetch!(
+    new Request(`https://gateway.example.com${path}`, {
+      method: 'POST',
+      headers: { authorization, 'content-type': 'application/json' },
+      body: JSON.stringify(json),
+    }) as Request<unknown, IncomingRequestCfProperties>,
+    prodEnv,
+    ctx,
+  )
   await waitOnExecutionContext(ctx)
   return res
 }
@@ -38,19 +46,26 @@ describe('node endpoint policy on the routes', () => {
   ])('POST /admin/nodes refuses %s in production with a 400 naming endpoint', async (endpoint, message) => {
     const res = await prodCall('/admin/nodes', { endpoint, models: ['m'] }, `Bearer ${STRONG_ADMIN}`)
     expect(res.status).toBe(400)
-    const { error } = await res.json() as { error: { param: string; code: string; message: string } }
+    const { error } = (await res.json()) as { error: { param: string; code: string; message: string } }
     expect(error).toMatchObject({ param: 'endpoint', code: 'invalid_endpoint' })
     expect(error.message).toMatch(message)
   })
 
   it('POST /nodes/register refuses a loopback endpoint in production with a 400 naming endpoint', async () => {
-    const res = await prodCall('/nodes/register', { cluster_name: 'cic-a100-00000000', endpoint: 'http://127.0.0.1:8000', models: ['m'] }, `Bearer cicreg_${'t'.repeat(43)}`)
+    const res = await prodCall(
+      '/nodes/register',
+      { cluster_name: 'cic-a100-00000000', endpoint: 'http://127.0.0.1:8000', models: ['m'] },
+      `Bearer cicreg_${'t'.repeat(43)}`,
+    )
     expect(res.status).toBe(400)
     expect(await res.json()).toMatchObject({ error: { param: 'endpoint', code: 'invalid_endpoint', message: expect.stringMatching(/loopback/) } })
   })
 
   it('in the test environment local endpoints are accepted', async () => {
-    const res = await admin('/admin/nodes', { method: 'POST', json: { endpoint: 'http://127.0.0.1:1', models: ['policy-local-model'], name: 'policy-local-node' } })
+    const res = await admin('/admin/nodes', {
+      method: 'POST',
+      json: { endpoint: 'http://127.0.0.1:1', models: ['policy-local-model'], name: 'policy-local-node' },
+    })
     expect(res.status).toBe(201)
   })
 })

@@ -21,7 +21,10 @@ const status = async (cluster: string) => (await (await admin(`/admin/nodes/${cl
 async function launchAndMint(body: Record<string, unknown> = SPEC) {
   const { cluster_name: cluster, node_id: nodeId } = await launch(body)
   await ack((await pullFor(cluster)).wire.lease_id)
-  expect(await (await runner(`/runner/nodes/${cluster}/status`, { json: { status: 'launching' } })).json()).toMatchObject({ status: 'launching', applied: true })
+  expect(await (await runner(`/runner/nodes/${cluster}/status`, { json: { status: 'launching' } })).json()).toMatchObject({
+    status: 'launching',
+    applied: true,
+  })
   const creds = (await (await runner(`/runner/nodes/${cluster}/credentials`)).json()) as { register_token: string; vllm_api_key: string }
   return { cluster, nodeId, ...creds }
 }
@@ -41,9 +44,19 @@ describe('POST /admin/nodes/launch', () => {
     const res = await admin('/admin/nodes/launch', { method: 'POST', json: SPEC })
     expect(res.status).toBe(202)
     const body = (await res.json()) as { cluster_name: string; node_id: string; status: string }
-    expect(body).toMatchObject({ cluster_name: expect.stringMatching(/^cic-a100-80gb-[0-9a-f]{8}$/), node_id: expect.stringMatching(/^node_/), status: 'launching' })
+    expect(body).toMatchObject({
+      cluster_name: expect.stringMatching(/^cic-a100-80gb-[0-9a-f]{8}$/),
+      node_id: expect.stringMatching(/^node_/),
+      status: 'launching',
+    })
     expect(await status(body.cluster_name)).toMatchObject({
-      status: 'queued', launched_by_cic: true, endpoint: null, models: ['cic-demo-llm'], provider: 'gcp', region: 'us-central1', gpu: 'A100-80GB:1',
+      status: 'queued',
+      launched_by_cic: true,
+      endpoint: null,
+      models: ['cic-demo-llm'],
+      provider: 'gcp',
+      region: 'us-central1',
+      gpu: 'A100-80GB:1',
       spec: { ...SPEC, gpu_count: 1, use_spot: false, disk_size: 256, vllm_args: [] },
     })
     const { wire, message } = await pullFor(body.cluster_name)
@@ -81,7 +94,7 @@ describe('POST /admin/nodes/launch', () => {
   ])('refuses vllm_args %j with a 400 naming the flag', async (vllm_args, param, flag) => {
     const res = await admin('/admin/nodes/launch', { method: 'POST', json: { ...SPEC, vllm_args } })
     expect(res.status).toBe(400)
-    const { error } = await res.json() as { error: { param: string; message: string } }
+    const { error } = (await res.json()) as { error: { param: string; message: string } }
     expect(error).toMatchObject({ type: 'invalid_request_error', param })
     expect(error.message).toContain(flag)
   })
@@ -95,7 +108,7 @@ describe('POST /admin/nodes/launch', () => {
   ])('refuses a launch the runner or the cloud can never satisfy (%#: %s)', async (body, param, message) => {
     const res = await admin('/admin/nodes/launch', { method: 'POST', json: body })
     expect(res.status).toBe(400)
-    const { error } = await res.json() as { error: { param: string; message: string } }
+    const { error } = (await res.json()) as { error: { param: string; message: string } }
     expect(error.param).toBe(param)
     expect(error.message).toMatch(message)
   })
@@ -104,7 +117,7 @@ describe('POST /admin/nodes/launch', () => {
     expect((await admin('/admin/nodes/launch', { method: 'POST', json: { ...SPEC, provider: 'aws', region: 'us-east-1', gpu_count: 8 } })).status).toBe(202)
     const res = await admin('/admin/nodes/launch', { method: 'POST', json: { ...SPEC, vllm_args: ['--trust-remote-code'], allow_remote_code: true } })
     expect(res.status).toBe(202)
-    const { node_id: nodeId } = await res.json() as { node_id: string }
+    const { node_id: nodeId } = (await res.json()) as { node_id: string }
     const row = await env.DB.prepare("SELECT after FROM audit_log WHERE action = 'node.launch' AND target = ?").bind(nodeId).first<{ after: string }>()
     expect(JSON.parse(row?.after ?? '{}')).toMatchObject({ spec: { vllm_args: ['--trust-remote-code'], allow_remote_code: true } })
   })
@@ -117,7 +130,10 @@ describe('POST /admin/nodes/launch', () => {
 
 describe('runner endpoints', () => {
   it('refuse a missing or wrong runner token, and the admin token', async () => {
-    for (const headers of [{}, { authorization: 'Bearer wrong-runner-token-000000' }, { authorization: 'Bearer test-admin-token-0123456789' }] as Record<string, string>[]) {
+    for (const headers of [{}, { authorization: 'Bearer wrong-runner-token-000000' }, { authorization: 'Bearer test-admin-token-0123456789' }] as Record<
+      string,
+      string
+    >[]) {
       const res = await call('/runner/nodes/cic-x-00000000/status', { method: 'POST', json: { status: 'launching' }, headers })
       expect(res.status).toBe(401)
       expect(await res.json()).toMatchObject({ error: { type: 'authentication_error', code: 'invalid_runner_token' } })
@@ -143,7 +159,11 @@ describe('runner endpoints', () => {
     expect(token).toMatch(/^cicreg_[A-Za-z0-9_-]{43}$/)
     expect(key).toMatch(/^sk-node-[A-Za-z0-9_-]{43}$/)
     expect(await (await admin(`/admin/nodes/${nodeId}`)).json()).toMatchObject({ has_api_key: true })
-    const row = await env.DB.prepare('SELECT n.api_key_ciphertext AS sealed, l.register_token_hash AS hash FROM nodes n JOIN node_launches l ON l.node_id = n.id WHERE n.name = ?').bind(cluster).first<{ sealed: string; hash: string }>()
+    const row = await env.DB.prepare(
+      'SELECT n.api_key_ciphertext AS sealed, l.register_token_hash AS hash FROM nodes n JOIN node_launches l ON l.node_id = n.id WHERE n.name = ?',
+    )
+      .bind(cluster)
+      .first<{ sealed: string; hash: string }>()
     expect(row?.hash).toMatch(/^[0-9a-f]{64}$/)
     expect(`${row?.sealed} ${row?.hash}`).not.toContain(key)
     expect(`${row?.sealed} ${row?.hash}`).not.toContain(token)
@@ -162,20 +182,28 @@ describe('node registration', () => {
   it('makes the node ready in the same call when /health answers, and routes its model to it with its own key', async () => {
     const { key } = await seedTenant()
     const launched = await launchAndMint()
-    const res = await register(launched.register_token, { cluster_name: launched.cluster, endpoint: `${inject('standins').healthy}/`, models: ['cic-demo-llm'] })
+    const res = await register(launched.register_token, {
+      cluster_name: launched.cluster,
+      endpoint: `${inject('standins').healthy}/`,
+      models: ['cic-demo-llm'],
+    })
     expect(res.status).toBe(200)
     expect(await res.json()).toMatchObject({ cluster_name: launched.cluster, node_id: launched.nodeId, status: 'ready' }) // first health check passed
     expect(await status(launched.cluster)).toMatchObject({ status: 'ready', endpoint: inject('standins').healthy })
 
     const requestId = `req-launch-${crypto.randomUUID()}`
-    const chat = await api(key, '/v1/chat/completions', { method: 'POST', json: { model: 'cic-demo-llm', messages: [{ role: 'user', content: 'hi' }] }, headers: { 'x-request-id': requestId } })
+    const chat = await api(key, '/v1/chat/completions', {
+      method: 'POST',
+      json: { model: 'cic-demo-llm', messages: [{ role: 'user', content: 'hi' }] },
+      headers: { 'x-request-id': requestId },
+    })
     expect(chat.status).toBe(200)
     const stats = (await (await fetch(`${inject('standins').healthy}/_standin/stats`)).json()) as { recent: { headers: Record<string, string> }[] }
     const seen = stats.recent.find((r) => r.headers['x-request-id']?.startsWith(`${requestId}/`))
     expect(seen?.headers.authorization).toBe(`Bearer ${launched.vllm_api_key}`)
   })
 
-  it('refuses a wrong, missing or other node\'s token with one indistinguishable 401', async () => {
+  it("refuses a wrong, missing or other node's token with one indistinguishable 401", async () => {
     const a = await launchAndMint()
     const b = await launchAndMint()
     const body = { cluster_name: a.cluster, endpoint: 'http://10.0.0.1:8000', models: ['m'] }
@@ -222,7 +250,10 @@ describe('terminate and relaunch', () => {
     const { wire, message } = await pullFor(launched.cluster)
     expect(message).toMatchObject({ op: 'terminate', cluster_name: launched.cluster, node_id: launched.nodeId })
     expect(await (await runner(`/runner/nodes/${launched.cluster}/status`, { json: { status: 'terminating' } })).json()).toMatchObject({ applied: true })
-    expect(await (await runner(`/runner/nodes/${launched.cluster}/status`, { json: { status: 'terminated' } })).json()).toMatchObject({ status: 'terminated', applied: true })
+    expect(await (await runner(`/runner/nodes/${launched.cluster}/status`, { json: { status: 'terminated' } })).json()).toMatchObject({
+      status: 'terminated',
+      applied: true,
+    })
     await ack(wire.lease_id)
     expect(await (await admin(`/admin/nodes/${launched.nodeId}`)).json()).toMatchObject({ status: 'terminated', has_api_key: false })
     // Terminated is out of the fleet: its model is unknown again (404), no longer "busy" (503).
@@ -230,7 +261,10 @@ describe('terminate and relaunch', () => {
     expect(after.status).toBe(404)
     expect((await admin(`/admin/nodes/${launched.cluster}/terminate`, { method: 'POST' })).status).toBe(409)
     // A late launch report (redelivered message) changes nothing.
-    expect(await (await runner(`/runner/nodes/${launched.cluster}/status`, { json: { status: 'launching' } })).json()).toMatchObject({ status: 'terminated', applied: false })
+    expect(await (await runner(`/runner/nodes/${launched.cluster}/status`, { json: { status: 'launching' } })).json()).toMatchObject({
+      status: 'terminated',
+      applied: false,
+    })
   })
 
   it('sends the terminate only once vLLM reports nothing running or waiting, so sky down cuts no request', async () => {

@@ -16,25 +16,47 @@ const METRICS_TOKEN = 'test-metrics-token-0123456789'
 const suffix = () => crypto.randomUUID().replaceAll('-', '').slice(0, 8)
 const cluster = () => `cic-a100-${suffix()}`
 
-const terminateJob = (name = cluster(), requestedAt = Date.now()): NodeOpMessage =>
-  ({ op: 'terminate', cluster_name: name, node_id: `node_${suffix()}`, requested_at: requestedAt })
+const terminateJob = (name = cluster(), requestedAt = Date.now()): NodeOpMessage => ({
+  op: 'terminate',
+  cluster_name: name,
+  node_id: `node_${suffix()}`,
+  requested_at: requestedAt,
+})
 const launchJob = (name = cluster()): NodeOpMessage => ({
-  op: 'launch', cluster_name: name, node_id: `node_${suffix()}`, requested_at: Date.now(),
+  op: 'launch',
+  cluster_name: name,
+  node_id: `node_${suffix()}`,
+  requested_at: Date.now(),
   spec: { provider: 'gcp', region: 'us-central1', gpu: 'A100-80GB', gpu_count: 1, model: 'cic-demo-llm', use_spot: false, disk_size: 256, vllm_args: [] },
 })
 const idOf = (m: NodeOpMessage) => `job:${m.op}:${m.cluster_name}:${m.requested_at}`
 
 type DlqMessage = { id: string; body: unknown; attempts?: number }
 async function deliver(messages: DlqMessage[], withEnv: Env = env) {
-  const batch = createMessageBatch('node-ops-dlq', messages.map((m) => ({ id: m.id, timestamp: new Date(), attempts: m.attempts ?? 1, body: m.body })))
+  const batch = createMessageBatch(
+    'node-ops-dlq',
+    messages.map((m) => ({ id: m.id, timestamp: new Date(), attempts: m.attempts ?? 1, body: m.body })),
+  )
   const ctx = createExecutionContext()
   await worker.queue(batch, withEnv)
   return getQueueResult(batch, ctx)
 }
 
 type View = {
-  id: string; message_id: string; op: string | null; cluster_name: string | null; node_id: string | null; reason: string; error: string | null
-  body: unknown; attempts: number; first_seen_at: number; last_seen_at: number; status: string; replays: number; replay_error: string | null
+  id: string
+  message_id: string
+  op: string | null
+  cluster_name: string | null
+  node_id: string | null
+  reason: string
+  error: string | null
+  body: unknown
+  attempts: number
+  first_seen_at: number
+  last_seen_at: number
+  status: string
+  replays: number
+  replay_error: string | null
 }
 async function rows(query = ''): Promise<View[]> {
   const res = await admin(`/admin/nodes/dead-letters?limit=500${query}`)
@@ -48,10 +70,11 @@ const pendingGauge = async () => {
   expect(res.status).toBe(200)
   return sampleValue(parsePrometheusText(await res.text()), 'cic_node_ops_dead_letters_pending')
 }
-const sentJobs = (spy: { mock: { calls: unknown[][] } }) =>
-  spy.mock.calls.flatMap(([messages]) => (messages as { body: NodeOpMessage }[]).map((m) => m.body))
+const sentJobs = (spy: { mock: { calls: unknown[][] } }) => spy.mock.calls.flatMap(([messages]) => (messages as { body: NodeOpMessage }[]).map((m) => m.body))
 
-afterEach(() => { vi.restoreAllMocks() })
+afterEach(() => {
+  vi.restoreAllMocks()
+})
 
 describe('node-ops-dlq consumer', () => {
   it('stores a dead-lettered terminate, logs it at error with its kind and cluster, counts it in /metrics and lists it', async () => {
@@ -64,8 +87,16 @@ describe('node-ops-dlq consumer', () => {
     const line = logs.mock.calls.map(([l]) => JSON.parse(String(l)) as Record<string, unknown>).find((l) => l.msg === 'node_ops_dead_letter')
     expect(line).toMatchObject({ level: 'error', op: 'terminate', cluster: job.cluster_name, nodeId: job.node_id, reason: 'retries_exhausted' })
     expect(await row(idOf(job))).toMatchObject({
-      message_id: `dlq-${job.cluster_name}`, op: 'terminate', cluster_name: job.cluster_name, node_id: job.node_id,
-      reason: 'retries_exhausted', error: null, body: job, attempts: 1, status: 'pending', replays: 0,
+      message_id: `dlq-${job.cluster_name}`,
+      op: 'terminate',
+      cluster_name: job.cluster_name,
+      node_id: job.node_id,
+      reason: 'retries_exhausted',
+      error: null,
+      body: job,
+      attempts: 1,
+      status: 'pending',
+      replays: 0,
     })
     expect(await pendingGauge()).toBe(before + 1)
   })
@@ -73,8 +104,19 @@ describe('node-ops-dlq consumer', () => {
   it('stores a malformed message with its raw body and reason schema', async () => {
     const name = cluster()
     const body = { op: 'terminate', cluster_name: name, requested_at: 'yesterday' }
-    await deliver([{ id: `dlq-bad-${name}`, body }, { id: `dlq-junk-${name}`, body: 'not a job' }])
-    expect(await row(`msg:dlq-bad-${name}`)).toMatchObject({ reason: 'schema', op: 'terminate', cluster_name: name, node_id: null, body, status: 'pending', error: expect.stringContaining('node_id') })
+    await deliver([
+      { id: `dlq-bad-${name}`, body },
+      { id: `dlq-junk-${name}`, body: 'not a job' },
+    ])
+    expect(await row(`msg:dlq-bad-${name}`)).toMatchObject({
+      reason: 'schema',
+      op: 'terminate',
+      cluster_name: name,
+      node_id: null,
+      body,
+      status: 'pending',
+      error: expect.stringContaining('node_id'),
+    })
     expect(await row(`msg:dlq-junk-${name}`)).toMatchObject({ reason: 'schema', op: null, cluster_name: null, body: 'not a job' })
   })
 
@@ -94,7 +136,13 @@ describe('node-ops-dlq consumer', () => {
     await deliver([{ id: `dlq-${job.cluster_name}`, body: job, attempts: 4 }]) // the old message again: stays replayed
     expect(await row(idOf(job))).toMatchObject({ status: 'replayed', replays: 1 })
     await deliver([{ id: `dlq2-${job.cluster_name}`, body: job, attempts: 1 }]) // the replayed job failed again
-    expect(await row(idOf(job))).toMatchObject({ status: 'pending', message_id: `dlq2-${job.cluster_name}`, attempts: 1, replays: 1, replay_error: 'dead-lettered again after a replay' })
+    expect(await row(idOf(job))).toMatchObject({
+      status: 'pending',
+      message_id: `dlq2-${job.cluster_name}`,
+      attempts: 1,
+      replays: 1,
+      replay_error: 'dead-lettered again after a replay',
+    })
   })
 
   it('retries the batch with backoff when D1 cannot store it', async () => {
@@ -127,7 +175,14 @@ describe('POST /admin/nodes/dead-letters/replay', () => {
     const first = await replay({ ids: [idOf(job)] })
     expect(first.status).toBe(200)
     expect(await first.json()).toEqual({
-      object: 'node_ops_dead_letter_replay', replayed: 1, ids: [idOf(job)], already_replayed: [], discarded: [], busy: [], invalid: [], not_found: [],
+      object: 'node_ops_dead_letter_replay',
+      replayed: 1,
+      ids: [idOf(job)],
+      already_replayed: [],
+      discarded: [],
+      busy: [],
+      invalid: [],
+      not_found: [],
     })
     expect(sentJobs(sendBatch)).toEqual([job])
     const { wire, message } = await pullFor(job.cluster_name) // the runner gets the job as it was
@@ -135,8 +190,11 @@ describe('POST /admin/nodes/dead-letters/replay', () => {
     await ack(wire.lease_id)
     expect(await row(idOf(job))).toMatchObject({ status: 'replayed', replays: 1, replay_error: null })
     expect(await pendingGauge()).toBe(before - 1)
-    const audit = await env.DB.prepare("SELECT actor, target, after FROM audit_log WHERE action = 'nodes.dead_letters.replay' ORDER BY id DESC LIMIT 1")
-      .first<{ actor: string; target: string; after: string }>()
+    const audit = await env.DB.prepare("SELECT actor, target, after FROM audit_log WHERE action = 'nodes.dead_letters.replay' ORDER BY id DESC LIMIT 1").first<{
+      actor: string
+      target: string
+      after: string
+    }>()
     expect(audit).toMatchObject({ actor: 'admin', target: 'node_ops_dead_letters' })
     expect(JSON.parse(audit!.after)).toMatchObject({ ids: [idOf(job)], replayed: 1 })
 
@@ -191,11 +249,18 @@ describe('POST /admin/nodes/dead-letters/discard', () => {
     await ack((await pullFor(job.cluster_name)).wire.lease_id)
     const before = await pendingGauge()
     const res = await admin('/admin/nodes/dead-letters/discard', { method: 'POST', json: { ids: [`msg:dlq-bad-${name}`, idOf(job), 'msg:nope'] } })
-    expect(await res.json()).toEqual({ object: 'node_ops_dead_letter_discard', discarded: [`msg:dlq-bad-${name}`], not_pending: [idOf(job)], not_found: ['msg:nope'] })
+    expect(await res.json()).toEqual({
+      object: 'node_ops_dead_letter_discard',
+      discarded: [`msg:dlq-bad-${name}`],
+      not_pending: [idOf(job)],
+      not_found: ['msg:nope'],
+    })
     expect(await row(`msg:dlq-bad-${name}`)).toMatchObject({ status: 'discarded' })
     expect(await row(idOf(job))).toMatchObject({ status: 'replayed' })
     expect(await pendingGauge()).toBe(before - 1)
-    const audit = await env.DB.prepare("SELECT after FROM audit_log WHERE action = 'nodes.dead_letters.discard' ORDER BY id DESC LIMIT 1").first<string>('after')
+    const audit = await env.DB.prepare("SELECT after FROM audit_log WHERE action = 'nodes.dead_letters.discard' ORDER BY id DESC LIMIT 1").first<string>(
+      'after',
+    )
     expect(JSON.parse(audit ?? '{}')).toMatchObject({ discarded: [`msg:dlq-bad-${name}`] })
     expect(await (await replay({ ids: [`msg:dlq-bad-${name}`] })).json()).toMatchObject({ replayed: 0, discarded: [`msg:dlq-bad-${name}`], invalid: [] })
     expect(await (await admin('/admin/nodes/dead-letters/discard', { method: 'POST', json: {} })).json()).toMatchObject({ error: { param: 'ids' } })
@@ -214,16 +279,27 @@ describe('D1 limits', () => {
     let queries = 0
     const DB = new Proxy(env.DB, {
       get(target, prop) {
-        if (prop === 'prepare') return (q: string) => { params.push((q.match(/\?/g) ?? []).length); queries++; return target.prepare(q) }
+        if (prop === 'prepare')
+          return (q: string) => {
+            params.push((q.match(/\?/g) ?? []).length)
+            queries++
+            return target.prepare(q)
+          }
         const value: unknown = Reflect.get(target, prop)
         return typeof value === 'function' ? value.bind(target) : value
       },
     })
     const sent: NodeOpMessage[] = []
-    const NODE_OPS = { sendBatch: async (messages: { body: NodeOpMessage }[]) => { sent.push(...messages.map((m) => m.body)) } } as unknown as Queue
+    const NODE_OPS = {
+      sendBatch: async (messages: { body: NodeOpMessage }[]) => {
+        sent.push(...messages.map((m) => m.body))
+      },
+    } as unknown as Queue
     const spyEnv = { ...env, DB, NODE_OPS }
     const by = { actor: 'admin', requestId: 'req-limits' }
-    const pendingBefore = await env.DB.prepare("SELECT count(*) AS n FROM node_ops_dead_letters WHERE status = 'pending' AND reason = 'retries_exhausted'").first<number>('n')
+    const pendingBefore = await env.DB.prepare(
+      "SELECT count(*) AS n FROM node_ops_dead_letters WHERE status = 'pending' AND reason = 'retries_exhausted'",
+    ).first<number>('n')
     const first = await replayNodeOpDeadLetters(spyEnv, { limit: 100 }, by)
     expect(first.replayed).toBe(100)
     const second = await replayNodeOpDeadLetters(spyEnv, { limit: 100 }, by)

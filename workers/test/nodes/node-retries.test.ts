@@ -8,12 +8,23 @@ import { jsonEvents, readSse } from '../helpers/sse.ts'
 import { eventually, standin } from '../helpers/standin.ts'
 
 const [s0, s1, s2] = inject('pools').retries.map(standin) as [ReturnType<typeof standin>, ReturnType<typeof standin>, ReturnType<typeof standin>]
-const chat = (model: string, extra: Record<string, unknown> = {}) => ({ model, messages: [{ role: 'user', content: 'one two three' }], max_tokens: 3, ...extra })
+const chat = (model: string, extra: Record<string, unknown> = {}) => ({
+  model,
+  messages: [{ role: 'user', content: 'one two three' }],
+  max_tokens: 3,
+  ...extra,
+})
 type UsageRow = { node_id: string; completion_tokens: number; outcome: string; http_status: number }
 
 const usageRows = async (requestId: string) =>
   (await env.DB.prepare('SELECT * FROM usage_events WHERE request_id LIKE ?').bind(`${requestId}/%`).all<UsageRow>()).results
-const usageRow = async (requestId: string) => (await eventually(() => usageRows(requestId), (rows) => rows.length > 0))[0] as UsageRow
+const usageRow = async (requestId: string) =>
+  (
+    await eventually(
+      () => usageRows(requestId),
+      (rows) => rows.length > 0,
+    )
+  )[0] as UsageRow
 const breakerOf = async (id: string) => ((await (await admin(`/admin/nodes/${id}`)).json()) as { breaker: { consecutive_failures: number } }).breaker
 
 /** Registers the stand-ins for `model` and aims a session at the first one. */
@@ -27,7 +38,9 @@ async function aimAt(model: string, target: { url: string }, others: { url: stri
   return { key, first, rest, send }
 }
 
-beforeEach(async () => { await Promise.all([s0.reset(), s1.reset(), s2.reset()]) })
+beforeEach(async () => {
+  await Promise.all([s0.reset(), s1.reset(), s2.reset()])
+})
 
 describe('retries before the first byte', () => {
   it('retries a request whose node drops the connection on another node: one answer, one usage row', async () => {
@@ -39,7 +52,14 @@ describe('retries before the first byte', () => {
     expect([await s0.generations(), await s1.generations()]).toEqual([1, 1])
     expect(await usageRow('retry-json-00001')).toMatchObject({ node_id: rest[0]?.id, completion_tokens: 3, outcome: 'completed', http_status: 200 })
     expect(await usageRows('retry-json-00001')).toHaveLength(1)
-    expect((await eventually(() => breakerOf(first.id), (b) => b.consecutive_failures === 1)).consecutive_failures).toBe(1)
+    expect(
+      (
+        await eventually(
+          () => breakerOf(first.id),
+          (b) => b.consecutive_failures === 1,
+        )
+      ).consecutive_failures,
+    ).toBe(1)
   })
 
   it('retries a stream that broke before its first event; the client gets one clean stream', async () => {
@@ -81,7 +101,11 @@ describe('retries before the first byte', () => {
     await env.DB.prepare("UPDATE nodes SET status = 'ready' WHERE id = ?").bind(dead.id).run() // died after its last check
     const alive = await registerNode(s1.url, ['pool-5']) // (registration also refreshes this isolate's node list)
     const session = sessionFor(tenantId, dead.id, [dead.id, alive.id])
-    const res = await api(key, '/v1/chat/completions', { method: 'POST', json: chat('pool-5'), headers: { 'x-session-id': session, 'x-request-id': 'retry-dead-00001' } })
+    const res = await api(key, '/v1/chat/completions', {
+      method: 'POST',
+      json: chat('pool-5'),
+      headers: { 'x-session-id': session, 'x-request-id': 'retry-dead-00001' },
+    })
     expect(res.status).toBe(200)
     expect(await usageRow('retry-dead-00001')).toMatchObject({ node_id: alive.id, outcome: 'completed' })
   })
@@ -97,7 +121,14 @@ describe('limits', () => {
     // Workers' fetch reports a refused and a dropped connection alike: "could not reach".
     expect(await res.json()).toMatchObject({ error: { type: 'server_error', code: 'upstream_unreachable' } })
     expect(await s2.generations()).toBe(4) // 1 attempt + 3 retries
-    expect((await eventually(() => breakerOf(node.id), (b) => b.consecutive_failures === 4)).consecutive_failures).toBe(4)
+    expect(
+      (
+        await eventually(
+          () => breakerOf(node.id),
+          (b) => b.consecutive_failures === 4,
+        )
+      ).consecutive_failures,
+    ).toBe(4)
   })
 
   it('records one usage row naming the node when the last attempt reached it and failed', async () => {
@@ -122,7 +153,7 @@ describe('limits', () => {
     expect(attempts).toBe(2)
   })
 
-  it('answers 503 with Retry-After when the model\'s only node is still warming', async () => {
+  it("answers 503 with Retry-After when the model's only node is still warming", async () => {
     const { key } = await seedTenant()
     expect((await registerNode('http://127.0.0.1:1', ['pool-8'])).status).toBe('warming')
     const res = await api(key, '/v1/chat/completions', { method: 'POST', json: chat('pool-8') })

@@ -11,7 +11,9 @@ const [r0, r1, r2] = nodes as [ReturnType<typeof standin>, ReturnType<typeof sta
 const chat = (model: string, extra: Record<string, unknown> = {}) => ({ model, messages: [{ role: 'user', content: 'hello' }], max_tokens: 3, ...extra })
 const counts = () => Promise.all(nodes.map((n) => n.generations()))
 
-beforeEach(async () => { await Promise.all(nodes.map((n) => n.reset())) })
+beforeEach(async () => {
+  await Promise.all(nodes.map((n) => n.reset()))
+})
 
 describe('load-aware routing', () => {
   it('sends a node with a long queue and a full KV cache far fewer requests than idle ones', async () => {
@@ -48,9 +50,12 @@ describe('session affinity', () => {
     const { key } = await seedTenant()
     const ids = []
     for (const n of nodes) ids.push((await registerNode(n.url, ['pool-3'])).id)
-    const sendAs = (extra: { session?: string; user?: string }) => api(key, '/v1/chat/completions', {
-      method: 'POST', json: chat('pool-3', extra.user ? { user: extra.user } : {}), headers: extra.session ? { 'x-session-id': extra.session } : {},
-    })
+    const sendAs = (extra: { session?: string; user?: string }) =>
+      api(key, '/v1/chat/completions', {
+        method: 'POST',
+        json: chat('pool-3', extra.user ? { user: extra.user } : {}),
+        headers: extra.session ? { 'x-session-id': extra.session } : {},
+      })
     const onlyOne = async (send: () => Promise<Response>) => {
       const before = await counts()
       for (let i = 0; i < 10; i++) expect((await send()).status).toBe(200)
@@ -101,7 +106,9 @@ describe('draining', () => {
     expect(await runDurableObjectAlarm(monitor)).toBe(true) // the next health check sees it idle
     expect((await admin(`/admin/nodes/${node.id}`)).status).toBe(404)
     expect(await runDurableObjectAlarm(monitor)).toBe(false) // no further checks scheduled
-    const audit = await env.DB.prepare("SELECT actor, after FROM audit_log WHERE target = ? AND action = 'node.gone'").bind(node.id).first<{ actor: string; after: string }>()
+    const audit = await env.DB.prepare("SELECT actor, after FROM audit_log WHERE target = ? AND action = 'node.gone'")
+      .bind(node.id)
+      .first<{ actor: string; after: string }>()
     expect(audit?.actor).toBe('node-monitor')
     expect(JSON.parse(audit?.after ?? '{}')).toMatchObject({ status: 'gone' })
   })

@@ -13,7 +13,9 @@ describe('POST /admin/nodes', () => {
     const res = await admin('/admin/nodes', { method: 'POST', json: body('dup-node-1', 'http://10.9.0.2:8000') })
     expect(res.status).toBe(409)
     expect(res.headers.get('x-request-id')).toBeTruthy()
-    expect(await res.json()).toEqual({ error: { message: expect.stringContaining("'dup-node-1'"), type: 'invalid_request_error', param: 'name', code: 'node_name_taken' } })
+    expect(await res.json()).toEqual({
+      error: { message: expect.stringContaining("'dup-node-1'"), type: 'invalid_request_error', param: 'name', code: 'node_name_taken' },
+    })
     const { n } = (await env.DB.prepare("SELECT count(*) AS n FROM nodes WHERE name = 'dup-node-1'").first<{ n: number }>()) ?? { n: 0 }
     expect(n).toBe(1)
   })

@@ -8,14 +8,17 @@ import { invalidateNodeDirectory, listNodes } from '../../src/services/nodes/nod
 
 const SECRETS_KEY = 'test-secrets-key-0123456789'
 const db = () => createDb(env.DB)
-const insert = (id: string) => env.DB.prepare("INSERT INTO nodes (id, name, endpoint, models, status) VALUES (?, ?, 'http://10.0.0.1:8000/', '[\"m\"]', 'ready')").bind(id, id).run()
+const insert = (id: string) =>
+  env.DB.prepare("INSERT INTO nodes (id, name, endpoint, models, status) VALUES (?, ?, 'http://10.0.0.1:8000/', '[\"m\"]', 'ready')").bind(id, id).run()
 const ids = (list: { id: string }[]) => list.map((n) => n.id).sort()
 
 beforeEach(() => {
   invalidateNodeDirectory()
   vi.useFakeTimers({ toFake: ['Date'], shouldAdvanceTime: true })
 })
-afterEach(() => { vi.useRealTimers() })
+afterEach(() => {
+  vi.useRealTimers()
+})
 
 describe('node directory', () => {
   it('serves the cached list while refreshing it in the background, then serves the refreshed one', async () => {
@@ -41,7 +44,11 @@ describe('node directory', () => {
     const before = ids(await listNodes(db(), SECRETS_KEY))
     vi.setSystemTime(Date.now() + 2_500)
     const background: Promise<unknown>[] = []
-    const broken = { select: () => { throw new Error('D1 unavailable') } } as unknown as ReturnType<typeof db>
+    const broken = {
+      select: () => {
+        throw new Error('D1 unavailable')
+      },
+    } as unknown as ReturnType<typeof db>
     expect(ids(await listNodes(broken, SECRETS_KEY, (p) => background.push(p)))).toEqual(before)
     await Promise.all(background) // the failure is logged, not thrown
     expect(ids(await listNodes(db(), SECRETS_KEY))).toEqual(before)
@@ -49,13 +56,15 @@ describe('node directory', () => {
 
   it('leaves out a node whose key does not open under this SECRETS_KEY, and keeps the rest routable', async () => {
     await insert('node_dir_g')
-    await env.DB.prepare("INSERT INTO nodes (id, name, endpoint, models, status, api_key_ciphertext) VALUES ('node_dir_h', 'node_dir_h', 'http://10.0.0.2:8000', '[\"m\"]', 'ready', 'v1.not-sealed-here')").run()
+    await env.DB.prepare(
+      "INSERT INTO nodes (id, name, endpoint, models, status, api_key_ciphertext) VALUES ('node_dir_h', 'node_dir_h', 'http://10.0.0.2:8000', '[\"m\"]', 'ready', 'v1.not-sealed-here')",
+    ).run()
     const listed = ids(await listNodes(db(), SECRETS_KEY))
     expect(listed).toContain('node_dir_g')
     expect(listed).not.toContain('node_dir_h')
   })
 
-  it('reads D1 at once after an invalidation (this isolate\'s own admin write)', async () => {
+  it("reads D1 at once after an invalidation (this isolate's own admin write)", async () => {
     await insert('node_dir_d')
     await listNodes(db(), SECRETS_KEY)
     await insert('node_dir_e')

@@ -7,9 +7,13 @@ import { ack, pullFor, runner } from '../helpers/node-ops.ts'
 
 const SPEC = { provider: 'gcp', region: 'us-central1', gpu: 'A100-80GB', model: 'cic-demo-llm' }
 const audits = (nodeId: string, action: string) =>
-  env.DB.prepare('SELECT actor, before, after FROM audit_log WHERE target = ? AND action = ?').bind(nodeId, action).all<{ actor: string; before: string; after: string }>()
+  env.DB.prepare('SELECT actor, before, after FROM audit_log WHERE target = ? AND action = ?')
+    .bind(nodeId, action)
+    .all<{ actor: string; before: string; after: string }>()
 
-afterEach(() => { vi.restoreAllMocks() })
+afterEach(() => {
+  vi.restoreAllMocks()
+})
 
 describe('enqueue failures', () => {
   it('audits the failed status when the launch cannot be queued', async () => {
@@ -17,7 +21,10 @@ describe('enqueue failures', () => {
     const res = await admin('/admin/nodes/launch', { method: 'POST', json: SPEC })
     expect(res.status).toBe(503)
     expect(await res.json()).toMatchObject({ error: { code: 'queue_unavailable' } })
-    const node = await env.DB.prepare("SELECT id, status FROM nodes WHERE last_error LIKE 'The launch could not be queued%'").first<{ id: string; status: string }>()
+    const node = await env.DB.prepare("SELECT id, status FROM nodes WHERE last_error LIKE 'The launch could not be queued%'").first<{
+      id: string
+      status: string
+    }>()
     expect(node?.status).toBe('failed')
     const { results } = await audits(node?.id ?? '', 'node.launch_enqueue_failed')
     expect(results).toHaveLength(1)

@@ -13,7 +13,8 @@ const SPEC = { provider: 'gcp', region: 'us-central1', gpu: 'A100-80GB', model: 
 const LAUNCH_TIMEOUT_MS = 45 * 60_000
 
 const monitor = (nodeId: string) => env.NODE_MONITOR.getByName(`node:${nodeId}`)
-const nodeRow = (nodeId: string) => env.DB.prepare('SELECT status, last_error FROM nodes WHERE id = ?').bind(nodeId).first<{ status: string; last_error: string | null }>()
+const nodeRow = (nodeId: string) =>
+  env.DB.prepare('SELECT status, last_error FROM nodes WHERE id = ?').bind(nodeId).first<{ status: string; last_error: string | null }>()
 const hasAlarm = (nodeId: string) => runInDurableObject(monitor(nodeId), async (_i, state) => (await state.storage.getAlarm()) !== null)
 
 async function launchToLaunching() {
@@ -31,7 +32,9 @@ async function expectTerminateQueued(cluster: string, nodeId: string) {
   await ack(wire.lease_id)
 }
 
-afterEach(() => { vi.useRealTimers() })
+afterEach(() => {
+  vi.useRealTimers()
+})
 
 describe('launch deadline', () => {
   it('fails a node stuck launching past the deadline, queues its terminate, and lets it be relaunched', async () => {
@@ -53,7 +56,10 @@ describe('launch deadline', () => {
 
     // The runner tears it down (a failed node may be terminated), and the node can be launched again.
     expect(await (await runner(`/runner/nodes/${cluster}/status`, { json: { status: 'terminating' } })).json()).toMatchObject({ applied: true })
-    expect(await (await runner(`/runner/nodes/${cluster}/status`, { json: { status: 'terminated' } })).json()).toMatchObject({ status: 'terminated', applied: true })
+    expect(await (await runner(`/runner/nodes/${cluster}/status`, { json: { status: 'terminated' } })).json()).toMatchObject({
+      status: 'terminated',
+      applied: true,
+    })
     expect((await admin(`/admin/nodes/${cluster}/relaunch`, { method: 'POST' })).status).toBe(202)
     await ack((await pullFor(cluster)).wire.lease_id)
     expect(await hasAlarm(nodeId)).toBe(true) // the relaunch is watched again, with its own deadline
@@ -65,7 +71,11 @@ describe('launch deadline', () => {
   it('fails a node registered but never healthy (warming) once the deadline passes', async () => {
     const { cluster, nodeId } = await launchToLaunching()
     const { register_token: token } = (await (await runner(`/runner/nodes/${cluster}/credentials`)).json()) as { register_token: string }
-    const reg = await call('/nodes/register', { method: 'POST', json: { cluster_name: cluster, endpoint: 'http://127.0.0.1:9', models: [SPEC.model] }, headers: { authorization: `Bearer ${token}` } })
+    const reg = await call('/nodes/register', {
+      method: 'POST',
+      json: { cluster_name: cluster, endpoint: 'http://127.0.0.1:9', models: [SPEC.model] },
+      headers: { authorization: `Bearer ${token}` },
+    })
     expect(reg.status).toBe(200)
     expect((await nodeRow(nodeId))?.status).toBe('warming')
     vi.useFakeTimers({ toFake: ['Date'], shouldAdvanceTime: true })
@@ -89,19 +99,28 @@ describe('a launched node lost to health checks (spot preemption)', () => {
   it('is failed and torn down instead of revived', async () => {
     const { cluster, nodeId } = await launchToLaunching()
     const { register_token: token } = (await (await runner(`/runner/nodes/${cluster}/credentials`)).json()) as { register_token: string }
-    await call('/nodes/register', { method: 'POST', json: { cluster_name: cluster, endpoint: 'http://127.0.0.1:9', models: [SPEC.model] }, headers: { authorization: `Bearer ${token}` } })
+    await call('/nodes/register', {
+      method: 'POST',
+      json: { cluster_name: cluster, endpoint: 'http://127.0.0.1:9', models: [SPEC.model] },
+      headers: { authorization: `Bearer ${token}` },
+    })
     await env.DB.prepare("UPDATE nodes SET status = 'ready' WHERE id = ?").bind(nodeId).run() // it served, then vanished
     for (let i = 0; i < 2; i++) expect(await runDurableObjectAlarm(monitor(nodeId))).toBe(true) // plus the check at registration: 3
     expect(await nodeRow(nodeId)).toMatchObject({ status: 'failed', last_error: expect.stringContaining('consecutive health checks failed') })
     await expectTerminateQueued(cluster, nodeId)
     expect(await runDurableObjectAlarm(monitor(nodeId))).toBe(false) // no more checks: it is not brought back
-    expect(await (await runner(`/runner/nodes/${cluster}/status`, { json: { status: 'terminating' } })).json()).toMatchObject({ status: 'terminating', applied: true })
+    expect(await (await runner(`/runner/nodes/${cluster}/status`, { json: { status: 'terminating' } })).json()).toMatchObject({
+      status: 'terminating',
+      applied: true,
+    })
   })
 })
 
 describe('monitor schedule', () => {
   it('keeps an alarm armed when the first check throws, and checks the node at that alarm', async () => {
-    await env.DB.prepare("INSERT INTO nodes (id, name, endpoint, models, status, api_key_ciphertext) VALUES ('node_badkey', 'badkey', 'http://127.0.0.1:9', '[\"x\"]', 'warming', 'not-a-sealed-key')").run()
+    await env.DB.prepare(
+      "INSERT INTO nodes (id, name, endpoint, models, status, api_key_ciphertext) VALUES ('node_badkey', 'badkey', 'http://127.0.0.1:9', '[\"x\"]', 'warming', 'not-a-sealed-key')",
+    ).run()
     const first = await monitor('node_badkey').start('node_badkey') // the check threw (the key cannot be opened)
     expect(first.health.lastCheckAt).toBeNull()
     expect(await hasAlarm('node_badkey')).toBe(true)

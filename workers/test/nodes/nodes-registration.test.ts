@@ -13,14 +13,18 @@ async function launchAndMint(model = SPEC.model) {
   expect(res.status).toBe(202)
   const { cluster_name: cluster, node_id: nodeId } = (await res.json()) as { cluster_name: string; node_id: string }
   await ack((await pullFor(cluster)).wire.lease_id)
-  expect(await (await runner(`/runner/nodes/${cluster}/status`, { json: { status: 'launching' } })).json())
-    .toMatchObject({ status: 'launching', applied: true, previous_status: 'queued' })
+  expect(await (await runner(`/runner/nodes/${cluster}/status`, { json: { status: 'launching' } })).json()).toMatchObject({
+    status: 'launching',
+    applied: true,
+    previous_status: 'queued',
+  })
   const creds = (await (await runner(`/runner/nodes/${cluster}/credentials`)).json()) as { register_token: string }
   return { cluster, nodeId, token: creds.register_token }
 }
 
 const register = (token: string, json: unknown) => call('/nodes/register', { method: 'POST', json, headers: { authorization: `Bearer ${token}` } })
-const row = (id: string) => env.DB.prepare('SELECT status, endpoint, models FROM nodes WHERE id = ?').bind(id).first<{ status: string; endpoint: string; models: string }>()
+const row = (id: string) =>
+  env.DB.prepare('SELECT status, endpoint, models FROM nodes WHERE id = ?').bind(id).first<{ status: string; endpoint: string; models: string }>()
 
 describe('POST /nodes/register, a second time', () => {
   it('answers a repeat with the same endpoint with 200 and changes nothing', async () => {
@@ -33,7 +37,9 @@ describe('POST /nodes/register, a second time', () => {
     expect(again.status).toBe(200)
     expect(await again.json()).toMatchObject({ cluster_name: a.cluster, status: 'ready' })
     expect(await row(a.nodeId)).toEqual(before)
-    const audits = await env.DB.prepare("SELECT count(*) AS n FROM audit_log WHERE target = ? AND action = 'node.self_register'").bind(a.nodeId).first<{ n: number }>()
+    const audits = await env.DB.prepare("SELECT count(*) AS n FROM audit_log WHERE target = ? AND action = 'node.self_register'")
+      .bind(a.nodeId)
+      .first<{ n: number }>()
     expect(audits?.n).toBe(1)
   })
 
@@ -64,7 +70,7 @@ describe('POST /nodes/register, a second time', () => {
   })
 })
 
-describe('a previous attempt\'s token', () => {
+describe("a previous attempt's token", () => {
   it('cannot register a relaunched node, queued or launching, to any endpoint', async () => {
     const a = await launchAndMint()
     expect((await register(a.token, { cluster_name: a.cluster, endpoint: 'http://127.0.0.1:9', models: [SPEC.model] })).status).toBe(200)
@@ -81,7 +87,7 @@ describe('a previous attempt\'s token', () => {
 })
 
 describe('registered models', () => {
-  it('stores (and so routes) only the launch spec\'s model, whatever the node claims', async () => {
+  it("stores (and so routes) only the launch spec's model, whatever the node claims", async () => {
     const launched = uniqueModel('spec-model')
     const a = await launchAndMint(launched)
     const claimed = uniqueModel('claimed-model')
@@ -94,7 +100,10 @@ describe('registered models', () => {
 describe('runner status report', () => {
   it('answers with the status before the report, so the runner tells a redelivery from a new attempt', async () => {
     const a = await launchAndMint()
-    expect(await (await runner(`/runner/nodes/${a.cluster}/status`, { json: { status: 'launching' } })).json())
-      .toMatchObject({ status: 'launching', applied: true, previous_status: 'launching' })
+    expect(await (await runner(`/runner/nodes/${a.cluster}/status`, { json: { status: 'launching' } })).json()).toMatchObject({
+      status: 'launching',
+      applied: true,
+      previous_status: 'launching',
+    })
   })
 })

@@ -4,7 +4,17 @@ import { describe, expect, inject, it } from 'vitest'
 import { admin, call } from '../helpers/gateway.ts'
 import { runner } from '../helpers/node-ops.ts'
 
-type Entry = { id: number; object: string; at: number; actor: string; action: string; target: string; before: unknown; after: unknown; request_id: string | null }
+type Entry = {
+  id: number
+  object: string
+  at: number
+  actor: string
+  action: string
+  target: string
+  before: unknown
+  after: unknown
+  request_id: string | null
+}
 type Page = { object: 'list'; data: Entry[]; has_more: boolean }
 const standins = inject('standins')
 
@@ -49,17 +59,28 @@ describe('GET /admin/audit', () => {
     for (const e of trail) expect(e.request_id).toMatch(/^req_/)
   })
 
-  it('records the launch, the runner\'s reports and the node\'s self-registration', async () => {
-    const launch = await admin('/admin/nodes/launch', { method: 'POST', json: { provider: 'gcp', region: 'us-central1', gpu: 'A100-80GB', model: 'cic-demo-llm' } })
+  it("records the launch, the runner's reports and the node's self-registration", async () => {
+    const launch = await admin('/admin/nodes/launch', {
+      method: 'POST',
+      json: { provider: 'gcp', region: 'us-central1', gpu: 'A100-80GB', model: 'cic-demo-llm' },
+    })
     expect(launch.status).toBe(202)
     const { cluster_name: cluster, node_id: nodeId } = (await launch.json()) as { cluster_name: string; node_id: string }
     const report = await runner(`/runner/nodes/${cluster}/status`, { json: { status: 'launching' } })
     expect(report.status).toBe(200)
     const creds = (await (await runner(`/runner/nodes/${cluster}/credentials`)).json()) as { register_token: string }
-    const reg = await call('/nodes/register', { method: 'POST', json: { cluster_name: cluster, endpoint: standins.healthy, models: ['cic-demo-llm'] }, headers: { authorization: `Bearer ${creds.register_token}` } })
+    const reg = await call('/nodes/register', {
+      method: 'POST',
+      json: { cluster_name: cluster, endpoint: standins.healthy, models: ['cic-demo-llm'] },
+      headers: { authorization: `Bearer ${creds.register_token}` },
+    })
     expect(reg.status).toBe(200)
     const trail = (await audit(`target=${nodeId}`)).data.reverse()
-    expect(trail.slice(0, 3).map((e) => [e.actor, e.action])).toEqual([['admin', 'node.launch'], ['runner', 'node.runner_report'], ['node', 'node.self_register']])
+    expect(trail.slice(0, 3).map((e) => [e.actor, e.action])).toEqual([
+      ['admin', 'node.launch'],
+      ['runner', 'node.runner_report'],
+      ['node', 'node.self_register'],
+    ])
     expect(trail[1]).toMatchObject({ before: { status: 'queued' }, after: { status: 'launching' }, request_id: report.headers.get('x-request-id') })
     expect(trail[2]).toMatchObject({ after: { status: 'warming', endpoint: standins.healthy }, request_id: reg.headers.get('x-request-id') })
     expect(JSON.stringify(trail)).not.toContain(creds.register_token)
@@ -80,7 +101,12 @@ describe('GET /admin/audit', () => {
   })
 
   it('rejects bad queries and callers without the admin token', async () => {
-    for (const [q, param] of [['from=abc', 'from'], ['limit=0', 'limit'], ['from=10&to=5', 'to'], ['bogus=1', null]] as const) {
+    for (const [q, param] of [
+      ['from=abc', 'from'],
+      ['limit=0', 'limit'],
+      ['from=10&to=5', 'to'],
+      ['bogus=1', null],
+    ] as const) {
       const res = await admin(`/admin/audit?${q}`)
       expect(res.status).toBe(400)
       expect(await res.json()).toMatchObject({ error: { type: 'invalid_request_error', param } })

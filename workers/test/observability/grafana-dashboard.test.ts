@@ -7,10 +7,14 @@ type Panel = { title: string; targets: { expr: string }[] }
 
 describe('scripts/grafana/cic-dashboard.json', () => {
   it('plots only metrics the gateway exposes, and every one of them', () => {
-    const exposed = new Set(FAMILY_LIST.flatMap((f) => f.type === 'histogram' ? [`${f.name}_bucket`, `${f.name}_sum`, `${f.name}_count`] : [f.name]))
+    const exposed = new Set(FAMILY_LIST.flatMap((f) => (f.type === 'histogram' ? [`${f.name}_bucket`, `${f.name}_sum`, `${f.name}_count`] : [f.name])))
     const used = new Set((dashboard.panels as Panel[]).flatMap((p) => p.targets.flatMap((t) => t.expr.match(/cic_[a-z_]+/g) ?? [])))
     expect(used.size).toBeGreaterThan(0)
     for (const name of used) expect(exposed, `${name} is not exposed`).toContain(name)
-    for (const f of FAMILY_LIST) expect([...used].some((u) => u.startsWith(f.name)), `${f.name} is not plotted`).toBe(true)
+    for (const f of FAMILY_LIST)
+      expect(
+        [...used].some((u) => u.startsWith(f.name)),
+        `${f.name} is not plotted`,
+      ).toBe(true)
   })
 })

@@ -22,7 +22,10 @@ async function scrape(): Promise<Map<string, PromFamily>> {
 }
 const value = (families: Map<string, PromFamily>, name: string, labels: Record<string, string> = {}) => sampleValue(families, name, labels)
 
-const run = (sql: string, ...params: unknown[]) => env.DB.prepare(sql).bind(...params).run()
+const run = (sql: string, ...params: unknown[]) =>
+  env.DB.prepare(sql)
+    .bind(...params)
+    .run()
 
 async function launch(): Promise<{ cluster: string; nodeId: string }> {
   const res = await admin('/admin/nodes/launch', { method: 'POST', json: SPEC })
@@ -43,22 +46,48 @@ describe('scrape-time gauges from D1', () => {
     const now = Date.now()
     const s = suffix()
     for (const [i, status] of (['pending', 'pending', 'replayed'] as const).entries()) {
-      await run(`INSERT INTO usage_dead_letters (id, message_id, reason, body, attempts, first_seen_at, last_seen_at, status)
-        VALUES (?, ?, 'retries_exhausted', '{}', 1, ?, ?, ?)`, `msg:u-${s}-${i}`, `u-${s}-${i}`, now, now, status)
+      await run(
+        `INSERT INTO usage_dead_letters (id, message_id, reason, body, attempts, first_seen_at, last_seen_at, status)
+        VALUES (?, ?, 'retries_exhausted', '{}', 1, ?, ?, ?)`,
+        `msg:u-${s}-${i}`,
+        `u-${s}-${i}`,
+        now,
+        now,
+        status,
+      )
     }
     for (const [i, status] of (['pending', 'pending', 'pending', 'replayed'] as const).entries()) {
-      await run(`INSERT INTO node_ops_dead_letters (id, message_id, reason, body, attempts, first_seen_at, last_seen_at, status)
-        VALUES (?, ?, 'schema', '{}', 1, ?, ?, ?)`, `msg:n-${s}-${i}`, `n-${s}-${i}`, now, now, status)
+      await run(
+        `INSERT INTO node_ops_dead_letters (id, message_id, reason, body, attempts, first_seen_at, last_seen_at, status)
+        VALUES (?, ?, 'schema', '{}', 1, ?, ?, ?)`,
+        `msg:n-${s}-${i}`,
+        `n-${s}-${i}`,
+        now,
+        now,
+        status,
+      )
     }
     for (const [i, status] of (['pending', 'sent', 'failed', 'failed', 'rejected'] as const).entries()) {
-      await run(`INSERT INTO meter_pushes (identifier, tenant_id, event_name, hour_start, seq, stripe_customer_id, value, status, created_at)
-        VALUES (?, ?, 'cic_tokens', ?, 0, 'cus_x', 10, ?, ?)`, `mp-${s}-${i}`, `t-${s}`, i * 3_600_000, status, now)
+      await run(
+        `INSERT INTO meter_pushes (identifier, tenant_id, event_name, hour_start, seq, stripe_customer_id, value, status, created_at)
+        VALUES (?, ?, 'cic_tokens', ?, 0, 'cus_x', 10, ?, ?)`,
+        `mp-${s}-${i}`,
+        `t-${s}`,
+        i * 3_600_000,
+        status,
+        now,
+      )
     }
     const seeded = { queued: 1, ready: 2, terminated: 1 }
     for (const [status, n] of Object.entries(seeded)) {
       for (let i = 0; i < n; i++) {
-        await run(`INSERT INTO nodes (id, name, endpoint, models, status, created_at) VALUES (?, ?, '', '[]', ?, ?)`,
-          `node_${s}_${status}_${i}`, `n-${s}-${status}-${i}`, status, now)
+        await run(
+          `INSERT INTO nodes (id, name, endpoint, models, status, created_at) VALUES (?, ?, '', '[]', ?, ?)`,
+          `node_${s}_${status}_${i}`,
+          `n-${s}-${status}-${i}`,
+          status,
+          now,
+        )
       }
     }
 
@@ -83,9 +112,13 @@ describe('scrape-time gauges from D1', () => {
     const byRunner = await launch()
     await runner(`/runner/nodes/${byRunner.cluster}/status`, { json: { status: 'launching' } })
     expect(await failures()).toBe(0)
-    expect(await (await runner(`/runner/nodes/${byRunner.cluster}/status`, { json: { status: 'failed', error: 'quota' } })).json()).toMatchObject({ applied: true })
+    expect(await (await runner(`/runner/nodes/${byRunner.cluster}/status`, { json: { status: 'failed', error: 'quota' } })).json()).toMatchObject({
+      applied: true,
+    })
     // A repeated report changes nothing and is not counted again.
-    expect(await (await runner(`/runner/nodes/${byRunner.cluster}/status`, { json: { status: 'failed', error: 'quota' } })).json()).toMatchObject({ applied: false })
+    expect(await (await runner(`/runner/nodes/${byRunner.cluster}/status`, { json: { status: 'failed', error: 'quota' } })).json()).toMatchObject({
+      applied: false,
+    })
     expect(await failures()).toBe(1)
 
     // The launch could not be queued.
@@ -103,13 +136,16 @@ describe('scrape-time gauges from D1', () => {
     vi.setSystemTime(Date.now() + LAUNCH_TIMEOUT_MS + 1_000)
     expect(await runDurableObjectAlarm(monitor)).toBe(true)
     vi.useRealTimers()
-    expect((await env.DB.prepare('SELECT status FROM nodes WHERE id = ?').bind(stuck.nodeId).first<string>('status'))).toBe('failed')
+    expect(await env.DB.prepare('SELECT status FROM nodes WHERE id = ?').bind(stuck.nodeId).first<string>('status')).toBe('failed')
     await ack((await pullFor(stuck.cluster)).wire.lease_id) // its terminate
     expect(await failures()).toBe(3)
 
     // A ready node lost to health checks is written the same way, from `ready`: a node down, not a failed launch.
-    await run(`INSERT INTO audit_log (at, actor, action, target, before, after) VALUES (?, 'node-monitor', 'node.failed', ?, '{"status":"ready"}', '{"status":"failed"}')`,
-      Date.now(), `node_${suffix()}`)
+    await run(
+      `INSERT INTO audit_log (at, actor, action, target, before, after) VALUES (?, 'node-monitor', 'node.failed', ?, '{"status":"ready"}', '{"status":"failed"}')`,
+      Date.now(),
+      `node_${suffix()}`,
+    )
     expect(await failures()).toBe(3)
     expect((await scrape()).get('cic_node_launch_failures_total')?.type).toBe('counter')
   })

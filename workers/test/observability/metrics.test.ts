@@ -17,13 +17,21 @@ const families = async () => {
   expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/)
   return parsePrometheusText(await res.text())
 }
-const chat = (model: string, stream = false) => ({ model, messages: [{ role: 'user', content: 'hello there' }], max_tokens: 5, ...(stream ? { stream: true, stream_options: { include_usage: true } } : {}) })
+const chat = (model: string, stream = false) => ({
+  model,
+  messages: [{ role: 'user', content: 'hello there' }],
+  max_tokens: 5,
+  ...(stream ? { stream: true, stream_options: { include_usage: true } } : {}),
+})
 const CHAT = { method: 'POST', route: '/v1/chat/completions' }
 
 type Usage = { prompt_tokens: number; completion_tokens: number }
 async function usageOf(res: Response, stream: boolean): Promise<Usage> {
   if (!stream) return ((await res.json()) as { usage: Usage }).usage
-  const events = (await res.text()).split('\n').filter((l) => l.startsWith('data: {')).map((l) => JSON.parse(l.slice(6)) as { usage?: Usage | null })
+  const events = (await res.text())
+    .split('\n')
+    .filter((l) => l.startsWith('data: {'))
+    .map((l) => JSON.parse(l.slice(6)) as { usage?: Usage | null })
   const last = events.findLast((e) => e.usage)
   if (!last?.usage) throw new Error('no usage in stream')
   return last.usage
@@ -79,8 +87,12 @@ describe('GET /metrics', () => {
     expect((await call('/v1/does-not-exist/sk-abc123')).status).toBe(401)
 
     const total = [...statuses.values()].reduce((a, b) => a + b, 0)
-    const after = await eventually(families, (f) =>
-      delta(f, 'cic_http_request_duration_seconds_count', CHAT) === total && delta(f, 'cic_time_to_first_token_seconds_count', { model: 'cic-demo-llm' }) === 2)
+    const after = await eventually(
+      families,
+      (f) =>
+        delta(f, 'cic_http_request_duration_seconds_count', CHAT) === total &&
+        delta(f, 'cic_time_to_first_token_seconds_count', { model: 'cic-demo-llm' }) === 2,
+    )
 
     for (const [status, n] of statuses) expect(delta(after, 'cic_http_requests_total', { ...CHAT, status: String(status) })).toBe(n)
     expect(delta(after, 'cic_http_requests_total', { method: 'GET', route: 'unmatched', status: '401' })).toBe(1)
@@ -115,7 +127,8 @@ describe('GET /metrics', () => {
 
   it('sums every shard: what other isolates flushed elsewhere is in the scrape', async () => {
     const key = seriesKey('cic_upstream_errors_total', { node: 'nod_shard_test', kind: 'http_5xx' })
-    for (const shard of [0, 1, 2, 3]) await env.METRICS_AGGREGATOR.getByName(`metrics:${shard}`).add({ id: `other-isolate-${shard}:0`, deltas: [[key, shard + 1]] })
+    for (const shard of [0, 1, 2, 3])
+      await env.METRICS_AGGREGATOR.getByName(`metrics:${shard}`).add({ id: `other-isolate-${shard}:0`, deltas: [[key, shard + 1]] })
     expect(sampleValue(await families(), 'cic_upstream_errors_total', { node: 'nod_shard_test', kind: 'http_5xx' })).toBe(10)
   })
 
@@ -133,8 +146,21 @@ describe('GET /metrics', () => {
     }
     const routes = new Set([...f.values()].flatMap((fam) => fam.samples.map((s) => s.labels.route)).filter((r) => r !== undefined))
     for (const route of routes) expect(route === 'unmatched' || /^\/[\w/:.-]*$/.test(route as string)).toBe(true)
-    for (const name of ['cic_http_requests_total', 'cic_http_request_duration_seconds', 'cic_time_to_first_token_seconds', 'cic_gateway_overhead_seconds',
-      'cic_active_requests', 'cic_upstream_errors_total', 'cic_rate_limited_total', 'cic_tokens_total', 'cic_node_up', 'cic_node_breaker_state',
-      'cic_node_inflight', 'cic_node_queue_depth', 'cic_node_kv_cache_usage']) expect(f.has(name)).toBe(true)
+    for (const name of [
+      'cic_http_requests_total',
+      'cic_http_request_duration_seconds',
+      'cic_time_to_first_token_seconds',
+      'cic_gateway_overhead_seconds',
+      'cic_active_requests',
+      'cic_upstream_errors_total',
+      'cic_rate_limited_total',
+      'cic_tokens_total',
+      'cic_node_up',
+      'cic_node_breaker_state',
+      'cic_node_inflight',
+      'cic_node_queue_depth',
+      'cic_node_kv_cache_usage',
+    ])
+      expect(f.has(name)).toBe(true)
   })
 })

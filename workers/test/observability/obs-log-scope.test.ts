@@ -14,25 +14,35 @@ import { observeRequest } from '../../src/middleware/observe-request.ts'
 import { requestId } from '../../src/middleware/request-id.ts'
 import { seedTenant } from '../helpers/gateway.ts'
 
-afterEach(() => { vi.restoreAllMocks() })
+afterEach(() => {
+  vi.restoreAllMocks()
+})
 
 function probeApp() {
   const app = new Hono<AppEnv>()
   app.use(requestId(), config(), observeRequest())
-  app.route('/v1', new Hono<AppEnv>().use(apiKeyAuth())
-    .get('/probe', (c) => {
-      log.info('probe_inline')
-      c.executionCtx.waitUntil(new Promise((r) => setTimeout(r, 5)).then(() => log.warn('probe_later')))
-      return c.text('ok')
-    })
-    .get('/boom', () => { throw new Error('probe failure') }))
+  app.route(
+    '/v1',
+    new Hono<AppEnv>()
+      .use(apiKeyAuth())
+      .get('/probe', (c) => {
+        log.info('probe_inline')
+        c.executionCtx.waitUntil(new Promise((r) => setTimeout(r, 5)).then(() => log.warn('probe_later')))
+        return c.text('ok')
+      })
+      .get('/boom', () => {
+        throw new Error('probe failure')
+      }),
+  )
   app.onError(onError)
   return app
 }
 
 async function linesOf(path: string, key: string): Promise<{ res: Response; entries: Record<string, unknown>[]; lines: string[] }> {
   const lines: string[] = []
-  vi.spyOn(console, 'log').mockImplementation((line: unknown) => { lines.push(String(line)) })
+  vi.spyOn(console, 'log').mockImplementation((line: unknown) => {
+    lines.push(String(line))
+  })
   const ctx = createExecutionContext()
   const res = await probeApp().fetch(new Request(`http://gateway.test${path}`, { headers: { authorization: `Bearer ${key}` } }), env, ctx)
   await res.text()

@@ -74,7 +74,11 @@ describe('cic_active_requests', () => {
 
 describe('node gauges', () => {
   it('exports and snapshots only nodes with an endpoint: a queued or launching node gets no cic_node_up and no monitor', async () => {
-    await env.DB.prepare("INSERT INTO nodes (id, name, endpoint, models, status) VALUES ('node_queued', 'queued-1', '', '[\"pool-9\"]', 'queued'), ('node_launching', 'launching-1', '', '[\"pool-9\"]', 'launching'), ('node_term_ep', 'term-1', ?, '[\"pool-9\"]', 'terminating')").bind(standins.healthy).run()
+    await env.DB.prepare(
+      "INSERT INTO nodes (id, name, endpoint, models, status) VALUES ('node_queued', 'queued-1', '', '[\"pool-9\"]', 'queued'), ('node_launching', 'launching-1', '', '[\"pool-9\"]', 'launching'), ('node_term_ep', 'term-1', ?, '[\"pool-9\"]', 'terminating')",
+    )
+      .bind(standins.healthy)
+      .run()
     const ready = await registerNode(standins.healthy as string, ['cic-demo-llm'])
     const f = await scrape()
     const nodesUp = new Set(f.get('cic_node_up')?.samples.map((s) => s.labels.node))

@@ -25,11 +25,17 @@ async function tenantWithUsage(n: number) {
 const totalsOf = (events: UsageEvent[]) => {
   const prompt = sumOf(events, (e) => e.promptTokens)
   const completion = sumOf(events, (e) => e.completionTokens)
-  return { requests: events.length, errors: events.filter((e) => e.outcome !== 'completed').length, prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion }
+  return {
+    requests: events.length,
+    errors: events.filter((e) => e.outcome !== 'completed').length,
+    prompt_tokens: prompt,
+    completion_tokens: completion,
+    total_tokens: prompt + completion,
+  }
 }
 
 describe('GET /v1/usage', () => {
-  it('returns only the calling tenant\'s usage, grouped by day by default', async () => {
+  it("returns only the calling tenant's usage, grouped by day by default", async () => {
     const mine = await tenantWithUsage(20)
     const other = await tenantWithUsage(7)
     const res = await api(mine.key, '/v1/usage')
@@ -45,7 +51,11 @@ describe('GET /v1/usage', () => {
   it('groups by hour, model and key, each adding up to the same totals', async () => {
     const { key, events } = await tenantWithUsage(30)
     const expected = totalsOf(events)
-    for (const [groupBy, field, count] of [['hour', 'start', 4], ['model', 'model', 2], ['key', 'key_id', 2]] as const) {
+    for (const [groupBy, field, count] of [
+      ['hour', 'start', 4],
+      ['model', 'model', 2],
+      ['key', 'key_id', 2],
+    ] as const) {
       const body = (await (await api(key, `/v1/usage?group_by=${groupBy}`)).json()) as Summary
       expect(body.group_by).toBe(groupBy)
       expect(body.data).toHaveLength(count)
@@ -68,7 +78,12 @@ describe('GET /v1/usage', () => {
 
   it('rejects bad parameters with a 400 naming the parameter', async () => {
     const { key } = await seedTenant()
-    for (const [query, param] of [['group_by=week', 'group_by'], ['from=yesterday', 'from'], ['from=10&to=5', 'to'], ['tenant=other', null]] as const) {
+    for (const [query, param] of [
+      ['group_by=week', 'group_by'],
+      ['from=yesterday', 'from'],
+      ['from=10&to=5', 'to'],
+      ['tenant=other', null],
+    ] as const) {
       const res = await api(key, `/v1/usage?${query}`)
       expect(res.status).toBe(400)
       expect(await res.json()).toMatchObject({ error: { type: 'invalid_request_error', param } })

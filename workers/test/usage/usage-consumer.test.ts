@@ -123,14 +123,23 @@ describe('usage consumer', () => {
   it('sends a malformed message to the dead-letter queue at once and still writes the good ones', async () => {
     const t = tenant()
     const parked: unknown[] = []
-    const dlq = { sendBatch: async (msgs: { body: unknown }[]) => { parked.push(...msgs.map((m) => m.body)) }, send: async () => {} }
+    const dlq = {
+      sendBatch: async (msgs: { body: unknown }[]) => {
+        parked.push(...msgs.map((m) => m.body))
+      },
+      send: async () => {},
+    }
     const bad = { ...usageEvent(t, 99), completionTokens: -1 }
     const result = await deliver([usageEvent(t, 1), bad, 'not json at all'], {
-      env: { ...env, USAGE_EVENTS_DLQ: dlq as unknown as Queue }, ids: ['good', 'bad-tokens', 'bad-shape'],
+      env: { ...env, USAGE_EVENTS_DLQ: dlq as unknown as Queue },
+      ids: ['good', 'bad-tokens', 'bad-shape'],
     })
     expect(result.explicitAcks.sort()).toEqual(['bad-shape', 'bad-tokens', 'good'])
     expect(result.retryMessages).toEqual([])
-    expect(parked).toMatchObject([{ reason: 'schema', messageId: 'bad-tokens', body: bad }, { reason: 'schema', messageId: 'bad-shape', body: 'not json at all' }])
+    expect(parked).toMatchObject([
+      { reason: 'schema', messageId: 'bad-tokens', body: bad },
+      { reason: 'schema', messageId: 'bad-shape', body: 'not json at all' },
+    ])
     expect((await ledgerRows(t)).map((r) => r.request_id)).toEqual([`${t}-req-1`])
   })
 

@@ -13,13 +13,29 @@ const tenant = () => `t-${crypto.randomUUID().slice(0, 8)}`
 type DlqMessage = { id: string; body: unknown; attempts?: number }
 
 async function deliverTo(queue: string, messages: DlqMessage[], withEnv: Env = env) {
-  const batch = createMessageBatch(queue, messages.map((m) => ({ id: m.id, timestamp: new Date(), attempts: m.attempts ?? 1, body: m.body })))
+  const batch = createMessageBatch(
+    queue,
+    messages.map((m) => ({ id: m.id, timestamp: new Date(), attempts: m.attempts ?? 1, body: m.body })),
+  )
   const ctx = createExecutionContext()
   await worker.queue(batch, withEnv)
   return getQueueResult(batch, ctx)
 }
 
-type DeadLetterView = { id: string; message_id: string; request_id: string | null; tenant_id: string | null; reason: string; error: string | null; body: unknown; attempts: number; status: string; replay_error: string | null; first_seen_at: number; last_seen_at: number }
+type DeadLetterView = {
+  id: string
+  message_id: string
+  request_id: string | null
+  tenant_id: string | null
+  reason: string
+  error: string | null
+  body: unknown
+  attempts: number
+  status: string
+  replay_error: string | null
+  first_seen_at: number
+  last_seen_at: number
+}
 
 async function deadLetters(query = ''): Promise<DeadLetterView[]> {
   const res = await admin(`/admin/usage/dead-letters?limit=500${query}`)
@@ -45,11 +61,38 @@ describe('usage-events-dlq consumer', () => {
     expect(result.ackAll).toBe(true)
     expect(result.retryMessages).toEqual([])
     const mine = (await deadLetters()).filter((r) => r.id.includes(t))
-    expect(mine).toEqual(expect.arrayContaining([
-      expect.objectContaining({ id: `req:${raw.requestId}`, message_id: `dlq-raw-${t}`, request_id: raw.requestId, tenant_id: t, reason: 'retries_exhausted', error: null, body: raw, attempts: 1, status: 'pending' }),
-      expect.objectContaining({ id: `req:${bad.requestId}`, message_id: `dlq-wrapped-${t}`, tenant_id: t, reason: 'schema', error: '✖ Invalid input', body: parked(bad, `orig-${t}`), attempts: 2, status: 'pending' }),
-      expect.objectContaining({ id: `msg:orig-junk-${t}`, request_id: null, tenant_id: null, reason: 'schema', body: parked('not json at all', `orig-junk-${t}`) }),
-    ]))
+    expect(mine).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          id: `req:${raw.requestId}`,
+          message_id: `dlq-raw-${t}`,
+          request_id: raw.requestId,
+          tenant_id: t,
+          reason: 'retries_exhausted',
+          error: null,
+          body: raw,
+          attempts: 1,
+          status: 'pending',
+        }),
+        expect.objectContaining({
+          id: `req:${bad.requestId}`,
+          message_id: `dlq-wrapped-${t}`,
+          tenant_id: t,
+          reason: 'schema',
+          error: '✖ Invalid input',
+          body: parked(bad, `orig-${t}`),
+          attempts: 2,
+          status: 'pending',
+        }),
+        expect.objectContaining({
+          id: `msg:orig-junk-${t}`,
+          request_id: null,
+          tenant_id: null,
+          reason: 'schema',
+          body: parked('not json at all', `orig-junk-${t}`),
+        }),
+      ]),
+    )
     expect(mine).toHaveLength(3)
   })
 
@@ -68,7 +111,10 @@ describe('usage-events-dlq consumer', () => {
   it('retries the batch with backoff when D1 cannot store it', async () => {
     const t = tenant()
     const db = { prepare: (q: string) => env.DB.prepare(q), batch: () => Promise.reject(new Error('D1_ERROR: overloaded')) }
-    const result = await deliverTo('usage-events-dlq', [{ id: `dlq-down-${t}`, body: usageEvent(t, 1), attempts: 2 }], { ...env, DB: db as unknown as D1Database })
+    const result = await deliverTo('usage-events-dlq', [{ id: `dlq-down-${t}`, body: usageEvent(t, 1), attempts: 2 }], {
+      ...env,
+      DB: db as unknown as D1Database,
+    })
     expect(result.ackAll).toBe(false)
     expect(result.explicitAcks).toEqual([])
     expect(result.retryMessages.map((m) => m.msgId)).toEqual([`dlq-down-${t}`]) // QueueResult does not report the delay
@@ -96,7 +142,7 @@ describe('POST /admin/usage/dead-letters/replay', () => {
     expect(await hourlyRows(t)).toEqual(hourly)
   })
 
-  it('unwraps a schema reject that today\'s schema accepts, and leaves a still-invalid one pending with the reason', async () => {
+  it("unwraps a schema reject that today's schema accepts, and leaves a still-invalid one pending with the reason", async () => {
     const t = tenant()
     const nowValid = usageEvent(t, 5)
     const stillBad = { ...usageEvent(t, 6), promptTokens: -5 }
@@ -106,7 +152,9 @@ describe('POST /admin/usage/dead-letters/replay', () => {
     ])
     const res = await replay({ ids: [`req:${nowValid.requestId}`, `req:${stillBad.requestId}`, 'req:nope'] })
     expect(await res.json()).toMatchObject({
-      replayed: 1, inserted: 1, not_found: ['req:nope'],
+      replayed: 1,
+      inserted: 1,
+      not_found: ['req:nope'],
       invalid: [{ id: `req:${stillBad.requestId}`, error: expect.stringContaining('promptTokens') }],
     })
     expect((await ledgerRows(t)).map((r) => r.request_id)).toEqual([nowValid.requestId])
@@ -118,7 +166,10 @@ describe('POST /admin/usage/dead-letters/replay', () => {
     const t = tenant()
     const bad = { ...usageEvent(t, 9), promptTokens: -1 }
     const good = usageEvent(t, 10)
-    await deliverTo('usage-events-dlq', [{ id: `dlq-x-${t}`, body: parked(bad, `orig-x-${t}`) }, { id: `dlq-y-${t}`, body: good }])
+    await deliverTo('usage-events-dlq', [
+      { id: `dlq-x-${t}`, body: parked(bad, `orig-x-${t}`) },
+      { id: `dlq-y-${t}`, body: good },
+    ])
     const res = await admin('/admin/usage/dead-letters/discard', { method: 'POST', json: { ids: [`req:${bad.requestId}`, 'req:nope'] } })
     expect(await res.json()).toEqual({ object: 'usage_dead_letter_discard', discarded: [`req:${bad.requestId}`], not_pending: [], not_found: ['req:nope'] })
     expect((await deadLetters('&status=pending')).filter((r) => r.tenant_id === t).map((r) => r.id)).toEqual([`req:${good.requestId}`])
@@ -128,7 +179,10 @@ describe('POST /admin/usage/dead-letters/replay', () => {
     expect((await ledgerRows(t)).map((r) => r.request_id)).toEqual([good.requestId])
     const again = await admin('/admin/usage/dead-letters/discard', { method: 'POST', json: { ids: [`req:${bad.requestId}`] } })
     expect(await again.json()).toMatchObject({ discarded: [], not_pending: [`req:${bad.requestId}`] })
-    const audit = await env.DB.prepare("SELECT actor, after FROM audit_log WHERE action = 'usage.dead_letters.discard' ORDER BY id DESC LIMIT 1").first<{ actor: string; after: string }>()
+    const audit = await env.DB.prepare("SELECT actor, after FROM audit_log WHERE action = 'usage.dead_letters.discard' ORDER BY id DESC LIMIT 1").first<{
+      actor: string
+      after: string
+    }>()
     expect(audit?.actor).toBe('admin')
     expect(JSON.parse(audit!.after).discarded).toEqual([`req:${bad.requestId}`])
   })
@@ -136,12 +190,18 @@ describe('POST /admin/usage/dead-letters/replay', () => {
   it('replays the pending rows when no ids are given, and writes an audit row', async () => {
     const t = tenant()
     const events = [usageEvent(t, 7), usageEvent(t, 8)]
-    await deliverTo('usage-events-dlq', events.map((body, i) => ({ id: `dlq-${i}-${t}`, body })))
+    await deliverTo(
+      'usage-events-dlq',
+      events.map((body, i) => ({ id: `dlq-${i}-${t}`, body })),
+    )
     const res = await replay({})
     expect(res.status).toBe(200)
     expect((await ledgerRows(t)).map((r) => r.request_id).sort()).toEqual(events.map((e) => e.requestId).sort())
     expect((await deadLetters('&status=pending')).filter((r) => r.tenant_id === t)).toEqual([])
-    const audit = await env.DB.prepare("SELECT actor, after FROM audit_log WHERE action = 'usage.dead_letters.replay' ORDER BY id DESC LIMIT 1").first<{ actor: string; after: string }>()
+    const audit = await env.DB.prepare("SELECT actor, after FROM audit_log WHERE action = 'usage.dead_letters.replay' ORDER BY id DESC LIMIT 1").first<{
+      actor: string
+      after: string
+    }>()
     expect(audit?.actor).toBe('admin')
     expect(JSON.parse(audit!.after).ids).toEqual(expect.arrayContaining(events.map((e) => `req:${e.requestId}`)))
   })
@@ -149,7 +209,10 @@ describe('POST /admin/usage/dead-letters/replay', () => {
   it('replays 100 named rows in one call, the most it accepts (one bound parameter for the ids, D1 allows 100)', async () => {
     const t = tenant()
     const events = Array.from({ length: 100 }, (_, i) => usageEvent(t, 100 + i))
-    await deliverTo('usage-events-dlq', events.map((body, i) => ({ id: `dlq-many-${i}-${t}`, body })))
+    await deliverTo(
+      'usage-events-dlq',
+      events.map((body, i) => ({ id: `dlq-many-${i}-${t}`, body })),
+    )
     const res = await replay({ ids: events.map((e) => `req:${e.requestId}`) })
     expect(res.status).toBe(200)
     expect(await res.json()).toMatchObject({ replayed: 100, inserted: 100, duplicates: 0, not_found: [] })
@@ -180,7 +243,8 @@ describe('end to end through the queues', () => {
     const bad = { ...usageEvent(t, 9), endpoint: 'images' }
     await env.USAGE_EVENTS.send(bad, { contentType: 'json' })
     let rows: DeadLetterView[] = []
-    for (let i = 0; i < 320 && rows.length === 0; i++) { // two queue hops, each up to its 1 s batch timeout
+    for (let i = 0; i < 320 && rows.length === 0; i++) {
+      // two queue hops, each up to its 1 s batch timeout
       rows = (await deadLetters()).filter((r) => r.tenant_id === t)
       if (rows.length === 0) await new Promise((r) => setTimeout(r, 25))
     }

@@ -25,15 +25,24 @@ beforeAll(async () => {
 
 const send = (key: string, id: string, json: Record<string, unknown>, path = '/v1/chat/completions') =>
   api(key, path, { method: 'POST', json, headers: { 'x-request-id': id } })
-const chat = (model: string, extra: Record<string, unknown> = {}) => ({ model, messages: [{ role: 'user', content: 'one two three' }], max_tokens: 6, ...extra })
+const chat = (model: string, extra: Record<string, unknown> = {}) => ({
+  model,
+  messages: [{ role: 'user', content: 'one two three' }],
+  max_tokens: 6,
+  ...extra,
+})
 
 describe('usage ledger', () => {
-  it('records a non-streamed request with the node\'s token counts', async () => {
+  it("records a non-streamed request with the node's token counts", async () => {
     const { key } = await seedTenant()
     const res = await send(key, 'usage-json-0001', chat('cic-demo-llm'))
     const body = (await res.json()) as { usage: { prompt_tokens: number; completion_tokens: number } }
     expect(await usageRow('usage-json-0001')).toMatchObject({
-      prompt_tokens: body.usage.prompt_tokens, completion_tokens: 6, outcome: 'completed', usage_source: 'node', node_id: nodeId,
+      prompt_tokens: body.usage.prompt_tokens,
+      completion_tokens: 6,
+      outcome: 'completed',
+      usage_source: 'node',
+      node_id: nodeId,
     })
   })
 
@@ -75,9 +84,14 @@ describe('usage ledger', () => {
     const b = await usageRow('usage-total-0002')
     const res = await admin(`/admin/tenants/${tenantId}/usage`)
     expect(await res.json()).toMatchObject({
-      requests: 2, prompt_tokens: a.prompt_tokens + b.prompt_tokens, completion_tokens: 6,
+      requests: 2,
+      prompt_tokens: a.prompt_tokens + b.prompt_tokens,
+      completion_tokens: 6,
       total_tokens: a.prompt_tokens + b.prompt_tokens + 6,
-      by_model: [{ model: 'cic-demo-embed', requests: 1 }, { model: 'cic-demo-llm', requests: 1, completion_tokens: 6 }],
+      by_model: [
+        { model: 'cic-demo-embed', requests: 1 },
+        { model: 'cic-demo-llm', requests: 1, completion_tokens: 6 },
+      ],
     })
   })
 })

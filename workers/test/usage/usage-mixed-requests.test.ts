@@ -21,7 +21,12 @@ const standin = async (path: string, body?: unknown) => {
 /** Every phase states all the knobs it relies on, so phases do not leak into each other. */
 const knobs = (patch: Record<string, unknown>) => standin('/_standin/knobs', { fail: 'none', tokensPerSecond: 0, failAfterTokens: 2, ...patch })
 
-const chat = (extra: Record<string, unknown> = {}) => ({ model: 'ledger-llm', messages: [{ role: 'user', content: 'count the tokens of this prompt' }], max_tokens: 7, ...extra })
+const chat = (extra: Record<string, unknown> = {}) => ({
+  model: 'ledger-llm',
+  messages: [{ role: 'user', content: 'count the tokens of this prompt' }],
+  max_tokens: 7,
+  ...extra,
+})
 
 async function send(key: string, kind: string, path: string, json: Record<string, unknown>): Promise<Sent> {
   const res = await api(key, path, { method: 'POST', json })
@@ -51,7 +56,9 @@ async function sendAndAbort(key: string, tokens: number): Promise<Sent> {
 async function waitForRows(ids: string[]): Promise<Row[]> {
   const placeholders = ids.map(() => '?').join(',')
   for (let i = 0; i < 400; i++) {
-    const { results } = await env.DB.prepare(`SELECT * FROM usage_events WHERE request_id IN (${placeholders})`).bind(...ids).all<Row>()
+    const { results } = await env.DB.prepare(`SELECT * FROM usage_events WHERE request_id IN (${placeholders})`)
+      .bind(...ids)
+      .all<Row>()
     if (results.length >= ids.length) return results
     await new Promise((r) => setTimeout(r, 25))
   }
@@ -64,7 +71,7 @@ beforeAll(async () => {
 })
 
 describe('usage ledger under mixed request kinds', () => {
-  it('records exactly one row per request that reached the node, with the node\'s own token totals', async () => {
+  it("records exactly one row per request that reached the node, with the node's own token totals", async () => {
     const { tenantId, key } = await seedTenant()
     const before = (await standin('/_standin/stats')) as StandinStats
     const sent: Sent[] = []
@@ -99,18 +106,27 @@ describe('usage ledger under mixed request kinds', () => {
 
     const outcomeOf = new Map(rows.map((r) => [r.request_id, r.outcome]))
     const outcomes = sent.map((s) => `${s.kind}:${outcomeOf.get(s.id)}`).sort()
-    expect(outcomes).toEqual([
-      ...Array(3).fill('abort:client_aborted'), ...Array(2).fill('error:upstream_error'), 'hang:upstream_error',
-      ...Array(5).fill('json:completed'), ...Array(2).fill('midstream:upstream_broken'), ...Array(2).fill('reset:upstream_broken'),
-      ...Array(5).fill('stream:completed'),
-    ].sort())
+    expect(outcomes).toEqual(
+      [
+        ...Array(3).fill('abort:client_aborted'),
+        ...Array(2).fill('error:upstream_error'),
+        'hang:upstream_error',
+        ...Array(5).fill('json:completed'),
+        ...Array(2).fill('midstream:upstream_broken'),
+        ...Array(2).fill('reset:upstream_broken'),
+        ...Array(5).fill('stream:completed'),
+      ].sort(),
+    )
 
     // The node's own counters over exactly these requests equal the ledger's totals.
     expect(sumOf(rows, (r) => r.completion_tokens)).toBe(after.generationTokens - before.generationTokens)
     expect(sumOf(rows, (r) => r.prompt_tokens)).toBe(after.promptTokens - before.promptTokens)
     expect(after.generationTokens - before.generationTokens).toBeGreaterThan(40)
     expect(after.aborted - before.aborted).toBe(4) // 3 client aborts + the hung request the gateway gave up on
-    const aborted = rows.filter((r) => r.outcome === 'client_aborted').map((r) => r.completion_tokens).sort()
+    const aborted = rows
+      .filter((r) => r.outcome === 'client_aborted')
+      .map((r) => r.completion_tokens)
+      .sort()
     expect(aborted).toEqual([1, 2, 3])
 
     // Rollups equal the sum of events, and the tenant reads the same totals.

@@ -20,7 +20,12 @@ describe('usage outbox', () => {
     const t = `t-${crypto.randomUUID().slice(0, 8)}`
     const event = usageEvent(t, 0, { createdAt: Date.now() - 60_000 })
     let sends = 0
-    const refusing = { sendBatch: async () => { sends++; throw new Error('Queue send failed: internal error') } }
+    const refusing = {
+      sendBatch: async () => {
+        sends++
+        throw new Error('Queue send failed: internal error')
+      },
+    }
     vi.spyOn(console, 'log').mockImplementation(() => {})
     const receivedBefore = await metric('cic_usage_fallback_events_total')
     await sendUsage({ USAGE_EVENTS: refusing, USAGE_OUTBOX: env.USAGE_OUTBOX }, event, 1)

@@ -63,7 +63,12 @@ describe('packed usage messages', () => {
   it('writes the valid events of a pack and sends only its bad one to the dead-letter queue', async () => {
     const t = tenant()
     const parked: unknown[] = []
-    const dlq = { sendBatch: async (msgs: { body: unknown }[]) => { parked.push(...msgs.map((m) => m.body)) }, send: async () => {} }
+    const dlq = {
+      sendBatch: async (msgs: { body: unknown }[]) => {
+        parked.push(...msgs.map((m) => m.body))
+      },
+      send: async () => {},
+    }
     const bad = { ...usageEvent(t, 1), completionTokens: -1 }
     const pack = { events: [usageEvent(t, 0), bad, usageEvent(t, 2)] }
     const result = await deliver([pack], { env: { ...env, USAGE_EVENTS_DLQ: dlq as unknown as Queue }, ids: [`${t}-mixed`] })
@@ -80,7 +85,9 @@ describe('packed usage messages', () => {
     const ctx = createExecutionContext()
     await worker.queue(batch, env)
     expect((await getQueueResult(batch, ctx)).ackAll).toBe(true)
-    const { results } = await env.DB.prepare('SELECT id, reason, body FROM usage_dead_letters WHERE tenant_id = ? ORDER BY id').bind(t).all<{ id: string; reason: string; body: string }>()
+    const { results } = await env.DB.prepare('SELECT id, reason, body FROM usage_dead_letters WHERE tenant_id = ? ORDER BY id')
+      .bind(t)
+      .all<{ id: string; reason: string; body: string }>()
     expect(results.map((r) => [r.id, r.reason])).toEqual(pack.events.map((e) => [`req:${e.requestId}`, 'retries_exhausted']))
     expect(JSON.parse(results[0]?.body ?? 'null')).toEqual(pack.events[0])
   })

@@ -15,7 +15,10 @@ const T = BASE_HOUR
 const node = () => `node-${crypto.randomUUID().slice(0, 8)}`
 
 type NodeReport = {
-  node_id: string; node_name: string | null; samples: number; window: { from: number; to: number }
+  node_id: string
+  node_name: string | null
+  samples: number
+  window: { from: number; to: number }
   ledger: { requests: number; prompt_tokens: number; completion_tokens: number }
   node: { prompt_tokens: number; generation_tokens: number; counter_resets: number } | null
   drift: { prompt_tokens: number; generation_tokens: number; generation_pct: number | null } | null
@@ -45,7 +48,10 @@ describe('usage reconciliation', () => {
     ])
     const [row] = (await report(T, T + 3 * HOUR)).filter((r) => r.node_id === n)
     expect(row).toEqual({
-      node_id: n, node_name: null, samples: 3, window: { from: T, to: T + 2 * HOUR },
+      node_id: n,
+      node_name: null,
+      samples: 3,
+      window: { from: T, to: T + 2 * HOUR },
       ledger: { requests: 2, prompt_tokens: 70, completion_tokens: 300 },
       node: { prompt_tokens: 70, generation_tokens: 300, counter_resets: 0 },
       drift: { prompt_tokens: 0, generation_tokens: 0, generation_pct: 0 },
@@ -91,7 +97,8 @@ describe('usage reconciliation', () => {
 })
 
 describe('recordNodeCounters', () => {
-  const count = async (n: string) => (await env.DB.prepare('SELECT count(*) AS c FROM node_counter_samples WHERE node_id = ?').bind(n).first<{ c: number }>())?.c
+  const count = async (n: string) =>
+    (await env.DB.prepare('SELECT count(*) AS c FROM node_counter_samples WHERE node_id = ?').bind(n).first<{ c: number }>())?.c
 
   it('stores whole tokens once per (node, time) and rejects impossible figures', async () => {
     const n = node()
@@ -114,18 +121,21 @@ describe('recordNodeCounters', () => {
 })
 
 describe('node counter samples from the health monitor', () => {
-  it('records the node\'s own counters when its monitor checks it (at registration)', async () => {
+  it("records the node's own counters when its monitor checks it (at registration)", async () => {
     const endpoint = inject('standins').healthy
     const stats = async () => (await (await fetch(`${endpoint}/_standin/stats`)).json()) as { promptTokens: number; generationTokens: number }
-    await fetch(`${endpoint}/v1/chat/completions`, { // so its counters are not all zero
-      method: 'POST', headers: { 'content-type': 'application/json' },
+    await fetch(`${endpoint}/v1/chat/completions`, {
+      // so its counters are not all zero
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ model: 'cic-demo-llm', messages: [{ role: 'user', content: 'count me' }], max_tokens: 3 }),
     }).then((r) => r.text())
     const before = await stats()
     const registered = await registerNode(endpoint, ['cic-demo-llm'])
     const after = await stats()
     const row = await env.DB.prepare('SELECT prompt_tokens_total AS p, generation_tokens_total AS g FROM node_counter_samples WHERE node_id = ?')
-      .bind(registered.id).first<{ p: number; g: number }>()
+      .bind(registered.id)
+      .first<{ p: number; g: number }>()
     // Other test files may send this stand-in traffic meanwhile: the sample lies between the two readings.
     expect(row!.p).toBeGreaterThanOrEqual(before.promptTokens)
     expect(row!.p).toBeLessThanOrEqual(after.promptTokens)

@@ -41,7 +41,12 @@ describe('usage retention', () => {
     await deliver([fresh], { attempts: 2 })
     // Past it the tombstone may be gone: the redelivery is flagged, not counted.
     const parked: unknown[] = []
-    const dlq = { sendBatch: async (msgs: { body: unknown }[]) => { parked.push(...msgs.map((m) => m.body)) }, send: async () => {} }
+    const dlq = {
+      sendBatch: async (msgs: { body: unknown }[]) => {
+        parked.push(...msgs.map((m) => m.body))
+      },
+      send: async () => {},
+    }
     const late = await deliver([{ events: [old] }], { env: { ...env, USAGE_EVENTS_DLQ: dlq as unknown as Queue }, ids: [`${t}-late`] })
     expect(late.explicitAcks).toEqual([`${t}-late`])
     expect(parked).toMatchObject([{ reason: 'beyond_dedupe_horizon', body: old }])
@@ -53,7 +58,9 @@ describe('usage retention', () => {
 
     // The meter push reads the rollup: the pruned event's hour is still billed in full.
     await pushMeterUsage(stripeEnv, now)
-    const { results } = await env.DB.prepare('SELECT hour_start, value FROM meter_pushes WHERE tenant_id = ? ORDER BY hour_start').bind(t).all<{ hour_start: number; value: number }>()
+    const { results } = await env.DB.prepare('SELECT hour_start, value FROM meter_pushes WHERE tenant_id = ? ORDER BY hour_start')
+      .bind(t)
+      .all<{ hour_start: number; value: number }>()
     expect(results.find((r) => r.hour_start === oldHour)?.value).toBe(42)
   })
 
@@ -64,7 +71,9 @@ describe('usage retention', () => {
     const event = usageEvent(t, 0, { createdAt: oldAt })
     await writeLedger(env.DB, [event], { now: oldAt })
     await env.DB.prepare(`INSERT INTO usage_dead_letters (id, message_id, request_id, tenant_id, reason, body, attempts, first_seen_at, last_seen_at, status)
-      VALUES (?1, 'm', ?2, ?3, 'retries_exhausted', ?4, 1, ?5, ?5, 'pending')`).bind(`req:${event.requestId}`, event.requestId, t, JSON.stringify(event), oldAt + 60_000).run()
+      VALUES (?1, 'm', ?2, ?3, 'retries_exhausted', ?4, 1, ?5, ?5, 'pending')`)
+      .bind(`req:${event.requestId}`, event.requestId, t, JSON.stringify(event), oldAt + 60_000)
+      .run()
     await pruneUsage(env.DB, now)
     expect(await ledgerRows(t)).toHaveLength(1) // kept for the pending dead letter
     const res = await admin('/admin/usage/dead-letters/replay', { method: 'POST', json: { ids: [`req:${event.requestId}`] } })
@@ -77,7 +86,11 @@ describe('usage retention', () => {
     const now = Date.now()
     const oldAt = now - DEDUPE_HORIZON_MS - PRUNE_MARGIN_MS - HOUR
     await pruneUsage(env.DB, now) // whatever the tests before left past the horizon
-    await writeLedger(env.DB, Array.from({ length: 25 }, (_, i) => usageEvent(t, i, { createdAt: oldAt + i })), { now: oldAt })
+    await writeLedger(
+      env.DB,
+      Array.from({ length: 25 }, (_, i) => usageEvent(t, i, { createdAt: oldAt + i })),
+      { now: oldAt },
+    )
     const partial = await pruneUsage(env.DB, now, 2, 10)
     expect(partial).toMatchObject({ events: 20, statements: 2, isComplete: false })
     expect(await ledgerRows(t)).toHaveLength(5)
@@ -85,7 +98,7 @@ describe('usage retention', () => {
     expect(await ledgerRows(t)).toEqual([])
   })
 
-  it('decides a replay\'s age from the event and when its dead letter was stored', () => {
+  it("decides a replay's age from the event and when its dead letter was stored", () => {
     const now = Date.now()
     const e = (createdAt: number) => usageEvent('t-age', 0, { createdAt })
     expect(replayAge({ status: 'pending', firstSeenAt: now }, e(now - HOUR), now)).toBe('fresh')

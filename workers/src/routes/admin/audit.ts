@@ -6,5 +6,4 @@ import { auditQuerySchema } from '../../schemas/audit-query.ts'
 import { queryAudit } from '../../services/audit/audit-query.ts'
 import { readQuery } from '../read-query.ts'
 
-export const adminAudit = new Hono<AppEnv>()
-  .get('/audit', async (c) => c.json(await queryAudit(createDb(c.env.DB), readQuery(c, auditQuerySchema))))
+export const adminAudit = new Hono<AppEnv>().get('/audit', async (c) => c.json(await queryAudit(createDb(c.env.DB), readQuery(c, auditQuerySchema))))

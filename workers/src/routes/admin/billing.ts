@@ -12,9 +12,8 @@ export const meterPushQuerySchema = z.strictObject({
   limit: z.coerce.number().int().min(1).max(500).default(100),
 })
 
-export const adminBilling = new Hono<AppEnv>()
-  .get('/billing/meter-pushes', async (c) => {
-    const q = readQuery(c, meterPushQuerySchema)
-    const rows = await listMeterPushes(createDb(c.env.DB), { tenantId: q.tenant_id, status: q.status, limit: q.limit })
-    return c.json({ object: 'list', data: rows.map(meterPushView) })
-  })
+export const adminBilling = new Hono<AppEnv>().get('/billing/meter-pushes', async (c) => {
+  const q = readQuery(c, meterPushQuerySchema)
+  const rows = await listMeterPushes(createDb(c.env.DB), { tenantId: q.tenant_id, status: q.status, limit: q.limit })
+  return c.json({ object: 'list', data: rows.map(meterPushView) })
+})

@@ -35,8 +35,17 @@ export const adminNodes = new Hono<AppEnv>()
   })
   .get('/nodes', async (c) => {
     const rows = await listNodeRows(createDb(c.env.DB))
-    const snapshots = await nodeSnapshots(c.env, rows.map((r) => r.id))
-    return c.json({ object: 'list', data: rows.map((r) => { const s = snapshots.get(r.id); return s ? nodeDetailView(r, s) : nodeView(r) }) })
+    const snapshots = await nodeSnapshots(
+      c.env,
+      rows.map((r) => r.id),
+    )
+    return c.json({
+      object: 'list',
+      data: rows.map((r) => {
+        const s = snapshots.get(r.id)
+        return s ? nodeDetailView(r, s) : nodeView(r)
+      }),
+    })
   })
   .get('/nodes/:id', async (c) => c.json(await detail(c.env, await findNode(c, createDb(c.env.DB)))))
   .patch('/nodes/:id', async (c) => {

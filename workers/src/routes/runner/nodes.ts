@@ -10,7 +10,8 @@ import { readJsonBody } from '../read-body.ts'
 
 function clusterParam(c: Context<AppEnv>): string {
   const name = c.req.param('cluster') ?? ''
-  if (!CLUSTER_NAME.test(name)) throw new ApiError('invalid_request', `Invalid cluster name '${name}'.`, { param: 'cluster_name', code: 'invalid_cluster_name' })
+  if (!CLUSTER_NAME.test(name))
+    throw new ApiError('invalid_request', `Invalid cluster name '${name}'.`, { param: 'cluster_name', code: 'invalid_cluster_name' })
   return name
 }
 

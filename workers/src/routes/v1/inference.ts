@@ -18,11 +18,18 @@ const SCHEMAS = {
 async function handle(c: Context<AppEnv>, endpoint: InferenceEndpoint): Promise<Response> {
   const body = await readJsonBody(c, SCHEMAS[endpoint])
   if ('stream_options' in body && body.stream_options && body.stream !== true) {
-    throw new ApiError('invalid_request', 'The \'stream_options\' parameter is only allowed when \'stream\' is enabled.', { param: 'stream_options', code: 'invalid_value' })
+    throw new ApiError('invalid_request', "The 'stream_options' parameter is only allowed when 'stream' is enabled.", {
+      param: 'stream_options',
+      code: 'invalid_value',
+    })
   }
   return runInference(c.env, c.get('config'), {
-    endpoint, body, identity: c.get('identity'),
-    requestId: c.get('requestId'), startedAt: c.get('startedAt'), timing: c.get('timing'),
+    endpoint,
+    body,
+    identity: c.get('identity'),
+    requestId: c.get('requestId'),
+    startedAt: c.get('startedAt'),
+    timing: c.get('timing'),
     clientSignal: c.req.raw.signal,
     sessionId: c.req.header('x-session-id') || null,
     waitUntil: (p) => c.executionCtx.waitUntil(p),

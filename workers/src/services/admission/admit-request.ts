@@ -2,7 +2,14 @@
 // gate-channel.ts). Refusals become the client's 401/403/429 in OpenAI's format with Retry-After and
 // x-ratelimit-* headers; an admission carries the headers for the response, renews its lease while the request
 // runs and settles it exactly once (the caller hands the promise to waitUntil).
-import { DEFAULT_LEASE_TTL_MS, tenantGateName, type Admitted, type AdmitResult, type LedgerRefusal, type Reservation } from '../../../../durable-objects/tenant-gate/contract.ts'
+import {
+  DEFAULT_LEASE_TTL_MS,
+  tenantGateName,
+  type Admitted,
+  type AdmitResult,
+  type LedgerRefusal,
+  type Reservation,
+} from '../../../../durable-objects/tenant-gate/contract.ts'
 import { dependsOn } from '../../dependency.ts'
 import { ApiError } from '../../errors.ts'
 import { log } from '../../log.ts'
@@ -39,10 +46,19 @@ const LEASE_RENEW_MAX_MS = 50_000
 const RENEWALS_PER_TTL = 3
 
 export async function admitRequest(env: Env, identity: TenantIdentity, options: AdmitOptions): Promise<Admission> {
-  const result: AdmitResult = await dependsOn('tenant_gate', () => gateChannel(identity.tenantId).admit(env, {
-    tenantId: identity.tenantId, keyId: identity.keyId, keyLimits: identity.keyLimits,
-    reservation: options.reservation ?? null, leaseTtlMs: options.leaseTtlMs,
-  }, options.waitUntil))
+  const result: AdmitResult = await dependsOn('tenant_gate', () =>
+    gateChannel(identity.tenantId).admit(
+      env,
+      {
+        tenantId: identity.tenantId,
+        keyId: identity.keyId,
+        keyLimits: identity.keyLimits,
+        reservation: options.reservation ?? null,
+        leaseTtlMs: options.leaseTtlMs,
+      },
+      options.waitUntil,
+    ),
+  )
   if (result.ok) return admission(env, result, identity, options)
   switch (result.reason) {
     case 'key_revoked':
@@ -61,16 +77,20 @@ export async function admitRequest(env: Env, identity: TenantIdentity, options: 
       })
     case 'request_too_large': // waiting never helps: tell the SDKs not to retry
       countRateLimited('request_too_large')
-      throw new ApiError('rate_limited',
+      throw new ApiError(
+        'rate_limited',
         `Request too large for tokens per minute (TPM): Limit ${result.limit}, Requested ${result.requested} (prompt estimate plus max_tokens). Lower max_tokens or shorten the prompt.`,
-        { code: 'request_too_large', headers: { ...rateLimitHeaders(result.rate), 'x-should-retry': 'false' } })
+        { code: 'request_too_large', headers: { ...rateLimitHeaders(result.rate), 'x-should-retry': 'false' } },
+      )
     case 'invalid_reservation': // reservationFor refuses these first; the object refuses them too
       throw new ApiError('invalid_request', 'Invalid request: the token counts it implies are not finite.', { param: 'max_tokens', code: 'invalid_value' })
     case 'budget_exhausted':
       countRateLimited('budget')
-      throw new ApiError('quota_exceeded',
+      throw new ApiError(
+        'quota_exceeded',
         `You exceeded your token budget for ${result.period}: Budget ${result.budget}, Used ${result.used}, Requested ${result.requested}. Raise the budget or wait for the next period.`,
-        { code: 'insufficient_quota', headers: { ...rateLimitHeaders(result.rate), 'x-should-retry': 'false' } })
+        { code: 'insufficient_quota', headers: { ...rateLimitHeaders(result.rate), 'x-should-retry': 'false' } },
+      )
     default: {
       const unreachable: never = result
       throw new Error(`unhandled admission refusal ${JSON.stringify(unreachable)}`)
@@ -83,10 +103,17 @@ function admission(env: Env, admitted: Admitted, identity: TenantIdentity, { lea
   const { leaseId } = admitted
   // Until settle, so a request running longer than the TTL keeps its concurrency slot. A failed renew only
   // risks the slot being freed early; the next one tries again.
-  const renewals = leaseId === null ? undefined : setInterval(() => {
-    env.TENANT_GATE.getByName(tenantGateName(identity.tenantId)).renew(leaseId, leaseTtlMs)
-      .catch((err: unknown) => log.warn('admission_renew_failed', { tenantId: identity.tenantId, leaseId, error: String(err) }))
-  }, Math.min(LEASE_RENEW_MAX_MS, Math.ceil(leaseTtlMs / RENEWALS_PER_TTL)))
+  const renewals =
+    leaseId === null
+      ? undefined
+      : setInterval(
+          () => {
+            env.TENANT_GATE.getByName(tenantGateName(identity.tenantId))
+              .renew(leaseId, leaseTtlMs)
+              .catch((err: unknown) => log.warn('admission_renew_failed', { tenantId: identity.tenantId, leaseId, error: String(err) }))
+          },
+          Math.min(LEASE_RENEW_MAX_MS, Math.ceil(leaseTtlMs / RENEWALS_PER_TTL)),
+        )
   return {
     headers: rateLimitHeaders(admitted.rate),
     reservedTokens: admitted.reservedTokens,

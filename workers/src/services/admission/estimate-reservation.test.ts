@@ -23,8 +23,11 @@ describe('estimatePromptTokens', () => {
 
 describe('reservationFor', () => {
   it('reserves the prompt plus max_tokens for each choice', () => {
-    expect(reservationFor('chat.completions', { model: 'm', messages, max_tokens: 100, n: 2 }, config))
-      .toEqual({ promptTokens: messagesTokens, completionTokens: 200, isCompletionGuess: false })
+    expect(reservationFor('chat.completions', { model: 'm', messages, max_tokens: 100, n: 2 }, config)).toEqual({
+      promptTokens: messagesTokens,
+      completionTokens: 200,
+      isCompletionGuess: false,
+    })
   })
   it('prefers max_completion_tokens to max_tokens', () => {
     expect(reservationFor('chat.completions', { model: 'm', messages, max_tokens: 100, max_completion_tokens: 7 }, config).completionTokens).toBe(7)
@@ -38,17 +41,30 @@ describe('reservationFor', () => {
   })
   it('refuses a reservation that is not a finite count (400 naming the field), should one get past the schema', () => {
     for (const body of [{ max_tokens: Infinity }, { max_tokens: Number.NaN }, { n: Infinity, max_tokens: 1 }]) {
-      expect(() => reservationFor('completions', { model: 'm', prompt: 'abcd', ...body } as never, { ...config, maxContextTokens: Infinity }))
-        .toThrow(expect.objectContaining({ kind: 'invalid_request', extra: expect.objectContaining({ param: 'max_tokens' }) }))
+      expect(() => reservationFor('completions', { model: 'm', prompt: 'abcd', ...body } as never, { ...config, maxContextTokens: Infinity })).toThrow(
+        expect.objectContaining({ kind: 'invalid_request', extra: expect.objectContaining({ param: 'max_tokens' }) }),
+      )
     }
   })
   it('bounds the prompt and the completion by the context length', () => {
     const long = 'x'.repeat(4 * 8000)
-    expect(reservationFor('completions', { model: 'm', prompt: long, max_tokens: 5000 }, config)).toEqual({ promptTokens: 8000, completionTokens: 192, isCompletionGuess: false })
-    expect(reservationFor('completions', { model: 'm', prompt: 'x'.repeat(4 * 9000) }, config)).toEqual({ promptTokens: 8192, completionTokens: 1, isCompletionGuess: true })
+    expect(reservationFor('completions', { model: 'm', prompt: long, max_tokens: 5000 }, config)).toEqual({
+      promptTokens: 8000,
+      completionTokens: 192,
+      isCompletionGuess: false,
+    })
+    expect(reservationFor('completions', { model: 'm', prompt: 'x'.repeat(4 * 9000) }, config)).toEqual({
+      promptTokens: 8192,
+      completionTokens: 1,
+      isCompletionGuess: true,
+    })
   })
   it('reserves only the input for embeddings', () => {
-    expect(reservationFor('embeddings', { model: 'e', input: ['abcd', 'abcdabcd'] }, config)).toEqual({ promptTokens: 3, completionTokens: 0, isCompletionGuess: false })
+    expect(reservationFor('embeddings', { model: 'e', input: ['abcd', 'abcdabcd'] }, config)).toEqual({
+      promptTokens: 3,
+      completionTokens: 0,
+      isCompletionGuess: false,
+    })
   })
 })
 
@@ -67,15 +83,26 @@ describe('capCompletion', () => {
   })
   it('keeps the field the client used, and a smaller value than the reservation unchanged', () => {
     const r = { promptTokens: 5, completionTokens: 100, isCompletionGuess: false }
-    expect(capCompletion('chat.completions', { model: 'm', messages, max_completion_tokens: 500 }, r, 105)).toEqual({ model: 'm', messages, max_completion_tokens: 100 })
+    expect(capCompletion('chat.completions', { model: 'm', messages, max_completion_tokens: 500 }, r, 105)).toEqual({
+      model: 'm',
+      messages,
+      max_completion_tokens: 100,
+    })
     expect(capCompletion('chat.completions', { model: 'm', messages, max_tokens: 7 }, r, 105)).toEqual({ model: 'm', messages, max_tokens: 7 })
-    expect(capCompletion('chat.completions', { model: 'm', messages, max_tokens: 500, max_completion_tokens: 50 }, r, 105))
-      .toEqual({ model: 'm', messages, max_tokens: 100, max_completion_tokens: 50 })
+    expect(capCompletion('chat.completions', { model: 'm', messages, max_tokens: 500, max_completion_tokens: 50 }, r, 105)).toEqual({
+      model: 'm',
+      messages,
+      max_tokens: 100,
+      max_completion_tokens: 50,
+    })
   })
   it('sets max_tokens for text completions, counting n sequences', () => {
     const r = { promptTokens: 1, completionTokens: 30, isCompletionGuess: true }
     expect(capCompletion('completions', { model: 'm', prompt: 'abcd', n: 3 }, r, 31)).toMatchObject({ max_tokens: 10 })
-    expect(capCompletion('completions', { model: 'm', prompt: 'abcd', max_completion_tokens: 9000 }, r, 31)).toMatchObject({ max_tokens: 30, max_completion_tokens: 9000 })
+    expect(capCompletion('completions', { model: 'm', prompt: 'abcd', max_completion_tokens: 9000 }, r, 31)).toMatchObject({
+      max_tokens: 30,
+      max_completion_tokens: 9000,
+    })
   })
   it('leaves embeddings and requests without a lease alone', () => {
     const body = { model: 'e', input: 'abcd' }
@@ -89,11 +116,11 @@ describe('refitCompletion', () => {
   it('lowers the allowance the gateway set to the room the node has left', () => {
     expect(refitCompletion({ model: 'm', messages }, { model: 'm', messages, max_tokens: 4096 }, 3189)).toEqual({ model: 'm', messages, max_tokens: 3189 })
   })
-  it('lowers a client\'s value only where the gateway had already lowered it', () => {
+  it("lowers a client's value only where the gateway had already lowered it", () => {
     const original = { model: 'm', messages, max_tokens: 9000, max_completion_tokens: 50 }
     expect(refitCompletion(original, { ...original, max_tokens: 4096 }, 100)).toEqual({ ...original, max_tokens: 100 })
   })
-  it('leaves the client\'s own allowance alone: its error is the client\'s to hear', () => {
+  it("leaves the client's own allowance alone: its error is the client's to hear", () => {
     const original = { model: 'm', messages, max_tokens: 4000 }
     expect(refitCompletion(original, original, 3189)).toBeNull()
     expect(refitCompletion({ model: 'e', input: 'abcd' }, { model: 'e', input: 'abcd' }, 10)).toBeNull()

@@ -29,8 +29,12 @@ export function reservationFor(endpoint: InferenceEndpoint, body: InferenceReque
  * once turned a tenant's token window into NaN and its TPM limit stopped holding): refused here as a bad request.
  */
 function checked(r: Reservation): Reservation {
-  for (const [field, value] of [['prompt', r.promptTokens], ['max_tokens', r.completionTokens]] as const) {
-    if (!Number.isSafeInteger(value) || value < 0) throw new ApiError('invalid_request', `Invalid request: '${field}' gives no finite token count.`, { param: field, code: 'invalid_value' })
+  for (const [field, value] of [
+    ['prompt', r.promptTokens],
+    ['max_tokens', r.completionTokens],
+  ] as const) {
+    if (!Number.isSafeInteger(value) || value < 0)
+      throw new ApiError('invalid_request', `Invalid request: '${field}' gives no finite token count.`, { param: field, code: 'invalid_value' })
   }
   return r
 }

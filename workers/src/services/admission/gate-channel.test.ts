@@ -36,26 +36,36 @@ describe('gate channel', () => {
     const { tenantId, input } = await tenantWithOneSlot()
     const { gateEnv, calls } = countingEnv()
     const background: Promise<unknown>[] = []
-    const waitUntil = (p: Promise<unknown>) => { background.push(p) }
+    const waitUntil = (p: Promise<unknown>) => {
+      background.push(p)
+    }
     const channel = gateChannel(tenantId)
     const first = leaseOf(await channel.admit(gateEnv, input, waitUntil))
     background.push(channel.settle(gateEnv, first, 15, waitUntil))
     leaseOf(await channel.admit(gateEnv, input, waitUntil)) // one slot: admitted only because the settle went first
     await Promise.all(background)
-    expect(calls).toEqual([{ method: 'admitMany', settles: 0 }, { method: 'admitMany', settles: 1 }])
+    expect(calls).toEqual([
+      { method: 'admitMany', settles: 0 },
+      { method: 'admitMany', settles: 1 },
+    ])
   })
 
   it('sends settles on their own, together, when no admit comes within the linger', async () => {
     const { tenantId, gate, input } = await tenantWithOneSlot()
     const { gateEnv, calls } = countingEnv()
     const background: Promise<unknown>[] = []
-    const waitUntil = (p: Promise<unknown>) => { background.push(p) }
+    const waitUntil = (p: Promise<unknown>) => {
+      background.push(p)
+    }
     const lease = leaseOf(await gateChannel(tenantId).admit(gateEnv, input, waitUntil))
     const flushed = gateChannel(tenantId).settle(gateEnv, lease, 15, waitUntil)
     gateChannel(tenantId).settle(gateEnv, 'lease-unknown', 1, waitUntil) // rides in the same settleMany
     await flushed
     await Promise.all(background)
-    expect(calls).toEqual([{ method: 'admitMany', settles: 0 }, { method: 'settleMany', settles: 2 }])
+    expect(calls).toEqual([
+      { method: 'admitMany', settles: 0 },
+      { method: 'settleMany', settles: 2 },
+    ])
     expect((await gate.inspect()).inFlight).toBe(0)
   })
 
@@ -63,14 +73,19 @@ describe('gate channel', () => {
     const { tenantId, gate, input } = await tenantWithOneSlot()
     const ok = countingEnv()
     const background: Promise<unknown>[] = []
-    const waitUntil = (p: Promise<unknown>) => { background.push(p) }
+    const waitUntil = (p: Promise<unknown>) => {
+      background.push(p)
+    }
     const lease = leaseOf(await gateChannel(tenantId).admit(ok.gateEnv, input, waitUntil))
     const failing = countingEnv({ failAdmits: 1 })
     const channel = gateChannel(tenantId)
     background.push(channel.settle(failing.gateEnv, lease, 15, waitUntil))
     await expect(channel.admit(failing.gateEnv, input, waitUntil)).rejects.toThrow('admission object failed')
     await Promise.all(background)
-    expect(failing.calls).toEqual([{ method: 'admitMany', settles: 1 }, { method: 'settleMany', settles: 1 }])
+    expect(failing.calls).toEqual([
+      { method: 'admitMany', settles: 1 },
+      { method: 'settleMany', settles: 1 },
+    ])
     expect((await gate.inspect()).inFlight).toBe(0)
   })
 })

@@ -10,7 +10,9 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 /** env with the tenant gate's renew calls timed (everything goes to the real object). */
 function countingRenewals() {
   const renewals: number[] = []
-  const gateEnv = spyOnGate(({ method }) => { if (method === 'renew') renewals.push(performance.now()) })
+  const gateEnv = spyOnGate(({ method }) => {
+    if (method === 'renew') renewals.push(performance.now())
+  })
   return { gateEnv, renewals }
 }
 
@@ -23,12 +25,16 @@ describe('admission lease renewal', () => {
     const identity = { tenantId, keyId: 'k1', keyLimits: {} }
     const reservation = { promptTokens: 10, completionTokens: 10, isCompletionGuess: false }
     const background: Promise<unknown>[] = []
-    const waitUntil = (p: Promise<unknown>) => { background.push(p) }
+    const waitUntil = (p: Promise<unknown>) => {
+      background.push(p)
+    }
 
     const running = await admitRequest(gateEnv, identity, { reservation, leaseTtlMs: 300, waitUntil }) // renewed every 100 ms
     await sleep(700) // more than twice the TTL
     expect((await gate.inspect()).inFlight).toBe(1)
-    await expect(admitRequest(gateEnv, identity, { reservation, leaseTtlMs: 300, waitUntil })).rejects.toMatchObject({ extra: { code: 'concurrency_limit_exceeded' } })
+    await expect(admitRequest(gateEnv, identity, { reservation, leaseTtlMs: 300, waitUntil })).rejects.toMatchObject({
+      extra: { code: 'concurrency_limit_exceeded' },
+    })
     expect(renewals.length).toBeGreaterThanOrEqual(4)
 
     await running.settle(20)

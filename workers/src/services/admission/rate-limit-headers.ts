@@ -15,7 +15,10 @@ export function formatDuration(ms: number): string {
 
 export function rateLimitHeaders(rate: RateSnapshot): Record<string, string> {
   const headers: Record<string, string> = {}
-  for (const [name, meter] of [['requests', rate.requests], ['tokens', rate.tokens]] as const) {
+  for (const [name, meter] of [
+    ['requests', rate.requests],
+    ['tokens', rate.tokens],
+  ] as const) {
     if (!meter) continue
     headers[`x-ratelimit-limit-${name}`] = String(meter.limit)
     headers[`x-ratelimit-remaining-${name}`] = String(meter.remaining)

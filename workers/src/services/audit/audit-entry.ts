@@ -7,6 +7,11 @@ export type AuditEntry = { actor: string; action: string; target: string; before
 
 export const auditStatement = (db: Db, entry: AuditEntry) =>
   db.insert(auditLog).values({
-    at: Date.now(), actor: entry.actor, action: entry.action, target: entry.target,
-    before: entry.before ?? null, after: entry.after ?? null, requestId: entry.requestId ?? null,
+    at: Date.now(),
+    actor: entry.actor,
+    action: entry.action,
+    target: entry.target,
+    before: entry.before ?? null,
+    after: entry.after ?? null,
+    requestId: entry.requestId ?? null,
   })

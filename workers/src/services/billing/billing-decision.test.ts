@@ -4,18 +4,47 @@ import { BILLING_REASONS, decide, type Decidable } from './billing-decision.ts'
 import { planFromSubscription } from './plans.ts'
 
 const tenant = (over: Partial<TenantRow> = {}): TenantRow => ({
-  id: 'ten_1', name: 't', status: 'active', statusReason: null, plan: 'default', limits: {}, stripeCustomerId: 'cus_1',
-  createdAt: 1, updatedAt: null, ...over,
+  id: 'ten_1',
+  name: 't',
+  status: 'active',
+  statusReason: null,
+  plan: 'default',
+  limits: {},
+  stripeCustomerId: 'cus_1',
+  createdAt: 1,
+  updatedAt: null,
+  ...over,
 })
-const payment = (outcome: 'succeeded' | 'failed', created: number): Decidable =>
-  ({ kind: 'payment', id: `evt_${created}`, type: 'payment_intent.x', created, customerId: 'cus_1', objectId: 'pi_1', outcome })
+const payment = (outcome: 'succeeded' | 'failed', created: number): Decidable => ({
+  kind: 'payment',
+  id: `evt_${created}`,
+  type: 'payment_intent.x',
+  created,
+  customerId: 'cus_1',
+  objectId: 'pi_1',
+  outcome,
+})
 const subscription = (id: string, created: number, over: { isEnded?: boolean; plan?: string } = {}): Decidable => ({
-  kind: 'subscription', id: `evt_${id}_${created}`, type: 'customer.subscription.updated', created, customerId: 'cus_1', objectId: id,
-  isEnded: over.isEnded ?? false, isCreation: false, tenantHint: null,
+  kind: 'subscription',
+  id: `evt_${id}_${created}`,
+  type: 'customer.subscription.updated',
+  created,
+  customerId: 'cus_1',
+  objectId: id,
+  isEnded: over.isEnded ?? false,
+  isCreation: false,
+  tenantHint: null,
   planSource: { metadata: over.plan ? { cic_plan: over.plan } : {}, prices: [] },
 })
-const row = (objectKey: string, state: BillingObjectRow['state'], eventCreated: number, plan: string | null = null): BillingObjectRow =>
-  ({ tenantId: 'ten_1', objectKey, state, plan, eventId: 'evt', eventCreated, updatedAt: 0 })
+const row = (objectKey: string, state: BillingObjectRow['state'], eventCreated: number, plan: string | null = null): BillingObjectRow => ({
+  tenantId: 'ten_1',
+  objectKey,
+  state,
+  plan,
+  eventId: 'evt',
+  eventCreated,
+  updatedAt: 0,
+})
 
 function applied(d: ReturnType<typeof decide>) {
   if (d.outcome !== 'applied') throw new Error('expected applied')
@@ -41,7 +70,7 @@ describe('decide', () => {
     expect(applied(decide(tenant(), rows, payment('failed', 30))).tenant).toMatchObject({ status: 'suspended', statusReason: BILLING_REASONS.paymentFailed })
   })
 
-  it('clears per-tenant overrides only when the plan changes (the new plan\'s limits apply), keeping them otherwise', () => {
+  it("clears per-tenant overrides only when the plan changes (the new plan's limits apply), keeping them otherwise", () => {
     const d = applied(decide(tenant({ limits: { rpm: 7 } }), [], subscription('sub_1', 1, { plan: 'pro' })))
     expect(d.tenant).toMatchObject({ plan: 'pro', limits: {} })
     const custom = tenant({ plan: 'pro', limits: { rpm: 5 } })

@@ -18,9 +18,7 @@ const OWNED_REASONS: ReadonlySet<string> = new Set(Object.values(BILLING_REASONS
 export type ObjectState = { key: string; state: 'succeeded' | 'failed' | 'active' | 'ended'; plan: PlanName | null; created: number }
 export type Decidable = Extract<BillingEvent, { kind: 'payment' | 'subscription' }>
 
-export type Decision =
-  | { outcome: 'stale' }
-  | { outcome: 'applied'; object: ObjectState; tenant: TenantRow; isTenantChanged: boolean; isGateChanged: boolean }
+export type Decision = { outcome: 'stale' } | { outcome: 'applied'; object: ObjectState; tenant: TenantRow; isTenantChanged: boolean; isGateChanged: boolean }
 
 export const objectKey = (e: Decidable) => (e.kind === 'payment' ? 'payment' : `subscription:${e.objectId}`)
 
@@ -30,7 +28,10 @@ function objectFor(e: Decidable): ObjectState {
 }
 
 const fromRow = (r: BillingObjectRow): ObjectState => ({
-  key: r.objectKey, state: r.state, plan: r.plan !== null && isPlanName(r.plan) ? r.plan : null, created: r.eventCreated,
+  key: r.objectKey,
+  state: r.state,
+  plan: r.plan !== null && isPlanName(r.plan) ? r.plan : null,
+  created: r.eventCreated,
 })
 
 /** Why billing wants the tenant suspended, or null. A failed last payment wins over an ended subscription. */
@@ -71,7 +72,7 @@ export function decide(tenant: TenantRow, rows: readonly BillingObjectRow[], eve
   } else if (isBillingSuspended) {
     statusReason = wanted
   } else if (isBadEvent && status === 'active') {
-    [status, statusReason] = ['suspended', wanted]
+    ;[status, statusReason] = ['suspended', wanted]
   }
 
   const newPlan = effectivePlan(next)

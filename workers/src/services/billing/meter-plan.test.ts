@@ -16,11 +16,23 @@ describe('planMeterPushes', () => {
     const totals = [total('ten_a', H, 150), total('ten_b', H, 7), total('ten_a', H + HOUR_MS, 10)]
     const first = planMeterPushes(totals, [], 'cic_tokens')
     expect(first.intents.map((i) => i.identifier)).toEqual([
-      `ten_a:cic_tokens:${H / 1000}`, `ten_b:cic_tokens:${H / 1000}`, `ten_a:cic_tokens:${(H + HOUR_MS) / 1000}`,
+      `ten_a:cic_tokens:${H / 1000}`,
+      `ten_b:cic_tokens:${H / 1000}`,
+      `ten_a:cic_tokens:${(H + HOUR_MS) / 1000}`,
     ])
-    expect(planMeterPushes([...totals].reverse(), [], 'cic_tokens').intents.map((i) => i.identifier).sort())
-      .toEqual(first.intents.map((i) => i.identifier).sort())
-    expect(first.intents[0]).toEqual({ identifier: `ten_a:cic_tokens:${H / 1000}`, tenantId: 'ten_a', hourStart: H, seq: 0, stripeCustomerId: 'cus_ten_a', value: 150 })
+    expect(
+      planMeterPushes([...totals].reverse(), [], 'cic_tokens')
+        .intents.map((i) => i.identifier)
+        .sort(),
+    ).toEqual(first.intents.map((i) => i.identifier).sort())
+    expect(first.intents[0]).toEqual({
+      identifier: `ten_a:cic_tokens:${H / 1000}`,
+      tenantId: 'ten_a',
+      hourStart: H,
+      seq: 0,
+      stripeCustomerId: 'cus_ten_a',
+      value: 150,
+    })
   })
 
   it('plans nothing for an hour already pushed in full (sent or still being retried)', () => {
@@ -38,7 +50,7 @@ describe('planMeterPushes', () => {
     expect(result.overPushed).toEqual([total('ten_b', H, 5)])
   })
 
-  it('keeps identifiers within Stripe\'s 100 characters for the longest configured names', () => {
+  it("keeps identifiers within Stripe's 100 characters for the longest configured names", () => {
     expect(meterIdentifier(`ten_${'x'.repeat(24)}`, 'e'.repeat(50), H, 999).length).toBeLessThanOrEqual(100)
   })
 })

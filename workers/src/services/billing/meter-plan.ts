@@ -26,7 +26,11 @@ export function meterIdentifier(tenantId: string, eventName: string, hourStart: 
  * queue redelivery) becomes a correction carrying only the difference, under the next seq. Pushes that failed
  * count as pushed: they are re-sent verbatim, never re-aggregated under the same identifier.
  */
-export function planMeterPushes(totals: readonly HourTotal[], pushed: readonly HourPushed[], eventName: string): { intents: PushIntent[]; overPushed: HourTotal[] } {
+export function planMeterPushes(
+  totals: readonly HourTotal[],
+  pushed: readonly HourPushed[],
+  eventName: string,
+): { intents: PushIntent[]; overPushed: HourTotal[] } {
   const byHour = new Map(pushed.map((p) => [`${p.tenantId}@${p.hourStart}`, p]))
   const intents: PushIntent[] = []
   const overPushed: HourTotal[] = []
@@ -38,7 +42,11 @@ export function planMeterPushes(totals: readonly HourTotal[], pushed: readonly H
     const seq = done ? done.maxSeq + 1 : 0
     intents.push({
       identifier: meterIdentifier(t.tenantId, eventName, t.hourStart, seq),
-      tenantId: t.tenantId, hourStart: t.hourStart, seq, stripeCustomerId: t.stripeCustomerId, value,
+      tenantId: t.tenantId,
+      hourStart: t.hourStart,
+      seq,
+      stripeCustomerId: t.stripeCustomerId,
+      value,
     })
   }
   return { intents, overPushed }

@@ -97,11 +97,19 @@ async function planAndRecord(db: Db, eventName: string, now: number, maxRows: nu
   if (overPushed.length > 0) log.error('meter_push_over_pushed', { hours: overPushed })
   // createdAt is wall time (not the cron's scheduled time): it orders never-attempted rows among retries.
   const createdAt = Date.now()
-  const rows = [...intents].sort(oldestFirst).slice(0, maxRows).map((i) => ({ ...i, eventName, status: 'pending' as const, attempts: 0, createdAt }))
+  const rows = [...intents]
+    .sort(oldestFirst)
+    .slice(0, maxRows)
+    .map((i) => ({ ...i, eventName, status: 'pending' as const, attempts: 0, createdAt }))
   const statements = []
   for (let i = 0; i < rows.length; i += INSERT_ROWS_PER_STATEMENT) {
     // A concurrent run that planned the same identifier already wrote it: keep the first, frozen row.
-    statements.push(db.insert(meterPushes).values(rows.slice(i, i + INSERT_ROWS_PER_STATEMENT)).onConflictDoNothing())
+    statements.push(
+      db
+        .insert(meterPushes)
+        .values(rows.slice(i, i + INSERT_ROWS_PER_STATEMENT))
+        .onConflictDoNothing(),
+    )
   }
   const [first, ...rest] = statements
   if (first) await db.batch([first, ...rest])
@@ -112,8 +120,11 @@ const oldestFirst = (a: PushIntent, b: PushIntent) =>
   a.hourStart - b.hourStart || (a.tenantId < b.tenantId ? -1 : a.tenantId > b.tenantId ? 1 : 0) || a.seq - b.seq
 
 /** A failed row is free to retry; a pending one only once its lease ran out (its sender died mid-flight). */
-const isFree = (wall: number) => or(eq(meterPushes.status, 'failed'), and(eq(meterPushes.status, 'pending'),
-  or(isNull(meterPushes.lastAttemptAt), lt(meterPushes.lastAttemptAt, wall - CLAIM_LEASE_MS))))
+const isFree = (wall: number) =>
+  or(
+    eq(meterPushes.status, 'failed'),
+    and(eq(meterPushes.status, 'pending'), or(isNull(meterPushes.lastAttemptAt), lt(meterPushes.lastAttemptAt, wall - CLAIM_LEASE_MS))),
+  )
 
 /**
  * The next due rows, least recently touched first (last attempt, or creation for a new row): a backlog of retries
@@ -121,13 +132,20 @@ const isFree = (wall: number) => or(eq(meterPushes.status, 'failed'), and(eq(met
  * past `startedAt` and drop out, so each page is new rows.
  */
 function duePage(db: Db, eventName: string, now: number, startedAt: number): Promise<MeterPushRow[]> {
-  return db.select().from(meterPushes)
-    .where(and(
-      eq(meterPushes.eventName, eventName), gte(meterPushes.hourStart, now - STRIPE_MAX_AGE_MS), isFree(Date.now()),
-      or(isNull(meterPushes.lastAttemptAt), lt(meterPushes.lastAttemptAt, startedAt)),
-    ))
+  return db
+    .select()
+    .from(meterPushes)
+    .where(
+      and(
+        eq(meterPushes.eventName, eventName),
+        gte(meterPushes.hourStart, now - STRIPE_MAX_AGE_MS),
+        isFree(Date.now()),
+        or(isNull(meterPushes.lastAttemptAt), lt(meterPushes.lastAttemptAt, startedAt)),
+      ),
+    )
     .orderBy(sql`coalesce(${meterPushes.lastAttemptAt}, ${meterPushes.createdAt})`, asc(meterPushes.hourStart), asc(meterPushes.seq))
-    .limit(PAGE_SIZE).all()
+    .limit(PAGE_SIZE)
+    .all()
 }
 
 type PageResult = { sent: number; failed: number; rejected: number; notClaimed: number; queries: number }
@@ -135,11 +153,25 @@ type PageResult = { sent: number; failed: number; rejected: number; notClaimed: 
 async function sendPage(db: Db, stripe: Stripe, page: MeterPushRow[]): Promise<PageResult> {
   const wall = Date.now()
   // One conditional UPDATE claims the page; rows another run took meanwhile are not returned.
-  const claimed = await db.update(meterPushes).set({
-    status: 'pending', attempts: sql`${meterPushes.attempts} + 1`, lastAttemptAt: wall,
-    // Rows attempted before first_attempt_at existed: their creation is when they were first sent.
-    firstAttemptAt: sql`coalesce(${meterPushes.firstAttemptAt}, CASE WHEN ${meterPushes.attempts} > 0 THEN ${meterPushes.createdAt} END, ${wall})`,
-  }).where(and(inArray(meterPushes.identifier, page.map((r) => r.identifier)), isFree(wall))).returning()
+  const claimed = await db
+    .update(meterPushes)
+    .set({
+      status: 'pending',
+      attempts: sql`${meterPushes.attempts} + 1`,
+      lastAttemptAt: wall,
+      // Rows attempted before first_attempt_at existed: their creation is when they were first sent.
+      firstAttemptAt: sql`coalesce(${meterPushes.firstAttemptAt}, CASE WHEN ${meterPushes.attempts} > 0 THEN ${meterPushes.createdAt} END, ${wall})`,
+    })
+    .where(
+      and(
+        inArray(
+          meterPushes.identifier,
+          page.map((r) => r.identifier),
+        ),
+        isFree(wall),
+      ),
+    )
+    .returning()
   const order = new Map(page.map((r, i) => [r.identifier, i]))
   claimed.sort((a, b) => (order.get(a.identifier) ?? 0) - (order.get(b.identifier) ?? 0))
   const result: PageResult = { sent: 0, failed: 0, rejected: 0, notClaimed: page.length - claimed.length, queries: 0 }
@@ -174,7 +206,10 @@ function warnIfPastDedupeWindow(row: MeterPushRow, wall: number): void {
   // Past Stripe's 24 h the identifier may no longer be deduplicated: if an earlier attempt was counted, this one
   // could be counted again. Check the customer's meter in Stripe before trusting the total.
   log.error('meter_push_resend_after_dedupe_window', {
-    identifier: row.identifier, attempts: row.attempts, first_attempt_at: row.firstAttemptAt, age_hours: Math.floor((wall - row.firstAttemptAt) / HOUR_MS),
+    identifier: row.identifier,
+    attempts: row.attempts,
+    first_attempt_at: row.firstAttemptAt,
+    age_hours: Math.floor((wall - row.firstAttemptAt) / HOUR_MS),
   })
 }
 
@@ -213,16 +248,29 @@ function describeError(err: unknown): string {
 
 /** Rows for the admin view, newest hours first. */
 export function listMeterPushes(db: Db, filter: { tenantId?: string | undefined; status?: MeterPushRow['status'] | undefined; limit: number }) {
-  return db.select().from(meterPushes)
-    .where(and(
-      filter.tenantId ? eq(meterPushes.tenantId, filter.tenantId) : undefined,
-      filter.status ? eq(meterPushes.status, filter.status) : undefined,
-    ))
-    .orderBy(sql`${meterPushes.hourStart} DESC`, asc(meterPushes.seq)).limit(filter.limit).all()
+  return db
+    .select()
+    .from(meterPushes)
+    .where(and(filter.tenantId ? eq(meterPushes.tenantId, filter.tenantId) : undefined, filter.status ? eq(meterPushes.status, filter.status) : undefined))
+    .orderBy(sql`${meterPushes.hourStart} DESC`, asc(meterPushes.seq))
+    .limit(filter.limit)
+    .all()
 }
 
 export const meterPushView = (r: MeterPushRow) => ({
-  object: 'meter_push', identifier: r.identifier, tenant_id: r.tenantId, event_name: r.eventName, hour_start: r.hourStart,
-  seq: r.seq, stripe_customer_id: r.stripeCustomerId, value: r.value, status: r.status, attempts: r.attempts,
-  last_error: r.lastError, created_at: r.createdAt, last_attempt_at: r.lastAttemptAt, sent_at: r.sentAt, invoice_id: r.invoiceId,
+  object: 'meter_push',
+  identifier: r.identifier,
+  tenant_id: r.tenantId,
+  event_name: r.eventName,
+  hour_start: r.hourStart,
+  seq: r.seq,
+  stripe_customer_id: r.stripeCustomerId,
+  value: r.value,
+  status: r.status,
+  attempts: r.attempts,
+  last_error: r.lastError,
+  created_at: r.createdAt,
+  last_attempt_at: r.lastAttemptAt,
+  sent_at: r.sentAt,
+  invoice_id: r.invoiceId,
 })

@@ -25,22 +25,42 @@ type Plan = { outcome: WebhookOutcome; tenantId: string | null; statements: [Sta
 type Recorder = (tenantId: string | null, outcome: WebhookOutcome) => Statement
 
 /** A live delivery: a plain INSERT (a concurrent duplicate fails the batch on the primary key). */
-const insertRecord = (db: Db, event: BillingEvent, payload: string): Recorder => (tenantId, outcome) => db.insert(webhookEvents).values({
-  id: event.id, type: event.type, created: event.created, processedAt: Date.now(), tenantId, outcome, payload,
-})
+const insertRecord =
+  (db: Db, event: BillingEvent, payload: string): Recorder =>
+  (tenantId, outcome) =>
+    db.insert(webhookEvents).values({
+      id: event.id,
+      type: event.type,
+      created: event.created,
+      processedAt: Date.now(),
+      tenantId,
+      outcome,
+      payload,
+    })
 
 /** A stored unknown_customer event decided again: only while it still says so (else NOT NULL aborts the batch). */
-const reRecord = (db: Db, eventId: string): Recorder => (tenantId, outcome) => db.update(webhookEvents).set({
-  outcome: sql`CASE WHEN ${webhookEvents.outcome} = 'unknown_customer' THEN ${outcome} ELSE NULL END`, tenantId, processedAt: Date.now(),
-}).where(eq(webhookEvents.id, eventId))
+const reRecord =
+  (db: Db, eventId: string): Recorder =>
+  (tenantId, outcome) =>
+    db
+      .update(webhookEvents)
+      .set({
+        outcome: sql`CASE WHEN ${webhookEvents.outcome} = 'unknown_customer' THEN ${outcome} ELSE NULL END`,
+        tenantId,
+        processedAt: Date.now(),
+      })
+      .where(eq(webhookEvents.id, eventId))
 
 const MAX_ATTEMPTS = 4
 
 export async function applyStripeEvent(env: Env, event: BillingEvent, payload: string, requestId: string): Promise<WebhookResult> {
   const db = createDb(env.DB)
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-    const seen = await db.select({ outcome: webhookEvents.outcome, tenantId: webhookEvents.tenantId }).from(webhookEvents)
-      .where(eq(webhookEvents.id, event.id)).get()
+    const seen = await db
+      .select({ outcome: webhookEvents.outcome, tenantId: webhookEvents.tenantId })
+      .from(webhookEvents)
+      .where(eq(webhookEvents.id, event.id))
+      .get()
     if (seen) return duplicate(env, db, seen, requestId)
     const plan = await planEvent(db, event, requestId, insertRecord(db, event, payload))
     try {
@@ -71,13 +91,21 @@ export async function replayUnknownCustomerEvents(env: Env, tenantId: string, re
   const tenant = await getTenant(db, tenantId)
   const customer = tenant?.stripeCustomerId
   if (!customer) return { replayed: 0 }
-  const rows = await db.select({ id: webhookEvents.id, payload: webhookEvents.payload }).from(webhookEvents)
+  const rows = await db
+    .select({ id: webhookEvents.id, payload: webhookEvents.payload })
+    .from(webhookEvents)
     // A literal, not a bound parameter, so SQLite can use the partial index on unknown_customer rows.
-    .where(and(sql`${webhookEvents.outcome} = 'unknown_customer'`, or(
-      sql`json_extract(${webhookEvents.payload}, '$.data.object.customer') = ${customer}`,
-      sql`json_extract(${webhookEvents.payload}, '$.data.object.customer.id') = ${customer}`, // an expanded customer
-    )))
-    .orderBy(asc(webhookEvents.created), asc(webhookEvents.id)).all()
+    .where(
+      and(
+        sql`${webhookEvents.outcome} = 'unknown_customer'`,
+        or(
+          sql`json_extract(${webhookEvents.payload}, '$.data.object.customer') = ${customer}`,
+          sql`json_extract(${webhookEvents.payload}, '$.data.object.customer.id') = ${customer}`, // an expanded customer
+        ),
+      ),
+    )
+    .orderBy(asc(webhookEvents.created), asc(webhookEvents.id))
+    .all()
   let replayed = 0
   for (const row of rows) {
     const parsed = parseBillingEvent(JSON.parse(row.payload))
@@ -134,11 +162,25 @@ const toOutcome = (s: string): WebhookOutcome => (s === 'applied' || s === 'stal
  */
 export async function recordInvalidStripeEvent(env: Env, envelope: EventEnvelope, payload: string): Promise<WebhookResult> {
   const db = createDb(env.DB)
-  const inserted = await db.insert(webhookEvents).values({
-    id: envelope.id, type: envelope.type, created: envelope.created, processedAt: Date.now(), tenantId: null, outcome: 'invalid', payload,
-  }).onConflictDoNothing().returning({ id: webhookEvents.id })
+  const inserted = await db
+    .insert(webhookEvents)
+    .values({
+      id: envelope.id,
+      type: envelope.type,
+      created: envelope.created,
+      processedAt: Date.now(),
+      tenantId: null,
+      outcome: 'invalid',
+      payload,
+    })
+    .onConflictDoNothing()
+    .returning({ id: webhookEvents.id })
   if (inserted.length > 0) return { outcome: 'invalid', isDuplicate: false, tenantId: null }
-  const seen = await db.select({ outcome: webhookEvents.outcome, tenantId: webhookEvents.tenantId }).from(webhookEvents).where(eq(webhookEvents.id, envelope.id)).get()
+  const seen = await db
+    .select({ outcome: webhookEvents.outcome, tenantId: webhookEvents.tenantId })
+    .from(webhookEvents)
+    .where(eq(webhookEvents.id, envelope.id))
+    .get()
   return { outcome: toOutcome(seen?.outcome ?? 'invalid'), isDuplicate: true, tenantId: seen?.tenantId ?? null }
 }
 
@@ -166,8 +208,17 @@ async function planEvent(db: Db, event: BillingEvent, requestId: string, record:
   const statements: [Statement, ...Statement[]] = [
     record(tenant.id, 'applied'),
     compareAndSwapTenant(db, tenant, after),
-    db.insert(billingObjects)
-      .values({ tenantId: tenant.id, objectKey: object.key, state: object.state, plan: object.plan, eventId: event.id, eventCreated: event.created, updatedAt: Date.now() })
+    db
+      .insert(billingObjects)
+      .values({
+        tenantId: tenant.id,
+        objectKey: object.key,
+        state: object.state,
+        plan: object.plan,
+        eventId: event.id,
+        eventCreated: event.created,
+        updatedAt: Date.now(),
+      })
       .onConflictDoUpdate({
         target: [billingObjects.tenantId, billingObjects.objectKey],
         set: { state: object.state, plan: object.plan, eventId: event.id, eventCreated: event.created, updatedAt: Date.now() },
@@ -175,10 +226,16 @@ async function planEvent(db: Db, event: BillingEvent, requestId: string, record:
       }),
   ]
   if (decision.isTenantChanged || linkedCustomer) {
-    statements.push(auditStatement(db, {
-      actor: `stripe:${event.id}`, action: `tenant.billing.${event.type}`, target: tenant.id,
-      before: tenantView(tenant), after: tenantView(after), requestId,
-    }))
+    statements.push(
+      auditStatement(db, {
+        actor: `stripe:${event.id}`,
+        action: `tenant.billing.${event.type}`,
+        target: tenant.id,
+        before: tenantView(tenant),
+        after: tenantView(after),
+        requestId,
+      }),
+    )
   }
   return { outcome: 'applied', tenantId: tenant.id, statements, gate: decision.isGateChanged ? after : null, isLinked: linkedCustomer !== null }
 }
@@ -198,23 +255,45 @@ function compareAndSwapTenant(db: Db, before: TenantRow, after: TenantRow) {
   const unchanged = sql`${tenants.status} IS ${before.status} AND ${tenants.statusReason} IS ${before.statusReason}
     AND ${tenants.plan} IS ${before.plan} AND ${tenants.stripeCustomerId} IS ${before.stripeCustomerId}
     AND ${tenants.updatedAt} IS ${before.updatedAt}`
-  return db.update(tenants).set({
-    status: sql`CASE WHEN ${unchanged} THEN ${after.status} ELSE NULL END`,
-    statusReason: after.statusReason, plan: after.plan, limits: after.limits,
-    stripeCustomerId: after.stripeCustomerId, updatedAt: after.updatedAt,
-  }).where(eq(tenants.id, before.id))
+  return db
+    .update(tenants)
+    .set({
+      status: sql`CASE WHEN ${unchanged} THEN ${after.status} ELSE NULL END`,
+      statusReason: after.statusReason,
+      plan: after.plan,
+      limits: after.limits,
+      stripeCustomerId: after.stripeCustomerId,
+      updatedAt: after.updatedAt,
+    })
+    .where(eq(tenants.id, before.id))
 }
 
 function markBilled(db: Db, tenantId: string, e: Extract<BillingEvent, { kind: 'invoice_paid' }>): Statement[] {
   return [
-    db.insert(billedPeriods).values({
-      invoiceId: e.objectId, tenantId, periodStart: e.periodStartMs, periodEnd: e.periodEndMs,
-      amountPaid: e.amountPaid, currency: e.currency, eventId: e.id, billedAt: Date.now(),
-    }).onConflictDoNothing(),
-    db.update(meterPushes).set({ invoiceId: e.objectId }).where(and(
-      eq(meterPushes.tenantId, tenantId), gte(meterPushes.hourStart, e.periodStartMs), lt(meterPushes.hourStart, e.periodEndMs),
-      isNull(meterPushes.invoiceId),
-    )),
+    db
+      .insert(billedPeriods)
+      .values({
+        invoiceId: e.objectId,
+        tenantId,
+        periodStart: e.periodStartMs,
+        periodEnd: e.periodEndMs,
+        amountPaid: e.amountPaid,
+        currency: e.currency,
+        eventId: e.id,
+        billedAt: Date.now(),
+      })
+      .onConflictDoNothing(),
+    db
+      .update(meterPushes)
+      .set({ invoiceId: e.objectId })
+      .where(
+        and(
+          eq(meterPushes.tenantId, tenantId),
+          gte(meterPushes.hourStart, e.periodStartMs),
+          lt(meterPushes.hourStart, e.periodEndMs),
+          isNull(meterPushes.invoiceId),
+        ),
+      ),
   ]
 }
 

@@ -5,15 +5,12 @@ const messages = [{ role: 'user', content: 'tell me a story about a cat' }]
 const chat = { model: 'm', messages }
 
 describe('parseAnswer', () => {
-  it('reads the node\'s usage block when there is one', () => {
+  it("reads the node's usage block when there is one", () => {
     const text = JSON.stringify({ choices: [{ message: { content: 'ok' } }], usage: { prompt_tokens: 9, completion_tokens: 1, total_tokens: 10 } })
     expect(parseAnswer(text).usage).toEqual({ prompt_tokens: 9, completion_tokens: 1, total_tokens: 10 })
   })
   it('measures the generated text of every choice: chat content, tool-call arguments, completion text', () => {
-    const text = JSON.stringify({ choices: [
-      { message: { content: 'abcdefgh', tool_calls: [{ function: { arguments: '{"a":1}' } }] } },
-      { text: '日本' },
-    ] })
+    const text = JSON.stringify({ choices: [{ message: { content: 'abcdefgh', tool_calls: [{ function: { arguments: '{"a":1}' } }] } }, { text: '日本' }] })
     expect(parseAnswer(text)).toEqual({ usage: null, generated: { textBytes: 8 + 7 + 6, pieces: 3 } })
   })
   it('counts nothing in an answer that is not JSON', () => {
@@ -22,22 +19,34 @@ describe('parseAnswer', () => {
 })
 
 describe('tokensOf', () => {
-  it('bills the node\'s usage when it reported one', () => {
-    expect(tokensOf({ prompt_tokens: 9, completion_tokens: 4 }, 'chat.completions', chat, { textBytes: 400, pieces: 9 }))
-      .toEqual({ promptTokens: 9, completionTokens: 4, usageSource: 'node' })
+  it("bills the node's usage when it reported one", () => {
+    expect(tokensOf({ prompt_tokens: 9, completion_tokens: 4 }, 'chat.completions', chat, { textBytes: 400, pieces: 9 })).toEqual({
+      promptTokens: 9,
+      completionTokens: 4,
+      usageSource: 'node',
+    })
   })
   it('without usage, estimates the prompt like admission and the completion from the text (bytes / 4)', () => {
     const answer = parseAnswer(JSON.stringify({ choices: [{ message: { content: 'x'.repeat(401) } }] }))
-    expect(tokensOf(answer.usage, 'chat.completions', chat, answer.generated))
-      .toEqual({ promptTokens: Math.ceil(JSON.stringify(messages).length / 4), completionTokens: 101, usageSource: 'gateway_count' })
+    expect(tokensOf(answer.usage, 'chat.completions', chat, answer.generated)).toEqual({
+      promptTokens: Math.ceil(JSON.stringify(messages).length / 4),
+      completionTokens: 101,
+      usageSource: 'gateway_count',
+    })
     expect(estimateRequestPrompt(chat)).toBe(Math.ceil(JSON.stringify(messages).length / 4))
   })
   it('counts at least one token per streamed content piece', () => {
-    expect(tokensOf(null, 'completions', { model: 'm', prompt: 'abcdabcd' }, { textBytes: 6, pieces: 5 }))
-      .toEqual({ promptTokens: 2, completionTokens: 5, usageSource: 'gateway_count' })
+    expect(tokensOf(null, 'completions', { model: 'm', prompt: 'abcdabcd' }, { textBytes: 6, pieces: 5 })).toEqual({
+      promptTokens: 2,
+      completionTokens: 5,
+      usageSource: 'gateway_count',
+    })
   })
   it('counts only the input of an embedding', () => {
-    expect(tokensOf(null, 'embeddings', { model: 'e', input: ['abcd', 'abcdabcd'] }, { textBytes: 0, pieces: 0 }))
-      .toEqual({ promptTokens: 3, completionTokens: 0, usageSource: 'gateway_count' })
+    expect(tokensOf(null, 'embeddings', { model: 'e', input: ['abcd', 'abcdabcd'] }, { textBytes: 0, pieces: 0 })).toEqual({
+      promptTokens: 3,
+      completionTokens: 0,
+      usageSource: 'gateway_count',
+    })
   })
 })

@@ -13,7 +13,10 @@ export function utf8Length(text: string): number {
     const code = text.charCodeAt(i)
     if (code < 0x80) bytes += 1
     else if (code < 0x800) bytes += 2
-    else if (code >= 0xd800 && code <= 0xdbff) { bytes += 4; i++ } // a surrogate pair: one 4-byte code point
+    else if (code >= 0xd800 && code <= 0xdbff) {
+      bytes += 4
+      i++
+    } // a surrogate pair: one 4-byte code point
     else bytes += 3
   }
   return bytes
@@ -46,7 +49,12 @@ export type Generated = { textBytes: number; pieces: number }
  * (usage_source 'gateway_count'): the prompt estimated as admission estimates it, the completion from the
  * generated text at admission's rate (UTF-8 bytes / 4), never fewer than one token per content piece.
  */
-export function tokensOf(usage: Usage | null, endpoint: InferenceEndpoint, body: InferenceRequest, generated: Generated): Pick<UsageEvent, 'promptTokens' | 'completionTokens' | 'usageSource'> {
+export function tokensOf(
+  usage: Usage | null,
+  endpoint: InferenceEndpoint,
+  body: InferenceRequest,
+  generated: Generated,
+): Pick<UsageEvent, 'promptTokens' | 'completionTokens' | 'usageSource'> {
   if (usage) return { promptTokens: usage.prompt_tokens, completionTokens: usage.completion_tokens ?? 0, usageSource: 'node' }
   const completionTokens = endpoint === 'embeddings' ? 0 : Math.max(generated.pieces, Math.ceil(generated.textBytes / 4))
   return { promptTokens: estimateRequestPrompt(body), completionTokens, usageSource: 'gateway_count' }
@@ -56,7 +64,11 @@ export function tokensOf(usage: Usage | null, endpoint: InferenceEndpoint, body:
 export function parseAnswer(text: string): { usage: Usage | null; generated: Generated } {
   const generated: Generated = { textBytes: 0, pieces: 0 }
   let answer: { usage?: unknown; choices?: unknown }
-  try { answer = JSON.parse(text) as { usage?: unknown; choices?: unknown } } catch { return { usage: null, generated } }
+  try {
+    answer = JSON.parse(text) as { usage?: unknown; choices?: unknown }
+  } catch {
+    return { usage: null, generated }
+  }
   const parsed = usageSchema.safeParse(answer?.usage)
   const choices = Array.isArray(answer?.choices) ? (answer.choices as Array<Record<string, unknown>>) : []
   for (const choice of choices) {

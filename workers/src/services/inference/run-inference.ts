@@ -39,7 +39,10 @@ const LOAD_MAX_AGE_INTERVALS = 3
 
 export async function runInference(env: Env, config: Config, call: InferenceCall): Promise<Response> {
   const { endpoint, body, identity } = call
-  const reservation = reservationFor(endpoint, body, { defaultMaxTokens: config.ADMISSION_DEFAULT_MAX_TOKENS, maxContextTokens: config.ADMISSION_MAX_CONTEXT_TOKENS })
+  const reservation = reservationFor(endpoint, body, {
+    defaultMaxTokens: config.ADMISSION_DEFAULT_MAX_TOKENS,
+    maxContextTokens: config.ADMISSION_MAX_CONTEXT_TOKENS,
+  })
   const admission = await admitRequest(env, identity, { reservation, leaseTtlMs: config.ADMISSION_LEASE_TTL_MS, waitUntil: call.waitUntil })
   // The usage event of a request that reached a node settles the lease with its real tokens; any other ending
   // settles 0. Only the first settle counts, so the fallbacks below never undo a real one.
@@ -47,7 +50,10 @@ export async function runInference(env: Env, config: Config, call: InferenceCall
   // The node may generate only what the lease holds: its completion allowance is capped to the reservation.
   const forwarded = capCompletion(endpoint, body, reservation, admission.reservedTokens)
   const routing: SelectContext = {
-    env, waitUntil: call.waitUntil, db: createDb(env.DB), secretsKey: config.SECRETS_KEY,
+    env,
+    waitUntil: call.waitUntil,
+    db: createDb(env.DB),
+    secretsKey: config.SECRETS_KEY,
     maxLoadAgeMs: LOAD_MAX_AGE_INTERVALS * config.NODE_HEALTH_INTERVAL_MS,
   }
   const session = call.sessionId ?? ('user' in body && typeof body.user === 'string' && body.user !== '' ? body.user : null)
@@ -55,16 +61,25 @@ export async function runInference(env: Env, config: Config, call: InferenceCall
   const affinityKey = session === null ? null : `${identity.tenantId}:${session}`
   try {
     const res = await forwardInference({
-      endpoint, body: forwarded, identity, requestId: call.requestId, startedAt: call.startedAt, clientSignal: call.clientSignal,
+      endpoint,
+      body: forwarded,
+      identity,
+      requestId: call.requestId,
+      startedAt: call.startedAt,
+      clientSignal: call.clientSignal,
       timeouts: {
-        connectMs: config.UPSTREAM_CONNECT_TIMEOUT_MS, firstByteMs: config.UPSTREAM_FIRST_BYTE_TIMEOUT_MS,
-        idleMs: config.UPSTREAM_IDLE_TIMEOUT_MS, requestMs: config.UPSTREAM_REQUEST_TIMEOUT_MS,
+        connectMs: config.UPSTREAM_CONNECT_TIMEOUT_MS,
+        firstByteMs: config.UPSTREAM_FIRST_BYTE_TIMEOUT_MS,
+        idleMs: config.UPSTREAM_IDLE_TIMEOUT_MS,
+        requestMs: config.UPSTREAM_REQUEST_TIMEOUT_MS,
       },
       retry: { maxRetries: config.UPSTREAM_MAX_RETRIES, backoffMs: config.UPSTREAM_RETRY_BACKOFF_MS, deadlineMs: config.UPSTREAM_RETRY_DEADLINE_MS },
       selectNode: ({ avoid, exclude }) => selectNode(routing, { model: body.model, affinityKey, avoid, exclude }),
       reportOutcome: (nodeId, outcome) => reportOutcome(routing, nodeId, outcome),
       releaseProbe: (nodeId) => releaseProbe(routing, nodeId),
-      waitUntil: call.waitUntil, timing: call.timing, maxContextTokens: config.ADMISSION_MAX_CONTEXT_TOKENS,
+      waitUntil: call.waitUntil,
+      timing: call.timing,
+      maxContextTokens: config.ADMISSION_MAX_CONTEXT_TOKENS,
       refitCompletion: (room) => refitCompletion(body, forwarded, room),
       recordUsage: (event: UsageEvent) => {
         settleLease(event.promptTokens + event.completionTokens)

@@ -38,7 +38,11 @@ describe('countAuthFailure', () => {
   it('does not ask the binding again while the client is blocked, and survives a failing binding', async () => {
     const now = 2_000_000
     await countAuthFailure(limiter(false), 'client-c', now)
-    const throwing: FailureLimiter = { limit: async () => { throw new Error('binding down') } }
+    const throwing: FailureLimiter = {
+      limit: async () => {
+        throw new Error('binding down')
+      },
+    }
     expect(await countAuthFailure(throwing, 'client-c', now + 1000)).toBe(AUTH_FAILURE_PERIOD_SECONDS - 1)
     expect(await countAuthFailure(throwing, 'client-d', now)).toBeNull()
   })

@@ -74,5 +74,8 @@ function ipv6Prefix64(ip: string): string {
   const right = tail === undefined ? [] : tail ? tail.split(':') : []
   const groups = tail === undefined ? left : [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right]
   if (groups.length < 4) return ip
-  return groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')
+  return groups
+    .slice(0, 4)
+    .map((g) => g.replace(/^0+(?=.)/, ''))
+    .join(':')
 }

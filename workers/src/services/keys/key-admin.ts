@@ -10,25 +10,33 @@ import { generateApiKey, hashApiKey } from './api-key.ts'
 import { tenantGateName } from '../../../../durable-objects/tenant-gate/contract.ts'
 
 export const keyView = (k: ApiKeyRow) => ({
-  id: k.id, object: 'api_key', tenant_id: k.tenantId, name: k.name, prefix: k.prefix, limits: k.limits,
-  created_at: k.createdAt, revoked_at: k.revokedAt,
+  id: k.id,
+  object: 'api_key',
+  tenant_id: k.tenantId,
+  name: k.name,
+  prefix: k.prefix,
+  limits: k.limits,
+  created_at: k.createdAt,
+  revoked_at: k.revokedAt,
 })
 
 export async function createKey(db: Db, tenantId: string, input: CreateKey, by: Actor): Promise<{ row: ApiKeyRow; key: string }> {
   const { key, prefix } = generateApiKey()
   const row: ApiKeyRow = {
-    id: newId('key'), tenantId, name: input.name ?? null, keyHash: await hashApiKey(key), prefix,
-    limits: input.limits ?? {}, createdAt: Date.now(), revokedAt: null,
+    id: newId('key'),
+    tenantId,
+    name: input.name ?? null,
+    keyHash: await hashApiKey(key),
+    prefix,
+    limits: input.limits ?? {},
+    createdAt: Date.now(),
+    revokedAt: null,
   }
-  await db.batch([
-    db.insert(apiKeys).values(row),
-    auditStatement(db, { ...by, action: 'key.create', target: row.id, after: keyView(row) }),
-  ])
+  await db.batch([db.insert(apiKeys).values(row), auditStatement(db, { ...by, action: 'key.create', target: row.id, after: keyView(row) })])
   return { row, key }
 }
 
-export const listKeys = (db: Db, tenantId: string) =>
-  db.select().from(apiKeys).where(eq(apiKeys.tenantId, tenantId)).orderBy(desc(apiKeys.createdAt)).all()
+export const listKeys = (db: Db, tenantId: string) => db.select().from(apiKeys).where(eq(apiKeys.tenantId, tenantId)).orderBy(desc(apiKeys.createdAt)).all()
 
 export const getKey = (db: Db, id: string) => db.select().from(apiKeys).where(eq(apiKeys.id, id)).get()
 
@@ -37,7 +45,10 @@ export async function revokeKey(env: Env, db: Db, key: ApiKeyRow, by: Actor): Pr
   if (key.revokedAt) return key
   const revoked = { ...key, revokedAt: Date.now() }
   await db.batch([
-    db.update(apiKeys).set({ revokedAt: revoked.revokedAt }).where(and(eq(apiKeys.id, key.id), isNull(apiKeys.revokedAt))),
+    db
+      .update(apiKeys)
+      .set({ revokedAt: revoked.revokedAt })
+      .where(and(eq(apiKeys.id, key.id), isNull(apiKeys.revokedAt))),
     auditStatement(db, { ...by, action: 'key.revoke', target: key.id, before: keyView(key), after: keyView(revoked) }),
   ])
   return revoked

@@ -15,11 +15,7 @@ export const cachedApiKey = (hash: string): TenantIdentity | undefined => cache.
 
 /** One D1 read; a found key is cached. */
 export async function lookUpApiKey(db: Db, hash: string): Promise<TenantIdentity | null> {
-  const row = await db
-    .select({ tenantId: apiKeys.tenantId, keyId: apiKeys.id, keyLimits: apiKeys.limits })
-    .from(apiKeys)
-    .where(eq(apiKeys.keyHash, hash))
-    .get()
+  const row = await db.select({ tenantId: apiKeys.tenantId, keyId: apiKeys.id, keyLimits: apiKeys.limits }).from(apiKeys).where(eq(apiKeys.keyHash, hash)).get()
   if (!row) return null // unknown keys are not cached: a key created a moment later must work
   if (cache.size >= MAX_CACHED) cache.delete(cache.keys().next().value as string)
   cache.set(hash, row)

@@ -10,8 +10,7 @@ export const SHIMMED_QUEUES: readonly string[] = ['node-ops']
 /** Both switches: the explicit dev flag, and never in a production-like environment. */
 export const isLocalQueueShimEnabled = (config: Config) => config.LOCAL_QUEUE_SHIM === '1' && !isProductionLike(config)
 
-export const queueShim = (env: Env, queue: string | undefined) =>
-  queue && SHIMMED_QUEUES.includes(queue) ? env.QUEUE_SHIM.getByName(`queue:${queue}`) : null
+export const queueShim = (env: Env, queue: string | undefined) => (queue && SHIMMED_QUEUES.includes(queue) ? env.QUEUE_SHIM.getByName(`queue:${queue}`) : null)
 
 /** queue() handler for node-ops: store each message in the shim with its id and timestamp, then ack it. */
 export async function consumeNodeOpsLocally(batch: MessageBatch<unknown>, env: Env): Promise<void> {

@@ -12,11 +12,20 @@ describe('metrics buffer', () => {
   it('keeps a batch whose flush failed and resends it with the same id, with later deltas in a new batch', async () => {
     const sent: MetricsBatch[] = []
     let failNext = true
-    const fake = { METRICS_AGGREGATOR: { getByName: () => ({ add: async (b: MetricsBatch) => {
-      sent.push(b)
-      if (failNext) { failNext = false; throw new Error('shard unavailable') }
-      return true
-    } }) } } as unknown as Env
+    const fake = {
+      METRICS_AGGREGATOR: {
+        getByName: () => ({
+          add: async (b: MetricsBatch) => {
+            sent.push(b)
+            if (failNext) {
+              failNext = false
+              throw new Error('shard unavailable')
+            }
+            return true
+          },
+        }),
+      },
+    } as unknown as Env
     addCounter('cic_rate_limited_total', { layer: 'buffer-test' }, 2)
     await expect(flushMetrics(fake, 1)).rejects.toThrow('shard unavailable')
     addCounter('cic_rate_limited_total', { layer: 'buffer-test' }, 3)
@@ -30,10 +39,26 @@ describe('metrics buffer', () => {
 
   it('flushes at most once per interval: requests ending within it share one delayed flush', async () => {
     const sent: MetricsBatch[] = []
-    const fake = { METRICS_AGGREGATOR: { getByName: () => ({ add: async (b: MetricsBatch) => { sent.push(b); return true } }) } } as unknown as Env
+    const fake = {
+      METRICS_AGGREGATOR: {
+        getByName: () => ({
+          add: async (b: MetricsBatch) => {
+            sent.push(b)
+            return true
+          },
+        }),
+      },
+    } as unknown as Env
     await flushMetrics(fake, 1) // just flushed: the next requests are within the interval
     const pending: Promise<unknown>[] = []
-    const options = { env: fake, shards: 1, intervalMs: 200, waitUntil: (p: Promise<unknown>) => { pending.push(p) } }
+    const options = {
+      env: fake,
+      shards: 1,
+      intervalMs: 200,
+      waitUntil: (p: Promise<unknown>) => {
+        pending.push(p)
+      },
+    }
     addCounter('cic_rate_limited_total', { layer: 'buffer-test' })
     scheduleFlush(options)
     addCounter('cic_rate_limited_total', { layer: 'buffer-test' })
@@ -46,7 +71,16 @@ describe('metrics buffer', () => {
 
   it('reports the absolute in-flight count with its isolate id and time; re-reports on change or once the heartbeat is due', async () => {
     const sent: MetricsBatch[] = []
-    const fake = { METRICS_AGGREGATOR: { getByName: () => ({ add: async (b: MetricsBatch) => { sent.push(b); return true } }) } } as unknown as Env
+    const fake = {
+      METRICS_AGGREGATOR: {
+        getByName: () => ({
+          add: async (b: MetricsBatch) => {
+            sent.push(b)
+            return true
+          },
+        }),
+      },
+    } as unknown as Env
     const active = seriesKey(FAMILIES.activeRequests.name, {})
     const heartbeatMs = 50
     countRequestsInFlight(1)

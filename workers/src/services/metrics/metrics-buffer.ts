@@ -6,7 +6,15 @@
 // forever): every batch carries this isolate's absolute count, with the time and the isolate id, and the
 // scrape sums only reports younger than gaugeTtlMs. While requests are in flight the middleware re-reports
 // every gaugeHeartbeatMs, so a live isolate's report never ages out.
-import { FAMILIES, formatLe, seriesKey, type Family, type GaugeReport, type Labels, type MetricsBatch } from '../../../../durable-objects/metrics-aggregator/contract.ts'
+import {
+  FAMILIES,
+  formatLe,
+  seriesKey,
+  type Family,
+  type GaugeReport,
+  type Labels,
+  type MetricsBatch,
+} from '../../../../durable-objects/metrics-aggregator/contract.ts'
 import { log } from '../../log.ts'
 
 /** A batch this big is flushed at once, whatever the interval. */
@@ -65,7 +73,9 @@ export function observeHistogram(family: Family, labels: Labels, value: number):
   const buckets = family.buckets ?? []
   let cell = histograms.get(key)
   if (!cell) histograms.set(key, (cell = { family, labels, bucketCounts: buckets.map(() => 0), sum: 0, count: 0 }))
-  buckets.forEach((bound, i) => { if (value <= bound) cell.bucketCounts[i] = (cell.bucketCounts[i] ?? 0) + 1 })
+  buckets.forEach((bound, i) => {
+    if (value <= bound) cell.bucketCounts[i] = (cell.bucketCounts[i] ?? 0) + 1
+  })
   cell.sum += value
   cell.count++
 }
@@ -73,7 +83,7 @@ export function observeHistogram(family: Family, labels: Labels, value: number):
 /** Moves the histogram cells into `current` as the counter deltas their observations make, one by one. */
 function foldHistograms(): void {
   for (const { family, labels, bucketCounts, sum, count } of histograms.values()) {
-    (family.buckets ?? []).forEach((bound, i) => {
+    ;(family.buckets ?? []).forEach((bound, i) => {
       const n = bucketCounts[i] ?? 0
       if (n > 0) addCounter(`${family.name}_bucket`, { ...labels, le: formatLe(bound) }, n)
     })
@@ -117,13 +127,17 @@ async function drain(env: Env, shards: number, heartbeatMs: number): Promise<voi
 export function flushMetrics(env: Env, shards: number, heartbeatMs = MIN_GAUGE_HEARTBEAT_MS): Promise<void> {
   if (flushing) return flushing.catch(() => undefined).then(() => flushMetrics(env, shards, heartbeatMs))
   lastFlushAt = Date.now()
-  const run = drain(env, shards, heartbeatMs).finally(() => { flushing = null })
+  const run = drain(env, shards, heartbeatMs).finally(() => {
+    flushing = null
+  })
   flushing = run
   return run
 }
 
 const flushLogged = (env: Env, shards: number, intervalMs: number) =>
-  flushMetrics(env, shards, gaugeHeartbeatMs(intervalMs)).catch((err: unknown) => log.warn('metrics_flush_failed', { error: err instanceof Error ? err.message : String(err), queued_batches: queued.length }))
+  flushMetrics(env, shards, gaugeHeartbeatMs(intervalMs)).catch((err: unknown) =>
+    log.warn('metrics_flush_failed', { error: err instanceof Error ? err.message : String(err), queued_batches: queued.length }),
+  )
 
 /** Called when a request (or its stream) ends, and on the in-flight heartbeat: flush now if due, else once the interval is over. */
 export function scheduleFlush({ env, shards, intervalMs, waitUntil }: FlushEnv): void {
@@ -136,8 +150,10 @@ export function scheduleFlush({ env, shards, intervalMs, waitUntil }: FlushEnv):
   if (isTimerArmed) return
   isTimerArmed = true
   // waitUntil keeps the isolate alive until this flush, so an idle isolate's last deltas are not stranded.
-  waitUntil(new Promise((resolve) => setTimeout(resolve, intervalMs - elapsed)).then(() => {
-    isTimerArmed = false
-    return flushLogged(env, shards, intervalMs)
-  }))
+  waitUntil(
+    new Promise((resolve) => setTimeout(resolve, intervalMs - elapsed)).then(() => {
+      isTimerArmed = false
+      return flushLogged(env, shards, intervalMs)
+    }),
+  )
 }

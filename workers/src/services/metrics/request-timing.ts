@@ -18,11 +18,17 @@ export function newRequestTiming(): RequestTiming {
     streamEnded: null,
     async upstream(attempt) {
       const start = performance.now()
-      try { return await attempt } finally { timing.upstreamMs += performance.now() - start }
+      try {
+        return await attempt
+      } finally {
+        timing.upstreamMs += performance.now() - start
+      }
     },
     streamUntil(done) {
       const start = performance.now()
-      timing.streamEnded = done.finally(() => { timing.upstreamMs += performance.now() - start })
+      timing.streamEnded = done.finally(() => {
+        timing.upstreamMs += performance.now() - start
+      })
     },
   }
   return timing

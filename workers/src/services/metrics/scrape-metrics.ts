@@ -43,7 +43,11 @@ export async function scrapeMetrics(env: Env, shards: number, flushIntervalMs: n
     outboxSamples(env),
   ])
   const summed = new Map<string, number>()
-  for (const series of shardSeries) mergeDeltas(summed, series.map((s) => [s.key, s.value] as const))
+  for (const series of shardSeries)
+    mergeDeltas(
+      summed,
+      series.map((s) => [s.key, s.value] as const),
+    )
   const live = fleet.filter(isExportedNode).map((n) => n.id)
   const snapshots = await nodeSnapshots(env, live)
   const gauges = [...snapshots].flatMap(([id, snap]) => nodeGauges(id, snap))

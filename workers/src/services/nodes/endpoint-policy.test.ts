@@ -6,10 +6,13 @@ import { endpointProblem, specialHost } from './endpoint-policy.ts'
 const prod = { ENVIRONMENT: 'production', NODES_ZONE: 'nodes.example.com' }
 
 describe('endpointProblem', () => {
-  it.each(['https://cic-a100-1a2b3c4d.nodes.example.com', 'https://a.b.nodes.example.com:8443', 'https://X.Nodes.Example.com'])('accepts %s in production', (endpoint) => {
-    expect(endpointProblem(endpoint, prod)).toBeNull()
-    expect(endpointProblem(endpoint, { ...prod, ENVIRONMENT: 'staging' })).toBeNull()
-  })
+  it.each(['https://cic-a100-1a2b3c4d.nodes.example.com', 'https://a.b.nodes.example.com:8443', 'https://X.Nodes.Example.com'])(
+    'accepts %s in production',
+    (endpoint) => {
+      expect(endpointProblem(endpoint, prod)).toBeNull()
+      expect(endpointProblem(endpoint, { ...prod, ENVIRONMENT: 'staging' })).toBeNull()
+    },
+  )
 
   it.each([
     ['http://cic-1.nodes.example.com', /must be https/],

@@ -21,7 +21,7 @@ export function endpointProblem(endpoint: string, policy: EndpointPolicy): strin
   const special = specialHost(host)
   if (special) return `endpoint host '${host}' is ${special}; nodes must be reached on their public tunnel hostname`
   const zone = policy.NODES_ZONE
-  if (!zone) return 'NODES_ZONE is not set, so every node endpoint is refused in this environment; set it to the zone of the nodes\' tunnel hostnames'
+  if (!zone) return "NODES_ZONE is not set, so every node endpoint is refused in this environment; set it to the zone of the nodes' tunnel hostnames"
   if (url.protocol !== 'https:') return `endpoint must be https:// (got ${url.protocol}//)`
   if (url.username || url.password) return 'endpoint must not carry credentials (user:password@)'
   if (!host.endsWith(`.${zone}`)) return `endpoint host '${host}' is not under the nodes zone '${zone}' (NODES_ZONE)`

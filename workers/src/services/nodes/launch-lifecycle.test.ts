@@ -6,7 +6,14 @@ const runner = (status: 'launching' | 'queued' | 'failed' | 'terminating' | 'ter
 
 describe('node lifecycle', () => {
   it('walks the happy path: queued -> launching -> warming -> ready -> draining -> terminating -> terminated', () => {
-    const steps: LifecycleEvent[] = [runner('launching'), { type: 'registered' }, { type: 'healthy' }, { type: 'terminate_requested' }, runner('terminating'), runner('terminated')]
+    const steps: LifecycleEvent[] = [
+      runner('launching'),
+      { type: 'registered' },
+      { type: 'healthy' },
+      { type: 'terminate_requested' },
+      runner('terminating'),
+      runner('terminated'),
+    ]
     const seen = steps.reduce<string[]>((acc, event) => acc.concat(nextStatus(acc.at(-1) as string, event) ?? 'REFUSED'), ['queued'])
     expect(seen).toEqual(['queued', 'launching', 'warming', 'ready', 'draining', 'terminating', 'terminated'])
   })

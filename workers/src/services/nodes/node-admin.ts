@@ -37,17 +37,26 @@ const nameTaken = (name: string) =>
   new ApiError('conflict', `A node named '${name}' exists already; choose another name.`, { code: 'node_name_taken', param: 'name' })
 
 // D1 reports a unique index violation as "UNIQUE constraint failed: nodes.name" (SQLite's wording).
-const isNameConflict = (err: unknown) => /UNIQUE constraint failed: nodes\.name/.test(String(err instanceof Error ? `${err.message} ${String(err.cause)}` : err))
+const isNameConflict = (err: unknown) =>
+  /UNIQUE constraint failed: nodes\.name/.test(String(err instanceof Error ? `${err.message} ${String(err.cause)}` : err))
 
 export async function registerNode(env: Env, db: Db, input: RegisterNode, by: Actor): Promise<NodeRow> {
   const id = newId('node')
   const name = input.name ?? id.replace('_', '-')
   if (await db.select({ id: nodes.id }).from(nodes).where(eq(nodes.name, name)).get()) throw nameTaken(name)
   const row: NodeRow = {
-    id, name, endpoint: input.endpoint, models: input.models,
-    status: 'warming', provider: 'byo', region: null, gpu: null,
+    id,
+    name,
+    endpoint: input.endpoint,
+    models: input.models,
+    status: 'warming',
+    provider: 'byo',
+    region: null,
+    gpu: null,
     apiKeyCiphertext: input.api_key ? await seal(loadConfig(env).SECRETS_KEY, input.api_key) : null,
-    lastError: null, createdAt: Date.now(), updatedAt: null,
+    lastError: null,
+    createdAt: Date.now(),
+    updatedAt: null,
   }
   try {
     await db.batch([db.insert(nodes).values(row), auditStatement(db, { ...by, action: 'node.register', target: id, after: nodeView(row) })])
@@ -78,8 +87,13 @@ const conflict = (row: NodeRow, action: string) =>
   new ApiError('conflict', `Node '${row.id}' is ${row.status}: it cannot be ${action}.`, { code: 'invalid_node_state' })
 
 async function moveStatus(db: Db, row: NodeRow, to: NodeStatus, action: string, by: Actor): Promise<void> {
-  const moved = await casNodeStatus(db.$client, row.id, { from: row.status, to },
-    { actor: by.actor, action, requestId: by.requestId, before: { status: row.status }, after: { status: to } }, Date.now())
+  const moved = await casNodeStatus(
+    db.$client,
+    row.id,
+    { from: row.status, to },
+    { actor: by.actor, action, requestId: by.requestId, before: { status: row.status }, after: { status: to } },
+    Date.now(),
+  )
   if (!moved) throw new ApiError('conflict', `Node '${row.id}' changed status meanwhile; read it again and retry.`, { code: 'node_status_changed' })
 }
 
@@ -118,7 +132,13 @@ const REMOVABLE_AT_ONCE: ReadonlySet<string> = new Set(['queued', 'terminating',
 export async function removeNode(env: Env, db: Db, row: NodeRow, by: Actor): Promise<{ removed: boolean }> {
   const audit = { actor: by.actor, requestId: by.requestId }
   if (REMOVABLE_AT_ONCE.has(row.status)) {
-    const removed = await deleteNodeIf(db.$client, row.id, row.status, { ...audit, action: 'node.remove', before: nodeView(row), after: { status: 'gone' } }, Date.now())
+    const removed = await deleteNodeIf(
+      db.$client,
+      row.id,
+      row.status,
+      { ...audit, action: 'node.remove', before: nodeView(row), after: { status: 'gone' } },
+      Date.now(),
+    )
     if (!removed) throw new ApiError('conflict', `Node '${row.id}' changed status meanwhile; read it again and retry.`, { code: 'node_status_changed' })
     invalidateNodeDirectory()
     return { removed: true }

@@ -33,14 +33,20 @@ export async function listNodes(db: Db, secretsKey: string, waitUntil?: (promise
     if (now - snapshot.at >= REFRESH_MS && !isRefreshing) {
       refreshStartedAt = now
       const refresh = load(db, secretsKey)
-        .catch((err: unknown) => { log.warn('node_directory_refresh_failed', { error: String(err) }) }) // stale list kept; next request retries
-        .finally(() => { refreshStartedAt = null })
+        .catch((err: unknown) => {
+          log.warn('node_directory_refresh_failed', { error: String(err) })
+        }) // stale list kept; next request retries
+        .finally(() => {
+          refreshStartedAt = null
+        })
       waitUntil?.(refresh)
     }
     return snapshot.nodes
   }
   if (!loading) {
-    const started = load(db, secretsKey).finally(() => { if (loading === started) loading = null })
+    const started = load(db, secretsKey).finally(() => {
+      if (loading === started) loading = null
+    })
     loading = started
   }
   return loading
@@ -49,18 +55,20 @@ export async function listNodes(db: Db, secretsKey: string, waitUntil?: (promise
 async function load(db: Db, secretsKey: string): Promise<RoutableNode[]> {
   const startedIn = generation
   const rows = await db.select().from(nodes).all()
-  const read = await Promise.all(rows.map(async (row): Promise<RoutableNode | null> => {
-    let apiKey: string | null = null
-    try {
-      apiKey = row.apiKeyCiphertext ? await open(secretsKey, row.apiKeyCiphertext) : null
-    } catch (err) {
-      // A key sealed under another SECRETS_KEY (mid-rotation, docs/runbooks/rotate-secrets-key.md) takes that one node
-      // out of routing, not the whole fleet: one failed row used to fail every new isolate's list.
-      log.error('node_key_unreadable', { node_id: row.id, error: String(err) })
-      return null
-    }
-    return { id: row.id, name: row.name, endpoint: row.endpoint.replace(/\/+$/, ''), models: row.models, status: row.status, apiKey }
-  }))
+  const read = await Promise.all(
+    rows.map(async (row): Promise<RoutableNode | null> => {
+      let apiKey: string | null = null
+      try {
+        apiKey = row.apiKeyCiphertext ? await open(secretsKey, row.apiKeyCiphertext) : null
+      } catch (err) {
+        // A key sealed under another SECRETS_KEY (mid-rotation, docs/runbooks/rotate-secrets-key.md) takes that one node
+        // out of routing, not the whole fleet: one failed row used to fail every new isolate's list.
+        log.error('node_key_unreadable', { node_id: row.id, error: String(err) })
+        return null
+      }
+      return { id: row.id, name: row.name, endpoint: row.endpoint.replace(/\/+$/, ''), models: row.models, status: row.status, apiKey }
+    }),
+  )
   const list = read.filter((node): node is RoutableNode => node !== null)
   if (startedIn === generation) snapshot = { at: Date.now(), nodes: list }
   return list

@@ -11,8 +11,7 @@ import { invalidateNodeDirectory } from './node-directory.ts'
 export type LaunchedNode = { node: NodeRow; launch: NodeLaunchRow | null }
 
 export async function findNodeByName(db: Db, clusterName: string): Promise<LaunchedNode | null> {
-  const row = await db.select().from(nodes).leftJoin(nodeLaunches, eq(nodeLaunches.nodeId, nodes.id))
-    .where(eq(nodes.name, clusterName)).get()
+  const row = await db.select().from(nodes).leftJoin(nodeLaunches, eq(nodeLaunches.nodeId, nodes.id)).where(eq(nodes.name, clusterName)).get()
   return row ? { node: row.nodes, launch: row.node_launches } : null
 }
 
@@ -33,8 +32,11 @@ export async function transitionNode(db: Db, clusterName: string, event: Lifecyc
     const to = nextStatus(from, event)
     if (to === null) return { ...found, applied: false, from }
     const updatedAt = Date.now()
-    const result = await db.update(nodes).set({ ...changes, status: to, updatedAt })
-      .where(and(eq(nodes.id, found.node.id), eq(nodes.status, from))).run()
+    const result = await db
+      .update(nodes)
+      .set({ ...changes, status: to, updatedAt })
+      .where(and(eq(nodes.id, found.node.id), eq(nodes.status, from)))
+      .run()
     if (result.meta.changes === 1) {
       invalidateNodeDirectory()
       return { node: { ...found.node, ...changes, status: to, updatedAt }, launch: found.launch, applied: true, from }
@@ -46,16 +48,23 @@ export async function transitionNode(db: Db, clusterName: string, event: Lifecyc
 
 /** Writes `changes` only while the node is still in `status` (e.g. secrets minted for the attempt in progress). */
 export async function updateNodeIfStatus(db: Db, nodeId: string, status: NodeStatus, changes: NodeChanges): Promise<boolean> {
-  const result = await db.update(nodes).set({ ...changes, updatedAt: Date.now() })
-    .where(and(eq(nodes.id, nodeId), eq(nodes.status, status))).run()
+  const result = await db
+    .update(nodes)
+    .set({ ...changes, updatedAt: Date.now() })
+    .where(and(eq(nodes.id, nodeId), eq(nodes.status, status)))
+    .run()
   if (result.meta.changes === 1) invalidateNodeDirectory()
   return result.meta.changes === 1
 }
 
 export async function updateLaunch(db: Db, clusterName: string, changes: { registerTokenHash?: string | null; addAttempt?: boolean }): Promise<void> {
-  await db.update(nodeLaunches).set({
-    ...(changes.registerTokenHash !== undefined ? { registerTokenHash: changes.registerTokenHash } : {}),
-    ...(changes.addAttempt ? { attempts: sql`${nodeLaunches.attempts} + 1` } : {}),
-    updatedAt: Date.now(),
-  }).where(eq(nodeLaunches.clusterName, clusterName)).run()
+  await db
+    .update(nodeLaunches)
+    .set({
+      ...(changes.registerTokenHash !== undefined ? { registerTokenHash: changes.registerTokenHash } : {}),
+      ...(changes.addAttempt ? { attempts: sql`${nodeLaunches.attempts} + 1` } : {}),
+      updatedAt: Date.now(),
+    })
+    .where(eq(nodeLaunches.clusterName, clusterName))
+    .run()
 }

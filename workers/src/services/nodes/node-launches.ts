@@ -15,15 +15,30 @@ import { monitorOf, startNodeMonitor } from './node-monitor-client.ts'
 import { findNodeByName, transitionNode, updateLaunch, type LaunchedNode, type TransitionResult } from './node-launch-store.ts'
 
 export const nodeStatusView = ({ node, launch }: LaunchedNode) => ({
-  object: 'node.status', cluster_name: node.name, node_id: node.id, status: node.status, last_error: node.lastError,
-  endpoint: node.endpoint || null, models: node.models, provider: node.provider, region: node.region, gpu: node.gpu,
-  launched_by_cic: launch !== null, attempts: launch?.attempts ?? 0, spec: launch?.spec ?? null,
-  created_at: node.createdAt, updated_at: node.updatedAt,
+  object: 'node.status',
+  cluster_name: node.name,
+  node_id: node.id,
+  status: node.status,
+  last_error: node.lastError,
+  endpoint: node.endpoint || null,
+  models: node.models,
+  provider: node.provider,
+  region: node.region,
+  gpu: node.gpu,
+  launched_by_cic: launch !== null,
+  attempts: launch?.attempts ?? 0,
+  spec: launch?.spec ?? null,
+  created_at: node.createdAt,
+  updated_at: node.updatedAt,
 })
 
 /** `cic-<gpu>-<8 hex>`: valid as a SkyPilot cluster name on every cloud (short, starts with a letter, ends alphanumeric). */
 export function newClusterName(gpu: string): string {
-  const slug = gpu.toLowerCase().replace(/[^a-z0-9]+/g, '-').slice(0, 16).replace(/^-+|-+$/g, '')
+  const slug = gpu
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .slice(0, 16)
+    .replace(/^-+|-+$/g, '')
   return `cic-${slug || 'gpu'}-${crypto.randomUUID().replaceAll('-', '').slice(0, 8)}`
 }
 
@@ -35,8 +50,18 @@ export async function launchNode(env: Env, db: Db, spec: NodeLaunchSpec, by: Act
   const now = Date.now()
   const clusterName = newClusterName(spec.gpu)
   const node: NodeRow = {
-    id: newId('node'), name: clusterName, endpoint: '', models: [spec.model], status: 'queued', provider: spec.provider,
-    region: spec.region ?? null, gpu: `${spec.gpu}:${spec.gpu_count}`, apiKeyCiphertext: null, lastError: null, createdAt: now, updatedAt: null,
+    id: newId('node'),
+    name: clusterName,
+    endpoint: '',
+    models: [spec.model],
+    status: 'queued',
+    provider: spec.provider,
+    region: spec.region ?? null,
+    gpu: `${spec.gpu}:${spec.gpu_count}`,
+    apiKeyCiphertext: null,
+    lastError: null,
+    createdAt: now,
+    updatedAt: null,
   }
   const launch: NodeLaunchRow = { clusterName, nodeId: node.id, spec, registerTokenHash: null, attempts: 0, createdAt: now, updatedAt: null }
   await db.batch([
@@ -53,7 +78,10 @@ export async function launchNode(env: Env, db: Db, spec: NodeLaunchSpec, by: Act
     countDependencyFailure('queue')
     const failed = await transitionNode(db, clusterName, { type: 'runner', status: 'failed' }, { lastError: 'The launch could not be queued; relaunch it.' })
     if (failed?.applied) await auditTransition(db, by, 'node.launch_enqueue_failed', failed)
-    throw new ApiError('upstream_unavailable', 'The launch could not be queued. The node is marked failed; relaunch it.', { code: 'queue_unavailable', headers: jitteredRetryAfter(5) })
+    throw new ApiError('upstream_unavailable', 'The launch could not be queued. The node is marked failed; relaunch it.', {
+      code: 'queue_unavailable',
+      headers: jitteredRetryAfter(5),
+    })
   }
   await watchLaunch(env, node.id)
   return { node, launch }
@@ -75,7 +103,9 @@ async function requireLaunched(db: Db, clusterName: string): Promise<LaunchedNod
   const found = await findNodeByName(db, clusterName)
   if (!found) throw new ApiError('not_found', `No node named '${clusterName}'.`, { code: 'node_not_found', param: 'cluster_name' })
   if (!found.launch) {
-    throw new ApiError('conflict', `Node '${clusterName}' was registered by hand, not launched by CIC; remove it with DELETE /admin/nodes/${found.node.id}.`, { code: 'node_not_launched' })
+    throw new ApiError('conflict', `Node '${clusterName}' was registered by hand, not launched by CIC; remove it with DELETE /admin/nodes/${found.node.id}.`, {
+      code: 'node_not_launched',
+    })
   }
   return { node: found.node, launch: found.launch }
 }
@@ -95,7 +125,10 @@ export async function terminateNode(env: Env, db: Db, clusterName: string, by: A
     await monitorOf(env, node.id).requestTermination(node.id, message)
   } catch (err) {
     log.error('node_terminate_handoff_failed', { clusterName, error: String(err) })
-    throw new ApiError('upstream_unavailable', 'The node is draining but its terminate could not be scheduled; repeat the request.', { code: 'terminate_not_scheduled', headers: { 'retry-after': '5' } })
+    throw new ApiError('upstream_unavailable', 'The node is draining but its terminate could not be scheduled; repeat the request.', {
+      code: 'terminate_not_scheduled',
+      headers: { 'retry-after': '5' },
+    })
   }
   return result
 }
@@ -104,7 +137,11 @@ export async function terminateNode(env: Env, db: Db, clusterName: string, by: A
 export async function assertNodeRemovable(db: Db, node: NodeRow): Promise<void> {
   const found = await findNodeByName(db, node.name)
   if (found?.launch && found.node.status !== 'terminated' && found.node.status !== 'failed') {
-    throw new ApiError('conflict', `Node '${node.name}' was launched by CIC and is ${found.node.status}; terminate it first (POST /admin/nodes/${node.name}/terminate).`, { code: 'node_still_launched' })
+    throw new ApiError(
+      'conflict',
+      `Node '${node.name}' was launched by CIC and is ${found.node.status}; terminate it first (POST /admin/nodes/${node.name}/terminate).`,
+      { code: 'node_still_launched' },
+    )
   }
 }
 
@@ -114,11 +151,19 @@ export async function relaunchNode(env: Env, db: Db, clusterName: string, by: Ac
   // A spec stored before a launch rule existed (vllm_args allowlist, providers) is refused as a new launch would be.
   const refused = launchPolicyProblem(launch.spec)
   if (refused) {
-    throw new ApiError('invalid_request', `Node '${clusterName}' cannot be relaunched with its spec: ${refused.param}: ${refused.message}. Launch a new node instead.`, { code: 'invalid_launch_spec', param: refused.param })
+    throw new ApiError(
+      'invalid_request',
+      `Node '${clusterName}' cannot be relaunched with its spec: ${refused.param}: ${refused.message}. Launch a new node instead.`,
+      { code: 'invalid_launch_spec', param: refused.param },
+    )
   }
   const result = await transitionNode(db, clusterName, { type: 'relaunch_requested' }, { lastError: null })
   if (!result?.applied) {
-    throw new ApiError('conflict', `Node '${clusterName}' is ${result?.node.status ?? node.status}; only failed or terminated nodes can be relaunched (terminate it first).`, { code: 'node_not_relaunchable' })
+    throw new ApiError(
+      'conflict',
+      `Node '${clusterName}' is ${result?.node.status ?? node.status}; only failed or terminated nodes can be relaunched (terminate it first).`,
+      { code: 'node_not_relaunchable' },
+    )
   }
   // The previous attempt's registration token dies here (a node failed by its monitor still had one): only the
   // token minted for the new attempt can register the node.
@@ -130,9 +175,17 @@ export async function relaunchNode(env: Env, db: Db, clusterName: string, by: Ac
   } catch (err) {
     log.error('node_relaunch_enqueue_failed', { clusterName, error: String(err) })
     countDependencyFailure('queue')
-    const failed = await transitionNode(db, clusterName, { type: 'runner', status: 'failed' }, { lastError: 'The relaunch could not be queued; relaunch it again.' })
+    const failed = await transitionNode(
+      db,
+      clusterName,
+      { type: 'runner', status: 'failed' },
+      { lastError: 'The relaunch could not be queued; relaunch it again.' },
+    )
     if (failed?.applied) await auditTransition(db, by, 'node.relaunch_enqueue_failed', failed)
-    throw new ApiError('upstream_unavailable', 'The relaunch could not be queued; repeat the request.', { code: 'queue_unavailable', headers: jitteredRetryAfter(5) })
+    throw new ApiError('upstream_unavailable', 'The relaunch could not be queued; repeat the request.', {
+      code: 'queue_unavailable',
+      headers: jitteredRetryAfter(5),
+    })
   }
   await watchLaunch(env, node.id)
   return result

@@ -52,15 +52,25 @@ export const jobId = (m: NodeOpMessage) => `job:${m.op}:${m.cluster_name}:${m.re
 export function deadLetterRow(msg: Pick<Message<unknown>, 'id' | 'body' | 'attempts'>, now: number): NewDeadLetter {
   const parsed = nodeOpMessageSchema.safeParse(msg.body)
   const common = {
-    messageId: msg.id, body: bodyText(msg.body), attempts: msg.attempts, firstSeenAt: now, lastSeenAt: now, status: 'pending' as const,
+    messageId: msg.id,
+    body: bodyText(msg.body),
+    attempts: msg.attempts,
+    firstSeenAt: now,
+    lastSeenAt: now,
+    status: 'pending' as const,
   }
   if (parsed.success) {
     const job = parsed.data
     return { ...common, id: jobId(job), op: job.op, clusterName: job.cluster_name, nodeId: job.node_id, reason: 'retries_exhausted', error: null }
   }
   return {
-    ...common, id: `msg:${msg.id}`, op: stringField(msg.body, 'op'), clusterName: stringField(msg.body, 'cluster_name'),
-    nodeId: stringField(msg.body, 'node_id'), reason: 'schema', error: z.prettifyError(parsed.error).slice(0, 2000),
+    ...common,
+    id: `msg:${msg.id}`,
+    op: stringField(msg.body, 'op'),
+    clusterName: stringField(msg.body, 'cluster_name'),
+    nodeId: stringField(msg.body, 'node_id'),
+    reason: 'schema',
+    error: z.prettifyError(parsed.error).slice(0, 2000),
   }
 }
 
@@ -74,21 +84,30 @@ export async function storeNodeOpDeadLetters(batch: MessageBatch<unknown>, env: 
   const statements = batch.messages.map((msg) => {
     const row = deadLetterRow(msg, now)
     log.error('node_ops_dead_letter', {
-      id: row.id, messageId: msg.id, op: row.op, cluster: row.clusterName, nodeId: row.nodeId, reason: row.reason, attempts: msg.attempts,
+      id: row.id,
+      messageId: msg.id,
+      op: row.op,
+      cluster: row.clusterName,
+      nodeId: row.nodeId,
+      reason: row.reason,
+      attempts: msg.attempts,
     })
     const isNewMessage = sql`${t.messageId} <> excluded.message_id`
-    return db.insert(t).values(row).onConflictDoUpdate({
-      target: t.id,
-      // SQLite evaluates every SET expression against the row before the update, whatever their order.
-      set: {
-        lastSeenAt: now,
-        messageId: sql`excluded.message_id`,
-        // max(): deliveries of one message can be handled out of order.
-        attempts: sql`CASE WHEN ${isNewMessage} THEN excluded.attempts ELSE max(${t.attempts}, excluded.attempts) END`,
-        status: sql`CASE WHEN ${isNewMessage} THEN 'pending' ELSE ${t.status} END`,
-        replayError: sql`CASE WHEN ${t.status} = 'replayed' AND ${isNewMessage} THEN 'dead-lettered again after a replay' ELSE ${t.replayError} END`,
-      },
-    })
+    return db
+      .insert(t)
+      .values(row)
+      .onConflictDoUpdate({
+        target: t.id,
+        // SQLite evaluates every SET expression against the row before the update, whatever their order.
+        set: {
+          lastSeenAt: now,
+          messageId: sql`excluded.message_id`,
+          // max(): deliveries of one message can be handled out of order.
+          attempts: sql`CASE WHEN ${isNewMessage} THEN excluded.attempts ELSE max(${t.attempts}, excluded.attempts) END`,
+          status: sql`CASE WHEN ${isNewMessage} THEN 'pending' ELSE ${t.status} END`,
+          replayError: sql`CASE WHEN ${t.status} = 'replayed' AND ${isNewMessage} THEN 'dead-lettered again after a replay' ELSE ${t.replayError} END`,
+        },
+      })
   })
   const [first, ...rest] = statements
   if (!first) return
@@ -107,9 +126,13 @@ export type DeadLetterFilter = { status?: NodeOpsDeadLetterRow['status'] | undef
 
 /** Oldest first: the order in which they should be looked at. */
 export function listNodeOpDeadLetters(db: Db, filter: DeadLetterFilter) {
-  return db.select().from(t)
+  return db
+    .select()
+    .from(t)
     .where(filter.status ? eq(t.status, filter.status) : undefined)
-    .orderBy(asc(t.firstSeenAt), asc(t.id)).limit(filter.limit).all()
+    .orderBy(asc(t.firstSeenAt), asc(t.id))
+    .limit(filter.limit)
+    .all()
 }
 
 const parseJson = (text: string): unknown => {
@@ -121,9 +144,22 @@ const parseJson = (text: string): unknown => {
 }
 
 export const nodeOpDeadLetterView = (r: NodeOpsDeadLetterRow) => ({
-  object: 'node_ops_dead_letter', id: r.id, message_id: r.messageId, op: r.op, cluster_name: r.clusterName, node_id: r.nodeId,
-  reason: r.reason, error: r.error, body: parseJson(r.body), attempts: r.attempts, first_seen_at: r.firstSeenAt,
-  last_seen_at: r.lastSeenAt, status: r.status, replays: r.replays, replayed_at: r.replayedAt, replay_error: r.replayError,
+  object: 'node_ops_dead_letter',
+  id: r.id,
+  message_id: r.messageId,
+  op: r.op,
+  cluster_name: r.clusterName,
+  node_id: r.nodeId,
+  reason: r.reason,
+  error: r.error,
+  body: parseJson(r.body),
+  attempts: r.attempts,
+  first_seen_at: r.firstSeenAt,
+  last_seen_at: r.lastSeenAt,
+  status: r.status,
+  replays: r.replays,
+  replayed_at: r.replayedAt,
+  replay_error: r.replayError,
 })
 
 /** The job a row carries, checked against today's schema (a deploy may have changed it). */
@@ -174,7 +210,12 @@ function sendGroups(jobs: { id: string; job: NodeOpMessage }[]): { id: string; j
 async function claim(db: Db, ids: string[], claimedAt: number): Promise<Set<string>> {
   const free = sql`(${t.claimedAt} IS NULL OR ${t.claimedAt} < ${claimedAt - CLAIM_LEASE_MS})`
   const statements = chunks(ids, IDS_PER_STATEMENT).map((part) =>
-    db.update(t).set({ claimedAt }).where(and(inArray(t.id, part), eq(t.status, 'pending'), free)).returning({ id: t.id }))
+    db
+      .update(t)
+      .set({ claimedAt })
+      .where(and(inArray(t.id, part), eq(t.status, 'pending'), free))
+      .returning({ id: t.id }),
+  )
   const [first, ...rest] = statements
   if (!first) return new Set()
   const results = await db.batch([first, ...rest])
@@ -212,9 +253,14 @@ export async function replayNodeOpDeadLetters(env: Env, request: ReplayRequest, 
   const db = createDb(env.DB)
   const rows = request.ids
     ? await db.select().from(t).where(inArray(t.id, request.ids)).all()
-    // A schema reject can never be sent: left out, so that it cannot take the place of a job that can.
-    : await db.select().from(t).where(and(eq(t.status, 'pending'), eq(t.reason, 'retries_exhausted')))
-      .orderBy(asc(t.firstSeenAt), asc(t.id)).limit(request.limit).all()
+    : // A schema reject can never be sent: left out, so that it cannot take the place of a job that can.
+      await db
+        .select()
+        .from(t)
+        .where(and(eq(t.status, 'pending'), eq(t.reason, 'retries_exhausted')))
+        .orderBy(asc(t.firstSeenAt), asc(t.id))
+        .limit(request.limit)
+        .all()
   const found = new Set(rows.map((r) => r.id))
   const candidates: { id: string; job: NodeOpMessage }[] = []
   const invalid: { id: string; error: string }[] = []
@@ -222,7 +268,7 @@ export async function replayNodeOpDeadLetters(env: Env, request: ReplayRequest, 
   const discarded: string[] = []
   for (const row of rows) {
     if (row.status !== 'pending') {
-      (row.status === 'replayed' ? alreadyReplayed : discarded).push(row.id)
+      ;(row.status === 'replayed' ? alreadyReplayed : discarded).push(row.id)
       continue
     }
     const read = jobOf(row)
@@ -231,26 +277,48 @@ export async function replayNodeOpDeadLetters(env: Env, request: ReplayRequest, 
   }
 
   const claimedAt = Date.now()
-  const held = await claim(db, candidates.map((c) => c.id), claimedAt)
-  const { sent, failed, error } = await send(env, candidates.filter((c) => held.has(c.id)))
+  const held = await claim(
+    db,
+    candidates.map((c) => c.id),
+    claimedAt,
+  )
+  const { sent, failed, error } = await send(
+    env,
+    candidates.filter((c) => held.has(c.id)),
+  )
   const now = Date.now()
   const mine = and(eq(t.claimedAt, claimedAt), eq(t.status, 'pending'))
   const marks = [
-    ...chunks(sent, IDS_PER_STATEMENT).map((part) => db.update(t)
-      .set({ status: 'replayed', replayedAt: now, claimedAt: null, replays: sql`${t.replays} + 1`, replayError: null })
-      .where(and(inArray(t.id, part), mine))),
-    ...chunks(failed, IDS_PER_STATEMENT).map((part) => db.update(t)
-      .set({ claimedAt: null, replayError: `node-ops refused the replay: ${error ?? ''}`.slice(0, 1000) })
-      .where(and(inArray(t.id, part), mine))),
+    ...chunks(sent, IDS_PER_STATEMENT).map((part) =>
+      db
+        .update(t)
+        .set({ status: 'replayed', replayedAt: now, claimedAt: null, replays: sql`${t.replays} + 1`, replayError: null })
+        .where(and(inArray(t.id, part), mine)),
+    ),
+    ...chunks(failed, IDS_PER_STATEMENT).map((part) =>
+      db
+        .update(t)
+        .set({ claimedAt: null, replayError: `node-ops refused the replay: ${error ?? ''}`.slice(0, 1000) })
+        .where(and(inArray(t.id, part), mine)),
+    ),
     ...invalid.map((i) => db.update(t).set({ replayError: i.error }).where(eq(t.id, i.id))),
   ]
   const report: ReplayReport = {
-    object: 'node_ops_dead_letter_replay', replayed: sent.length, ids: sent, already_replayed: alreadyReplayed, discarded,
-    busy: candidates.filter((c) => !held.has(c.id)).map((c) => c.id), invalid, not_found: (request.ids ?? []).filter((id) => !found.has(id)),
+    object: 'node_ops_dead_letter_replay',
+    replayed: sent.length,
+    ids: sent,
+    already_replayed: alreadyReplayed,
+    discarded,
+    busy: candidates.filter((c) => !held.has(c.id)).map((c) => c.id),
+    invalid,
+    not_found: (request.ids ?? []).filter((id) => !found.has(id)),
   }
   if (rows.length > 0) {
     const audit = auditStatement(db, {
-      ...by, action: 'nodes.dead_letters.replay', target: 'node_ops_dead_letters', after: { ...report, send_failed: failed },
+      ...by,
+      action: 'nodes.dead_letters.replay',
+      target: 'node_ops_dead_letters',
+      after: { ...report, send_failed: failed },
     })
     // Sent but not marked (this batch failed): the rows stay pending and may be sent again after the lease; the
     // runner's idempotency makes that second send harmless, while a lost terminate would not be.
@@ -259,8 +327,11 @@ export async function replayNodeOpDeadLetters(env: Env, request: ReplayRequest, 
   log.info('node_ops_dead_letters_replayed', { replayed: sent.length, failed: failed.length, invalid: invalid.length })
   if (failed.length > 0) {
     log.error('node_ops_dead_letter_replay_send_failed', { failed: failed.length, error })
-    throw new ApiError('upstream_unavailable', `node-ops refused ${failed.length} of ${held.size} jobs (${sent.length} sent); they stay pending, repeat the replay.`,
-      { code: 'queue_unavailable', headers: { 'retry-after': '5' } })
+    throw new ApiError(
+      'upstream_unavailable',
+      `node-ops refused ${failed.length} of ${held.size} jobs (${sent.length} sent); they stay pending, repeat the replay.`,
+      { code: 'queue_unavailable', headers: { 'retry-after': '5' } },
+    )
   }
   return report
 }
@@ -279,14 +350,21 @@ export async function discardNodeOpDeadLetters(env: Env, ids: string[], by: Pick
   const discarded = rows.filter(isFree).map((r) => r.id)
   const found = new Set(rows.map((r) => r.id))
   const report: DiscardReport = {
-    object: 'node_ops_dead_letter_discard', discarded, not_pending: rows.filter((r) => !isFree(r)).map((r) => r.id),
+    object: 'node_ops_dead_letter_discard',
+    discarded,
+    not_pending: rows.filter((r) => !isFree(r)).map((r) => r.id),
     not_found: ids.filter((id) => !found.has(id)),
   }
   if (discarded.length === 0) return report
   const free = sql`(${t.claimedAt} IS NULL OR ${t.claimedAt} < ${now - CLAIM_LEASE_MS})`
   await db.batch([
     auditStatement(db, { ...by, action: 'nodes.dead_letters.discard', target: 'node_ops_dead_letters', after: report }),
-    ...chunks(discarded, IDS_PER_STATEMENT).map((part) => db.update(t).set({ status: 'discarded' }).where(and(inArray(t.id, part), eq(t.status, 'pending'), free))),
+    ...chunks(discarded, IDS_PER_STATEMENT).map((part) =>
+      db
+        .update(t)
+        .set({ status: 'discarded' })
+        .where(and(inArray(t.id, part), eq(t.status, 'pending'), free)),
+    ),
   ])
   log.warn('node_ops_dead_letters_discarded', { discarded: discarded.length })
   return report

@@ -21,7 +21,12 @@ export const REGISTER_TOKEN_FORMAT = /^cicreg_[A-Za-z0-9_-]{43}$/
 /** Statuses in which this launch attempt has registered already (its endpoint is the one routed to). */
 const REGISTERED = new Set(['warming', 'ready'])
 
-export async function registerLaunchedNode(db: Db, registration: NodeRegistration, presentedToken: string, requestId: string | null = null): Promise<LaunchedNode> {
+export async function registerLaunchedNode(
+  db: Db,
+  registration: NodeRegistration,
+  presentedToken: string,
+  requestId: string | null = null,
+): Promise<LaunchedNode> {
   const found = await findNodeByName(db, registration.cluster_name)
   const hash = found?.launch?.registerTokenHash
   if (!found?.launch || !hash || !presentedToken || !(await digestMatches(presentedToken, hash))) throw badRegistrationToken()
@@ -29,7 +34,10 @@ export async function registerLaunchedNode(db: Db, registration: NodeRegistratio
   if (REGISTERED.has(found.node.status)) {
     // A retried curl (its answer was lost) is answered as before; only the first endpoint of an attempt counts.
     if (found.node.endpoint === endpoint) return found
-    throw new ApiError('conflict', `Node '${registration.cluster_name}' is already registered at another endpoint.`, { code: 'node_already_registered', param: 'endpoint' })
+    throw new ApiError('conflict', `Node '${registration.cluster_name}' is already registered at another endpoint.`, {
+      code: 'node_already_registered',
+      param: 'endpoint',
+    })
   }
   const model = found.launch.spec.model
   if (registration.models.some((m) => m !== model)) {
@@ -41,8 +49,12 @@ export async function registerLaunchedNode(db: Db, registration: NodeRegistratio
     throw new ApiError('conflict', `Node '${registration.cluster_name}' is ${result.node.status} and cannot register.`, { code: 'node_not_registrable' })
   }
   await auditStatement(db, {
-    actor: 'node', action: 'node.self_register', target: result.node.id, requestId: requestId ?? undefined,
-    before: { status: result.from }, after: { status: result.node.status, endpoint: result.node.endpoint, models: result.node.models },
+    actor: 'node',
+    action: 'node.self_register',
+    target: result.node.id,
+    requestId: requestId ?? undefined,
+    before: { status: result.from },
+    after: { status: result.node.status, endpoint: result.node.endpoint, models: result.node.models },
   }).run()
   return result
 }

@@ -19,10 +19,15 @@ const auditIfChanged = (db: D1Database, nodeId: string, audit: StatusAudit, now:
 
 /** Moves the node from `from` to `to`; false when its status was no longer `from`. `lastError` null keeps the old one. */
 export async function casNodeStatus(
-  db: D1Database, nodeId: string, change: { from: string; to: NodeStatus; lastError?: string | null }, audit: StatusAudit, now: number,
+  db: D1Database,
+  nodeId: string,
+  change: { from: string; to: NodeStatus; lastError?: string | null },
+  audit: StatusAudit,
+  now: number,
 ): Promise<boolean> {
   const [update] = await db.batch([
-    db.prepare('UPDATE nodes SET status = ?, last_error = coalesce(?, last_error), updated_at = ? WHERE id = ? AND status = ?')
+    db
+      .prepare('UPDATE nodes SET status = ?, last_error = coalesce(?, last_error), updated_at = ? WHERE id = ? AND status = ?')
       .bind(change.to, change.lastError ?? null, now, nodeId, change.from),
     auditIfChanged(db, nodeId, audit, now),
   ])

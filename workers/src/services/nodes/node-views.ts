@@ -4,9 +4,19 @@ import type { NodeRow } from '../../db/schema.ts'
 import type { NodeSnapshot } from './node-monitor-client.ts'
 
 export const nodeView = (n: NodeRow) => ({
-  id: n.id, object: 'node', name: n.name, endpoint: n.endpoint, models: n.models, status: n.status,
-  provider: n.provider, region: n.region, gpu: n.gpu, has_api_key: n.apiKeyCiphertext !== null,
-  last_error: n.lastError, created_at: n.createdAt, updated_at: n.updatedAt,
+  id: n.id,
+  object: 'node',
+  name: n.name,
+  endpoint: n.endpoint,
+  models: n.models,
+  status: n.status,
+  provider: n.provider,
+  region: n.region,
+  gpu: n.gpu,
+  has_api_key: n.apiKeyCiphertext !== null,
+  last_error: n.lastError,
+  created_at: n.createdAt,
+  updated_at: n.updatedAt,
 })
 
 /** The most recent error anyone saw for the node: a request's (breaker) or a health check's. */
@@ -27,13 +37,22 @@ export function nodeDetailView(row: NodeRow, s: NodeSnapshot) {
     last_error_at: error.at,
     removing: s.removal !== null,
     breaker: {
-      state: s.breaker.phase, since: s.breaker.since, consecutive_failures: s.breaker.consecutiveFailures,
-      retry_at: s.breaker.retryAt, probes_in_flight: s.breaker.probeLeases.length,
-      failure_threshold: s.breakerConfig.failureThreshold, cooldown_ms: s.breakerConfig.cooldownMs, half_open_probes: s.breakerConfig.halfOpenProbes,
+      state: s.breaker.phase,
+      since: s.breaker.since,
+      consecutive_failures: s.breaker.consecutiveFailures,
+      retry_at: s.breaker.retryAt,
+      probes_in_flight: s.breaker.probeLeases.length,
+      failure_threshold: s.breakerConfig.failureThreshold,
+      cooldown_ms: s.breakerConfig.cooldownMs,
+      half_open_probes: s.breakerConfig.halfOpenProbes,
     },
     health: {
-      state: s.health.state, since: s.health.since, consecutive_failures: s.health.consecutiveFailures,
-      last_check_at: s.health.lastCheckAt, last_ok_at: s.health.lastOkAt, last_error: s.health.lastError,
+      state: s.health.state,
+      since: s.health.since,
+      consecutive_failures: s.health.consecutiveFailures,
+      last_check_at: s.health.lastCheckAt,
+      last_ok_at: s.health.lastOkAt,
+      last_error: s.health.lastError,
     },
     // The node's own gauges (vLLM /metrics), across every gateway isolate; null when it exposes none.
     in_flight: s.load?.running ?? null,

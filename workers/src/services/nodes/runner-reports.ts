@@ -27,14 +27,21 @@ export async function applyRunnerReport(db: Db, clusterName: string, report: Run
   // After the compare-and-set that succeeded (as node-launches.ts does), so a lost race writes no audit row.
   if (result.applied) {
     await auditStatement(db, {
-      actor: 'runner', action: 'node.runner_report', target: result.node.id, requestId: requestId ?? undefined,
-      before: { status: result.from }, after: { status: result.node.status, ...(report.error !== undefined ? { error: report.error } : {}) },
+      actor: 'runner',
+      action: 'node.runner_report',
+      target: result.node.id,
+      requestId: requestId ?? undefined,
+      before: { status: result.from },
+      after: { status: result.node.status, ...(report.error !== undefined ? { error: report.error } : {}) },
     }).run()
   }
   if (result.applied && report.status === 'launching' && result.from !== 'launching') await updateLaunch(db, clusterName, { addAttempt: true })
   if (result.applied && (report.status === 'terminated' || report.status === 'failed')) await updateLaunch(db, clusterName, { registerTokenHash: null })
   return {
-    cluster_name: result.node.name, node_id: result.node.id, status: result.node.status as RunnerStatusResult['status'], applied: result.applied,
+    cluster_name: result.node.name,
+    node_id: result.node.id,
+    status: result.node.status as RunnerStatusResult['status'],
+    applied: result.applied,
     previous_status: result.from as RunnerStatusResult['previous_status'],
   }
 }

@@ -32,7 +32,11 @@ export function usageBoundOf(endpoint: UsageEvent['endpoint'], body: InferenceRe
 export function clampUsage<T extends Pick<UsageEvent, 'promptTokens' | 'completionTokens'>>(tokens: T, bound: UsageBound): { tokens: T; isClamped: boolean } {
   if (tokens.promptTokens <= bound.promptTokens && tokens.completionTokens <= bound.completionTokens) return { tokens, isClamped: false }
   return {
-    tokens: { ...tokens, promptTokens: Math.min(tokens.promptTokens, bound.promptTokens), completionTokens: Math.min(tokens.completionTokens, bound.completionTokens) },
+    tokens: {
+      ...tokens,
+      promptTokens: Math.min(tokens.promptTokens, bound.promptTokens),
+      completionTokens: Math.min(tokens.completionTokens, bound.completionTokens),
+    },
     isClamped: true,
   }
 }

@@ -68,16 +68,27 @@ function recorder(input: ForwardInput) {
     const { tokens: fields, isClamped } = clampUsage(reported, bound)
     if (isClamped) {
       log.warn('usage_clamped', {
-        node_id: node.id, model: input.body.model, usage_source: reported.usageSource,
+        node_id: node.id,
+        model: input.body.model,
+        usage_source: reported.usageSource,
         reported: { prompt_tokens: reported.promptTokens, completion_tokens: reported.completionTokens },
         bound: { prompt_tokens: bound.promptTokens, completion_tokens: bound.completionTokens },
       })
     }
-    input.waitUntil(input.recordUsage({
-      requestId: input.requestId, tenantId: input.identity.tenantId, keyId: input.identity.keyId, model: input.body.model,
-      nodeId: node.id, endpoint: input.endpoint, ...fields, ...(isClamped ? { usageClamped: true } : {}),
-      latencyMs: Math.round(performance.now() - input.startedAt), createdAt: Date.now(),
-    }))
+    input.waitUntil(
+      input.recordUsage({
+        requestId: input.requestId,
+        tenantId: input.identity.tenantId,
+        keyId: input.identity.keyId,
+        model: input.body.model,
+        nodeId: node.id,
+        endpoint: input.endpoint,
+        ...fields,
+        ...(isClamped ? { usageClamped: true } : {}),
+        latencyMs: Math.round(performance.now() - input.startedAt),
+        createdAt: Date.now(),
+      }),
+    )
   }
 }
 
@@ -85,8 +96,14 @@ function recorder(input: ForwardInput) {
 function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
   return new Promise((resolve) => {
     if (signal.aborted) return resolve(false)
-    const onAbort = () => { clearTimeout(timer); resolve(false) }
-    const timer = setTimeout(() => { signal.removeEventListener('abort', onAbort); resolve(true) }, ms)
+    const onAbort = () => {
+      clearTimeout(timer)
+      resolve(false)
+    }
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort)
+      resolve(true)
+    }, ms)
     signal.addEventListener('abort', onAbort, { once: true })
   })
 }
@@ -109,7 +126,8 @@ export async function forwardInference(input: ForwardInput): Promise<Response> {
   let failure: { error: ApiError; fromNode: boolean } | null = null
   /** Records the last failure against the last node reached, and returns the error to throw. */
   const giveUp = (last: { error: ApiError; fromNode: boolean }): ApiError => {
-    if (reached) record(reached, { ...NO_TOKENS, outcome: 'upstream_error', httpStatus: last.error.status, usageSource: last.fromNode ? 'node' : 'gateway_count' })
+    if (reached)
+      record(reached, { ...NO_TOKENS, outcome: 'upstream_error', httpStatus: last.error.status, usageSource: last.fromNode ? 'node' : 'gateway_count' })
     return last.error
   }
   const clientGone = (node: RoutableNode | null): Response => {
@@ -129,12 +147,18 @@ export async function forwardInference(input: ForwardInput): Promise<Response> {
     avoid.add(node.id)
     const remaining = Math.max(1, deadline - performance.now())
     const release = holdNodeSlot(node.id)
-    const result = await input.timing.upstream(attemptUpstream({
-      url: node.endpoint + UPSTREAM_PATHS[input.endpoint], headers: upstreamHeaders(node, input.requestId), body: payload, isStream,
-      clientSignal: input.clientSignal,
-      connectTimeoutMs: Math.min(input.timeouts.connectMs, remaining), firstByteTimeoutMs: Math.min(input.timeouts.firstByteMs, remaining),
-      requestTimeoutMs: input.timeouts.requestMs,
-    }))
+    const result = await input.timing.upstream(
+      attemptUpstream({
+        url: node.endpoint + UPSTREAM_PATHS[input.endpoint],
+        headers: upstreamHeaders(node, input.requestId),
+        body: payload,
+        isStream,
+        clientSignal: input.clientSignal,
+        connectTimeoutMs: Math.min(input.timeouts.connectMs, remaining),
+        firstByteTimeoutMs: Math.min(input.timeouts.firstByteMs, remaining),
+        requestTimeoutMs: input.timeouts.requestMs,
+      }),
+    )
     if (result.kind === 'stream') return relayStream(input, node, isProbe, result, release, streamOptions, record)
     release()
     if (result.kind === 'json') {
@@ -149,7 +173,8 @@ export async function forwardInference(input: ForwardInput): Promise<Response> {
     }
 
     const refitted = isRefitted ? null : refitAfter(result, input)
-    if (refitted) { // our cap, not the client, overflowed the model's context: sent again, once, fitted
+    if (refitted) {
+      // our cap, not the client, overflowed the model's context: sent again, once, fitted
       input.reportOutcome(node.id, { ok: true, isProbe }) // it answered: it works
       avoid.delete(node.id) // the same node may take it: its context is the one we now fit
       payload = serialize(refitted)
@@ -159,7 +184,8 @@ export async function forwardInference(input: ForwardInput): Promise<Response> {
     const verdict = classifyFailure(result, isProbe)
     countUpstreamError(node.id, result.kind === 'node_error' ? httpErrorKind(result.status) : result.failure)
     if (verdict.isNodeFault) input.reportOutcome(node.id, { ok: false, isProbe, error: verdict.error.message })
-    else if (result.kind === 'node_error') input.reportOutcome(node.id, { ok: true, isProbe }) // it answered: it works
+    else if (result.kind === 'node_error')
+      input.reportOutcome(node.id, { ok: true, isProbe }) // it answered: it works
     else if (isProbe) input.releaseProbe(node.id) // a slow answer says nothing either way about the node's health
     const current = { error: verdict.error, fromNode: result.kind === 'node_error' }
     failure = current
@@ -180,8 +206,13 @@ function refitAfter(result: Extract<AttemptResult, { kind: 'node_error' | 'faile
 }
 
 function relayStream(
-  input: ForwardInput, node: RoutableNode, isProbe: boolean, result: Extract<AttemptResult, { kind: 'stream' }>,
-  release: () => void, streamOptions: StreamOptions | null, record: ReturnType<typeof recorder>,
+  input: ForwardInput,
+  node: RoutableNode,
+  isProbe: boolean,
+  result: Extract<AttemptResult, { kind: 'stream' }>,
+  release: () => void,
+  streamOptions: StreamOptions | null,
+  record: ReturnType<typeof recorder>,
 ): Response {
   // A probe proves the node answers as soon as its first byte arrives: the breaker can close now, not when
   // a long stream ends. A later break then counts like any other request's.
@@ -194,18 +225,22 @@ function relayStream(
     abortUpstream: result.abortUpstream,
   })
   input.timing.streamUntil(relay.done)
-  input.waitUntil(relay.done.then((s) => {
-    release()
-    result.detach()
-    const isBroken = s.outcome === 'upstream_broken'
-    if (isBroken) countUpstreamError(node.id, 'stream_broken')
-    if (isBroken) input.reportOutcome(node.id, { ok: false, isProbe: false, error: 'the stream broke mid-way' })
-    else if (!isProbe) input.reportOutcome(node.id, { ok: true, isProbe: false })
-    record(node, {
-      ...tokensOf(s.usage, input.endpoint, input.body, { textBytes: s.countedTextBytes, pieces: s.countedCompletionTokens }),
-      outcome: s.outcome, httpStatus: 200, ttftMs: s.firstEventAt === null ? null : Math.round(s.firstEventAt - input.startedAt),
-    })
-  }))
+  input.waitUntil(
+    relay.done.then((s) => {
+      release()
+      result.detach()
+      const isBroken = s.outcome === 'upstream_broken'
+      if (isBroken) countUpstreamError(node.id, 'stream_broken')
+      if (isBroken) input.reportOutcome(node.id, { ok: false, isProbe: false, error: 'the stream broke mid-way' })
+      else if (!isProbe) input.reportOutcome(node.id, { ok: true, isProbe: false })
+      record(node, {
+        ...tokensOf(s.usage, input.endpoint, input.body, { textBytes: s.countedTextBytes, pieces: s.countedCompletionTokens }),
+        outcome: s.outcome,
+        httpStatus: 200,
+        ttftMs: s.firstEventAt === null ? null : Math.round(s.firstEventAt - input.startedAt),
+      })
+    }),
+  )
   return new Response(relay.body, {
     status: 200,
     headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' }, // x-request-id: middleware/request-id.ts

@@ -6,10 +6,15 @@ const NOW = 1_000_000
 const MAX_AGE = 15_000
 const node = (id: string): RoutableNode => ({ id, name: id, endpoint: `http://${id}`, models: ['m'], status: 'ready', apiKey: null })
 const cand = (id: string, inFlight: number, load?: Partial<NonNullable<Candidate['load']>>): Candidate => ({
-  node: node(id), inFlight, load: load ? { waiting: 0, running: 0, kvCacheUsage: 0, scrapedAt: NOW, ...load } : null,
+  node: node(id),
+  inFlight,
+  load: load ? { waiting: 0, running: 0, kvCacheUsage: 0, scrapedAt: NOW, ...load } : null,
 })
 /** A deterministic "random" that replays a sequence. */
-const seq = (...values: number[]) => { let i = 0; return () => values[i++ % values.length] as number }
+const seq = (...values: number[]) => {
+  let i = 0
+  return () => values[i++ % values.length] as number
+}
 
 describe('loadScore', () => {
   it('adds queue depth and KV pressure to requests in flight', () => {

@@ -79,7 +79,10 @@ export function chooseByAffinity(candidates: Candidate[], key: string): Candidat
   let bestWeight = -1
   for (const c of candidates) {
     const weight = hash32(`${key}\u0000${c.node.id}`)
-    if (weight > bestWeight) { best = c; bestWeight = weight }
+    if (weight > bestWeight) {
+      best = c
+      bestWeight = weight
+    }
   }
   return best
 }

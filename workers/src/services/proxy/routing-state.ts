@@ -27,8 +27,12 @@ function store(nodeId: string, snapshot: NodeSnapshot): void {
 function refresh(ctx: RoutingContext, nodeId: string): Promise<void> {
   let pending = refreshing.get(nodeId)
   if (!pending) {
-    pending = monitorOf(ctx.env, nodeId).snapshot(nodeId)
-      .then((snapshot) => store(nodeId, snapshot), (err: unknown) => log.warn('node_snapshot_failed', { nodeId, error: String(err) }))
+    pending = monitorOf(ctx.env, nodeId)
+      .snapshot(nodeId)
+      .then(
+        (snapshot) => store(nodeId, snapshot),
+        (err: unknown) => log.warn('node_snapshot_failed', { nodeId, error: String(err) }),
+      )
       .finally(() => refreshing.delete(nodeId))
     refreshing.set(nodeId, pending)
   }
@@ -37,7 +41,12 @@ function refresh(ctx: RoutingContext, nodeId: string): Promise<void> {
 
 async function within(promise: Promise<unknown>, ms: number): Promise<void> {
   let timer: ReturnType<typeof setTimeout> | undefined
-  await Promise.race([promise, new Promise((resolve) => { timer = setTimeout(resolve, ms) })])
+  await Promise.race([
+    promise,
+    new Promise((resolve) => {
+      timer = setTimeout(resolve, ms)
+    }),
+  ])
   clearTimeout(timer)
 }
 
@@ -94,11 +103,21 @@ export function reportOutcome(ctx: RoutingContext, nodeId: string, outcome: Outc
     if (outcome.ok && !outcome.isProbe && after === before && before.phase === 'closed') return
     view.snapshot = { ...view.snapshot, breaker: after }
   }
-  ctx.waitUntil(monitorOf(ctx.env, nodeId).recordOutcome(outcome)
-    .then((snapshot) => store(nodeId, snapshot), (err: unknown) => log.warn('node_outcome_report_failed', { nodeId, error: String(err) })))
+  ctx.waitUntil(
+    monitorOf(ctx.env, nodeId)
+      .recordOutcome(outcome)
+      .then(
+        (snapshot) => store(nodeId, snapshot),
+        (err: unknown) => log.warn('node_outcome_report_failed', { nodeId, error: String(err) }),
+      ),
+  )
 }
 
 /** A probe's client went away before the node answered: nothing was learnt, but the probe slot is freed. */
 export function releaseProbe(ctx: RoutingContext, nodeId: string): void {
-  ctx.waitUntil(monitorOf(ctx.env, nodeId).releaseProbe().catch((err: unknown) => log.warn('node_probe_release_failed', { nodeId, error: String(err) })))
+  ctx.waitUntil(
+    monitorOf(ctx.env, nodeId)
+      .releaseProbe()
+      .catch((err: unknown) => log.warn('node_probe_release_failed', { nodeId, error: String(err) })),
+  )
 }

@@ -27,17 +27,26 @@ const OUT_OF_FLEET: ReadonlySet<string> = new Set(['gone', 'terminated'])
 /** Default Retry-After when nodes exist but none is ready (launching, warming, draining). */
 const NOT_READY_RETRY_AFTER_S = 5
 
-const shuffled = <T>(items: T[]): T[] => items.map((item) => ({ item, key: Math.random() })).sort((a, b) => a.key - b.key).map((x) => x.item)
+const shuffled = <T>(items: T[]): T[] =>
+  items
+    .map((item) => ({ item, key: Math.random() }))
+    .sort((a, b) => a.key - b.key)
+    .map((x) => x.item)
 
 export async function selectNode(ctx: SelectContext, input: SelectInput): Promise<Selection> {
   const { model } = input
   // A terminated node is out of the fleet for good (until relaunched): its models are not served, not "busy".
-  const serving = (await dependsOn('d1', () => listNodes(ctx.db, ctx.secretsKey, ctx.waitUntil))).filter((n) => !OUT_OF_FLEET.has(n.status) && n.models.includes(model))
+  const serving = (await dependsOn('d1', () => listNodes(ctx.db, ctx.secretsKey, ctx.waitUntil))).filter(
+    (n) => !OUT_OF_FLEET.has(n.status) && n.models.includes(model),
+  )
   if (serving.length === 0) {
     throw new ApiError('not_found', `The model \`${model}\` does not exist or you do not have access to it.`, { param: 'model', code: 'model_not_found' })
   }
   const ready = serving.filter((n) => n.status === 'ready' && !input.exclude.has(n.id))
-  const snapshots = await nodeViews(ctx, ready.map((n) => n.id))
+  const snapshots = await nodeViews(
+    ctx,
+    ready.map((n) => n.id),
+  )
   const now = Date.now()
   const judged = ready
     .map((node) => ({ node, snapshot: snapshots.get(node.id) ?? null }))
@@ -58,7 +67,8 @@ export async function selectNode(ctx: SelectContext, input: SelectInput): Promis
     // Open breakers: until the first cooldown ends. Half-open ones busy with their probe: soon. None ready: a while.
     const retryAfter = waits.length > 0 ? Math.min(...waits) : judged.length > 0 ? 1 : NOT_READY_RETRY_AFTER_S
     throw new ApiError('upstream_unavailable', `No node is currently available for model \`${model}\`. Please retry shortly.`, {
-      code: 'no_available_node', headers: { 'retry-after': String(retryAfter) },
+      code: 'no_available_node',
+      headers: { 'retry-after': String(retryAfter) },
     })
   }
   const candidates: Candidate[] = pool.map((j) => ({ node: j.node, inFlight: inFlightOn(j.node.id), load: j.snapshot?.load ?? null }))

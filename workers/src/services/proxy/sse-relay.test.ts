@@ -16,7 +16,14 @@ function upstreamOf(parts: string[]): ReadableStream<Uint8Array> {
 }
 
 function options(extra: Partial<RelayOptions> = {}): RelayOptions {
-  return { clientWantsUsage: false, clientWantsContinuousUsage: false, idleTimeoutMs: 1_000, clientSignal: new AbortController().signal, abortUpstream: () => {}, ...extra }
+  return {
+    clientWantsUsage: false,
+    clientWantsContinuousUsage: false,
+    idleTimeoutMs: 1_000,
+    clientSignal: new AbortController().signal,
+    abortUpstream: () => {},
+    ...extra,
+  }
 }
 
 describe('lineEndNormaliser', () => {
@@ -28,7 +35,10 @@ describe('lineEndNormaliser', () => {
 })
 
 describe('relaySse', () => {
-  it.each([['CRLF', '\r\n'], ['CR', '\r']])('relays a stream whose events end in %s (sse-starlette sends CRLF)', async (_, eol) => {
+  it.each([
+    ['CRLF', '\r\n'],
+    ['CR', '\r'],
+  ])('relays a stream whose events end in %s (sse-starlette sends CRLF)', async (_, eol) => {
     const text = `${chunk('Hi', 1)}${eol}${eol}${chunk(' there', 2)}${eol}${eol}data: [DONE]${eol}${eol}`
     const cut = Math.floor(text.length / 2) + 1
     const relay = relaySse(upstreamOf([text.slice(0, cut), text.slice(cut)]), options())
@@ -39,7 +49,7 @@ describe('relaySse', () => {
     expect(body.split('\n\n').filter((e) => e !== '')).toHaveLength(3)
   })
 
-  it('counts the streamed text and its pieces for the gateway\'s own count when the node sends no usage', async () => {
+  it("counts the streamed text and its pieces for the gateway's own count when the node sends no usage", async () => {
     const plain = (content: string) => `data: ${JSON.stringify({ choices: [{ index: 0, delta: { content } }] })}\n\n`
     const relay = relaySse(upstreamOf([plain('Hello'), plain(' 世界'), plain('🙂é'), 'data: [DONE]\n\n']), options())
     await new Response(relay.body).text()
@@ -53,7 +63,10 @@ describe('relaySse', () => {
     const events = [first, usageFirst, nested].map((e) => `data: ${JSON.stringify(e)}\n\n`)
     const relay = relaySse(upstreamOf([...events, 'data: [DONE]\n\n']), options())
     const body = await new Response(relay.body).text()
-    const forwarded = body.split('\n\n').filter((e) => e.startsWith('data: {')).map((e) => JSON.parse(e.slice(6)) as Record<string, unknown>)
+    const forwarded = body
+      .split('\n\n')
+      .filter((e) => e.startsWith('data: {'))
+      .map((e) => JSON.parse(e.slice(6)) as Record<string, unknown>)
     const { usage: _1, ...firstRest } = first
     const { usage: _2, ...usageFirstRest } = usageFirst
     const { usage: _3, ...nestedRest } = nested
@@ -63,12 +76,24 @@ describe('relaySse', () => {
 
   it('ends as client_aborted, with the usage so far, when the client leaves during a write blocked on backpressure', async () => {
     let sent = 0
-    const endless = new ReadableStream<Uint8Array>({ // a node that keeps generating
-      pull(controller) { sent++; controller.enqueue(encoder.encode(`${chunk('x', sent)}\n\n`)) },
+    const endless = new ReadableStream<Uint8Array>({
+      // a node that keeps generating
+      pull(controller) {
+        sent++
+        controller.enqueue(encoder.encode(`${chunk('x', sent)}\n\n`))
+      },
     })
     const client = new AbortController()
     let isUpstreamAborted = false
-    const relay = relaySse(endless, options({ clientSignal: client.signal, abortUpstream: () => { isUpstreamAborted = true } }))
+    const relay = relaySse(
+      endless,
+      options({
+        clientSignal: client.signal,
+        abortUpstream: () => {
+          isUpstreamAborted = true
+        },
+      }),
+    )
     // The client never reads the body and the runtime never cancels it (cloudflare/workerd#6832): only the
     // request signal says it has gone.
     await new Promise((r) => setTimeout(r, 50))
@@ -82,16 +107,26 @@ describe('relaySse', () => {
 describe('relaySse, a node sending one endless line', () => {
   it('ends the stream with the error event once the pending event passes the cap, after the events before it', async () => {
     let pulled = 0
-    const upstream = new ReadableStream<Uint8Array>({
-      pull(controller) {
-        if (pulled === 0) controller.enqueue(encoder.encode(`${chunk('Hi', 1)}\n\ndata: `))
-        else if (pulled > 16 * 64) controller.close()
-        else controller.enqueue(new Uint8Array(16 * 1024).fill(0x78))
-        pulled++
+    const upstream = new ReadableStream<Uint8Array>(
+      {
+        pull(controller) {
+          if (pulled === 0) controller.enqueue(encoder.encode(`${chunk('Hi', 1)}\n\ndata: `))
+          else if (pulled > 16 * 64) controller.close()
+          else controller.enqueue(new Uint8Array(16 * 1024).fill(0x78))
+          pulled++
+        },
       },
-    }, { highWaterMark: 0 })
+      { highWaterMark: 0 },
+    )
     let aborted = false
-    const relay = relaySse(upstream, options({ abortUpstream: () => { aborted = true } }))
+    const relay = relaySse(
+      upstream,
+      options({
+        abortUpstream: () => {
+          aborted = true
+        },
+      }),
+    )
     const body = await new Response(relay.body).text()
     const outcome = await relay.done
     expect(outcome.outcome).toBe('upstream_broken')

@@ -44,8 +44,14 @@ class ClientGone extends Error {}
 export function lineEndNormaliser(): (text: string, isLast?: boolean) => string {
   let heldCr = false
   return (text, isLast = false) => {
-    if (heldCr) { text = `\r${text}`; heldCr = false }
-    if (!isLast && text.endsWith('\r')) { heldCr = true; text = text.slice(0, -1) }
+    if (heldCr) {
+      text = `\r${text}`
+      heldCr = false
+    }
+    if (!isLast && text.endsWith('\r')) {
+      heldCr = true
+      text = text.slice(0, -1)
+    }
     return text.replace(/\r\n?/g, '\n')
   }
 }
@@ -65,9 +71,16 @@ function clientGuard(signal: AbortSignal): { run(op: () => Promise<void>): Promi
       if (signal.aborted) return Promise.reject(new ClientGone())
       return new Promise<void>((resolve, reject) => {
         rejectWaiting = reject
-        op().then( // the op may still settle long after the client left: both outcomes are handled here
-          () => { rejectWaiting = null; resolve() },
-          (err: unknown) => { rejectWaiting = null; reject(err) },
+        op().then(
+          // the op may still settle long after the client left: both outcomes are handled here
+          () => {
+            rejectWaiting = null
+            resolve()
+          },
+          (err: unknown) => {
+            rejectWaiting = null
+            reject(err)
+          },
         )
       })
     },
@@ -85,29 +98,50 @@ function idleWatchdog(reader: ReadableStreamDefaultReader<Uint8Array>, idleMs: n
   let timer: ReturnType<typeof setTimeout>
   const check = () => {
     const waited = readingSince === null ? 0 : Date.now() - readingSince
-    if (waited < idleMs) { timer = setTimeout(check, idleMs - waited); return }
+    if (waited < idleMs) {
+      timer = setTimeout(check, idleMs - waited)
+      return
+    }
     hasFired = true
     reader.cancel(new IdleTimeout()).catch(() => {})
   }
   timer = setTimeout(check, idleMs)
   return {
     /** Brackets each read (no wrapper promise per event: this runs once per token). */
-    waiting: (isWaiting: boolean) => { readingSince = isWaiting ? Date.now() : null },
+    waiting: (isWaiting: boolean) => {
+      readingSince = isWaiting ? Date.now() : null
+    },
     stop: () => clearTimeout(timer),
-    get hasFired() { return hasFired },
+    get hasFired() {
+      return hasFired
+    },
   }
 }
 
 /** A node's stream: optionally a first chunk already read (upstream-attempt.ts), then the rest from `reader`. */
 export type UpstreamBody = { first: Uint8Array | null; reader: ReadableStreamDefaultReader<Uint8Array> }
 
-export function relaySse(upstream: ReadableStream<Uint8Array> | UpstreamBody, options: RelayOptions): { body: ReadableStream<Uint8Array>; done: Promise<StreamOutcome> } {
+export function relaySse(
+  upstream: ReadableStream<Uint8Array> | UpstreamBody,
+  options: RelayOptions,
+): { body: ReadableStream<Uint8Array>; done: Promise<StreamOutcome> } {
   const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>()
   return { body: readable, done: pump(upstream, writable.getWriter(), options) }
 }
 
-async function pump(upstream: ReadableStream<Uint8Array> | UpstreamBody, writer: WritableStreamDefaultWriter<Uint8Array>, options: RelayOptions): Promise<StreamOutcome> {
-  const state: RelayState = { outcome: 'upstream_broken', usage: null, lastUsage: undefined, countedCompletionTokens: 0, countedTextBytes: 0, firstEventAt: null }
+async function pump(
+  upstream: ReadableStream<Uint8Array> | UpstreamBody,
+  writer: WritableStreamDefaultWriter<Uint8Array>,
+  options: RelayOptions,
+): Promise<StreamOutcome> {
+  const state: RelayState = {
+    outcome: 'upstream_broken',
+    usage: null,
+    lastUsage: undefined,
+    countedCompletionTokens: 0,
+    countedTextBytes: 0,
+    firstEventAt: null,
+  }
   const { reader, first: firstChunk } = upstream instanceof ReadableStream ? { reader: upstream.getReader(), first: null } : upstream
   let first = firstChunk
   const guard = clientGuard(options.clientSignal)
@@ -131,8 +165,14 @@ async function pump(upstream: ReadableStream<Uint8Array> | UpstreamBody, writer:
       while (!finished && (event = events.next()) !== null) {
         const result = handleEvent(event, state, options)
         if (result.kind === 'forward') out += result.text
-        else if (result.kind === 'done') { out += DONE; state.outcome = 'completed'; finished = true }
-        else if (result.kind === 'error') { failure = result.error; finished = true }
+        else if (result.kind === 'done') {
+          out += DONE
+          state.outcome = 'completed'
+          finished = true
+        } else if (result.kind === 'error') {
+          failure = result.error
+          finished = true
+        }
       }
       if (out) await guard.run(() => writer.write(encoder.encode(out)))
       if (events.isOverflowed) {
@@ -144,12 +184,16 @@ async function pump(upstream: ReadableStream<Uint8Array> | UpstreamBody, writer:
     if (!finished) failure ??= new ApiError('bad_gateway', 'The model node closed the stream before finishing it', { code: 'upstream_stream_broken' })
   } catch (err) {
     if (options.clientSignal.aborted) state.outcome = 'client_aborted'
-    else if (err instanceof IdleTimeout || watchdog.hasFired) failure = new ApiError('upstream_timeout', 'The model node stopped sending tokens', { code: 'upstream_idle_timeout' })
+    else if (err instanceof IdleTimeout || watchdog.hasFired)
+      failure = new ApiError('upstream_timeout', 'The model node stopped sending tokens', { code: 'upstream_idle_timeout' })
     else failure = new ApiError('bad_gateway', 'The connection to the model node broke mid-stream', { code: 'upstream_stream_broken' })
   }
   watchdog.stop()
   if (failure) state.outcome = 'upstream_broken'
-  if (state.outcome !== 'completed') { options.abortUpstream(); reader.cancel().catch(() => {}) }
+  if (state.outcome !== 'completed') {
+    options.abortUpstream()
+    reader.cancel().catch(() => {})
+  }
   await finish(writer, failure, state, guard)
   const usage = usageSchema.safeParse(state.lastUsage) // once per stream, not once per event
   const { lastUsage: _, ...outcome } = state
@@ -176,7 +220,11 @@ function handleEvent(event: string, state: RelayState, options: RelayOptions): E
   if (data === null) return { kind: 'forward', text: event } // comments / keep-alives
   if (data === '[DONE]') return { kind: 'done' }
   let chunk: Record<string, unknown>
-  try { chunk = JSON.parse(data) as Record<string, unknown> } catch { return { kind: 'forward', text: event } }
+  try {
+    chunk = JSON.parse(data) as Record<string, unknown>
+  } catch {
+    return { kind: 'forward', text: event }
+  }
   state.firstEventAt ??= performance.now()
   if (chunk.error !== undefined) return { kind: 'error', error: upstreamErrorFromStreamFrame(chunk) }
 
@@ -209,7 +257,6 @@ function withoutUsage(data: string, chunk: Record<string, unknown>): string {
   const { usage: _, ...rest } = chunk
   return JSON.stringify(rest)
 }
-
 
 function dataOf(event: string): string | null {
   let data: string | null = null

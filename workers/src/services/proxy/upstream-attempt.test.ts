@@ -5,11 +5,11 @@ import { classifyFailure } from './upstream-attempt.ts'
 const nodeError = (status: number, text = '') => ({ kind: 'node_error' as const, status, text })
 
 describe('classifyFailure', () => {
-  it.each([502, 503, 504])('retries a node\'s %i on another node and counts it against the node', (status) => {
+  it.each([502, 503, 504])("retries a node's %i on another node and counts it against the node", (status) => {
     expect(classifyFailure(nodeError(status), false)).toMatchObject({ isRetryable: true, isNodeFault: true, reachedNode: true })
   })
 
-  it('does not retry a node\'s 500 (the request itself may crash the engine), but counts it', () => {
+  it("does not retry a node's 500 (the request itself may crash the engine), but counts it", () => {
     expect(classifyFailure(nodeError(500), false)).toMatchObject({ isRetryable: false, isNodeFault: true })
   })
 
@@ -18,7 +18,10 @@ describe('classifyFailure', () => {
   })
 
   it('passes client errors through without retry and without blaming the node', () => {
-    const verdict = classifyFailure(nodeError(400, JSON.stringify({ error: { message: 'bad max_tokens', type: 'BadRequestError', param: 'max_tokens', code: 400 } })), false)
+    const verdict = classifyFailure(
+      nodeError(400, JSON.stringify({ error: { message: 'bad max_tokens', type: 'BadRequestError', param: 'max_tokens', code: 400 } })),
+      false,
+    )
     expect(verdict).toMatchObject({ isRetryable: false, isNodeFault: false })
     expect(errorBody(verdict.error).error).toMatchObject({ message: 'bad max_tokens', param: 'max_tokens' })
   })
@@ -38,15 +41,21 @@ describe('classifyFailure', () => {
   })
 
   it('retries lost connections, on the same node too if nothing else is left', () => {
-    expect(classifyFailure({ kind: 'failed', failure: 'connect_error', detail: '' }, false))
-      .toMatchObject({ isRetryable: true, mayRetrySameNode: true, reachedNode: false })
-    expect(classifyFailure({ kind: 'failed', failure: 'lost_before_first_byte', detail: '' }, false))
-      .toMatchObject({ isRetryable: true, mayRetrySameNode: true, reachedNode: true })
+    expect(classifyFailure({ kind: 'failed', failure: 'connect_error', detail: '' }, false)).toMatchObject({
+      isRetryable: true,
+      mayRetrySameNode: true,
+      reachedNode: false,
+    })
+    expect(classifyFailure({ kind: 'failed', failure: 'lost_before_first_byte', detail: '' }, false)).toMatchObject({
+      isRetryable: true,
+      mayRetrySameNode: true,
+      reachedNode: true,
+    })
   })
 })
 
 describe('classifyFailure, bounded answers', () => {
-  it('treats a node\'s redirect as its fault: 502, tried on another node, never the same one', () => {
+  it("treats a node's redirect as its fault: 502, tried on another node, never the same one", () => {
     const verdict = classifyFailure(nodeError(307), false)
     expect(verdict).toMatchObject({ isNodeFault: true, isRetryable: true, mayRetrySameNode: false })
     expect(errorBody(verdict.error).error).toMatchObject({ type: 'server_error', code: 'upstream_redirect' })

@@ -54,7 +54,11 @@ export async function attemptUpstream(a: AttemptInput): Promise<AttemptResult> {
   const detach = () => a.clientSignal.removeEventListener('abort', onClientAbort)
   type Timeout = 'connect_timeout' | 'first_byte_timeout' | 'request_timeout'
   let timedOut: Timeout | null = null
-  const arm = (kind: Timeout, ms: number) => setTimeout(() => { timedOut ??= kind; controller.abort() }, ms)
+  const arm = (kind: Timeout, ms: number) =>
+    setTimeout(() => {
+      timedOut ??= kind
+      controller.abort()
+    }, ms)
   const firstByteTimer = a.isStream ? arm('first_byte_timeout', a.firstByteTimeoutMs) : arm('request_timeout', a.requestTimeoutMs)
   const connectTimer = a.isStream && a.connectTimeoutMs < a.firstByteTimeoutMs ? arm('connect_timeout', a.connectTimeoutMs) : undefined
   const failed = (failure: FailureKind, err: unknown): AttemptResult => {
@@ -82,14 +86,22 @@ export async function attemptUpstream(a: AttemptInput): Promise<AttemptResult> {
     }
     if (!a.isStream || !res.body) {
       let read: Awaited<ReturnType<typeof readCappedText>>
-      try { read = await readCappedText(res.body, MAX_ANSWER_BYTES) } catch (err) { return failed('lost_before_first_byte', err) }
+      try {
+        read = await readCappedText(res.body, MAX_ANSWER_BYTES)
+      } catch (err) {
+        return failed('lost_before_first_byte', err)
+      }
       if (!read.ok) return failed('answer_too_large', `the answer passed ${MAX_ANSWER_BYTES} bytes`)
       isDrained = true
       return { kind: 'json', text: read.text }
     }
     const reader = res.body.getReader()
     let first: ReadableStreamReadResult<Uint8Array>
-    try { first = await reader.read() } catch (err) { return failed('lost_before_first_byte', err) }
+    try {
+      first = await reader.read()
+    } catch (err) {
+      return failed('lost_before_first_byte', err)
+    }
     if (first.done) return failed('lost_before_first_byte', 'the node closed the stream before sending anything')
     isCommitted = true
     return { kind: 'stream', body: { first: first.value, reader }, abortUpstream: () => controller.abort(), detach }
@@ -128,30 +140,61 @@ export function classifyFailure(result: Extract<AttemptResult, { kind: 'node_err
     const isRedirect = result.status < 400
     const isNodeFault = result.status >= 500 || isRedirect
     return {
-      error: upstreamErrorFromResponse(result.status, result.text), isNodeFault, reachedNode: true, mayRetrySameNode: !isRedirect,
+      error: upstreamErrorFromResponse(result.status, result.text),
+      isNodeFault,
+      reachedNode: true,
+      mayRetrySameNode: !isRedirect,
       isRetryable: RETRYABLE_STATUSES.has(result.status) || isRedirect || (isProbe && isNodeFault),
     }
   }
   const base = { isNodeFault: true, isRetryable: true }
   switch (result.failure) {
     case 'connect_error': // Workers' fetch reports a refused and a dropped connection alike: the node may have had the request
-      return { ...base, reachedNode: false, mayRetrySameNode: true, error: new ApiError('bad_gateway', 'Could not reach the model node', { code: 'upstream_unreachable' }) }
+      return {
+        ...base,
+        reachedNode: false,
+        mayRetrySameNode: true,
+        error: new ApiError('bad_gateway', 'Could not reach the model node', { code: 'upstream_unreachable' }),
+      }
     case 'connect_timeout':
-      return { ...base, reachedNode: true, mayRetrySameNode: false, error: new ApiError('upstream_timeout', 'The model node did not accept the request in time', { code: 'upstream_connect_timeout' }) }
+      return {
+        ...base,
+        reachedNode: true,
+        mayRetrySameNode: false,
+        error: new ApiError('upstream_timeout', 'The model node did not accept the request in time', { code: 'upstream_connect_timeout' }),
+      }
     case 'first_byte_timeout':
-      return { ...base, reachedNode: true, mayRetrySameNode: false, error: new ApiError('upstream_timeout', 'The model node did not answer in time', { code: 'upstream_timeout' }) }
+      return {
+        ...base,
+        reachedNode: true,
+        mayRetrySameNode: false,
+        error: new ApiError('upstream_timeout', 'The model node did not answer in time', { code: 'upstream_timeout' }),
+      }
     case 'request_timeout': // a slow answer of a working node: not its fault (it must not open breakers), and replaying it would burn another GPU
       return {
-        isNodeFault: false, isRetryable: false, reachedNode: true, mayRetrySameNode: false,
+        isNodeFault: false,
+        isRetryable: false,
+        reachedNode: true,
+        mayRetrySameNode: false,
         error: new ApiError('upstream_timeout', 'The model node did not finish the answer in time', { code: 'upstream_timeout' }),
       }
     case 'answer_too_large': // the node generated it: not its fault, and replaying it would burn another GPU
       return {
-        isNodeFault: false, isRetryable: false, reachedNode: true, mayRetrySameNode: false,
-        error: new ApiError('bad_gateway', `The model node's answer exceeds the gateway's ${MAX_ANSWER_BYTES} byte limit`, { code: 'upstream_answer_too_large' }),
+        isNodeFault: false,
+        isRetryable: false,
+        reachedNode: true,
+        mayRetrySameNode: false,
+        error: new ApiError('bad_gateway', `The model node's answer exceeds the gateway's ${MAX_ANSWER_BYTES} byte limit`, {
+          code: 'upstream_answer_too_large',
+        }),
       }
     case 'lost_before_first_byte':
-      return { ...base, reachedNode: true, mayRetrySameNode: true, error: new ApiError('bad_gateway', 'The connection to the model node was lost before it answered', { code: 'upstream_connection_lost' }) }
+      return {
+        ...base,
+        reachedNode: true,
+        mayRetrySameNode: true,
+        error: new ApiError('bad_gateway', 'The connection to the model node was lost before it answered', { code: 'upstream_connection_lost' }),
+      }
     default: {
       const unreachable: never = result.failure
       throw new Error(`unhandled attempt failure ${String(unreachable)}`)

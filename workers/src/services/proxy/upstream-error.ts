@@ -7,7 +7,11 @@ type Parsed = { message: string; param: string | null }
 
 function parseBody(text: string): Parsed | null {
   let body: unknown
-  try { body = JSON.parse(text) } catch { return null }
+  try {
+    body = JSON.parse(text)
+  } catch {
+    return null
+  }
   if (!body || typeof body !== 'object') return null
   const record = body as Record<string, unknown>
   const inner = record.error
@@ -31,11 +35,16 @@ export function upstreamErrorFromResponse(status: number, text: string): ApiErro
       return new ApiError('payload_too_large', message)
     case status === 401 || status === 403:
       // The node refused *our* credentials: a gateway misconfiguration, not the client's fault.
-      return new ApiError('bad_gateway', 'The model node rejected the gateway\'s credentials', { code: 'upstream_auth_failed' })
+      return new ApiError('bad_gateway', "The model node rejected the gateway's credentials", { code: 'upstream_auth_failed' })
     case status >= 300 && status < 400: // redirects are not followed (node fetches use redirect: 'manual')
-      return new ApiError('bad_gateway', `The model node answered with a redirect (HTTP ${status}), which the gateway does not follow`, { code: 'upstream_redirect' })
+      return new ApiError('bad_gateway', `The model node answered with a redirect (HTTP ${status}), which the gateway does not follow`, {
+        code: 'upstream_redirect',
+      })
     case status === 503 || status === 429:
-      return new ApiError('upstream_unavailable', 'The model node is overloaded, please retry', { code: 'upstream_overloaded', headers: { 'retry-after': '1' } })
+      return new ApiError('upstream_unavailable', 'The model node is overloaded, please retry', {
+        code: 'upstream_overloaded',
+        headers: { 'retry-after': '1' },
+      })
     default:
       return new ApiError('bad_gateway', `The model node failed: ${message}`, { code: 'upstream_error' })
   }

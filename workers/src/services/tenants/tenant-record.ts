@@ -6,8 +6,16 @@ import { tenants, type TenantRow } from '../../db/schema.ts'
 import { tenantGateName } from '../../../../durable-objects/tenant-gate/contract.ts'
 
 export const tenantView = (t: TenantRow) => ({
-  id: t.id, object: 'tenant', name: t.name, status: t.status, status_reason: t.statusReason, plan: t.plan,
-  limits: t.limits, stripe_customer_id: t.stripeCustomerId, created_at: t.createdAt, updated_at: t.updatedAt,
+  id: t.id,
+  object: 'tenant',
+  name: t.name,
+  status: t.status,
+  status_reason: t.statusReason,
+  plan: t.plan,
+  limits: t.limits,
+  stripe_customer_id: t.stripeCustomerId,
+  created_at: t.createdAt,
+  updated_at: t.updatedAt,
 })
 
 export const gateOf = (env: Env, tenantId: string) => env.TENANT_GATE.getByName(tenantGateName(tenantId))

@@ -31,14 +31,18 @@ export const admissionState = (env: Env, tenantId: string) => gateOf(env, tenant
 
 export async function createTenant(env: Env, db: Db, input: CreateTenant, by: Actor): Promise<TenantRow> {
   const row: TenantRow = {
-    id: newId('ten'), name: input.name, status: 'active', statusReason: null, plan: input.plan ?? 'default',
-    limits: input.limits ?? {}, stripeCustomerId: input.stripe_customer_id ?? null, createdAt: Date.now(), updatedAt: null,
+    id: newId('ten'),
+    name: input.name,
+    status: 'active',
+    statusReason: null,
+    plan: input.plan ?? 'default',
+    limits: input.limits ?? {},
+    stripeCustomerId: input.stripe_customer_id ?? null,
+    createdAt: Date.now(),
+    updatedAt: null,
   }
   await syncGate(env, row)
-  await db.batch([
-    db.insert(tenants).values(row),
-    auditStatement(db, { ...by, action: 'tenant.create', target: row.id, after: tenantView(row) }),
-  ])
+  await db.batch([db.insert(tenants).values(row), auditStatement(db, { ...by, action: 'tenant.create', target: row.id, after: tenantView(row) })])
   return applyWaitingBillingEvents(env, db, row, by)
 }
 
@@ -51,7 +55,7 @@ export async function createTenant(env: Env, db: Db, input: CreateTenant, by: Ac
 async function applyWaitingBillingEvents(env: Env, db: Db, tenant: TenantRow, by: Actor): Promise<TenantRow> {
   if (!tenant.stripeCustomerId) return tenant
   const { replayed } = await replayUnknownCustomerEvents(env, tenant.id, by.requestId)
-  return replayed > 0 ? (await getTenant(db, tenant.id)) ?? tenant : tenant
+  return replayed > 0 ? ((await getTenant(db, tenant.id)) ?? tenant) : tenant
 }
 
 export const listTenants = (db: Db) => db.select().from(tenants).orderBy(desc(tenants.createdAt)).all()
@@ -73,7 +77,10 @@ export async function updateTenant(env: Env, db: Db, first: TenantRow, input: Up
     void createdAt
     try {
       await db.batch([
-        db.update(tenants).set({ ...changes, status: unlessChanged(before, after.status) }).where(eq(tenants.id, id)),
+        db
+          .update(tenants)
+          .set({ ...changes, status: unlessChanged(before, after.status) })
+          .where(eq(tenants.id, id)),
         auditStatement(db, { ...by, action: 'tenant.update', target: id, before: tenantView(before), after: tenantView(after) }),
       ])
       return applyWaitingBillingEvents(env, db, after, by)

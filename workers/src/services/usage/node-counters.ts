@@ -27,7 +27,8 @@ export type NodeCounterSample = z.input<typeof nodeCounterSampleSchema>
 export async function recordNodeCounters(db: Db, nodeId: string, sample: NodeCounterSample): Promise<void> {
   const s = nodeCounterSampleSchema.parse(sample)
   await db.batch([
-    db.insert(nodeCounterSamples)
+    db
+      .insert(nodeCounterSamples)
       .values({ nodeId, at: s.at, promptTokensTotal: s.promptTokensTotal, generationTokensTotal: s.generationTokensTotal })
       .onConflictDoNothing(),
     db.delete(nodeCounterSamples).where(and(eq(nodeCounterSamples.nodeId, nodeId), lt(nodeCounterSamples.at, s.at - NODE_COUNTER_RETENTION_MS))),

@@ -3,8 +3,20 @@ import { PACK_MAX_BYTES, PACK_MAX_EVENTS, packUsageEvents, type UsageEvent, type
 import { sendUsage } from './send-usage.ts'
 
 const eventOf = (requestId: string): UsageEvent => ({
-  requestId, tenantId: 't-send', keyId: 'k', model: 'm', nodeId: 'n', endpoint: 'chat.completions',
-  promptTokens: 12, completionTokens: 34, outcome: 'completed', httpStatus: 200, usageSource: 'node', latencyMs: 5, ttftMs: 2, createdAt: 1_700_000_000_000,
+  requestId,
+  tenantId: 't-send',
+  keyId: 'k',
+  model: 'm',
+  nodeId: 'n',
+  endpoint: 'chat.completions',
+  promptTokens: 12,
+  completionTokens: 34,
+  outcome: 'completed',
+  httpStatus: 200,
+  usageSource: 'node',
+  latencyMs: 5,
+  ttftMs: 2,
+  createdAt: 1_700_000_000_000,
 })
 const event = eventOf('send-usage-0001')
 
@@ -13,7 +25,8 @@ function flakySink(failures: number) {
   const batches: UsagePack[][] = []
   const outbox: { name: string; events: UsageEvent[] }[] = []
   return {
-    batches, outbox,
+    batches,
+    outbox,
     eventsSent: () => batches.map((b) => b.flatMap((p) => p.events.map((e) => e.requestId))),
     USAGE_EVENTS: {
       sendBatch: async (messages: Iterable<{ body: UsagePack; contentType: 'json' }>) => {
@@ -32,10 +45,11 @@ function flakySink(failures: number) {
   }
 }
 
-const loggedLines = (spy: { mock: { calls: unknown[][] } }) =>
-  spy.mock.calls.map(([line]) => JSON.parse(String(line)) as Record<string, unknown>)
+const loggedLines = (spy: { mock: { calls: unknown[][] } }) => spy.mock.calls.map(([line]) => JSON.parse(String(line)) as Record<string, unknown>)
 
-afterEach(() => { vi.restoreAllMocks() })
+afterEach(() => {
+  vi.restoreAllMocks()
+})
 
 describe('packUsageEvents', () => {
   it('packs N events into ceil(N / k) messages, each within the size cap, in order', () => {

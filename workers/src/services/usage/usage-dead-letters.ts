@@ -34,9 +34,16 @@ export function deadLetterRows(msg: Pick<Message<unknown>, 'id' | 'body' | 'atte
     const sourceId = parked.success ? parked.data.messageId : events.length > 1 || event !== msg.body ? `${msg.id}:${i}` : msg.id
     return {
       id: requestId ? `req:${requestId}` : `msg:${sourceId}`,
-      messageId: msg.id, requestId, tenantId: stringField(event, 'tenantId'),
-      reason: parked.success ? parked.data.reason : 'retries_exhausted', error: parked.success ? parked.data.error : null,
-      body: JSON.stringify((parked.success ? msg.body : event) ?? null), attempts: msg.attempts, firstSeenAt: now, lastSeenAt: now, status: 'pending',
+      messageId: msg.id,
+      requestId,
+      tenantId: stringField(event, 'tenantId'),
+      reason: parked.success ? parked.data.reason : 'retries_exhausted',
+      error: parked.success ? parked.data.error : null,
+      body: JSON.stringify((parked.success ? msg.body : event) ?? null),
+      attempts: msg.attempts,
+      firstSeenAt: now,
+      lastSeenAt: now,
+      status: 'pending',
     }
   })
 }
@@ -45,14 +52,19 @@ export function deadLetterRows(msg: Pick<Message<unknown>, 'id' | 'body' | 'atte
 export async function storeDeadLetters(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const db = createDb(env.DB)
   const now = Date.now()
-  const statements = batch.messages.flatMap((msg) => deadLetterRows(msg, now).map((row) => {
-    log.error('usage_dead_letter', { id: row.id, messageId: msg.id, reason: row.reason, attempts: msg.attempts })
-    return db.insert(usageDeadLetters).values(row).onConflictDoUpdate({
-      target: usageDeadLetters.id,
-      // max(): deliveries of one message can be handled out of order.
-      set: { lastSeenAt: now, attempts: sql`max(${usageDeadLetters.attempts}, ${msg.attempts})` },
-    })
-  }))
+  const statements = batch.messages.flatMap((msg) =>
+    deadLetterRows(msg, now).map((row) => {
+      log.error('usage_dead_letter', { id: row.id, messageId: msg.id, reason: row.reason, attempts: msg.attempts })
+      return db
+        .insert(usageDeadLetters)
+        .values(row)
+        .onConflictDoUpdate({
+          target: usageDeadLetters.id,
+          // max(): deliveries of one message can be handled out of order.
+          set: { lastSeenAt: now, attempts: sql`max(${usageDeadLetters.attempts}, ${msg.attempts})` },
+        })
+    }),
+  )
   const [first, ...rest] = statements
   if (!first) return
   try {
@@ -70,9 +82,13 @@ export type DeadLetterFilter = { status?: UsageDeadLetterRow['status'] | undefin
 
 /** Oldest first: the order in which they should be looked at. */
 export function listDeadLetters(db: Db, filter: DeadLetterFilter) {
-  return db.select().from(usageDeadLetters)
+  return db
+    .select()
+    .from(usageDeadLetters)
     .where(filter.status ? eq(usageDeadLetters.status, filter.status) : undefined)
-    .orderBy(asc(usageDeadLetters.firstSeenAt), asc(usageDeadLetters.id)).limit(filter.limit).all()
+    .orderBy(asc(usageDeadLetters.firstSeenAt), asc(usageDeadLetters.id))
+    .limit(filter.limit)
+    .all()
 }
 
 const parseJson = (text: string): unknown => {
@@ -84,9 +100,20 @@ const parseJson = (text: string): unknown => {
 }
 
 export const deadLetterView = (r: UsageDeadLetterRow) => ({
-  object: 'usage_dead_letter', id: r.id, message_id: r.messageId, request_id: r.requestId, tenant_id: r.tenantId,
-  reason: r.reason, error: r.error, body: parseJson(r.body), attempts: r.attempts, first_seen_at: r.firstSeenAt,
-  last_seen_at: r.lastSeenAt, status: r.status, replayed_at: r.replayedAt, replay_error: r.replayError,
+  object: 'usage_dead_letter',
+  id: r.id,
+  message_id: r.messageId,
+  request_id: r.requestId,
+  tenant_id: r.tenantId,
+  reason: r.reason,
+  error: r.error,
+  body: parseJson(r.body),
+  attempts: r.attempts,
+  first_seen_at: r.firstSeenAt,
+  last_seen_at: r.lastSeenAt,
+  status: r.status,
+  replayed_at: r.replayedAt,
+  replay_error: r.replayError,
 })
 
 /** The usage event a row carries, checked against today's schema (a deploy may have widened it). */
@@ -97,7 +124,8 @@ export function eventOf(row: Pick<UsageDeadLetterRow, 'body'>): { ok: true; even
   return parsed.success ? { ok: true, event: parsed.data } : { ok: false, error: z.prettifyError(parsed.error) }
 }
 
-const BEYOND_HORIZON_ERROR = 'beyond_dedupe_horizon: older than the dedupe horizon and its tombstone was not kept; not counted (check Stripe and the rollup by hand)'
+const BEYOND_HORIZON_ERROR =
+  'beyond_dedupe_horizon: older than the dedupe horizon and its tombstone was not kept; not counted (check Stripe and the rollup by hand)'
 
 /**
  * Whether a replay can still be deduplicated: 'fresh' inside the horizon; 'kept' when the row is pending and was
@@ -149,18 +177,41 @@ export async function replayDeadLetters(env: Env, request: ReplayRequest, by: Pi
     else invalid.push({ id: row.id, error: read.ok ? BEYOND_HORIZON_ERROR : read.error })
   }
   // The ledger first: if marking the rows fails afterwards, replaying them again writes nothing twice.
-  const written = await writeLedger(env.DB, valid.map((v) => v.event), { now: startedAt, keptIds })
+  const written = await writeLedger(
+    env.DB,
+    valid.map((v) => v.event),
+    { now: startedAt, keptIds },
+  )
   const now = Date.now()
   const marks = [
-    ...(valid.length > 0 ? [db.update(usageDeadLetters).set({ status: 'replayed', replayedAt: now, replayError: null }).where(idIn(valid.map((v) => v.id)))] : []),
-    ...invalid.map((i) => db.update(usageDeadLetters).set({ replayError: i.error.slice(0, 1000) }).where(eq(usageDeadLetters.id, i.id))),
+    ...(valid.length > 0
+      ? [
+          db
+            .update(usageDeadLetters)
+            .set({ status: 'replayed', replayedAt: now, replayError: null })
+            .where(idIn(valid.map((v) => v.id))),
+        ]
+      : []),
+    ...invalid.map((i) =>
+      db
+        .update(usageDeadLetters)
+        .set({ replayError: i.error.slice(0, 1000) })
+        .where(eq(usageDeadLetters.id, i.id)),
+    ),
   ]
   const report: ReplayReport = {
-    object: 'usage_dead_letter_replay', replayed: valid.length, inserted: written.inserted, duplicates: written.duplicates,
-    invalid, not_found: (request.ids ?? []).filter((id) => !found.has(id)),
+    object: 'usage_dead_letter_replay',
+    replayed: valid.length,
+    inserted: written.inserted,
+    duplicates: written.duplicates,
+    invalid,
+    not_found: (request.ids ?? []).filter((id) => !found.has(id)),
   }
   if (rows.length > 0) {
-    await db.batch([auditStatement(db, { ...by, action: 'usage.dead_letters.replay', target: 'usage_dead_letters', after: { ...report, ids: rows.map((r) => r.id) } }), ...marks])
+    await db.batch([
+      auditStatement(db, { ...by, action: 'usage.dead_letters.replay', target: 'usage_dead_letters', after: { ...report, ids: rows.map((r) => r.id) } }),
+      ...marks,
+    ])
   }
   log.info('usage_dead_letters_replayed', { replayed: report.replayed, inserted: report.inserted, invalid: invalid.length })
   return report
@@ -180,13 +231,18 @@ export async function discardDeadLetters(env: Env, ids: string[], by: Pick<Audit
   const found = new Set(rows.map((r) => r.id))
   const discarded = rows.filter((r) => r.status === 'pending').map((r) => r.id)
   const report: DiscardReport = {
-    object: 'usage_dead_letter_discard', discarded,
-    not_pending: rows.filter((r) => r.status !== 'pending').map((r) => r.id), not_found: ids.filter((id) => !found.has(id)),
+    object: 'usage_dead_letter_discard',
+    discarded,
+    not_pending: rows.filter((r) => r.status !== 'pending').map((r) => r.id),
+    not_found: ids.filter((id) => !found.has(id)),
   }
   if (discarded.length === 0) return report
   await db.batch([
     auditStatement(db, { ...by, action: 'usage.dead_letters.discard', target: 'usage_dead_letters', after: report }),
-    db.update(usageDeadLetters).set({ status: 'discarded' }).where(and(idIn(discarded), eq(usageDeadLetters.status, 'pending'))),
+    db
+      .update(usageDeadLetters)
+      .set({ status: 'discarded' })
+      .where(and(idIn(discarded), eq(usageDeadLetters.status, 'pending'))),
   ])
   log.warn('usage_dead_letters_discarded', { discarded: discarded.length })
   return report

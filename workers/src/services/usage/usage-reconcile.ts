@@ -58,11 +58,13 @@ const spansHours = (c: CounterRow) => c.samples >= 2 && nearestHour(c.last_at) >
 
 /** The node's ledger over the hours starting in [from, to). */
 async function ledgerTotals(db: Db, nodeId: string, window: { from: number; to: number }): Promise<LedgerTotals> {
-  const row = await db.select({
-    requests: sql<number>`coalesce(sum(${usageNodeHourly.requests}), 0)`,
-    prompt_tokens: sql<number>`coalesce(sum(${usageNodeHourly.promptTokens}), 0)`,
-    completion_tokens: sql<number>`coalesce(sum(${usageNodeHourly.completionTokens}), 0)`,
-  }).from(usageNodeHourly)
+  const row = await db
+    .select({
+      requests: sql<number>`coalesce(sum(${usageNodeHourly.requests}), 0)`,
+      prompt_tokens: sql<number>`coalesce(sum(${usageNodeHourly.promptTokens}), 0)`,
+      completion_tokens: sql<number>`coalesce(sum(${usageNodeHourly.completionTokens}), 0)`,
+    })
+    .from(usageNodeHourly)
     .where(and(eq(usageNodeHourly.nodeId, nodeId), gte(usageNodeHourly.hourStart, window.from), lt(usageNodeHourly.hourStart, window.to)))
     .get()
   return row ?? ZERO

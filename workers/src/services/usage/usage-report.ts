@@ -21,7 +21,12 @@ export async function tenantUsage(db: Db, tenantId: string, range: UsageRange) {
   )
   const [totals, byModel] = await db.batch([
     db.select(sums).from(usageHourly).where(where),
-    db.select({ model: usageHourly.model, ...sums }).from(usageHourly).where(where).groupBy(usageHourly.model).orderBy(usageHourly.model),
+    db
+      .select({ model: usageHourly.model, ...sums })
+      .from(usageHourly)
+      .where(where)
+      .groupBy(usageHourly.model)
+      .orderBy(usageHourly.model),
   ])
   const total = totals[0] ?? { requests: 0, prompt_tokens: 0, completion_tokens: 0 }
   return { object: 'usage', tenant_id: tenantId, from: range.from ?? null, to: range.to ?? null, ...withTotal(total), by_model: byModel.map(withTotal) }

@@ -37,7 +37,12 @@ export async function usageSummary(db: Db, query: UsageSummaryQuery) {
   const group = GROUPS[query.groupBy]
   const [totals, rows] = await db.batch([
     db.select(sums).from(usageHourly).where(where),
-    db.select({ group: group.expr, ...sums }).from(usageHourly).where(where).groupBy(group.expr).orderBy(group.expr),
+    db
+      .select({ group: group.expr, ...sums })
+      .from(usageHourly)
+      .where(where)
+      .groupBy(group.expr)
+      .orderBy(group.expr),
   ])
   return {
     object: 'usage' as const,

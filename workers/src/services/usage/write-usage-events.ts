@@ -52,14 +52,23 @@ export async function writeUsageEvents(batch: MessageBatch<unknown>, env: Env): 
       }
       for (const r of withEvents) {
         for (const event of r.events) {
-          if (beyond.has(event)) r.parked.push({ reason: 'beyond_dedupe_horizon', error: `createdAt ${event.createdAt} is older than the dedupe horizon`, messageId: `${r.msg.id}:${event.requestId}`, body: event })
+          if (beyond.has(event))
+            r.parked.push({
+              reason: 'beyond_dedupe_horizon',
+              error: `createdAt ${event.createdAt} is older than the dedupe horizon`,
+              messageId: `${r.msg.id}:${event.requestId}`,
+              body: event,
+            })
         }
       }
     } catch (err) {
       log.error('usage_batch_failed', { size: withEvents.length, error: String(err) })
       // Nothing was written (one transaction): the whole message comes back, its bad events with it.
       for (const r of withEvents) r.msg.retry({ delaySeconds: retryDelaySeconds(r.msg.attempts) })
-      await parkAndAck(env, reads.filter((r) => r.events.length === 0))
+      await parkAndAck(
+        env,
+        reads.filter((r) => r.events.length === 0),
+      )
       return
     }
   }
