@@ -1,7 +1,7 @@
 // The NodeMonitor's reads and writes of its node's D1 row. Writes are compare-and-set (node-status.ts): the
 // monitor never overrides a status somebody else changed since it read it.
-import { open } from '../../workers/src/services/nodes/secret-box.ts'
-import { casNodeStatus, deleteNodeIf } from '../../workers/src/services/nodes/node-status.ts'
+import { open } from '../../workers/src/db/secret-box.ts'
+import { casNodeStatus, deleteNodeIf } from '../../workers/src/db/node-status.ts'
 
 /** `launch`: set for a node CIC launched (its name is the cluster name), with the runner's attempt count. */
 export type NodeRecord = {

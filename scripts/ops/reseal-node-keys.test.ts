@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { open, seal } from '../../workers/src/services/nodes/secret-box.ts'
+import { open, seal } from '../../workers/src/db/secret-box.ts'
 import { planReseal, rowsFromD1Json } from './reseal-node-keys.ts'
 
 const OLD = 'old-secrets-key-0123456789'

@@ -6,7 +6,7 @@
 // Usage: OLD_SECRETS_KEY=... NEW_SECRETS_KEY=... node scripts/ops/reseal-node-keys.ts rows.json > reseal.sql
 import { readFileSync } from 'node:fs'
 import { z } from 'zod'
-import { open, seal } from '../../workers/src/services/nodes/secret-box.ts'
+import { open, seal } from '../../workers/src/db/secret-box.ts'
 
 const d1JsonSchema = z.array(
   z.object({

@@ -27,15 +27,8 @@ function importsOf(file: string): string[] {
 /** The layer of workers/src both sides may import: no request context, nothing from services, routes or middleware. */
 const SHARED = [/^workers\/src\/platform\//, /^workers\/src\/log\.ts$/, /^workers\/src\/read-capped\.ts$/, /^workers\/src\/db\//, /^workers\/src\/schemas\//]
 
-/**
- * Known debt, listed so it cannot grow: the NodeMonitor still writes its node's D1 row and counter samples with the
- * Worker's services and opens node API keys with its secret box. Remove a line when its import goes.
- */
-const KNOWN = new Set([
-  'durable-objects/node-monitor/node-record.ts -> workers/src/services/nodes/secret-box.ts',
-  'durable-objects/node-monitor/node-record.ts -> workers/src/services/nodes/node-status.ts',
-  'durable-objects/node-monitor/node-monitor.ts -> workers/src/services/usage/node-counters.ts',
-])
+/** Known debt, listed so it cannot grow (empty now: add nothing; remove a line when its import goes). */
+const KNOWN = new Set<string>([])
 
 describe('Worker and Durable Object boundary', () => {
   it('the Worker imports a Durable Object folder only through its contract.ts (the entry wires the classes)', () => {

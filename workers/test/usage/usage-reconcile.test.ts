@@ -3,7 +3,7 @@
 import { env } from 'cloudflare:workers'
 import { describe, expect, inject, it } from 'vitest'
 import { createDb } from '../../src/db/client.ts'
-import { NODE_COUNTER_RETENTION_MS, recordNodeCounters } from '../../src/services/usage/node-counters.ts'
+import { NODE_COUNTER_RETENTION_MS, recordNodeCounters } from '../../src/db/node-counters.ts'
 import { admin, call, registerNode } from '../helpers/gateway.ts'
 import { BASE_HOUR, deliver, usageEvent } from '../helpers/usage.ts'
 

@@ -12,9 +12,9 @@ import { auditStatement } from '../audit/audit-entry.ts'
 import { newId, type Actor } from '../tenants/tenants.ts'
 import { invalidateNodeDirectory } from './node-directory.ts'
 import { monitorOf, startNodeMonitor } from './node-monitor-client.ts'
-import { casNodeStatus, deleteNodeIf, type NodeStatus } from './node-status.ts'
+import { casNodeStatus, deleteNodeIf, type NodeStatus } from '../../db/node-status.ts'
 import { nodeView } from './node-views.ts'
-import { seal } from './secret-box.ts'
+import { seal } from '../../db/secret-box.ts'
 
 export { nodeView }
 

@@ -5,7 +5,7 @@
 import type { Db } from '../../db/client.ts'
 import { nodes } from '../../db/schema.ts'
 import { log } from '../../log.ts'
-import { open } from './secret-box.ts'
+import { open } from '../../db/secret-box.ts'
 
 export type RoutableNode = { id: string; name: string; endpoint: string; models: string[]; status: string; apiKey: string | null }
 

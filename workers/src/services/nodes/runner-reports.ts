@@ -6,7 +6,7 @@ import { auditStatement } from '../audit/audit-entry.ts'
 import type { NodeCredentials, RunnerStatusReport, RunnerStatusResult } from '../../schemas/node-ops.ts'
 import { randomSecret, sha256Hex } from './node-credentials.ts'
 import { findNodeByName, transitionNode, updateLaunch, updateNodeIfStatus } from './node-launch-store.ts'
-import { seal } from './secret-box.ts'
+import { seal } from '../../db/secret-box.ts'
 
 const notFound = (clusterName: string) => new ApiError('not_found', `No node named '${clusterName}'.`, { code: 'node_not_found', param: 'cluster_name' })
 

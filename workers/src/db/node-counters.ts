@@ -3,8 +3,8 @@
 // can compare them with the ledger. Called by the node monitor after each successful scrape.
 import { and, eq, lt } from 'drizzle-orm'
 import { z } from 'zod'
-import type { Db } from '../../db/client.ts'
-import { nodeCounterSamples } from '../../db/schema.ts'
+import type { Db } from './client.ts'
+import { nodeCounterSamples } from './schema.ts'
 
 /** Samples older than this are deleted when a node records a new one; the report cannot look further back. */
 export const NODE_COUNTER_RETENTION_MS = 35 * 86_400_000
