@@ -29,7 +29,10 @@ describe('circuit breaker', () => {
     const badNode = await registerNode(bad.url, ['pool-1'])
     await registerNode(good.url, ['pool-1'])
 
-    // Until the failing node has seen 5 requests, each of them fails (a node's 500 is not retried elsewhere).
+    // Until the failing node has seen 5 requests, each of them gets a 500 from it, and each is retried once on
+    // the healthy node: the client never hears the 500. This expectation changed on purpose (issue 14): a node's
+    // 500 used to reach the client (5 failures here), while curl and most scripts do not retry and Portkey and
+    // LiteLLM retry a 500 on another target; it still counts against the failing node's breaker.
     let failures = 0
     for (let i = 0; i < 200 && (await bad.generations()) < 5; i++) {
       const res = await api(key, '/v1/chat/completions', { method: 'POST', json: chat('pool-1') })
@@ -46,7 +49,7 @@ describe('circuit breaker', () => {
         ).toBe('closed')
     }
     expect(await bad.generations()).toBe(5)
-    expect(failures).toBe(5)
+    expect(failures).toBe(0)
     const opened = await eventually(
       () => nodeView(badNode.id),
       (v) => v.breaker.state === 'open',

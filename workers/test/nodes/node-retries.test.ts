@@ -3,7 +3,8 @@
 import { env } from 'cloudflare:workers'
 import { beforeEach, describe, expect, inject, it } from 'vitest'
 import { sessionFor } from '../helpers/affinity.ts'
-import { admin, api, registerNode, seedTenant } from '../helpers/gateway.ts'
+import { admin, api, call, registerNode, seedTenant } from '../helpers/gateway.ts'
+import { parsePrometheusText, sampleValue } from '../helpers/prom-text.ts'
 import { jsonEvents, readSse } from '../helpers/sse.ts'
 import { eventually, standin } from '../helpers/standin.ts'
 
@@ -25,6 +26,10 @@ const usageRow = async (requestId: string) =>
       (rows) => rows.length > 0,
     )
   )[0] as UsageRow
+const upstreamErrors = async (nodeId: string) => {
+  const res = await call('/metrics', { headers: { authorization: 'Bearer test-metrics-token-0123456789' } })
+  return sampleValue(parsePrometheusText(await res.text()), 'cic_upstream_errors_total', { node: nodeId, kind: 'http_5xx' })
+}
 const breakerOf = async (id: string) => ((await (await admin(`/admin/nodes/${id}`)).json()) as { breaker: { consecutive_failures: number } }).breaker
 
 /** Registers the stand-ins for `model` and aims a session at the first one. */
@@ -111,6 +116,61 @@ describe('retries before the first byte', () => {
   })
 })
 
+describe("a node's 500", () => {
+  it('is retried once on the other node: the client gets its answer, the usage row names it, the 500 still counts', async () => {
+    await s0.setKnobs({ fail: 'http500' })
+    const { first, rest, send } = await aimAt('pool-10', s0, [s1])
+    const res = await send('retry-500-json01')
+    expect(res.status).toBe(200)
+    expect(await res.json()).toMatchObject({ object: 'chat.completion', usage: { completion_tokens: 3 } })
+    expect([await s0.generations(), await s1.generations()]).toEqual([1, 1])
+    expect(await usageRow('retry-500-json01')).toMatchObject({ node_id: rest[0]?.id, completion_tokens: 3, outcome: 'completed', http_status: 200 })
+    expect(await usageRows('retry-500-json01')).toHaveLength(1) // the failing node's attempt bills nothing
+    expect(
+      (
+        await eventually(
+          () => breakerOf(first.id),
+          (b) => b.consecutive_failures === 1,
+        )
+      ).consecutive_failures,
+    ).toBe(1)
+    expect(
+      await eventually(
+        () => upstreamErrors(first.id),
+        (n) => n === 1,
+      ),
+    ).toBe(1) // counted per attempt
+  })
+
+  it('is retried once for a stream too, before its first byte', async () => {
+    await s0.setKnobs({ fail: 'http500' })
+    const { rest, send } = await aimAt('pool-11', s0, [s1])
+    const res = await send('retry-500-sse001', { stream: true })
+    expect(res.status).toBe(200)
+    const events = await readSse(res)
+    expect(events.at(-1)).toBe('[DONE]')
+    expect(jsonEvents(events).some((e) => e.error !== undefined)).toBe(false)
+    expect([await s0.generations(), await s1.generations()]).toEqual([1, 1])
+    expect(await usageRow('retry-500-sse001')).toMatchObject({ node_id: rest[0]?.id, outcome: 'completed' })
+    expect(await usageRows('retry-500-sse001')).toHaveLength(1)
+  })
+
+  it('is retried at most once: a request every node answers 500 reaches two nodes, never a third', async () => {
+    await Promise.all([s0, s1, s2].map((s) => s.setKnobs({ fail: 'http500' })))
+    const { first, rest, send } = await aimAt('pool-12', s0, [s1, s2])
+    const res = await send('retry-500-walk01')
+    expect(res.status).toBe(502)
+    expect(await res.json()).toMatchObject({ error: { type: 'server_error' } })
+    expect(await s0.generations()).toBe(1)
+    expect((await s1.generations()) + (await s2.generations())).toBe(1)
+    const row = await usageRow('retry-500-walk01')
+    expect(row).toMatchObject({ outcome: 'upstream_error', http_status: 502, completion_tokens: 0 })
+    expect(row.node_id).not.toBe(first.id) // the last node that received it
+    expect(rest.map((r) => r.id)).toContain(row.node_id)
+    expect(await usageRows('retry-500-walk01')).toHaveLength(1)
+  })
+})
+
 describe('limits', () => {
   it('gives up after 3 retries on the only node there is', async () => {
     await s2.setKnobs({ fail: 'reset', failAfterTokens: 0 }) // drops each connection before any header
@@ -137,7 +197,7 @@ describe('limits', () => {
     const node = await registerNode(s2.url, ['pool-9'])
     const res = await api(key, '/v1/chat/completions', { method: 'POST', json: chat('pool-9'), headers: { 'x-request-id': 'retry-final-0001' } })
     expect(res.status).toBe(502)
-    expect(await s2.generations()).toBe(1) // a node's 500 may be caused by the request itself: not retried
+    expect(await s2.generations()).toBe(1) // a node's 500 is retried on another node only: there is none
     expect(await usageRow('retry-final-0001')).toMatchObject({ node_id: node.id, outcome: 'upstream_error', http_status: 502, completion_tokens: 0 })
   })
 

@@ -1,7 +1,8 @@
 // Sends one admitted inference request to the best node and returns the client's response: JSON passed
 // through, or the SSE stream relayed event by event. A failure before the first byte reaches the client is
-// retried on another node (backoff 1 s, 2 s, 4 s by default, within a total deadline); a stream that has
-// started is never replayed: it ends with an error event. Each attempt's outcome goes to the node's breaker.
+// retried on another node (backoff 1 s, 2 s, 4 s by default, within a total deadline); a node's 500 is retried
+// once only, at once, on another node (never the same one); a stream that has started is never replayed: it
+// ends with an error event. Each attempt's outcome goes to the node's breaker.
 // A request that fails throws its ApiError (errors.ts shapes it); called by inference/run-inference.ts.
 //
 // Usage: exactly ONE event per client request (the ledger is keyed by request id), off the response path:
@@ -124,6 +125,8 @@ export async function forwardInference(input: ForwardInput): Promise<Response> {
   /** The last node that received the request, and the last failure (what the client hears if we give up). */
   let reached: RoutableNode | null = null
   let failure: { error: ApiError; fromNode: boolean } | null = null
+  /** A node answered 500: the attempt under way is the request's last (see classifyFailure's isLastChance). */
+  let isLastChance = false
   /** Records the last failure against the last node reached, and returns the error to throw. */
   const giveUp = (last: { error: ApiError; fromNode: boolean }): ApiError => {
     if (reached)
@@ -191,7 +194,13 @@ export async function forwardInference(input: ForwardInput): Promise<Response> {
     failure = current
     if (verdict.reachedNode) reached = node
     if (!verdict.mayRetrySameNode) exclude.add(node.id)
-    if (!verdict.isRetryable || attempt >= input.retry.maxRetries) throw giveUp(current)
+    if (!verdict.isRetryable || isLastChance || attempt >= input.retry.maxRetries) throw giveUp(current)
+    if (verdict.isLastChance) {
+      // One more attempt, on another node, now: waiting helps a node recover, and this one is not asked again.
+      isLastChance = true
+      if (performance.now() >= deadline) throw giveUp(current)
+      continue
+    }
     const waitMs = input.retry.backoffMs * 2 ** attempt
     if (performance.now() + waitMs >= deadline) throw giveUp(current)
     if (!(await sleep(waitMs, input.clientSignal))) return clientGone(reached)

@@ -9,12 +9,18 @@ describe('classifyFailure', () => {
     expect(classifyFailure(nodeError(status), false)).toMatchObject({ isRetryable: true, isNodeFault: true, reachedNode: true })
   })
 
-  it("does not retry a node's 500 (the request itself may crash the engine), but counts it", () => {
-    expect(classifyFailure(nodeError(500), false)).toMatchObject({ isRetryable: false, isNodeFault: true })
+  it("retries a node's 500 once, never on the same node (the request itself may crash engines), and counts it", () => {
+    for (const isProbe of [false, true])
+      expect(classifyFailure(nodeError(500), isProbe)).toMatchObject({ isRetryable: true, isLastChance: true, mayRetrySameNode: false, isNodeFault: true })
+  })
+
+  it.each([502, 503, 504])("does not limit a node's %i to one retry", (status) => {
+    expect(classifyFailure(nodeError(status), false)).toMatchObject({ isLastChance: false, mayRetrySameNode: true })
   })
 
   it('retries any 5xx of a probe: its node is already suspect', () => {
-    expect(classifyFailure(nodeError(500), true)).toMatchObject({ isRetryable: true, isNodeFault: true })
+    expect(classifyFailure(nodeError(501), true)).toMatchObject({ isRetryable: true, isNodeFault: true })
+    expect(classifyFailure(nodeError(501), false)).toMatchObject({ isRetryable: false, isNodeFault: true })
   })
 
   it('passes client errors through without retry and without blaming the node', () => {

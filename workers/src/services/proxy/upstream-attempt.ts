@@ -124,30 +124,42 @@ export type FailureVerdict = {
   isRetryable: boolean
   /** The node received the request (it is then the one the usage ledger names). */
   reachedNode: boolean
-  /** A retry may use this node again if nothing else is left (not after a timeout: it would eat the deadline again). */
+  /**
+   * A retry may use this node again if nothing else is left (not after a timeout: it would eat the deadline
+   * again; not after a 500: the same engine would likely fail the same request again).
+   */
   mayRetrySameNode: boolean
+  /**
+   * At most ONE more attempt follows this failure, whatever it brings (a node's 500: the request itself may be
+   * what crashes engines, so it must not walk the fleet), and it goes to another node at once, without backoff.
+   */
+  isLastChance: boolean
 }
 
 const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([502, 503, 504])
 
 /**
- * A node's 500 is not retried (it may be this request that crashes the engine: retrying would spread it),
- * except on a probe, whose node is already suspect. It still counts against the node's breaker.
+ * A node's 500 is retried once, on another node only (it may be this request that crashes the engine: one more
+ * engine at most, never the same one); clients such as curl do not retry, and two nodes serving a model with one
+ * of them failing would otherwise fail every request it got until its breaker opened. It still counts against
+ * the node's breaker.
  */
 export function classifyFailure(result: Extract<AttemptResult, { kind: 'node_error' | 'failed' }>, isProbe: boolean): FailureVerdict {
   if (result.kind === 'node_error') {
     // A redirect is the node's misconfiguration (or an attempt to send us elsewhere): its fault, and another node may serve.
     const isRedirect = result.status < 400
     const isNodeFault = result.status >= 500 || isRedirect
+    const isEngineError = result.status === 500
     return {
       error: upstreamErrorFromResponse(result.status, result.text),
       isNodeFault,
       reachedNode: true,
-      mayRetrySameNode: !isRedirect,
-      isRetryable: RETRYABLE_STATUSES.has(result.status) || isRedirect || (isProbe && isNodeFault),
+      mayRetrySameNode: !isRedirect && !isEngineError,
+      isRetryable: RETRYABLE_STATUSES.has(result.status) || isRedirect || isEngineError || (isProbe && isNodeFault),
+      isLastChance: isEngineError,
     }
   }
-  const base = { isNodeFault: true, isRetryable: true }
+  const base = { isNodeFault: true, isRetryable: true, isLastChance: false }
   switch (result.failure) {
     case 'connect_error': // Workers' fetch reports a refused and a dropped connection alike: the node may have had the request
       return {
@@ -174,6 +186,7 @@ export function classifyFailure(result: Extract<AttemptResult, { kind: 'node_err
       return {
         isNodeFault: false,
         isRetryable: false,
+        isLastChance: false,
         reachedNode: true,
         mayRetrySameNode: false,
         error: new ApiError('upstream_timeout', 'The model node did not finish the answer in time', { code: 'upstream_timeout' }),
@@ -182,6 +195,7 @@ export function classifyFailure(result: Extract<AttemptResult, { kind: 'node_err
       return {
         isNodeFault: false,
         isRetryable: false,
+        isLastChance: false,
         reachedNode: true,
         mayRetrySameNode: false,
         error: new ApiError('bad_gateway', `The model node's answer exceeds the gateway's ${MAX_ANSWER_BYTES} byte limit`, {
