@@ -1,7 +1,7 @@
 // D1 tables of the control plane (drizzle). SQL migrations in d1-migrations/ are generated from this file.
 import { sql } from 'drizzle-orm'
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core'
-import type { NodeLaunchSpec } from '../schemas/node-ops.ts'
+import { NODE_ENGINES, type NodeLaunchSpec } from '../schemas/node-ops.ts'
 
 const createdAt = () => integer('created_at', { mode: 'number' }).notNull().default(sql`(unixepoch('subsec') * 1000)`)
 
@@ -49,6 +49,11 @@ export const nodes = sqliteTable('nodes', {
   provider: text('provider'),
   region: text('region'),
   gpu: text('gpu'),
+  /**
+   * What serves the node's OpenAI-compatible API: `vllm` gets a per-tenant `cache_salt` on generation requests
+   * (services/inference/cache-salt.ts); `openai_compatible` (a BYO server of another kind) gets none.
+   */
+  engine: text('engine', { enum: NODE_ENGINES }).notNull().default('vllm'),
   /** Upstream API key, AES-GCM encrypted with the SECRETS_KEY Worker secret (never stored in clear). */
   apiKeyCiphertext: text('api_key_ciphertext'),
   lastError: text('last_error'),

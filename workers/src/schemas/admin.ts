@@ -1,5 +1,6 @@
 // Bodies of the admin API (our own API: strict objects, unknown fields are errors).
 import { z } from 'zod'
+import { NODE_ENGINES } from './node-ops.ts'
 import { timestampParam } from './timestamp-param.ts'
 import { PLAN_NAMES } from '../../../durable-objects/tenant-gate/contract.ts'
 
@@ -78,6 +79,8 @@ export const registerNodeSchema = z.strictObject({
     .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lowercase letters, digits and dashes')
     .optional(),
   api_key: z.string().min(1).max(512).optional(),
+  /** vllm (default) gets a per-tenant cache_salt; openai_compatible (another server) gets none. */
+  engine: z.enum(NODE_ENGINES).optional(),
   breaker: breakerSettingsSchema.optional(),
 })
 

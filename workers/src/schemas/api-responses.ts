@@ -3,7 +3,7 @@
 // Not parsed on the request path; workers/test/http/openapi.test.ts checks real answers against them.
 import { z } from 'zod'
 import { PLAN_NAMES } from '../../../durable-objects/tenant-gate/contract.ts'
-import { NODE_STATUSES } from './node-ops.ts'
+import { NODE_ENGINES, NODE_STATUSES } from './node-ops.ts'
 
 const ms = () => z.number().nonnegative().describe('milliseconds since the epoch')
 const limits = z.record(z.string(), z.number().int().nonnegative()).describe("overrides only; absent = the plan's value, 0 = unlimited")
@@ -106,6 +106,7 @@ export const nodeSchema = z.strictObject({
   provider: z.string().nullable(),
   region: z.string().nullable(),
   gpu: z.string().nullable(),
+  engine: z.enum(NODE_ENGINES),
   has_api_key: z.boolean(),
   last_error: z.string().nullable(),
   created_at: ms(),

@@ -128,6 +128,10 @@ export type NodeOpMessage = z.infer<typeof nodeOpMessageSchema>
 export const NODE_STATUSES = ['queued', 'launching', 'warming', 'ready', 'draining', 'terminating', 'terminated', 'failed', 'gone'] as const
 export type NodeStatus = (typeof NODE_STATUSES)[number]
 
+/** What serves a node's API: every launched node runs vLLM; a registered one says which (default vllm). */
+export const NODE_ENGINES = ['vllm', 'openai_compatible'] as const
+export type NodeEngine = (typeof NODE_ENGINES)[number]
+
 /** What the runner may report (POST /runner/nodes/:cluster/status); the control plane decides what it changes. */
 export const RUNNER_STATUSES = ['launching', 'queued', 'failed', 'terminating', 'terminated'] as const
 export type RunnerStatus = (typeof RUNNER_STATUSES)[number]

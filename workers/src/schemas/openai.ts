@@ -26,6 +26,9 @@ const generationFields = {
   best_of: z.literal(1, { error: 'best_of must be 1 (the only value vLLM supports)' }).nullish(),
   min_tokens: z.number().int().min(0).max(MAX_TOKEN_FIELD).nullish(), // vLLM extension: a floor on what is generated
   user: z.string().max(256).optional(),
+  // vLLM extension: salts the node's prefix cache. Never forwarded as sent: the gateway folds it into its own
+  // per-tenant salt (services/inference/cache-salt.ts). vLLM takes 1 to 1024 characters (protocol.py).
+  cache_salt: z.string().min(1).max(1024).optional(),
 }
 
 export const chatCompletionRequestSchema = z.looseObject({

@@ -63,13 +63,17 @@ describe('node-reported usage', () => {
         endpoint: 'chat.completions',
         body: { model: 'pool-11', messages: [{ role: 'user', content: 'one two' }], max_tokens: 3 },
         identity: { tenantId: 't-clamp', keyId: 'k', keyLimits: {} },
+        cacheSalt: null,
         requestId: `clamp-${crypto.randomUUID()}`,
         startedAt: performance.now(),
         clientSignal: new AbortController().signal,
         timeouts: { connectMs: 1_000, firstByteMs: 1_000, idleMs: 1_000, requestMs: 1_000 },
         retry: { maxRetries: 0, backoffMs: 1, deadlineMs: 5_000 },
         maxContextTokens: 8192,
-        selectNode: async () => ({ node: { id: 'n-1', name: 'n-1', endpoint: node.url, models: ['pool-11'], status: 'ready', apiKey: null }, isProbe: false }),
+        selectNode: async () => ({
+          node: { id: 'n-1', name: 'n-1', endpoint: node.url, models: ['pool-11'], status: 'ready', engine: 'vllm', apiKey: null },
+          isProbe: false,
+        }),
         reportOutcome: () => {},
         releaseProbe: () => {},
         waitUntil: (p) => {

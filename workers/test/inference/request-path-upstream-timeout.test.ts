@@ -12,7 +12,7 @@ import { forwardInference, type ForwardInput } from '../../src/services/proxy/fo
 import { attemptUpstream } from '../../src/services/proxy/upstream-attempt.ts'
 
 const standins = () => inject('standins')
-const node = (id: string, endpoint: string): RoutableNode => ({ id, name: id, endpoint, models: ['m'], status: 'ready', apiKey: null })
+const node = (id: string, endpoint: string): RoutableNode => ({ id, name: id, endpoint, models: ['m'], status: 'ready', engine: 'vllm', apiKey: null })
 const chatBody = (model: string, extra: Record<string, unknown> = {}) =>
   JSON.stringify({ model, messages: [{ role: 'user', content: 'one two' }], max_tokens: 2, ...extra })
 
@@ -58,6 +58,7 @@ describe('forwardInference, non-streamed timeout', () => {
       endpoint: 'chat.completions',
       body: { model: 'hanging-llm', messages: [{ role: 'user', content: 'one two' }], max_tokens: 2 },
       identity: { tenantId: 't-timeout', keyId: 'k', keyLimits: {} },
+      cacheSalt: null,
       requestId: 'timeout-req-0001',
       startedAt: performance.now(),
       clientSignal: new AbortController().signal,

@@ -17,6 +17,7 @@ import { forwardInference } from '../proxy/forward-inference.ts'
 import { releaseProbe, reportOutcome } from '../proxy/routing-state.ts'
 import { selectNode, type SelectContext } from '../proxy/select-node.ts'
 import { sendUsage } from '../usage/send-usage.ts'
+import { cacheSaltFor } from './cache-salt.ts'
 import { capCompletion, refitCompletion, type InferenceEndpoint } from './upstream-body.ts'
 
 export type InferenceCall = {
@@ -49,6 +50,9 @@ export async function runInference(env: Env, config: Config, call: InferenceCall
   const settleLease = (usedTokens: number) => call.waitUntil(admission.settle(usedTokens))
   // The node may generate only what the lease holds: its completion allowance is capped to the reservation.
   const forwarded = capCompletion(endpoint, body, reservation, admission.reservedTokens)
+  // One HMAC (the key is derived once per isolate); vLLM nodes get it per attempt (forward-inference.ts).
+  const clientSalt = 'cache_salt' in body && typeof body.cache_salt === 'string' ? body.cache_salt : null
+  const cacheSalt = endpoint === 'embeddings' ? null : await cacheSaltFor(config.SECRETS_KEY, identity.tenantId, clientSalt)
   const routing: SelectContext = {
     env,
     waitUntil: call.waitUntil,
@@ -81,6 +85,7 @@ export async function runInference(env: Env, config: Config, call: InferenceCall
       timing: call.timing,
       maxContextTokens: config.ADMISSION_MAX_CONTEXT_TOKENS,
       refitCompletion: (room) => refitCompletion(body, forwarded, room),
+      cacheSalt,
       recordUsage: (event: UsageEvent) => {
         settleLease(event.promptTokens + event.completionTokens)
         observeUsage(event)

@@ -61,6 +61,17 @@ export function refitCompletion<T extends InferenceRequest>(original: T, forward
   return Object.keys(changes).length > 0 ? { ...forwarded, ...changes } : null
 }
 
+/**
+ * `body` as one node gets it: `cache_salt` is the gateway's per-tenant salt (cache-salt.ts) for a vLLM node,
+ * and absent for any other node and for embeddings (`salt` null). The client's own `cache_salt` never leaves
+ * as sent: it is folded into the salt, or dropped.
+ */
+export function withCacheSalt(body: InferenceRequest, salt: string | null): InferenceRequest {
+  if (salt === null && !('cache_salt' in body)) return body
+  const { cache_salt: _client, ...rest } = body
+  return salt === null ? rest : { ...rest, cache_salt: salt }
+}
+
 /** The wire body: a stream always asks the node for cumulative usage on every chunk, so a cut stream is still billable. */
 export function serializeUpstream(body: InferenceRequest, isStream: boolean, streamOptions: StreamOptions | null): string {
   return JSON.stringify(isStream ? { ...body, stream_options: { ...streamOptions, include_usage: true, continuous_usage_stats: true } } : body)

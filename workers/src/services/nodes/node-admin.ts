@@ -53,6 +53,7 @@ export async function registerNode(env: Env, db: Db, input: RegisterNode, by: Ac
     provider: 'byo',
     region: null,
     gpu: null,
+    engine: input.engine ?? 'vllm',
     apiKeyCiphertext: input.api_key ? await seal(loadConfig(env).SECRETS_KEY, input.api_key) : null,
     lastError: null,
     createdAt: Date.now(),

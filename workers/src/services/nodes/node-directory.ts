@@ -7,7 +7,9 @@ import { nodes } from '../../db/schema.ts'
 import { log } from '../../log.ts'
 import { open } from '../../db/secret-box.ts'
 
-export type RoutableNode = { id: string; name: string; endpoint: string; models: string[]; status: string; apiKey: string | null }
+import type { NodeEngine } from '../../schemas/node-ops.ts'
+
+export type RoutableNode = { id: string; name: string; endpoint: string; models: string[]; status: string; engine: NodeEngine; apiKey: string | null }
 
 const REFRESH_MS = 2_000
 /** A background refresh not done by then is presumed lost (e.g. cut off with the request that started it). */
@@ -66,7 +68,7 @@ async function load(db: Db, secretsKey: string): Promise<RoutableNode[]> {
         log.error('node_key_unreadable', { node_id: row.id, error: String(err) })
         return null
       }
-      return { id: row.id, name: row.name, endpoint: row.endpoint.replace(/\/+$/, ''), models: row.models, status: row.status, apiKey }
+      return { id: row.id, name: row.name, endpoint: row.endpoint.replace(/\/+$/, ''), models: row.models, status: row.status, engine: row.engine, apiKey }
     }),
   )
   const list = read.filter((node): node is RoutableNode => node !== null)

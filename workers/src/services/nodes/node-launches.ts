@@ -58,6 +58,7 @@ export async function launchNode(env: Env, db: Db, spec: NodeLaunchSpec, by: Act
     provider: spec.provider,
     region: spec.region ?? null,
     gpu: `${spec.gpu}:${spec.gpu_count}`,
+    engine: 'vllm',
     apiKeyCiphertext: null,
     lastError: null,
     createdAt: now,

@@ -13,6 +13,7 @@ export const nodeView = (n: NodeRow) => ({
   provider: n.provider,
   region: n.region,
   gpu: n.gpu,
+  engine: n.engine,
   has_api_key: n.apiKeyCiphertext !== null,
   last_error: n.lastError,
   created_at: n.createdAt,

@@ -14,11 +14,12 @@ import { streamingOf } from '../../schemas/openai.ts'
 import type { UsageEvent } from '../../schemas/usage-event.ts'
 import type { Outcome } from '../../../../durable-objects/node-monitor/contract.ts'
 import { parseAnswer, tokensOf } from '../inference/count-tokens.ts'
-import { serializeUpstream, UPSTREAM_PATHS, type InferenceEndpoint } from '../inference/upstream-body.ts'
+import { serializeUpstream, UPSTREAM_PATHS, withCacheSalt, type InferenceEndpoint } from '../inference/upstream-body.ts'
 import type { TenantIdentity } from '../keys/resolve-key.ts'
 import { countUpstreamError, httpErrorKind } from '../metrics/record-metrics.ts'
 import type { RequestTiming } from '../metrics/request-timing.ts'
 import type { RoutableNode } from '../nodes/node-directory.ts'
+import type { NodeEngine } from '../../schemas/node-ops.ts'
 import { log } from '../../log.ts'
 import { clampUsage, usageBoundOf } from './bound-usage.ts'
 import { holdNodeSlot } from './pick-node.ts'
@@ -57,6 +58,8 @@ export type ForwardInput = {
    * refused it for its context length; null when the allowance is the client's own (see refitCompletion).
    */
   refitCompletion?: (room: number) => InferenceRequest | null
+  /** The tenant's prefix-cache salt (inference/cache-salt.ts), sent to vLLM nodes only; null for embeddings. */
+  cacheSalt: string | null
 }
 
 type UsageFields = Pick<UsageEvent, 'promptTokens' | 'completionTokens' | 'outcome' | 'httpStatus' | 'usageSource' | 'ttftMs'>
@@ -115,8 +118,18 @@ function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
  */
 export async function forwardInference(input: ForwardInput): Promise<Response> {
   const { stream: isStream, options: streamOptions } = streamingOf(input.body)
-  const serialize = (body: InferenceRequest) => serializeUpstream(body, isStream, streamOptions)
-  let payload = serialize(input.body)
+  // The node is chosen per attempt and only vLLM nodes get the salt: the wire body is serialized at most once
+  // per engine (and again after a refit), not once per attempt.
+  let body = input.body
+  let payloads = new Map<NodeEngine, string>()
+  const payloadFor = (node: RoutableNode): string => {
+    let payload = payloads.get(node.engine)
+    if (payload === undefined) {
+      payload = serializeUpstream(withCacheSalt(body, node.engine === 'vllm' ? input.cacheSalt : null), isStream, streamOptions)
+      payloads.set(node.engine, payload)
+    }
+    return payload
+  }
   let isRefitted = false
   const record = recorder(input)
   const deadline = performance.now() + input.retry.deadlineMs
@@ -154,7 +167,7 @@ export async function forwardInference(input: ForwardInput): Promise<Response> {
       attemptUpstream({
         url: node.endpoint + UPSTREAM_PATHS[input.endpoint],
         headers: upstreamHeaders(node, input.requestId),
-        body: payload,
+        body: payloadFor(node),
         isStream,
         clientSignal: input.clientSignal,
         connectTimeoutMs: Math.min(input.timeouts.connectMs, remaining),
@@ -180,7 +193,8 @@ export async function forwardInference(input: ForwardInput): Promise<Response> {
       // our cap, not the client, overflowed the model's context: sent again, once, fitted
       input.reportOutcome(node.id, { ok: true, isProbe }) // it answered: it works
       avoid.delete(node.id) // the same node may take it: its context is the one we now fit
-      payload = serialize(refitted)
+      body = refitted
+      payloads = new Map()
       isRefitted = true
       continue
     }

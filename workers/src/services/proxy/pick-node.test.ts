@@ -4,7 +4,7 @@ import { chooseByAffinity, chooseByLoad, loadScore, holdNodeSlot, inFlightOn, ty
 
 const NOW = 1_000_000
 const MAX_AGE = 15_000
-const node = (id: string): RoutableNode => ({ id, name: id, endpoint: `http://${id}`, models: ['m'], status: 'ready', apiKey: null })
+const node = (id: string): RoutableNode => ({ id, name: id, endpoint: `http://${id}`, models: ['m'], status: 'ready', engine: 'vllm', apiKey: null })
 const cand = (id: string, inFlight: number, load?: Partial<NonNullable<Candidate['load']>>): Candidate => ({
   node: node(id),
   inFlight,

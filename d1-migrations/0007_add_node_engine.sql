@@ -1,0 +1,1 @@
+ALTER TABLE `nodes` ADD `engine` text DEFAULT 'vllm' NOT NULL;
