@@ -5,11 +5,9 @@
 import type { Db } from '../../db/client.ts'
 import { nodes } from '../../db/schema.ts'
 import { log } from '../../log.ts'
-import { open } from '../../db/secret-box.ts'
+import { decodeNodeRow, type NodeConnection } from '../../db/node-row.ts'
 
-import type { NodeEngine } from '../../schemas/node-ops.ts'
-
-export type RoutableNode = { id: string; name: string; endpoint: string; models: string[]; status: string; engine: NodeEngine; apiKey: string | null }
+export type RoutableNode = NodeConnection
 
 const REFRESH_MS = 2_000
 /** A background refresh not done by then is presumed lost (e.g. cut off with the request that started it). */
@@ -58,18 +56,14 @@ async function load(db: Db, secretsKey: string): Promise<RoutableNode[]> {
   const startedIn = generation
   const rows = await db.select().from(nodes).all()
   const read = await Promise.all(
-    rows.map(async (row): Promise<RoutableNode | null> => {
-      let apiKey: string | null = null
-      try {
-        apiKey = row.apiKeyCiphertext ? await open(secretsKey, row.apiKeyCiphertext) : null
-      } catch (err) {
+    rows.map((row) =>
+      decodeNodeRow(row, secretsKey).catch((err: unknown) => {
         // A key sealed under another SECRETS_KEY (mid-rotation, docs/runbooks/rotate-secrets-key.md) takes that one node
         // out of routing, not the whole fleet: one failed row used to fail every new isolate's list.
         log.error('node_key_unreadable', { node_id: row.id, error: String(err) })
         return null
-      }
-      return { id: row.id, name: row.name, endpoint: row.endpoint.replace(/\/+$/, ''), models: row.models, status: row.status, engine: row.engine, apiKey }
-    }),
+      }),
+    ),
   )
   const list = read.filter((node): node is RoutableNode => node !== null)
   if (startedIn === generation) snapshot = { at: Date.now(), nodes: list }
