@@ -17,6 +17,8 @@ export type DevStack = {
   runnerToken: string | undefined
   standin: Standin
   demo: { tenantId: string; key: string; model: string }
+  /** The `wrangler dev` process (workerd runs below it): tests read the runtime's memory through it. */
+  pid: number
   close(): Promise<void>
 }
 
@@ -158,7 +160,7 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
   try {
     await waitForHealth(url, child, 90_000)
     const demo = await seedDemo(url, adminToken, standin)
-    return { url, adminToken, runnerToken: vars.RUNNER_TOKEN, standin, demo, close }
+    return { url, adminToken, runnerToken: vars.RUNNER_TOKEN, standin, demo, pid: child.pid ?? -1, close }
   } catch (err) {
     await close()
     throw new Error(`${String(err)}\n--- wrangler output ---\n${output.slice(-4000)}`)

@@ -5,6 +5,7 @@ import { ApiError, onError } from './errors.ts'
 import { apiKeyAuth } from './middleware/api-key-auth.ts'
 import { bearerAuth } from './middleware/bearer-auth.ts'
 import { config } from './middleware/config.ts'
+import { discardUnreadBody } from './middleware/discard-unread-body.ts'
 import { observeRequest } from './middleware/observe-request.ts'
 import { requestId } from './middleware/request-id.ts'
 import { adminBilling } from './routes/admin/billing.ts'
@@ -28,7 +29,7 @@ import { stripeWebhooks } from './routes/webhooks/stripe.ts'
 
 export function createApp() {
   const app = new Hono<AppEnv>()
-  app.use(requestId(), config(), observeRequest())
+  app.use(discardUnreadBody(), requestId(), config(), observeRequest())
   app.get('/health', (c) => c.json({ status: 'ok' }))
   app.route('/', metrics) // GET /metrics, behind METRICS_TOKEN
   app.route('/', dashboard) // GET /dashboard: static files; the page reads the admin API with the admin token
