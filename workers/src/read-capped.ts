@@ -6,10 +6,47 @@
 export type CappedRead = { ok: true; bytes: Uint8Array } | { ok: false; reason: 'too_large' }
 
 /**
- * Reads `body` to its end unless more than `maxBytes` arrive; then cancels it (nothing more is pulled from the
- * sender) and answers `too_large`. A null body reads as empty. Stream errors are thrown as they are.
+ * A request body refused for its size, or never read, is read and dropped before it is cancelled when its declared
+ * Content-Length is at most this, as a server's lingering close does: the client (the openai SDK always declares
+ * the length) then reads its 413 instead of a connection reset (a reset can destroy an answer already sent: TCP drops
+ * unread data; the SDK reports a connection error and retries). A chunked body, or a declared one larger than this,
+ * is cancelled at once: a 200 MB sender is cut off (test/e2e/bounded-memory.test.ts). Nothing dropped is kept.
  */
-export async function readCapped(body: ReadableStream<Uint8Array> | null, maxBytes: number): Promise<CappedRead> {
+const LINGER_MAX_BYTES = 8 * 1024 * 1024
+
+/** How much of a request body to read and drop before cancelling it: its declared length, when small enough. */
+export function lingerBytesFor(contentLength: string | null | undefined): number {
+  const declared = Number(contentLength ?? Number.NaN)
+  return Number.isSafeInteger(declared) && declared > 0 && declared <= LINGER_MAX_BYTES ? declared : 0
+}
+const LINGER_MS = 2_000
+
+/** Reads and drops up to `lingerBytes` more of a stream, for at most LINGER_MS; never throws. */
+export async function discardBriefly(reader: ReadableStreamDefaultReader<Uint8Array>, lingerBytes: number): Promise<void> {
+  if (lingerBytes <= 0) return
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const timeout = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), LINGER_MS)
+  })
+  try {
+    for (let dropped = 0; dropped < lingerBytes; ) {
+      const next = await Promise.race([reader.read(), timeout])
+      if (next === 'timeout' || next.done) return
+      dropped += next.value.byteLength
+    }
+  } catch {
+    // the sender went away: nothing left to drop
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/**
+ * Reads `body` to its end unless more than `maxBytes` arrive; then drops up to `lingerBytes` more (request bodies,
+ * see lingerBytesFor), cancels it (nothing more is pulled from the sender) and answers `too_large`. A null
+ * body reads as empty. Stream errors are thrown as they are.
+ */
+export async function readCapped(body: ReadableStream<Uint8Array> | null, maxBytes: number, lingerBytes = 0): Promise<CappedRead> {
   if (!body) return { ok: true, bytes: new Uint8Array(0) }
   const reader = body.getReader()
   const chunks: Uint8Array[] = []
@@ -19,6 +56,7 @@ export async function readCapped(body: ReadableStream<Uint8Array> | null, maxByt
     if (done) break
     total += value.byteLength
     if (total > maxBytes) {
+      await discardBriefly(reader, lingerBytes)
       // Not awaited: a sender that never answers the cancel must not hold the 413 back.
       reader.cancel('body exceeds its size limit').catch(() => {})
       return { ok: false, reason: 'too_large' }
@@ -41,7 +79,8 @@ const decoder = new TextDecoder()
 export async function readCappedText(
   body: ReadableStream<Uint8Array> | null,
   maxBytes: number,
+  lingerBytes = 0,
 ): Promise<{ ok: true; text: string } | { ok: false; reason: 'too_large' }> {
-  const read = await readCapped(body, maxBytes)
+  const read = await readCapped(body, maxBytes, lingerBytes)
   return read.ok ? { ok: true, text: decoder.decode(read.bytes) } : read
 }
