@@ -3,7 +3,7 @@
 import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
 import { eventChunks, writeLedger } from '../../src/services/usage/ledger-write.ts'
-import { retryDelaySeconds } from '../../src/services/usage/write-usage-events.ts'
+import { retryDelaySeconds } from '../../src/services/queue/store-batch.ts'
 import { deliver, hourlyFromLedger, hourlyRows, ledgerRows, sumOf, usageEvent } from '../helpers/usage.ts'
 
 const tenant = () => `t-${crypto.randomUUID().slice(0, 8)}`

@@ -15,6 +15,7 @@ import { ApiError } from '../../errors.ts'
 import { log } from '../../log.ts'
 import { nodeOpMessageSchema, type NodeOpMessage } from '../../schemas/node-ops.ts'
 import { auditStatement, type AuditEntry } from '../audit/audit-entry.ts'
+import { parseStoredBody, storeBatchOrRetry } from '../queue/store-batch.ts'
 
 type NewDeadLetter = typeof nodeOpsDeadLetters.$inferInsert
 const t = nodeOpsDeadLetters
@@ -29,8 +30,6 @@ const SEND_BATCH_MESSAGES = 100
 const SEND_BATCH_BYTES = 200_000
 /** A replay holds its rows this long; a replay that died before marking them leaves them pending again after it. */
 export const CLAIM_LEASE_MS = 60_000
-/** Backoff of a failed store (5 s doubling, 300 s cap): 100 retries ride out hours of D1 trouble. */
-const storeRetryDelaySeconds = (attempts: number) => Math.min(300, 5 * 2 ** Math.max(0, Math.min(attempts - 1, 6)))
 
 const stringField = (value: unknown, key: string): string | null => {
   if (typeof value !== 'object' || value === null || !(key in value)) return null
@@ -109,17 +108,7 @@ export async function storeNodeOpDeadLetters(batch: MessageBatch<unknown>, env: 
         },
       })
   })
-  const [first, ...rest] = statements
-  if (!first) return
-  try {
-    await db.batch([first, ...rest])
-  } catch (err) {
-    // Nothing was stored (one transaction): retry with backoff; the dead-letter queue has no dead-letter queue.
-    log.error('node_ops_dead_letter_store_failed', { size: batch.messages.length, error: String(err) })
-    for (const msg of batch.messages) msg.retry({ delaySeconds: storeRetryDelaySeconds(msg.attempts) })
-    return
-  }
-  batch.ackAll()
+  await storeBatchOrRetry(db, statements, batch, 'node_ops_dead_letter_store_failed')
 }
 
 export type DeadLetterFilter = { status?: NodeOpsDeadLetterRow['status'] | undefined; limit: number }
@@ -135,14 +124,6 @@ export function listNodeOpDeadLetters(db: Db, filter: DeadLetterFilter) {
     .all()
 }
 
-const parseJson = (text: string): unknown => {
-  try {
-    return JSON.parse(text)
-  } catch {
-    return text
-  }
-}
-
 export const nodeOpDeadLetterView = (r: NodeOpsDeadLetterRow) => ({
   object: 'node_ops_dead_letter',
   id: r.id,
@@ -152,7 +133,7 @@ export const nodeOpDeadLetterView = (r: NodeOpsDeadLetterRow) => ({
   node_id: r.nodeId,
   reason: r.reason,
   error: r.error,
-  body: parseJson(r.body),
+  body: parseStoredBody(r.body),
   attempts: r.attempts,
   first_seen_at: r.firstSeenAt,
   last_seen_at: r.lastSeenAt,
@@ -164,7 +145,7 @@ export const nodeOpDeadLetterView = (r: NodeOpsDeadLetterRow) => ({
 
 /** The job a row carries, checked against today's schema (a deploy may have changed it). */
 export function jobOf(row: Pick<NodeOpsDeadLetterRow, 'body'>): { ok: true; job: NodeOpMessage } | { ok: false; error: string } {
-  const parsed = nodeOpMessageSchema.safeParse(parseJson(row.body))
+  const parsed = nodeOpMessageSchema.safeParse(parseStoredBody(row.body))
   return parsed.success ? { ok: true, job: parsed.data } : { ok: false, error: z.prettifyError(parsed.error) }
 }
 

@@ -10,9 +10,9 @@ import { usageDeadLetters, type UsageDeadLetterRow } from '../../db/schema.ts'
 import { log } from '../../log.ts'
 import { eventsOfMessage, parkedUsageEventSchema, usageEventSchema, type UsageEvent } from '../../schemas/usage-event.ts'
 import { auditStatement, type AuditEntry } from '../audit/audit-entry.ts'
+import { parseStoredBody, storeBatchOrRetry } from '../queue/store-batch.ts'
 import { writeLedger } from './ledger-write.ts'
 import { DEDUPE_HORIZON_MS } from './usage-retention.ts'
-import { retryDelaySeconds } from './write-usage-events.ts'
 
 type NewDeadLetter = typeof usageDeadLetters.$inferInsert
 
@@ -65,17 +65,7 @@ export async function storeDeadLetters(batch: MessageBatch<unknown>, env: Env): 
         })
     }),
   )
-  const [first, ...rest] = statements
-  if (!first) return
-  try {
-    await db.batch([first, ...rest])
-  } catch (err) {
-    // Nothing was stored (one transaction): retry with backoff; the dead-letter queue has no dead-letter queue.
-    log.error('usage_dead_letter_store_failed', { size: batch.messages.length, error: String(err) })
-    for (const msg of batch.messages) msg.retry({ delaySeconds: retryDelaySeconds(msg.attempts) })
-    return
-  }
-  batch.ackAll()
+  await storeBatchOrRetry(db, statements, batch, 'usage_dead_letter_store_failed')
 }
 
 export type DeadLetterFilter = { status?: UsageDeadLetterRow['status'] | undefined; limit: number }
@@ -91,14 +81,6 @@ export function listDeadLetters(db: Db, filter: DeadLetterFilter) {
     .all()
 }
 
-const parseJson = (text: string): unknown => {
-  try {
-    return JSON.parse(text)
-  } catch {
-    return text
-  }
-}
-
 export const deadLetterView = (r: UsageDeadLetterRow) => ({
   object: 'usage_dead_letter',
   id: r.id,
@@ -107,7 +89,7 @@ export const deadLetterView = (r: UsageDeadLetterRow) => ({
   tenant_id: r.tenantId,
   reason: r.reason,
   error: r.error,
-  body: parseJson(r.body),
+  body: parseStoredBody(r.body),
   attempts: r.attempts,
   first_seen_at: r.firstSeenAt,
   last_seen_at: r.lastSeenAt,
@@ -118,7 +100,7 @@ export const deadLetterView = (r: UsageDeadLetterRow) => ({
 
 /** The usage event a row carries, checked against today's schema (a deploy may have widened it). */
 export function eventOf(row: Pick<UsageDeadLetterRow, 'body'>): { ok: true; event: UsageEvent } | { ok: false; error: string } {
-  const body = parseJson(row.body)
+  const body = parseStoredBody(row.body)
   const parked = parkedUsageEventSchema.safeParse(body)
   const parsed = usageEventSchema.safeParse(parked.success ? parked.data.body : body)
   return parsed.success ? { ok: true, event: parsed.data } : { ok: false, error: z.prettifyError(parsed.error) }

@@ -8,12 +8,8 @@
 import { z } from 'zod'
 import { eventsOfMessage, usageEventSchema, type ParkedUsageEvent, type UsageEvent } from '../../schemas/usage-event.ts'
 import { log } from '../../log.ts'
+import { retryDelaySeconds } from '../queue/store-batch.ts'
 import { writeLedger } from './ledger-write.ts'
-
-/** Exponential backoff: 5 s, 10 s, 20 s, ... capped at 5 minutes (`attempts` is 1 on the first delivery). */
-export function retryDelaySeconds(attempts: number): number {
-  return Math.min(300, 5 * 2 ** Math.max(0, attempts - 1))
-}
 
 /**
  * Events per D1 batch. A consumer batch of 100 full packs is 20,000 events; each slice's JSON is bound to three
