@@ -7,7 +7,7 @@ import { expect, inject } from 'vitest'
 import worker from '../../src/index.ts'
 
 export const ORIGIN = 'http://console.test'
-export const consoleEnv: Env = { ...env, OIDC_ISSUER: inject('oidcStandin'), STRIPE_API_BASE: inject('consoleStripe') }
+export const consoleEnv = { ...env, OIDC_ISSUER: inject('oidcStandin'), STRIPE_API_BASE: inject('consoleStripe') }
 
 /** One Worker invocation, as production would run it (waitUntil work awaited). */
 export async function workerFetch(request: Request): Promise<Response> {
