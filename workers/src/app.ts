@@ -16,6 +16,7 @@ import { adminNodes } from './routes/admin/nodes.ts'
 import { adminTenants } from './routes/admin/tenants.ts'
 import { adminUsage } from './routes/admin/usage.ts'
 import { adminAudit } from './routes/admin/audit.ts'
+import { adminFleet } from './routes/admin/fleet.ts'
 import { dashboard } from './routes/dashboard.ts'
 import { localQueues } from './routes/local-queues.ts'
 import { metrics } from './routes/metrics.ts'
@@ -47,7 +48,8 @@ export function createApp() {
       .route('/', adminNodeLaunches)
       .route('/', adminUsage)
       .route('/', adminBilling)
-      .route('/', adminAudit),
+      .route('/', adminAudit)
+      .route('/', adminFleet),
   )
   app.route('/runner', new Hono<AppEnv>().use(bearerAuth('RUNNER_TOKEN')).route('/', runnerNodes))
   app.route('/nodes', nodeRegistration) // a launched node's one-time registration token
