@@ -10,6 +10,7 @@ import { claimLaunch, readFleet } from '../../../durable-objects/fleet-reconcile
 import { invalidateFleetDirectory } from '../../src/services/fleet/fleet-directory.ts'
 import { admin, api, call, seedTenant } from '../helpers/gateway.ts'
 import { ack, decode, pull, pullFor, runner } from '../helpers/node-ops.ts'
+import { parsePrometheusText, sampleValue } from '../helpers/prom-text.ts'
 import { standin } from '../helpers/standin.ts'
 
 const [healthyUrl, preemptedUrl] = inject('pools').fleet as [string, string]
@@ -190,6 +191,25 @@ describe('fleet reconciler', () => {
       },
       { timeout: 5_000, interval: 50 },
     )
+  })
+
+  it('exports ready nodes and min_ready per fleet model and the reconciler actions, with no tenant label', async () => {
+    const model = 'org/metrics-fleet'
+    const scrape = async () => {
+      const res = await call('/metrics', { headers: { authorization: 'Bearer test-metrics-token-0123456789' } })
+      expect(res.status).toBe(200)
+      return parsePrometheusText(await res.text())
+    }
+    const launchesBefore = sampleValue(await scrape(), 'cic_fleet_reconcile_actions_total', { action: 'launch' })
+    await putFleet(model, { min_ready: 2, max_nodes: 2, placements: [PLACEMENT] })
+    const families = await scrape()
+    expect(sampleValue(families, 'cic_fleet_min_ready', { model })).toBe(2)
+    expect(sampleValue(families, 'cic_fleet_ready_nodes', { model })).toBe(0)
+    expect(sampleValue(families, 'cic_fleet_reconcile_actions_total', { action: 'launch' })).toBe(launchesBefore + 2)
+    expect(sampleValue(families, 'cic_fleet_reconcile_actions_total', { action: 'fallback_on_demand' })).toBeGreaterThanOrEqual(0)
+    for (const name of ['cic_fleet_min_ready', 'cic_fleet_ready_nodes', 'cic_fleet_reconcile_actions_total']) {
+      for (const sample of families.get(name)?.samples ?? []) expect(Object.keys(sample.labels)).not.toContain('tenant')
+    }
   })
 
   it('never has more than max_nodes clusters under concurrent reconciles, concurrent claims and 100 redelivered launch messages', async () => {
