@@ -1,7 +1,7 @@
 // OpenAPI paths of fleets (/admin/fleet, ADMIN_TOKEN): the desired state the routes parse with
 // (schemas/fleet.ts) and the shape of the desired-against-actual view (services/fleet/fleet-store.ts fleetView).
 import { z } from 'zod'
-import { fleetDesiredSchema, fleetPlacementSchema } from '../schemas/fleet.ts'
+import { fleetDesiredSchema, fleetPlacementSchema, preemptionNoticeSchema } from '../schemas/fleet.ts'
 import { operation } from './operations.ts'
 
 const ADMIN_ERRORS = [400, 401, 404, 413, 500, 503]
@@ -51,6 +51,27 @@ const putResultSchema = fleetViewSchema.extend({
 })
 
 export const fleetPaths = {
+  '/nodes/preemption-notice': {
+    post: operation('reportPreemptionNotice', {
+      summary: "A launched node reports its cloud's preemption warning: it drains at once and its fleet launches the replacement",
+      tag: 'Fleets',
+      security: 'NodeRegistrationToken',
+      errors: [400, 401, 413, 500, 503],
+      body: preemptionNoticeSchema,
+      ok: {
+        200: {
+          schema: z.object({
+            object: z.literal('node.preemption_notice'),
+            cluster_name: z.string(),
+            node_id: z.string(),
+            status: z.string(),
+            applied: z.boolean().describe('false for a repeated notice, or a node that was not serving'),
+          }),
+          description: 'The node is draining',
+        },
+      },
+    }),
+  },
   '/admin/fleet': {
     get: operation('listFleets', {
       summary: 'List fleets, each desired against actual',

@@ -3,7 +3,7 @@
 // by the same launch policy as POST /admin/nodes/launch. Read by the admin route, the D1 schema and the
 // FleetReconciler object (which launches from it).
 import { z } from 'zod'
-import { launchPolicyProblem, launchSpecSchema } from './node-ops.ts'
+import { CLUSTER_NAME, launchPolicyProblem, launchSpecSchema } from './node-ops.ts'
 
 /** One place to launch from: the launch API's fields without the model (the fleet's) and without remote code. */
 export const fleetPlacementSchema = launchSpecSchema.omit({ model: true, allow_remote_code: true })
@@ -38,3 +38,15 @@ export function fleetPolicyProblem(model: string, fleet: FleetDesired): { param:
   }
   return null
 }
+
+/** Where a preemption notice came from: the cloud's own warning, read by the node from its metadata service. */
+export const PREEMPTION_SOURCES = ['aws_spot_interruption', 'gcp_preemption', 'azure_scheduled_event', 'other'] as const
+
+/** POST /nodes/preemption-notice, sent by a launched node (its registration token) when its cloud warns of a preemption. */
+export const preemptionNoticeSchema = z.strictObject({
+  cluster_name: z.string().regex(CLUSTER_NAME),
+  source: z.enum(PREEMPTION_SOURCES),
+  /** When the cloud takes the instance (Unix ms), if it says: AWS gives 2 minutes, GCP about 30 s. */
+  not_after: z.number().int().positive().optional(),
+})
+export type PreemptionNotice = z.infer<typeof preemptionNoticeSchema>
