@@ -3,10 +3,11 @@
 // no node is ready, moves through placements, falls back to on-demand after spot capacity failures, and never has
 // more than max_nodes clusters under concurrent reconciles, concurrent launch claims and 100 redelivered launch
 // messages. The runner is played by direct calls to its endpoints; nodes are stand-ins over real TCP.
-import { runDurableObjectAlarm } from 'cloudflare:test'
+import { createScheduledController, runDurableObjectAlarm } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
 import { afterEach, describe, expect, inject, it, vi } from 'vitest'
 import { claimLaunch, readFleet } from '../../../durable-objects/fleet-reconciler/fleet-store.ts'
+import worker from '../../src/index.ts'
 import { invalidateFleetDirectory } from '../../src/services/fleet/fleet-directory.ts'
 import { admin, api, call, seedTenant } from '../helpers/gateway.ts'
 import { ack, decode, pull, pullFor, runner } from '../helpers/node-ops.ts'
@@ -188,6 +189,24 @@ describe('fleet reconciler', () => {
       async () => {
         await runDurableObjectAlarm(reconciler(model))
         expect((await nodesOf(model)).map((n) => n.status).sort()).toEqual(['queued', 'terminated'])
+      },
+      { timeout: 5_000, interval: 50 },
+    )
+  })
+
+  it('the one-minute cron nudges every fleet, so a fleet whose object missed a change still converges', async () => {
+    const model = 'pool-9'
+    await putFleet(model, { min_ready: 0, max_nodes: 1, placements: [PLACEMENT] })
+    // Desired state changed behind the object's back, and the object lost its alarm (as if its nudge had been lost).
+    await env.DB.prepare('UPDATE fleets SET min_ready = 1 WHERE model = ?').bind(model).run()
+    await reconciler(model).stop()
+    expect(await runDurableObjectAlarm(reconciler(model))).toBe(false)
+    expect(await nodesOf(model)).toEqual([])
+    await worker.scheduled(createScheduledController({ scheduledTime: Date.now(), cron: '* * * * *' }), env)
+    await vi.waitFor(
+      async () => {
+        await runDurableObjectAlarm(reconciler(model))
+        expect((await nodesOf(model)).map((n) => n.status)).toEqual(['queued'])
       },
       { timeout: 5_000, interval: 50 },
     )
