@@ -69,8 +69,12 @@ function startPullProxy(target: string): Promise<Server> {
     const action = req.url?.endsWith('/ack') ? 'ack' : 'pull'
     if (action === 'ack' && body) {
       const ack = JSON.parse(body) as { acks?: { lease_id: string }[]; retries?: { lease_id: string; delay_seconds?: number }[] }
-      const held = (ack.acks ?? []).filter((a) => redelivery.leases.has(a.lease_id) && redelivery.left > 0)
-      for (const a of held) redelivery.left--
+      const held: { lease_id: string }[] = []
+      for (const a of ack.acks ?? []) {
+        if (!redelivery.leases.has(a.lease_id) || redelivery.left === 0) continue
+        held.push(a)
+        redelivery.left--
+      }
       ack.acks = (ack.acks ?? []).filter((a) => !held.includes(a))
       ack.retries = [...(ack.retries ?? []), ...held.map((a) => ({ lease_id: a.lease_id, delay_seconds: 0 }))]
       body = JSON.stringify(ack)
