@@ -7,7 +7,7 @@
 export const fleetReconcilerName = (model: string) => `fleet:${model}`
 
 /** Why a reconcile ran: logged, and kept in the audit rows of the actions it took. */
-export type ReconcileTrigger = 'admin' | 'cron' | 'alarm' | 'node_failed' | 'node_terminated' | 'node_ready' | 'preemption_notice' | 'test'
+export type ReconcileTrigger = 'admin' | 'cron' | 'alarm' | 'node_failed' | 'node_terminated' | 'preemption_notice' | 'test'
 
 /** Reconciler actions; each is an audit row (actor `reconciler`) and a `cic_fleet_reconcile_actions_total{action}` label. */
 export const FLEET_ACTIONS = ['launch', 'resend_launch', 'terminate_failed', 'forget', 'blocked_max_nodes', 'fallback_on_demand'] as const
