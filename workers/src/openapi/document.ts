@@ -7,6 +7,7 @@ import { jsonSchema } from './json-schema.ts'
 import { ERROR_RESPONSES, ERROR_SCHEMA, SECURITY_SCHEMES } from './operations.ts'
 import { adminPaths } from './paths-admin.ts'
 import { fleetPaths } from './paths-fleet.ts'
+import { consolePaths } from './paths-console.ts'
 import { publicPaths } from './paths-public.ts'
 
 const DESCRIPTION = `Multi-tenant OpenAI-compatible inference gateway. \`/v1\` takes OpenAI's request bodies and answers
@@ -50,8 +51,9 @@ export function buildOpenApiDocument() {
       'Webhooks',
       'Operations',
       'Documentation',
+      'Console',
     ].map((name) => ({ name })),
-    paths: { ...publicPaths, ...adminPaths, ...fleetPaths },
+    paths: { ...publicPaths, ...adminPaths, ...fleetPaths, ...consolePaths },
     components: {
       schemas: {
         Error: ERROR_SCHEMA,
