@@ -37,7 +37,7 @@ export async function tenantFrame(ctx, active, content) {
     h(
       'nav',
       { class: 'tabs', 'aria-label': 'Tenant' },
-      tabs.map(([label, href]) => h('a', { href, 'aria-current': label === active ? 'page' : null }, label)),
+      tabs.map(([label, href]) => h('a', { href, class: 'tab', 'aria-current': label === active ? 'page' : null }, label)),
     ),
     await content(tenant),
   )
