@@ -2,7 +2,7 @@
 // Stripe Customer Portal for invoices and payment methods. Both are Stripe-hosted pages: the server creates the
 // session and the browser goes to its url; the plan changes when Stripe's signed webhook arrives.
 import { api, enc } from '../api.js'
-import { field, h, notice, status } from '../dom.js'
+import { field, h, notice } from '../dom.js'
 
 /** Self-serve plans (free/default/enterprise are set by operators). */
 const PLANS = ['starter', 'pro']
@@ -26,7 +26,8 @@ export async function billingPage(ctx, tenant) {
     { name: 'plan' },
     PLANS.map((p) => h('option', { value: p, selected: p !== tenant.plan && p === 'pro' }, p)),
   )
-  const hasSubscription = Boolean(billing.subscription_status) && billing.subscription_status !== 'canceled'
+  /** A tenant already on a paid plan with a Stripe customer changes plan; anyone else subscribes. */
+  const hasSubscription = billing.has_billing_account === true && PLANS.includes(tenant.plan)
   const checkout = h(
     'form',
     {
@@ -41,7 +42,7 @@ export async function billingPage(ctx, tenant) {
   )
   const portal = h(
     'button',
-    { type: 'button', disabled: !billing.stripe_customer_id, onclick: (event) => go(event.currentTarget, `${base}/portal`) },
+    { type: 'button', disabled: !billing.has_billing_account, onclick: (event) => go(event.currentTarget, `${base}/portal`) },
     'Manage billing',
   )
   const returned = ctx.search.get('checkout')
@@ -56,8 +57,6 @@ export async function billingPage(ctx, tenant) {
       { class: 'facts' },
       h('dt', {}, 'Plan'),
       h('dd', { 'data-testid': 'plan' }, tenant.plan),
-      h('dt', {}, 'Subscription'),
-      h('dd', {}, billing.subscription_status ? status(billing.subscription_status) : 'none'),
       h('dt', {}, 'Stripe customer'),
       h('dd', {}, billing.stripe_customer_id ? h('code', {}, billing.stripe_customer_id) : 'none yet (created at the first Checkout)'),
     ),

@@ -10,18 +10,17 @@ export async function keysPage(_ctx, tenant) {
   const holder = h('div')
 
   async function refresh() {
-    const keys = list(await api('GET', base))
+    const keys = list(await api('GET', base), 'keys')
     holder.replaceChildren(
       table(
-        ['Name', 'Prefix', 'Created', 'Last used', 'State', ''],
+        ['Name', 'Prefix', 'Created', 'State', ''],
         keys,
         (key) => [
           key.name ?? '–',
           h('code', {}, key.prefix),
           when(key.created_at),
-          when(key.last_used_at),
           key.revoked_at ? status('revoked') : status('active'),
-          key.revoked_at
+          key.revoked_at || key.can_revoke === false
             ? null
             : h(
                 'button',

@@ -46,11 +46,12 @@ export async function membersPage(ctx, tenant) {
         { 'data-testid': 'members-table' },
       ),
       h('h2', {}, 'Open invites'),
-      table(['Email', 'Role', 'Invite link', 'Created', ''], invites, (i) => [
+      table(['Email', 'Role', 'Invited by', 'Created', 'Expires', ''], invites, (i) => [
         i.email,
         i.role,
-        h('code', { class: 'link' }, i.invite_url),
+        i.created_by,
         when(i.created_at),
+        when(i.expires_at),
         h(
           'button',
           { type: 'button', 'aria-label': `Withdraw invite for ${i.email}`, onclick: () => act(() => api('DELETE', `${base}/invites/${enc(i.id)}`)) },

@@ -82,7 +82,8 @@ export async function nodesPage(ctx) {
   const act = async (node, action, label) => {
     if (action === 'terminate' && !confirm(`Terminate ${node.name}? It drains, then its machine is deleted.`)) return
     try {
-      await api('POST', `/nodes/${enc(node.name)}/${action}`)
+      // drain/resume address the node by id, terminate/relaunch by cluster name (as the admin API does)
+      await api('POST', `/nodes/${enc(action === 'drain' || action === 'resume' ? node.id : node.name)}/${action}`)
       message.replaceChildren(notice('ok', `${label}: ${node.name}.`))
     } catch (err) {
       message.replaceChildren(notice('error', err.message))

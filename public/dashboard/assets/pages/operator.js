@@ -1,54 +1,70 @@
-// Operator pages (/dashboard/ops/*): overview, every tenant (create), nodes (nodes.js), dead letters with replay,
-// meter pushes, the audit log with filters, and the fleet's desired state and prices when the server has them.
+// Operator pages (/dashboard/ops/*): overview (what the token page showed: tenants, nodes by status, the last 24 h
+// per hour), every tenant (create), nodes (nodes.js), dead letters with replay, meter pushes, the audit log with
+// filters. Fleet desired state and prices: shown once the server proxies those admin APIs (404 until then).
 import { api, ApiError, enc, list, query } from '../api.js'
+import { barChart } from '../bar-chart.js'
 import { field, h, notice, number, status, table, when } from '../dom.js'
 import { nodesPage } from './nodes.js'
 
-/** A value for a table cell whatever its type (objects as compact JSON). */
-const cell = (value) =>
-  value === null || value === undefined ? '–' : typeof value === 'object' ? JSON.stringify(value) : typeof value === 'number' ? number(value) : String(value)
+const compact = (value) => (value === null || value === undefined ? '–' : typeof value === 'object' ? JSON.stringify(value) : String(value))
+const hourLabel = (ms) => new Date(ms).toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' })
 
-/** Columns of a list whose shape the server owns: `columns` first, then any other scalar fields of the first row. */
-function autoTable(items, columns, extra = () => [], props = {}) {
-  const keys = [...columns, ...Object.keys(items[0] ?? {}).filter((k) => !columns.includes(k) && k !== 'object')]
-  const hasExtra = items.some((item) => extra(item).length > 0)
-  return table(
-    [...keys, ...(hasExtra ? [''] : [])],
-    items,
-    (item) => [
-      ...keys.map((k) => (k === 'status' ? status(item[k]) : /(_at|^at|^since|^until|^when)$/.test(k) ? when(item[k]) : cell(item[k]))),
-      ...(hasExtra ? [h('span', { class: 'actions' }, extra(item))] : []),
+async function overviewPage(ctx) {
+  const o = await api('GET', '/overview')
+  const byHour = o.usage_by_hour ?? []
+  const chart = barChart({
+    testId: 'overview-chart',
+    ariaLabel: 'Tokens per hour, all tenants, last 24 hours',
+    labels: byHour.map((r) => hourLabel(r.start)),
+    datasets: [
+      { label: 'prompt tokens', data: byHour.map((r) => r.prompt_tokens) },
+      { label: 'completion tokens', data: byHour.map((r) => r.completion_tokens) },
     ],
-    props,
-  )
-}
-
-async function overviewPage() {
-  const overview = await api('GET', '/overview')
-  const sections = Object.entries(overview ?? {}).filter(([key]) => key !== 'object')
-  const scalars = sections.filter(([, v]) => v === null || typeof v !== 'object')
-  const lists = sections.filter(([, v]) => Array.isArray(v) || Array.isArray(v?.data))
-  const objects = sections.filter(([, v]) => v && typeof v === 'object' && !Array.isArray(v) && !Array.isArray(v.data))
+  })
+  ctx.onLeave(chart.destroy)
+  const u = o.usage_last_24h ?? {}
   return h(
     'section',
     {},
     h('h1', {}, 'Operator overview'),
-    scalars.length
-      ? h(
-          'dl',
-          { class: 'facts' },
-          scalars.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, cell(v))]),
-        )
-      : null,
-    objects.map(([k, v]) => [
-      h('h2', {}, k),
+    h(
+      'dl',
+      { class: 'facts' },
+      h('dt', {}, 'Tenants'),
+      h('dd', {}, h('a', { href: '/dashboard/ops/tenants' }, number(o.tenants))),
+      h('dt', {}, 'Nodes'),
       h(
-        'dl',
-        { class: 'facts' },
-        Object.entries(v).flatMap(([kk, vv]) => [h('dt', {}, kk), h('dd', {}, cell(vv))]),
+        'dd',
+        {},
+        h(
+          'a',
+          { href: '/dashboard/ops/nodes' },
+          Object.entries(o.nodes_by_status ?? {})
+            .map(([s, n]) => `${n} ${s}`)
+            .join(', ') || 'none',
+        ),
       ),
+      h('dt', {}, 'Last 24 h'),
+      h('dd', {}, `${number(u.requests)} requests, ${number(u.total_tokens)} tokens`),
+      h('dt', {}, 'Dead letters pending'),
+      h(
+        'dd',
+        {},
+        h(
+          'a',
+          { href: '/dashboard/ops/dead-letters' },
+          `${number(o.dead_letters_pending?.usage)} usage, ${number(o.dead_letters_pending?.node_ops)} node operations`,
+        ),
+      ),
+    ),
+    h('h2', {}, 'Tokens per hour, all tenants (last 24 h)'),
+    chart.node,
+    table(['Hour', 'Requests', 'Prompt tokens', 'Completion tokens'], byHour, (r) => [
+      when(r.start),
+      number(r.requests),
+      number(r.prompt_tokens),
+      number(r.completion_tokens),
     ]),
-    lists.map(([k, v]) => [h('h2', {}, k), autoTable(list(v), [])]),
   )
 }
 
@@ -56,7 +72,7 @@ async function tenantsPage() {
   const message = h('div', { 'aria-live': 'polite' })
   const holder = h('div')
   const refresh = async () => {
-    const tenants = list(await api('GET', '/tenants'))
+    const tenants = list(await api('GET', '/tenants'), 'tenants')
     holder.replaceChildren(
       table(
         ['Name', 'Plan', 'Status', 'Id'],
@@ -99,68 +115,118 @@ async function tenantsPage() {
   return h('section', {}, h('h1', {}, 'Tenants'), form, message, holder)
 }
 
+const DEAD_LETTER_KINDS = [
+  ['usage', 'Usage events', (d) => [d.tenant_id, d.request_id]],
+  ['node_ops', 'Node operations', (d) => [d.op, d.cluster_name]],
+]
+
 async function deadLettersPage() {
   const message = h('div', { 'aria-live': 'polite' })
   const holder = h('div')
-  const refresh = async () => {
-    const data = await api('GET', '/dead-letters')
-    const groups =
-      Array.isArray(data) || Array.isArray(data?.data)
-        ? [['Dead letters', list(data)]]
-        : Object.entries(data ?? {}).filter(([, v]) => Array.isArray(v) || Array.isArray(v?.data))
+  const replay = async (kind, ids) => {
+    try {
+      const result = await api('POST', '/dead-letters/replay', ids ? { kind, ids } : { kind })
+      message.replaceChildren(notice('ok', `Replay (${kind}): ${compact(result)}`))
+    } catch (err) {
+      message.replaceChildren(notice('error', err.message))
+    }
+    await refresh()
+  }
+  async function refresh() {
+    const lists = await Promise.all(DEAD_LETTER_KINDS.map(([kind]) => api('GET', `/dead-letters${query({ kind, limit: 100 })}`)))
     holder.replaceChildren(
-      ...groups.flatMap(([kind, items]) => [
-        h('h2', {}, kind),
-        autoTable(list(items), ['id', 'status'], (item) =>
-          item.status && item.status !== 'pending'
-            ? []
-            : [
-                h(
-                  'button',
-                  {
-                    type: 'button',
-                    'aria-label': `Replay ${item.id}`,
-                    onclick: async () => {
-                      try {
-                        await api('POST', `/dead-letters/${enc(kind)}/${enc(item.id)}/replay`)
-                        message.replaceChildren(notice('ok', `Replayed ${item.id}.`))
-                      } catch (err) {
-                        message.replaceChildren(notice('error', err.message))
-                      }
-                      await refresh()
-                    },
-                  },
-                  'Replay',
-                ),
-              ],
-        ),
-      ]),
+      ...DEAD_LETTER_KINDS.flatMap(([kind, title, what], i) => {
+        const rows = list(lists[i])
+        const pending = rows.filter((d) => d.status === 'pending')
+        return [
+          h('h2', {}, title),
+          pending.length ? h('p', {}, h('button', { type: 'button', onclick: () => replay(kind, null) }, `Replay all pending ${title.toLowerCase()}`)) : null,
+          table(['Id', 'What', 'Reason', 'Error', 'Attempts', 'Last seen', 'Status', ''], rows, (d) => [
+            h('code', {}, d.id),
+            what(d).filter(Boolean).join(' · '),
+            d.reason,
+            d.error,
+            number(d.attempts),
+            when(d.last_seen_at),
+            status(d.status),
+            d.status === 'pending' ? h('button', { type: 'button', 'aria-label': `Replay ${d.id}`, onclick: () => replay(kind, [d.id]) }, 'Replay') : null,
+          ]),
+        ]
+      }),
     )
   }
   await refresh()
   return h('section', {}, h('h1', {}, 'Dead letters'), message, holder)
 }
 
-async function meterPushesPage() {
-  const pushes = list(await api('GET', '/meter-pushes'))
-  return h('section', {}, h('h1', {}, 'Meter pushes'), autoTable(pushes, ['tenant_id', 'status']))
+async function meterPushesPage(ctx) {
+  const tenant = h('input', { name: 'tenant_id', value: ctx.search.get('tenant_id') ?? '' })
+  const state = h('input', { name: 'status', value: ctx.search.get('status') ?? '' })
+  const holder = h('div')
+  const load = async () => {
+    try {
+      const rows = list(await api('GET', `/meter-pushes${query({ tenant_id: tenant.value.trim(), status: state.value.trim(), limit: 100 })}`))
+      holder.replaceChildren(
+        table(['Hour', 'Tenant', 'Customer', 'Value', 'Status', 'Attempts', 'Last error', 'Sent'], rows, (p) => [
+          when(p.hour_start),
+          h('code', {}, p.tenant_id),
+          p.stripe_customer_id,
+          number(p.value),
+          status(p.status),
+          number(p.attempts),
+          p.last_error,
+          when(p.sent_at),
+        ]),
+      )
+    } catch (err) {
+      holder.replaceChildren(notice('error', err.message))
+    }
+  }
+  const form = h(
+    'form',
+    {
+      'aria-label': 'Meter push filters',
+      class: 'inline',
+      onsubmit: (event) => {
+        event.preventDefault()
+        void load()
+      },
+    },
+    field('Tenant id', tenant),
+    field('Status', state),
+    h('button', { type: 'submit', class: 'primary' }, 'Filter'),
+  )
+  await load()
+  return h('section', {}, h('h1', {}, 'Meter pushes'), form, holder)
 }
 
 async function auditPage(ctx) {
-  const filters = ['actor', 'action', 'tenant_id', 'since', 'until']
-  const inputs = Object.fromEntries(
-    filters.map((f) => [f, h('input', { name: f, type: f === 'since' || f === 'until' ? 'datetime-local' : 'text', value: ctx.search.get(f) ?? '' })]),
-  )
+  const inputs = {
+    actor: h('input', { name: 'actor', value: ctx.search.get('actor') ?? '', placeholder: 'user:ops@example.com' }),
+    target: h('input', { name: 'target', value: ctx.search.get('target') ?? '' }),
+    from: h('input', { name: 'from', type: 'datetime-local' }),
+    to: h('input', { name: 'to', type: 'datetime-local' }),
+  }
   const holder = h('div')
-  const load = async () => {
-    const params = { limit: 100 }
-    for (const f of filters) {
-      const v = inputs[f].value.trim()
-      if (v) params[f] = f === 'since' || f === 'until' ? new Date(v).toISOString() : v
-    }
+  const more = h('p')
+  const load = async (cursor) => {
+    const params = { limit: 100, cursor, actor: inputs.actor.value.trim(), target: inputs.target.value.trim() }
+    for (const k of ['from', 'to']) if (inputs[k].value) params[k] = new Date(inputs[k].value).toISOString()
     try {
-      const rows = list(await api('GET', `/audit${query(params)}`))
-      holder.replaceChildren(autoTable(rows, ['at', 'actor', 'action', 'tenant_id', 'target'], () => [], { 'data-testid': 'audit-table' }))
+      const page = await api('GET', `/audit${query(params)}`)
+      const rows = list(page)
+      const t = table(['When', 'Actor', 'Action', 'Target', 'Change', 'Request'], rows, (e) => [
+        when(e.at),
+        e.actor,
+        e.action,
+        e.target,
+        e.after === null || e.after === undefined ? compact(e.before) : compact(e.after),
+        e.request_id,
+      ])
+      if (cursor) holder.append(t)
+      else holder.replaceChildren(t)
+      const last = rows.at(-1)
+      more.replaceChildren(page.has_more && last ? h('button', { type: 'button', onclick: () => load(last.id) }, 'Older entries') : '')
     } catch (err) {
       holder.replaceChildren(notice('error', err.message))
     }
@@ -176,24 +242,28 @@ async function auditPage(ctx) {
       },
     },
     field('Actor', inputs.actor),
-    field('Action', inputs.action),
-    field('Tenant id', inputs.tenant_id),
-    field('Since', inputs.since),
-    field('Until', inputs.until),
+    field('Target', inputs.target),
+    field('From', inputs.from),
+    field('To', inputs.to),
     h('button', { type: 'submit', class: 'primary' }, 'Filter'),
   )
   await load()
-  return h('section', {}, h('h1', {}, 'Audit log'), form, holder)
+  return h('section', {}, h('h1', {}, 'Audit log'), form, h('div', { 'data-testid': 'audit-log' }, holder), more)
 }
 
-/** Fleet desired state and prices come from other admin services; until the server proxies them, say so. */
-const optionalPage = (title, path, columns) => async () => {
+/** Fleet desired state and prices belong to other admin services; until the console API proxies them, say so. */
+const optionalPage = (title, path) => async () => {
   try {
-    const data = await api('GET', path)
-    return h('section', {}, h('h1', {}, title), autoTable(list(data), columns))
+    const rows = list(await api('GET', path))
+    return h(
+      'section',
+      {},
+      h('h1', {}, title),
+      table(['Entry'], rows, (r) => [h('code', {}, compact(r))]),
+    )
   } catch (err) {
     if (err instanceof ApiError && err.status === 404)
-      return h('section', {}, h('h1', {}, title), h('p', { class: 'hint' }, `${title} are not available on this server yet.`))
+      return h('section', {}, h('h1', {}, title), h('p', { class: 'hint' }, `${title}: not available from this server yet.`))
     throw err
   }
 }
@@ -205,6 +275,6 @@ export const operatorRoutes = [
   { pattern: /^\/dashboard\/ops\/dead-letters$/, page: deadLettersPage },
   { pattern: /^\/dashboard\/ops\/meter-pushes$/, page: meterPushesPage },
   { pattern: /^\/dashboard\/ops\/audit$/, page: auditPage },
-  { pattern: /^\/dashboard\/ops\/fleet$/, page: optionalPage('Fleet', '/fleet', ['model']) },
-  { pattern: /^\/dashboard\/ops\/prices$/, page: optionalPage('Prices', '/prices', ['model']) },
+  { pattern: /^\/dashboard\/ops\/fleet$/, page: optionalPage('Fleet', '/fleet') },
+  { pattern: /^\/dashboard\/ops\/prices$/, page: optionalPage('Prices', '/prices') },
 ]

@@ -80,7 +80,7 @@ async function overviewPage(ctx) {
 }
 
 export async function tenantsPage() {
-  const tenants = list(await api('GET', '/tenants'))
+  const tenants = list(await api('GET', '/tenants'), 'tenants')
   return h(
     'section',
     {},

@@ -2,10 +2,10 @@
 // by key; a Chart.js bar chart (canvas, test id usage-chart) with the same numbers in a table (usage-table) and a
 // CSV export of the same query. Cost columns appear when the server reports cost.
 import { API, api, enc, query } from '../api.js'
+import { barChart } from '../bar-chart.js'
 import { field, h, notice, number, table, usd } from '../dom.js'
 
 const TIME_ZONE = Intl.DateTimeFormat().resolvedOptions().timeZone
-const COLOURS = ['#2f6bff', '#f28b30', '#1a9e77', '#c23b8c', '#7a5af8', '#d4a72c', '#3aa0c8', '#8c564b']
 const DAY_MS = 86_400_000
 const METRICS = [
   ['total_tokens', 'Tokens'],
@@ -82,7 +82,14 @@ export async function usagePage(ctx, tenant) {
     const key = metric.value === 'cost_usd' && !hasCost ? 'total_tokens' : metric.value
     const buckets = [...new Set(series.map((row) => row.bucket_start))].sort()
     const groups = [...new Set(series.map((row) => row.group ?? 'all'))]
-    const canvas = h('canvas', { 'data-testid': 'usage-chart', role: 'img', 'aria-label': `Usage chart: ${METRICS.find(([k]) => k === key)[1]} per ${g}` })
+    const valueAt = new Map(series.map((row) => [`${row.bucket_start}\u0000${row.group ?? 'all'}`, row[key] ?? 0]))
+    chart?.destroy()
+    chart = barChart({
+      testId: 'usage-chart',
+      ariaLabel: `Usage chart: ${METRICS.find(([k]) => k === key)[1]} per ${g}`,
+      labels: buckets.map((b) => bucketLabel(b, g)),
+      datasets: groups.map((group) => ({ label: group, data: buckets.map((b) => valueAt.get(`${b}\u0000${group}`) ?? 0) })),
+    })
     const totals = usage.totals ?? {}
     result.replaceChildren(
       h(
@@ -92,7 +99,7 @@ export async function usagePage(ctx, tenant) {
         hasCost ? `, ${usd(totals.cost_usd)}` : '',
         ` · times in ${TIME_ZONE}`,
       ),
-      h('div', { class: 'chart' }, canvas),
+      chart.node,
       table(
         [
           'Bucket',
@@ -116,30 +123,6 @@ export async function usagePage(ctx, tenant) {
         { 'data-testid': 'usage-table' },
       ),
     )
-    chart?.destroy()
-    const ChartJs = globalThis.Chart
-    if (!ChartJs) {
-      canvas.replaceWith(notice('error', 'The chart library did not load; the table below has the same numbers.'))
-      return
-    }
-    const valueAt = new Map(series.map((row) => [`${row.bucket_start}\u0000${row.group ?? 'all'}`, row[key] ?? 0]))
-    chart = new ChartJs(canvas, {
-      type: 'bar',
-      data: {
-        labels: buckets.map((b) => bucketLabel(b, g)),
-        datasets: groups.map((group, i) => ({
-          label: group,
-          data: buckets.map((b) => valueAt.get(`${b}\u0000${group}`) ?? 0),
-          backgroundColor: COLOURS[i % COLOURS.length],
-        })),
-      },
-      options: {
-        animation: false,
-        maintainAspectRatio: false,
-        scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true } },
-        plugins: { legend: { display: groups.length > 1 } },
-      },
-    })
   }
 
   const form = h(
