@@ -4,18 +4,28 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { appendFileSync, copyFileSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
+import { startStripeStandin, type StripeStandin } from './stripe-standin/server.ts'
 import { startStandin, type Standin } from './vllm-standin/server.ts'
 
 const ROOT = path.resolve(import.meta.dirname, '..')
 const WRANGLER = path.join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js')
 
-export type DevStackOptions = { port: number; standinPort: number; persistTo: string; quiet?: boolean }
+export type DevStackOptions = {
+  port: number
+  standinPort: number
+  persistTo: string
+  quiet?: boolean
+  /** The Stripe stand-in's port (default: any free one). */
+  stripePort?: number
+}
 export type DevStack = {
   url: string
   adminToken: string
   /** RUNNER_TOKEN from .dev.vars: what orchestrator-runner (and its local pull-queue shim) authenticate with. */
   runnerToken: string | undefined
   standin: Standin
+  /** Stripe stand-in (STRIPE_API_BASE of the Worker): Checkout and portal pages, signed webhooks to this gateway. */
+  stripe: StripeStandin
   demo: { tenantId: string; key: string; model: string }
   /** The `wrangler dev` process (workerd runs below it): tests read the runtime's memory through it. */
   pid: number
@@ -120,6 +130,13 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
   const adminToken = vars.ADMIN_TOKEN
   if (!adminToken) throw new Error('.dev.vars has no ADMIN_TOKEN')
   const standin = await startStandin({ port: options.standinPort })
+  const url = `http://127.0.0.1:${options.port}`
+  // Billing against the Stripe stand-in: the Worker's Stripe calls go there (--var overrides .dev.vars), and a
+  // Checkout completed on its page sends webhooks signed with this stack's STRIPE_WEBHOOK_SECRET back here.
+  const stripe = await startStripeStandin({
+    port: options.stripePort ?? 0,
+    checkout: { webhookUrl: `${url}/api/webhooks/stripe`, webhookSecret: vars.STRIPE_WEBHOOK_SECRET },
+  })
   wrangler(['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', options.persistTo], quiet)
   const child = spawn(
     process.execPath,
@@ -135,6 +152,8 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
       '--persist-to',
       options.persistTo,
       '--show-interactive-dev-session=false',
+      '--var',
+      `STRIPE_API_BASE:${stripe.url}`,
     ],
     {
       cwd: ROOT,
@@ -149,18 +168,18 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
   child.stderr?.on('data', (d: Buffer) => {
     output += d.toString()
   })
-  const url = `http://127.0.0.1:${options.port}`
   const close = async () => {
     if (child.exitCode === null) {
       child.kill('SIGTERM')
       await new Promise((r) => child.once('exit', r))
     }
     await standin.close()
+    await stripe.close()
   }
   try {
     await waitForHealth(url, child, 90_000)
     const demo = await seedDemo(url, adminToken, standin)
-    return { url, adminToken, runnerToken: vars.RUNNER_TOKEN, standin, demo, pid: child.pid ?? -1, close }
+    return { url, adminToken, runnerToken: vars.RUNNER_TOKEN, standin, stripe, demo, pid: child.pid ?? -1, close }
   } catch (err) {
     await close()
     throw new Error(`${String(err)}\n--- wrangler output ---\n${output.slice(-4000)}`)

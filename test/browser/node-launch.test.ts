@@ -1,0 +1,70 @@
+// An operator launches a GPU node from the console (launch form -> node-ops queue -> orchestrator-runner -> `sky`
+// stand-in -> vLLM stand-in registers), watches the row reach `ready` through the page's polling, then
+// terminates it from the row and watches it reach `terminated`. Same stack as test/e2e/node-launch.test.ts.
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import type { Browser } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type DevStack, startDevStack } from '../../scripts/dev-stack.ts'
+import { type LocalRunner, startLocalRunner } from '../../scripts/local-runner.ts'
+import { stopNode } from '../../scripts/sky-standin/node.ts'
+import { listClusters, readCalls } from '../../scripts/sky-standin/state.ts'
+import { freePort } from '../e2e/free-port.ts'
+import { type Console, launchBrowser, openConsole, operatorEmail, screenshot, signIn } from './harness.ts'
+
+let stack: DevStack
+let runner: LocalRunner
+let browser: Browser
+let operator: Console
+let persistTo: string
+let skyStateDir: string
+
+beforeAll(async () => {
+  browser = await launchBrowser()
+  persistTo = mkdtempSync(path.join(tmpdir(), 'cic-browser-launch-'))
+  skyStateDir = mkdtempSync(path.join(tmpdir(), 'cic-browser-sky-'))
+  stack = await startDevStack({ port: await freePort(), standinPort: await freePort(), persistTo, quiet: true })
+  if (!stack.runnerToken) throw new Error('.dev.vars has no RUNNER_TOKEN')
+  runner = startLocalRunner({ gatewayUrl: stack.url, runnerToken: stack.runnerToken, skyStateDir, quiet: true })
+  operator = await openConsole(browser, operatorEmail())
+  await signIn(stack.url, operator)
+}, 180_000)
+
+afterAll(async () => {
+  await browser?.close()
+  await runner?.close()
+  await stack?.close()
+  for (const cluster of skyStateDir ? listClusters(skyStateDir) : []) stopNode(cluster.pid) // only if a test failed half-way
+  if (persistTo) rmSync(persistTo, { recursive: true, force: true })
+  if (skyStateDir) rmSync(skyStateDir, { recursive: true, force: true })
+})
+
+describe('nodes in the console', () => {
+  it('launches a node from the form, sees it ready, terminates it from its row', async () => {
+    const page = operator.page
+    await page.goto(`${stack.url}/dashboard/ops/nodes`)
+    const model = `ui-launched-${crypto.randomUUID().slice(0, 8)}`
+    const form = page.getByRole('form', { name: 'Launch node' })
+    await form.getByLabel('Provider').selectOption('gcp')
+    await form.getByLabel('Region').fill('us-central1')
+    await form.getByLabel('GPU', { exact: true }).fill('A100-80GB')
+    await form.getByLabel('Model').fill(model)
+    await form.getByRole('button', { name: 'Launch node' }).click()
+
+    const row = page.getByRole('row').filter({ hasText: model })
+    await expect.poll(() => row.count()).toBe(1)
+    await expect.poll(() => row.textContent(), { timeout: 90_000, interval: 500 }).toMatch(/\bready\b/)
+    const name = (await row.getByRole('cell').first().textContent()) ?? ''
+    expect(name).toMatch(/^cic-a100-80gb-/)
+    await screenshot(page, 'operator-nodes-ready')
+    expect(readCalls(skyStateDir).filter((c) => c.argv[0] === 'launch')).toHaveLength(1)
+
+    await row.getByRole('button', { name: `Terminate ${name}` }).click()
+    await expect.poll(() => row.textContent(), { timeout: 60_000, interval: 500 }).toMatch(/\bterminated\b/)
+    expect(readCalls(skyStateDir).map((c) => c.argv)).toContainEqual(['down', '-y', name])
+    expect(listClusters(skyStateDir)).toEqual([])
+    expect(operator.cspViolations).toEqual([])
+    await screenshot(page, 'operator-nodes-terminated')
+  }, 240_000)
+})
