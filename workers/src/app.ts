@@ -32,7 +32,7 @@ export function createApp() {
   app.use(discardUnreadBody(), requestId(), config(), observeRequest())
   app.get('/health', (c) => c.json({ status: 'ok' }))
   app.route('/', metrics) // GET /metrics, behind METRICS_TOKEN
-  app.route('/', dashboard) // GET /dashboard: static files; the page reads the admin API with the admin token
+  app.route('/', dashboard) // /dashboard: the console (OIDC sign-in, session API, the app from static assets)
   app.route('/', openApi) // GET /openapi.json, GET /docs (+ /docs/scalar.js from the ASSETS binding)
   app.route('/v1', new Hono<AppEnv>().use(apiKeyAuth()).route('/', inference).route('/', models).route('/', usage))
   app.route('/api/webhooks', stripeWebhooks) // Stripe-Signature instead of an API key or admin token

@@ -13,6 +13,9 @@ export const SECRETS = [
   { name: 'METRICS_TOKEN', requiredIn: DEPLOYED },
   { name: 'STRIPE_SECRET_KEY', requiredIn: DEPLOYED },
   { name: 'STRIPE_WEBHOOK_SECRET', requiredIn: DEPLOYED },
+  // The console's OAuth client at the OIDC issuer (Google Cloud console, "OAuth client ID", type Web application).
+  { name: 'OIDC_CLIENT_ID', requiredIn: DEPLOYED },
+  { name: 'OIDC_CLIENT_SECRET', requiredIn: DEPLOYED },
 ] as const satisfies readonly { name: string; requiredIn: readonly DeployedEnvironment[] }[]
 
 /** Secret names whose value must not be a development placeholder in a production-like environment. */

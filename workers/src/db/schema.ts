@@ -35,6 +35,8 @@ export const apiKeys = sqliteTable(
     limits: text('limits', { mode: 'json' }).$type<Record<string, number>>().notNull().default({}),
     createdAt: createdAt(),
     revokedAt: integer('revoked_at', { mode: 'number' }),
+    /** The console user (console_users.id) who created it; null for keys made with the admin token. */
+    createdBy: text('created_by'),
   },
   (t) => [index('api_keys_tenant_idx').on(t.tenantId)],
 )
@@ -345,3 +347,81 @@ export type MeterPushRow = typeof meterPushes.$inferSelect
 export type UsageDeadLetterRow = typeof usageDeadLetters.$inferSelect
 export type NodeLaunchRow = typeof nodeLaunches.$inferSelect
 export type NodeOpsDeadLetterRow = typeof nodeOpsDeadLetters.$inferSelect
+
+// ---- Console (issue 17): users signed in with OpenID Connect, their tenant roles, invites, sessions ----
+
+/** A person who signed in to the console, keyed by the issuer's `sub` (Google's stable account id), never by email. */
+export const consoleUsers = sqliteTable('console_users', {
+  id: text('id').primaryKey(),
+  sub: text('sub').notNull().unique(),
+  /** The verified email of the last sign-in (lower-cased); operators and invites match on it. */
+  email: text('email').notNull(),
+  name: text('name'),
+  createdAt: createdAt(),
+  lastSignInAt: integer('last_sign_in_at', { mode: 'number' }).notNull(),
+})
+
+/** A user's role in a tenant (one per pair). Operators are not stored: OPERATOR_EMAILS names them. */
+export const consoleMemberships = sqliteTable(
+  'console_memberships',
+  {
+    tenantId: text('tenant_id')
+      .notNull()
+      .references(() => tenants.id),
+    userId: text('user_id')
+      .notNull()
+      .references(() => consoleUsers.id),
+    role: text('role', { enum: ['tenant_admin', 'tenant_member'] }).notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.userId] }), index('console_memberships_user_idx').on(t.userId)],
+)
+
+/** An invite to a tenant: only the SHA-256 of its token is stored; accepted once, by signing in with `email`. */
+export const consoleInvites = sqliteTable(
+  'console_invites',
+  {
+    id: text('id').primaryKey(),
+    tenantId: text('tenant_id')
+      .notNull()
+      .references(() => tenants.id),
+    email: text('email').notNull(),
+    role: text('role', { enum: ['tenant_admin', 'tenant_member'] }).notNull(),
+    tokenHash: text('token_hash').notNull().unique(),
+    createdBy: text('created_by').notNull(),
+    createdAt: createdAt(),
+    expiresAt: integer('expires_at', { mode: 'number' }).notNull(),
+    acceptedAt: integer('accepted_at', { mode: 'number' }),
+    acceptedBy: text('accepted_by'),
+  },
+  (t) => [index('console_invites_tenant_idx').on(t.tenantId)],
+)
+
+/** A signed-in browser: the cookie's SHA-256, with idle (last_seen_at) and absolute (created_at) lifetimes. */
+export const consoleSessions = sqliteTable(
+  'console_sessions',
+  {
+    idHash: text('id_hash').primaryKey(),
+    userId: text('user_id')
+      .notNull()
+      .references(() => consoleUsers.id),
+    csrfToken: text('csrf_token').notNull(),
+    createdAt: integer('created_at', { mode: 'number' }).notNull(),
+    lastSeenAt: integer('last_seen_at', { mode: 'number' }).notNull(),
+  },
+  (t) => [index('console_sessions_user_idx').on(t.userId)],
+)
+
+/** A sign-in in progress (authorization request sent, callback not yet seen), keyed by its browser cookie's hash. */
+export const consoleLogins = sqliteTable('console_logins', {
+  idHash: text('id_hash').primaryKey(),
+  state: text('state').notNull(),
+  nonce: text('nonce').notNull(),
+  codeVerifier: text('code_verifier').notNull(),
+  returnTo: text('return_to').notNull(),
+  expiresAt: integer('expires_at', { mode: 'number' }).notNull(),
+})
+
+export type ConsoleUserRow = typeof consoleUsers.$inferSelect
+export type ConsoleSessionRow = typeof consoleSessions.$inferSelect
+export type ConsoleInviteRow = typeof consoleInvites.$inferSelect
