@@ -40,7 +40,9 @@ async function acceptInvite(c: Console, inviteUrl: string, tenantId: string): Pr
     await c.page.locator('input[name="email"]').fill(c.email)
     await c.page.getByRole('button', { name: 'Sign in' }).click()
   }
-  await c.page.waitForURL(`**/dashboard/tenants/${tenantId}`)
+  await c.page.waitForURL(`**/dashboard/tenants/${tenantId}`, { timeout: 15_000 }).catch(async (err) => {
+    throw new Error(`invite ${inviteUrl} ended at ${c.page.url()}: ${(await c.page.locator('body').textContent())?.slice(0, 500)}\n${err}`)
+  })
   await expect.poll(() => c.page.getByRole('heading', { level: 1 }).first().textContent()).not.toBe('You have no access')
 }
 

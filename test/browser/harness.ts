@@ -5,7 +5,6 @@
 import { existsSync, mkdirSync } from 'node:fs'
 import path from 'node:path'
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core'
-import { expect } from 'vitest'
 import { ensureDevVars } from '../../scripts/dev-stack.ts'
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..')
@@ -54,7 +53,7 @@ export async function signIn(consoleUrl: string, c: Console, startPath = '/dashb
   await c.page.locator('input[name="email"]').fill(c.email)
   await c.page.getByRole('button', { name: 'Sign in' }).click()
   await c.page.waitForURL((url) => url.origin === new URL(consoleUrl).origin && url.pathname.startsWith('/dashboard'))
-  await expect.poll(() => c.page.getByRole('button', { name: 'Sign out' }).isVisible()).toBe(true)
+  await c.page.getByRole('button', { name: 'Sign out' }).waitFor() // /me answered: the app knows who this is
 }
 
 /** A console API call with the browser's session cookie and its CSRF token (what the app does). */

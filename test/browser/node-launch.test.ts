@@ -54,14 +54,15 @@ describe('nodes in the console', () => {
 
     const row = page.getByRole('row').filter({ hasText: model })
     await expect.poll(() => row.count()).toBe(1)
-    await expect.poll(() => row.textContent(), { timeout: 90_000, interval: 500 }).toMatch(/\bready\b/)
+    const statusCell = row.getByRole('cell').nth(1) // Name, Status, …
+    await expect.poll(() => statusCell.textContent(), { timeout: 90_000, interval: 500 }).toBe('ready')
     const name = (await row.getByRole('cell').first().textContent()) ?? ''
     expect(name).toMatch(/^cic-a100-80gb-/)
     await screenshot(page, 'operator-nodes-ready')
     expect(readCalls(skyStateDir).filter((c) => c.argv[0] === 'launch')).toHaveLength(1)
 
     await row.getByRole('button', { name: `Terminate ${name}` }).click()
-    await expect.poll(() => row.textContent(), { timeout: 60_000, interval: 500 }).toMatch(/\bterminated\b/)
+    await expect.poll(() => statusCell.textContent(), { timeout: 60_000, interval: 500 }).toBe('terminated')
     expect(readCalls(skyStateDir).map((c) => c.argv)).toContainEqual(['down', '-y', name])
     expect(listClusters(skyStateDir)).toEqual([])
     expect(operator.cspViolations).toEqual([])
