@@ -132,17 +132,28 @@ export async function acceptInvite(db: Db, token: string, user: ConsoleUserRow, 
     throw new ApiError('not_found', 'This invite link is not valid (unknown, already used or expired). Ask for a new one.', { code: 'invite_not_found' })
   if (row.email !== user.email.toLowerCase())
     throw new ApiError('forbidden', `This invite is for another email address. You are signed in as ${user.email}.`, { code: 'invite_email_mismatch' })
-  // The membership first, only while the invite is unused; then the invite is marked used (by this user).
-  const [, used] = await db.batch([
-    db.run(sql`INSERT INTO console_memberships (tenant_id, user_id, role, created_at)
-      SELECT ${row.tenantId}, ${user.id}, ${row.role}, ${now} WHERE EXISTS
-        (SELECT 1 FROM console_invites WHERE id = ${row.id} AND accepted_at IS NULL)
-      ON CONFLICT (tenant_id, user_id) DO UPDATE SET role = excluded.role`),
+  // One batch: the invite is claimed (only while unused), then the membership is made from the claimed row only,
+  // so a lost race creates nothing.
+  const [used] = await db.batch([
     db
       .update(consoleInvites)
       .set({ acceptedAt: now, acceptedBy: user.id })
       .where(and(eq(consoleInvites.id, row.id), isNull(consoleInvites.acceptedAt)))
       .returning({ id: consoleInvites.id }),
+    db
+      .insert(consoleMemberships)
+      .select(
+        db
+          .select({
+            tenantId: consoleInvites.tenantId,
+            userId: sql<string>`${user.id}`.as('user_id'),
+            role: consoleInvites.role,
+            createdAt: sql<number>`${now}`.as('created_at'),
+          })
+          .from(consoleInvites)
+          .where(and(eq(consoleInvites.id, row.id), eq(consoleInvites.acceptedBy, user.id), eq(consoleInvites.acceptedAt, now))),
+      )
+      .onConflictDoUpdate({ target: [consoleMemberships.tenantId, consoleMemberships.userId], set: { role: sql`excluded.role` } }),
     auditStatement(db, {
       ...userActor(user, requestId),
       action: 'console.invite.accept',
