@@ -28,8 +28,10 @@ function append(el, children) {
   }
 }
 
-/** A labelled form control: <label>Text <input …></label> (the label gives the control its accessible name). */
+/** A labelled form control: <label>Text <input …></label>, the control named exactly Text. */
 export function field(label, control) {
+  // A <select> inside its <label> would otherwise be named after its options too ("Planstarterpro").
+  if (!control.hasAttribute('aria-label')) control.setAttribute('aria-label', label)
   return h('label', { class: 'field' }, h('span', {}, label), control)
 }
 

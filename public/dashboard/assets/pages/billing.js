@@ -51,7 +51,7 @@ export async function billingPage(ctx, tenant) {
     {},
     h('h1', {}, 'Billing'),
     returned === 'success' ? notice('ok', 'Checkout complete. The plan changes as soon as Stripe confirms the subscription.') : null,
-    returned === 'cancel' ? notice('info', 'Checkout cancelled: nothing changed.') : null,
+    returned === 'cancelled' || returned === 'cancel' ? notice('info', 'Checkout cancelled: nothing changed.') : null,
     h(
       'dl',
       { class: 'facts' },
