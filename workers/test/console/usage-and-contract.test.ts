@@ -69,8 +69,11 @@ describe('usage', () => {
 
   it('splits by model and by key', async () => {
     const byModel = parse(consoleUsageSchema, await viewer.json(`/dashboard/api/tenants/${tenantId}/usage?group_by=model&granularity=day&tz=UTC`))
-    const totalsByGroup = (series: { group?: string; total_tokens: number }[]) =>
-      series.reduce<Record<string, number>>((acc, p) => ({ ...acc, [p.group ?? '']: (acc[p.group ?? ''] ?? 0) + p.total_tokens }), {})
+    const totalsByGroup = (series: { group?: string; total_tokens: number }[]) => {
+      const totals: Record<string, number> = {}
+      for (const p of series) totals[p.group ?? ''] = (totals[p.group ?? ''] ?? 0) + p.total_tokens
+      return totals
+    }
     expect(totalsByGroup(byModel.series)).toEqual({ 'model-x': 165, 'model-y': 10 })
     const byKey = parse(consoleUsageSchema, await viewer.json(`/dashboard/api/tenants/${tenantId}/usage?group_by=key`))
     expect(totalsByGroup(byKey.series)).toEqual({ key_a: 165, key_b: 10 })
