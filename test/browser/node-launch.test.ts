@@ -55,7 +55,12 @@ describe('nodes in the console', () => {
     const row = page.getByRole('row').filter({ hasText: model })
     await expect.poll(() => row.count()).toBe(1)
     const statusCell = row.getByRole('cell').nth(1) // Name, Status, …
-    await expect.poll(() => statusCell.textContent(), { timeout: 90_000, interval: 500 }).toBe('ready')
+    await expect
+      .poll(() => statusCell.textContent(), { timeout: 90_000, interval: 500, message: 'the node never became ready' })
+      .toBe('ready')
+      .catch((err: Error) => {
+        throw new Error(`${err.message}\n--- runner output ---\n${runner.output().slice(-3000)}`)
+      })
     const name = (await row.getByRole('cell').first().textContent()) ?? ''
     expect(name).toMatch(/^cic-a100-80gb-/)
     await screenshot(page, 'operator-nodes-ready')
