@@ -16,7 +16,7 @@ let operator: Console
 const opened: Console[] = []
 
 async function open(email: string): Promise<Console> {
-  const c = await openConsole(browser, email)
+  const c = await openConsole(browser, email, stack.url)
   opened.push(c)
   return c
 }
@@ -98,7 +98,9 @@ describe('the console in a browser', () => {
     await page.getByRole('button', { name: 'Create key' }).click()
     const key = (await page.getByTestId('new-key').textContent()) ?? ''
     expect(key.length).toBeGreaterThan(20)
-    await expect(page.getByRole('button', { name: 'Copy' }).isVisible()).resolves.toBe(true)
+    await page.getByRole('button', { name: 'Copy' }).click()
+    await page.getByText('Copied.').waitFor()
+    expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(key)
     await screenshot(page, 'keys-new-key')
 
     const answered = await chat(stack.url, key, 'hello from a console key')

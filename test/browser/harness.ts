@@ -34,8 +34,9 @@ export const uniqueEmail = (who: string) => `${who}-${crypto.randomUUID().slice(
 export type Console = { context: BrowserContext; page: Page; cspViolations: string[]; email: string }
 
 /** A new browser profile (own cookies) with one page; page errors and CSP reports are collected. */
-export async function openConsole(browser: Browser, email: string): Promise<Console> {
+export async function openConsole(browser: Browser, email: string, consoleOrigin: string): Promise<Console> {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, timezoneId: 'Europe/Paris', locale: 'en-GB' })
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(consoleOrigin).origin })
   const page = await context.newPage()
   const cspViolations: string[] = []
   page.on('console', (message) => {

@@ -26,8 +26,9 @@ beforeAll(async () => {
   skyStateDir = mkdtempSync(path.join(tmpdir(), 'cic-browser-sky-'))
   stack = await startDevStack({ port: await freePort(), standinPort: await freePort(), persistTo, quiet: true })
   if (!stack.runnerToken) throw new Error('.dev.vars has no RUNNER_TOKEN')
-  runner = startLocalRunner({ gatewayUrl: stack.url, runnerToken: stack.runnerToken, skyStateDir, quiet: true })
-  operator = await openConsole(browser, operatorEmail())
+  // HEALTH_PORT 0: no health server, whose fixed default port (8080) another test's runner may hold.
+  runner = startLocalRunner({ gatewayUrl: stack.url, runnerToken: stack.runnerToken, skyStateDir, quiet: true, env: { HEALTH_PORT: '0' } })
+  operator = await openConsole(browser, operatorEmail(), stack.url)
   await signIn(stack.url, operator)
 }, 180_000)
 
