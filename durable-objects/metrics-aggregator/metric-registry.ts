@@ -50,6 +50,11 @@ export const FAMILIES = {
     type: 'counter',
     help: 'Refused API keys, by reason: malformed, checksum, unknown, revoked, throttled (answered 429 by the per-client bound).',
   },
+  consoleSignIns: {
+    name: 'cic_console_sign_ins_total',
+    type: 'counter',
+    help: 'Console sign-ins, by outcome: signed_in, refused (state, code, ID token or nonce), unverified (email_verified false), expired (no sign-in in progress in this browser), provider_unavailable (the OIDC issuer could not be reached, at the start or the callback).',
+  },
   tokens: { name: 'cic_tokens_total', type: 'counter', help: 'Tokens in usage events sent to the ledger, by direction (prompt, completion) and model.' },
   nodeUp: {
     name: 'cic_node_up',

@@ -241,6 +241,46 @@ describe('the console in a browser', () => {
     await page.waitForURL((url) => url.href.startsWith(`${stack.url}/dashboard`))
   }, 180_000)
 
+  it("a tenant member sees usage, keys and members, creates their own key, and cannot revoke the admin's or manage billing", async () => {
+    const { tenantId, admin } = await tenantWithAdmin('roles')
+    const adminKey = await consoleApi(stack.url, admin, 'POST', `/tenants/${tenantId}/keys`, { name: 'admin key' })
+    const member = await open(uniqueEmail('roles-member'))
+    const invite = await consoleApi(stack.url, admin, 'POST', `/tenants/${tenantId}/invites`, { email: member.email, role: 'tenant_member' })
+    await acceptInvite(member, (invite.json as { invite_url: string }).invite_url, tenantId)
+
+    const page = member.page
+    const tabs = page.getByRole('navigation', { name: 'Tenant' }).getByRole('link')
+    await expect.poll(() => tabs.allTextContents()).toEqual(['Overview', 'Usage', 'Keys', 'Members'])
+    await page.getByRole('link', { name: 'Keys' }).click()
+    await page.getByLabel('Key name').fill('member key')
+    await page.getByRole('button', { name: 'Create key' }).click()
+    await page.getByTestId('new-key').waitFor()
+    const rows = page.getByTestId('keys-table').getByRole('row')
+    await expect
+      .poll(() =>
+        rows
+          .filter({ hasText: 'member key' })
+          .getByRole('button', { name: /Revoke/ })
+          .count(),
+      )
+      .toBe(1)
+    expect(
+      await rows
+        .filter({ hasText: 'admin key' })
+        .getByRole('button', { name: /Revoke/ })
+        .count(),
+    ).toBe(0)
+    await screenshot(page, 'keys-member')
+    const adminKeyId = (adminKey.json as { id: string }).id
+    expect((await consoleApi(stack.url, member, 'DELETE', `/tenants/${tenantId}/keys/${adminKeyId}`)).status).toBe(403)
+
+    await page.getByRole('link', { name: 'Members' }).click()
+    await page.getByTestId('members-table').waitFor()
+    expect(await page.getByRole('form', { name: 'Invite member' }).count()).toBe(0)
+    expect(await page.getByRole('button', { name: /^Remove/ }).count()).toBe(0)
+    expect((await consoleApi(stack.url, member, 'POST', `/tenants/${tenantId}/billing/checkout`, { plan: 'pro' })).status).toBe(403)
+  }, 180_000)
+
   it('sign out ends the session on the server: the old cookie is refused', async () => {
     const { admin } = await tenantWithAdmin('signout')
     const cookie = (await admin.context.cookies(stack.url)).find((c) => c.name === 'cic_session')

@@ -2,7 +2,11 @@
 // and every check that must refuse it (state, nonce, the browser binding, email_verified, open redirects).
 import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
-import { Browser, consoleEnv, uniqueEmail } from './console-browser.ts'
+import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test'
+import worker from '../../src/index.ts'
+import { parsePrometheusText, sampleValue } from '../helpers/prom-text.ts'
+import { eventually } from '../helpers/standin.ts'
+import { Browser, consoleEnv, uniqueEmail, workerFetch } from './console-browser.ts'
 
 const auditRows = (action: string, actor: string) =>
   env.DB.prepare('SELECT actor, action, target, after FROM audit_log WHERE action = ? AND actor = ?')
@@ -137,5 +141,43 @@ describe('console sign-in (OIDC code + PKCE + state + nonce)', () => {
     const b = new Browser()
     const res = await b.fetch('/dashboard/api/tenants', { headers: { authorization: `Bearer ${env.ADMIN_TOKEN}` } })
     expect(res.status).toBe(401)
+  })
+
+  it('answers 503 when the issuer cannot be reached, and counts every outcome in cic_console_sign_ins_total', async () => {
+    const outcomes = async () => {
+      const res = await workerFetch(new Request('http://console.test/metrics', { headers: { authorization: `Bearer ${env.METRICS_TOKEN}` } }))
+      const families = parsePrometheusText(await res.text())
+      const count = (outcome: string) => sampleValue(families, 'cic_console_sign_ins_total', { outcome })
+      return {
+        signed_in: count('signed_in'),
+        refused: count('refused'),
+        unverified: count('unverified'),
+        expired: count('expired'),
+        provider_unavailable: count('provider_unavailable'),
+      }
+    }
+    const before = await outcomes()
+    await new Browser().signIn(uniqueEmail('counted'))
+    const forged = new Browser()
+    const callback = await Browser.submitSignInForm(await forged.startSignIn(), uniqueEmail('counted-state'))
+    callback.searchParams.set('state', 'forged')
+    expect((await forged.finishSignIn(callback)).status).toBe(401)
+    const unverified = new Browser()
+    expect((await unverified.finishSignIn(await Browser.submitSignInForm(await unverified.startSignIn(), uniqueEmail('unverified-counted')))).status).toBe(401)
+    expect((await new Browser().fetch('/dashboard/auth/callback?code=x&state=y')).status).toBe(400)
+    // An issuer nobody listens on (port 9, discard): the sign-in cannot start.
+    const ctx = createExecutionContext()
+    const down = await worker.fetch(new Request('http://console.test/dashboard/login'), { ...consoleEnv, OIDC_ISSUER: 'http://127.0.0.1:9' }, ctx)
+    await waitOnExecutionContext(ctx)
+    expect(down.status).toBe(503)
+    expect(await down.json()).toMatchObject({ error: { type: 'server_error', code: 'sign_in_unavailable' } })
+    const after = await eventually(outcomes, (o) => o.provider_unavailable > before.provider_unavailable)
+    expect({
+      signed_in: after.signed_in - before.signed_in,
+      refused: after.refused - before.refused,
+      unverified: after.unverified - before.unverified,
+      expired: after.expired - before.expired,
+      provider_unavailable: after.provider_unavailable - before.provider_unavailable,
+    }).toEqual({ signed_in: 1, refused: 1, unverified: 1, expired: 1, provider_unavailable: 1 })
   })
 })

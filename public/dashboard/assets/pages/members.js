@@ -2,6 +2,7 @@
 // invite link is shown to pass on), remove a member, withdraw an invite.
 import { api, enc } from '../api.js'
 import { field, h, notice, table, when } from '../dom.js'
+import { canAdminister } from './roles.js'
 
 const ROLES = [
   ['tenant_member', 'Member'],
@@ -10,6 +11,7 @@ const ROLES = [
 
 export async function membersPage(ctx, tenant) {
   const base = `/tenants/${enc(tenant.id)}`
+  const isAdmin = canAdminister(ctx.me, tenant.id)
   const message = h('div', { 'aria-live': 'polite' })
   const holder = h('div')
   const act = async (fn) => {
@@ -33,15 +35,17 @@ export async function membersPage(ctx, tenant) {
           m.role,
           m.user_id === ctx.me.user.id
             ? h('span', { class: 'hint' }, 'you')
-            : h(
-                'button',
-                {
-                  type: 'button',
-                  'aria-label': `Remove ${m.email}`,
-                  onclick: () => confirm(`Remove ${m.email} from ${tenant.name}?`) && act(() => api('DELETE', `${base}/members/${enc(m.user_id)}`)),
-                },
-                'Remove',
-              ),
+            : !isAdmin
+              ? null
+              : h(
+                  'button',
+                  {
+                    type: 'button',
+                    'aria-label': `Remove ${m.email}`,
+                    onclick: () => confirm(`Remove ${m.email} from ${tenant.name}?`) && act(() => api('DELETE', `${base}/members/${enc(m.user_id)}`)),
+                  },
+                  'Remove',
+                ),
         ],
         { 'data-testid': 'members-table' },
       ),
@@ -52,11 +56,12 @@ export async function membersPage(ctx, tenant) {
         i.created_by,
         when(i.created_at),
         when(i.expires_at),
-        h(
-          'button',
-          { type: 'button', 'aria-label': `Withdraw invite for ${i.email}`, onclick: () => act(() => api('DELETE', `${base}/invites/${enc(i.id)}`)) },
-          'Withdraw',
-        ),
+        isAdmin &&
+          h(
+            'button',
+            { type: 'button', 'aria-label': `Withdraw invite for ${i.email}`, onclick: () => act(() => api('DELETE', `${base}/invites/${enc(i.id)}`)) },
+            'Withdraw',
+          ),
       ]),
     )
   }
@@ -95,5 +100,6 @@ export async function membersPage(ctx, tenant) {
     h('button', { type: 'submit', class: 'primary' }, 'Invite member'),
   )
   await refresh()
-  return h('section', {}, h('h1', {}, 'Members'), h('h2', {}, 'Invite member'), form, message, holder)
+  // Members see who is in the tenant; admins and operators also invite, remove and withdraw.
+  return h('section', {}, h('h1', {}, 'Members'), isAdmin ? [h('h2', {}, 'Invite member'), form] : null, message, holder)
 }

@@ -5,14 +5,8 @@ import { h, number, status, table } from '../dom.js'
 import { billingPage } from './billing.js'
 import { keysPage } from './keys.js'
 import { membersPage } from './members.js'
+import { canAdminister } from './roles.js'
 import { usagePage } from './usage.js'
-
-/** 'operator' | 'tenant_admin' | 'tenant_member' | null */
-export function roleIn(me, tenantId) {
-  if (me.operator) return 'operator'
-  return me.memberships.find((m) => m.tenant_id === tenantId)?.role ?? null
-}
-export const canAdminister = (me, tenantId) => ['operator', 'tenant_admin'].includes(roleIn(me, tenantId))
 
 /** The page frame: the tenant's name, its tabs, then the page's own content. */
 export async function tenantFrame(ctx, active, content) {
@@ -23,12 +17,8 @@ export async function tenantFrame(ctx, active, content) {
     ['Overview', base],
     ['Usage', `${base}/usage`],
     ['Keys', `${base}/keys`],
-    ...(canAdminister(ctx.me, id)
-      ? [
-          ['Members', `${base}/members`],
-          ['Billing', `${base}/billing`],
-        ]
-      : []),
+    ['Members', `${base}/members`],
+    ...(canAdminister(ctx.me, id) ? [['Billing', `${base}/billing`]] : []),
   ]
   return h(
     'div',

@@ -11,6 +11,7 @@ import { oidcSettings, sessionLifetimes } from '../../services/console/console-c
 import { finishSignIn, startSignIn } from '../../services/console/oidc.ts'
 import { createSession, deleteSession, LOGIN_TTL_MS, saveLogin, sweepSessions, takeLogin } from '../../services/console/sessions.ts'
 import { acceptInvite, signInUser, userActor } from '../../services/console/users.ts'
+import { countSignIn, type SignInOutcome } from '../../services/metrics/record-metrics.ts'
 import { readQuery } from '../read-query.ts'
 import type { AppEnv } from '../../env.ts'
 import { consoleSession, csrfCheck, LOGIN_COOKIE, loadPrincipal, principalOf, SESSION_COOKIE, secureCookies } from './console-auth.ts'
@@ -29,6 +30,14 @@ export function safeReturnTo(value: string | undefined, origin: string): string 
   }
 }
 
+/** The metric outcome of a failed callback (services/console/oidc.ts codes). */
+function signInFailure(err: unknown): SignInOutcome {
+  if (!(err instanceof ApiError)) return 'refused'
+  if (err.extra.code === 'email_not_verified') return 'unverified'
+  if (err.extra.code === 'sign_in_unavailable') return 'provider_unavailable'
+  return 'refused'
+}
+
 const originOf = (c: Context<AppEnv>) => new URL(c.req.url).origin
 
 export const signIn = new Hono<AppEnv>()
@@ -36,7 +45,10 @@ export const signIn = new Hono<AppEnv>()
     const settings = oidcSettings(c.get('config'))
     const { return_to } = readQuery(c, loginQuerySchema)
     const origin = originOf(c)
-    const start = await startSignIn(settings, origin + CALLBACK_PATH)
+    const start = await startSignIn(settings, origin + CALLBACK_PATH).catch((err: unknown) => {
+      countSignIn(signInFailure(err)) // the issuer's discovery document could not be fetched
+      throw err
+    })
     const cookie = await saveLogin(createDb(c.env.DB), {
       state: start.state,
       nonce: start.nonce,
@@ -61,8 +73,15 @@ export const signIn = new Hono<AppEnv>()
     deleteCookie(c, LOGIN_COOKIE, { path: '/dashboard/auth', secure: secureCookies(config) })
     // The attempt this browser started (one use): without it a callback is refused (login CSRF, replay).
     const pending = cookie ? await takeLogin(db, cookie) : undefined
-    if (!pending) throw new ApiError('invalid_request', 'No sign-in in progress in this browser (or it expired); start again.', { code: 'sign_in_expired' })
-    const identity = await finishSignIn(settings, new URL(c.req.url), { ...pending, redirectUri: originOf(c) + CALLBACK_PATH })
+    if (!pending) {
+      countSignIn('expired')
+      throw new ApiError('invalid_request', 'No sign-in in progress in this browser (or it expired); start again.', { code: 'sign_in_expired' })
+    }
+    const identity = await finishSignIn(settings, new URL(c.req.url), { ...pending, redirectUri: originOf(c) + CALLBACK_PATH }).catch((err: unknown) => {
+      countSignIn(signInFailure(err))
+      throw err
+    })
+    countSignIn('signed_in')
     const user = await signInUser(db, identity, c.get('requestId'))
     const lifetimes = sessionLifetimes(config)
     await sweepSessions(db, lifetimes)

@@ -52,6 +52,13 @@ export async function startSignIn(s: OidcSettings, redirectUri: string): Promise
   return { authorizationUrl: url, state, nonce, codeVerifier }
 }
 
+/**
+ * fetch itself failed or timed out (the token or JWKS endpoint is unreachable), as opposed to a refusal: fetch
+ * rejects with a plain TypeError (oauth4webapi's own argument errors carry an ERR_ code) or a timeout DOMException.
+ */
+const isNetworkFailure = (err: unknown) =>
+  (err instanceof TypeError && !('code' in err)) || (err instanceof DOMException && (err.name === 'TimeoutError' || err.name === 'AbortError'))
+
 export type VerifiedIdentity = { sub: string; email: string; name: string | null }
 
 const refused = (message: string, code: string) => new ApiError('unauthorized', message, { code })
@@ -94,6 +101,10 @@ export async function finishSignIn(
     await oauth.validateApplicationLevelSignature(as, response, { ...httpOptions(s), [oauth.jwksCache]: jwksCache })
     claims = oauth.getValidatedIdTokenClaims(result)
   } catch (err) {
+    if (isNetworkFailure(err)) {
+      log.error('oidc_token_endpoint_unreachable', { issuer: s.issuer.href, error: String(err) })
+      throw new ApiError('upstream_unavailable', 'The sign-in provider cannot be reached; try again shortly.', { code: 'sign_in_unavailable' })
+    }
     log.warn('oidc_callback_refused', { stage: 'token', error: String(err) })
     throw refused('The sign-in could not be verified; start again.', 'sign_in_failed')
   }
