@@ -6,11 +6,12 @@ import { field, h, notice, number, status, table, when } from '../dom.js'
 
 const POLL_MS = 2000
 const PROVIDERS = ['gcp', 'aws', 'azure', 'lambda', 'oci']
+/** Which buttons a row shows: the admin services' own rules (services/nodes/node-admin.ts DRAINABLE, RESUMABLE; terminate and relaunch in node-launches.ts), so a click is not refused for the status alone. */
 const ACTIONS = [
-  ['drain', 'Drain', (n) => n.status === 'ready'],
-  ['resume', 'Resume', (n) => ['draining', 'failed', 'unhealthy'].includes(n.status)],
-  ['terminate', 'Terminate', (n) => n.status !== 'terminated' && n.status !== 'terminating'],
-  ['relaunch', 'Relaunch', (n) => ['failed', 'terminated'].includes(n.status) && n.launched_by_cic !== false],
+  ['drain', 'Drain', (n) => ['launching', 'warming', 'ready', 'failed'].includes(n.status)],
+  ['resume', 'Resume', (n) => ['draining', 'failed', 'warming'].includes(n.status)],
+  ['terminate', 'Terminate', (n) => !['terminating', 'terminated', 'gone'].includes(n.status)],
+  ['relaunch', 'Relaunch', (n) => ['failed', 'terminated'].includes(n.status)],
 ]
 
 /** Whitespace-separated vLLM arguments (`--max-model-len 8192`) as the launch API's string array. */
