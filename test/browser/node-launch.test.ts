@@ -42,7 +42,7 @@ afterAll(async () => {
 })
 
 describe('nodes in the console', () => {
-  it('launches a node from the form, sees it ready, terminates it from its row', async () => {
+  it('launches a node from the form, sees it ready, drains and resumes it, terminates it from its row', async () => {
     const page = operator.page
     await page.goto(`${stack.url}/dashboard/ops/nodes`)
     const model = `ui-launched-${crypto.randomUUID().slice(0, 8)}`
@@ -66,6 +66,12 @@ describe('nodes in the console', () => {
     expect(name).toMatch(/^cic-a100-80gb-/)
     await screenshot(page, 'operator-nodes-ready')
     expect(readCalls(skyStateDir).filter((c) => c.argv[0] === 'launch')).toHaveLength(1)
+
+    // Drain takes it out of routing; resume checks it at once and puts it back.
+    await row.getByRole('button', { name: `Drain ${name}` }).click()
+    await expect.poll(() => statusCell.textContent(), { timeout: 30_000, interval: 500 }).toBe('draining')
+    await row.getByRole('button', { name: `Resume ${name}` }).click()
+    await expect.poll(() => statusCell.textContent(), { timeout: 30_000, interval: 500 }).toBe('ready')
 
     await row.getByRole('button', { name: `Terminate ${name}` }).click()
     await expect.poll(() => statusCell.textContent(), { timeout: 60_000, interval: 500 }).toBe('terminated')
