@@ -175,7 +175,7 @@ export const inviteSchema = z.strictObject({
   created_by: z.string().describe('email of the inviter'),
 })
 
-/** GET /dashboard/api/tenants/:tenantId/members: pending invites carry no URL (only the token's hash is stored). */
+/** GET /dashboard/api/tenants/:tenantId/members: pending invites carry no URL (only the token's hash is stored); empty for members. */
 export const membersSchema = z.strictObject({
   members: z.array(z.strictObject({ user_id: z.string(), email: z.string(), name: z.string().nullable(), role: tenantRoleSchema, created_at: ms() })),
   invites: z.array(inviteSchema),

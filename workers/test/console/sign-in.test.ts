@@ -180,4 +180,16 @@ describe('console sign-in (OIDC code + PKCE + state + nonce)', () => {
       provider_unavailable: after.provider_unavailable - before.provider_unavailable,
     }).toEqual({ signed_in: 1, refused: 1, unverified: 1, expired: 1, provider_unavailable: 1 })
   })
+
+  it('bounds sign-in starts per client address (30 a minute), each of which writes a D1 row', async () => {
+    const ip = `203.0.113.${Math.floor(Math.random() * 200) + 1}`
+    const start = () => new Browser().fetch('/dashboard/login', { headers: { 'cf-connecting-ip': ip } })
+    for (let i = 0; i < 30; i++) expect((await start()).status, `start ${i + 1}`).toBe(302)
+    const refused = await start()
+    expect(refused.status).toBe(429)
+    expect(refused.headers.get('retry-after')).toMatch(/^\d+$/)
+    expect(await refused.json()).toMatchObject({ error: { type: 'rate_limit_error', code: 'too_many_sign_ins' } })
+    // Another address is not affected.
+    expect((await new Browser().fetch('/dashboard/login', { headers: { 'cf-connecting-ip': '198.51.100.7' } })).status).toBe(302)
+  })
 })

@@ -126,8 +126,12 @@ describe('answers match the contract (schemas/console.ts)', () => {
     parse(tenantDetailSchema, await admin.json(`/dashboard/api/tenants/${tenantId}`))
     const keys = parse(keyListSchema, await viewer.json(`/dashboard/api/tenants/${tenantId}/keys`))
     expect(keys.keys.length).toBeGreaterThan(0)
-    const members = parse(membersSchema, await viewer.json(`/dashboard/api/tenants/${tenantId}/members`))
+    const members = parse(membersSchema, await admin.json(`/dashboard/api/tenants/${tenantId}/members`))
     expect(members.invites.length).toBeGreaterThan(0)
+    // A member sees the members, not the pending invites.
+    const asMember = parse(membersSchema, await viewer.json(`/dashboard/api/tenants/${tenantId}/members`))
+    expect(asMember.members.length).toBe(members.members.length)
+    expect(asMember.invites).toEqual([])
     const overview = parse(overviewSchema, await op.json('/dashboard/api/overview'))
     expect(overview.usage_last_24h.total_tokens).toBeGreaterThanOrEqual(175 + 1998)
     // The schemas can fail: an unknown field is refused.

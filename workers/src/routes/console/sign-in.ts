@@ -11,9 +11,10 @@ import { oidcSettings, sessionLifetimes } from '../../services/console/console-c
 import { finishSignIn, startSignIn } from '../../services/console/oidc.ts'
 import { createSession, deleteSession, LOGIN_TTL_MS, saveLogin, sweepSessions, takeLogin } from '../../services/console/sessions.ts'
 import { acceptInvite, signInUser, userActor } from '../../services/console/users.ts'
+import { authClient, countAuthFailure } from '../../services/keys/auth-failures.ts'
 import { countSignIn, type SignInOutcome } from '../../services/metrics/record-metrics.ts'
 import { readQuery } from '../read-query.ts'
-import type { AppEnv } from '../../env.ts'
+import { type AppEnv, isProductionLike } from '../../env.ts'
 import { consoleSession, csrfCheck, LOGIN_COOKIE, loadPrincipal, principalOf, SESSION_COOKIE, secureCookies } from './console-auth.ts'
 
 const CALLBACK_PATH = '/dashboard/auth/callback'
@@ -43,6 +44,15 @@ const originOf = (c: Context<AppEnv>) => new URL(c.req.url).origin
 export const signIn = new Hono<AppEnv>()
   .get('/dashboard/login', async (c) => {
     const settings = oidcSettings(c.get('config'))
+    // Each start writes a D1 row for anyone who asks: bounded per client with the API-key failure limiter's
+    // binding and rule (30 a minute per address, services/keys/auth-failures.ts), under its own key.
+    const client = authClient(c.req.raw.headers, isProductionLike(c.get('config')))
+    const retryAfter = client ? await countAuthFailure(c.env.AUTH_FAILURES, `console-login:${client}`) : null
+    if (retryAfter !== null)
+      throw new ApiError('rate_limited', 'Too many sign-in attempts from this address; try again shortly.', {
+        code: 'too_many_sign_ins',
+        headers: { 'retry-after': String(retryAfter) },
+      })
     const { return_to } = readQuery(c, loginQuerySchema)
     const origin = originOf(c)
     const start = await startSignIn(settings, origin + CALLBACK_PATH).catch((err: unknown) => {

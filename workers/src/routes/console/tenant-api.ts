@@ -124,11 +124,12 @@ export const tenantApi = new Hono<AppEnv>()
     return c.json({ id: key.id, revoked: true as const })
   })
   .get('/tenants/:tenantId/members', async (c) => {
-    const { tenant } = await access(c, 'read')
+    const { tenant, role } = await access(c, 'read')
     const { members, invites } = await listMembers(createDb(c.env.DB), tenant.id)
     return c.json({
       members: members.map((m) => ({ user_id: m.userId, email: m.email, name: m.name, role: m.role, created_at: m.createdAt })),
-      invites: invites.map(inviteView),
+      // Pending invites (who was invited, by whom) are for those who manage members.
+      invites: hasRight(role, 'manage_members') ? invites.map(inviteView) : [],
     })
   })
   .post('/tenants/:tenantId/invites', async (c) => {
