@@ -309,6 +309,8 @@ describe('the console in a browser', () => {
     ]) {
       await page.goto(stack.url + path)
       await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent()).toBe(heading)
+      await page.getByRole('table').first().waitFor()
+      expect(await page.locator('main').textContent()).not.toMatch(/\bnull\b|undefined|\[object /)
     }
   }, 120_000)
 })

@@ -69,7 +69,11 @@ export async function consoleApi(consoleUrl: string, c: Console, method: string,
   return { status: res.status(), json: await res.json().catch(() => null) }
 }
 
+/** Also checks the page shows no raw JavaScript values where text belongs ("undefined", "[object …]"). */
 export async function screenshot(page: Page, name: string): Promise<void> {
+  // The console's pages (the Stripe stand-in's have no <main>).
+  const text = (await page.locator('main').count()) > 0 ? ((await page.locator('main').textContent()) ?? '') : ''
+  if (/undefined|\[object /.test(text)) throw new Error(`${name}: raw values on the page: ${text.slice(0, 800)}`)
   mkdirSync(SCREENSHOTS, { recursive: true })
   await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true })
 }

@@ -26,43 +26,50 @@ export async function membersPage(ctx, tenant) {
   async function refresh() {
     const { members = [], invites = [] } = await api('GET', `${base}/members`)
     holder.replaceChildren(
-      h('h2', {}, 'Members'),
-      table(
-        ['Email', 'Role', ''],
-        members,
-        (m) => [
-          m.email,
-          m.role,
-          m.user_id === ctx.me.user.id
-            ? h('span', { class: 'hint' }, 'you')
-            : !isAdmin
-              ? null
-              : h(
-                  'button',
-                  {
-                    type: 'button',
-                    'aria-label': `Remove ${m.email}`,
-                    onclick: () => confirm(`Remove ${m.email} from ${tenant.name}?`) && act(() => api('DELETE', `${base}/members/${enc(m.user_id)}`)),
-                  },
-                  'Remove',
-                ),
+      // h() (not replaceChildren) takes the optional, nested invite list
+      h(
+        'div',
+        {},
+        h('h2', {}, 'Members'),
+        table(
+          ['Email', 'Role', ''],
+          members,
+          (m) => [
+            m.email,
+            m.role,
+            m.user_id === ctx.me.user.id
+              ? h('span', { class: 'hint' }, 'you')
+              : !isAdmin
+                ? null
+                : h(
+                    'button',
+                    {
+                      type: 'button',
+                      'aria-label': `Remove ${m.email}`,
+                      onclick: () => confirm(`Remove ${m.email} from ${tenant.name}?`) && act(() => api('DELETE', `${base}/members/${enc(m.user_id)}`)),
+                    },
+                    'Remove',
+                  ),
+          ],
+          { 'data-testid': 'members-table' },
+        ),
+        // Pending invites are for those who manage members (the server sends members none).
+        isAdmin && [
+          h('h2', {}, 'Open invites'),
+          table(['Email', 'Role', 'Invited by', 'Created', 'Expires', ''], invites, (i) => [
+            i.email,
+            i.role,
+            i.created_by,
+            when(i.created_at),
+            when(i.expires_at),
+            h(
+              'button',
+              { type: 'button', 'aria-label': `Withdraw invite for ${i.email}`, onclick: () => act(() => api('DELETE', `${base}/invites/${enc(i.id)}`)) },
+              'Withdraw',
+            ),
+          ]),
         ],
-        { 'data-testid': 'members-table' },
       ),
-      h('h2', {}, 'Open invites'),
-      table(['Email', 'Role', 'Invited by', 'Created', 'Expires', ''], invites, (i) => [
-        i.email,
-        i.role,
-        i.created_by,
-        when(i.created_at),
-        when(i.expires_at),
-        isAdmin &&
-          h(
-            'button',
-            { type: 'button', 'aria-label': `Withdraw invite for ${i.email}`, onclick: () => act(() => api('DELETE', `${base}/invites/${enc(i.id)}`)) },
-            'Withdraw',
-          ),
-      ]),
     )
   }
 

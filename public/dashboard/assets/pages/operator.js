@@ -135,24 +135,29 @@ async function deadLettersPage() {
   async function refresh() {
     const lists = await Promise.all(DEAD_LETTER_KINDS.map(([kind]) => api('GET', `/dead-letters${query({ kind, limit: 100 })}`)))
     holder.replaceChildren(
-      ...DEAD_LETTER_KINDS.flatMap(([kind, title, what], i) => {
-        const rows = list(lists[i])
-        const pending = rows.filter((d) => d.status === 'pending')
-        return [
-          h('h2', {}, title),
-          pending.length ? h('p', {}, h('button', { type: 'button', onclick: () => replay(kind, null) }, `Replay all pending ${title.toLowerCase()}`)) : null,
-          table(['Id', 'What', 'Reason', 'Error', 'Attempts', 'Last seen', 'Status', ''], rows, (d) => [
-            h('code', {}, d.id),
-            what(d).filter(Boolean).join(' · '),
-            d.reason,
-            d.error,
-            number(d.attempts),
-            when(d.last_seen_at),
-            status(d.status),
-            d.status === 'pending' ? h('button', { type: 'button', 'aria-label': `Replay ${d.id}`, onclick: () => replay(kind, [d.id]) }, 'Replay') : null,
-          ]),
-        ]
-      }),
+      // through h(): it drops the null of a kind with nothing pending (replaceChildren would print "null")
+      h(
+        'div',
+        {},
+        DEAD_LETTER_KINDS.map(([kind, title, what], i) => {
+          const rows = list(lists[i])
+          const pending = rows.filter((d) => d.status === 'pending')
+          return [
+            h('h2', {}, title),
+            pending.length ? h('p', {}, h('button', { type: 'button', onclick: () => replay(kind, null) }, `Replay all pending ${title.toLowerCase()}`)) : null,
+            table(['Id', 'What', 'Reason', 'Error', 'Attempts', 'Last seen', 'Status', ''], rows, (d) => [
+              h('code', {}, d.id),
+              what(d).filter(Boolean).join(' · '),
+              d.reason,
+              d.error,
+              number(d.attempts),
+              when(d.last_seen_at),
+              status(d.status),
+              d.status === 'pending' ? h('button', { type: 'button', 'aria-label': `Replay ${d.id}`, onclick: () => replay(kind, [d.id]) }, 'Replay') : null,
+            ]),
+          ]
+        }),
+      ),
     )
   }
   await refresh()
