@@ -38,15 +38,18 @@ export function runRegistration(snippet: string, env: Record<string, string>, cl
   return { ok: result.status === 0, output }
 }
 
-export function stopNode(pid: number | null): void {
+export function stopNode(pid: number | null, signal: NodeJS.Signals = 'SIGTERM'): void {
   if (!pid) return
   try {
-    process.kill(-pid, 'SIGTERM') // its whole process group (it was started detached)
+    process.kill(-pid, signal) // its whole process group (it was started detached)
   } catch {
     try {
-      process.kill(pid, 'SIGTERM')
+      process.kill(pid, signal)
     } catch {
       /* already gone */
     }
   }
 }
+
+/** A preemption: the instance vanishes, so its processes get no chance to shut down cleanly. */
+export const killNode = (pid: number | null) => stopNode(pid, 'SIGKILL')

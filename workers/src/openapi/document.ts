@@ -6,6 +6,7 @@ import { apiKeySchema, tenantSchema, usageSummarySchema } from '../schemas/api-r
 import { jsonSchema } from './json-schema.ts'
 import { ERROR_RESPONSES, ERROR_SCHEMA, SECURITY_SCHEMES } from './operations.ts'
 import { adminPaths } from './paths-admin.ts'
+import { fleetPaths } from './paths-fleet.ts'
 import { consolePaths } from './paths-console.ts'
 import { publicPaths } from './paths-public.ts'
 
@@ -43,6 +44,7 @@ export function buildOpenApiDocument() {
       'Keys',
       'Nodes',
       'Node launches',
+      'Fleets',
       'Billing',
       'Audit',
       'Runner',
@@ -51,7 +53,7 @@ export function buildOpenApiDocument() {
       'Documentation',
       'Console',
     ].map((name) => ({ name })),
-    paths: { ...publicPaths, ...adminPaths, ...consolePaths },
+    paths: { ...publicPaths, ...adminPaths, ...fleetPaths, ...consolePaths },
     components: {
       schemas: {
         Error: ERROR_SCHEMA,
