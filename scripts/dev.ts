@@ -35,6 +35,7 @@ CIC is running.
   metrics        ${url}/metrics      (Authorization: Bearer <METRICS_TOKEN from .dev.vars>)
   console        ${url}/dashboard    (Sign in with Google goes to a local stand-in: any email; ops@cic.local is an operator)
   OIDC stand-in  ${stack.oidc.url}
+  Stripe stand-in ${stack.stripe.url}   (STRIPE_API_BASE: Checkout and portal pages; signed webhooks back to the gateway)
   vLLM stand-in  ${stack.standin.url}   (serves ${demo.model}, cic-demo-embed)
 
 Demo tenant ${demo.tenantId}, API key (shown once):
