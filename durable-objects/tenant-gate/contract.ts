@@ -7,6 +7,7 @@ import type { IdentityRefusal } from './tenant-state.ts'
 
 export type { BillCap, BudgetUnit, LedgerRefusal, RateSnapshot, Reservation } from './admission-ledger.ts'
 export { costCeilMicroUsd, type TokenPrice } from './money.ts'
+export { BUDGET_THRESHOLD_ACTION } from './budget-alerts.ts'
 export { isPlanName, PLAN_NAMES, type PlanName } from './plans.ts'
 
 /** The one object of a tenant: every caller names it so. */

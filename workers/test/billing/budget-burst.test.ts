@@ -98,6 +98,19 @@ describe('budgets under a concurrent burst five times too large', () => {
     expect(state.budget.committedMicroUsd).toBeLessThanOrEqual(BUDGET_MICRO_USD)
     // And the budget was spent, not refused early: what is left cannot hold one more request's worst case.
     expect(micro).toBeGreaterThan(BUDGET_MICRO_USD - 2 * perRequest - 2_000)
+    // 50 % and 80 % were crossed, each reported once (audit row, counted by cic_budget_threshold_crossings_total).
+    let crossed: { threshold_percent: number; unit: string }[] = []
+    for (let i = 0; i < 200 && crossed.length < 2; i++) {
+      const { results } = await env.DB.prepare("SELECT after FROM audit_log WHERE target = ? AND action = 'tenant.budget_threshold' ORDER BY id")
+        .bind(tenantId)
+        .all<{ after: string }>()
+      crossed = results.map((r) => JSON.parse(r.after) as { threshold_percent: number; unit: string })
+      if (crossed.length < 2) await new Promise((r) => setTimeout(r, 25))
+    }
+    expect(crossed.map((c) => [c.unit, c.threshold_percent])).toEqual([
+      ['micro_usd', 50],
+      ['micro_usd', 80],
+    ])
   }, 60_000)
 
   it('charges a token budget at most its tokens, then refuses with insufficient_quota', async () => {
