@@ -1,7 +1,10 @@
 // The price book's admin API: PUT /admin/models/:model/price writes a version (model id URL-encoded, decimal
 // strings, effective_from at least PRICE_MIN_LEAD_MS ahead, audited), GET lists them; budget_usd on a tenant.
+import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
+import worker from '../../src/index.ts'
+import { SECRET_NAMES } from '../../src/secrets.ts'
 import { PRICE_MIN_LEAD_MS } from '../../src/services/billing/price-book.ts'
 import { admin, call, seedTenant } from '../helpers/gateway.ts'
 
@@ -56,5 +59,35 @@ describe('budget_usd', () => {
     expect((await admin(`/admin/tenants/${tenantId}`, { method: 'PATCH', json: { limits: { budget_usd: 1 } } })).status).toBe(400)
     const cleared = await admin(`/admin/tenants/${tenantId}`, { method: 'PATCH', json: { limits: { budget_usd: null } } })
     expect(await cleared.json()).toMatchObject({ limits: {} })
+  })
+})
+
+describe('a model without a price', () => {
+  // The Worker called with the test bindings switched to production (strong secrets), as node-endpoint-policy.test.ts does.
+  const bindings = env as unknown as Record<string, unknown>
+  const prodEnv = {
+    ...bindings,
+    ...Object.fromEntries(
+      SECRET_NAMES.filter((name) => typeof bindings[name] === 'string').map((name) => [name, `strong-${name.toLowerCase()}-${'s'.repeat(40)}`]),
+    ),
+    ENVIRONMENT: 'production',
+  } as unknown as Env
+
+  it('is refused before admission in production-like environments (404 model_not_priced), and takes no slot', async () => {
+    const { tenantId, key } = await seedTenant()
+    const ctx = createExecutionContext()
+    const res = await worker.fetch(
+      new Request('https://gateway.example.com/v1/chat/completions', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'unpriced-llm', messages: [{ role: 'user', content: 'hi' }] }),
+      }) as Request<unknown, IncomingRequestCfProperties>,
+      prodEnv,
+      ctx,
+    )
+    await waitOnExecutionContext(ctx)
+    expect(res.status).toBe(404)
+    expect(await res.json()).toMatchObject({ error: { code: 'model_not_priced', param: 'model' } })
+    expect(await (await admin(`/admin/tenants/${tenantId}/admission`)).json()).toMatchObject({ requestsInWindow: 0, inFlight: 0 })
   })
 })
