@@ -1,6 +1,7 @@
 -- Billing in money (issue 16): the price book, and the exact cost of each usage_hourly row in pico-dollars
 -- (tokens × micro-dollars per million tokens), summed at the price in force at each request's start. Written
--- by hand to match workers/src/db/schema.ts (number 0010 reserved for this change; regenerate meta/ at merge).
+-- by drizzle-kit from workers/src/db/schema.ts as 0008 and renumbered 0010 (the number reserved for this change),
+-- with meta/0010_snapshot.json and its journal entry (idx 8): renumber the idx after the 0008/0009 migrations merge.
 -- Column adds and a new table only: the previous code keeps working against this schema.
 CREATE TABLE `model_prices` (
 	`model` text NOT NULL,
