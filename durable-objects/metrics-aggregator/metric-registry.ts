@@ -95,6 +95,11 @@ export const FAMILIES = {
   },
   fleetReadyNodes: { name: 'cic_fleet_ready_nodes', type: 'gauge', help: 'Ready nodes of each fleet, by model.' },
   fleetMinReady: { name: 'cic_fleet_min_ready', type: 'gauge', help: 'Desired ready nodes (min_ready) of each fleet, by model.' },
+  budgetThresholdCrossings: {
+    name: 'cic_budget_threshold_crossings_total',
+    type: 'counter',
+    help: "Tenants' monthly budgets (tokens or USD) crossing 50, 80 or 100 %, counted from the audit log (no tenant label).",
+  },
   usageFallbackEvents: {
     name: 'cic_usage_fallback_events_total',
     type: 'counter',

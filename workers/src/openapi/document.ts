@@ -8,6 +8,7 @@ import { ERROR_RESPONSES, ERROR_SCHEMA, SECURITY_SCHEMES } from './operations.ts
 import { adminPaths } from './paths-admin.ts'
 import { fleetPaths } from './paths-fleet.ts'
 import { consolePaths } from './paths-console.ts'
+import { billingPaths } from './paths-billing.ts'
 import { publicPaths } from './paths-public.ts'
 
 const DESCRIPTION = `Multi-tenant OpenAI-compatible inference gateway. \`/v1\` takes OpenAI's request bodies and answers
@@ -53,7 +54,7 @@ export function buildOpenApiDocument() {
       'Documentation',
       'Console',
     ].map((name) => ({ name })),
-    paths: { ...publicPaths, ...adminPaths, ...fleetPaths, ...consolePaths },
+    paths: { ...publicPaths, ...adminPaths, ...fleetPaths, ...consolePaths, ...billingPaths },
     components: {
       schemas: {
         Error: ERROR_SCHEMA,
