@@ -14,6 +14,8 @@ export type FakeNode = {
   registerToken: string | null
   vllmApiKey: string | null
   endpoint: string | null
+  /** The endpoint the runner reported with the credentials: the only one registration accepts. */
+  expectedEndpoint: string | null
   models: string[]
   credentialsMinted: number
 }
@@ -46,6 +48,8 @@ export async function startFakeControlPlane(): Promise<FakeControlPlane> {
         const reg = body as { cluster_name: string; endpoint: string; models: string[] }
         const node = nodes.get(reg.cluster_name)
         if (!node?.registerToken || auth !== `Bearer ${node.registerToken}`) return send(401, { error: { message: 'Invalid node registration token.' } })
+        if (reg.endpoint !== node.expectedEndpoint)
+          return send(403, { error: { message: 'endpoint is not the one created for this launch', param: 'endpoint' } })
         const to = nextStatus(node.status, { type: 'registered' })
         if (!to) return send(409, { error: { message: `node is ${node.status}` } })
         Object.assign(node, { status: to, endpoint: reg.endpoint, models: reg.models })
@@ -65,8 +69,11 @@ export async function startFakeControlPlane(): Promise<FakeControlPlane> {
         return send(200, { cluster_name: cluster, node_id: `node_${cluster}`, status: node.status, applied: to !== null, previous_status: previous })
       }
       if (node.status !== 'launching') return send(409, { error: { message: `node is ${node.status}` } })
+      const endpoint = (body as { endpoint?: unknown } | undefined)?.endpoint
+      if (typeof endpoint !== 'string') return send(400, { error: { message: 'endpoint is required', param: 'endpoint' } })
       minted++
       Object.assign(node, {
+        expectedEndpoint: endpoint,
         registerToken: `cicreg_${'t'.repeat(40)}${minted}`,
         vllmApiKey: `sk-node-${'k'.repeat(40)}${minted}`,
         credentialsMinted: node.credentialsMinted + 1,
@@ -80,7 +87,16 @@ export async function startFakeControlPlane(): Promise<FakeControlPlane> {
     nodes,
     calls,
     addNode(cluster, status = 'queued') {
-      const node: FakeNode = { status, lastError: null, registerToken: null, vllmApiKey: null, endpoint: null, models: [], credentialsMinted: 0 }
+      const node: FakeNode = {
+        status,
+        lastError: null,
+        registerToken: null,
+        vllmApiKey: null,
+        endpoint: null,
+        expectedEndpoint: null,
+        models: [],
+        credentialsMinted: 0,
+      }
       nodes.set(cluster, node)
       return node
     },

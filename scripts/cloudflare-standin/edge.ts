@@ -114,7 +114,7 @@ export function createEdge(account: Account, events: EdgeEvent[]) {
       req.resume()
       return errorPage(res, 530, 1033, 'Cloudflare Tunnel error')
     }
-    const headers = { ...req.headers, host }
+    const headers: Record<string, string | string[] | undefined> = { ...req.headers, host }
     delete headers['cf-access-client-id']
     delete headers['cf-access-client-secret']
     if (app) headers['cf-access-jwt-assertion'] = `standin.${app.aud}.${randomBytes(16).toString('hex')}`

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs'
 import { parse } from 'yaml'
 import { registrationSnippet } from '../../orchestrator-runner/src/skypilot/task-yaml.ts'
-import { killNode, runRegistration, startVllmNode, stopNode } from './node.ts'
+import { killNode, runRegistration, startTunnel, startVllmNode, stopNode, writeSecretsDir } from './node.ts'
 import {
   type ClusterRecord,
   consumeKnob,
@@ -114,8 +114,16 @@ async function launch(args: string[]): Promise<void> {
   }
 
   const envs = Object.fromEntries(Object.entries(task.envs ?? {}).filter((e): e is [string, string] => e[1] !== null))
+  const edgeUrl = process.env.CLOUDFLARED_STANDIN_EDGE
+  if (secrets.CIC_TUNNEL_TOKEN && !edgeUrl) {
+    removeCluster(cluster)
+    fail(1, 'sky stand-in: the task runs cloudflared but CLOUDFLARED_STANDIN_EDGE (the Cloudflare stand-in edge URL) is not set')
+  }
   const node = await startVllmNode(cluster, envs.MODEL_NAME ?? 'cic-demo-llm', secrets.VLLM_API_KEY ?? '')
-  writeCluster({ name: cluster, status: 'UP', pid: node.pid, endpoint: node.url, launchedAt: Date.now(), jobs: 1, useSpot })
+  const tunnelPid = secrets.CIC_TUNNEL_TOKEN
+    ? startTunnel(cluster, secrets.CIC_TUNNEL_TOKEN, edgeUrl as string, node.port, Number(envs.CIC_VLLM_PORT ?? 8000))
+    : null
+  writeCluster({ name: cluster, status: 'UP', pid: node.pid, tunnelPid, endpoint: node.url, launchedAt: Date.now(), jobs: 1, useSpot })
   console.log(`✓ Cluster launched: ${cluster}.\nJob submitted, ID: 1`)
   const snippet = registrationSnippet(task.run ?? '')
   if (!snippet) return void process.stderr.write('sky stand-in: the run script has no cic-register block; the node will not register\n')
@@ -123,9 +131,8 @@ async function launch(args: string[]): Promise<void> {
     snippet,
     {
       ...envs,
-      ...secrets,
+      CIC_SECRETS_DIR: writeSecretsDir(cluster, secrets),
       CIC_VLLM_PORT: String(node.port),
-      CIC_NODE_ENDPOINT: node.url,
       VLLM_PID: String(node.pid),
       CIC_HEALTH_WAIT_SECONDS: '30',
     },
@@ -199,7 +206,8 @@ function preempt(args: string[]): void {
   if (cluster.status !== 'UP' || cluster.preempted)
     fail(1, `Cluster '${cluster.name}' has no running instance to preempt (status ${cluster.status}${cluster.preempted ? ', already preempted' : ''}).`)
   killNode(cluster.pid)
-  writeCluster({ ...cluster, pid: null, preempted: { at: Date.now(), action: args.includes('--stop') ? 'stopped' : 'terminated' } })
+  killNode(cluster.tunnelPid ?? null)
+  writeCluster({ ...cluster, pid: null, tunnelPid: null, preempted: { at: Date.now(), action: args.includes('--stop') ? 'stopped' : 'terminated' } })
   console.log(
     `Preempted cluster ${cluster.name}${cluster.useSpot ? '' : ' (note: not a spot cluster)'}: its node is gone; \`sky status\` still shows the cached UP until \`sky status -r\`.`,
   )
@@ -216,6 +224,7 @@ function down(args: string[]): void {
     fail(1, 'sky.exceptions.CloudError: Failed to terminate instances: RequestLimitExceeded (stand-in knob failDownTimes).')
   for (const cluster of found) {
     stopNode(cluster.pid)
+    stopNode(cluster.tunnelPid ?? null)
     removeCluster(cluster.name)
     console.log(`Terminating cluster ${cluster.name}...done.`)
   }
