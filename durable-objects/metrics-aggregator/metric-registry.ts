@@ -82,6 +82,11 @@ export const FAMILIES = {
     type: 'counter',
     help: 'Node launch attempts that ended failed (runner failure, enqueue failure, launch deadline), counted from the audit log.',
   },
+  nodePathFailures: {
+    name: 'cic_node_path_failures_total',
+    type: 'counter',
+    help: "Failed tries at a launched node's private path (Cloudflare Tunnel, DNS record, Access app), reported by orchestrator-runner, by stage (create, cleanup).",
+  },
   usageFallbackEvents: {
     name: 'cic_usage_fallback_events_total',
     type: 'counter',

@@ -23,6 +23,8 @@ export type FakeControlPlane = {
   url: string
   nodes: Map<string, FakeNode>
   calls: { path: string; body: unknown }[]
+  /** `node_path_failure` of every status report (what the Worker counts in cic_node_path_failures_total). */
+  nodePathFailures: string[]
   addNode(cluster: string, status?: NodeStatus): FakeNode
   close(): Promise<void>
 }
@@ -30,6 +32,7 @@ export type FakeControlPlane = {
 export async function startFakeControlPlane(): Promise<FakeControlPlane> {
   const nodes = new Map<string, FakeNode>()
   const calls: { path: string; body: unknown }[] = []
+  const nodePathFailures: string[] = []
   let minted = 0
 
   const server: Server = createServer((req, res) => {
@@ -62,7 +65,8 @@ export async function startFakeControlPlane(): Promise<FakeControlPlane> {
       if (!match) return send(404, { error: { message: 'Unknown route.' } })
       if (!node) return send(404, { error: { message: `No node named '${cluster}'.` } })
       if (match[2] === 'status') {
-        const report = body as { status: RunnerStatus; error?: string }
+        const report = body as { status: RunnerStatus; error?: string; node_path_failure?: string }
+        if (report.node_path_failure) nodePathFailures.push(report.node_path_failure)
         const to = nextStatus(node.status, { type: 'runner', status: report.status })
         const previous = node.status
         if (to) Object.assign(node, { status: to, lastError: report.error ?? (report.status === 'launching' ? null : node.lastError) })
@@ -86,6 +90,7 @@ export async function startFakeControlPlane(): Promise<FakeControlPlane> {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     nodes,
     calls,
+    nodePathFailures,
     addNode(cluster, status = 'queued') {
       const node: FakeNode = {
         status,

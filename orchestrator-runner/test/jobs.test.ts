@@ -324,6 +324,7 @@ describe('the node path (Cloudflare Tunnel + Access + DNS)', () => {
     // The Access app and tunnel made before the DNS call failed were removed; nothing is left.
     expect(cloudflare()).toEqual(EMPTY)
     expect(cf.failures.map((f) => f.stage)).toContain('create')
+    expect(cp.nodePathFailures.at(-1)).toBe('create') // reported, so the Worker counts it (cic_node_path_failures_total)
   })
 
   it('retries later, as a new attempt, while the Cloudflare API is unreachable', async () => {
@@ -346,6 +347,7 @@ describe('the node path (Cloudflare Tunnel + Access + DNS)', () => {
     const failing = { ...api, remove: async () => Promise.reject(new Error('Cloudflare API unreachable (test)')) }
     expect(await runTerminate(terminateMessage(m), 1, { ...deps(), nodePath: failing })).toEqual({ kind: 'retry', delaySeconds: 30 })
     expect(node(m)).toMatchObject({ status: 'terminating', lastError: expect.stringContaining('node_path cleanup failed') })
+    expect(cp.nodePathFailures.at(-1)).toBe('cleanup')
     expect(cloudflare().tunnels).toHaveLength(1)
     expect(await runTerminate(terminateMessage(m), 2, deps())).toEqual({ kind: 'ack' })
     expect(node(m).status).toBe('terminated')

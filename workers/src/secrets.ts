@@ -13,6 +13,9 @@ export const SECRETS = [
   { name: 'METRICS_TOKEN', requiredIn: DEPLOYED },
   { name: 'STRIPE_SECRET_KEY', requiredIn: DEPLOYED },
   { name: 'STRIPE_WEBHOOK_SECRET', requiredIn: DEPLOYED },
+  // Cloudflare Access service token of the gateway: sent to launched nodes (platform/node-access.ts).
+  { name: 'CF_ACCESS_CLIENT_ID', requiredIn: DEPLOYED },
+  { name: 'CF_ACCESS_CLIENT_SECRET', requiredIn: DEPLOYED },
 ] as const satisfies readonly { name: string; requiredIn: readonly DeployedEnvironment[] }[]
 
 /** Secret names whose value must not be a development placeholder in a production-like environment. */

@@ -96,7 +96,7 @@ export async function runLaunch(message: LaunchMessage, attempt: number, deps: J
   const isCleanedUp = isGone(cleanup)
   if (!isCleanedUp) log.error('sky_down_after_failed_launch_failed', { cluster, output: cleanup.stderr.slice(-500) })
   // Its tunnel token was handed to the failed attempt: the next attempt (or nothing) gets a new one.
-  await removeNodePath(cluster, deps)
+  const cleanupFailure = (await removeNodePath(cluster, deps)) ? {} : ({ node_path_failure: 'cleanup' } as const)
 
   if (failure.isRetryable && attempt < deps.maxLaunchAttempts) {
     // The retry is a new attempt (the node is queued again): it removes a cluster this cleanup could not.
@@ -104,11 +104,12 @@ export async function runLaunch(message: LaunchMessage, attempt: number, deps: J
     await controlPlane.reportStatus(cluster, {
       status: 'queued',
       error: `${failure.reason} (attempt ${attempt}/${deps.maxLaunchAttempts}, retrying in ${delaySeconds}s)`,
+      ...cleanupFailure,
     })
     return retryIn(delaySeconds)
   }
   const suffix = failure.isRetryable ? ` (gave up after ${attempt} attempts)` : ''
-  await controlPlane.reportStatus(cluster, { status: 'failed', error: `${failure.reason}${suffix}` })
+  await controlPlane.reportStatus(cluster, { status: 'failed', error: `${failure.reason}${suffix}`, ...cleanupFailure })
   // The node is failed either way; the message comes back (as a failed node's launch) until sky down works.
   return isCleanedUp ? ACK : downRetry(attempt, deps)
 }
@@ -133,12 +134,14 @@ async function nodePathFailed(cluster: string, attempt: number, err: unknown, de
   return ACK
 }
 
-/** Best effort within a launch: a path left behind is removed by the next attempt's create or by the terminate. */
-async function removeNodePath(cluster: string, deps: JobDeps): Promise<void> {
+/** Best effort within a launch (false when it failed): what is left is removed by the next attempt's create or by the terminate. */
+async function removeNodePath(cluster: string, deps: JobDeps): Promise<boolean> {
   try {
     await deps.nodePath.remove(cluster)
+    return true
   } catch (err) {
     deps.log.error('node_path_cleanup_failed', { cluster, error: String(err) })
+    return false
   }
 }
 

@@ -25,7 +25,8 @@ export async function runTerminate(message: TerminateMessage, attempt: number, d
     } catch (err) {
       const reason = `node_path cleanup failed: ${err instanceof Error ? err.message : String(err)}`
       log.error('node_path_cleanup_failed', { cluster, attempt, reason })
-      if (started.found) await controlPlane.reportStatus(cluster, { status: 'terminating', error: `${reason} (attempt ${attempt}, retrying)` })
+      if (started.found)
+        await controlPlane.reportStatus(cluster, { status: 'terminating', error: `${reason} (attempt ${attempt}, retrying)`, node_path_failure: 'cleanup' })
       return retryIn(backoffSeconds(attempt, 30, Math.min(600, deps.retryMaxSeconds)))
     }
     if (started.found) await controlPlane.reportStatus(cluster, { status: 'terminated' })
