@@ -10,6 +10,7 @@ import worker from '../../src/index.ts'
 import { SECRET_NAMES } from '../../src/secrets.ts'
 import { admin, call } from '../helpers/gateway.ts'
 import { ack, pullFor, runner } from '../helpers/node-ops.ts'
+import { parsePrometheusText, sampleValue } from '../helpers/prom-text.ts'
 
 const SPEC = { provider: 'gcp', region: 'us-central1', gpu: 'A100-80GB', model: 'cic-demo-llm' }
 
@@ -70,6 +71,26 @@ describe('POST /nodes/register accepts only the endpoint the runner created', ()
     expect(bad.status).toBe(400)
     expect(await bad.json()).toMatchObject({ error: { param: 'endpoint' } })
     expect((await runner(`/runner/nodes/${cluster}/credentials`, { json: { endpoint: 'http://x.test', extra: 1 } })).status).toBe(400)
+  })
+})
+
+describe('node path failures reported by the runner', () => {
+  const scrape = async () => {
+    const res = await call('/metrics', { headers: { authorization: 'Bearer test-metrics-token-0123456789' } })
+    return parsePrometheusText(await res.text())
+  }
+  const failures = async (stage: string) => sampleValue(await scrape(), 'cic_node_path_failures_total', { stage }) ?? 0
+
+  it('are counted in cic_node_path_failures_total by stage, applied or not', async () => {
+    const before = { create: await failures('create'), cleanup: await failures('cleanup') }
+    const a = await launchAndMint({ endpoint: 'http://127.0.0.1:7' })
+    const report = (json: unknown) => runner(`/runner/nodes/${a.cluster}/status`, { json })
+    expect((await report({ status: 'queued', error: 'node_path: x', node_path_failure: 'create' })).status).toBe(200)
+    expect((await report({ status: 'terminating', error: 'node_path cleanup failed: y', node_path_failure: 'cleanup' })).status).toBe(200)
+    expect((await report({ status: 'terminating', error: 'again', node_path_failure: 'cleanup' })).status).toBe(200)
+    expect((await report({ status: 'queued', node_path_failure: 'elsewhere' })).status).toBe(400) // bounded labels
+    expect(await failures('create')).toBe(before.create + 1)
+    expect(await failures('cleanup')).toBe(before.cleanup + 2)
   })
 })
 
