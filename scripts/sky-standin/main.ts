@@ -2,7 +2,8 @@
 // `launch -y -d -c NAME task.yaml --secret NAME...`, `status --ip NAME`, `status [NAME...]`, `down -y NAME...` —
 // with SkyPilot's exit codes and messages. It validates the task against SkyPilot's schema, simulates
 // failures and slowness (knobs, see README.md), and on success runs a vLLM stand-in "node" that registers.
-import { readFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
 import { parse } from 'yaml'
 import { registrationSnippet } from '../../orchestrator-runner/src/skypilot/task-yaml.ts'
 import { killNode, runRegistration, startTunnel, startVllmNode, stopNode, writeSecretsDir } from './node.ts'
@@ -16,6 +17,7 @@ import {
   readKnobs,
   recordCall,
   removeCluster,
+  stateDir,
   writeCluster,
 } from './state.ts'
 import { validateTask } from './task-schema.ts'
@@ -83,7 +85,8 @@ function parseLaunch(args: string[]) {
 
 async function launch(args: string[]): Promise<void> {
   const { cluster, taskPath, secrets } = parseLaunch(args)
-  const task = parse(readFileSync(taskPath, 'utf8')) as Task
+  const taskText = readFileSync(taskPath, 'utf8')
+  const task = parse(taskText) as Task
   const problems = validateTask(task)
   if (problems) fail(1, `ValueError: Invalid task YAML (SkyPilot schema):\n  ${problems.join('\n  ')}`)
   const missing = Object.entries(task.secrets ?? {})
@@ -106,6 +109,7 @@ async function launch(args: string[]): Promise<void> {
     fail(1, unsatisfiableMessage(cluster, task.resources))
   }
   const useSpot = task.resources?.use_spot === true
+  writeFileSync(path.join(stateDir(), `${cluster}.task.yaml`), taskText) // what was launched (it holds no secret)
   writeCluster({ name: cluster, status: 'INIT', pid: null, endpoint: null, launchedAt: Date.now(), jobs: 0, useSpot })
   if (knobs.delayMs) await new Promise((r) => setTimeout(r, knobs.delayMs))
   if (knobs.fail && knobs.fail !== 'unsatisfiable' && consumeKnob('fail', knobs.failTimes)) {
