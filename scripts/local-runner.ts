@@ -48,6 +48,7 @@ export function localRunnerEnv(options: LocalRunnerOptions): NodeJS.ProcessEnv {
     // The node path, against the Cloudflare stand-in (the process fills in its URLs, zone id and token id).
     CLOUDFLARE_NODE_PATH_API_TOKEN: 'cic-dev-node-path-token',
     NODES_ZONE: LOCAL_NODES_ZONE,
+    ACCESS_TEAM_NAME: 'cic-dev',
     CIC_GATEWAY_ACCESS_CLIENT_ID: vars.CF_ACCESS_CLIENT_ID ?? '',
     CIC_GATEWAY_ACCESS_CLIENT_SECRET: vars.CF_ACCESS_CLIENT_SECRET ?? '',
     CLOUDFLARE_STANDIN_API_PORT: String(options.cloudflare?.apiPort ?? 0),

@@ -62,6 +62,11 @@ const configSchema = z.object({
   NODES_ZONE_ID: z.string().min(1),
   /** Id of the Access service token the gateway presents (its client id/secret are the Worker's CF_ACCESS_CLIENT_*). */
   ACCESS_SERVICE_TOKEN_ID: z.string().min(1),
+  /** Zero Trust team name: when set, each node's cloudflared also verifies the Access JWT of its app (recommended). */
+  ACCESS_TEAM_NAME: z
+    .string()
+    .regex(/^[a-z0-9-]+$/, 'ACCESS_TEAM_NAME is the <team> of <team>.cloudflareaccess.com')
+    .optional(),
   /** The endpoint a node registers: `https://{hostname}`; locally the stand-in's edge, `http://127.0.0.1:<port>/{hostname}`. */
   NODE_ENDPOINT_TEMPLATE: z.string().includes('{hostname}').default('https://{hostname}'),
   /** Passed to nodes as a SkyPilot secret for gated models, when set. */

@@ -39,6 +39,7 @@ const dispatch = createDispatcher({
     serviceTokenId: config.ACCESS_SERVICE_TOKEN_ID,
     endpointTemplate: config.NODE_ENDPOINT_TEMPLATE,
     originService: `http://localhost:${VLLM_PORT}`,
+    accessTeamName: config.ACCESS_TEAM_NAME,
     log,
   }),
   log,

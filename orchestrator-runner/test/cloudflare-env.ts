@@ -40,6 +40,7 @@ export async function cloudflareEnv(options: { extraTokens?: ApiToken[] } = {}):
       serviceTokenId: cf.serviceTokenIds[GATEWAY_TOKEN.name] as string,
       endpointTemplate: `${cf.edgeUrl}/{hostname}`,
       originService: 'http://localhost:8000',
+      accessTeamName: 'cic-test',
       log: silentLog,
       onFailure: (stage, err) => failures.push({ stage, error: String(err) }),
     })

@@ -128,6 +128,13 @@ describe('launch', () => {
     expect(
       cp.calls.filter((c) => c.path.includes(m.cluster_name) || (c.body as { cluster_name?: string })?.cluster_name === m.cluster_name).map((c) => c.path),
     ).toEqual([`/runner/nodes/${m.cluster_name}/status`, `/runner/nodes/${m.cluster_name}/credentials`, '/nodes/register'])
+    // The node's cloudflared also checks the Access JWT of this node's app (ACCESS_TEAM_NAME set).
+    const tunnel = [...cf.cf.account.tunnels.values()].find((t) => t.deletedAt === null)
+    const app = [...cf.cf.account.accessApps.values()][0]
+    expect(tunnel?.config?.ingress).toEqual([
+      { hostname, service: 'http://localhost:8000', originRequest: { access: { required: true, teamName: 'cic-test', audTag: [app?.aud] } } },
+      { service: 'http_status:404' },
+    ])
     // Through the tunnel, with the gateway's service token, the node answers only with the key minted for it.
     const gateway = cf.gatewayHeaders
     const models = await fetch(`${registered.endpoint}/v1/models`, { headers: { ...gateway, authorization: `Bearer ${registered.vllmApiKey}` } })

@@ -156,6 +156,31 @@ describe('the edge', () => {
     o.server.close()
   })
 
+  it('cloudflared refuses a request without the app’s Access JWT when the ingress requires it (even if Access was removed)', async () => {
+    const hostname = 'n3.nodes.cic.test'
+    const t = await provision(hostname)
+    const app = cf.snapshot().accessApps[0]
+    const aud = cf.account.accessApps.get(app?.id ?? '')?.aud as string
+    await api('PUT', `${acct()}/cfd_tunnel/${t.id}/configurations`, {
+      config: {
+        ingress: [
+          { hostname, service: 'http://localhost:8000', originRequest: { access: { required: true, teamName: 'cic-test', audTag: [aud] } } },
+          { service: 'http_status:404' },
+        ],
+      },
+    })
+    const o = await origin()
+    runCloudflared(t.token, `8000=${o.port}`)
+    await vi.waitFor(() => expect(cf.snapshot().tunnels[0]?.status).toBe('healthy'), { timeout: 10_000 })
+    const withToken = { 'cf-access-client-id': GATEWAY.clientId, 'cf-access-client-secret': GATEWAY.clientSecret }
+    expect((await fetch(`${cf.edgeUrl}/${hostname}/health`, { headers: withToken })).status).toBe(200)
+    // Someone deletes the Access app: the edge now lets anything through, but the node's cloudflared does not.
+    await api('DELETE', `${acct()}/access/apps/${app?.id}`)
+    expect((await fetch(`${cf.edgeUrl}/${hostname}/health`)).status).toBe(403)
+    expect(o.seen).toHaveLength(1)
+    o.server.close()
+  })
+
   it('answers 530 (1016) for a hostname with no DNS record', async () => {
     expect((await fetch(`${cf.edgeUrl}/nothing.nodes.cic.test/health`)).status).toBe(530)
   })

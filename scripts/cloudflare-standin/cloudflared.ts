@@ -44,6 +44,17 @@ function serve(req: IncomingMessage, res: ServerResponse): void {
     res.writeHead(status ? Number(status[1]) : 503).end()
     return
   }
+  // originRequest.access.required: cloudflared refuses a request without a valid Access JWT for one of the AUD
+  // tags (the stand-in edge's JWT is `standin.<aud>.<random>`; real cloudflared verifies the signed token).
+  const access = rule.originRequest?.access as { required?: boolean; audTag?: string[] } | undefined
+  if (access?.required) {
+    const jwt = String(req.headers['cf-access-jwt-assertion'] ?? '')
+    if (!(access.audTag ?? []).some((aud) => jwt.startsWith(`standin.${aud}.`))) {
+      req.resume()
+      res.writeHead(403).end('cloudflared stand-in: no valid Access token for this application\n')
+      return
+    }
+  }
   const origin = new URL(rule.service)
   const isLocal = origin.hostname === 'localhost' || origin.hostname === '127.0.0.1'
   const port = Number(origin.port || 80)

@@ -32,7 +32,8 @@ export type CloudflareClientOptions = {
 export type TunnelInfo = { id: string; name: string; status?: string; token?: string }
 export type DnsRecordInfo = { id: string; name: string; type: string; content: string; proxied?: boolean }
 export type AccessAppInfo = { id: string; name?: string; domain: string; aud?: string }
-export type IngressRule = { hostname?: string; service: string }
+/** `originRequest.access`: cloudflared itself checks each request's Access JWT (team name, app AUD tags). */
+export type IngressRule = { hostname?: string; service: string; originRequest?: { access?: { required: boolean; teamName: string; audTag: string[] } } }
 
 type Envelope<T> = { success: boolean; errors?: { code: number; message: string }[]; result: T }
 

@@ -27,6 +27,11 @@ export type NodePathOptions = {
   endpointTemplate: string
   /** The node's vLLM, as seen by cloudflared on the node. */
   originService: string
+  /**
+   * The Zero Trust team name (`<team>.cloudflareaccess.com`). When set, the ingress rule also makes cloudflared
+   * refuse any request without a valid Access JWT for this node's app (defence in depth: the node checks Access too).
+   */
+  accessTeamName?: string
   log: Logger
   /** Counts create/cleanup failures (the runner's /metrics). */
   onFailure?: (stage: 'create' | 'cleanup', err: unknown) => void
@@ -87,10 +92,12 @@ export function createNodePath(options: NodePathOptions): NodePath {
     const hostname = hostnameOf(cluster)
     try {
       await remove(cluster) // an earlier attempt's tunnel token must not stay valid
-      await client.createServiceAuthApp(`cic node ${cluster}`, hostname, options.serviceTokenId)
+      const app = await client.createServiceAuthApp(`cic node ${cluster}`, hostname, options.serviceTokenId)
       const tunnel = await client.createTunnel(tunnelName(cluster))
+      const access =
+        options.accessTeamName && app.aud ? { originRequest: { access: { required: true, teamName: options.accessTeamName, audTag: [app.aud] } } } : {}
       // The last rule must match everything (cloudflared): anything but our hostname is a 404 on the node.
-      await client.putIngress(tunnel.id, [{ hostname, service: options.originService }, { service: 'http_status:404' }])
+      await client.putIngress(tunnel.id, [{ hostname, service: options.originService, ...access }, { service: 'http_status:404' }])
       const tunnelToken = tunnel.token ?? (await client.tunnelToken(tunnel.id))
       await client.createCname(hostname, `${tunnel.id}.cfargotunnel.com`, `cic launched node ${cluster}`)
       const endpoint = options.endpointTemplate.replace('{hostname}', hostname)

@@ -127,10 +127,11 @@ async function nodePathFailed(cluster: string, attempt: number, err: unknown, de
     await deps.controlPlane.reportStatus(cluster, {
       status: 'queued',
       error: `${reason} (attempt ${attempt}/${deps.maxLaunchAttempts}, retrying in ${delaySeconds}s)`,
+      node_path_failure: 'create',
     })
     return retryIn(delaySeconds)
   }
-  await deps.controlPlane.reportStatus(cluster, { status: 'failed', error: reason })
+  await deps.controlPlane.reportStatus(cluster, { status: 'failed', error: reason, node_path_failure: 'create' })
   return ACK
 }
 
