@@ -87,6 +87,14 @@ export const FAMILIES = {
     type: 'counter',
     help: "Failed tries at a launched node's private path (Cloudflare Tunnel, DNS record, Access app), reported by orchestrator-runner, by stage (create, cleanup).",
   },
+  // Fleets (issue 15), read from D1 at scrape time (services/fleet/fleet-gauges.ts); `model` only from fleets an admin made.
+  fleetReconcileActions: {
+    name: 'cic_fleet_reconcile_actions_total',
+    type: 'counter',
+    help: 'Fleet reconciler actions (launch, resend_launch, terminate_failed, forget, blocked_max_nodes, fallback_on_demand), counted from the audit log.',
+  },
+  fleetReadyNodes: { name: 'cic_fleet_ready_nodes', type: 'gauge', help: 'Ready nodes of each fleet, by model.' },
+  fleetMinReady: { name: 'cic_fleet_min_ready', type: 'gauge', help: 'Desired ready nodes (min_ready) of each fleet, by model.' },
   usageFallbackEvents: {
     name: 'cic_usage_fallback_events_total',
     type: 'counter',

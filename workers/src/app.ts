@@ -16,9 +16,11 @@ import { adminNodes } from './routes/admin/nodes.ts'
 import { adminTenants } from './routes/admin/tenants.ts'
 import { adminUsage } from './routes/admin/usage.ts'
 import { adminAudit } from './routes/admin/audit.ts'
+import { adminFleet } from './routes/admin/fleet.ts'
 import { dashboard } from './routes/dashboard.ts'
 import { localQueues } from './routes/local-queues.ts'
 import { metrics } from './routes/metrics.ts'
+import { nodePreemptionNotice } from './routes/nodes/preemption-notice.ts'
 import { nodeRegistration } from './routes/nodes/register.ts'
 import { openApi } from './routes/openapi.ts'
 import { runnerNodes } from './routes/runner/nodes.ts'
@@ -47,10 +49,12 @@ export function createApp() {
       .route('/', adminNodeLaunches)
       .route('/', adminUsage)
       .route('/', adminBilling)
-      .route('/', adminAudit),
+      .route('/', adminAudit)
+      .route('/', adminFleet),
   )
   app.route('/runner', new Hono<AppEnv>().use(bearerAuth('RUNNER_TOKEN')).route('/', runnerNodes))
   app.route('/nodes', nodeRegistration) // a launched node's one-time registration token
+  app.route('/nodes', nodePreemptionNotice) // the same token: its cloud's preemption warning (fleets, issue 15)
   app.route('/local-queues', localQueues) // dev only: 404 unless LOCAL_QUEUE_SHIM=1 outside production
   app.notFound((c) => onError(new ApiError('not_found', 'Unknown route.', { code: 'unknown_route' }), c))
   app.onError(onError)

@@ -1,6 +1,7 @@
 // D1 tables of the control plane (drizzle). SQL migrations in d1-migrations/ are generated from this file.
 import { sql } from 'drizzle-orm'
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core'
+import type { FleetPlacement } from '../schemas/fleet.ts'
 import { NODE_ENGINES, type NodeLaunchSpec } from '../schemas/node-ops.ts'
 
 const createdAt = () => integer('created_at', { mode: 'number' }).notNull().default(sql`(unixepoch('subsec') * 1000)`)
@@ -284,19 +285,47 @@ export const usageDeadLetters = sqliteTable(
  * A node CIC launched through orchestrator-runner (issue #7); `cluster_name` is the node's name and the SkyPilot
  * cluster name. Only the SHA-256 of the node's registration token is kept; the token itself went to the runner once.
  */
-export const nodeLaunches = sqliteTable('node_launches', {
-  clusterName: text('cluster_name').primaryKey(),
-  nodeId: text('node_id').notNull().unique(),
-  /** JSON NodeLaunchSpec: what was asked for, replayed on relaunch. */
-  spec: text('spec', { mode: 'json' }).$type<NodeLaunchSpec>().notNull(),
-  registerTokenHash: text('register_token_hash'),
-  /**
-   * The endpoint the runner created for the current attempt (its tunnel hostname), reported with the attempt's
-   * credentials: the only endpoint POST /nodes/register accepts for it. Cleared with the token.
-   */
-  endpoint: text('endpoint'),
-  /** Launch attempts the runner started (each `launching` report). */
-  attempts: integer('attempts').notNull().default(0),
+export const nodeLaunches = sqliteTable(
+  'node_launches',
+  {
+    clusterName: text('cluster_name').primaryKey(),
+    nodeId: text('node_id').notNull().unique(),
+    /** JSON NodeLaunchSpec: what was asked for, replayed on relaunch. */
+    spec: text('spec', { mode: 'json' }).$type<NodeLaunchSpec>().notNull(),
+    registerTokenHash: text('register_token_hash'),
+    /**
+     * The endpoint the runner created for the current attempt (its tunnel hostname), reported with the attempt's
+     * credentials: the only endpoint POST /nodes/register accepts for it. Cleared with the token.
+     */
+    endpoint: text('endpoint'),
+    /** Launch attempts the runner started (each `launching` report). */
+    attempts: integer('attempts').notNull().default(0),
+    createdAt: createdAt(),
+    updatedAt: integer('updated_at', { mode: 'number' }),
+    /** The fleet (its model) whose reconciler launched the node; null for a node an admin launched. */
+    fleetModel: text('fleet_model'),
+    /** Index of the fleet placement the node was launched from (fleets.placements). */
+    fleetPlacement: integer('fleet_placement'),
+  },
+  (t) => [index('node_launches_fleet_idx').on(t.fleetModel)],
+)
+
+/**
+ * Desired state of a model's fleet (PUT /admin/fleet/:model), kept by its FleetReconciler object
+ * (durable-objects/fleet-reconciler/). `launch_seq` numbers the reconciler's launches: each launch claims the next
+ * number with a compare-and-set in the same D1 batch as the node row, so its cluster name is deterministic.
+ */
+export const fleets = sqliteTable('fleets', {
+  model: text('model').primaryKey(),
+  minReady: integer('min_ready').notNull(),
+  maxNodes: integer('max_nodes').notNull(),
+  /** JSON FleetPlacement[], tried in order. */
+  placements: text('placements', { mode: 'json' }).$type<FleetPlacement[]>().notNull(),
+  /** Consecutive spot capacity failures after which launches are on-demand; null = never. */
+  fallbackOnDemandAfter: integer('fallback_on_demand_after'),
+  launchSeq: integer('launch_seq').notNull().default(0),
+  /** Observed launch-to-ready time (moving average), for Retry-After while no node is ready; null until measured. */
+  typicalReadyMs: integer('typical_ready_ms'),
   createdAt: createdAt(),
   updatedAt: integer('updated_at', { mode: 'number' }),
 })
@@ -350,3 +379,4 @@ export type MeterPushRow = typeof meterPushes.$inferSelect
 export type UsageDeadLetterRow = typeof usageDeadLetters.$inferSelect
 export type NodeLaunchRow = typeof nodeLaunches.$inferSelect
 export type NodeOpsDeadLetterRow = typeof nodeOpsDeadLetters.$inferSelect
+export type FleetRow = typeof fleets.$inferSelect

@@ -6,6 +6,7 @@ import { apiKeySchema, tenantSchema, usageSummarySchema } from '../schemas/api-r
 import { jsonSchema } from './json-schema.ts'
 import { ERROR_RESPONSES, ERROR_SCHEMA, SECURITY_SCHEMES } from './operations.ts'
 import { adminPaths } from './paths-admin.ts'
+import { fleetPaths } from './paths-fleet.ts'
 import { publicPaths } from './paths-public.ts'
 
 const DESCRIPTION = `Multi-tenant OpenAI-compatible inference gateway. \`/v1\` takes OpenAI's request bodies and answers
@@ -35,10 +36,22 @@ export function buildOpenApiDocument() {
     openapi: '3.1.1',
     jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
     info: { title: 'CrossLogic Inference Cloud API', version: '1', description: DESCRIPTION },
-    tags: ['Inference', 'Usage', 'Tenants', 'Keys', 'Nodes', 'Node launches', 'Billing', 'Audit', 'Runner', 'Webhooks', 'Operations', 'Documentation'].map(
-      (name) => ({ name }),
-    ),
-    paths: { ...publicPaths, ...adminPaths },
+    tags: [
+      'Inference',
+      'Usage',
+      'Tenants',
+      'Keys',
+      'Nodes',
+      'Node launches',
+      'Fleets',
+      'Billing',
+      'Audit',
+      'Runner',
+      'Webhooks',
+      'Operations',
+      'Documentation',
+    ].map((name) => ({ name })),
+    paths: { ...publicPaths, ...adminPaths, ...fleetPaths },
     components: {
       schemas: {
         Error: ERROR_SCHEMA,

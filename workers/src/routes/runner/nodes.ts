@@ -5,6 +5,7 @@ import { createDb } from '../../db/client.ts'
 import type { AppEnv } from '../../env.ts'
 import { ApiError } from '../../errors.ts'
 import { CLUSTER_NAME, nodeCredentialsRequestSchema, runnerStatusReportSchema } from '../../schemas/node-ops.ts'
+import { nudgeFleetOfCluster } from '../../services/fleet/fleet-nudge.ts'
 import { assertEndpointAllowed } from '../../services/nodes/endpoint-policy.ts'
 import { applyRunnerReport, mintNodeCredentials } from '../../services/nodes/runner-reports.ts'
 import { readJsonBody } from '../read-body.ts'
@@ -20,7 +21,10 @@ export const runnerNodes = new Hono<AppEnv>()
   .post('/nodes/:cluster/status', async (c) => {
     const cluster = clusterParam(c)
     const report = await readJsonBody(c, runnerStatusReportSchema)
-    return c.json(await applyRunnerReport(createDb(c.env.DB), cluster, report, c.get('requestId')))
+    const result = await applyRunnerReport(createDb(c.env.DB), cluster, report, c.get('requestId'))
+    // A fleet node that failed or is gone frees room under max_nodes: its fleet reconciles now, not at its next alarm.
+    if (result.applied && (result.status === 'failed' || result.status === 'terminated')) c.executionCtx.waitUntil(nudgeFleetOfCluster(c.env, cluster))
+    return c.json(result)
   })
   .post('/nodes/:cluster/credentials', async (c) => {
     const cluster = clusterParam(c)
