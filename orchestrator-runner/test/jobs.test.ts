@@ -215,7 +215,8 @@ describe('launch', () => {
   it('gets SkyPilot\'s "No launchable resource" from the stand-in for AWS A100:1, had it got past the API and the runner\'s check', async () => {
     const m = launchMessage()
     const impossible = { ...m, spec: { ...m.spec, provider: 'aws' as const, region: 'us-east-1', gpu: 'A100-80GB', gpu_count: 1 } }
-    const secrets = { CIC_REGISTER_TOKEN: 'x', VLLM_API_KEY: 'y', CIC_TUNNEL_TOKEN: 'z' }
+    const grant = await cf.nodePath.create(m.cluster_name) // a connectable tunnel: the node's registration waits for it
+    const secrets = { CIC_REGISTER_TOKEN: 'x', VLLM_API_KEY: 'y', CIC_TUNNEL_TOKEN: grant.tunnelToken }
     const result = await deps().sky.launch(m.cluster_name, renderTaskYaml(buildTask(impossible, deps().task, 'https://x.nodes.cic.test')), secrets)
     expect(result.exitCode).toBe(1)
     expect(classifyLaunchFailure(result)).toMatchObject({

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // cloudflared stand-in, run on a stand-in node instead of the real connector:
-//   cloudflared.ts tunnel [--no-autoupdate] run [--token TOKEN]      (TOKEN also from TUNNEL_TOKEN, as cloudflared)
+//   cloudflared.ts tunnel [--no-autoupdate] [--metrics HOST:PORT] run [--token TOKEN]   (TOKEN also from TUNNEL_TOKEN)
 // It opens an outbound connection to the edge (CLOUDFLARED_STANDIN_EDGE, the stand-in's edge URL) with the tunnel
 // token, receives the tunnel's remote configuration on it, and serves what the edge sends through its ingress
 // rules: `http://localhost:PORT` services go to this "machine's" localhost, mapped by CLOUDFLARED_STANDIN_LOCALHOST
@@ -30,6 +30,21 @@ const localhostPorts = new Map(
 )
 
 let config: TunnelConfig | null = null
+let isConnected = false
+
+// --metrics: cloudflared's metrics server; its `/ready` answers 200 while a connection to the edge is up, else 503.
+const metricsAt = args.indexOf('--metrics')
+const metrics = metricsAt >= 0 ? /^(127\.0\.0\.1|localhost):(\d+)$/.exec(args[metricsAt + 1] ?? '') : null
+if (metricsAt >= 0 && !metrics) {
+  process.stderr.write('cloudflared stand-in: --metrics must be 127.0.0.1:PORT\n')
+  process.exit(2)
+}
+if (metrics)
+  createServer((req, res) => {
+    if (req.url === '/ready')
+      res.writeHead(isConnected ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: isConnected ? 200 : 503 }))
+    else res.writeHead(404).end()
+  }).listen(Number(metrics[2]), '127.0.0.1')
 
 function pickRule(req: IncomingMessage): IngressRule | undefined {
   const host = (req.headers.host ?? '').toLowerCase()
@@ -95,6 +110,7 @@ function connect(): void {
       return retry()
     }
     let buffered = ''
+    isConnected = true
     res.on('data', (chunk: Buffer) => {
       buffered += chunk.toString()
       for (let nl = buffered.indexOf('\n'); nl >= 0; nl = buffered.indexOf('\n')) {
@@ -106,6 +122,7 @@ function connect(): void {
       }
     })
     res.on('close', () => {
+      isConnected = false
       process.stderr.write('cloudflared stand-in: connection to the edge lost; reconnecting\n')
       retry()
     })

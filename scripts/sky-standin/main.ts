@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { parse } from 'yaml'
 import { registrationSnippet } from '../../orchestrator-runner/src/skypilot/task-yaml.ts'
-import { killNode, runRegistration, startTunnel, startVllmNode, stopNode, writeSecretsDir } from './node.ts'
+import { freePort, killNode, runRegistration, startTunnel, startVllmNode, stopNode, writeSecretsDir } from './node.ts'
 import {
   type ClusterRecord,
   consumeKnob,
@@ -124,8 +124,9 @@ async function launch(args: string[]): Promise<void> {
     fail(1, 'sky stand-in: the task runs cloudflared but CLOUDFLARED_STANDIN_EDGE (the Cloudflare stand-in edge URL) is not set')
   }
   const node = await startVllmNode(cluster, envs.MODEL_NAME ?? 'cic-demo-llm', secrets.VLLM_API_KEY ?? '')
+  const metricsPort = await freePort()
   const tunnelPid = secrets.CIC_TUNNEL_TOKEN
-    ? startTunnel(cluster, secrets.CIC_TUNNEL_TOKEN, edgeUrl as string, node.port, Number(envs.CIC_VLLM_PORT ?? 8000))
+    ? startTunnel(cluster, secrets.CIC_TUNNEL_TOKEN, edgeUrl as string, node.port, Number(envs.CIC_VLLM_PORT ?? 8000), metricsPort)
     : null
   writeCluster({ name: cluster, status: 'UP', pid: node.pid, tunnelPid, endpoint: node.url, launchedAt: Date.now(), jobs: 1, useSpot })
   console.log(`✓ Cluster launched: ${cluster}.\nJob submitted, ID: 1`)
@@ -137,6 +138,7 @@ async function launch(args: string[]): Promise<void> {
       ...envs,
       CIC_SECRETS_DIR: writeSecretsDir(cluster, secrets),
       CIC_VLLM_PORT: String(node.port),
+      CIC_TUNNEL_METRICS_PORT: String(metricsPort),
       VLLM_PID: String(node.pid),
       CIC_HEALTH_WAIT_SECONDS: '30',
     },

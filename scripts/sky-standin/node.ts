@@ -4,6 +4,7 @@
 // registration snippet (bash + curl, from its `run` script) as the real node would, with the node's secrets in
 // files of a 0700 directory (the node's /etc/cic).
 import { spawn, spawnSync } from 'node:child_process'
+import { type AddressInfo, createServer as createNetServer } from 'node:net'
 import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { stateDir } from './state.ts'
@@ -16,9 +17,9 @@ const CLOUDFLARED_STANDIN = path.join(ROOT, 'scripts', 'cloudflare-standin', 'cl
  * cloudflared with the tunnel token, in its own process group like vLLM. The task's ingress sends the hostname
  * to http://localhost:8000; on this shared machine the node's "localhost:8000" is its vLLM stand-in's port.
  */
-export function startTunnel(cluster: string, tunnelToken: string, edgeUrl: string, vllmPort: number, nodePort: number): number {
+export function startTunnel(cluster: string, tunnelToken: string, edgeUrl: string, vllmPort: number, nodePort: number, metricsPort: number): number {
   const fd = openSync(path.join(stateDir(), `${cluster}.cloudflared.log`), 'w')
-  const child = spawn(process.execPath, [CLOUDFLARED_STANDIN, 'tunnel', '--no-autoupdate', 'run'], {
+  const child = spawn(process.execPath, [CLOUDFLARED_STANDIN, 'tunnel', '--no-autoupdate', '--metrics', `127.0.0.1:${metricsPort}`, 'run'], {
     detached: true,
     stdio: ['ignore', fd, fd],
     env: { ...process.env, TUNNEL_TOKEN: tunnelToken, CLOUDFLARED_STANDIN_EDGE: edgeUrl, CLOUDFLARED_STANDIN_LOCALHOST: `${nodePort}=${vllmPort}` },
@@ -26,6 +27,15 @@ export function startTunnel(cluster: string, tunnelToken: string, edgeUrl: strin
   closeSync(fd)
   child.unref()
   return child.pid as number
+}
+
+/** A port free on this machine now (the node's cloudflared metrics: every stand-in node shares the machine's ports). */
+export async function freePort(): Promise<number> {
+  const server = createNetServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  await new Promise((resolve) => server.close(resolve))
+  return port
 }
 
 /** The node's secrets directory: one 0600 file per secret in a 0700 directory, like /etc/cic on a real node. */

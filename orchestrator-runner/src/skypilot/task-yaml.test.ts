@@ -93,7 +93,7 @@ describe('rendered task YAML', () => {
     expect(lines.findIndex((l) => l.includes('cloudflared tunnel'))).toBeGreaterThan(unsetAt)
     expect(lines.findIndex((l) => l.includes('vllm serve'))).toBeGreaterThan(unsetAt)
     // cloudflared: root, token from the root-only file through TUNNEL_TOKEN, never on its command line.
-    expect(run).toContain(`sudo bash -c 'TUNNEL_TOKEN="$(cat /etc/cic/CIC_TUNNEL_TOKEN)" exec cloudflared tunnel --no-autoupdate run'`)
+    expect(run).toContain(`sudo bash -c 'TUNNEL_TOKEN="$(cat /etc/cic/CIC_TUNNEL_TOKEN)" exec cloudflared tunnel --no-autoupdate --metrics 127.0.0.1:20241 run'`)
     // The registration runs as root (it reads the token file); the token goes to curl in a header file.
     expect(run).toMatch(/VLLM_PID="\$VLLM_PID" bash <<'CIC_REGISTER'\n# >>> cic-register/)
     expect(registrationSnippet(run)).toContain('-H @"$cic_secrets/register-header"')
@@ -132,11 +132,13 @@ describe('the registration snippet (run by bash, as on the node)', () => {
   let server: Server
   let url: string
   let healthy = true
+  let tunnelReady = true
   const registrations: { authorization: string | undefined; body: unknown }[] = []
 
   beforeAll(async () => {
     server = createServer((req, res) => {
       if (req.url === '/health') return void res.writeHead(healthy ? 200 : 503).end()
+      if (req.url === '/ready') return void res.writeHead(tunnelReady ? 200 : 503).end() // cloudflared's metrics server
       let body = ''
       req.on('data', (c: Buffer) => {
         body += c.toString()
@@ -168,6 +170,7 @@ describe('the registration snippet (run by bash, as on the node)', () => {
             PATH: process.env.PATH ?? '',
             ...task.envs,
             CIC_VLLM_PORT: String(new URL(url).port),
+            CIC_TUNNEL_METRICS_PORT: String(new URL(url).port),
             CIC_SECRETS_DIR: secretsDir,
             VLLM_PID: String(process.pid),
             CIC_HEALTH_WAIT_SECONDS: '20',
@@ -193,6 +196,17 @@ describe('the registration snippet (run by bash, as on the node)', () => {
     // The header file it handed curl is owner-only, like the token file.
     expect(statSync(path.join(result.secretsDir, 'register-header')).mode & 0o077).toBe(0)
     expect(readFileSync(path.join(result.secretsDir, 'register-header'), 'utf8')).toBe('Authorization: Bearer cicreg_test\n')
+  })
+
+  it('waits for cloudflared to be connected (its /ready) before registering, and gives up if it never is', async () => {
+    healthy = true
+    tunnelReady = false
+    registrations.length = 0
+    const result = await runSnippet({ CIC_HEALTH_WAIT_SECONDS: '2' })
+    tunnelReady = true
+    expect(result.status).toBe(1)
+    expect(result.stderr).toContain('the tunnel did not connect to Cloudflare in time')
+    expect(registrations).toEqual([])
   })
 
   it('refuses to register without the endpoint the runner created (no public-IP fallback)', async () => {

@@ -8,6 +8,8 @@ import { stringify } from 'yaml'
 import type { LaunchMessage } from '../../../workers/src/schemas/node-ops.ts'
 
 export const VLLM_PORT = 8000
+/** cloudflared's metrics server on the node (loopback): `/ready` answers 200 once it holds a connection to the edge. */
+export const TUNNEL_METRICS_PORT = 20241
 export const REGISTER_BEGIN = '# >>> cic-register'
 export const REGISTER_END = '# <<< cic-register'
 /** Root-only directory (0700) holding the node's secrets, one file each (0600). */
@@ -54,8 +56,9 @@ sudo env "PATH=$PATH" VIRTUAL_ENV=/opt/cic-vllm uv pip install "$CIC_VLLM_PIP_SP
 `
 
 /**
- * Runs as root (the run script pipes it to \`sudo bash\`): waits for vLLM's /health on localhost, then registers
- * the endpoint the runner created (CIC_NODE_ENDPOINT). The token is read from its root-only file and handed to
+ * Runs as root (the run script pipes it to \`sudo bash\`): waits for vLLM's /health on localhost and for cloudflared's
+ * \`/ready\` (a connection to the edge: the endpoint answers), then registers the endpoint the runner created
+ * (CIC_NODE_ENDPOINT), so the control plane's first health check already goes through. The token is read from its root-only file and handed to
  * curl in a header file (\`-H @file\`), never on a command line other users can read in /proc. Plain bash + curl,
  * between markers, so the SkyPilot stand-in runs exactly this text.
  */
@@ -69,6 +72,12 @@ for _ in $(seq 1 "\${CIC_HEALTH_WAIT_SECONDS:-3600}"); do
   sleep 1
 done
 if [ "$cic_healthy" != 1 ]; then echo "cic: vLLM was not healthy in time" >&2; exit 1; fi
+cic_connected=0
+for _ in $(seq 1 "\${CIC_HEALTH_WAIT_SECONDS:-3600}"); do
+  if curl -fsS -o /dev/null --max-time 5 "http://127.0.0.1:\${CIC_TUNNEL_METRICS_PORT}/ready"; then cic_connected=1; break; fi
+  sleep 1
+done
+if [ "$cic_connected" != 1 ]; then echo "cic: the tunnel did not connect to Cloudflare in time" >&2; exit 1; fi
 cic_endpoint="\${CIC_NODE_ENDPOINT:?CIC_NODE_ENDPOINT is the endpoint the runner created}"
 umask 077
 printf 'Authorization: Bearer %s\\n' "$(cat "$cic_secrets/CIC_REGISTER_TOKEN")" > "$cic_secrets/register-header"
@@ -90,13 +99,13 @@ for cic_name in ${NODE_SECRETS.join(' ')}; do
   printf '%s' "\${!cic_name}" | sudo install -m 0600 -o root -g root /dev/stdin "${SECRETS_DIR}/$cic_name"
 done
 unset ${NODE_SECRETS.join(' ')}
-sudo bash -c 'TUNNEL_TOKEN="$(cat ${SECRETS_DIR}/CIC_TUNNEL_TOKEN)" exec cloudflared tunnel --no-autoupdate run' >>"$HOME/cic-cloudflared.log" 2>&1 &
+sudo bash -c 'TUNNEL_TOKEN="$(cat ${SECRETS_DIR}/CIC_TUNNEL_TOKEN)" exec cloudflared tunnel --no-autoupdate --metrics 127.0.0.1:${TUNNEL_METRICS_PORT} run' >>"$HOME/cic-cloudflared.log" 2>&1 &
 sudo --preserve-env=MODEL_NAME,CIC_VLLM_PORT,CIC_VLLM_ARGS,SKYPILOT_NUM_GPUS_PER_NODE,HF_TOKEN bash -c '
   VLLM_API_KEY="$(cat ${SECRETS_DIR}/VLLM_API_KEY)" exec setpriv --reuid=vllm --regid=vllm --init-groups \\
     env VLLM_API_KEY="$VLLM_API_KEY" HOME=/var/lib/vllm /opt/cic-vllm/bin/vllm serve "$MODEL_NAME" --host 127.0.0.1 --port "$CIC_VLLM_PORT" \\
     --tensor-parallel-size "$SKYPILOT_NUM_GPUS_PER_NODE" $CIC_VLLM_ARGS' &
 VLLM_PID=$!
-sudo --preserve-env=CIC_VLLM_PORT,CIC_NODE_ENDPOINT,CIC_REGISTER_URL,CIC_CLUSTER_NAME,MODEL_NAME,CIC_HEALTH_WAIT_SECONDS VLLM_PID="$VLLM_PID" bash <<'CIC_REGISTER'
+sudo --preserve-env=CIC_VLLM_PORT,CIC_TUNNEL_METRICS_PORT,CIC_NODE_ENDPOINT,CIC_REGISTER_URL,CIC_CLUSTER_NAME,MODEL_NAME,CIC_HEALTH_WAIT_SECONDS VLLM_PID="$VLLM_PID" bash <<'CIC_REGISTER'
 ${REGISTER_SNIPPET}
 CIC_REGISTER
 wait "$VLLM_PID"
@@ -120,6 +129,7 @@ export function buildTask(message: LaunchMessage, options: TaskOptions, endpoint
       CIC_REGISTER_URL: options.registerUrl,
       CIC_NODE_ENDPOINT: endpoint,
       CIC_VLLM_PORT: String(VLLM_PORT),
+      CIC_TUNNEL_METRICS_PORT: String(TUNNEL_METRICS_PORT),
       CIC_VLLM_PIP_SPEC: options.vllmPipSpec,
       CIC_VLLM_ARGS: spec.vllm_args.join(' '),
     },
