@@ -93,7 +93,9 @@ describe('rendered task YAML', () => {
     expect(lines.findIndex((l) => l.includes('cloudflared tunnel'))).toBeGreaterThan(unsetAt)
     expect(lines.findIndex((l) => l.includes('vllm serve'))).toBeGreaterThan(unsetAt)
     // cloudflared: root, token from the root-only file through TUNNEL_TOKEN, never on its command line.
-    expect(run).toContain(`sudo bash -c 'TUNNEL_TOKEN="$(cat /etc/cic/CIC_TUNNEL_TOKEN)" exec cloudflared tunnel --no-autoupdate --metrics 127.0.0.1:20241 run'`)
+    expect(run).toContain(
+      `sudo bash -c 'TUNNEL_TOKEN="$(cat /etc/cic/CIC_TUNNEL_TOKEN)" exec cloudflared tunnel --no-autoupdate --metrics 127.0.0.1:20241 run'`,
+    )
     // The registration runs as root (it reads the token file); the token goes to curl in a header file.
     expect(run).toMatch(/VLLM_PID="\$VLLM_PID" bash <<'CIC_REGISTER'\n# >>> cic-register/)
     expect(registrationSnippet(run)).toContain('-H @"$cic_secrets/register-header"')
