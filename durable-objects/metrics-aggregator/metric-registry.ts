@@ -87,6 +87,11 @@ export const FAMILIES = {
     type: 'counter',
     help: 'Node launch attempts that ended failed (runner failure, enqueue failure, launch deadline), counted from the audit log.',
   },
+  nodePathFailures: {
+    name: 'cic_node_path_failures_total',
+    type: 'counter',
+    help: "Failed tries at a launched node's private path (Cloudflare Tunnel, DNS record, Access app), reported by orchestrator-runner, by stage (create, cleanup).",
+  },
   // Fleets (issue 15), read from D1 at scrape time (services/fleet/fleet-gauges.ts); `model` only from fleets an admin made.
   fleetReconcileActions: {
     name: 'cic_fleet_reconcile_actions_total',

@@ -2,10 +2,11 @@
 // `launch -y -d -c NAME task.yaml --secret NAME...`, `status --ip NAME`, `status [NAME...]`, `down -y NAME...` —
 // with SkyPilot's exit codes and messages. It validates the task against SkyPilot's schema, simulates
 // failures and slowness (knobs, see README.md), and on success runs a vLLM stand-in "node" that registers.
-import { readFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
 import { parse } from 'yaml'
 import { registrationSnippet } from '../../orchestrator-runner/src/skypilot/task-yaml.ts'
-import { killNode, runRegistration, startVllmNode, stopNode } from './node.ts'
+import { freePort, killNode, runRegistration, startTunnel, startVllmNode, stopNode, writeSecretsDir } from './node.ts'
 import {
   type ClusterRecord,
   consumeKnob,
@@ -16,6 +17,7 @@ import {
   readKnobs,
   recordCall,
   removeCluster,
+  stateDir,
   writeCluster,
 } from './state.ts'
 import { validateTask } from './task-schema.ts'
@@ -83,7 +85,8 @@ function parseLaunch(args: string[]) {
 
 async function launch(args: string[]): Promise<void> {
   const { cluster, taskPath, secrets } = parseLaunch(args)
-  const task = parse(readFileSync(taskPath, 'utf8')) as Task
+  const taskText = readFileSync(taskPath, 'utf8')
+  const task = parse(taskText) as Task
   const problems = validateTask(task)
   if (problems) fail(1, `ValueError: Invalid task YAML (SkyPilot schema):\n  ${problems.join('\n  ')}`)
   const missing = Object.entries(task.secrets ?? {})
@@ -106,6 +109,7 @@ async function launch(args: string[]): Promise<void> {
     fail(1, unsatisfiableMessage(cluster, task.resources))
   }
   const useSpot = task.resources?.use_spot === true
+  writeFileSync(path.join(stateDir(), `${cluster}.task.yaml`), taskText) // what was launched (it holds no secret)
   writeCluster({ name: cluster, status: 'INIT', pid: null, endpoint: null, launchedAt: Date.now(), jobs: 0, useSpot })
   if (knobs.delayMs) await new Promise((r) => setTimeout(r, knobs.delayMs))
   if (knobs.fail && knobs.fail !== 'unsatisfiable' && consumeKnob('fail', knobs.failTimes)) {
@@ -114,8 +118,17 @@ async function launch(args: string[]): Promise<void> {
   }
 
   const envs = Object.fromEntries(Object.entries(task.envs ?? {}).filter((e): e is [string, string] => e[1] !== null))
+  const edgeUrl = process.env.CLOUDFLARED_STANDIN_EDGE
+  if (secrets.CIC_TUNNEL_TOKEN && !edgeUrl) {
+    removeCluster(cluster)
+    fail(1, 'sky stand-in: the task runs cloudflared but CLOUDFLARED_STANDIN_EDGE (the Cloudflare stand-in edge URL) is not set')
+  }
   const node = await startVllmNode(cluster, envs.MODEL_NAME ?? 'cic-demo-llm', secrets.VLLM_API_KEY ?? '')
-  writeCluster({ name: cluster, status: 'UP', pid: node.pid, endpoint: node.url, launchedAt: Date.now(), jobs: 1, useSpot })
+  const metricsPort = await freePort()
+  const tunnelPid = secrets.CIC_TUNNEL_TOKEN
+    ? startTunnel(cluster, secrets.CIC_TUNNEL_TOKEN, edgeUrl as string, node.port, Number(envs.CIC_VLLM_PORT ?? 8000), metricsPort)
+    : null
+  writeCluster({ name: cluster, status: 'UP', pid: node.pid, tunnelPid, endpoint: node.url, launchedAt: Date.now(), jobs: 1, useSpot })
   console.log(`✓ Cluster launched: ${cluster}.\nJob submitted, ID: 1`)
   const snippet = registrationSnippet(task.run ?? '')
   if (!snippet) return void process.stderr.write('sky stand-in: the run script has no cic-register block; the node will not register\n')
@@ -123,9 +136,9 @@ async function launch(args: string[]): Promise<void> {
     snippet,
     {
       ...envs,
-      ...secrets,
+      CIC_SECRETS_DIR: writeSecretsDir(cluster, secrets),
       CIC_VLLM_PORT: String(node.port),
-      CIC_NODE_ENDPOINT: node.url,
+      CIC_TUNNEL_METRICS_PORT: String(metricsPort),
       VLLM_PID: String(node.pid),
       CIC_HEALTH_WAIT_SECONDS: '30',
     },
@@ -199,7 +212,8 @@ function preempt(args: string[]): void {
   if (cluster.status !== 'UP' || cluster.preempted)
     fail(1, `Cluster '${cluster.name}' has no running instance to preempt (status ${cluster.status}${cluster.preempted ? ', already preempted' : ''}).`)
   killNode(cluster.pid)
-  writeCluster({ ...cluster, pid: null, preempted: { at: Date.now(), action: args.includes('--stop') ? 'stopped' : 'terminated' } })
+  killNode(cluster.tunnelPid ?? null)
+  writeCluster({ ...cluster, pid: null, tunnelPid: null, preempted: { at: Date.now(), action: args.includes('--stop') ? 'stopped' : 'terminated' } })
   console.log(
     `Preempted cluster ${cluster.name}${cluster.useSpot ? '' : ' (note: not a spot cluster)'}: its node is gone; \`sky status\` still shows the cached UP until \`sky status -r\`.`,
   )
@@ -216,6 +230,7 @@ function down(args: string[]): void {
     fail(1, 'sky.exceptions.CloudError: Failed to terminate instances: RequestLimitExceeded (stand-in knob failDownTimes).')
   for (const cluster of found) {
     stopNode(cluster.pid)
+    stopNode(cluster.tunnelPid ?? null)
     removeCluster(cluster.name)
     console.log(`Terminating cluster ${cluster.name}...done.`)
   }

@@ -10,6 +10,8 @@ export type ClusterRecord = {
   status: 'INIT' | 'UP' | 'STOPPED'
   /** The vLLM stand-in's process id (its own process group) and URL once UP. */
   pid: number | null
+  /** The node's cloudflared stand-in (its own process group), when the task carried a tunnel token. */
+  tunnelPid?: number | null
   endpoint: string | null
   launchedAt: number
   jobs: number
@@ -68,6 +70,7 @@ export function writeCluster(record: ClusterRecord): void {
 
 export function removeCluster(name: string): void {
   rmSync(clusterFile(name), { force: true })
+  rmSync(path.join(stateDir(), `${name}.secrets`), { recursive: true, force: true }) // the node's /etc/cic
 }
 
 export function listClusters(dir = stateDir()): ClusterRecord[] {

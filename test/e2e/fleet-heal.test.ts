@@ -111,7 +111,7 @@ beforeAll(async () => {
     skyStateDir,
     quiet: true,
     // A launch takes 2 s in the stand-in (a real A100 takes minutes): long enough to see the gap, short for a test.
-    env: { CLOUDFLARE_API_BASE: `http://127.0.0.1:${address.port}`, SKY_STANDIN_DELAY_MS: '2000' },
+    env: { CLOUDFLARE_API_BASE: `http://127.0.0.1:${address.port}`, SKY_STANDIN_DELAY_MS: '2000', HEALTH_PORT: '0' },
   })
 })
 

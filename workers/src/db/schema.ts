@@ -317,6 +317,11 @@ export const nodeLaunches = sqliteTable(
     /** JSON NodeLaunchSpec: what was asked for, replayed on relaunch. */
     spec: text('spec', { mode: 'json' }).$type<NodeLaunchSpec>().notNull(),
     registerTokenHash: text('register_token_hash'),
+    /**
+     * The endpoint the runner created for the current attempt (its tunnel hostname), reported with the attempt's
+     * credentials: the only endpoint POST /nodes/register accepts for it. Cleared with the token.
+     */
+    endpoint: text('endpoint'),
     /** Launch attempts the runner started (each `launching` report). */
     attempts: integer('attempts').notNull().default(0),
     createdAt: createdAt(),

@@ -4,8 +4,9 @@ import { Hono, type Context } from 'hono'
 import { createDb } from '../../db/client.ts'
 import type { AppEnv } from '../../env.ts'
 import { ApiError } from '../../errors.ts'
-import { CLUSTER_NAME, runnerStatusReportSchema } from '../../schemas/node-ops.ts'
+import { CLUSTER_NAME, nodeCredentialsRequestSchema, runnerStatusReportSchema } from '../../schemas/node-ops.ts'
 import { nudgeFleetOfCluster } from '../../services/fleet/fleet-nudge.ts'
+import { assertEndpointAllowed } from '../../services/nodes/endpoint-policy.ts'
 import { applyRunnerReport, mintNodeCredentials } from '../../services/nodes/runner-reports.ts'
 import { readJsonBody } from '../read-body.ts'
 
@@ -27,7 +28,10 @@ export const runnerNodes = new Hono<AppEnv>()
   })
   .post('/nodes/:cluster/credentials', async (c) => {
     const cluster = clusterParam(c)
+    const { endpoint } = await readJsonBody(c, nodeCredentialsRequestSchema)
+    // The endpoint the runner created must itself be on the private path (production: https under NODES_ZONE).
+    if (endpoint !== undefined) assertEndpointAllowed(endpoint, c.get('config'))
     // Secrets in the body: never cached by anything between the Worker and the runner.
     c.header('cache-control', 'no-store')
-    return c.json(await mintNodeCredentials(createDb(c.env.DB), c.get('config').SECRETS_KEY, cluster))
+    return c.json(await mintNodeCredentials(createDb(c.env.DB), c.get('config').SECRETS_KEY, cluster, endpoint))
   })

@@ -69,6 +69,7 @@ export async function launchNode(env: Env, db: Db, spec: NodeLaunchSpec, by: Act
     nodeId: node.id,
     spec,
     registerTokenHash: null,
+    endpoint: null,
     attempts: 0,
     createdAt: now,
     updatedAt: null,
