@@ -229,3 +229,31 @@ describe('relaySse, usage read on the event text (vLLM-shaped events after the f
     expect(cut.body).toContain('upstream_event_too_large')
   })
 })
+
+describe('relaySse, a client that stops reading', () => {
+  it('reads no more of the node than its write-ahead room (4 KiB) and a few chunks while the client reads nothing', async () => {
+    const event = `${chunk('x', 1)}\n\n` // about 120 bytes
+    let pulledBytes = 0
+    const node = new ReadableStream<Uint8Array>(
+      {
+        pull(controller) {
+          const bytes = encoder.encode(event.repeat(8)) // ~1 KiB per chunk, endless
+          pulledBytes += bytes.byteLength
+          controller.enqueue(bytes)
+        },
+      },
+      { highWaterMark: 0 },
+    )
+    const client = new AbortController()
+    const relay = relaySse(node, options({ clientSignal: client.signal }))
+    const reader = relay.body.getReader()
+    await reader.read() // the client takes one chunk, then stops reading
+    await new Promise((r) => setTimeout(r, 200))
+    const whileStalled = pulledBytes
+    await new Promise((r) => setTimeout(r, 200))
+    expect(pulledBytes).toBe(whileStalled) // backpressure holds: nothing more is read while the client waits
+    expect(pulledBytes).toBeLessThan(16 * 1024) // 10 KiB measured: the 4 KiB write-ahead and a few of the node's 1.5 KiB chunks in flight
+    client.abort()
+    expect(await relay.done).toMatchObject({ outcome: 'client_aborted', usage: { completion_tokens: 1 } })
+  })
+})
