@@ -5,6 +5,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { convertV4MiniflareOptions, Miniflare } from 'miniflare'
 import { unstable_getMiniflareWorkerOptions, unstable_splitSqlQuery } from 'wrangler'
+import { childrenNamed } from './proc-cpu.ts'
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..', '..')
 const ADMIN_TOKEN = 'bench-admin-token-0123456789'
@@ -20,13 +21,24 @@ async function directUrl(mf: Miniflare, workerName: string): Promise<string> {
   return (await mf.unsafeGetDirectURL(workerName)).toString().replace(/\/$/, '')
 }
 
-export type BenchGateway = { url: string; key: string; close(): Promise<void> }
+/**
+ * The workerd process a new Miniflare spawned (a child of this process): its CPU is read from /proc. Miniflare
+ * instances are started one at a time, so the one workerd child that was not there before is this instance's.
+ */
+async function workerdPid(before: number[]): Promise<number> {
+  const added = childrenNamed(process.pid, 'workerd').filter((pid) => !before.includes(pid))
+  if (added.length !== 1) throw new Error(`expected one new workerd process, found ${added.length}`)
+  return added[0] as number
+}
+
+export type BenchGateway = { url: string; key: string; pid: number; close(): Promise<void> }
 
 /**
  * The floor any Worker pays here: a Worker that only forwards the request to the node with fetch(), run by the
  * same workerd/Miniflare. The gateway minus this is what CIC's own logic (auth, admission, routing, usage) adds.
  */
-export async function startPassthroughInWorkerd(nodeUrl: string): Promise<{ url: string; close(): Promise<void> }> {
+export async function startPassthroughInWorkerd(nodeUrl: string): Promise<{ url: string; pid: number; close(): Promise<void> }> {
+  const before = childrenNamed(process.pid, 'workerd')
   const script = `export default { fetch(request) { const url = new URL(request.url); return fetch(${JSON.stringify(nodeUrl)} + url.pathname, request) } }`
   const mf = new Miniflare(
     convertV4MiniflareOptions({
@@ -39,7 +51,8 @@ export async function startPassthroughInWorkerd(nodeUrl: string): Promise<{ url:
       unsafeDirectSockets: DIRECT_SOCKET,
     } as Parameters<typeof convertV4MiniflareOptions>[0]),
   )
-  return { url: await directUrl(mf, 'passthrough'), close: () => mf.dispose() }
+  const url = await directUrl(mf, 'passthrough')
+  return { url, pid: await workerdPid(before), close: () => mf.dispose() }
 }
 
 function buildBundle(outdir: string): string {
@@ -54,6 +67,7 @@ export type BenchNode = { url: string; models: string[] }
 /** `inspectorPort` opens workerd's V8 inspector (for `npm run bench:profile`). */
 export async function startGatewayInWorkerd(nodes: BenchNode[], outdir: string, options: { inspectorPort?: number } = {}): Promise<BenchGateway> {
   const script = buildBundle(outdir)
+  const before = childrenNamed(process.pid, 'workerd')
   const { workerOptions } = unstable_getMiniflareWorkerOptions(path.join(ROOT, 'wrangler.toml'))
   // wrangler still speaks Miniflare 4's flat options; Miniflare 5 converts them.
   const mf = new Miniflare(
@@ -78,6 +92,7 @@ export async function startGatewayInWorkerd(nodes: BenchNode[], outdir: string, 
     } as Parameters<typeof convertV4MiniflareOptions>[0]),
   )
   const url = await directUrl(mf, 'cic-gateway')
+  const pid = await workerdPid(before)
   const db = await mf.getD1Database('DB')
   const migrations = readdirSync(path.join(ROOT, 'd1-migrations'))
     .filter((f) => f.endsWith('.sql'))
@@ -97,5 +112,5 @@ export async function startGatewayInWorkerd(nodes: BenchNode[], outdir: string, 
   const tenant = await adminPost('/admin/tenants', { name: 'bench', plan: 'enterprise' }) // no limits: measure the path, not 429s
   const key = await adminPost(`/admin/tenants/${tenant.id}/keys`, {})
   for (const node of nodes) await adminPost('/admin/nodes', { endpoint: node.url, models: node.models })
-  return { url, key: key.key as string, close: () => mf.dispose() }
+  return { url, key: key.key as string, pid, close: () => mf.dispose() }
 }

@@ -1,20 +1,36 @@
 // A closed-loop load generator over keep-alive HTTP/1.1: `concurrency` workers each send requests back to
-// back until `total` are done. Records per-request latency (full response) and time to first body byte.
+// back until `total` are done (or until `durationMs` has passed). Records per-request latency (full response),
+// time to first body byte, and whether a stream ended with its `data: [DONE]` (a stream cut short is an error).
 import http from 'node:http'
 
 export type LoadResult = { latenciesMs: number[]; ttfbMs: number[]; elapsedMs: number; errors: number }
-export type LoadSpec = { url: string; headers: Record<string, string>; body: string; concurrency: number; total: number }
+export type LoadSpec = {
+  url: string
+  headers: Record<string, string>
+  body: string
+  concurrency: number
+  total?: number
+  durationMs?: number
+}
 
-function once(agent: http.Agent, target: URL, spec: LoadSpec): Promise<{ latency: number; ttfb: number; ok: boolean }> {
+const DONE_TAIL = 'data: [DONE]'
+
+function once(agent: http.Agent, target: URL, spec: LoadSpec, isStream: boolean): Promise<{ latency: number; ttfb: number; ok: boolean }> {
   return new Promise((resolve) => {
     const start = performance.now()
     let ttfb = 0
+    let tail = ''
     const req = http.request(target, { method: 'POST', agent, headers: { ...spec.headers, 'content-length': Buffer.byteLength(spec.body) } }, (res) => {
       res.once('data', () => {
         ttfb = performance.now() - start
       })
-      res.on('data', () => {})
-      res.on('end', () => resolve({ latency: performance.now() - start, ttfb, ok: res.statusCode === 200 }))
+      res.on('data', (chunk: Buffer) => {
+        if (isStream) tail = (tail + chunk.toString('latin1')).slice(-64)
+      })
+      res.on('end', () =>
+        resolve({ latency: performance.now() - start, ttfb, ok: res.statusCode === 200 && (!isStream || tail.trimEnd().endsWith(DONE_TAIL)) }),
+      )
+      res.on('error', () => resolve({ latency: performance.now() - start, ttfb, ok: false }))
     })
     req.on('error', () => resolve({ latency: performance.now() - start, ttfb, ok: false }))
     req.end(spec.body)
@@ -24,14 +40,16 @@ function once(agent: http.Agent, target: URL, spec: LoadSpec): Promise<{ latency
 export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: spec.concurrency })
   const target = new URL(spec.url)
+  const isStream = spec.body.includes('"stream":true')
   const result: LoadResult = { latenciesMs: [], ttfbMs: [], elapsedMs: 0, errors: 0 }
   let started = 0
   const t0 = performance.now()
+  const isMore = () => (spec.durationMs === undefined ? started < (spec.total ?? 0) : performance.now() - t0 < spec.durationMs)
   await Promise.all(
     Array.from({ length: spec.concurrency }, async () => {
-      while (started < spec.total) {
+      while (isMore()) {
         started++
-        const r = await once(agent, target, spec)
+        const r = await once(agent, target, spec, isStream)
         if (!r.ok) result.errors++
         result.latenciesMs.push(r.latency)
         result.ttfbMs.push(r.ttfb)

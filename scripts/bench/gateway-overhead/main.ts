@@ -1,30 +1,42 @@
-// `npm run bench`: the same load sent straight to a vLLM stand-in and through the gateway (the production
-// bundle in workerd), in one run on this machine; prints the gateway's added latency and the throughput ratio.
+// `npm run bench`: the same load, in one run on this machine, sent straight to a vLLM stand-in (direct), through a
+// bare pass-through Worker in workerd, through the Portkey gateway 1.15.2 on Node, and through CIC's production
+// bundle in workerd. JSON with wrk, streams with a Node client (time to first token), CPU per request from /proc
+// for each server's process tree. Prints the issue-18 table (markdown) with the target ratios.
+// Knobs: BENCH_ROUNDS (3), BENCH_ROUND_MS (2000), BENCH_EXTRAS=0 skips the 4,000-token, memory and slow-reader part.
 import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
+import { runExtras } from './extras.ts'
 import { startGatewayInWorkerd, startPassthroughInWorkerd } from './gateway-in-workerd.ts'
 import { percentile, runLoad, type LoadResult } from './load.ts'
+import { startPortkey } from './portkey.ts'
+import { treeCpuUs } from './proc-cpu.ts'
+import { assertWrk, pooledPercentile, runWrk, type WrkResult } from './wrk.ts'
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..', '..')
+const BASE_PORT = Number(process.env.BENCH_STANDIN_PORT ?? 18_000)
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
+const ROUND_MS = Number(process.env.BENCH_ROUND_MS ?? 2_000)
+/** After each round: the server's tail work (a stream's usage, the metrics flush) lands in its own round's CPU. */
+const SETTLE_MS = 250
+
+/** The unpaced stream: 20 content chunks, so 23 events (the role chunk, 20 tokens, the finish chunk, [DONE]). */
 const MODEL = 'cic-demo-llm'
-/** Served by a second stand-in that paces its tokens like a GPU: time to first token and inter-token gaps are real. */
+const STREAM_TOKENS = 20
+const STREAM_EVENTS = STREAM_TOKENS + 3
+/** A stand-in paced like a GPU: 20 ms to the first token, then 200 tokens/s, 500 tokens. */
 const PACED_MODEL = 'cic-paced-llm'
-const PACED = { ttftMs: 20, tokensPerSecond: 200 }
-const STANDIN_PORT = Number(process.env.BENCH_STANDIN_PORT ?? 18_000)
-const LEVELS = [
-  { concurrency: 1, total: Number(process.env.BENCH_C1 ?? 400) },
-  { concurrency: 16, total: Number(process.env.BENCH_C16 ?? 2_000) },
-  { concurrency: 64, total: Number(process.env.BENCH_C64 ?? 4_000) },
-]
-const PACED_TOTALS: Record<number, number> = { 1: 100, 16: 400, 64: 1_000 }
+const PACED = { ttftMs: 20, tokensPerSecond: 200, tokens: 500 }
+const PACED_CONCURRENCY = Number(process.env.BENCH_PACED_CONCURRENCY ?? 16)
+const LONG_MODEL = 'cic-long-llm'
+const LONG_TOKENS = 4_000
 
-const body = (stream: boolean, model = MODEL) =>
-  JSON.stringify({ model, messages: [{ role: 'user', content: 'benchmark the gateway please' }], max_tokens: 16, stream })
+const body = (stream: boolean, model = MODEL, maxTokens = STREAM_TOKENS) =>
+  JSON.stringify({ model, messages: [{ role: 'user', content: 'benchmark the gateway please' }], max_tokens: maxTokens, stream })
 
-async function startStandinProcess(port: number, flags: string[] = []) {
-  // A separate process, so the stand-in does not share an event loop with the load generator.
+async function startStandinProcess(port: number, flags: string[]) {
+  // A separate process, so the stand-in shares an event loop with neither the load generator nor a gateway.
   const child = spawn(process.execPath, [path.join(ROOT, 'scripts/vllm-standin/main.ts'), '--port', String(port), ...flags], {
     stdio: ['ignore', 'pipe', 'inherit'],
   })
@@ -32,103 +44,211 @@ async function startStandinProcess(port: number, flags: string[] = []) {
     child.stdout.once('data', () => resolve())
     child.once('exit', (code) => reject(new Error(`stand-in exited with ${code}`)))
   })
-  return { url: `http://127.0.0.1:${port}`, stop: () => child.kill('SIGTERM') }
+  return { url: `http://127.0.0.1:${port}`, pid: child.pid as number, stop: () => child.kill('SIGTERM') }
 }
 
-/**
- * Each measurement is split into ROUNDS rounds taken in turn (direct, pass-through, gateway, direct, ...) and
- * pooled, so a slow spell of this shared machine weighs on all three alike instead of on whichever ran then.
- */
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
+type Server = 'direct' | 'pass' | 'portkey' | 'cic'
+const SERVERS: Server[] = ['direct', 'pass', 'portkey', 'cic']
+type Target = { url: string; headers: Record<string, string>; pid: number }
+type Targets = Record<Server, Target>
 
-async function interleaved<T extends { url: string; headers: Record<string, string> }>(
-  targets: [T, T, T],
-  spec: { body: string; concurrency: number; total: number },
-): Promise<[LoadResult, LoadResult, LoadResult]> {
-  const pooled: LoadResult[] = targets.map(() => ({ latenciesMs: [], ttfbMs: [], elapsedMs: 0, errors: 0 }))
-  const perRound = Math.max(spec.concurrency, Math.ceil(spec.total / ROUNDS))
-  for (let round = 0; round < ROUNDS; round++) {
-    for (const [i, target] of targets.entries()) {
-      const r = await runLoad({ ...target, ...spec, total: perRound })
-      const into = pooled[i]!
-      into.latenciesMs.push(...r.latenciesMs)
-      into.ttfbMs.push(...r.ttfbMs)
-      into.elapsedMs += r.elapsedMs
-      into.errors += r.errors
+type Measured<R> = { rounds: R[]; cpuUs: number; requests: number; elapsedMs: number; errors: number }
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/** Runs `run` on every server in turn, ROUNDS times, and pools the results per server. */
+async function interleaved<R extends { elapsedMs: number; errors: number }>(
+  targets: Targets,
+  rounds: number,
+  run: (t: Target) => Promise<R> | R,
+  countOf: (r: R) => number,
+): Promise<Record<Server, Measured<R>>> {
+  const out = Object.fromEntries(SERVERS.map((s) => [s, { rounds: [], cpuUs: 0, requests: 0, elapsedMs: 0, errors: 0 }])) as unknown as Record<
+    Server,
+    Measured<R>
+  >
+  for (let round = 0; round < rounds; round++) {
+    for (const server of SERVERS) {
+      const t = targets[server]
+      const cpu0 = treeCpuUs(t.pid)
+      const r = await run(t)
+      await sleep(SETTLE_MS)
+      const m = out[server]
+      m.cpuUs += treeCpuUs(t.pid) - cpu0
+      m.rounds.push(r)
+      m.requests += countOf(r)
+      m.elapsedMs += r.elapsedMs
+      m.errors += r.errors
     }
   }
-  return pooled as [LoadResult, LoadResult, LoadResult]
+  return out
 }
 
-const fmt = (n: number) => n.toFixed(2).padStart(8)
-const rps = (r: LoadResult) => (r.latenciesMs.length / r.elapsedMs) * 1000
+const perSecond = (m: Measured<unknown>) => (m.requests / m.elapsedMs) * 1000
+const cpuPer = (m: Measured<unknown>) => m.cpuUs / Math.max(1, m.requests)
+const pooled = (m: Measured<LoadResult>, series: 'ttfbMs' | 'latenciesMs') => m.rounds.flatMap((r) => r[series])
 
-const standin = await startStandinProcess(STANDIN_PORT)
-const paced = await startStandinProcess(STANDIN_PORT + 1, ['--model', PACED_MODEL, '--ttft-ms', String(PACED.ttftMs), '--tps', String(PACED.tokensPerSecond)])
-const stopStandins = () => {
-  standin.stop()
-  paced.stop()
-}
+assertWrk()
+const main = await startStandinProcess(BASE_PORT, ['--model', MODEL, '--answer-tokens', String(STREAM_TOKENS)])
+const paced = await startStandinProcess(BASE_PORT + 1, [
+  '--model',
+  PACED_MODEL,
+  '--answer-tokens',
+  String(PACED.tokens),
+  '--ttft-ms',
+  String(PACED.ttftMs),
+  '--tps',
+  String(PACED.tokensPerSecond),
+])
+const long = await startStandinProcess(BASE_PORT + 2, ['--model', LONG_MODEL, '--answer-tokens', String(LONG_TOKENS), '--max-model-len', '16384'])
+const standins = [main, paced, long]
 const outdir = mkdtempSync(path.join(tmpdir(), 'cic-bench-'))
-const gateway = await startGatewayInWorkerd(
-  [
-    { url: standin.url, models: [MODEL] },
-    { url: paced.url, models: [PACED_MODEL] },
-  ],
-  outdir,
-).catch((error: unknown) => {
-  stopStandins() // otherwise the children keep this process alive
-  throw error
-})
-const passthrough = await startPassthroughInWorkerd(standin.url)
-const pacedPassthrough = await startPassthroughInWorkerd(paced.url)
+const closers: (() => unknown)[] = [
+  () => {
+    for (const s of standins) s.stop()
+  },
+  () => rmSync(outdir, { recursive: true, force: true }),
+]
 try {
-  const json = { 'content-type': 'application/json' }
-  const gatewayHeaders = { ...json, authorization: `Bearer ${gateway.key}` }
-  const targets = {
-    direct: { url: `${standin.url}/v1/chat/completions`, headers: json },
-    passthrough: { url: `${passthrough.url}/v1/chat/completions`, headers: json },
-    gateway: { url: `${gateway.url}/v1/chat/completions`, headers: gatewayHeaders },
-  }
-  const pacedTargets = {
-    direct: { url: `${paced.url}/v1/chat/completions`, headers: json },
-    passthrough: { url: `${pacedPassthrough.url}/v1/chat/completions`, headers: json },
-    gateway: { url: `${gateway.url}/v1/chat/completions`, headers: gatewayHeaders },
-  }
-  for (const t of Object.values(targets)) for (const stream of [false, true]) await runLoad({ ...t, body: body(stream), concurrency: 8, total: 300 }) // warm-up
-  for (const t of Object.values(pacedTargets)) await runLoad({ ...t, body: body(true, PACED_MODEL), concurrency: 8, total: 40 })
-
-  console.log('\nCIC gateway benchmark: the same load straight to the vLLM stand-in, through a pass-through Worker, and through')
-  console.log('the gateway (production bundle), all in workerd on this machine, in one run.')
-  console.log('latencies in ms (stream rows: time to first byte); added = gateway - direct; cic = gateway - pass-through')
-  console.log("(what CIC's own logic adds over any Worker here); ratio = gateway rps / direct rps, and / pass-through rps")
-  console.log(`each row pools ${ROUNDS} rounds taken in turn (direct, pass-through, gateway, ...)\n`)
-  console.log(
-    'conc | mode        | direct p50 | pass p50 | gw p50  | added p50 | cic p50 | direct p99 | pass p99 | gw p99  | added p99 | cic p99 | direct rps | pass rps | gw rps   | ratio | /pass | errors d/p/g',
+  const gateway = await startGatewayInWorkerd(
+    [
+      { url: main.url, models: [MODEL] },
+      { url: paced.url, models: [PACED_MODEL] },
+      { url: long.url, models: [LONG_MODEL] },
+    ],
+    outdir,
   )
-  const row = (concurrency: number, mode: string, series: (r: LoadResult) => number[], direct: LoadResult, pass: LoadResult, gw: LoadResult) => {
-    const [d50, p50, g50] = [direct, pass, gw].map((r) => percentile(series(r), 50)) as [number, number, number]
-    const [d99, p99, g99] = [direct, pass, gw].map((r) => percentile(series(r), 99)) as [number, number, number]
-    console.log(
-      `${String(concurrency).padStart(4)} | ${mode} |${fmt(d50)}    |${fmt(p50)}  |${fmt(g50)} |${fmt(g50 - d50)}   |${fmt(g50 - p50)} |${fmt(d99)}    |${fmt(p99)}  |${fmt(g99)} |${fmt(g99 - d99)}   |${fmt(g99 - p99)} |${fmt(rps(direct))}    |${fmt(rps(pass))}  |${fmt(rps(gw))} | ${(rps(gw) / rps(direct)).toFixed(2)}  | ${(rps(gw) / rps(pass)).toFixed(2)}  | ${direct.errors}/${pass.errors}/${gw.errors}`,
+  closers.push(() => gateway.close())
+  const passes: Awaited<ReturnType<typeof startPassthroughInWorkerd>>[] = []
+  for (const s of standins) {
+    const p = await startPassthroughInWorkerd(s.url)
+    closers.push(() => p.close())
+    passes.push(p)
+  }
+  const portkey = await startPortkey(BASE_PORT + 10)
+  closers.push(() => portkey.stop())
+
+  const json = { 'content-type': 'application/json' }
+  const targetsFor = (standin: (typeof standins)[number], pass: (typeof passes)[number]): Targets => ({
+    direct: { url: `${standin.url}/v1/chat/completions`, headers: json, pid: standin.pid },
+    pass: { url: `${pass.url}/v1/chat/completions`, headers: json, pid: pass.pid },
+    portkey: { url: `${portkey.url}/v1/chat/completions`, headers: { ...json, ...portkey.headersFor(standin.url) }, pid: portkey.pid },
+    cic: { url: `${gateway.url}/v1/chat/completions`, headers: { ...json, authorization: `Bearer ${gateway.key}` }, pid: gateway.pid },
+  })
+  const targets = targetsFor(main, passes[0]!)
+  const pacedTargets = targetsFor(paced, passes[1]!)
+  const longTargets = targetsFor(long, passes[2]!)
+
+  for (const t of Object.values(targets)) for (const stream of [false, true]) await runLoad({ ...t, body: body(stream), concurrency: 8, total: 300 }) // warm-up
+  for (const t of Object.values(pacedTargets)) await runLoad({ ...t, body: body(true, PACED_MODEL, PACED.tokens), concurrency: 4, total: 4 })
+
+  console.log(`\nrounds: ${ROUNDS} x ${ROUND_MS} ms per server, taken in turn (direct, pass-through, Portkey, CIC, direct, ...)`)
+  const jsonRuns: Record<number, Record<Server, Measured<WrkResult>>> = {}
+  const streamRuns: Record<number, Record<Server, Measured<LoadResult>>> = {}
+  for (const c of [1, 16, 64]) {
+    jsonRuns[c] = await interleaved(
+      targets,
+      ROUNDS,
+      (t) => runWrk({ ...t, body: body(false), connections: c, durationMs: ROUND_MS }),
+      (r) => r.requests,
     )
+    streamRuns[c] = await interleaved(
+      targets,
+      ROUNDS,
+      (t) => runLoad({ ...t, body: body(true), concurrency: c, durationMs: ROUND_MS }),
+      (r) => r.latenciesMs.length,
+    )
+    process.stdout.write(`c=${c} done; `)
   }
-  for (const { concurrency, total } of LEVELS) {
-    for (const stream of [false, true]) {
-      const spec = { body: body(stream), concurrency, total }
-      const [direct, pass, gw] = await interleaved([targets.direct, targets.passthrough, targets.gateway], spec)
-      row(concurrency, stream ? 'stream TTFB ' : 'json total  ', (r) => (stream ? r.ttfbMs : r.latenciesMs), direct, pass, gw)
-    }
+  const pacedRun = await interleaved(
+    pacedTargets,
+    Math.min(ROUNDS, 2),
+    (t) => runLoad({ ...t, body: body(true, PACED_MODEL, PACED.tokens), concurrency: PACED_CONCURRENCY, total: PACED_CONCURRENCY }),
+    (r) => r.latenciesMs.length,
+  )
+  console.log('paced done\n')
+
+  // ---- the table ----
+  const f = (n: number, digits = 2) => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a')
+  const int = (n: number) => Math.round(n).toLocaleString('en-US')
+  const cols: Server[] = ['pass', 'portkey', 'cic']
+  const jsonP = (c: number, s: Server, p: number) => pooledPercentile(jsonRuns[c]![s].rounds, p)
+  const addedJson = (c: number, s: Server, p: number) => jsonP(c, s, p) - jsonP(c, 'direct', p)
+  const ttft = (c: number, s: Server, p: number) => percentile(pooled(streamRuns[c]![s], 'ttfbMs'), p)
+  const addedTtft = (c: number, s: Server, p: number) => ttft(c, s, p) - ttft(c, 'direct', p)
+  const jsonCpu = (s: Server) => cpuPer(jsonRuns[64]![s])
+  const streamCpu = (s: Server) => cpuPer(streamRuns[64]![s])
+  const perEvent = (s: Server) => (streamCpu(s) - jsonCpu(s)) / STREAM_EVENTS
+  const pacedPerEvent = (s: Server) => (cpuPer(pacedRun[s]) - jsonCpu(s)) / (PACED.tokens + 3)
+  const pacedAdded = (s: Server, series: 'ttfbMs' | 'latenciesMs', p: number) =>
+    percentile(pooled(pacedRun[s], series), p) - percentile(pooled(pacedRun.direct, series), p)
+  const row = (label: string, cell: (s: Server) => string, direct = '') => console.log(`| ${label} | ${direct} | ${cols.map(cell).join(' | ')} |`)
+
+  console.log('| | direct (stand-in) | pass-through Worker | Portkey | CIC |')
+  console.log('|---|---|---|---|---|')
+  row(
+    'JSON, c=1: added p50 / p99',
+    (s) => `+${f(addedJson(1, s, 50))} / +${f(addedJson(1, s, 99), 1)} ms`,
+    `${f(jsonP(1, 'direct', 50))} / ${f(jsonP(1, 'direct', 99), 1)} ms`,
+  )
+  row(
+    'JSON req/s, c=16 / c=64',
+    (s) => `${int(perSecond(jsonRuns[16]![s]))} / ${int(perSecond(jsonRuns[64]![s]))}`,
+    `${int(perSecond(jsonRuns[16]!.direct))} / ${int(perSecond(jsonRuns[64]!.direct))}`,
+  )
+  row('JSON CPU per request, c=64', (s) => `${int(jsonCpu(s))} µs`, `${int(jsonCpu('direct'))} µs`)
+  row(
+    'stream, c=1: added time to first token p50 / p99',
+    (s) => `+${f(addedTtft(1, s, 50))} / +${f(addedTtft(1, s, 99), 1)} ms`,
+    `${f(ttft(1, 'direct', 50))} / ${f(ttft(1, 'direct', 99), 1)} ms`,
+  )
+  row(
+    'stream, c=64: added time to first token p50 / p99',
+    (s) => `+${f(addedTtft(64, s, 50), 1)} / +${f(addedTtft(64, s, 99), 1)} ms`,
+    `${f(ttft(64, 'direct', 50), 1)} / ${f(ttft(64, 'direct', 99), 1)} ms`,
+  )
+  row(
+    'streams/s, c=1 / c=16 / c=64',
+    (s) => [1, 16, 64].map((c) => int(perSecond(streamRuns[c]![s]))).join(' / '),
+    [1, 16, 64].map((c) => int(perSecond(streamRuns[c]!.direct))).join(' / '),
+  )
+  row('CPU per stream, c=64', (s) => `${int(streamCpu(s))} µs`, `${int(streamCpu('direct'))} µs`)
+  row(`streaming CPU per event, c=64 ((stream − JSON) / ${STREAM_EVENTS})`, (s) => `${f(perEvent(s), 1)} µs`, `${f(perEvent('direct'), 1)} µs`)
+  row(
+    `paced ${PACED.tokens}-token stream, c=${PACED_CONCURRENCY}: added first token p50 / whole stream p50`,
+    (s) => `+${f(pacedAdded(s, 'ttfbMs', 50))} / +${f(pacedAdded(s, 'latenciesMs', 50), 1)} ms`,
+    `${f(percentile(pooled(pacedRun.direct, 'ttfbMs'), 50))} / ${f(percentile(pooled(pacedRun.direct, 'latenciesMs'), 50), 0)} ms`,
+  )
+  row(
+    `paced stream: CPU per stream / streaming CPU per event`,
+    (s) => `${int(cpuPer(pacedRun[s]))} / ${f(pacedPerEvent(s), 1)} µs`,
+    `${int(cpuPer(pacedRun.direct))} / ${f(pacedPerEvent('direct'), 1)} µs`,
+  )
+  const errors = (runs: Record<Server, Measured<unknown>>[]) => SERVERS.map((s) => runs.reduce((n, r) => n + r[s].errors, 0)).join('/')
+  console.log(
+    `\nerrors (direct/pass/Portkey/CIC): JSON ${errors(Object.values(jsonRuns))}; streams (non-200 or no [DONE]) ${errors([...Object.values(streamRuns), pacedRun])}`,
+  )
+
+  const target = (label: string, value: string, isMet: boolean) => console.log(`- ${label}: ${value} → ${isMet ? 'MET' : 'MISSED'}`)
+  console.log('\ntargets (ratios from this run):')
+  target('streaming CPU per event, CIC / pass-through (≤ 2)', f(perEvent('cic') / perEvent('pass')), perEvent('cic') / perEvent('pass') <= 2)
+  const s64 = perSecond(streamRuns[64]!.cic) / perSecond(streamRuns[64]!.portkey)
+  target('streams/s at c=64, CIC / Portkey (≥ 1; moonshot 1.5)', f(s64), s64 >= 1)
+  for (const c of [16, 64]) {
+    const r = perSecond(jsonRuns[c]!.cic) / perSecond(jsonRuns[c]!.portkey)
+    target(`JSON req/s at c=${c}, CIC / Portkey (≥ 1.5)`, f(r), r >= 1.5)
   }
-  console.log(`\npaced node (time to first token ${PACED.ttftMs} ms, ${PACED.tokensPerSecond} tokens/s, 16 tokens): first token and whole stream`)
-  for (const { concurrency } of LEVELS) {
-    const spec = { body: body(true, PACED_MODEL), concurrency, total: PACED_TOTALS[concurrency] ?? 100 }
-    const [direct, pass, gw] = await interleaved([pacedTargets.direct, pacedTargets.passthrough, pacedTargets.gateway], spec)
-    row(concurrency, 'paced TTFT  ', (r) => r.ttfbMs, direct, pass, gw)
-    row(concurrency, 'paced total ', (r) => r.latenciesMs, direct, pass, gw)
-  }
+  const ttftGap = addedTtft(1, 'cic', 50) - addedTtft(1, 'pass', 50)
+  target('added time to first token at c=1, CIC − pass-through (≤ 1 ms)', `${f(ttftGap)} ms`, ttftGap <= 1)
+  target(
+    'added JSON p50 at c=1, CIC vs Portkey (≤)',
+    `${f(addedJson(1, 'cic', 50))} vs ${f(addedJson(1, 'portkey', 50))} ms`,
+    addedJson(1, 'cic', 50) <= addedJson(1, 'portkey', 50),
+  )
+  const p99Gap = addedJson(1, 'cic', 99) - addedJson(1, 'pass', 99)
+  target('added JSON p99 at c=1, CIC − pass-through (≤ 10 ms)', `${f(p99Gap, 1)} ms`, p99Gap <= 10)
+
+  if (process.env.BENCH_EXTRAS !== '0')
+    await runExtras({ long: longTargets, longTokens: LONG_TOKENS, longModel: LONG_MODEL, paced: pacedTargets, pacedModel: PACED_MODEL, body })
 } finally {
-  await Promise.all([gateway.close(), passthrough.close(), pacedPassthrough.close()])
-  stopStandins()
-  rmSync(outdir, { recursive: true, force: true })
+  for (const close of closers.reverse()) await close()
 }

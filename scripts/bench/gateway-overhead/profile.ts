@@ -16,14 +16,21 @@ const INSPECTOR_PORT = Number(process.env.BENCH_INSPECTOR_PORT ?? 9_329)
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16)
 const TOTAL = Number(process.env.BENCH_TOTAL ?? 3_000)
 const STREAM = process.env.BENCH_STREAM === '1'
+/** BENCH_TOKENS tokens per answer (default 16); BENCH_TPS paces them like a GPU (0 = unpaced: one chunk per stream). */
+const TOKENS = Number(process.env.BENCH_TOKENS ?? 16)
+const TPS = Number(process.env.BENCH_TPS ?? 0)
 const TOP = 40
 
 type ProfileNode = { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }
 type Profile = { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[]; startTime: number; endTime: number }
 
-const child = spawn(process.execPath, [path.join(ROOT, 'scripts/vllm-standin/main.ts'), '--port', String(STANDIN_PORT)], {
-  stdio: ['ignore', 'pipe', 'inherit'],
-})
+const child = spawn(
+  process.execPath,
+  [path.join(ROOT, 'scripts/vllm-standin/main.ts'), '--port', String(STANDIN_PORT), '--answer-tokens', String(TOKENS), '--tps', String(TPS)],
+  {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  },
+)
 await new Promise<void>((resolve, reject) => {
   child.stdout.once('data', () => resolve())
   child.once('exit', (code) => reject(new Error(`stand-in exited with ${code}`)))
@@ -34,7 +41,7 @@ try {
   const spec = {
     url: `${gateway.url}/v1/chat/completions`,
     headers: { 'content-type': 'application/json', authorization: `Bearer ${gateway.key}` },
-    body: JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'profile the gateway please' }], max_tokens: 16, stream: STREAM }),
+    body: JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'profile the gateway please' }], max_tokens: TOKENS, stream: STREAM }),
   }
   await runLoad({ ...spec, concurrency: 8, total: 500 }) // warm-up: JIT, caches, node directory
 

@@ -73,9 +73,9 @@ export function observeHistogram(family: Family, labels: Labels, value: number):
   const buckets = family.buckets ?? []
   let cell = histograms.get(key)
   if (!cell) histograms.set(key, (cell = { family, labels, bucketCounts: buckets.map(() => 0), sum: 0, count: 0 }))
-  buckets.forEach((bound, i) => {
-    if (value <= bound) cell.bucketCounts[i] = (cell.bucketCounts[i] ?? 0) + 1
-  })
+  // A plain loop, no closure: this runs three times per request (duration, overhead, time to first token).
+  const counts = cell.bucketCounts
+  for (let i = 0; i < buckets.length; i++) if (value <= (buckets[i] as number)) counts[i] = (counts[i] ?? 0) + 1
   cell.sum += value
   cell.count++
 }

@@ -138,3 +138,122 @@ describe('relaySse, a node sending one endless line', () => {
     expect(pulled * 16 * 1024).toBeLessThan(1.25 * 1024 * 1024)
   })
 })
+
+describe('relaySse, usage read on the event text (vLLM-shaped events after the first valid usage)', () => {
+  // Exactly what vLLM writes: usage last, a flat object in its field order.
+  const vllmUsage = (completion: number) => `{"prompt_tokens":4,"total_tokens":${4 + completion},"completion_tokens":${completion}}`
+  const head = '{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"m"'
+  const vllmEvent = (content: string, completion: number, eol = '\n') =>
+    `data: ${head},"choices":[{"index":0,"delta":{"content":${JSON.stringify(content)}},"logprobs":null,"finish_reason":null}],"usage":${vllmUsage(completion)}}${eol}${eol}`
+  const usageOnly = (completion: number, eol = '\n') => `data: ${head},"choices":[],"usage":${vllmUsage(completion)}}${eol}${eol}`
+  const done = (eol = '\n') => `data: [DONE]${eol}${eol}`
+  const streamText = (eol: string) =>
+    [vllmEvent('', 0, eol), vllmEvent('Hé', 1, eol), vllmEvent(' 世界', 2, eol), vllmEvent('!', 3, eol), usageOnly(3, eol), done(eol)].join('')
+  /** Each forwarded event parsed, and what the node sent with its usage taken out (the client did not ask for it). */
+  const parsedEvents = (body: string) =>
+    body
+      .split('\n\n')
+      .filter((e) => e.startsWith('data: {'))
+      .map((e) => JSON.parse(e.slice(6)) as Record<string, unknown>)
+  const expectedWithoutUsage = [0, 1, 2, 3].map((n) => {
+    const { usage: _, ...rest } = JSON.parse(vllmEvent(['', 'Hé', ' 世界', '!'][n] as string, n).slice(6)) as Record<string, unknown>
+    return rest
+  })
+
+  const relayText = async (parts: Uint8Array[], extra: Partial<RelayOptions> = {}) => {
+    const upstream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (const part of parts) controller.enqueue(part)
+        controller.close()
+      },
+    })
+    const relay = relaySse(upstream, options(extra))
+    const body = await new Response(relay.body).text()
+    return { body, outcome: await relay.done }
+  }
+
+  it.each([
+    ['LF', '\n'],
+    ['CRLF', '\r\n'],
+  ])('gives the same events and usage wherever the node cut its %s stream into chunks (bytes split mid-character too)', async (_, eol) => {
+    const bytes = encoder.encode(streamText(eol))
+    for (let cut = 1; cut < bytes.length; cut += 7) {
+      for (const width of [1, 3, 64]) {
+        const parts = [
+          bytes.slice(0, cut),
+          ...Array.from({ length: Math.ceil((bytes.length - cut) / width) }, (_, i) => bytes.slice(cut + i * width, cut + (i + 1) * width)),
+        ]
+        const { body, outcome } = await relayText(parts)
+        expect(parsedEvents(body), `cut at ${cut}, then ${width} bytes`).toEqual(expectedWithoutUsage)
+        expect(body.endsWith('data: [DONE]\n\n')).toBe(true)
+        expect(outcome).toMatchObject({ outcome: 'completed', usage: { prompt_tokens: 4, completion_tokens: 3, total_tokens: 7 } })
+      }
+    }
+  })
+
+  it('forwards the usage-only frame with its usage when the client asked for include_usage, and the continuous usage when asked', async () => {
+    const bytes = [encoder.encode(streamText('\n'))]
+    const withUsage = await relayText(bytes, { clientWantsUsage: true })
+    const events = parsedEvents(withUsage.body)
+    expect(events).toHaveLength(5)
+    expect(events.slice(0, 4)).toEqual(expectedWithoutUsage)
+    expect(events[4]).toEqual(JSON.parse(usageOnly(3).slice(6)))
+    const continuous = await relayText(bytes, { clientWantsUsage: true, clientWantsContinuousUsage: true })
+    expect(continuous.body).toBe(streamText('\n')) // as the node sent it
+    expect(continuous.outcome.usage).toMatchObject({ completion_tokens: 3 })
+  })
+
+  it('bills the last usage of a stream cut short after events read on their text', async () => {
+    const { body, outcome } = await relayText([encoder.encode(vllmEvent('a', 1) + vllmEvent('b', 2) + vllmEvent('c', 3))])
+    expect(outcome).toMatchObject({ outcome: 'upstream_broken', usage: { completion_tokens: 3 } })
+    expect(JSON.parse(body.trim().split('\n\n').at(-1)!.slice(6))).toMatchObject({ error: { code: 'upstream_stream_broken' } })
+  })
+
+  it('keeps the last valid usage when a later event carries an invalid one, and still ends on an error frame', async () => {
+    const invalid = `data: ${head},"choices":[{"index":0,"delta":{"content":"x"}}],"usage":{"prompt_tokens":-1}}\n\n`
+    const errorFrame = 'data: {"error":{"message":"engine dead","type":"InternalServerError","code":500}}\n\n'
+    const { body, outcome } = await relayText([encoder.encode(vllmEvent('a', 1) + vllmEvent('b', 2) + invalid + errorFrame + done())])
+    expect(outcome).toMatchObject({ outcome: 'upstream_broken', usage: { completion_tokens: 2 } })
+    expect(body).not.toContain('data: [DONE]')
+  })
+
+  it('relays an event exactly at the cap, and ends the stream at one character more', async () => {
+    const first = vllmEvent('a', 1)
+    const atCap = vllmEvent('b', 2)
+    const over = vllmEvent('bb', 2)
+    const fits = await relayText([encoder.encode(first + atCap + done())], { maxEventChars: atCap.length })
+    expect(fits.outcome).toMatchObject({ outcome: 'completed', usage: { completion_tokens: 2 } })
+    expect(parsedEvents(fits.body)).toHaveLength(2)
+    const cut = await relayText([encoder.encode(first), encoder.encode(over), encoder.encode(done())], { maxEventChars: atCap.length })
+    expect(cut.outcome).toMatchObject({ outcome: 'upstream_broken', usage: { completion_tokens: 1 } })
+    expect(cut.body).toContain('upstream_event_too_large')
+  })
+})
+
+describe('relaySse, a client that stops reading', () => {
+  it('reads no more of the node than its write-ahead room (4 KiB) and a few chunks while the client reads nothing', async () => {
+    const event = `${chunk('x', 1)}\n\n` // about 120 bytes
+    let pulledBytes = 0
+    const node = new ReadableStream<Uint8Array>(
+      {
+        pull(controller) {
+          const bytes = encoder.encode(event.repeat(8)) // ~1 KiB per chunk, endless
+          pulledBytes += bytes.byteLength
+          controller.enqueue(bytes)
+        },
+      },
+      { highWaterMark: 0 },
+    )
+    const client = new AbortController()
+    const relay = relaySse(node, options({ clientSignal: client.signal }))
+    const reader = relay.body.getReader()
+    await reader.read() // the client takes one chunk, then stops reading
+    await new Promise((r) => setTimeout(r, 200))
+    const whileStalled = pulledBytes
+    await new Promise((r) => setTimeout(r, 200))
+    expect(pulledBytes).toBe(whileStalled) // backpressure holds: nothing more is read while the client waits
+    expect(pulledBytes).toBeLessThan(16 * 1024) // 10 KiB measured: the 4 KiB write-ahead and a few of the node's 1.5 KiB chunks in flight
+    client.abort()
+    expect(await relay.done).toMatchObject({ outcome: 'client_aborted', usage: { completion_tokens: 1 } })
+  })
+})

@@ -1,6 +1,8 @@
 // Pumps a node's SSE stream to the client event by event, as each arrives (no buffering beyond one event, itself
-// capped at 1 MiB by sse-events.ts), while keeping the last cumulative usage it saw (the node is always asked for continuous usage, so a cut
-// stream is still billed for what was generated). It hides the usage the client did not ask for, and ends a
+// capped at 1 MiB by sse-events.ts), while keeping the last valid cumulative usage it saw (the node is always asked
+// for continuous usage, so a cut stream is still billed for what was generated). Once the stream has shown a valid
+// usage, events of vLLM's usual shape are read and cut on their text (sse-usage-tail.ts) instead of being parsed.
+// It hides the usage the client did not ask for, and ends a
 // broken stream with an explicit error event instead of a clean [DONE]. Line ends are normalised (CRLF, CR, LF
 // are all valid SSE line ends, and sse-starlette sends CRLF), and a client that leaves while a write is blocked
 // on backpressure still ends the relay (workerd does not always cancel the body: cloudflare/workerd#6832).
@@ -9,6 +11,7 @@ import { usageSchema, type Usage } from '../../schemas/openai.ts'
 import { MAX_SSE_EVENT_CHARS, SseEventSplitter } from './sse-events.ts'
 import { utf8Length } from '../inference/count-tokens.ts'
 import { upstreamErrorFromStreamFrame } from './upstream-error.ts'
+import { readEventText } from './sse-usage-tail.ts'
 
 export type StreamOutcome = {
   outcome: 'completed' | 'client_aborted' | 'upstream_broken'
@@ -31,6 +34,11 @@ export type RelayOptions = {
 }
 
 const encoder = new TextEncoder()
+/**
+ * Bytes the relay may write ahead of the client's reads (a write resolves once it fits) before it waits and stops
+ * reading the node: about a dozen vLLM events per stream.
+ */
+const WRITE_AHEAD_BYTES = 4 * 1024
 const DONE = 'data: [DONE]\n\n'
 const sseError = (e: ApiError) => `data: ${JSON.stringify(errorBody(e))}\n\n`
 
@@ -48,6 +56,7 @@ export function lineEndNormaliser(): (text: string, isLast?: boolean) => string 
       text = `\r${text}`
       heldCr = false
     }
+    if (text.indexOf('\r') === -1) return text // the usual case (vLLM writes LF): no regex pass over the chunk
     if (!isLast && text.endsWith('\r')) {
       heldCr = true
       text = text.slice(0, -1)
@@ -125,19 +134,21 @@ export function relaySse(
   upstream: ReadableStream<Uint8Array> | UpstreamBody,
   options: RelayOptions,
 ): { body: ReadableStream<Uint8Array>; done: Promise<StreamOutcome> } {
-  const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>()
+  // workerd's native byte stream, not a JS TransformStream: the runtime then reads the client's body without a
+  // call into JavaScript per chunk (only the relay's write is JS). Its highWaterMark is in bytes.
+  const { readable, writable } = new IdentityTransformStream({ highWaterMark: WRITE_AHEAD_BYTES })
   return { body: readable, done: pump(upstream, writable.getWriter(), options) }
 }
 
 async function pump(
   upstream: ReadableStream<Uint8Array> | UpstreamBody,
-  writer: WritableStreamDefaultWriter<Uint8Array>,
+  writer: WritableStreamDefaultWriter<ArrayBufferView>,
   options: RelayOptions,
 ): Promise<StreamOutcome> {
   const state: RelayState = {
     outcome: 'upstream_broken',
     usage: null,
-    lastUsage: undefined,
+    usageText: null,
     countedCompletionTokens: 0,
     countedTextBytes: 0,
     firstEventAt: null,
@@ -174,6 +185,9 @@ async function pump(
           finished = true
         }
       }
+      // Each write is awaited. Writing on without waiting while `desiredSize` showed room (and waiting on `ready`
+      // only when it did not) hung a 4,000-token stream after ~600 events in workerd, with either stream type
+      // (npm run bench, 2026-12-05): the write-ahead room below is what saves the waits instead.
       if (out) await guard.run(() => writer.write(encoder.encode(out)))
       if (events.isOverflowed) {
         failure = new ApiError('bad_gateway', `The model node sent an event larger than ${maxEventChars} characters`, { code: 'upstream_event_too_large' })
@@ -195,12 +209,22 @@ async function pump(
     reader.cancel().catch(() => {})
   }
   await finish(writer, failure, state, guard)
-  const usage = usageSchema.safeParse(state.lastUsage) // once per stream, not once per event
-  const { lastUsage: _, ...outcome } = state
-  return { ...outcome, usage: usage.success ? usage.data : null }
+  const { usageText, ...outcome } = state
+  return { ...outcome, usage: usageText === null ? state.usage : usageOfText(usageText) }
 }
 
-async function finish(writer: WritableStreamDefaultWriter<Uint8Array>, failure: ApiError | null, state: StreamOutcome, guard: ReturnType<typeof clientGuard>) {
+/** The usage an event's text carried (readEventText checked its shape): parsed once per stream, not once per event. */
+function usageOfText(text: string): Usage | null {
+  const parsed = usageSchema.safeParse(JSON.parse(text))
+  return parsed.success ? parsed.data : null
+}
+
+async function finish(
+  writer: WritableStreamDefaultWriter<ArrayBufferView>,
+  failure: ApiError | null,
+  state: StreamOutcome,
+  guard: ReturnType<typeof clientGuard>,
+) {
   try {
     if (failure) await guard.run(() => writer.write(encoder.encode(sseError(failure))))
     await guard.run(() => writer.close()) // close waits for the queued chunks to be read
@@ -212,10 +236,30 @@ async function finish(writer: WritableStreamDefaultWriter<Uint8Array>, failure: 
 
 type EventResult = { kind: 'forward'; text: string } | { kind: 'done' } | { kind: 'error'; error: ApiError } | { kind: 'skip' }
 
-/** While relaying: the node's latest usage object, validated once the stream ends. */
-type RelayState = StreamOutcome & { lastUsage: unknown }
+/**
+ * While relaying: the node's latest valid usage, either parsed (`usage`) or, when it came in an event read on its
+ * text, that text (`usageText`, newer than `usage` when set), parsed once the stream ends.
+ */
+type RelayState = StreamOutcome & { usageText: string | null }
+
+const SKIP: EventResult = { kind: 'skip' }
 
 function handleEvent(event: string, state: RelayState, options: RelayOptions): EventResult {
+  // Before the first valid usage every event is parsed: the gateway's own count needs each delta's text. After
+  // it, the count is never used (tokensOf bills the usage), and events of vLLM's shape are read on their text.
+  if (state.usage !== null || state.usageText !== null) {
+    const read = readEventText(event)
+    if (read?.kind === 'plain') return { kind: 'forward', text: event }
+    if (read) {
+      state.usageText = read.usageText // cumulative: the last figure wins, never a sum
+      if (read.isUsageOnly) return options.clientWantsUsage ? { kind: 'forward', text: event } : SKIP
+      return { kind: 'forward', text: options.clientWantsContinuousUsage ? event : `data: ${read.dataWithoutUsage}\n\n` }
+    }
+  }
+  return handleParsedEvent(event, state, options)
+}
+
+function handleParsedEvent(event: string, state: RelayState, options: RelayOptions): EventResult {
   const data = dataOf(event)
   if (data === null) return { kind: 'forward', text: event } // comments / keep-alives
   if (data === '[DONE]') return { kind: 'done' }
@@ -229,7 +273,14 @@ function handleEvent(event: string, state: RelayState, options: RelayOptions): E
   if (chunk.error !== undefined) return { kind: 'error', error: upstreamErrorFromStreamFrame(chunk) }
 
   const usage = chunk.usage
-  if (typeof usage === 'object' && usage !== null) state.lastUsage = usage // cumulative: the last figure wins, never a sum
+  if (typeof usage === 'object' && usage !== null) {
+    // cumulative: the last valid figure wins, never a sum (an invalid one is not billed: the last valid one stands)
+    const parsed = usageSchema.safeParse(usage)
+    if (parsed.success) {
+      state.usage = parsed.data
+      state.usageText = null
+    }
+  }
   const choices = Array.isArray(chunk.choices) ? (chunk.choices as Array<Record<string, unknown>>) : []
   for (const choice of choices) {
     const text = contentOf(choice)
