@@ -17,6 +17,7 @@ export { NodeMonitor } from '../../durable-objects/node-monitor/node-monitor.ts'
 export { MetricsAggregator } from '../../durable-objects/metrics-aggregator/metrics-aggregator.ts'
 export { LocalQueueShim } from '../../durable-objects/local-queue-shim/local-queue-shim.ts'
 export { UsageOutbox } from '../../durable-objects/usage-outbox/usage-outbox.ts'
+export { AdmissionLocation } from '../../durable-objects/admission-location/admission-location.ts'
 
 const app = createApp()
 
