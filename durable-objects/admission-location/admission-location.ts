@@ -122,7 +122,7 @@ export class AdmissionLocation extends DurableObject<Env> {
       let i = 0
       for (let j = 0; j < results.length; j++) if (!results[j]) results[j] = atHome[i++] === true
     }
-    if (slice?.hasPendingSettles()) this.armTick(slice)
+    if (slice?.hasPendingSettles(Date.now(), { any: true })) this.armTick(slice)
     return results
   }
 
@@ -175,9 +175,9 @@ export class AdmissionLocation extends DurableObject<Env> {
       this.tick = null
       const now = Date.now()
       if (this.inFlight) return this.armTick(slice)
-      if (slice.isIdle(now) || slice.hasPendingSettles()) void this.runExchange(slice, { release: slice.isIdle(now) })
+      if (slice.isIdle(now) || slice.hasPendingSettles(now)) void this.runExchange(slice, { release: slice.isIdle(now) })
       else if (slice.wantsRefill(now)) void this.runExchange(slice, { release: false })
-      else if (slice.inspect(now).useByMs > 0 || slice.hasPendingSettles()) this.armTick(slice)
+      else if (slice.inspect(now).useByMs > 0 || slice.hasPendingSettles(now, { any: true })) this.armTick(slice)
     }, IDLE_RELEASE_MS / 2)
   }
 

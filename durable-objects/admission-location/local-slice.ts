@@ -29,9 +29,14 @@ import {
 /** Ask for more once the room left would last less than this at the rate seen (or the slice expires sooner). */
 const REFILL_AHEAD_MS = 2_000
 /** Ask for enough to last this long at the rate seen. */
-const REFILL_TARGET_MS = 5_000
+const REFILL_TARGET_MS = 6_000
 /** A slice unused this long is given back (its room is then free for other locations at once). */
 export const IDLE_RELEASE_MS = 2_000
+/**
+ * Settles of reported leases (token refunds the home applies) ride with the next exchange, and make one of their own
+ * only after waiting this long: until then the home counts the reservation, never less.
+ */
+const SETTLE_FLUSH_MS = 5_000
 
 type LocalEntry = ReportedEntry & { at: number; units: Counts; isSent: boolean }
 type LocalLease = { entry: LocalEntry; expiresAt: number; isActive: boolean }
@@ -61,6 +66,7 @@ export class LocalSlice {
   private free: Counts = {}
   private keyRpm: Record<string, number> = {}
   private settles: SettleInput[] = []
+  private settlesSince = 0
   lastAdmissionAt = 0
 
   constructor(
@@ -131,7 +137,10 @@ export class LocalSlice {
     if (!e.isSent) {
       e.tokens = used
       e.isOpen = false
-    } else this.settles.push({ leaseId, usedTokens: used })
+    } else {
+      if (this.settles.length === 0) this.settlesSince = now
+      this.settles.push({ leaseId, usedTokens: used })
+    }
     return true
   }
 
@@ -156,7 +165,7 @@ export class LocalSlice {
   /** Whether to ask for more ahead of running out (room for less than REFILL_AHEAD_MS at the rate seen, or expiry). */
   wantsRefill(now: number): boolean {
     if (!this.state || now + REFILL_AHEAD_MS >= this.useBy) return this.state !== null && now - this.lastAdmissionAt < IDLE_RELEASE_MS
-    const elapsed = Math.max(1, now - this.demandSince)
+    const elapsed = Math.max(REFILL_AHEAD_MS, now - this.demandSince)
     for (const [counter, n] of this.demand) if (this.room(counter) < (n / elapsed) * REFILL_AHEAD_MS) return true
     return false
   }
@@ -166,8 +175,9 @@ export class LocalSlice {
     return this.hasRoom() && now - this.lastAdmissionAt >= IDLE_RELEASE_MS
   }
 
-  hasPendingSettles(): boolean {
-    return this.settles.length > 0
+  /** Whether settles owed to the home have waited long enough to go on their own (or are owed at all, with `any`). */
+  hasPendingSettles(now: number, { any = false } = {}): boolean {
+    return this.settles.length > 0 && (any || now - this.settlesSince >= SETTLE_FLUSH_MS)
   }
 
   /**
@@ -191,7 +201,9 @@ export class LocalSlice {
       e.isSent = true
       for (const [counter, n] of Object.entries(e.units)) if (!isPool(counter)) usedReported[counter] = (usedReported[counter] ?? 0) + n
     }
-    const elapsed = Math.max(1, now - this.demandSince)
+    // The rate seen since the last exchange, over at least REFILL_AHEAD_MS: a few requests just after one must not
+    // read as a flood (and hoard the limit).
+    const elapsed = Math.max(REFILL_AHEAD_MS, now - this.demandSince)
     const want: Counts = {}
     if (!release || admit) {
       for (const [counter, n] of this.demand) {
