@@ -6,6 +6,7 @@
 import {
   CONCURRENCY,
   DEFAULT_LEASE_TTL_MS,
+  hasBudget,
   isPool,
   KEY_SPLIT_MIN_RPM,
   keyCounter,
@@ -86,7 +87,7 @@ export class LocalSlice {
     const ttl = input.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS
     const need = res ? res.promptTokens + res.completionTokens : 0
     const isHomeOnly =
-      limits.budgetTokens > 0 || // budgets are not sliced yet (README)
+      hasBudget(limits) || // budgets (tokens, money) are not sliced yet (README)
       (res !== null && (!Number.isSafeInteger(need) || need < 0 || (limits.tpm > 0 && need > limits.tpm))) ||
       (limits.keyRpm > 0 && limits.keyRpm < KEY_SPLIT_MIN_RPM)
     if (isHomeOnly) return { kind: 'ask_home', reason: 'home_only' }

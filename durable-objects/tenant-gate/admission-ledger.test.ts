@@ -9,9 +9,10 @@ import {
   type LedgerEntry,
   type Reservation,
 } from './admission-ledger.ts'
+import { completionAffordable, costCeilMicroUsd } from './money.ts'
 import type { Limits } from './plans.ts'
 
-const limits = (over: Partial<Limits> = {}): Limits => ({ rpm: 0, tpm: 0, concurrency: 0, keyRpm: 0, budgetTokens: 0, ...over })
+const limits = (over: Partial<Limits> = {}): Limits => ({ rpm: 0, tpm: 0, concurrency: 0, keyRpm: 0, budgetTokens: 0, budgetMicroUsd: 0, ...over })
 const tokens = (promptTokens: number, completionTokens: number, isCompletionGuess = false): Reservation => ({
   promptTokens,
   completionTokens,
@@ -230,9 +231,9 @@ describe('token budgets', () => {
     const ledger = new AdmissionLedger()
     const a = ledger.admit(req({ reservation: tokens(100, 500) }), l, T0)
     if (!a.ok) throw new Error('expected admission')
-    expect(ledger.budget('2026-11')).toEqual({ committed: 0, reserved: 600 })
+    expect(ledger.budget('2026-11')).toMatchObject({ committed: 0, reserved: 600 })
     ledger.settle(a.entry.id, 950, T0 + 1)
-    expect(ledger.budget('2026-11')).toEqual({ committed: 950, reserved: 0 })
+    expect(ledger.budget('2026-11')).toMatchObject({ committed: 950, reserved: 0 })
     const b = ledger.admit(req({ reservation: tokens(10, 40) }), l, T0 + 2)
     if (!b.ok) throw new Error('expected admission')
     ledger.settle(b.entry.id, 50, T0 + 3)
@@ -275,8 +276,115 @@ describe('token budgets', () => {
     expect(ledger.nextLeaseEvent()).toBe(T0 + 1000 + LATE_SETTLE_GRACE_MS)
     const changes = ledger.sweep(T0 + 1000 + LATE_SETTLE_GRACE_MS, T0 + 1000 + LATE_SETTLE_GRACE_MS)
     expect(changes.entries.map((e) => e.id)).toEqual([b.entry.id])
-    expect(ledger.budget('2026-11')).toEqual({ committed: 320, reserved: 0 })
+    expect(ledger.budget('2026-11')).toMatchObject({ committed: 320, reserved: 0 })
     expect(ledger.settle(b.entry.id, 1, T0 + 2 * LATE_SETTLE_GRACE_MS)).toBeNull()
+  })
+})
+
+describe('money budgets (budget_usd, micro-dollars)', () => {
+  // $2/M input, $10/M output: 1,000 prompt tokens cost 2,000 µ$, 1,000 completion tokens 10,000 µ$.
+  const price = { inputMicroUsdPerMTok: 2_000_000, outputMicroUsdPerMTok: 10_000_000 }
+  const priced = (prompt: number, completion: number, isGuess = false, promptBound?: number): Reservation => ({
+    ...tokens(prompt, completion, isGuess),
+    price,
+    ...(promptBound === undefined ? {} : { promptBound }),
+  })
+  const l = limits({ budgetMicroUsd: 30_000 })
+
+  it('holds the worst-case cost (prompt bound, completion allowance), commits the real cost, refunds the rest', () => {
+    const ledger = new AdmissionLedger()
+    const a = ledger.admit(req({ reservation: priced(250, 1000, false, 1000) }), l, T0)
+    if (!a.ok) throw new Error('expected admission')
+    // The hold uses the bound (1,000), not the estimate (250): 2,000 + 10,000 µ$.
+    expect(a.entry.costHold).toBe(12_000)
+    expect(a.billCap).toEqual({ promptTokens: 1000, completionTokens: 1000 })
+    expect(ledger.budget('2026-11')).toMatchObject({ reservedMicroUsd: 12_000, committedMicroUsd: 0 })
+    ledger.settle(a.entry.id, 400, T0 + 1, 1_500)
+    expect(ledger.budget('2026-11')).toMatchObject({ reservedMicroUsd: 0, committedMicroUsd: 1_500 })
+  })
+
+  it('never commits more than was held, and charges the whole hold when the settle brings no cost', () => {
+    const ledger = new AdmissionLedger()
+    const a = ledger.admit(req({ reservation: priced(100, 100) }), l, T0) // 200 + 1,000 µ$
+    const b = ledger.admit(req({ reservation: priced(100, 100) }), l, T0)
+    if (!a.ok || !b.ok) throw new Error('expected admissions')
+    ledger.settle(a.entry.id, 200, T0, 99_999)
+    ledger.settle(b.entry.id, 200, T0)
+    expect(ledger.budget('2026-11')).toMatchObject({ committedMicroUsd: 2_400, reservedMicroUsd: 0 })
+  })
+
+  it('shrinks a guessed completion to what the money left pays for, and refuses a client-set one that does not fit', () => {
+    const ledger = new AdmissionLedger()
+    const first = ledger.admit(req({ reservation: priced(1000, 2000) }), l, T0) // 22,000 µ$ held
+    if (!first.ok) throw new Error('expected admission')
+    ledger.settle(first.entry.id, 3000, T0, 22_000) // 8,000 µ$ left
+    // 8,000 - 2,000 (prompt) = 6,000 µ$ pays for 600 completion tokens at $10/M.
+    const guessed = ledger.admit(req({ reservation: priced(1000, 4096, true) }), l, T0)
+    expect(guessed).toMatchObject({ ok: true, grantedTokens: 1600, billCap: { promptTokens: 1000, completionTokens: 600 }, entry: { costHold: 8_000 } })
+    expect(ledger.admit(req({ reservation: priced(10, 10) }), l, T0)).toMatchObject({
+      ok: false,
+      reason: 'rate_limited',
+      scope: 'budget_in_flight',
+      unit: 'micro_usd',
+    })
+    if (!guessed.ok) throw new Error('expected admission')
+    ledger.settle(guessed.entry.id, 1600, T0, 8_000)
+    expect(ledger.admit(req({ reservation: priced(1, 0) }), l, T0)).toMatchObject({
+      ok: false,
+      reason: 'budget_exhausted',
+      unit: 'micro_usd',
+      budget: 30_000,
+      used: 30_000,
+    })
+  })
+
+  it('refuses for good a client-set allowance the money left cannot pay, as the token budget does', () => {
+    const ledger = new AdmissionLedger()
+    expect(ledger.admit(req({ reservation: priced(1000, 3000) }), l, T0)).toMatchObject({
+      ok: false,
+      reason: 'budget_exhausted',
+      unit: 'micro_usd',
+      requested: 32_000,
+    })
+  })
+
+  it('rounds each direction of a hold up to the micro-dollar, so no request is held for less than it is billed', () => {
+    const ledger = new AdmissionLedger()
+    const cheap = { inputMicroUsdPerMTok: 1, outputMicroUsdPerMTok: 3 } // $0.000001/M and $0.000003/M
+    const a = ledger.admit(req({ reservation: { ...tokens(5, 7), price: cheap } }), l, T0)
+    expect(a).toMatchObject({ ok: true, entry: { costHold: 2 } })
+    expect(costCeilMicroUsd(500_000, 0, cheap)).toBe(1) // exactly half a micro-dollar: up
+    expect(costCeilMicroUsd(1_000_000, 1_000_000, cheap)).toBe(4)
+    expect(completionAffordable(4, 1_000_000, cheap)).toBe(1_000_000)
+    expect(completionAffordable(0, 1, cheap)).toBe(-1)
+  })
+
+  it('keeps a bursts total within the budget: the sum committed never passes it', () => {
+    const ledger = new AdmissionLedger()
+    const small = limits({ budgetMicroUsd: 1_000_000 }) // $1.00
+    let committed = 0
+    let refusedForGood = 0
+    for (let i = 0; i < 500; i++) {
+      const r = ledger.admit(req({ reservation: priced(500, 1000, true, 2000) }), small, T0 + i)
+      if (!r.ok) {
+        if (r.reason === 'budget_exhausted') refusedForGood++
+        continue
+      }
+      // The node used everything it was granted: the worst case for the budget.
+      const cap = r.billCap ?? { promptTokens: 0, completionTokens: 0 }
+      const cost = costCeilMicroUsd(cap.promptTokens, cap.completionTokens, price)
+      ledger.settle(r.entry.id, cap.promptTokens + cap.completionTokens, T0 + i, cost)
+      committed += cost
+    }
+    expect(committed).toBeLessThanOrEqual(1_000_000)
+    expect(ledger.budget('2026-11').committedMicroUsd).toBe(committed)
+    expect(refusedForGood).toBeGreaterThan(0)
+  })
+
+  it('refuses a price that is not two safe integers', () => {
+    const ledger = new AdmissionLedger()
+    const bad = { ...tokens(1, 1), price: { inputMicroUsdPerMTok: 0.5, outputMicroUsdPerMTok: 1 } }
+    expect(ledger.admit(req({ reservation: bad }), l, T0)).toMatchObject({ ok: false, reason: 'invalid_reservation' })
   })
 })
 
@@ -301,7 +409,7 @@ describe('restore', () => {
     expect(restored.inspect(T0 + 20)).toEqual(ledger.inspect(T0 + 20))
     expect(restored.admit(req(), l, T0 + 20)).toMatchObject({ ok: false, scope: 'requests' })
     expect(restored.inspect(T0 + 20)).toMatchObject({ requestsInWindow: 2, tokensInWindow: 107, inFlight: 1 })
-    expect(restored.budget('2026-11')).toEqual({ committed: 7, reserved: 100 })
+    expect(restored.budget('2026-11')).toMatchObject({ committed: 7, reserved: 100 })
   })
 })
 

@@ -1,12 +1,14 @@
 // The admission arithmetic of one tenant, pure and in memory (the object persists what it returns): exact
 // sliding-window logs for requests per minute (per key and per tenant), a reservation log for tokens per
-// minute, leases with an expiry for concurrency, and token budgets per calendar month. Time is a parameter.
+// minute, leases with an expiry for concurrency, and budgets per calendar month: in tokens and in money
+// (micro-dollars at the model's prices, money.ts), two counters of the same shape. Time is a parameter.
 //
 // Why a sliding log and not fixed windows or GCRA: a fixed window admits 2N across a boundary, and GCRA with a
 // burst of N also admits close to 2N in some 60 s span (a full burst, then the steady refill). The log admits
 // a request only if fewer than N were admitted in the 60 s before it, for every 60 s span, and it lets a
 // settled request give its unused tokens back in place. It costs one entry per request of the last minute.
 import { Fifo } from './fifo.ts'
+import { completionAffordable, costCeilMicroUsd, isTokenPrice, type TokenPrice } from './money.ts'
 import type { Limits } from './plans.ts'
 import { CONCURRENCY, keyCounter, REQUESTS, TOKENS, type Counter } from './slices.ts'
 
@@ -16,8 +18,19 @@ export const LATE_SETTLE_GRACE_MS = 60 * 60_000
 /** Retry hint when only a running request can free capacity (a concurrency slot, budget held in flight). */
 export const BUSY_RETRY_MS = 1_000
 
-/** Tokens to hold for a request. `isCompletionGuess`: the client set no max_tokens, the gateway guessed. */
-export type Reservation = { promptTokens: number; completionTokens: number; isCompletionGuess: boolean }
+/**
+ * Tokens to hold for a request. `isCompletionGuess`: the client set no max_tokens, the gateway guessed.
+ * `promptBound`: a prompt size the request provably cannot pass (estimate-reservation.ts), held instead of the
+ * estimate `promptTokens` against a budget, so a budget's hold is a true worst case. `price`: the model's prices
+ * at the request's start; a money budget holds the worst-case cost at them (absent: the model costs nothing).
+ */
+export type Reservation = {
+  promptTokens: number
+  completionTokens: number
+  isCompletionGuess: boolean
+  promptBound?: number
+  price?: TokenPrice | null
+}
 
 export type LedgerEntry = {
   id: string
@@ -32,30 +45,54 @@ export type LedgerEntry = {
   budgetPeriod: string | null
   /** Tokens held against the period's budget until settled. */
   budgetHold: number
+  /** Micro-dollars held against the period's money budget until settled (the worst-case cost). */
+  costHold: number
 }
 
-export type Budget = { committed: number; reserved: number }
+/** One month: tokens and micro-dollars, each committed (settled) and reserved (held by running requests). */
+export type Budget = { committed: number; reserved: number; committedMicroUsd: number; reservedMicroUsd: number }
+/** What a budget refusal counts in: tokens, or micro-dollars (budget_usd). */
+export type BudgetUnit = 'tokens' | 'micro_usd'
+/**
+ * For a request admitted under a budget: the most it may be billed (the prompt bound, the completion granted).
+ * The gateway clamps the usage it settles and bills to it, so a budget's hold is an upper bound by construction.
+ */
+export type BillCap = { promptTokens: number; completionTokens: number }
 export type Meter = { limit: number; remaining: number; resetMs: number }
 export type RateSnapshot = { requests: Meter | null; tokens: Meter | null }
 export type RateScope = 'key_requests' | 'requests' | 'tokens' | 'concurrency' | 'budget_in_flight'
 
 export type LedgerRefusal =
-  | { ok: false; reason: 'rate_limited'; scope: RateScope; limit: number; used: number; requested: number; retryAfterMs: number; rate: RateSnapshot }
+  | {
+      ok: false
+      reason: 'rate_limited'
+      scope: RateScope
+      limit: number
+      used: number
+      requested: number
+      retryAfterMs: number
+      unit?: BudgetUnit
+      rate: RateSnapshot
+    }
   | { ok: false; reason: 'request_too_large'; limit: number; requested: number; rate: RateSnapshot }
-  | { ok: false; reason: 'budget_exhausted'; period: string; budget: number; used: number; requested: number; rate: RateSnapshot }
+  | { ok: false; reason: 'budget_exhausted'; period: string; budget: number; used: number; requested: number; unit: BudgetUnit; rate: RateSnapshot }
   /** A reservation that is not finite non-negative integers: refused before it can touch the window or a budget. */
   | { ok: false; reason: 'invalid_reservation'; rate: RateSnapshot }
 
 /** What changed, for the object to persist: entries to upsert and budget periods to rewrite. */
 export type Changes = { entries: LedgerEntry[]; budgets: string[] }
-export type LedgerAdmit = { ok: true; entry: LedgerEntry; rate: RateSnapshot; changes: Changes }
+/**
+ * `grantedTokens`: prompt estimate plus the completion granted (what the gateway caps max_tokens to);
+ * `billCap`: set when a budget applies (see BillCap).
+ */
+export type LedgerAdmit = { ok: true; entry: LedgerEntry; grantedTokens: number; billCap: BillCap | null; rate: RateSnapshot; changes: Changes }
 export type AdmitRequest = { id: string; keyId: string; reservation: Reservation | null; leaseTtlMs: number }
 
 /** Units of a counter held outside the ledger (by location slices), see admit. */
 export type Held = (counter: Counter) => number
 const NOTHING_HELD: Held = () => 0
 
-type Blocked = { scope: RateScope; limit: number; used: number; requested: number; retryAfterMs: number }
+type Blocked = { scope: RateScope; limit: number; used: number; requested: number; retryAfterMs: number; unit?: BudgetUnit }
 
 /**
  * Whether an entry must survive eviction: only one that holds budget, because a budget is money. Every other
@@ -99,7 +136,8 @@ export class AdmissionLedger {
     this.advance(now)
     const rate = () => this.snapshot(limits, req.keyId, now)
     const res = req.reservation
-    if (res && !isTokenCount(res.promptTokens + res.completionTokens)) return { ok: false, reason: 'invalid_reservation', rate: rate() }
+    if (res && (!isTokenCount(res.promptTokens + res.completionTokens) || !isTokenCount(res.promptBound ?? 0) || !isTokenPrice(res.price)))
+      return { ok: false, reason: 'invalid_reservation', rate: rate() }
     let need = res ? res.promptTokens + res.completionTokens : 0
     const canShrinkTo = (room: number) => res?.isCompletionGuess && res.promptTokens < room
     if (res && limits.tpm > 0 && need > limits.tpm) {
@@ -109,17 +147,74 @@ export class AdmissionLedger {
     const blocked: Blocked[] = []
     let period: string | null = null
     let hold = 0
-    if (res && limits.budgetTokens > 0) {
+    let costHold = 0
+    let completion = res ? need - res.promptTokens : 0
+    let billCap: BillCap | null = null
+    if (res && (limits.budgetTokens > 0 || limits.budgetMicroUsd > 0)) {
+      // A budget holds the worst case: the provable prompt bound, not the estimate; only our guess shrinks.
       period = budgetPeriodOf(now)
       const b = this.budget(period)
-      const left = limits.budgetTokens - b.committed
-      if (left <= 0 || (need > left && !canShrinkTo(left))) {
-        return { ok: false, reason: 'budget_exhausted', period, budget: limits.budgetTokens, used: b.committed, requested: need, rate: rate() }
+      const prompt = Math.max(res.promptTokens, res.promptBound ?? 0)
+      const isGuess = res.isCompletionGuess
+      if (limits.budgetTokens > 0) {
+        const left = limits.budgetTokens - b.committed
+        const fits = (room: number) => Math.min(completion, room - prompt)
+        if (left <= 0 || (prompt + completion > left && !(isGuess && fits(left) >= 1))) {
+          return {
+            ok: false,
+            reason: 'budget_exhausted',
+            period,
+            unit: 'tokens',
+            budget: limits.budgetTokens,
+            used: b.committed,
+            requested: prompt + completion,
+            rate: rate(),
+          }
+        }
+        const free = left - b.reserved
+        if (isGuess && fits(free) >= 1) completion = fits(free)
+        if (prompt + completion > free)
+          blocked.push({
+            scope: 'budget_in_flight',
+            limit: limits.budgetTokens,
+            used: b.committed + b.reserved,
+            requested: prompt + completion,
+            retryAfterMs: BUSY_RETRY_MS,
+          })
       }
-      const free = left - b.reserved
-      hold = canShrinkTo(free) ? Math.min(need, free) : need
-      if (hold > free)
-        blocked.push({ scope: 'budget_in_flight', limit: limits.budgetTokens, used: b.committed + b.reserved, requested: hold, retryAfterMs: BUSY_RETRY_MS })
+      if (limits.budgetMicroUsd > 0) {
+        const left = limits.budgetMicroUsd - b.committedMicroUsd
+        const cost = costCeilMicroUsd(prompt, completion, res.price)
+        const fits = (room: number) => Math.min(completion, completionAffordable(room, prompt, res.price))
+        if (left <= 0 || (cost > left && !(isGuess && fits(left) >= 1))) {
+          return {
+            ok: false,
+            reason: 'budget_exhausted',
+            period,
+            unit: 'micro_usd',
+            budget: limits.budgetMicroUsd,
+            used: b.committedMicroUsd,
+            requested: cost,
+            rate: rate(),
+          }
+        }
+        const free = left - b.reservedMicroUsd
+        if (cost > free && isGuess && fits(free) >= 1) completion = fits(free)
+        const held = costCeilMicroUsd(prompt, completion, res.price)
+        if (held > free)
+          blocked.push({
+            scope: 'budget_in_flight',
+            unit: 'micro_usd',
+            limit: limits.budgetMicroUsd,
+            used: b.committedMicroUsd + b.reservedMicroUsd,
+            requested: held,
+            retryAfterMs: BUSY_RETRY_MS,
+          })
+      }
+      // The holds follow the completion finally granted (the money budget may have shrunk it past the tokens').
+      hold = limits.budgetTokens > 0 ? prompt + completion : 0
+      costHold = limits.budgetMicroUsd > 0 ? costCeilMicroUsd(prompt, completion, res.price) : 0
+      billCap = { promptTokens: prompt, completionTokens: completion }
     }
     const keyLog = this.byKey.get(req.keyId)
     const keyUsed = (keyLog?.size ?? 0) + held(keyCounter(req.keyId))
@@ -168,21 +263,30 @@ export class AdmissionLedger {
       expiresAt: res ? now + req.leaseTtlMs : now,
       budgetPeriod: period,
       budgetHold: hold,
+      costHold,
     }
     this.record(entry)
     if (entry.isOpen) {
       this.leases.set(entry.id, entry)
       this.hold(entry)
     }
-    if (period) this.budget(period).reserved += hold
-    return { ok: true, entry, rate: rate(), changes: { entries: [entry], budgets: period ? [period] : [] } }
+    if (period) {
+      const b = this.budget(period)
+      b.reserved += hold
+      b.reservedMicroUsd += costHold
+    }
+    const grantedTokens = res ? res.promptTokens + completion : 0
+    return { ok: true, entry, grantedTokens, billCap, rate: rate(), changes: { entries: [entry], budgets: period ? [period] : [] } }
   }
 
   /**
    * Replaces a lease's reservation by its real usage, at once. Null when unknown or already settled (idempotent).
    * Usage that is not a finite non-negative integer settles as 0 (the object's caller also sanitises it).
+   * `usedMicroUsd`: the real cost (the gateway prices the usage at the prices it reserved with); never more
+   * than the cost held (the gateway clamps the usage to the lease's BillCap), and absent (an older caller):
+   * the hold is charged whole (conservative: never undercounted).
    */
-  settle(id: string, usedTokens: number, now: number): Changes | null {
+  settle(id: string, usedTokens: number, now: number, usedMicroUsd?: number): Changes | null {
     if (!isTokenCount(usedTokens)) usedTokens = 0
     this.advance(now)
     const e = this.leases.get(id)
@@ -197,9 +301,12 @@ export class AdmissionLedger {
       const b = this.budget(e.budgetPeriod)
       b.reserved -= e.budgetHold
       b.committed += usedTokens
+      b.reservedMicroUsd -= e.costHold
+      b.committedMicroUsd += usedMicroUsd !== undefined && isTokenCount(usedMicroUsd) ? Math.min(usedMicroUsd, e.costHold) : e.costHold
       budgets.push(e.budgetPeriod)
     }
     e.budgetHold = 0
+    e.costHold = 0
     return { entries: [e], budgets }
   }
 
@@ -232,9 +339,12 @@ export class AdmissionLedger {
         const b = this.budget(e.budgetPeriod)
         b.reserved -= e.budgetHold
         b.committed += e.budgetHold
+        b.reservedMicroUsd -= e.costHold
+        b.committedMicroUsd += e.costHold
         changes.budgets.push(e.budgetPeriod)
       }
       e.budgetHold = 0
+      e.costHold = 0
       changes.entries.push(e)
     }
     return changes
@@ -266,17 +376,17 @@ export class AdmissionLedger {
    * it enters the windows like one admitted here, and its lease is kept for a late settle to correct its tokens.
    * Its concurrency slot stays in the location's pool, so it holds none here.
    */
-  recordReported(e: Omit<LedgerEntry, 'expiresAt' | 'budgetPeriod' | 'budgetHold'>, now: number): void {
+  recordReported(e: Omit<LedgerEntry, 'expiresAt' | 'budgetPeriod' | 'budgetHold' | 'costHold'>, now: number): void {
     this.advance(now)
     if (this.leases.has(e.id)) return
-    const entry: LedgerEntry = { ...e, expiresAt: e.at, budgetPeriod: null, budgetHold: 0 }
+    const entry: LedgerEntry = { ...e, expiresAt: e.at, budgetPeriod: null, budgetHold: 0, costHold: 0 }
     if (entry.at > now - WINDOW_MS) this.record(entry)
     if (entry.isOpen && entry.at > now - WINDOW_MS) this.leases.set(entry.id, entry)
   }
 
   budget(period: string): Budget {
     let b = this.budgets.get(period)
-    if (!b) this.budgets.set(period, (b = { committed: 0, reserved: 0 }))
+    if (!b) this.budgets.set(period, (b = { committed: 0, reserved: 0, committedMicroUsd: 0, reservedMicroUsd: 0 }))
     return b
   }
 

@@ -1,16 +1,17 @@
 // What the Worker may import from the TenantGate (and nothing else under durable-objects/tenant-gate/): the
 // object's name, the RPC's input and result types, the ledger types they carry, and the plan names. The Worker
 // calls the object by RPC (env.TENANT_GATE.getByName(tenantGateName(id))); the class itself is wired in index.ts.
-import type { LedgerRefusal, RateSnapshot, Reservation } from './admission-ledger.ts'
+import type { BillCap, LedgerRefusal, RateSnapshot, Reservation } from './admission-ledger.ts'
 import type { LimitOverrides } from './plans.ts'
 import type { IdentityRefusal } from './tenant-state.ts'
 import type { Counts, LocationState, ReportedEntry } from './slices.ts'
 
-export type { LedgerRefusal, RateSnapshot, Reservation } from './admission-ledger.ts'
+export type { BillCap, BudgetUnit, LedgerRefusal, RateSnapshot, Reservation } from './admission-ledger.ts'
+export { costCeilMicroUsd, type TokenPrice } from './money.ts'
 export { isPlanName, PLAN_NAMES, type PlanName } from './plans.ts'
 // The slice protocol, for the location objects (durable-objects/admission-location) and the Worker's lease routing.
 export { WINDOW_MS } from './admission-ledger.ts'
-export { requestLimits, tenantLimits, type Limits } from './plans.ts'
+export { hasBudget, requestLimits, tenantLimits, type Limits } from './plans.ts'
 export type { IdentityRefusal } from './tenant-state.ts'
 export * from './slices.ts'
 export { simulatedDistance, simulatedRttMs } from './simulated-distance.ts'
@@ -34,12 +35,17 @@ export type AdmitInput = {
  * `reservedTokens`: what the lease really holds (prompt estimate plus completion allowance), which is less than
  * asked when admission shrank a guessed completion to fit the tpm or the budget; 0 without a reservation. The
  * gateway caps the completion it forwards to this, so the node cannot generate past what was reserved.
+ * `billCap`: set when a budget (tokens or money) applies: the gateway settles and bills at most these tokens,
+ * so what the budget held is an upper bound of what is charged.
  */
-export type Admitted = { ok: true; leaseId: string | null; reservedTokens: number; rate: RateSnapshot }
+export type Admitted = { ok: true; leaseId: string | null; reservedTokens: number; billCap?: BillCap | null; rate: RateSnapshot }
 export type AdmitResult = Admitted | IdentityRefusal | LedgerRefusal
 
-/** A lease to end with the tokens its request really used (see settle). */
-export type SettleInput = { leaseId: string; usedTokens: number }
+/**
+ * A lease to end with the tokens its request really used (see settle), and their cost in micro-dollars at the
+ * prices it was admitted with (costCeilMicroUsd); without usedMicroUsd a money hold is charged whole.
+ */
+export type SettleInput = { leaseId: string; usedTokens: number; usedMicroUsd?: number }
 
 /** What a location tells the home (see README "Slices" for why each field keeps the sums exact). */
 export type ExchangeRequest = {

@@ -6,7 +6,7 @@ import type { LimitOverrides } from './plans.ts'
 import type { TenantState, TenantStatus } from './tenant-state.ts'
 
 /** Bump with a new entry in MIGRATIONS; objects upgrade themselves on their next start. */
-export const SCHEMA_VERSION = 3
+export const SCHEMA_VERSION = 4
 const MIGRATIONS: Record<number, string> = {
   1: `CREATE TABLE tenant (id INTEGER PRIMARY KEY CHECK (id = 1), tenant_id TEXT NOT NULL, status TEXT NOT NULL,
         status_reason TEXT, limits TEXT NOT NULL);
@@ -19,6 +19,10 @@ const MIGRATIONS: Record<number, string> = {
       CREATE TABLE meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);`,
   // tenants.updated_at of the configuration applied: configure ignores older ones (concurrent writers).
   3: `ALTER TABLE tenant ADD COLUMN updated_at INTEGER;`,
+  // Money budgets (budget_usd): the micro-dollars an entry holds, and each month's committed and held money.
+  4: `ALTER TABLE admissions ADD COLUMN cost_hold INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE budgets ADD COLUMN committed_micro_usd INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE budgets ADD COLUMN reserved_micro_usd INTEGER NOT NULL DEFAULT 0;`,
 }
 
 export type TenantRecord = {
@@ -40,6 +44,7 @@ type EntryRow = {
   expires_at: number
   budget_period: string | null
   budget_hold: number
+  cost_hold: number
 }
 
 export class GateStorage {
@@ -119,12 +124,20 @@ export class GateStorage {
         expiresAt: r.expires_at,
         budgetPeriod: r.budget_period,
         budgetHold: r.budget_hold,
+        costHold: r.cost_hold,
       }))
   }
 
   readBudgets(): Map<string, Budget> {
-    const rows = this.sql.exec<{ period: string; committed: number; reserved: number }>('SELECT * FROM budgets').toArray()
-    return new Map(rows.map((r) => [r.period, { committed: r.committed, reserved: r.reserved }]))
+    const rows = this.sql
+      .exec<{ period: string; committed: number; reserved: number; committed_micro_usd: number; reserved_micro_usd: number }>('SELECT * FROM budgets')
+      .toArray()
+    return new Map(
+      rows.map((r) => [
+        r.period,
+        { committed: r.committed, reserved: r.reserved, committedMicroUsd: r.committed_micro_usd, reservedMicroUsd: r.reserved_micro_usd },
+      ]),
+    )
   }
 
   /**
@@ -135,9 +148,9 @@ export class GateStorage {
     for (const e of changes.entries) {
       if (!isDurable(e)) continue
       this.sql.exec(
-        `INSERT INTO admissions (id, key_id, at, tokens, is_open, expires_at, budget_period, budget_hold) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+        `INSERT INTO admissions (id, key_id, at, tokens, is_open, expires_at, budget_period, budget_hold, cost_hold) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (id) DO UPDATE SET tokens = excluded.tokens, is_open = excluded.is_open, expires_at = excluded.expires_at,
-           budget_hold = excluded.budget_hold`,
+           budget_hold = excluded.budget_hold, cost_hold = excluded.cost_hold`,
         e.id,
         e.keyId,
         e.at,
@@ -146,16 +159,20 @@ export class GateStorage {
         e.expiresAt,
         e.budgetPeriod,
         e.budgetHold,
+        e.costHold,
       )
     }
     for (const period of new Set(changes.budgets)) {
       const b = budgetOf(period)
       this.sql.exec(
-        `INSERT INTO budgets (period, committed, reserved) VALUES (?, ?, ?)
-         ON CONFLICT (period) DO UPDATE SET committed = excluded.committed, reserved = excluded.reserved`,
+        `INSERT INTO budgets (period, committed, reserved, committed_micro_usd, reserved_micro_usd) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (period) DO UPDATE SET committed = excluded.committed, reserved = excluded.reserved,
+           committed_micro_usd = excluded.committed_micro_usd, reserved_micro_usd = excluded.reserved_micro_usd`,
         period,
         b.committed,
         b.reserved,
+        b.committedMicroUsd,
+        b.reservedMicroUsd,
       )
     }
   }

@@ -4,7 +4,7 @@
 // with simulated time and distance.
 import type { AdmissionLedger } from './admission-ledger.ts'
 import type { AdmitInput, AdmitResult, ExchangeRequest, ExchangeResult, SettleInput } from './contract.ts'
-import type { Limits } from './plans.ts'
+import { hasBudget, type Limits } from './plans.ts'
 import type { SliceBook } from './slice-book.ts'
 import { limitOf, type Counter, type Counts, type LocationState } from './slices.ts'
 
@@ -34,8 +34,8 @@ export function answerExchange(home: Home, state: LocationState, req: ExchangeRe
   const free = (counter: Counter) => Math.max(0, limit(counter) - home.ledger.used(counter, now) - home.slices.held(counter, now))
   // The request it had no room for first, then the refill: the request never waits behind the location's own refill.
   const admitted = isNew && req.admit ? home.decide(req.admit) : null
-  // A budget is decided at home (not sliced yet, see README): such a tenant's locations forward every admission.
-  const want = home.limits().budgetTokens > 0 || state.status !== 'active' ? {} : req.want
+  // A budget (tokens or money) is decided at home (not sliced yet, see README): such a tenant's locations forward every admission.
+  const want = hasBudget(home.limits()) || state.status !== 'active' ? {} : req.want
   if (isNew) home.slices.grant(req.instance, want, free, limit, req.leaseTtlMs, now)
   const account = home.slices.holding(req.instance)
   if (!account) return { ok: false, reason: 'tenant_unknown' }

@@ -165,6 +165,37 @@ describe('TenantGate leases', () => {
   })
 })
 
+describe('TenantGate money budget (budget_micro_usd)', () => {
+  const price = { inputMicroUsdPerMTok: 1_000_000, outputMicroUsdPerMTok: 4_000_000 } // $1/M in, $4/M out
+  const priced = (prompt: number, completion: number, isCompletionGuess = false): Reservation => ({
+    promptTokens: prompt,
+    completionTokens: completion,
+    isCompletionGuess,
+    price,
+  })
+
+  it('holds the worst-case cost, commits the settled cost and keeps both across eviction', async () => {
+    const { admit, gate } = await tenant({ budget_micro_usd: 100_000 })
+    const first = leaseOf(await admit({ reservation: priced(1000, 5000) })) // 1,000 + 20,000 µ$
+    leaseOf(await admit({ reservation: priced(1000, 5000) }))
+    expect(await gate.settle(first, 1200, 1_800)).toBe(true)
+    await evictDurableObject(gate)
+    expect(await gate.inspect()).toMatchObject({ budget: { committedMicroUsd: 1_800, reservedMicroUsd: 21_000 } })
+  })
+
+  it('admits a concurrent burst 5x larger than the budget and never holds or commits past it', async () => {
+    const { admit, gate } = await tenant({ budget_micro_usd: 50_000 })
+    // Each request may cost 1,000 + 4,000 µ$ = 5,000 µ$: the budget pays for 10, the burst asks for 50.
+    const results = await Promise.all(Array.from({ length: 50 }, () => admit({ reservation: priced(1000, 1000) })))
+    const admitted = results.filter((r) => r.ok)
+    expect(admitted).toHaveLength(10)
+    expect(results.filter((r) => !r.ok && r.reason === 'rate_limited' && r.scope === 'budget_in_flight')).toHaveLength(40)
+    await Promise.all(admitted.map((r) => gate.settle(leaseOf(r), 2000, 5_000)))
+    expect(await gate.inspect()).toMatchObject({ budget: { committedMicroUsd: 50_000, reservedMicroUsd: 0 } })
+    expect(await admit({ reservation: priced(1, 0) })).toMatchObject({ ok: false, reason: 'budget_exhausted', unit: 'micro_usd' })
+  })
+})
+
 describe('TenantGate storage schema', () => {
   it('upgrades a version-1 object in place, keeping its tenant and revocations', async () => {
     const gate = gateFor('t-v1')

@@ -10,7 +10,7 @@ import { guardDurableObject } from '../../workers/src/platform/guard.ts'
 import { AdmissionLedger, budgetPeriodOf, isDurable, WINDOW_MS, type Changes } from './admission-ledger.ts'
 import { GateStorage } from './gate-storage.ts'
 import { GroupCommit } from './group-commit.ts'
-import { requestLimits, tenantLimits, type LimitOverrides, type Limits } from './plans.ts'
+import { hasBudget, requestLimits, tenantLimits, type LimitOverrides, type Limits } from './plans.ts'
 import { simulatedDistance } from './simulated-distance.ts'
 import { SliceBook } from './slice-book.ts'
 import type { LocationState } from './slices.ts'
@@ -92,8 +92,8 @@ export class TenantGate extends DurableObject<Env> {
    * Ends a lease: frees its slot and replaces its reservation by the real usage (the rest is refunded at once).
    * Idempotent: false when the lease is unknown or already settled.
    */
-  async settle(leaseId: string, usedTokens: number): Promise<boolean> {
-    const [settled] = await this.settleMany([{ leaseId, usedTokens }])
+  async settle(leaseId: string, usedTokens: number, usedMicroUsd?: number): Promise<boolean> {
+    const [settled] = await this.settleMany([{ leaseId, usedTokens, usedMicroUsd }])
     return settled === true
   }
 
@@ -109,12 +109,13 @@ export class TenantGate extends DurableObject<Env> {
    * Without one nothing is written: deciding at once spares every call the batch's timer turn (about 1 ms here).
    */
   private decideNowOrInBatch<T>(work: () => T): Promise<T> {
-    return this.limits.budgetTokens > 0 ? this.batch.run(work) : Promise.resolve(work())
+    return hasBudget(this.limits) ? this.batch.run(work) : Promise.resolve(work())
   }
 
-  private settleNow({ leaseId, usedTokens }: SettleInput): boolean {
+  private settleNow({ leaseId, usedTokens, usedMicroUsd }: SettleInput): boolean {
     const used = Number.isFinite(usedTokens) && usedTokens > 0 ? Math.round(usedTokens) : 0
-    const changes = this.ledger.settle(leaseId, used, Date.now())
+    const cost = usedMicroUsd === undefined ? undefined : Number.isFinite(usedMicroUsd) && usedMicroUsd > 0 ? Math.round(usedMicroUsd) : 0
+    const changes = this.ledger.settle(leaseId, used, Date.now(), cost)
     if (changes) this.persist(changes)
     return changes !== null
   }
@@ -151,9 +152,14 @@ export class TenantGate extends DurableObject<Env> {
     this.persist(result.changes)
     const { entry } = result
     if (isDurable(entry)) this.ensureAlarm(entry.isOpen ? entry.expiresAt : now + WINDOW_MS)
-    // With a budget the hold may be smaller than the tpm charge (shrunk to the budget left): the smaller binds.
-    const reservedTokens = entry.budgetPeriod === null ? entry.tokens : Math.min(entry.tokens, entry.budgetHold)
-    return { ok: true, leaseId: entry.isOpen ? entry.id : null, reservedTokens: entry.isOpen ? reservedTokens : 0, rate: result.rate }
+    // With a budget the completion granted may be smaller than the tpm charge (shrunk to the budget left).
+    return {
+      ok: true,
+      leaseId: entry.isOpen ? entry.id : null,
+      reservedTokens: entry.isOpen ? result.grantedTokens : 0,
+      billCap: entry.isOpen ? result.billCap : null,
+      rate: result.rate,
+    }
   }
 
   /**

@@ -5,6 +5,7 @@ import { env, exports } from 'cloudflare:workers'
 import OpenAI from 'openai'
 import { beforeAll, describe, expect, inject, it } from 'vitest'
 import worker from '../../src/index.ts'
+import { promptBoundOf } from '../../src/services/admission/estimate-reservation.ts'
 import { admin, api, registerNode, seedTenant } from '../helpers/gateway.ts'
 
 const messages = [{ role: 'user', content: 'hello there world' }]
@@ -162,15 +163,18 @@ describe('rate-limit headers and token reservations', () => {
   })
 
   it('refuses with insufficient_quota, not to be retried, once the monthly token budget is spent', async () => {
-    const { key, tenantId } = await seedTenant({ budget_tokens: 40 })
+    // A budget holds the prompt's provable bound (one token per byte plus the template allowance), not the estimate.
+    const bound = promptBoundOf(chat(), 131_072)
+    const { key, tenantId } = await seedTenant({ budget_tokens: bound + 120 })
     let last = await complete(key, chat({ max_tokens: 5 }))
-    for (let i = 0; i < 10 && last.res.status === 200; i++) last = await complete(key, chat({ max_tokens: 5 }))
+    for (let i = 0; i < 30 && last.res.status === 200; i++) last = await complete(key, chat({ max_tokens: 5 }))
     expect(last.res.status).toBe(429)
     expect(last.res.headers.get('x-should-retry')).toBe('false')
     expect(JSON.parse(String(last.body))).toMatchObject({ error: { type: 'insufficient_quota', code: 'insufficient_quota' } })
     const { budget } = await admission(tenantId)
     expect(budget.reserved).toBe(0)
-    expect(budget.committed).toBeGreaterThanOrEqual(40 - promptEstimate - 5)
+    expect(budget.committed).toBeGreaterThan(115) // refused once what is left (bound + 120 - committed) cannot hold bound + 5
+    expect(budget.committed).toBeLessThanOrEqual(bound + 120)
   })
 })
 

@@ -3,6 +3,7 @@
 // x-ratelimit-* headers; an admission carries the headers for the response, renews its lease while the request
 // runs and settles it exactly once (the caller hands the promise to waitUntil).
 import {
+  type BillCap,
   DEFAULT_LEASE_TTL_MS,
   tenantGateName,
   type Admitted,
@@ -16,6 +17,7 @@ import { log } from '../../log.ts'
 import { countAuthFailureReason, countRateLimited, layerOfScope } from '../metrics/record-metrics.ts'
 import type { TenantIdentity } from '../keys/resolve-key.ts'
 import { leaseIssuer, locationName } from '../../../../durable-objects/admission-location/contract.ts'
+import { formatMicroUsd } from '../../schemas/prices.ts'
 import { channelOfLease, gateChannel, locationChannel } from './gate-channel.ts'
 import { formatDuration, rateLimitHeaders, retryAfterHeaders } from './rate-limit-headers.ts'
 
@@ -32,11 +34,14 @@ export type Admission = {
   headers: Record<string, string>
   /** Tokens the lease holds (may be less than the reservation asked, see Admitted); 0 without a lease. */
   reservedTokens: number
+  /** Under a budget: the most the request may be billed (the usage is clamped to it before settle and the ledger). */
+  billCap: BillCap | null
   /**
-   * Settles the lease with the tokens the request really used (0 if it never reached a node). Only the first
-   * call counts; later calls and requests without a lease resolve at once. Never rejects.
+   * Settles the lease with the tokens the request really used (0 if it never reached a node) and their cost in
+   * micro-dollars at the reserved prices. Only the first call counts; later calls and requests without a lease
+   * resolve at once. Never rejects.
    */
-  settle(usedTokens: number): Promise<void>
+  settle(usedTokens: number, usedMicroUsd?: number): Promise<void>
 }
 
 /**
@@ -91,7 +96,9 @@ export async function admitRequest(env: Env, identity: TenantIdentity, options: 
       countRateLimited('budget')
       throw new ApiError(
         'quota_exceeded',
-        `You exceeded your token budget for ${result.period}: Budget ${result.budget}, Used ${result.used}, Requested ${result.requested}. Raise the budget or wait for the next period.`,
+        result.unit === 'micro_usd'
+          ? `You exceeded your budget for ${result.period}: Budget $${formatMicroUsd(result.budget)}, Used $${formatMicroUsd(result.used)}, Requested up to $${formatMicroUsd(result.requested)} (prompt bound plus max_tokens at the model's prices). Raise budget_usd or wait for the next period.`
+          : `You exceeded your token budget for ${result.period}: Budget ${result.budget}, Used ${result.used}, Requested ${result.requested}. Raise the budget or wait for the next period.`,
         { code: 'insufficient_quota', headers: { ...rateLimitHeaders(result.rate), 'x-should-retry': 'false' } },
       )
     default: {
@@ -122,10 +129,11 @@ function admission(env: Env, admitted: Admitted, identity: TenantIdentity, { lea
   return {
     headers: rateLimitHeaders(admitted.rate),
     reservedTokens: admitted.reservedTokens,
-    settle(usedTokens) {
+    billCap: admitted.billCap ?? null,
+    settle(usedTokens, usedMicroUsd) {
       if (settled) return Promise.resolve()
       clearInterval(renewals)
-      settled = leaseId === null ? Promise.resolve() : channelOfLease(identity.tenantId, leaseId).settle(env, leaseId, usedTokens, waitUntil)
+      settled = leaseId === null ? Promise.resolve() : channelOfLease(identity.tenantId, leaseId).settle(env, leaseId, usedTokens, waitUntil, usedMicroUsd)
       return settled
     },
   }
@@ -143,6 +151,8 @@ function rateLimitedMessage(r: Extract<LedgerRefusal, { reason: 'rate_limited' }
     case 'concurrency':
       return `Too many requests in flight: Limit ${r.limit} concurrent requests. Please try again when one finishes.`
     case 'budget_in_flight':
+      if (r.unit === 'micro_usd')
+        return `Requests still running hold the rest of your budget: Budget $${formatMicroUsd(r.limit)}, Used or held $${formatMicroUsd(r.used)}, Requested up to $${formatMicroUsd(r.requested)}. ${wait}`
       return `Requests still running hold the rest of your token budget: Budget ${r.limit}, Used or held ${r.used}, Requested ${r.requested}. ${wait}`
     default: {
       const unreachable: never = r.scope

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { estimatePromptTokens } from '../inference/count-tokens.ts'
 import { capCompletion, refitCompletion } from '../inference/upstream-body.ts'
-import { reservationFor } from './estimate-reservation.ts'
+import { MEDIA_TOKENS_BOUND, promptBoundOf, reservationFor, TEMPLATE_TOKENS_BOUND } from './estimate-reservation.ts'
 
 const config = { defaultMaxTokens: 4096, maxContextTokens: 8192 }
 const messages = [{ role: 'user', content: 'hello there world' }]
@@ -23,7 +23,7 @@ describe('estimatePromptTokens', () => {
 
 describe('reservationFor', () => {
   it('reserves the prompt plus max_tokens for each choice', () => {
-    expect(reservationFor('chat.completions', { model: 'm', messages, max_tokens: 100, n: 2 }, config)).toEqual({
+    expect(reservationFor('chat.completions', { model: 'm', messages, max_tokens: 100, n: 2 }, config)).toMatchObject({
       promptTokens: messagesTokens,
       completionTokens: 200,
       isCompletionGuess: false,
@@ -33,7 +33,11 @@ describe('reservationFor', () => {
     expect(reservationFor('chat.completions', { model: 'm', messages, max_tokens: 100, max_completion_tokens: 7 }, config).completionTokens).toBe(7)
   })
   it('guesses the default allowance when the client sets none, and says it is a guess', () => {
-    expect(reservationFor('completions', { model: 'm', prompt: 'abcd' }, config)).toEqual({ promptTokens: 1, completionTokens: 4096, isCompletionGuess: true })
+    expect(reservationFor('completions', { model: 'm', prompt: 'abcd' }, config)).toMatchObject({
+      promptTokens: 1,
+      completionTokens: 4096,
+      isCompletionGuess: true,
+    })
   })
   it('counts n sequences like vLLM generates them (best_of can only be 1)', () => {
     expect(reservationFor('completions', { model: 'm', prompt: 'abcd', max_tokens: 10, n: 3 }, config).completionTokens).toBe(30)
@@ -48,19 +52,19 @@ describe('reservationFor', () => {
   })
   it('bounds the prompt and the completion by the context length', () => {
     const long = 'x'.repeat(4 * 8000)
-    expect(reservationFor('completions', { model: 'm', prompt: long, max_tokens: 5000 }, config)).toEqual({
+    expect(reservationFor('completions', { model: 'm', prompt: long, max_tokens: 5000 }, config)).toMatchObject({
       promptTokens: 8000,
       completionTokens: 192,
       isCompletionGuess: false,
     })
-    expect(reservationFor('completions', { model: 'm', prompt: 'x'.repeat(4 * 9000) }, config)).toEqual({
+    expect(reservationFor('completions', { model: 'm', prompt: 'x'.repeat(4 * 9000) }, config)).toMatchObject({
       promptTokens: 8192,
       completionTokens: 1,
       isCompletionGuess: true,
     })
   })
   it('reserves only the input for embeddings', () => {
-    expect(reservationFor('embeddings', { model: 'e', input: ['abcd', 'abcdabcd'] }, config)).toEqual({
+    expect(reservationFor('embeddings', { model: 'e', input: ['abcd', 'abcdabcd'] }, config)).toMatchObject({
       promptTokens: 3,
       completionTokens: 0,
       isCompletionGuess: false,
@@ -124,5 +128,41 @@ describe('refitCompletion', () => {
     const original = { model: 'm', messages, max_tokens: 4000 }
     expect(refitCompletion(original, original, 3189)).toBeNull()
     expect(refitCompletion({ model: 'e', input: 'abcd' }, { model: 'e', input: 'abcd' }, 10)).toBeNull()
+  })
+})
+
+describe('promptBoundOf (what a budget holds for the prompt)', () => {
+  it('is one token per UTF-8 byte plus the template allowance, never under the estimate', () => {
+    const body = { model: 'm', messages: [{ role: 'user', content: '日本語 text' }] }
+    const bytes =
+      new TextEncoder().encode(JSON.stringify(body.messages)).length + new TextEncoder().encode(JSON.stringify([null, null, null, null, null])).length
+    expect(promptBoundOf(body, 100_000)).toBe(bytes + TEMPLATE_TOKENS_BOUND)
+    expect(reservationFor('chat.completions', body, config).promptBound).toBeGreaterThan(reservationFor('chat.completions', body, config).promptTokens)
+  })
+  it('counts the tools the template renders and a fixed bound per image', () => {
+    const plain = { model: 'm', messages: [{ role: 'user', content: [{ type: 'text', text: 'hi' }] }] }
+    const withImage = {
+      model: 'm',
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'hi' },
+            { type: 'image_url', image_url: { url: 'https://x/a.png' } },
+          ],
+        },
+      ],
+    }
+    expect(promptBoundOf(withImage, 1e9) - promptBoundOf(plain, 1e9)).toBeGreaterThanOrEqual(MEDIA_TOKENS_BOUND)
+    const tools = [{ type: 'function', function: { name: 'f', parameters: { type: 'object' } } }]
+    expect(promptBoundOf({ ...plain, tools }, 1e9)).toBe(promptBoundOf(plain, 1e9) + JSON.stringify(tools).length - 'null'.length)
+  })
+  it('counts ids one each, each prompt of a batch on its own, each at most a context', () => {
+    expect(promptBoundOf({ model: 'm', prompt: [1, 2, 3] }, 1e9)).toBe(3 + TEMPLATE_TOKENS_BOUND)
+    expect(promptBoundOf({ model: 'e', input: ['abcd', 'x'.repeat(50_000)] }, 2048)).toBe(4 + TEMPLATE_TOKENS_BOUND + 2048)
+  })
+  it('carries the price for a money budget', () => {
+    const price = { inputMicroUsdPerMTok: 1, outputMicroUsdPerMTok: 2 }
+    expect(reservationFor('completions', { model: 'm', prompt: 'abcd' }, config, price)).toMatchObject({ price })
   })
 })

@@ -44,8 +44,8 @@ class GateChannel {
   }
 
   /** Queues a settle; the promise (for waitUntil) ends when the linger this call started, if any, is flushed. */
-  settle(env: Env, leaseId: string, usedTokens: number, waitUntil: WaitUntil): Promise<void> {
-    this.settles.push({ leaseId, usedTokens, attempts: 0 })
+  settle(env: Env, leaseId: string, usedTokens: number, waitUntil: WaitUntil, usedMicroUsd?: number): Promise<void> {
+    this.settles.push({ leaseId, usedTokens, ...(usedMicroUsd === undefined ? {} : { usedMicroUsd }), attempts: 0 })
     return this.armLinger(env, waitUntil)
   }
 
@@ -85,7 +85,8 @@ class GateChannel {
   }
 }
 
-const settleInput = ({ leaseId, usedTokens }: PendingSettle): SettleInput => ({ leaseId, usedTokens })
+const settleInput = ({ leaseId, usedTokens, usedMicroUsd }: PendingSettle): SettleInput =>
+  usedMicroUsd === undefined ? { leaseId, usedTokens } : { leaseId, usedTokens, usedMicroUsd }
 
 const channels = new Map<string, GateChannel>()
 
