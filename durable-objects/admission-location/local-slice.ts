@@ -67,6 +67,8 @@ export class LocalSlice {
   private free: Counts = {}
   private keyRpm: Record<string, number> = {}
   private settles: SettleInput[] = []
+  /** The longest lease asked for here: the home holds the pool that long past the slice's use-by. */
+  private leaseTtlMs = 0
   private settlesSince = 0
   lastAdmissionAt = 0
 
@@ -85,6 +87,7 @@ export class LocalSlice {
     const limits = requestLimits(tenantLimits(this.state.plan, this.state.limits), input.keyLimits ?? {})
     const res = input.reservation ?? null
     const ttl = input.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS
+    if (res) this.leaseTtlMs = Math.max(this.leaseTtlMs, ttl)
     const need = res ? res.promptTokens + res.completionTokens : 0
     const isHomeOnly =
       hasBudget(limits) || // budgets (tokens, money) are not sliced yet (README)
@@ -185,7 +188,7 @@ export class LocalSlice {
    * The next exchange. `release`: give back all room (idle, a recall, or a request the home decides). Marks its
    * entries sent: their settles go to the home from now on. Apply the answer with `take`.
    */
-  exchange(tenantId: string, now: number, { release, admit = null, leaseTtlMs = DEFAULT_LEASE_TTL_MS, leaseHorizonMs = 0 }: ExchangeOptions): ExchangeRequest {
+  exchange(tenantId: string, now: number, { release, admit = null, leaseHorizonMs = 0 }: ExchangeOptions): ExchangeRequest {
     this.expireLeases(now)
     this.seq++
     const isExpired = now >= this.useBy
@@ -230,7 +233,7 @@ export class LocalSlice {
       entries: this.entries.map((e) => ({ id: e.id, keyId: e.keyId, ageMs: now - e.at, tokens: e.tokens, isOpen: e.isOpen })),
       want,
       keyRpm: { ...this.keyRpm },
-      leaseTtlMs,
+      leaseTtlMs: Math.max(this.leaseTtlMs, admit?.leaseTtlMs ?? 0),
       leaseHorizonMs: horizon,
       settles: this.settles.splice(0),
       admit,
@@ -243,8 +246,8 @@ export class LocalSlice {
    */
   take(result: Extract<ExchangeResult, { ok: true }>, sentAt: number, sent: ExchangeRequest): void {
     this.ack(result.reportedEntries, sent)
+    if (result.seq !== this.seq) return // its state may also be older than a recall's
     this.state = result.state
-    if (result.seq !== this.seq) return
     for (const [counter, units] of Object.entries(result.holding)) this.holding.set(counter, units)
     this.useBy = sentAt + result.useForMs
     this.poolHeldUntil = Math.max(this.poolHeldUntil, sentAt + result.poolHeldForMs)
@@ -312,7 +315,7 @@ export class LocalSlice {
   }
 }
 
-export type ExchangeOptions = { release: boolean; admit?: AdmitInput | null; leaseTtlMs?: number; leaseHorizonMs?: number }
+export type ExchangeOptions = { release: boolean; admit?: AdmitInput | null; leaseHorizonMs?: number }
 
 function identityRefusal(state: LocationState, keyId: string): IdentityRefusal | null {
   if (state.revokedKeyIds.includes(keyId)) return { ok: false, reason: 'key_revoked' }

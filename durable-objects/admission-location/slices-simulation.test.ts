@@ -151,7 +151,7 @@ function simulate(sc: Scenario) {
       if (d.reason === 'home_only') return homeAdmit(input, reserved)
       if (loc.inFlight && n === 0) return loc.waiters.push(() => tryOnce(1))
       if (loc.inFlight) return homeAdmit(input, reserved)
-      exchange(loc, { release: true, admit: input, leaseTtlMs }, reserved)
+      exchange(loc, { release: true, admit: input }, reserved)
     }
     tryOnce(attempt)
   }
@@ -193,6 +193,42 @@ function simulate(sc: Scenario) {
     next.run()
   }
   return { admissions, refusals, homeCalls, waitedOnHome, limits }
+}
+
+/**
+ * The false-429 window: the longest span in which requests were refused for rpm although fewer than rpm were admitted
+ * in the 60 s before (room idle in other locations' slices), with no admission in between.
+ */
+function falseRefusalWindow(admissions: Admission[], refusals: Array<{ at: number; scope: string }>, rpm: number) {
+  const times = admissions.map((a) => a.at).sort((a, b) => a - b)
+  const countIn = (t: number) => {
+    let lo = 0
+    let hi = times.length
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1
+      if ((times[mid] ?? 0) <= t) lo = mid + 1
+      else hi = mid
+    }
+    let from = lo
+    while (from > 0 && (times[from - 1] ?? 0) > t - WINDOW_MS) from--
+    return { inWindow: lo - from, next: times[lo] ?? Infinity }
+  }
+  let worst = 0
+  let falseCount = 0
+  let spanStart: number | null = null
+  for (const r of [...refusals].sort((a, b) => a.at - b.at)) {
+    const { inWindow, next } = countIn(r.at)
+    const isFalse = r.scope === 'requests' && inWindow < rpm
+    if (!isFalse) {
+      spanStart = null
+      continue
+    }
+    falseCount++
+    spanStart ??= r.at
+    worst = Math.max(worst, Math.min(next, r.at) - spanStart)
+    if (next !== Infinity && next < r.at + 1) spanStart = null
+  }
+  return { worstMs: worst, falseCount }
 }
 
 /** The largest count (or token sum, or in-flight count) over every rolling window ending at an admission. */
@@ -243,6 +279,8 @@ describe('slices under simulated distance (four locations, real ledger, book and
       expect(worst.inFlight).toBeLessThanOrEqual(24)
       expect(worst.requests).toBeGreaterThan(rpm * 0.5) // the limit was really pressed (a run admitting nothing passes nothing)
       expect(r.refusals.length).toBeGreaterThan(0)
+      const falses = falseRefusalWindow(r.admissions, r.refusals, rpm)
+      expect(falses.worstMs).toBeLessThanOrEqual(IDLE_RELEASE_MS * 2)
     }
   })
 

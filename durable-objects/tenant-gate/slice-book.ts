@@ -87,6 +87,8 @@ export class SliceBook {
   grant(instance: string, want: Counts, free: (counter: Counter) => number, limit: (counter: Counter) => number, leaseTtlMs: number, now: number): Counts {
     const a = this.accounts.get(instance)
     if (!a) return {}
+    let sharers = 1
+    for (const other of this.accounts.values()) if (other !== a && other.useBy > now) sharers++
     // A location's first exchange shows no demand yet: it gets a small share of the tenant-wide limits to start with.
     const first: Counts = a.seq <= 1 ? { [REQUESTS]: 0, [TOKENS]: 0, [CONCURRENCY]: 0 } : {}
     for (const [counter, wanted] of Object.entries({ ...first, ...want })) {
@@ -94,7 +96,9 @@ export class SliceBook {
       if (lim <= 0) continue
       const asked = Math.max(wanted, a.seq <= 1 ? Math.ceil(lim * FIRST_SHARE) : 0)
       if (asked <= 0) continue
-      const give = Math.max(0, Math.min(asked, free(counter)))
+      // With other locations active, one takes at most an equal share of what is free: a burst at one location must
+      // not park the limit where the next requests will not come (its idle room would refuse them elsewhere).
+      const give = Math.max(0, Math.min(asked, Math.ceil(free(counter) / sharers)))
       a.holding.set(counter, (a.holding.get(counter) ?? 0) + give)
     }
     a.useBy = now + SLICE_TTL_MS
