@@ -28,6 +28,8 @@ export class AdmissionLocation extends DurableObject<Env> {
   /** The exchange in flight (one at a time: the home applies them in order, see LocalSlice.exchange). */
   private inFlight: Promise<unknown> | null = null
   private tick: ReturnType<typeof setTimeout> | null = null
+  /** Admissions decided here, those that waited on the home, and calls made to the home (bench and admin view). */
+  private readonly stats = { decidedHere: 0, waitedOnHome: 0, homeCalls: 0 }
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env)
@@ -73,7 +75,8 @@ export class AdmissionLocation extends DurableObject<Env> {
 
   /** What this location holds (tests, and the admin view through the home). */
   async inspect() {
-    return this.slice?.inspect(Date.now()) ?? null
+    const slice = this.slice?.inspect(Date.now())
+    return slice ? { ...slice, ...this.stats } : null
   }
 
   private async admitOne(slice: LocalSlice, input: AdmitInput): Promise<AdmitResult> {
@@ -81,11 +84,13 @@ export class AdmissionLocation extends DurableObject<Env> {
       const d = slice.decide(input, Date.now(), () => crypto.randomUUID())
       switch (d.kind) {
         case 'admitted':
+          this.stats.decidedHere++
           this.afterAdmission(slice)
           return { ok: true, leaseId: d.leaseId, reservedTokens: d.reservedTokens, rate: d.rate }
         case 'refused':
           return d.refusal
         case 'ask_home': {
+          this.stats.waitedOnHome += attempt === 0 ? 1 : 0
           if (d.reason === 'home_only') return this.homeAdmit(input)
           // Another request's exchange may bring the room: wait for it once, then ask with this request.
           if (this.inFlight && attempt === 0) {
@@ -161,6 +166,7 @@ export class AdmissionLocation extends DurableObject<Env> {
   private async homeCall<T>(call: (home: DurableObjectStub<TenantGate>) => Promise<T>): Promise<T> {
     const tenantId = this.tenantId
     if (!tenantId) throw new Error('location object used before any admission named its tenant')
+    this.stats.homeCalls++
     await simulatedDistance(this.env)
     return call(this.env.TENANT_GATE.getByName(tenantGateName(tenantId)))
   }

@@ -170,7 +170,11 @@ export class LocalSlice {
   wantsRefill(now: number): boolean {
     if (!this.state || now + REFILL_AHEAD_MS >= this.useBy) return this.state !== null && now - this.lastAdmissionAt < IDLE_RELEASE_MS
     const elapsed = Math.max(REFILL_AHEAD_MS, now - this.demandSince)
-    for (const [counter, n] of this.demand) if (this.room(counter) < (n / elapsed) * REFILL_AHEAD_MS) return true
+    for (const [counter, n] of this.demand) {
+      // A pool is not spent by a rate: it needs refilling only when nearly all its slots are taken.
+      const ahead = isPool(counter) ? Math.max(1, Math.ceil(this.peakInUse / 2)) : (n / elapsed) * REFILL_AHEAD_MS
+      if (this.room(counter) < ahead) return true
+    }
     return false
   }
 
@@ -192,6 +196,7 @@ export class LocalSlice {
     this.expireLeases(now)
     this.seq++
     const isExpired = now >= this.useBy
+    const roomBefore = new Map([...this.holding.keys()].map((counter) => [counter, isExpired ? 0 : Math.max(0, this.room(counter))]))
     const holding: Counts = {}
     for (const counter of new Set([...this.holding.keys(), ...this.used.keys()])) {
       const used = isPool(counter) ? this.inUse : (this.used.get(counter) ?? 0)
@@ -211,8 +216,10 @@ export class LocalSlice {
     const want: Counts = {}
     if (!release || admit) {
       for (const [counter, n] of this.demand) {
-        const target = isPool(counter) ? this.peakInUse + Math.max(1, Math.ceil(this.peakInUse / 2)) : Math.ceil((n / elapsed) * REFILL_TARGET_MS)
-        want[counter] = Math.max(isPool(counter) ? 0 : n, target - this.room(counter))
+        const target = isPool(counter) ? Math.max(4, 2 * this.peakInUse) : Math.ceil((n / elapsed) * REFILL_TARGET_MS)
+        // A request the home decides releases all room (so none of it idles against the decision): ask it back.
+        const back = release ? (roomBefore.get(counter) ?? 0) : 0
+        want[counter] = Math.max(isPool(counter) ? 0 : n, target - this.room(counter), back)
       }
     }
     if (!release) {

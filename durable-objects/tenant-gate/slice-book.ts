@@ -89,12 +89,14 @@ export class SliceBook {
     if (!a) return {}
     let sharers = 1
     for (const other of this.accounts.values()) if (other !== a && other.useBy > now) sharers++
-    // A location's first exchange shows no demand yet: it gets a small share of the tenant-wide limits to start with.
+    // A location's first exchange shows no demand yet: it gets a small share of the tenant-wide limits to start with,
+    // and so does a counter it holds nothing of yet (a key seen for the first time there).
     const first: Counts = a.seq <= 1 ? { [REQUESTS]: 0, [TOKENS]: 0, [CONCURRENCY]: 0 } : {}
     for (const [counter, wanted] of Object.entries({ ...first, ...want })) {
       const lim = limit(counter)
       if (lim <= 0) continue
-      const asked = Math.max(wanted, a.seq <= 1 ? Math.ceil(lim * FIRST_SHARE) : 0)
+      const isNew = a.seq <= 1 || (a.holding.get(counter) ?? 0) === 0
+      const asked = Math.max(wanted, isNew ? Math.ceil(lim * FIRST_SHARE) : 0)
       if (asked <= 0) continue
       // With other locations active, one takes at most an equal share of what is free: a burst at one location must
       // not park the limit where the next requests will not come (its idle room would refuse them elsewhere).
