@@ -21,6 +21,7 @@ import { IDLE_RELEASE_MS, LocalSlice, type ExchangeOptions } from './local-slice
 
 /** What a Worker isolate sends (services/admission/gate-channel.ts): this object's name, its settles, its admits. */
 export type LocationBatch = { location: string; admits: AdmitInput[]; settles: SettleInput[] }
+type Ask = { input: AdmitInput; resolve: (r: AdmitResult) => void; reject: (err: unknown) => void }
 
 export class AdmissionLocation extends DurableObject<Env> {
   private slice: LocalSlice | null = null
@@ -28,6 +29,8 @@ export class AdmissionLocation extends DurableObject<Env> {
   /** The exchange in flight (one at a time: the home applies them in order, see LocalSlice.exchange). */
   private inFlight: Promise<unknown> | null = null
   private tick: ReturnType<typeof setTimeout> | null = null
+  /** Requests waiting for the home's room (see flushAsks). */
+  private asks: Ask[] = []
   /** Admissions decided here, those that waited on the home, and calls made to the home (bench and admin view). */
   private readonly stats = { decidedHere: 0, waitedOnHome: 0, homeCalls: 0 }
 
@@ -42,9 +45,7 @@ export class AdmissionLocation extends DurableObject<Env> {
     const first = batch.admits[0]
     if (first) this.tenantId = first.tenantId
     await this.settleAll(slice, batch.settles)
-    const results: AdmitResult[] = []
-    for (const input of batch.admits) results.push(await this.admitOne(slice, input))
-    return results
+    return Promise.all(batch.admits.map((input) => this.admitOne(slice, input)))
   }
 
   async settleMany(settles: SettleInput[], location?: string): Promise<boolean[]> {
@@ -79,35 +80,60 @@ export class AdmissionLocation extends DurableObject<Env> {
     return slice ? { ...slice, ...this.stats } : null
   }
 
-  private async admitOne(slice: LocalSlice, input: AdmitInput): Promise<AdmitResult> {
-    for (let attempt = 0; ; attempt++) {
-      const d = slice.decide(input, Date.now(), () => crypto.randomUUID())
-      switch (d.kind) {
-        case 'admitted':
-          this.stats.decidedHere++
-          this.afterAdmission(slice)
-          return { ok: true, leaseId: d.leaseId, reservedTokens: d.reservedTokens, rate: d.rate }
-        case 'refused':
-          return d.refusal
-        case 'ask_home': {
-          this.stats.waitedOnHome += attempt === 0 ? 1 : 0
-          if (d.reason === 'home_only') return this.homeAdmit(input)
-          // Another request's exchange may bring the room: wait for it once, then ask with this request.
-          if (this.inFlight && attempt === 0) {
-            await this.inFlight.catch(() => undefined)
-            continue
-          }
-          if (this.inFlight) return this.homeAdmit(input)
-          const answer = await this.runExchange(slice, { release: true, admit: input })
-          if (answer && !answer.ok) return answer
-          return answer?.admitted ?? this.homeAdmit(input)
-        }
-        default: {
-          const unreachable: never = d
-          throw new Error(`unhandled local decision ${JSON.stringify(unreachable)}`)
-        }
+  private admitOne(slice: LocalSlice, input: AdmitInput): Promise<AdmitResult> {
+    const d = this.decideHere(slice, input, { isRetry: false })
+    if (d) return Promise.resolve(d)
+    this.stats.waitedOnHome++
+    return new Promise<AdmitResult>((resolve, reject) => {
+      this.asks.push({ input, resolve, reject })
+      this.flushAsks(slice)
+    })
+  }
+
+  /** The decision here when there is one (admitted, refused, or sent to the home alone); null: it needs the home's room. */
+  private decideHere(slice: LocalSlice, input: AdmitInput, { isRetry }: { isRetry: boolean }): AdmitResult | Promise<AdmitResult> | null {
+    const d = slice.decide(input, Date.now(), () => crypto.randomUUID(), { isRetry })
+    switch (d.kind) {
+      case 'admitted':
+        if (!isRetry) this.stats.decidedHere++
+        this.afterAdmission(slice)
+        return { ok: true, leaseId: d.leaseId, reservedTokens: d.reservedTokens, rate: d.rate }
+      case 'refused':
+        return d.refusal
+      case 'ask_home':
+        if (d.reason !== 'home_only') return null
+        if (!isRetry) this.stats.waitedOnHome++
+        return this.homeAdmit(input)
+      default: {
+        const unreachable: never = d
+        throw new Error(`unhandled local decision ${JSON.stringify(unreachable)}`)
       }
     }
+  }
+
+  /**
+   * Requests with no room here wait for the exchange in flight (its refill may admit them here), then go to the home
+   * together in the next one, which releases all room first: at most two round trips, and the home decides them with
+   * none of this location's room idle against them.
+   */
+  private flushAsks(slice: LocalSlice): void {
+    if (this.inFlight || this.asks.length === 0) return
+    const waiting = this.asks.splice(0)
+    const toHome: Ask[] = []
+    for (const ask of waiting) {
+      const d = this.decideHere(slice, ask.input, { isRetry: true })
+      if (d === null) toHome.push(ask)
+      else Promise.resolve(d).then(ask.resolve, ask.reject)
+    }
+    if (toHome.length === 0) return
+    void this.runExchange(slice, { release: true, admits: toHome.map((a) => a.input) }).then((answer) => {
+      toHome.forEach((ask, i) => {
+        if (answer && !answer.ok) return ask.resolve(answer)
+        const decided = answer?.admitted[i]
+        if (decided) ask.resolve(decided)
+        else this.homeAdmit(ask.input).then(ask.resolve, ask.reject) // the exchange failed or was a retry
+      })
+    })
   }
 
   /** A request decided at the home (one round trip), outside any exchange. */
@@ -157,6 +183,7 @@ export class AdmissionLocation extends DurableObject<Env> {
     const settled = run.finally(() => {
       if (this.inFlight === settled) this.inFlight = null
       this.armTick(slice)
+      this.flushAsks(slice)
     })
     this.inFlight = settled
     return settled

@@ -81,7 +81,8 @@ export class LocalSlice {
   }
 
   /** Decides one admission alone if the slice allows it; else says why the home must decide it. */
-  decide(input: AdmitInput, now: number, newId: () => string): LocalDecision {
+  /** `isRetry`: the same request asked again after waiting (its demand is already counted). */
+  decide(input: AdmitInput, now: number, newId: () => string, { isRetry = false } = {}): LocalDecision {
     this.expireLeases(now)
     if (!this.state) return { kind: 'ask_home', reason: 'no_slice' }
     const limits = requestLimits(tenantLimits(this.state.plan, this.state.limits), input.keyLimits ?? {})
@@ -102,7 +103,7 @@ export class LocalSlice {
     }
     if (res && limits.tpm > 0) units[TOKENS] = need
     if (res && limits.concurrency > 0) units[CONCURRENCY] = 1
-    for (const [counter, n] of Object.entries(units)) this.demand.set(counter, (this.demand.get(counter) ?? 0) + n)
+    if (!isRetry) for (const [counter, n] of Object.entries(units)) this.demand.set(counter, (this.demand.get(counter) ?? 0) + n)
     // Past its use-by the slice and the state it came with are stale: the home decides (and refills).
     if (now >= this.useBy || (res !== null && now + ttl > this.poolHeldUntil)) return { kind: 'ask_home', reason: 'no_slice' }
     const identity = identityRefusal(this.state, input.keyId)
@@ -189,21 +190,26 @@ export class LocalSlice {
   }
 
   /**
-   * The next exchange. `release`: give back all room (idle, a recall, or a request the home decides). Marks its
+   * The next exchange. `release`: give back all room (idle, a recall, or requests the home decides). Marks its
    * entries sent: their settles go to the home from now on. Apply the answer with `take`.
    */
-  exchange(tenantId: string, now: number, { release, admit = null, leaseHorizonMs = 0 }: ExchangeOptions): ExchangeRequest {
+  exchange(tenantId: string, now: number, { release, admits = [], leaseHorizonMs = 0 }: ExchangeOptions): ExchangeRequest {
     this.expireLeases(now)
     this.seq++
     const isExpired = now >= this.useBy
     const roomBefore = new Map([...this.holding.keys()].map((counter) => [counter, isExpired ? 0 : Math.max(0, this.room(counter))]))
     const holding: Counts = {}
+    const elapsed = Math.max(REFILL_AHEAD_MS, now - this.demandSince)
+    const targetOf = (counter: Counter) =>
+      isPool(counter) ? Math.max(4, 2 * this.peakInUse) : Math.ceil(((this.demand.get(counter) ?? 0) / elapsed) * REFILL_TARGET_MS)
     for (const counter of new Set([...this.holding.keys(), ...this.used.keys()])) {
       const used = isPool(counter) ? this.inUse : (this.used.get(counter) ?? 0)
-      // Expired or releasing: keep nothing beyond what is used (a pool keeps its running leases).
-      const kept = release || isExpired ? used : Math.max(used, this.holding.get(counter) ?? 0)
-      this.holding.set(counter, Math.min(kept, Math.max(used, this.holding.get(counter) ?? 0)))
-      holding[counter] = this.holding.get(counter) ?? 0
+      const held = Math.max(used, this.holding.get(counter) ?? 0)
+      // Expired or releasing: keep nothing beyond what is used (a pool keeps its running leases). Otherwise keep at most
+      // what the demand seen needs: room a location does not use goes back at every exchange, not only when idle.
+      const kept = release || isExpired ? used : Math.min(held, used + Math.max(1, targetOf(counter)))
+      this.holding.set(counter, kept)
+      holding[counter] = kept
     }
     const usedReported: Counts = Object.fromEntries(this.reportedUsed)
     for (const e of this.entries) {
@@ -212,11 +218,10 @@ export class LocalSlice {
     }
     // The rate seen since the last exchange, over at least REFILL_AHEAD_MS: a few requests just after one must not
     // read as a flood (and hoard the limit).
-    const elapsed = Math.max(REFILL_AHEAD_MS, now - this.demandSince)
     const want: Counts = {}
-    if (!release || admit) {
+    if (!release || admits.length > 0) {
       for (const [counter, n] of this.demand) {
-        const target = isPool(counter) ? Math.max(4, 2 * this.peakInUse) : Math.ceil((n / elapsed) * REFILL_TARGET_MS)
+        const target = targetOf(counter)
         // A request the home decides releases all room (so none of it idles against the decision): ask it back.
         const back = release ? (roomBefore.get(counter) ?? 0) : 0
         want[counter] = Math.max(isPool(counter) ? 0 : n, target - this.room(counter), back)
@@ -240,10 +245,10 @@ export class LocalSlice {
       entries: this.entries.map((e) => ({ id: e.id, keyId: e.keyId, ageMs: now - e.at, tokens: e.tokens, isOpen: e.isOpen })),
       want,
       keyRpm: { ...this.keyRpm },
-      leaseTtlMs: Math.max(this.leaseTtlMs, admit?.leaseTtlMs ?? 0),
+      leaseTtlMs: Math.max(this.leaseTtlMs, ...admits.map((a) => (a.reservation ? (a.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS) : 0))),
       leaseHorizonMs: horizon,
       settles: this.settles.splice(0),
-      admit,
+      admits,
     }
   }
 
@@ -322,7 +327,7 @@ export class LocalSlice {
   }
 }
 
-export type ExchangeOptions = { release: boolean; admit?: AdmitInput | null; leaseHorizonMs?: number }
+export type ExchangeOptions = { release: boolean; admits?: AdmitInput[]; leaseHorizonMs?: number }
 
 function identityRefusal(state: LocationState, keyId: string): IdentityRefusal | null {
   if (state.revokedKeyIds.includes(keyId)) return { ok: false, reason: 'key_revoked' }

@@ -1,7 +1,7 @@
 // The slice protocol under simulated time and distance: the home's real ledger, book and exchange (home-exchange.ts)
 // and four locations' real LocalSlice, driven by a discrete-event loop that stands in for the two objects' RPC shells
-// (same decisions as admission-location.ts: local admit, wait for an exchange in flight once, then ask the home with
-// the request). Messages take a random one-way delay; locations are evicted at random. The invariants are checked from
+// (same decisions as admission-location.ts: admit here, else wait for the exchange in flight, then ask the home with
+// every waiting request in the next one). Messages take a random one-way delay; locations are evicted at random. The invariants are checked from
 // the admitted timestamps: every rolling 60 s window within rpm and tpm, in-flight leases within concurrency.
 import { describe, expect, it } from 'vitest'
 import { AdmissionLedger, WINDOW_MS } from '../tenant-gate/admission-ledger.ts'
@@ -80,9 +80,10 @@ function simulate(sc: Scenario) {
     },
   }
 
-  type Loc = { name: string; slice: LocalSlice; inFlight: boolean; waiters: Array<() => void>; tickArmed: boolean }
+  type Ask = { input: AdmitInput; reserved: number }
+  type Loc = { name: string; slice: LocalSlice; inFlight: boolean; asks: Ask[]; tickArmed: boolean }
   const locs = new Map<string, Loc>()
-  const fresh = (name: string): Loc => ({ name, slice: new LocalSlice(name, newId(), now), inFlight: false, waiters: [], tickArmed: false })
+  const fresh = (name: string): Loc => ({ name, slice: new LocalSlice(name, newId(), now), inFlight: false, asks: [], tickArmed: false })
   for (const name of Object.keys(sc.load)) locs.set(name, fresh(name))
 
   /** The request's lease ends after a random duration, using a random part of its reservation; settled at its issuer. */
@@ -112,27 +113,50 @@ function simulate(sc: Scenario) {
     })
   }
 
-  function exchange(loc: Loc, options: ExchangeOptions, reserved = 0) {
+  function exchange(loc: Loc, options: ExchangeOptions, asks: Ask[] = []) {
     const slice = loc.slice
     const sentAt = now
-    const sent: ExchangeRequest = slice.exchange('t', now, options)
+    const sent: ExchangeRequest = slice.exchange('t', now, { ...options, admits: asks.map((a) => a.input) })
     loc.inFlight = true
     homeCalls++
-    if (options.admit) waitedOnHome++
     at(now + delay(), () => {
       const answer: ExchangeResult = answerExchange(home, state, sent, now)
-      if (answer.ok && answer.admitted) admitted('home', answer.admitted, reserved)
+      if (answer.ok) answer.admitted.forEach((r, i) => admitted('home', r, asks[i]?.reserved ?? 0))
       at(now + delay(), () => {
         if (loc.slice !== slice) return // evicted meanwhile: the answer reaches no one
         if (answer.ok) slice.take(answer, sentAt, sent)
         loc.inFlight = false
-        for (const w of loc.waiters.splice(0)) w()
+        flushAsks(loc)
         armTick(loc)
       })
     })
   }
 
-  function request(loc: Loc, attempt = 0) {
+  /** Mirrors AdmissionLocation.decideHere: the decision here, or false when the request needs the home's room. */
+  function decideHere(loc: Loc, ask: Ask, isRetry: boolean): boolean {
+    const d = loc.slice.decide(ask.input, now, newId, { isRetry })
+    if (d.kind === 'admitted') {
+      admitted(loc.name, { ok: true, leaseId: d.leaseId, reservedTokens: d.reservedTokens, rate: d.rate }, ask.reserved)
+      if (!loc.inFlight && loc.slice.wantsRefill(now)) exchange(loc, { release: false })
+      armTick(loc)
+      return true
+    }
+    if (d.kind === 'refused') return true
+    if (d.reason === 'home_only') {
+      homeAdmit(ask.input, ask.reserved)
+      return true
+    }
+    return false
+  }
+
+  /** Mirrors AdmissionLocation.flushAsks: once no exchange is in flight, retry here, then send the rest in one. */
+  function flushAsks(loc: Loc) {
+    if (loc.inFlight || loc.asks.length === 0) return
+    const toHome = loc.asks.splice(0).filter((ask) => !decideHere(loc, ask, true))
+    if (toHome.length > 0) exchange(loc, { release: true }, toHome)
+  }
+
+  function request(loc: Loc) {
     const reserved = 50 + Math.floor(random() * 100)
     const input: AdmitInput = {
       tenantId: 't',
@@ -140,20 +164,11 @@ function simulate(sc: Scenario) {
       reservation: { promptTokens: 10, completionTokens: reserved - 10, isCompletionGuess: false },
       leaseTtlMs,
     }
-    const tryOnce = (n: number) => {
-      const d = loc.slice.decide(input, now, newId)
-      if (d.kind === 'admitted') {
-        admitted(loc.name, { ok: true, leaseId: d.leaseId, reservedTokens: d.reservedTokens, rate: d.rate }, reserved)
-        if (!loc.inFlight && loc.slice.wantsRefill(now)) exchange(loc, { release: false })
-        return armTick(loc)
-      }
-      if (d.kind === 'refused') return
-      if (d.reason === 'home_only') return homeAdmit(input, reserved)
-      if (loc.inFlight && n === 0) return loc.waiters.push(() => tryOnce(1))
-      if (loc.inFlight) return homeAdmit(input, reserved)
-      exchange(loc, { release: true, admit: input }, reserved)
-    }
-    tryOnce(attempt)
+    const ask = { input, reserved }
+    if (decideHere(loc, ask, false)) return
+    waitedOnHome++
+    loc.asks.push(ask)
+    flushAsks(loc)
   }
 
   function armTick(loc: Loc) {

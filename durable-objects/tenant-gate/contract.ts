@@ -77,10 +77,10 @@ export type ExchangeRequest = {
   /** Settles of leases already reported (their tokens are the home's to correct), applied after the entries. */
   settles: SettleInput[]
   /**
-   * A request the location had no room for: decided at home, after the report and before the refill, in the same
-   * round trip. The location releases all its room when it sends one, so nothing it holds idle refuses it.
+   * Requests the location had no room for: decided at home in order, after the report and before the refill, in the
+   * same round trip. The location releases all its room when it sends any, so nothing it holds idle refuses them.
    */
-  admit: AdmitInput | null
+  admits: AdmitInput[]
 }
 
 export type ExchangeResult =
@@ -97,7 +97,7 @@ export type ExchangeResult =
       poolHeldForMs: number
       /** Room beyond every holding, per counter, when the home answered (for rate-limit headers). */
       free: Counts
-      /** The home's decision on ExchangeRequest.admit (null when there was none). */
-      admitted: AdmitResult | null
+      /** The home's decisions on ExchangeRequest.admits, in order (empty for an exchange it had already applied). */
+      admitted: AdmitResult[]
     }
   | { ok: false; reason: 'tenant_unknown' }

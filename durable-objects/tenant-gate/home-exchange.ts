@@ -32,8 +32,8 @@ export function answerExchange(home: Home, state: LocationState, req: ExchangeRe
   for (const s of req.settles) home.settle(s) // after the report: a settle may be of an entry it carries
   const limit = (counter: Counter) => limitOf(counter, home.limits(), req.keyRpm)
   const free = (counter: Counter) => Math.max(0, limit(counter) - home.ledger.used(counter, now) - home.slices.held(counter, now))
-  // The request it had no room for first, then the refill: the request never waits behind the location's own refill.
-  const admitted = isNew && req.admit ? home.decide(req.admit) : null
+  // The requests it had no room for first, then the refill: they never wait behind the location's own refill.
+  const admitted = isNew ? req.admits.map((input) => home.decide(input)) : []
   // A budget (tokens or money) is decided at home (not sliced yet, see README): such a tenant's locations forward every admission.
   const want = hasBudget(home.limits()) || state.status !== 'active' ? {} : req.want
   if (isNew) home.slices.grant(req.instance, want, free, limit, req.leaseTtlMs, now)

@@ -156,7 +156,7 @@ export async function exchangeRun(env: BenchEnv, tenantId: string, q: URLSearchP
         leaseTtlMs: 60_000,
         leaseHorizonMs: 0,
         settles: [],
-        admit: null,
+        admits: [],
       })
       if (!answer.ok) throw new Error('exchange refused')
       reported = used
