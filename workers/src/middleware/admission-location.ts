@@ -18,5 +18,15 @@ export const admissionLocation = () =>
 export function locationOf(request: Request, isProduction: boolean): LocationHint | null {
   if (isProduction) return hintFromCf(request.cf as { continent?: string; country?: string; longitude?: string } | undefined)
   const header = request.headers.get(LOCATION_HEADER)?.trim().toLowerCase() ?? ''
-  return isLocationHint(header) ? header : null
+  return isLocationHint(header) ? header : defaultLocation
+}
+
+let defaultLocation: LocationHint | null = null
+
+/**
+ * Tests only (never in production, where request.cf decides): admit requests without the header at this location, so
+ * a whole test file runs against the location objects (workers/test/admission/admission-at-location.test.ts).
+ */
+export function admitAtLocationByDefault(hint: LocationHint | null): void {
+  defaultLocation = hint
 }
