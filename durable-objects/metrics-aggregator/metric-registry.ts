@@ -82,6 +82,11 @@ export const FAMILIES = {
     type: 'counter',
     help: 'Node launch attempts that ended failed (runner failure, enqueue failure, launch deadline), counted from the audit log.',
   },
+  budgetThresholdCrossings: {
+    name: 'cic_budget_threshold_crossings_total',
+    type: 'counter',
+    help: "Tenants' monthly budgets (tokens or USD) crossing 50, 80 or 100 %, counted from the audit log (no tenant label).",
+  },
   usageFallbackEvents: {
     name: 'cic_usage_fallback_events_total',
     type: 'counter',

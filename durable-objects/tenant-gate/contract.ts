@@ -8,6 +8,7 @@ import type { Counts, LocationState, ReportedEntry } from './slices.ts'
 
 export type { BillCap, BudgetUnit, LedgerRefusal, RateSnapshot, Reservation } from './admission-ledger.ts'
 export { costCeilMicroUsd, type TokenPrice } from './money.ts'
+export { BUDGET_THRESHOLD_ACTION } from './budget-alerts.ts'
 export { isPlanName, PLAN_NAMES, type PlanName } from './plans.ts'
 // The slice protocol, for the location objects (durable-objects/admission-location) and the Worker's lease routing.
 export { WINDOW_MS } from './admission-ledger.ts'

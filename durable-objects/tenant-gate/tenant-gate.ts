@@ -8,6 +8,8 @@
 import { DurableObject } from 'cloudflare:workers'
 import { guardDurableObject } from '../../workers/src/platform/guard.ts'
 import { AdmissionLedger, budgetPeriodOf, isDurable, WINDOW_MS, type Changes } from './admission-ledger.ts'
+import { log } from '../../workers/src/log.ts'
+import { BUDGET_THRESHOLD_ACTION, budgetCrossings, notifyNobody, type BudgetCrossing, type BudgetNotifier, type Committed } from './budget-alerts.ts'
 import { GateStorage } from './gate-storage.ts'
 import { GroupCommit } from './group-commit.ts'
 import { hasBudget, requestLimits, tenantLimits, type LimitOverrides, type Limits } from './plans.ts'
@@ -55,6 +57,10 @@ export class TenantGate extends DurableObject<Env> {
   private alarmAt: number | null = null
   /** Armed while a lease lives in memory only (see stayResident). */
   private residentTimer: ReturnType<typeof setTimeout> | null = null
+  /** Each budget month's committed amounts as last written: a write that passes 50/80/100 % reports it once. */
+  private readonly committedWritten = new Map<string, Committed>()
+  /** The seam for telling the tenant a threshold was crossed (an email; nothing is sent yet). */
+  private readonly notifier: BudgetNotifier = notifyNobody
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env)
@@ -65,7 +71,9 @@ export class TenantGate extends DurableObject<Env> {
       this.store.migrate()
       this.setState(this.store.readTenant())
       const now = Date.now()
-      this.ledger.restore(this.store.readEntries(now - WINDOW_MS), this.store.readBudgets(), now)
+      const budgets = this.store.readBudgets()
+      this.ledger.restore(this.store.readEntries(now - WINDOW_MS), budgets, now)
+      for (const [period, b] of budgets) this.committedWritten.set(period, { tokens: b.committed, microUsd: b.committedMicroUsd })
       this.alarmAt = this.store.readAlarmAt()
     })
   }
@@ -269,6 +277,30 @@ export class TenantGate extends DurableObject<Env> {
 
   private persist(changes: Changes): void {
     this.store.persist(changes, (period) => this.ledger.budget(period))
+    for (const period of new Set(changes.budgets)) {
+      const b = this.ledger.budget(period)
+      const after = { tokens: b.committed, microUsd: b.committedMicroUsd }
+      const crossings = budgetCrossings(this.committedWritten.get(period) ?? { tokens: 0, microUsd: 0 }, after, this.limits)
+      this.committedWritten.set(period, after)
+      for (const crossing of crossings) this.reportCrossing(period, crossing)
+    }
+  }
+
+  /**
+   * A budget threshold crossed: an audit row in D1 (what cic_budget_threshold_crossings_total counts at scrape),
+   * a log line and the notifier, after the decision (never on its path). A failed D1 write loses only the row
+   * and the metric's count (logged); the budget itself is in this object's storage.
+   */
+  private reportCrossing(period: string, crossing: BudgetCrossing): void {
+    const tenantId = this.state?.tenantId ?? 'unknown'
+    const after = { period, unit: crossing.unit, threshold_percent: crossing.thresholdPercent, budget: crossing.budget, committed: crossing.committed }
+    log.info('budget_threshold_crossed', { tenant_id: tenantId, ...after })
+    const write = this.env.DB.prepare('INSERT INTO audit_log (at, actor, action, target, after) VALUES (?, ?, ?, ?, ?)')
+      .bind(Date.now(), 'tenant-gate', BUDGET_THRESHOLD_ACTION, tenantId, JSON.stringify(after))
+      .run()
+      .then(() => this.notifier(tenantId, period, crossing))
+      .catch((err: unknown) => log.error('budget_threshold_report_failed', { tenant_id: tenantId, ...after, error: String(err) }))
+    this.ctx.waitUntil(write)
   }
 
   /**

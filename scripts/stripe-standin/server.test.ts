@@ -64,13 +64,15 @@ describe('stripe stand-in', () => {
     expect(err).toMatchObject({ statusCode: 401 })
   })
 
-  it('fails on demand, and marks a re-sent accepted identifier as a repeat', async () => {
+  it('fails on demand, and refuses a re-sent accepted identifier as Stripe does (400, marked a repeat)', async () => {
     standin.fail({ customer: 'cus_flaky1', status: 500, times: 1, mode: 'accept_then_fail' })
     await expect(send('cus_flaky1')).rejects.toMatchObject({ statusCode: 500 })
-    await send('cus_flaky1')
+    // The re-send of an identifier Stripe already counted: refused as Stripe refuses it, not counted again.
+    const repeat = await send('cus_flaky1').catch((e: unknown) => e)
+    expect(repeat).toMatchObject({ statusCode: 400, type: 'StripeInvalidRequestError', message: 'An event already exists with identifier id-cus_flaky1.' })
     expect(standin.receipts.filter((r) => r.customer === 'cus_flaky1').map((r) => [r.status, r.isAccepted, r.isRepeat])).toEqual([
       [500, true, false],
-      [200, true, true],
+      [400, false, true], // Stripe refuses a held identifier: "An event already exists with identifier …"
     ])
   })
 

@@ -52,15 +52,26 @@ export async function startStripeStandin(options: StripeStandinOptions = {}): Pr
       return sendJson(res, check.status, { error: { type, code: 'parameter_invalid', param: check.param, message: check.message } })
     }
     const p = check.params
+    const isRepeat = accepted.has(p.identifier)
+    if (isRepeat) {
+      // Stripe refuses an identifier it already holds (uniqueness over at least 24 h) with this 400 and
+      // stripe-should-retry: false, as observed in langfuse/langfuse PR #16292 ("fix(worker): treat a duplicate
+      // Stripe meter event as delivered"): the event is counted once, from its first acceptance.
+      receipts.push({ ...p, isAccepted: false, isRepeat, status: 400 })
+      return sendJson(
+        res,
+        400,
+        { error: { type: 'invalid_request_error', message: `An event already exists with identifier ${p.identifier}.` } },
+        { 'stripe-should-retry': 'false' },
+      )
+    }
     const rule = rules.find((r) => r.customer === p.customer && r.times > 0)
     if (rule) rule.times--
-    const isRepeat = accepted.has(p.identifier)
     const isAccepted = !rule || rule.mode === 'accept_then_fail'
     if (isAccepted) accepted.add(p.identifier)
     const status = rule ? rule.status : 200
     receipts.push({ ...p, isAccepted, isRepeat, status })
     if (rule) return sendJson(res, status, { error: { type: 'api_error', message: `stand-in: injected ${status} (${rule.mode})` } })
-    // What Stripe answers to a repeated identifier is not documented; the stand-in answers like the first time.
     sendJson(res, 200, {
       object: 'billing.meter_event',
       created: Math.floor(Date.now() / 1000),
@@ -141,8 +152,13 @@ async function readBody(req: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString('utf8')
 }
 
-function sendJson(res: ServerResponse, status: number, value: unknown): void {
+function sendJson(res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {
   const json = JSON.stringify(value)
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json), 'request-id': `req_standin_${Date.now()}` })
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(json),
+    'request-id': `req_standin_${Date.now()}`,
+    ...headers,
+  })
   res.end(json)
 }

@@ -10,6 +10,7 @@ import { discardUnreadBody } from './middleware/discard-unread-body.ts'
 import { observeRequest } from './middleware/observe-request.ts'
 import { requestId } from './middleware/request-id.ts'
 import { adminBilling } from './routes/admin/billing.ts'
+import { adminPrices } from './routes/admin/prices.ts'
 import { adminKeys } from './routes/admin/keys.ts'
 import { adminNodeDeadLetters } from './routes/admin/node-dead-letters.ts'
 import { adminNodeLaunches } from './routes/admin/node-launches.ts'
@@ -48,6 +49,7 @@ export function createApp() {
       .route('/', adminNodeLaunches)
       .route('/', adminUsage)
       .route('/', adminBilling)
+      .route('/', adminPrices)
       .route('/', adminAudit),
   )
   app.route('/runner', new Hono<AppEnv>().use(bearerAuth('RUNNER_TOKEN')).route('/', runnerNodes))

@@ -75,6 +75,8 @@ const cases = [
   { name: 'admit_settle', op: 'admit_settle', budget: 0 },
   { name: 'admit (budget)', op: 'admit', budget: 1 },
   { name: 'admit_settle (budget)', op: 'admit_settle', budget: 1 },
+  { name: 'admit (money budget)', op: 'admit', budget: 'money' },
+  { name: 'admit_settle (money budget)', op: 'admit_settle', budget: 'money' },
   { name: 'location admit_settle', op: 'loc_admit_settle', budget: 0 },
 ] as const
 const best: Record<string, number> = {}
@@ -86,9 +88,10 @@ await withWorker(configWithRtt(0), async (get) => {
     for (const { name, op, budget } of cases) {
       const tenant = `bench-${op}-${budget}-${round}` // a fresh object per run: no state carried between measurements
       await get(`/setup?tenant=${tenant}&budget=${budget}`)
-      await get(`/run?tenant=${tenant}&op=${op}&n=200&concurrency=${concurrency}`) // warm-up: isolate, JIT, SQLite
+      const money = budget === 'money' ? '&money=1' : ''
+      await get(`/run?tenant=${tenant}&op=${op}&n=200&concurrency=${concurrency}${money}`) // warm-up: isolate, JIT, SQLite
       const started = performance.now()
-      await get(`/run?tenant=${tenant}&op=${op}&n=${n}&concurrency=${concurrency}`)
+      await get(`/run?tenant=${tenant}&op=${op}&n=${n}&concurrency=${concurrency}${money}`)
       const perSecond = n / ((performance.now() - started) / 1000)
       best[name] = Math.max(best[name] ?? 0, perSecond)
     }
@@ -113,7 +116,7 @@ const ping = best.ping ?? 1
 console.log(`one tenant object, ${n} calls per run, ${concurrency} in flight, best of ${rounds} rounds:`)
 for (const { name } of cases) {
   const rate = best[name] ?? 0
-  console.log(`  ${name.padEnd(22)} ${Math.round(rate).toString().padStart(7)} calls/s  (${(rate / ping).toFixed(2)} x the no-op RPC)`)
+  console.log(`  ${name.padEnd(28)} ${Math.round(rate).toString().padStart(7)} calls/s  (${(rate / ping).toFixed(2)} x the no-op RPC)`)
 }
 console.log(
   `  ${'home exchange'.padEnd(22)} ${Math.round(exchangeRate).toString().padStart(7)} calls/s  (8 locations at once, 50 admissions reported per call)`,

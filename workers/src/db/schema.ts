@@ -104,12 +104,34 @@ export const usageHourly = sqliteTable(
     requests: integer('requests').notNull().default(0),
     /** Requests whose outcome was not 'completed'. */
     errors: integer('errors').notNull().default(0),
+    /**
+     * Σ tokens × price in micro-dollars per million tokens = pico-dollars, exact (price at each request's start,
+     * model_prices); rounded once per row and direction when read (services/usage/usage-cost.ts). 0010.
+     */
+    promptCostPicoUsd: integer('prompt_cost_pico_usd').notNull().default(0),
+    completionCostPicoUsd: integer('completion_cost_pico_usd').notNull().default(0),
   },
   (t) => [
     primaryKey({ columns: [t.tenantId, t.keyId, t.model, t.hourStart] }),
     index('usage_hourly_tenant_hour_idx').on(t.tenantId, t.hourStart),
     index('usage_hourly_hour_idx').on(t.hourStart),
   ],
+)
+
+/**
+ * The price book (0010): one row per model and version, USD per million tokens as integer micro-dollars. A
+ * version applies to requests started at or after effective_from, until the next one; never written in the past.
+ */
+export const modelPrices = sqliteTable(
+  'model_prices',
+  {
+    model: text('model').notNull(),
+    effectiveFrom: integer('effective_from', { mode: 'number' }).notNull(),
+    inputMicroUsdPerMTok: integer('input_micro_usd_per_mtok').notNull(),
+    outputMicroUsdPerMTok: integer('output_micro_usd_per_mtok').notNull(),
+    createdAt: integer('created_at', { mode: 'number' }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.model, t.effectiveFrom] })],
 )
 
 /** A node's own cumulative vLLM token counters as scraped by health checks; compared with the ledger. */

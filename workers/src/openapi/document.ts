@@ -6,6 +6,7 @@ import { apiKeySchema, tenantSchema, usageSummarySchema } from '../schemas/api-r
 import { jsonSchema } from './json-schema.ts'
 import { ERROR_RESPONSES, ERROR_SCHEMA, SECURITY_SCHEMES } from './operations.ts'
 import { adminPaths } from './paths-admin.ts'
+import { billingPaths } from './paths-billing.ts'
 import { publicPaths } from './paths-public.ts'
 
 const DESCRIPTION = `Multi-tenant OpenAI-compatible inference gateway. \`/v1\` takes OpenAI's request bodies and answers
@@ -38,7 +39,7 @@ export function buildOpenApiDocument() {
     tags: ['Inference', 'Usage', 'Tenants', 'Keys', 'Nodes', 'Node launches', 'Billing', 'Audit', 'Runner', 'Webhooks', 'Operations', 'Documentation'].map(
       (name) => ({ name }),
     ),
-    paths: { ...publicPaths, ...adminPaths },
+    paths: { ...publicPaths, ...adminPaths, ...billingPaths },
     components: {
       schemas: {
         Error: ERROR_SCHEMA,

@@ -1,6 +1,7 @@
 // Bodies of the admin API (our own API: strict objects, unknown fields are errors).
 import { z } from 'zod'
 import { NODE_ENGINES } from './node-ops.ts'
+import { usdAmountSchema } from './prices.ts'
 import { timestampParam } from './timestamp-param.ts'
 import { PLAN_NAMES } from '../../../durable-objects/tenant-gate/contract.ts'
 
@@ -9,23 +10,31 @@ const plan = z.enum(PLAN_NAMES)
 /**
  * Per-tenant overrides of the plan's limits; 0 means unlimited, absent means the plan's value. rpm/tpm are per
  * rolling minute, concurrency is requests in flight, key_rpm is each key's rpm unless the key sets its own,
- * budget_tokens is tokens per calendar month (UTC).
+ * budget_tokens is tokens per calendar month (UTC), budget_usd is USD per calendar month (a decimal string,
+ * "1.00"; stored and enforced as integer micro-dollars, `budget_micro_usd`, see schemas/prices.ts).
  */
-export const tenantLimitsSchema = z.strictObject({
+const tenantLimitsShape = {
   rpm: limit.optional(),
   tpm: limit.optional(),
   concurrency: limit.optional(),
   key_rpm: limit.optional(),
   budget_tokens: limit.optional(),
-})
+}
+/** budget_usd in the API → budget_micro_usd as stored in tenants.limits and read by the admission object. */
+const withMicroUsd = <T extends { budget_usd?: number | null | undefined }>({ budget_usd, ...rest }: T) =>
+  budget_usd === undefined ? rest : { ...rest, budget_micro_usd: budget_usd }
+export const tenantLimitsSchema = z.strictObject({ ...tenantLimitsShape, budget_usd: usdAmountSchema.optional() }).transform(withMicroUsd)
 export type TenantLimits = z.infer<typeof tenantLimitsSchema>
 /** In a PATCH, null removes an override so the plan's value applies again. */
-const tenantLimitsPatchSchema = z.strictObject(
-  Object.fromEntries(Object.keys(tenantLimitsSchema.shape).map((k) => [k, limit.nullable().optional()])) as Record<
-    keyof TenantLimits,
-    z.ZodOptional<z.ZodNullable<typeof limit>>
-  >,
-)
+const tenantLimitsPatchSchema = z
+  .strictObject({
+    ...(Object.fromEntries(Object.keys(tenantLimitsShape).map((k) => [k, limit.nullable().optional()])) as Record<
+      keyof typeof tenantLimitsShape,
+      z.ZodOptional<z.ZodNullable<typeof limit>>
+    >),
+    budget_usd: usdAmountSchema.nullable().optional(),
+  })
+  .transform(withMicroUsd)
 export type TenantLimitsPatch = z.infer<typeof tenantLimitsPatchSchema>
 
 export const createTenantSchema = z.strictObject({

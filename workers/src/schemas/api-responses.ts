@@ -6,7 +6,9 @@ import { PLAN_NAMES } from '../../../durable-objects/tenant-gate/contract.ts'
 import { NODE_ENGINES, NODE_STATUSES } from './node-ops.ts'
 
 const ms = () => z.number().nonnegative().describe('milliseconds since the epoch')
-const limits = z.record(z.string(), z.number().int().nonnegative()).describe("overrides only; absent = the plan's value, 0 = unlimited")
+const limits = z
+  .record(z.string(), z.union([z.number().int().nonnegative(), z.string()]))
+  .describe("overrides only; absent = the plan's value, 0 = unlimited; budget_usd is a decimal string of USD")
 
 /** services/tenants/tenants.ts tenantView */
 export const tenantSchema = z.strictObject({
@@ -41,6 +43,7 @@ const usageCounters = {
   prompt_tokens: z.number().int().nonnegative(),
   completion_tokens: z.number().int().nonnegative(),
   total_tokens: z.number().int().nonnegative(),
+  cost_usd: z.string().describe("USD, an exact decimal string: the sum of each hourly row's cost rounded once to the micro-dollar"),
 }
 
 /** services/usage/usage-summary.ts: totals and one row per group (`start` for hour/day, else model/key_id/tenant_id). */

@@ -21,6 +21,11 @@ export const usageEventSchema = z.object({
   latencyMs: z.number().int().nonnegative(),
   ttftMs: z.number().int().nonnegative().nullable(),
   createdAt: z.number().int().positive(),
+  /**
+   * Wall time the request started (admission): the price in force then applies (model_prices). Absent in events
+   * sent before prices existed: createdAt is used.
+   */
+  startedAt: z.number().int().positive().optional(),
 })
 export type UsageEvent = z.infer<typeof usageEventSchema>
 

@@ -198,7 +198,9 @@ describe('settle happens exactly once on every path', () => {
     const state = await admission(tenantId)
     expect(state.inFlight).toBe(0)
     expect(state.requestsInWindow).toBe(2)
-    if (status !== 200) expect(state.tokensInWindow).toBe(0)
+    // No free prefill: a node still working at the request timeout had the prompt (504), a node's 5xx did not.
+    if (status === 504) expect(state.tokensInWindow).toBe(2 * promptEstimate)
+    else if (status !== 200) expect(state.tokensInWindow).toBe(0)
     else expect(state.tokensInWindow).toBeLessThan(2 * (promptEstimate + 30))
   })
 

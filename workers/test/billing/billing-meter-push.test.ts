@@ -2,16 +2,19 @@
 // never resent, retries and new hours take turns, a run pages past any fixed cap, and a re-send after Stripe's
 // dedupe window is logged as an error.
 import { env } from 'cloudflare:workers'
-import { afterEach, describe, expect, inject, it, vi } from 'vitest'
+import { afterEach, beforeAll, describe, expect, inject, it, vi } from 'vitest'
 import { pushMeterUsage } from '../../src/services/billing/meter-push.ts'
 import { writeLedger } from '../../src/services/usage/ledger-write.ts'
 import { admin } from '../helpers/gateway.ts'
+import { seedPrice } from '../helpers/prices.ts'
 import { seedCustomerTenant } from '../helpers/stripe-events.ts'
 
 const HOUR = 3_600_000
 const MINUTE = 60_000
 const standin = inject('stripeStandin')
 const stripeEnv = { ...env, STRIPE_API_BASE: standin }
+// The meter carries money: at $1/M both ways one token is one micro-dollar, so the values below are token counts.
+beforeAll(() => seedPrice('cic-demo-llm', 1_000_000, 1_000_000))
 /** One page per run: how a run that ran out of time or D1 queries behaves. */
 const ONE_PAGE = { sendMs: 0, d1Queries: 900 }
 
@@ -56,9 +59,9 @@ async function seedFailedPush(
   fields: { lastAttemptAt: number; firstAttemptAt?: number; attempts?: number },
 ) {
   await env.DB.prepare(`INSERT INTO meter_pushes (identifier, tenant_id, event_name, hour_start, seq, stripe_customer_id, value, status,
-      attempts, last_error, created_at, last_attempt_at, first_attempt_at) VALUES (?, ?, 'cic_tokens', ?, 0, ?, 5, 'failed', ?, '500: down', ?, ?, ?)`)
+      attempts, last_error, created_at, last_attempt_at, first_attempt_at) VALUES (?, ?, 'cic_cost_micro_usd', ?, 0, ?, 5, 'failed', ?, '500: down', ?, ?, ?)`)
     .bind(
-      `${tenantId}:cic_tokens:${hourStart / 1000}`,
+      `${tenantId}:cic_cost_micro_usd:${hourStart / 1000}`,
       tenantId,
       hourStart,
       customer,
@@ -183,7 +186,9 @@ describe('meter push: Stripe dedupe window', () => {
     await seedFailedPush(recent.tenantId, recent.customer, h, { lastAttemptAt: Date.now() - HOUR, firstAttemptAt: Date.now() - 2 * HOUR })
     const logs = await logsOf(() => pushMeterUsage(stripeEnv, runAfter(h)))
     const late = logs.filter((l) => l.msg === 'meter_push_resend_after_dedupe_window')
-    expect(late).toEqual([expect.objectContaining({ level: 'error', identifier: `${old.tenantId}:cic_tokens:${h / 1000}`, attempts: 6, age_hours: 21 })])
+    expect(late).toEqual([
+      expect.objectContaining({ level: 'error', identifier: `${old.tenantId}:cic_cost_micro_usd:${h / 1000}`, attempts: 6, age_hours: 21 }),
+    ])
     expect((await pushes(old.tenantId)).map((p) => p.status)).toEqual(['sent'])
     expect((await pushes(recent.tenantId)).map((p) => p.status)).toEqual(['sent'])
   })

@@ -16,7 +16,7 @@ const HOURS = 46 // within the push's 48 h lookback
 const DUE = TENANTS * HOURS
 
 /**
- * 200 billed tenants with usage in each of 46 closed hours (their hourly rollup, which the push reads), the newest
+ * 200 billed tenants with usage in each of 46 closed hours (their hourly rollup with its cost at $1/M, which the push reads), the newest
  * ending two hours before `now`.
  */
 async function seedBacklog(now: number): Promise<number> {
@@ -26,8 +26,9 @@ async function seedBacklog(now: number): Promise<number> {
     INSERT INTO tenants (id, name, stripe_customer_id, created_at) SELECT 'ten_outage_' || i, 'outage ' || i, 'cus_outage' || i, 0 FROM n`).run()
   await env.DB.prepare(`WITH RECURSIVE t(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM t WHERE i < ${TENANTS - 1}),
       h(j) AS (SELECT 0 UNION ALL SELECT j + 1 FROM h WHERE j < ${HOURS - 1})
-    INSERT INTO usage_hourly (tenant_id, key_id, model, hour_start, prompt_tokens, completion_tokens, requests, errors)
-    SELECT 'ten_outage_' || i, 'key_t', 'cic-demo-llm', ${oldest} + j * ${HOUR}, 10 + j, 1, 1, 0 FROM t, h`).run()
+    INSERT INTO usage_hourly (tenant_id, key_id, model, hour_start, prompt_tokens, completion_tokens, requests, errors,
+      prompt_cost_pico_usd, completion_cost_pico_usd)
+    SELECT 'ten_outage_' || i, 'key_t', 'cic-demo-llm', ${oldest} + j * ${HOUR}, 10 + j, 1, 1, 0, (10 + j) * 1000000, 1000000 FROM t, h`).run()
   return oldest
 }
 

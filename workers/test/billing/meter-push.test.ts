@@ -2,16 +2,19 @@
 // stand-in over TCP: what is sent, when, under which identifier, and that nothing is ever counted twice.
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
-import { describe, expect, inject, it } from 'vitest'
+import { beforeAll, describe, expect, inject, it } from 'vitest'
 import worker from '../../src/index.ts'
 import { writeLedger } from '../../src/services/usage/ledger-write.ts'
 import { admin, api, call, registerNode } from '../helpers/gateway.ts'
+import { seedPrice } from '../helpers/prices.ts'
 import { seedCustomerTenant } from '../helpers/stripe-events.ts'
 
 const HOUR = 3_600_000
 const MINUTE = 60_000
 const standin = inject('stripeStandin')
 const stripeEnv = { ...env, STRIPE_API_BASE: standin }
+// The meter carries money: at $1/M both ways one token is one micro-dollar, so the values below are token counts.
+beforeAll(() => seedPrice('cic-demo-llm', 1_000_000, 1_000_000))
 
 type Receipt = {
   identifier: string
@@ -90,8 +93,8 @@ describe('meter push', () => {
 
     expect(await received(customer)).toEqual([
       {
-        identifier: `${tenantId}:cic_tokens:${h / 1000}`,
-        eventName: 'cic_tokens',
+        identifier: `${tenantId}:cic_cost_micro_usd:${h / 1000}`,
+        eventName: 'cic_cost_micro_usd',
         customer,
         value: '150',
         timestamp: h / 1000,
@@ -100,8 +103,8 @@ describe('meter push', () => {
         status: 200,
       },
       {
-        identifier: `${tenantId}:cic_tokens:${(h + HOUR) / 1000}`,
-        eventName: 'cic_tokens',
+        identifier: `${tenantId}:cic_cost_micro_usd:${(h + HOUR) / 1000}`,
+        eventName: 'cic_cost_micro_usd',
         customer,
         value: '10',
         timestamp: (h + HOUR) / 1000,
@@ -148,13 +151,20 @@ describe('meter push', () => {
     await failNext(customer, 'reject')
     await runCron(h + HOUR + 5 * MINUTE)
     expect(await pushes(tenantId)).toEqual([
-      { identifier: `${tenantId}:cic_tokens:${h / 1000}`, value: 100, status: 'failed', attempts: 1, last_error: expect.stringContaining('500'), seq: 0 },
+      {
+        identifier: `${tenantId}:cic_cost_micro_usd:${h / 1000}`,
+        value: 100,
+        status: 'failed',
+        attempts: 1,
+        last_error: expect.stringContaining('500'),
+        seq: 0,
+      },
     ])
     await runCron(h + 2 * HOUR + 5 * MINUTE)
     expect((await pushes(tenantId)).map((p) => [p.status, p.attempts])).toEqual([['sent', 2]])
     expect((await received(customer)).map((r) => [r.identifier, r.value, r.status, r.isAccepted])).toEqual([
-      [`${tenantId}:cic_tokens:${h / 1000}`, '100', 500, false],
-      [`${tenantId}:cic_tokens:${h / 1000}`, '100', 200, true],
+      [`${tenantId}:cic_cost_micro_usd:${h / 1000}`, '100', 500, false],
+      [`${tenantId}:cic_cost_micro_usd:${h / 1000}`, '100', 200, true],
     ])
   })
 
@@ -166,7 +176,7 @@ describe('meter push', () => {
     await runCron(h + HOUR + 5 * MINUTE)
     await recordUsage(tenantId, h + 59 * MINUTE, 20, 5) // reaches the ledger after the hour was pushed
     await runCron(h + 2 * HOUR + 5 * MINUTE)
-    const base = `${tenantId}:cic_tokens:${h / 1000}`
+    const base = `${tenantId}:cic_cost_micro_usd:${h / 1000}`
     expect((await received(customer)).map((r) => [r.identifier, r.value, r.isRepeat])).toEqual([
       [base, '100', false],
       [base, '100', true],
@@ -184,10 +194,10 @@ describe('meter push', () => {
     const { tenantId, customer } = await seedCustomerTenant()
     const h = pastHour(26)
     await recordUsage(tenantId, h + MINUTE, 5, 5)
-    const identifier = `${tenantId}:cic_tokens:${h / 1000}`
+    const identifier = `${tenantId}:cic_cost_micro_usd:${h / 1000}`
     // As if a run had claimed the row a moment ago and is waiting for Stripe's answer.
     await env.DB.prepare(`INSERT INTO meter_pushes (identifier, tenant_id, event_name, hour_start, seq, stripe_customer_id, value, status,
-        attempts, created_at, last_attempt_at) VALUES (?, ?, 'cic_tokens', ?, 0, ?, 10, 'pending', 1, ?, ?)`)
+        attempts, created_at, last_attempt_at) VALUES (?, ?, 'cic_cost_micro_usd', ?, 0, ?, 10, 'pending', 1, ?, ?)`)
       .bind(identifier, tenantId, h, customer, Date.now(), Date.now())
       .run()
     await runCron(h + HOUR + 5 * MINUTE)
@@ -220,7 +230,9 @@ describe('meter push', () => {
     }
     const hour = Math.floor(createdAt! / HOUR) * HOUR
     await runCron(hour + HOUR + 5 * MINUTE)
-    expect((await received(customer)).map((r) => [r.identifier, r.value])).toEqual([[`${tenantId}:cic_tokens:${hour / 1000}`, String(usage.total_tokens)]])
+    expect((await received(customer)).map((r) => [r.identifier, r.value])).toEqual([
+      [`${tenantId}:cic_cost_micro_usd:${hour / 1000}`, String(usage.total_tokens)],
+    ])
   })
 
   it('does nothing when Stripe is not configured', async () => {

@@ -95,7 +95,13 @@ export async function ledgerRows(tenantId: string): Promise<LedgerRow[]> {
 }
 
 export async function hourlyRows(tenantId: string): Promise<HourlyRow[]> {
-  const { results } = await env.DB.prepare('SELECT * FROM usage_hourly WHERE tenant_id = ? ORDER BY key_id, model, hour_start').bind(tenantId).all<HourlyRow>()
+  // The token columns only: the cost columns (issue 16) are checked by workers/test/billing/money-*.test.ts.
+  const { results } = await env.DB.prepare(
+    `SELECT tenant_id, key_id, model, hour_start, prompt_tokens, completion_tokens, requests, errors
+     FROM usage_hourly WHERE tenant_id = ? ORDER BY key_id, model, hour_start`,
+  )
+    .bind(tenantId)
+    .all<HourlyRow>()
   return results
 }
 

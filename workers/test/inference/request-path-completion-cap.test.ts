@@ -8,6 +8,7 @@ import worker from '../../src/index.ts'
 import { admin, registerNode, seedTenant } from '../helpers/gateway.ts'
 import { readSse } from '../helpers/sse.ts'
 import { standin } from '../helpers/standin.ts'
+import { promptBoundOf } from '../../src/services/admission/estimate-reservation.ts'
 
 const messages = [{ role: 'user', content: 'one two three four five six seven eight' }]
 const promptEstimate = Math.ceil(JSON.stringify(messages).length / 4)
@@ -65,7 +66,9 @@ describe('the reserved completion allowance is enforced at the node', () => {
   })
 
   it('caps a stream to what is left of the monthly budget', async () => {
-    const { key, tenantId } = await seedTenant({ budget_tokens: promptEstimate + 3 })
+    // A budget holds the prompt's provable bound (estimate-reservation.ts), not the estimate: 3 tokens are left after it.
+    const bound = promptBoundOf({ model: 'cic-demo-llm', messages, stream: true }, 131_072)
+    const { key, tenantId } = await seedTenant({ budget_tokens: bound + 3 })
     const ctx = createExecutionContext()
     const res = await worker.fetch(
       new Request('http://gateway.test/v1/chat/completions', {
@@ -81,7 +84,7 @@ describe('the reserved completion allowance is enforced at the node', () => {
     expect(await forwarded('cap-sse-budget-001')).toMatchObject({ max_tokens: 3 })
     const { budget } = await admission(tenantId)
     expect(budget).toMatchObject({ reserved: 0 })
-    expect(budget.committed).toBeLessThanOrEqual(promptEstimate + 3)
+    expect(budget.committed).toBeLessThanOrEqual(bound + 3)
   })
 
   it("keeps the client's max_completion_tokens field and value when they fit the reservation", async () => {

@@ -2,7 +2,7 @@
 // it still counts nothing twice, an older one is flagged (dead letter beyond_dedupe_horizon) and not counted, and
 // what the reports, the reconciliation and the meter push read survives the pruning.
 import { env } from 'cloudflare:workers'
-import { describe, expect, inject, it } from 'vitest'
+import { beforeAll, describe, expect, inject, it } from 'vitest'
 import { pushMeterUsage } from '../../src/services/billing/meter-push.ts'
 import { replayAge } from '../../src/services/usage/usage-dead-letters.ts'
 import { writeLedger } from '../../src/services/usage/ledger-write.ts'
@@ -10,12 +10,16 @@ import { DEDUPE_HORIZON_MS, PRUNE_MARGIN_MS, pruneUsage } from '../../src/servic
 import { admin } from '../helpers/gateway.ts'
 import { seedCustomerTenant } from '../helpers/stripe-events.ts'
 import { deliver, hourlyRows, ledgerRows, usageEvent } from '../helpers/usage.ts'
+import { seedPrice } from '../helpers/prices.ts'
 
 const HOUR = 3_600_000
 const stripeEnv = { ...env, STRIPE_API_BASE: inject('stripeStandin') }
 const json = async (path: string) => (await admin(path)).json()
 
 describe('usage retention', () => {
+  // The meter push carries money: at $1/M both ways one token is one micro-dollar.
+  beforeAll(() => Promise.all([seedPrice('model-0', 1_000_000, 1_000_000), seedPrice('model-1', 1_000_000, 1_000_000)]))
+
   it('prunes only past the horizon, dedupes inside it, flags an older redelivery, and keeps every figure', async () => {
     const { tenantId: t } = await seedCustomerTenant()
     const node = `node-${t}`

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { closedHours, HOUR_MS, meterIdentifier, planMeterPushes } from './meter-plan.ts'
 
 const H = Date.UTC(2026, 10, 20, 13) // an hour start
-const total = (tenantId: string, hourStart: number, tokens: number) => ({ tenantId, stripeCustomerId: `cus_${tenantId}`, hourStart, tokens })
+const total = (tenantId: string, hourStart: number, microUsd: number) => ({ tenantId, stripeCustomerId: `cus_${tenantId}`, hourStart, microUsd })
 
 describe('closedHours', () => {
   it('closes an hour only once it ended at least the grace period ago', () => {

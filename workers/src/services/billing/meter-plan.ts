@@ -2,7 +2,8 @@
 // whose usage exceeds what was already pushed, one new event with a deterministic identifier. Used by meter-push.ts.
 export const HOUR_MS = 3_600_000
 
-export type HourTotal = { tenantId: string; stripeCustomerId: string; hourStart: number; tokens: number }
+/** A tenant-hour's cost in micro-dollars: the sum of its usage_hourly rows' rounded costs (usage-cost.ts). */
+export type HourTotal = { tenantId: string; stripeCustomerId: string; hourStart: number; microUsd: number }
 export type HourPushed = { tenantId: string; hourStart: number; pushed: number; maxSeq: number }
 export type PushIntent = { identifier: string; tenantId: string; hourStart: number; seq: number; stripeCustomerId: string; value: number }
 
@@ -36,7 +37,7 @@ export function planMeterPushes(
   const overPushed: HourTotal[] = []
   for (const t of totals) {
     const done = byHour.get(`${t.tenantId}@${t.hourStart}`)
-    const value = t.tokens - (done?.pushed ?? 0)
+    const value = t.microUsd - (done?.pushed ?? 0)
     if (value < 0) overPushed.push(t) // the ledger is append-only, so this means a bug or deleted rows: report it
     if (value <= 0) continue
     const seq = done ? done.maxSeq + 1 : 0

@@ -1,4 +1,5 @@
-// Sends closed usage hours to Stripe Billing Meters. Called by the Worker's hourly scheduled() handler.
+// Sends closed usage hours to Stripe Billing Meters, in money: one event per tenant-hour whose value is its cost
+// in micro-dollars (the meter's price: one micro-dollar per unit). Called by the Worker's hourly scheduled() handler.
 //
 // Exactly once, by construction: (1) each event is written to meter_pushes as `pending`, with its value and
 // deterministic identifier frozen, BEFORE it is sent; (2) a run claims rows (attempts + 1, with a lease, in one
@@ -16,6 +17,7 @@ import { createDb, type Db } from '../../db/client.ts'
 import { meterPushes, type MeterPushRow } from '../../db/schema.ts'
 import { log } from '../../log.ts'
 import { meterConfig, stripeClient } from './billing-config.ts'
+import { ROW_COST_MICRO_USD } from '../usage/usage-cost.ts'
 import { closedHours, HOUR_MS, planMeterPushes, type HourPushed, type HourTotal, type PushIntent } from './meter-plan.ts'
 
 export const METER_CRON = '5 * * * *'
@@ -83,11 +85,15 @@ export async function pushMeterUsage(env: Env, now: number, budget: PushBudget =
 /** Records at most `maxRows` of the due events, oldest hours first; the rest are planned again by the next run. */
 async function planAndRecord(db: Db, eventName: string, now: number, maxRows: number): Promise<{ recorded: number; deferred: number; queries: number }> {
   const { from, to } = closedHours(now, GRACE_MS, LOOKBACK_HOURS)
+  // The meter's value is money: the tenant-hour's cost in micro-dollars, summed from the same rounded rows as
+  // every usage view. An hour already pushed under another event name (the token meter before issue 16) was
+  // billed by that meter: it is not sent again under this one (no double billing at the cut-over).
   const totals = await db.all<HourTotal>(sql`
     SELECT u.tenant_id AS tenantId, t.stripe_customer_id AS stripeCustomerId, u.hour_start AS hourStart,
-           sum(u.prompt_tokens + u.completion_tokens) AS tokens
+           sum(${sql.raw(ROW_COST_MICRO_USD)}) AS microUsd
     FROM tenants t JOIN usage_hourly u ON u.tenant_id = t.id
     WHERE t.stripe_customer_id IS NOT NULL AND u.hour_start >= ${from} AND u.hour_start < ${to}
+      AND NOT EXISTS (SELECT 1 FROM meter_pushes o WHERE o.tenant_id = u.tenant_id AND o.hour_start = u.hour_start AND o.event_name <> ${eventName})
     GROUP BY u.tenant_id, u.hour_start`)
   const pushed = await db.all<HourPushed>(sql`
     SELECT tenant_id AS tenantId, hour_start AS hourStart, sum(value) AS pushed, max(seq) AS maxSeq
@@ -225,8 +231,21 @@ async function sendOne(stripe: Stripe, row: MeterPushRow): Promise<SendOutcome> 
     })
     return { ok: true }
   } catch (err) {
+    // Stripe already holds this identifier: the event was counted when it was first accepted (a lost answer).
+    if (isDuplicateIdentifier(err, row.identifier)) return { ok: true }
     return { ok: false, isPermanent: isPermanentRejection(err), error: describeError(err) }
   }
+}
+
+/**
+ * Stripe's answer to a meter event whose identifier it already holds (uniqueness over at least 24 h): 400
+ * invalid_request_error "An event already exists with identifier <id>." (the text observed in
+ * langfuse/langfuse PR #16292; Stripe's reference documents the uniqueness, not the message). Exactly that
+ * answer, naming this identifier, counts as sent; any other 400 stays a rejection.
+ */
+export function isDuplicateIdentifier(err: unknown, identifier: string): boolean {
+  if (!err || typeof err !== 'object' || !('statusCode' in err) || err.statusCode !== 400 || !('message' in err)) return false
+  return typeof err.message === 'string' && err.message.startsWith(`An event already exists with identifier ${identifier}`)
 }
 
 /**

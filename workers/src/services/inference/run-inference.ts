@@ -1,9 +1,11 @@
-// Owns one inference request from the route's parsed body to its response: reservation → admission → the
-// upstream body → forward (routing, retries) → settle the lease exactly once. The forwarder calls back once,
-// with the request's usage event (which settles the lease, feeds the metrics and goes to the ledger queue);
-// every other ending settles 0. Called by routes/v1/inference.ts; takes no Hono Context.
+// Owns one inference request from the route's parsed body to its response: price → reservation → admission →
+// the upstream body → forward (routing, retries) → settle the lease exactly once. The forwarder calls back once,
+// with the request's usage event (clamped to a budget's cap, priced, stamped with the start time; it settles
+// the lease, feeds the metrics and goes to the ledger queue); every other ending settles 0. Called by
+// routes/v1/inference.ts; takes no Hono Context.
+import { costCeilMicroUsd } from '../../../../durable-objects/tenant-gate/contract.ts'
 import { createDb } from '../../db/client.ts'
-import type { Config } from '../../env.ts'
+import { isProductionLike, type Config } from '../../env.ts'
 import { ApiError } from '../../errors.ts'
 import type { InferenceRequest } from '../../schemas/openai.ts'
 import type { UsageEvent } from '../../schemas/usage-event.ts'
@@ -16,6 +18,8 @@ import type { RequestTiming } from '../metrics/request-timing.ts'
 import { forwardInference } from '../proxy/forward-inference.ts'
 import { releaseProbe, reportOutcome } from '../proxy/routing-state.ts'
 import { selectNode, type SelectContext } from '../proxy/select-node.ts'
+import { priceAt } from '../billing/price-book.ts'
+import { clampToBillCap } from '../proxy/bound-usage.ts'
 import { sendUsage } from '../usage/send-usage.ts'
 import { cacheSaltFor } from './cache-salt.ts'
 import { capCompletion, refitCompletion, type InferenceEndpoint } from './upstream-body.ts'
@@ -40,14 +44,21 @@ const LOAD_MAX_AGE_INTERVALS = 3
 
 export async function runInference(env: Env, config: Config, call: InferenceCall): Promise<Response> {
   const { endpoint, body, identity } = call
-  const reservation = reservationFor(endpoint, body, {
-    defaultMaxTokens: config.ADMISSION_DEFAULT_MAX_TOKENS,
-    maxContextTokens: config.ADMISSION_MAX_CONTEXT_TOKENS,
-  })
+  // The price in force when the request starts is the one it is billed at (the ledger picks the same version
+  // from model_prices by startedAt); a model without one is refused here in production-like environments.
+  const startedAtWall = Date.now()
+  const db = createDb(env.DB)
+  const price = await priceAt(db, body.model, startedAtWall, isProductionLike(config))
+  const reservation = reservationFor(
+    endpoint,
+    body,
+    { defaultMaxTokens: config.ADMISSION_DEFAULT_MAX_TOKENS, maxContextTokens: config.ADMISSION_MAX_CONTEXT_TOKENS },
+    price,
+  )
   const admission = await admitRequest(env, identity, { reservation, leaseTtlMs: config.ADMISSION_LEASE_TTL_MS, waitUntil: call.waitUntil })
-  // The usage event of a request that reached a node settles the lease with its real tokens; any other ending
-  // settles 0. Only the first settle counts, so the fallbacks below never undo a real one.
-  const settleLease = (usedTokens: number) => call.waitUntil(admission.settle(usedTokens))
+  // The usage event of a request that reached a node settles the lease with its real tokens and their cost; any
+  // other ending settles 0. Only the first settle counts, so the fallbacks below never undo a real one.
+  const settleLease = (usedTokens: number, usedMicroUsd = 0) => call.waitUntil(admission.settle(usedTokens, usedMicroUsd))
   // The node may generate only what the lease holds: its completion allowance is capped to the reservation.
   const forwarded = capCompletion(endpoint, body, reservation, admission.reservedTokens)
   // One HMAC (the key is derived once per isolate); vLLM nodes get it per attempt (forward-inference.ts).
@@ -56,7 +67,7 @@ export async function runInference(env: Env, config: Config, call: InferenceCall
   const routing: SelectContext = {
     env,
     waitUntil: call.waitUntil,
-    db: createDb(env.DB),
+    db,
     secretsKey: config.SECRETS_KEY,
     maxLoadAgeMs: LOAD_MAX_AGE_INTERVALS * config.NODE_HEALTH_INTERVAL_MS,
   }
@@ -86,8 +97,10 @@ export async function runInference(env: Env, config: Config, call: InferenceCall
       maxContextTokens: config.ADMISSION_MAX_CONTEXT_TOKENS,
       refitCompletion: (room) => refitCompletion(body, forwarded, room),
       cacheSalt,
-      recordUsage: (event: UsageEvent) => {
-        settleLease(event.promptTokens + event.completionTokens)
+      recordUsage: (reported: UsageEvent) => {
+        // Under a budget nothing past what admission held is billed (the hold is then a true upper bound).
+        const event: UsageEvent = { ...clampToBillCap(reported, admission.billCap), startedAt: startedAtWall }
+        settleLease(event.promptTokens + event.completionTokens, costCeilMicroUsd(event.promptTokens, event.completionTokens, price))
         observeUsage(event)
         return sendUsage(env, event)
       },

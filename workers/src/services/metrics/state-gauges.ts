@@ -1,9 +1,10 @@
 // Scrape-time series read from D1 for the alert rules: dead letters pending (usage, node-ops), meter pushes Stripe
-// has not counted, nodes by status, and launch failures. One D1 batch of five bounded statements per scrape
+// has not counted, nodes by status, launch failures and budget threshold crossings. One D1 batch of six bounded statements per scrape
 // (D1 allows 1,000 queries per invocation and 100 bound parameters per statement: platform-facts §10; these bind
 // none). Called by scrape-metrics.ts, whose node gauges need the same fleet read.
 import { count, eq, inArray, sql } from 'drizzle-orm'
 import { FAMILIES, type Sample } from '../../../../durable-objects/metrics-aggregator/contract.ts'
+import { BUDGET_THRESHOLD_ACTION } from '../../../../durable-objects/tenant-gate/contract.ts'
 import type { Db } from '../../db/client.ts'
 import { auditLog, meterPushes, nodeOpsDeadLetters, nodes, usageDeadLetters } from '../../db/schema.ts'
 import { NODE_STATUSES } from '../../schemas/node-ops.ts'
@@ -34,12 +35,14 @@ const LAUNCH_FAILED = sql`(${auditLog.action} = 'node.runner_report' AND json_ex
 export type StateRead = { fleet: { id: string; status: string; endpoint: string }[]; samples: Sample[] }
 
 export async function readStateGauges(db: Db): Promise<StateRead> {
-  const [fleet, usageDlq, nodeOpsDlq, meterFailed, launchFailures] = await db.batch([
+  const [fleet, usageDlq, nodeOpsDlq, meterFailed, launchFailures, budgetCrossings] = await db.batch([
     db.select({ id: nodes.id, status: nodes.status, endpoint: nodes.endpoint }).from(nodes),
     db.select({ n: count() }).from(usageDeadLetters).where(eq(usageDeadLetters.status, 'pending')),
     db.select({ n: count() }).from(nodeOpsDeadLetters).where(eq(nodeOpsDeadLetters.status, 'pending')),
     db.select({ n: count() }).from(meterPushes).where(inArray(meterPushes.status, UNCOUNTED_METER_STATUSES)),
     db.select({ n: count() }).from(auditLog).where(LAUNCH_FAILED),
+    // Written by the TenantGate object, which has no metrics buffer (audit_log_action_idx keeps it an index read).
+    db.select({ n: count() }).from(auditLog).where(eq(auditLog.action, BUDGET_THRESHOLD_ACTION)),
   ])
   const byStatus = new Map<string, number>(EXPORTED_NODE_STATUSES.map((s) => [s, 0]))
   for (const n of fleet) if (byStatus.has(n.status)) byStatus.set(n.status, (byStatus.get(n.status) ?? 0) + 1)
@@ -49,6 +52,7 @@ export async function readStateGauges(db: Db): Promise<StateRead> {
     { name: FAMILIES.meterPushesFailed.name, labels: {}, value: meterFailed[0]?.n ?? 0 },
     ...[...byStatus].map(([status, value]) => ({ name: FAMILIES.nodes.name, labels: { status }, value })),
     { name: FAMILIES.nodeLaunchFailures.name, labels: {}, value: launchFailures[0]?.n ?? 0 },
+    { name: FAMILIES.budgetThresholdCrossings.name, labels: {}, value: budgetCrossings[0]?.n ?? 0 },
   ]
   return { fleet, samples }
 }

@@ -1,8 +1,12 @@
 // The most a request could have used, and the clamp of the usage a node reports to it: a faulty (or hostile)
-// node must not be able to bill a tenant for more than the request allowed it to generate. Called by
-// forward-inference.ts on every usage event before it is recorded.
+// node must not be able to bill a tenant for more than the request allowed it to generate. Also the least a
+// request a node accepted is billed (no free prefill: its prompt). Called by forward-inference.ts on every usage
+// event before it is recorded, and by inference/run-inference.ts (a budget's cap).
+import type { BillCap } from '../../../../durable-objects/tenant-gate/contract.ts'
 import type { ChatCompletionRequest, CompletionRequest, InferenceRequest } from '../../schemas/openai.ts'
 import type { UsageEvent } from '../../schemas/usage-event.ts'
+import { estimateRequestPrompt } from '../inference/count-tokens.ts'
+import type { FailureKind } from './upstream-attempt.ts'
 
 export type UsageBound = { promptTokens: number; completionTokens: number }
 
@@ -39,4 +43,31 @@ export function clampUsage<T extends Pick<UsageEvent, 'promptTokens' | 'completi
     },
     isClamped: true,
   }
+}
+
+/**
+ * No free prefill: a request a node accepted and then lost (the client left before any output, the answer was
+ * too large to relay, it ran past the request timeout) is billed its prompt, counted by the gateway as admission
+ * counts it (usage_source gateway_count): the node's own count never arrives on these paths (a non-streamed
+ * answer reports usage only at its end). Its completion is unknown and not billed.
+ */
+export function prefillOnly(body: InferenceRequest): Pick<UsageEvent, 'promptTokens' | 'completionTokens' | 'usageSource' | 'ttftMs'> {
+  return { promptTokens: estimateRequestPrompt(body), completionTokens: 0, usageSource: 'gateway_count', ttftMs: null }
+}
+
+/**
+ * Failures after which the node certainly worked on the prompt: it produced an answer too large to relay, or it
+ * was still answering at the request timeout. A refused or lost connection, a first-byte timeout and the node's
+ * own error status (502/503: it did no prefill) bill nothing.
+ */
+export const billsPrompt = (failure: FailureKind): boolean => failure === 'answer_too_large' || failure === 'request_timeout'
+
+/**
+ * Under a budget the usage billed never passes what admission held (see BillCap): the budget's hold is then an
+ * upper bound of the charge by construction. Cut tokens are flagged like the context bound's (usageClamped).
+ */
+export function clampToBillCap(event: UsageEvent, cap: BillCap | null): UsageEvent {
+  if (!cap) return event
+  const { tokens, isClamped } = clampUsage(event, cap)
+  return isClamped ? { ...tokens, usageClamped: true } : event
 }

@@ -21,7 +21,7 @@ import type { RequestTiming } from '../metrics/request-timing.ts'
 import type { RoutableNode } from '../nodes/node-directory.ts'
 import type { NodeEngine } from '../../schemas/node-ops.ts'
 import { log } from '../../log.ts'
-import { clampUsage, usageBoundOf } from './bound-usage.ts'
+import { billsPrompt, clampUsage, prefillOnly, usageBoundOf } from './bound-usage.ts'
 import { holdNodeSlot } from './pick-node.ts'
 import type { Selection } from './select-node.ts'
 import { relaySse } from './sse-relay.ts'
@@ -141,13 +141,15 @@ export async function forwardInference(input: ForwardInput): Promise<Response> {
   /** A node answered 500: the attempt under way is the request's last (see classifyFailure's isLastChance). */
   let isLastChance = false
   /** Records the last failure against the last node reached, and returns the error to throw. */
-  const giveUp = (last: { error: ApiError; fromNode: boolean }): ApiError => {
-    if (reached)
-      record(reached, { ...NO_TOKENS, outcome: 'upstream_error', httpStatus: last.error.status, usageSource: last.fromNode ? 'node' : 'gateway_count' })
+  const giveUp = (last: { error: ApiError; fromNode: boolean; isPrefilled?: boolean }): ApiError => {
+    const tokens = last.isPrefilled ? prefillOnly(input.body) : { ...NO_TOKENS, usageSource: last.fromNode ? ('node' as const) : ('gateway_count' as const) }
+    if (reached) record(reached, { ...tokens, outcome: 'upstream_error', httpStatus: last.error.status })
     return last.error
   }
-  const clientGone = (node: RoutableNode | null): Response => {
-    if (node) record(node, { ...NO_TOKENS, outcome: 'client_aborted', httpStatus: 499, usageSource: 'gateway_count' })
+  /** `isPrefilled`: the client left while the node had the request (no free prefill: its prompt is billed). */
+  const clientGone = (node: RoutableNode | null, isPrefilled = false): Response => {
+    const tokens = isPrefilled ? prefillOnly(input.body) : { ...NO_TOKENS, usageSource: 'gateway_count' as const }
+    if (node) record(node, { ...tokens, outcome: 'client_aborted', httpStatus: 499 })
     return new Response(null, { status: 499 })
   }
 
@@ -185,7 +187,7 @@ export async function forwardInference(input: ForwardInput): Promise<Response> {
     }
     if (result.kind === 'client_aborted') {
       if (isProbe) input.releaseProbe(node.id)
-      return clientGone(node) // the node had the request: recorded, nothing generated
+      return clientGone(node, true) // the node had the request: its prompt is billed (no free prefill)
     }
 
     const refitted = isRefitted ? null : refitAfter(result, input)
@@ -204,7 +206,7 @@ export async function forwardInference(input: ForwardInput): Promise<Response> {
     else if (result.kind === 'node_error')
       input.reportOutcome(node.id, { ok: true, isProbe }) // it answered: it works
     else if (isProbe) input.releaseProbe(node.id) // a slow answer says nothing either way about the node's health
-    const current = { error: verdict.error, fromNode: result.kind === 'node_error' }
+    const current = { error: verdict.error, fromNode: result.kind === 'node_error', isPrefilled: result.kind === 'failed' && billsPrompt(result.failure) }
     failure = current
     if (verdict.reachedNode) reached = node
     if (!verdict.mayRetrySameNode) exclude.add(node.id)

@@ -4,6 +4,7 @@ import { eq } from 'drizzle-orm'
 import type { Db } from '../../db/client.ts'
 import { tenants, type TenantRow } from '../../db/schema.ts'
 import { tenantGateName } from '../../../../durable-objects/tenant-gate/contract.ts'
+import { formatMicroUsd } from '../../schemas/prices.ts'
 
 export const tenantView = (t: TenantRow) => ({
   id: t.id,
@@ -12,11 +13,16 @@ export const tenantView = (t: TenantRow) => ({
   status: t.status,
   status_reason: t.statusReason,
   plan: t.plan,
-  limits: t.limits,
+  limits: limitsView(t.limits),
   stripe_customer_id: t.stripeCustomerId,
   created_at: t.createdAt,
   updated_at: t.updatedAt,
 })
+
+/** Limits as the API shows them: a money budget as budget_usd, a decimal string (stored as micro-dollars). */
+function limitsView({ budget_micro_usd, ...rest }: Record<string, number>) {
+  return budget_micro_usd === undefined ? rest : { ...rest, budget_usd: formatMicroUsd(budget_micro_usd) }
+}
 
 export const gateOf = (env: Env, tenantId: string) => env.TENANT_GATE.getByName(tenantGateName(tenantId))
 

@@ -1,5 +1,5 @@
 // Writes validated usage events into the D1 ledger and folds exactly the newly inserted ones into the rollups
-// (usage_hourly per tenant/key/model, usage_node_hourly per node), all in one D1 batch (one transaction). Called
+// (usage_hourly per tenant/key/model with their exact cost, usage_node_hourly per node), all in one D1 batch (one transaction). Called
 // by the usage-events queue consumer and the dead-letter replay.
 //
 // Why this is exactly once: events go in with `ON CONFLICT (created_at, request_id) DO NOTHING` stamped with a
@@ -31,16 +31,32 @@ const INSERTED = `FROM json_each(?1) j JOIN usage_events e
   ON e.created_at = j.value ->> '$.createdAt' AND e.request_id = j.value ->> '$.requestId'
 WHERE e.write_id = ?2`
 
-const ROLL_UP_HOURLY = `INSERT INTO usage_hourly (tenant_id, key_id, model, hour_start, prompt_tokens, completion_tokens, requests, errors)
+/**
+ * The price of a row's model in force at the request's start (the event's startedAt, else its createdAt): the
+ * latest model_prices version with effective_from ≤ that time (price-book.ts's rule); 0 without one. Versions are
+ * never written in the past, so the price an event gets cannot change after it started.
+ */
+const priceOf = (column: 'input_micro_usd_per_mtok' | 'output_micro_usd_per_mtok') => `coalesce((SELECT p.${column} FROM model_prices p
+    WHERE p.model = e.model AND p.effective_from <= coalesce(j.value ->> '$.startedAt', e.created_at)
+    ORDER BY p.effective_from DESC LIMIT 1), 0)`
+
+// Cost is tokens × micro-dollars per million tokens = pico-dollars, summed exactly in SQLite's 64-bit integers
+// (prices ≤ $1,000/M: a row overflows past $9.2 M per tenant, key, model, hour and direction). It is rounded to
+// the micro-dollar only when read, once per row and direction (usage-cost.ts).
+const ROLL_UP_HOURLY = `INSERT INTO usage_hourly (tenant_id, key_id, model, hour_start, prompt_tokens, completion_tokens, requests, errors,
+  prompt_cost_pico_usd, completion_cost_pico_usd)
 SELECT e.tenant_id, e.key_id, e.model, e.created_at - e.created_at % ${HOUR_MS}, sum(e.prompt_tokens), sum(e.completion_tokens), count(*),
-  sum(e.outcome <> 'completed')
+  sum(e.outcome <> 'completed'), sum(e.prompt_tokens * ${priceOf('input_micro_usd_per_mtok')}),
+  sum(e.completion_tokens * ${priceOf('output_micro_usd_per_mtok')})
 ${INSERTED}
 GROUP BY 1, 2, 3, 4
 ON CONFLICT (tenant_id, key_id, model, hour_start) DO UPDATE SET
   prompt_tokens = prompt_tokens + excluded.prompt_tokens,
   completion_tokens = completion_tokens + excluded.completion_tokens,
   requests = requests + excluded.requests,
-  errors = errors + excluded.errors`
+  errors = errors + excluded.errors,
+  prompt_cost_pico_usd = prompt_cost_pico_usd + excluded.prompt_cost_pico_usd,
+  completion_cost_pico_usd = completion_cost_pico_usd + excluded.completion_cost_pico_usd`
 
 const ROLL_UP_NODE_HOURLY = `INSERT INTO usage_node_hourly (node_id, hour_start, prompt_tokens, completion_tokens, requests)
 SELECT e.node_id, e.created_at - e.created_at % ${HOUR_MS}, sum(e.prompt_tokens), sum(e.completion_tokens), count(*)

@@ -5,19 +5,26 @@ import { and, eq, gte, lt, sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../../db/client.ts'
 import { usageHourly } from '../../db/schema.ts'
 import type { UsageGroupBy } from '../../schemas/usage-query.ts'
+import { costMicroUsdSum, costUsd } from './usage-cost.ts'
 
 const DAY_MS = 86_400_000
 
 export type UsageSummaryQuery = { tenantId?: string; from?: number | undefined; to?: number | undefined; groupBy: UsageGroupBy }
 
-type Sums = { requests: number; errors: number; prompt_tokens: number; completion_tokens: number }
+type Sums = { requests: number; errors: number; prompt_tokens: number; completion_tokens: number; cost_micro_usd: number }
 const sums = {
   requests: sql<number>`coalesce(sum(${usageHourly.requests}), 0)`,
   errors: sql<number>`coalesce(sum(${usageHourly.errors}), 0)`,
   prompt_tokens: sql<number>`coalesce(sum(${usageHourly.promptTokens}), 0)`,
   completion_tokens: sql<number>`coalesce(sum(${usageHourly.completionTokens}), 0)`,
+  cost_micro_usd: costMicroUsdSum,
 }
-const withTotal = <T extends Sums>(r: T) => ({ ...r, total_tokens: r.prompt_tokens + r.completion_tokens })
+/** Tokens and their total; the cost as an exact decimal string of USD, summed from the rows' rounded costs (usage-cost.ts). */
+const withTotal = <T extends Sums>({ cost_micro_usd, ...r }: T) => ({
+  ...r,
+  total_tokens: r.prompt_tokens + r.completion_tokens,
+  cost_usd: costUsd(cost_micro_usd),
+})
 
 /** The grouping column and the field it is reported as. */
 const GROUPS: Record<UsageGroupBy, { field: 'start' | 'model' | 'key_id' | 'tenant_id'; expr: SQL<string | number> }> = {
@@ -50,7 +57,7 @@ export async function usageSummary(db: Db, query: UsageSummaryQuery) {
     from: query.from ?? null,
     to: query.to ?? null,
     group_by: query.groupBy,
-    totals: withTotal(totals[0] ?? { requests: 0, errors: 0, prompt_tokens: 0, completion_tokens: 0 }),
+    totals: withTotal(totals[0] ?? { requests: 0, errors: 0, prompt_tokens: 0, completion_tokens: 0, cost_micro_usd: 0 }),
     data: rows.map(({ group: value, ...r }) => ({ [group.field]: value, ...withTotal(r) })),
   }
 }
