@@ -52,6 +52,11 @@ type IdentityRefusalDecision = { kind: 'refused'; refusal: IdentityRefusal }
 export class LocalSlice {
   private seq = 0
   private state: LocationState | null = null
+  /** Derived from `state` once per change (setState), not per request. */
+  private tenantLimits = tenantLimits('default', {})
+  private revoked: ReadonlySet<string> = new Set()
+  /** No active lease expires before this (expireLeases walks the leases only then). */
+  private nextExpiry = Infinity
   private useBy = 0
   private poolHeldUntil = 0
   private readonly holding = new Map<Counter, number>()
@@ -85,7 +90,7 @@ export class LocalSlice {
   decide(input: AdmitInput, now: number, newId: () => string, { isRetry = false } = {}): LocalDecision {
     this.expireLeases(now)
     if (!this.state) return { kind: 'ask_home', reason: 'no_slice' }
-    const limits = requestLimits(tenantLimits(this.state.plan, this.state.limits), input.keyLimits ?? {})
+    const limits = input.keyLimits ? requestLimits(this.tenantLimits, input.keyLimits) : this.tenantLimits
     const res = input.reservation ?? null
     const ttl = input.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS
     if (res) this.leaseTtlMs = Math.max(this.leaseTtlMs, ttl)
@@ -106,7 +111,7 @@ export class LocalSlice {
     if (!isRetry) for (const [counter, n] of Object.entries(units)) this.demand.set(counter, (this.demand.get(counter) ?? 0) + n)
     // Past its use-by the slice and the state it came with are stale: the home decides (and refills).
     if (now >= this.useBy || (res !== null && now + ttl > this.poolHeldUntil)) return { kind: 'ask_home', reason: 'no_slice' }
-    const identity = identityRefusal(this.state, input.keyId)
+    const identity = identityRefusal(this.state, this.revoked, input.keyId)
     if (identity) return { kind: 'refused', refusal: identity }
     for (const [counter, n] of Object.entries(units)) if (this.room(counter) < n) return { kind: 'ask_home', reason: 'no_room' }
 
@@ -116,6 +121,7 @@ export class LocalSlice {
     this.entries.push(entry)
     if (res) {
       this.leases.set(id, { entry, expiresAt: now + ttl, isActive: units[CONCURRENCY] === 1 })
+      this.nextExpiry = Math.min(this.nextExpiry, now + ttl)
       if (units[CONCURRENCY] === 1) this.inUse++
       this.peakInUse = Math.max(this.peakInUse, this.inUse)
     }
@@ -259,7 +265,7 @@ export class LocalSlice {
   take(result: Extract<ExchangeResult, { ok: true }>, sentAt: number, sent: ExchangeRequest): void {
     this.ack(result.reportedEntries, sent)
     if (result.seq !== this.seq) return // its state may also be older than a recall's
-    this.state = result.state
+    this.setState(result.state)
     for (const [counter, units] of Object.entries(result.holding)) this.holding.set(counter, units)
     this.useBy = sentAt + result.useForMs
     this.poolHeldUntil = Math.max(this.poolHeldUntil, sentAt + result.poolHeldForMs)
@@ -274,6 +280,8 @@ export class LocalSlice {
   /** The home's new state, from a recall: applied at once. */
   setState(state: LocationState): void {
     this.state = state
+    this.tenantLimits = tenantLimits(state.plan, state.limits)
+    this.revoked = new Set(state.revokedKeyIds)
   }
 
   inspect(now: number) {
@@ -305,12 +313,15 @@ export class LocalSlice {
 
   /** Leases past their expiry stop holding a slot (as at home); past the window too, they are forgotten. */
   private expireLeases(now: number): void {
+    if (now < this.nextExpiry) return
+    this.nextExpiry = Infinity
     for (const [id, l] of this.leases) {
       if (l.isActive && l.expiresAt <= now) {
         l.isActive = false
         this.inUse--
       }
       if (!l.isActive && l.entry.at <= now - WINDOW_MS) this.leases.delete(id)
+      else this.nextExpiry = Math.min(this.nextExpiry, l.isActive ? l.expiresAt : l.entry.at + WINDOW_MS)
     }
   }
 
@@ -329,8 +340,8 @@ export class LocalSlice {
 
 export type ExchangeOptions = { release: boolean; admits?: AdmitInput[]; leaseHorizonMs?: number }
 
-function identityRefusal(state: LocationState, keyId: string): IdentityRefusal | null {
-  if (state.revokedKeyIds.includes(keyId)) return { ok: false, reason: 'key_revoked' }
+function identityRefusal(state: LocationState, revoked: ReadonlySet<string>, keyId: string): IdentityRefusal | null {
+  if (revoked.has(keyId)) return { ok: false, reason: 'key_revoked' }
   if (state.status === 'suspended') {
     const why = state.statusReason ? `: ${state.statusReason}` : ''
     return { ok: false, reason: 'tenant_suspended', message: `This account is suspended${why}.` }
