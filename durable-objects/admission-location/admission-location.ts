@@ -127,12 +127,11 @@ export class AdmissionLocation extends DurableObject<Env> {
     }
     if (toHome.length === 0) return
     void this.runExchange(slice, { release: true, admits: toHome.map((a) => a.input) }).then((answer) => {
-      toHome.forEach((ask, i) => {
-        if (answer && !answer.ok) return ask.resolve(answer)
-        const decided = answer?.admitted[i]
+      for (const [i, ask] of toHome.entries()) {
+        const decided = answer && !answer.ok ? answer : answer?.admitted[i]
         if (decided) ask.resolve(decided)
         else this.homeAdmit(ask.input).then(ask.resolve, ask.reject) // the exchange failed or was a retry
-      })
+      }
     })
   }
 

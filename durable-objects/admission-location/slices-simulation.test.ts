@@ -121,7 +121,7 @@ function simulate(sc: Scenario) {
     homeCalls++
     at(now + delay(), () => {
       const answer: ExchangeResult = answerExchange(home, state, sent, now)
-      if (answer.ok) answer.admitted.forEach((r, i) => admitted('home', r, asks[i]?.reserved ?? 0))
+      if (answer.ok) for (const [i, r] of answer.admitted.entries()) admitted('home', r, asks[i]?.reserved ?? 0)
       at(now + delay(), () => {
         if (loc.slice !== slice) return // evicted meanwhile: the answer reaches no one
         if (answer.ok) slice.take(answer, sentAt, sent)
