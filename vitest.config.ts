@@ -42,6 +42,10 @@ export default defineConfig(async () => {
                   METRICS_FLUSH_INTERVAL_MS: '0',
                   // Production's D1 / Durable Object SQL / subrequest limits, enforced on every test (platform/guard.ts).
                   PLATFORM_LIMITS_GUARD: '1',
+                  // Console sign-in (OIDC_ISSUER, the stand-in's random port, is set per test: workers/test/console/).
+                  OIDC_CLIENT_ID: 'cic-test-console',
+                  OIDC_CLIENT_SECRET: 'test-oidc-client-secret-0123456789',
+                  OPERATOR_EMAILS: 'ops@cic.test',
                 },
                 queueConsumers: { 'usage-events': { maxBatchTimeout: 0.05 }, 'node-ops': { maxBatchTimeout: 0.05 } },
               },
@@ -51,7 +55,7 @@ export default defineConfig(async () => {
             name: 'workers',
             include: ['workers/**/*.test.ts', 'durable-objects/**/*.test.ts'],
             setupFiles: ['./workers/test/platform-guard.ts', './workers/test/apply-migrations.ts'],
-            globalSetup: ['./workers/test/start-standins.ts', './workers/test/start-stripe-standin.ts'],
+            globalSetup: ['./workers/test/start-standins.ts', './workers/test/start-stripe-standin.ts', './workers/test/start-console-standins.ts'],
           },
         },
         {

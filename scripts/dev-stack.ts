@@ -4,18 +4,33 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { appendFileSync, copyFileSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
+import { startStripeStandin, type StripeStandin } from './stripe-standin/server.ts'
+import { type OidcStandin, startOidcStandin } from './oidc-standin/server.ts'
 import { startStandin, type Standin } from './vllm-standin/server.ts'
 
 const ROOT = path.resolve(import.meta.dirname, '..')
 const WRANGLER = path.join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js')
 
-export type DevStackOptions = { port: number; standinPort: number; persistTo: string; quiet?: boolean }
+export type DevStackOptions = {
+  port: number
+  standinPort: number
+  persistTo: string
+  quiet?: boolean
+  /** The Stripe stand-in's port (default: any free one). */
+  stripePort?: number
+  /** The OIDC stand-in's port (default: any free one). */
+  oidcPort?: number
+}
 export type DevStack = {
   url: string
   adminToken: string
   /** RUNNER_TOKEN from .dev.vars: what orchestrator-runner (and its local pull-queue shim) authenticate with. */
   runnerToken: string | undefined
   standin: Standin
+  /** Stripe stand-in (STRIPE_API_BASE of the Worker): Checkout and portal pages, signed webhooks to this gateway. */
+  stripe: StripeStandin
+  /** The console's OpenID Connect stand-in (sign in as any email); the Worker's OIDC_ISSUER points at it. */
+  oidc: OidcStandin
   demo: { tenantId: string; key: string; model: string }
   /** The `wrangler dev` process (workerd runs below it): tests read the runtime's memory through it. */
   pid: number
@@ -120,6 +135,16 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
   const adminToken = vars.ADMIN_TOKEN
   if (!adminToken) throw new Error('.dev.vars has no ADMIN_TOKEN')
   const standin = await startStandin({ port: options.standinPort })
+  // The console's sign-in: a local OpenID Connect provider on a free port, given to the Worker as OIDC_ISSUER
+  // (wrangler dev's --var wins over .dev.vars: wrangler-dist/cli.js collectPlainTextVars, bindings merged last).
+  const oidc = await startOidcStandin({ port: options.oidcPort ?? 0 })
+  const url = `http://127.0.0.1:${options.port}`
+  // Billing against the Stripe stand-in: the Worker's Stripe calls go there (--var overrides .dev.vars), and a
+  // Checkout completed on its page sends webhooks signed with this stack's STRIPE_WEBHOOK_SECRET back here.
+  const stripe = await startStripeStandin({
+    port: options.stripePort ?? 0,
+    checkout: { webhookUrl: `${url}/api/webhooks/stripe`, webhookSecret: vars.STRIPE_WEBHOOK_SECRET },
+  })
   wrangler(['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', options.persistTo], quiet)
   const child = spawn(
     process.execPath,
@@ -135,6 +160,10 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
       '--persist-to',
       options.persistTo,
       '--show-interactive-dev-session=false',
+      '--var',
+      `OIDC_ISSUER:${oidc.url}`,
+      '--var',
+      `STRIPE_API_BASE:${stripe.url}`,
     ],
     {
       cwd: ROOT,
@@ -149,18 +178,19 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
   child.stderr?.on('data', (d: Buffer) => {
     output += d.toString()
   })
-  const url = `http://127.0.0.1:${options.port}`
   const close = async () => {
     if (child.exitCode === null) {
       child.kill('SIGTERM')
       await new Promise((r) => child.once('exit', r))
     }
     await standin.close()
+    await stripe.close()
+    await oidc.close()
   }
   try {
     await waitForHealth(url, child, 90_000)
     const demo = await seedDemo(url, adminToken, standin)
-    return { url, adminToken, runnerToken: vars.RUNNER_TOKEN, standin, demo, pid: child.pid ?? -1, close }
+    return { url, adminToken, runnerToken: vars.RUNNER_TOKEN, standin, oidc, stripe, demo, pid: child.pid ?? -1, close }
   } catch (err) {
     await close()
     throw new Error(`${String(err)}\n--- wrangler output ---\n${output.slice(-4000)}`)

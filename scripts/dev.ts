@@ -33,7 +33,9 @@ CIC is running.
   gateway        ${url}/v1           (OpenAI-compatible, demo key below)
   admin API      ${url}/admin        (Authorization: Bearer <ADMIN_TOKEN from .dev.vars>)
   metrics        ${url}/metrics      (Authorization: Bearer <METRICS_TOKEN from .dev.vars>)
-  dashboard      ${url}/dashboard    (sign in with ADMIN_TOKEN from .dev.vars)
+  console        ${url}/dashboard    (Sign in with Google goes to a local stand-in: any email; ops@cic.local is an operator)
+  OIDC stand-in  ${stack.oidc.url}
+  Stripe stand-in ${stack.stripe.url}   (STRIPE_API_BASE: Checkout and portal pages; signed webhooks back to the gateway)
   vLLM stand-in  ${stack.standin.url}   (serves ${demo.model}, cic-demo-embed)
 
 Demo tenant ${demo.tenantId}, API key (shown once):

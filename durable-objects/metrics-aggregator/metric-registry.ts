@@ -50,6 +50,11 @@ export const FAMILIES = {
     type: 'counter',
     help: 'Refused API keys, by reason: malformed, checksum, unknown, revoked, throttled (answered 429 by the per-client bound).',
   },
+  consoleSignIns: {
+    name: 'cic_console_sign_ins_total',
+    type: 'counter',
+    help: 'Console sign-ins, by outcome: signed_in, refused (state, code, ID token or nonce), unverified (email_verified false), expired (no sign-in in progress in this browser), provider_unavailable (the OIDC issuer could not be reached, at the start or the callback).',
+  },
   tokens: { name: 'cic_tokens_total', type: 'counter', help: 'Tokens in usage events sent to the ledger, by direction (prompt, completion) and model.' },
   nodeUp: {
     name: 'cic_node_up',
@@ -82,6 +87,19 @@ export const FAMILIES = {
     type: 'counter',
     help: 'Node launch attempts that ended failed (runner failure, enqueue failure, launch deadline), counted from the audit log.',
   },
+  nodePathFailures: {
+    name: 'cic_node_path_failures_total',
+    type: 'counter',
+    help: "Failed tries at a launched node's private path (Cloudflare Tunnel, DNS record, Access app), reported by orchestrator-runner, by stage (create, cleanup).",
+  },
+  // Fleets (issue 15), read from D1 at scrape time (services/fleet/fleet-gauges.ts); `model` only from fleets an admin made.
+  fleetReconcileActions: {
+    name: 'cic_fleet_reconcile_actions_total',
+    type: 'counter',
+    help: 'Fleet reconciler actions (launch, resend_launch, terminate_failed, forget, blocked_max_nodes, fallback_on_demand), counted from the audit log.',
+  },
+  fleetReadyNodes: { name: 'cic_fleet_ready_nodes', type: 'gauge', help: 'Ready nodes of each fleet, by model.' },
+  fleetMinReady: { name: 'cic_fleet_min_ready', type: 'gauge', help: 'Desired ready nodes (min_ready) of each fleet, by model.' },
   budgetThresholdCrossings: {
     name: 'cic_budget_threshold_crossings_total',
     type: 'counter',

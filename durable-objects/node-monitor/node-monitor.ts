@@ -19,6 +19,7 @@ import { readNodeRecord, removeDrainedNode, setNodeStatus, type NodeRecord } fro
 import { probeNode } from './probe-node.ts'
 import type { NodeTokenCounters } from './vllm-metrics.ts'
 import type { TerminateMessage } from '../../workers/src/schemas/node-ops.ts'
+import { nudgeFleet } from '../fleet-reconciler/contract.ts'
 
 const STATE_KEY = 'state'
 /** Reconciliation compares counters over hours: a sample a minute is plenty and keeps the table small. */
@@ -238,7 +239,19 @@ export class NodeMonitor extends DurableObject<Env> {
     // Not failed "by the monitor" in the reviving sense: its cluster goes away, only a relaunch brings it back.
     this.save({ ...this.state, status: 'failed', isFailedByMonitor: false, launchWatch: null, pendingTerminate: terminate })
     log.warn('node_launched_failed', { nodeId: node.id, clusterName: node.name, reason })
+    await this.nudgeFleets(node)
     return this.sendFailedTerminate(terminate)
+  }
+
+  /** A launched node failed: its model's fleet (if it has one) launches a replacement now, not at its next alarm. */
+  private async nudgeFleets(node: NodeRecord): Promise<void> {
+    for (const model of node.models) {
+      try {
+        await nudgeFleet(this.env, model, 'node_failed')
+      } catch (err) {
+        log.warn('fleet_nudge_failed', { nodeId: node.id, model, error: String(err) }) // the fleet's alarm and cron catch up
+      }
+    }
   }
 
   private async sendFailedTerminate(message: TerminateMessage): Promise<void> {

@@ -1,6 +1,7 @@
 // One active health check of a node: `GET /health` (vLLM: 200 when the engine is alive, 503 when it is dead,
 // connection refused while the model still loads) and, in parallel, a scrape of `GET /metrics` for its load.
 // Called by the NodeMonitor on each alarm. A node without usable metrics is still healthy, just load-blind.
+import { nodeAccessHeaders } from '../../workers/src/platform/node-access.ts'
 import { readCappedText } from '../../workers/src/read-capped.ts'
 import type { HealthCheck } from './node-lifecycle.ts'
 import { parseVllmMetrics, type VllmScrape } from './vllm-metrics.ts'
@@ -11,7 +12,7 @@ type Target = { endpoint: string; apiKey: string | null; timeoutMs: number }
 export const MAX_METRICS_BYTES = 2 * 1024 * 1024
 
 function get(target: Target, path: string): Promise<Response> {
-  const headers: Record<string, string> = {}
+  const headers: Record<string, string> = nodeAccessHeaders(target.endpoint) // Access in front of a launched node
   // vLLM leaves /health and /metrics open, but a BYO node behind an authenticating proxy may not.
   if (target.apiKey) headers.authorization = `Bearer ${target.apiKey}`
   // A redirect is not followed: a 3xx /health is a failed check, a 3xx /metrics no scrape.

@@ -45,6 +45,30 @@ const configSchema = z.object({
   HEALTH_PORT: z.coerce.number().int().min(0).max(65_535).default(8080),
   /** /healthz turns 503 after this long without a successful pull while a job slot is free. */
   HEALTH_STALE_MS: ms(5 * MINUTE),
+  /**
+   * The node path (cloudflare/node-path.ts): a Cloudflare API token with exactly Account › Cloudflare Tunnel Write,
+   * Account › Access: Apps and Policies Write, and Zone › DNS Write on the nodes zone only (not the Queues token).
+   */
+  CLOUDFLARE_NODE_PATH_API_TOKEN: z.string().min(1),
+  /** Locally: the Cloudflare stand-in (scripts/cloudflare-standin). */
+  CLOUDFLARE_NODE_PATH_API_BASE: z.url().default('https://api.cloudflare.com/client/v4'),
+  /** The Worker's NODES_ZONE: each node is `<cluster>.<NODES_ZONE>`. */
+  NODES_ZONE: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .regex(/^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$/, 'NODES_ZONE must be a DNS name such as nodes.example.com'),
+  /** The zone id of NODES_ZONE (its DNS records are the only ones the runner touches). */
+  NODES_ZONE_ID: z.string().min(1),
+  /** Id of the Access service token the gateway presents (its client id/secret are the Worker's CF_ACCESS_CLIENT_*). */
+  ACCESS_SERVICE_TOKEN_ID: z.string().min(1),
+  /** Zero Trust team name: when set, each node's cloudflared also verifies the Access JWT of its app (recommended). */
+  ACCESS_TEAM_NAME: z
+    .string()
+    .regex(/^[a-z0-9-]+$/, 'ACCESS_TEAM_NAME is the <team> of <team>.cloudflareaccess.com')
+    .optional(),
+  /** The endpoint a node registers: `https://{hostname}`; locally the stand-in's edge, `http://127.0.0.1:<port>/{hostname}`. */
+  NODE_ENDPOINT_TEMPLATE: z.string().includes('{hostname}').default('https://{hostname}'),
   /** Passed to nodes as a SkyPilot secret for gated models, when set. */
   HF_TOKEN: z.string().min(1).optional(),
 })

@@ -1,6 +1,8 @@
 // orchestrator-runner entry: reads the configuration, wires the pull client, the control-plane client and the
 // SkyPilot CLI into the job dispatcher, and runs the poll loop until SIGTERM/SIGINT. On shutdown it stops
 // pulling, gives running jobs SHUTDOWN_GRACE_MS, then aborts their sky commands; un-acked messages come back.
+import { createCloudflareClient } from './cloudflare/client.ts'
+import { createNodePath } from './cloudflare/node-path.ts'
 import { createControlPlane } from './control-plane/client.ts'
 import { loadRunnerConfig } from './config.ts'
 import { createRunnerHealth, startHealthServer } from './health.ts'
@@ -9,6 +11,7 @@ import { log } from './log.ts'
 import { runConsumer } from './queue/consumer.ts'
 import { createPullClient } from './queue/pull-client.ts'
 import { createSkyCli } from './skypilot/cli.ts'
+import { VLLM_PORT } from './skypilot/task-yaml.ts'
 
 const config = loadRunnerConfig(process.env)
 const health = createRunnerHealth({ staleMs: config.HEALTH_STALE_MS })
@@ -25,6 +28,20 @@ const dispatch = createDispatcher({
     statusTimeoutMs: config.STATUS_TIMEOUT_MS,
   }),
   controlPlane: createControlPlane({ baseUrl: config.CONTROL_PLANE_URL, runnerToken: config.RUNNER_TOKEN }),
+  nodePath: createNodePath({
+    client: createCloudflareClient({
+      baseUrl: config.CLOUDFLARE_NODE_PATH_API_BASE.replace(/\/+$/, ''),
+      apiToken: config.CLOUDFLARE_NODE_PATH_API_TOKEN,
+      accountId: config.CLOUDFLARE_ACCOUNT_ID,
+      zoneId: config.NODES_ZONE_ID,
+    }),
+    zone: config.NODES_ZONE,
+    serviceTokenId: config.ACCESS_SERVICE_TOKEN_ID,
+    endpointTemplate: config.NODE_ENDPOINT_TEMPLATE,
+    originService: `http://localhost:${VLLM_PORT}`,
+    accessTeamName: config.ACCESS_TEAM_NAME,
+    log,
+  }),
   log,
   task: {
     registerUrl: config.NODE_REGISTER_URL,

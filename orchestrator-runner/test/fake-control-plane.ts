@@ -14,6 +14,8 @@ export type FakeNode = {
   registerToken: string | null
   vllmApiKey: string | null
   endpoint: string | null
+  /** The endpoint the runner reported with the credentials: the only one registration accepts. */
+  expectedEndpoint: string | null
   models: string[]
   credentialsMinted: number
 }
@@ -21,6 +23,8 @@ export type FakeControlPlane = {
   url: string
   nodes: Map<string, FakeNode>
   calls: { path: string; body: unknown }[]
+  /** `node_path_failure` of every status report (what the Worker counts in cic_node_path_failures_total). */
+  nodePathFailures: string[]
   addNode(cluster: string, status?: NodeStatus): FakeNode
   close(): Promise<void>
 }
@@ -28,6 +32,7 @@ export type FakeControlPlane = {
 export async function startFakeControlPlane(): Promise<FakeControlPlane> {
   const nodes = new Map<string, FakeNode>()
   const calls: { path: string; body: unknown }[] = []
+  const nodePathFailures: string[] = []
   let minted = 0
 
   const server: Server = createServer((req, res) => {
@@ -46,6 +51,8 @@ export async function startFakeControlPlane(): Promise<FakeControlPlane> {
         const reg = body as { cluster_name: string; endpoint: string; models: string[] }
         const node = nodes.get(reg.cluster_name)
         if (!node?.registerToken || auth !== `Bearer ${node.registerToken}`) return send(401, { error: { message: 'Invalid node registration token.' } })
+        if (reg.endpoint !== node.expectedEndpoint)
+          return send(403, { error: { message: 'endpoint is not the one created for this launch', param: 'endpoint' } })
         const to = nextStatus(node.status, { type: 'registered' })
         if (!to) return send(409, { error: { message: `node is ${node.status}` } })
         Object.assign(node, { status: to, endpoint: reg.endpoint, models: reg.models })
@@ -58,15 +65,19 @@ export async function startFakeControlPlane(): Promise<FakeControlPlane> {
       if (!match) return send(404, { error: { message: 'Unknown route.' } })
       if (!node) return send(404, { error: { message: `No node named '${cluster}'.` } })
       if (match[2] === 'status') {
-        const report = body as { status: RunnerStatus; error?: string }
+        const report = body as { status: RunnerStatus; error?: string; node_path_failure?: string }
+        if (report.node_path_failure) nodePathFailures.push(report.node_path_failure)
         const to = nextStatus(node.status, { type: 'runner', status: report.status })
         const previous = node.status
         if (to) Object.assign(node, { status: to, lastError: report.error ?? (report.status === 'launching' ? null : node.lastError) })
         return send(200, { cluster_name: cluster, node_id: `node_${cluster}`, status: node.status, applied: to !== null, previous_status: previous })
       }
       if (node.status !== 'launching') return send(409, { error: { message: `node is ${node.status}` } })
+      const endpoint = (body as { endpoint?: unknown } | undefined)?.endpoint
+      if (typeof endpoint !== 'string') return send(400, { error: { message: 'endpoint is required', param: 'endpoint' } })
       minted++
       Object.assign(node, {
+        expectedEndpoint: endpoint,
         registerToken: `cicreg_${'t'.repeat(40)}${minted}`,
         vllmApiKey: `sk-node-${'k'.repeat(40)}${minted}`,
         credentialsMinted: node.credentialsMinted + 1,
@@ -79,8 +90,18 @@ export async function startFakeControlPlane(): Promise<FakeControlPlane> {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     nodes,
     calls,
+    nodePathFailures,
     addNode(cluster, status = 'queued') {
-      const node: FakeNode = { status, lastError: null, registerToken: null, vllmApiKey: null, endpoint: null, models: [], credentialsMinted: 0 }
+      const node: FakeNode = {
+        status,
+        lastError: null,
+        registerToken: null,
+        vllmApiKey: null,
+        endpoint: null,
+        expectedEndpoint: null,
+        models: [],
+        credentialsMinted: 0,
+      }
       nodes.set(cluster, node)
       return node
     },

@@ -37,6 +37,10 @@ describe('orchestrator-runner image', () => {
       CLOUDFLARE_API_TOKEN: 't',
       CONTROL_PLANE_URL: 'http://x',
       RUNNER_TOKEN: 'r'.repeat(16),
+      CLOUDFLARE_NODE_PATH_API_TOKEN: 'n',
+      NODES_ZONE: 'nodes.example.com',
+      NODES_ZONE_ID: 'z',
+      ACCESS_SERVICE_TOKEN_ID: 's',
     }
     expect(String(loadRunnerConfig(base).HEALTH_PORT)).toBe(port) // the default the Dockerfile's HEALTHCHECK uses
   })

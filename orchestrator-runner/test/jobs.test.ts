@@ -1,10 +1,11 @@
 // The runner's jobs end to end on this machine: the real SkyPilot CLI wrapper running the `sky` stand-in (which
-// starts a vLLM stand-in "node" that registers itself), against a control plane over HTTP that applies the
-// Worker's lifecycle table. Covers launch, idempotency on redelivery, capacity backoff, failures, timeouts,
-// stale clusters, terminate, and the dispatcher's own guards.
+// starts a vLLM stand-in "node", its cloudflared stand-in, and registers itself), the node path created in the
+// Cloudflare stand-in, against a control plane over HTTP that applies the Worker's lifecycle table. Covers
+// launch, idempotency on redelivery, capacity backoff, failures, timeouts, stale clusters, terminate (nothing
+// left in Cloudflare), and the dispatcher's own guards.
 import { writeFileSync } from 'node:fs'
 import path from 'node:path'
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
 import type { LaunchMessage, TerminateMessage } from '../../workers/src/schemas/node-ops.ts'
 import { createControlPlane } from '../src/control-plane/client.ts'
 import { createDispatcher } from '../src/jobs/dispatch.ts'
@@ -15,11 +16,14 @@ import { silentLog } from '../src/log.ts'
 import { createSkyCli } from '../src/skypilot/cli.ts'
 import { classifyLaunchFailure } from '../src/skypilot/failures.ts'
 import { buildTask, renderTaskYaml } from '../src/skypilot/task-yaml.ts'
+import { PERMISSIONS } from '../../scripts/cloudflare-standin/api.ts'
+import { cloudflareEnv, NODE_PATH_TOKEN, type CloudflareEnv } from './cloudflare-env.ts'
 import { RUNNER_TOKEN, startFakeControlPlane, type FakeControlPlane } from './fake-control-plane.ts'
 import { skyStandinEnv, type SkyStandinEnv } from './sky-standin-env.ts'
 
 let cp: FakeControlPlane
 let sky: SkyStandinEnv
+let cf: CloudflareEnv
 let n = 0
 
 beforeAll(async () => {
@@ -28,17 +32,33 @@ beforeAll(async () => {
 afterAll(async () => {
   await cp.close()
 })
-beforeEach(() => {
+beforeEach(async () => {
   sky = skyStandinEnv()
+  cf = await cloudflareEnv()
 })
-afterEach(() => {
+afterEach(async () => {
   sky.cleanup()
+  await cf.close()
 })
+
+const EMPTY = { tunnels: [], dnsRecords: [], accessApps: [] }
+/** What exists in the Cloudflare account besides the gateway's service token. */
+const cloudflare = () => {
+  const { serviceTokens: _, ...rest } = cf.cf.snapshot()
+  return rest
+}
 
 function deps(overrides: { launchTimeoutMs?: number } = {}): JobDeps {
   return {
-    sky: createSkyCli({ bin: 'sky', env: sky.env, launchTimeoutMs: overrides.launchTimeoutMs ?? 60_000, downTimeoutMs: 30_000, statusTimeoutMs: 30_000 }),
+    sky: createSkyCli({
+      bin: 'sky',
+      env: { ...sky.env, ...cf.skyEnv },
+      launchTimeoutMs: overrides.launchTimeoutMs ?? 60_000,
+      downTimeoutMs: 30_000,
+      statusTimeoutMs: 30_000,
+    }),
     controlPlane: createControlPlane({ baseUrl: cp.url, runnerToken: RUNNER_TOKEN }),
+    nodePath: cf.nodePath,
     log: silentLog,
     task: { registerUrl: `${cp.url}/nodes/register`, vllmPipSpec: 'vllm==0.11.0', autodownIdleMinutes: 30, hasHfToken: false },
     extraSecrets: {},
@@ -68,7 +88,7 @@ const terminateMessage = (m: LaunchMessage): TerminateMessage => ({
 const node = (m: { cluster_name: string }) => cp.nodes.get(m.cluster_name) as NonNullable<ReturnType<FakeControlPlane['nodes']['get']>>
 
 describe('launch', () => {
-  it("launches once with the node's secrets, and the node serves with its key and registers itself", async () => {
+  it("launches once with the node's secrets, and the node serves through its tunnel with its key and registers the runner's endpoint", async () => {
     const m = launchMessage()
     expect(await runLaunch(m, 1, deps())).toEqual({ kind: 'ack' })
     expect(sky.calls()).toEqual([
@@ -84,22 +104,47 @@ describe('launch', () => {
         'CIC_REGISTER_TOKEN',
         '--secret',
         'VLLM_API_KEY',
+        '--secret',
+        'CIC_TUNNEL_TOKEN',
       ],
     ])
     const registered = node(m)
+    const hostname = `${m.cluster_name}.nodes.cic.test`
     expect(registered).toMatchObject({
       status: 'warming',
       models: [m.spec.model],
-      endpoint: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/),
+      endpoint: `${cf.cf.edgeUrl}/${hostname}`,
+      expectedEndpoint: `${cf.cf.edgeUrl}/${hostname}`,
       credentialsMinted: 1,
+    })
+    // What the runner made in Cloudflare for this attempt: one tunnel (connected), its DNS name, its Access app.
+    // The node's cloudflared connects on its own (registration waits only for vLLM): wait for it.
+    await vi.waitFor(() => expect(cloudflare().tunnels[0]?.status).toBe('healthy'), { timeout: 10_000 })
+    expect(cloudflare()).toEqual({
+      tunnels: [{ id: expect.any(String), name: `cic-node-${m.cluster_name}`, status: 'healthy' }],
+      dnsRecords: [{ id: expect.any(String), name: hostname, type: 'CNAME', content: expect.stringMatching(/\.cfargotunnel\.com$/), proxied: true }],
+      accessApps: [{ id: expect.any(String), name: `cic node ${m.cluster_name}`, domain: hostname, policies: ['non_identity'] }],
     })
     expect(
       cp.calls.filter((c) => c.path.includes(m.cluster_name) || (c.body as { cluster_name?: string })?.cluster_name === m.cluster_name).map((c) => c.path),
     ).toEqual([`/runner/nodes/${m.cluster_name}/status`, `/runner/nodes/${m.cluster_name}/credentials`, '/nodes/register'])
-    // The node answers only with the key the control plane minted (and sealed) for it.
-    const models = await fetch(`${registered.endpoint}/v1/models`, { headers: { authorization: `Bearer ${registered.vllmApiKey}` } })
+    // The node's cloudflared also checks the Access JWT of this node's app (ACCESS_TEAM_NAME set).
+    const tunnel = [...cf.cf.account.tunnels.values()].find((t) => t.deletedAt === null)
+    const app = [...cf.cf.account.accessApps.values()][0]
+    expect(tunnel?.config?.ingress).toEqual([
+      { hostname, service: 'http://localhost:8000', originRequest: { access: { required: true, teamName: 'cic-test', audTag: [app?.aud] } } },
+      { service: 'http_status:404' },
+    ])
+    // Through the tunnel, with the gateway's service token, the node answers only with the key minted for it.
+    const gateway = cf.gatewayHeaders
+    const models = await fetch(`${registered.endpoint}/v1/models`, { headers: { ...gateway, authorization: `Bearer ${registered.vllmApiKey}` } })
     expect(((await models.json()) as { data: { id: string }[] }).data.map((d) => d.id)).toContain(m.spec.model)
-    expect((await fetch(`${registered.endpoint}/v1/models`)).status).toBe(401)
+    expect((await fetch(`${registered.endpoint}/v1/models`, { headers: gateway })).status).toBe(401)
+    // Without the service token Access refuses, whatever the API key: the request never reaches vLLM.
+    expect((await fetch(`${registered.endpoint}/v1/models`, { headers: { authorization: `Bearer ${registered.vllmApiKey}` } })).status).toBe(403)
+    // The task YAML opened no port and carried no secret.
+    const taskCalls = sky.calls().filter((argv) => argv[0] === 'launch')
+    expect(taskCalls).toHaveLength(1)
   })
 
   it('does not launch a second A100 when the message is redelivered, before or after the node registered', async () => {
@@ -127,9 +172,11 @@ describe('launch', () => {
     })
     expect(sky.calls().at(-1)).toEqual(['down', '-y', m.cluster_name])
     expect(await runLaunch(m, 2, deps())).toEqual({ kind: 'retry', delaySeconds: 120 })
+    expect(cloudflare()).toEqual(EMPTY) // each failed attempt removed its tunnel, DNS record and Access app
     expect(await runLaunch(m, 3, deps())).toEqual({ kind: 'ack' })
     expect(node(m)).toMatchObject({ status: 'warming', lastError: null })
     expect(sky.launches(m.cluster_name)).toBe(3)
+    expect(cloudflare().tunnels).toHaveLength(1)
   })
 
   it('fails the node when capacity never comes', async () => {
@@ -168,7 +215,9 @@ describe('launch', () => {
   it('gets SkyPilot\'s "No launchable resource" from the stand-in for AWS A100:1, had it got past the API and the runner\'s check', async () => {
     const m = launchMessage()
     const impossible = { ...m, spec: { ...m.spec, provider: 'aws' as const, region: 'us-east-1', gpu: 'A100-80GB', gpu_count: 1 } }
-    const result = await deps().sky.launch(m.cluster_name, renderTaskYaml(buildTask(impossible, deps().task)), { CIC_REGISTER_TOKEN: 'x', VLLM_API_KEY: 'y' })
+    const grant = await cf.nodePath.create(m.cluster_name) // a connectable tunnel: the node's registration waits for it
+    const secrets = { CIC_REGISTER_TOKEN: 'x', VLLM_API_KEY: 'y', CIC_TUNNEL_TOKEN: grant.tunnelToken }
+    const result = await deps().sky.launch(m.cluster_name, renderTaskYaml(buildTask(impossible, deps().task, 'https://x.nodes.cic.test')), secrets)
     expect(result.exitCode).toBe(1)
     expect(classifyLaunchFailure(result)).toMatchObject({
       kind: 'unsatisfiable',
@@ -178,9 +227,7 @@ describe('launch', () => {
     expect(sky.clusters()).toEqual([])
     // 8 GPUs is what AWS sells: the stand-in launches it.
     const eight = { ...impossible, spec: { ...impossible.spec, gpu_count: 8 } }
-    expect(
-      (await deps().sky.launch(m.cluster_name, renderTaskYaml(buildTask(eight, deps().task)), { CIC_REGISTER_TOKEN: 'x', VLLM_API_KEY: 'y' })).exitCode,
-    ).toBe(0)
+    expect((await deps().sky.launch(m.cluster_name, renderTaskYaml(buildTask(eight, deps().task, 'https://x.nodes.cic.test')), secrets)).exitCode).toBe(0)
   })
 
   it('fails a launch that exceeds its timeout and tears down what it left', async () => {
@@ -230,7 +277,12 @@ describe('launch', () => {
     ).toEqual(['status', 'down', 'launch'])
     expect(node(m)).toMatchObject({ status: 'warming', credentialsMinted: 2 })
     expect(sky.clusters()).toHaveLength(1)
-    await expect(fetch(`${oldEndpoint}/health`)).rejects.toThrow() // the old node process is gone
+    // A new tunnel for the new attempt; the old one (whose token the old node had) is deleted.
+    expect(cloudflare().tunnels).toEqual([expect.objectContaining({ name: `cic-node-${m.cluster_name}` })])
+    expect(cf.cf.account.tunnels.size).toBe(2)
+    expect(node(m).endpoint).toBe(oldEndpoint) // same hostname, new tunnel behind it
+    // Served by the new node once its cloudflared has connected.
+    await vi.waitFor(async () => expect((await fetch(`${oldEndpoint}/health`, { headers: cf.gatewayHeaders })).status).toBe(200), { timeout: 10_000 })
     // The relaunch message redelivered (runner died before acking): the node is launching and its cluster UP.
     node(m).status = 'launching'
     expect(await runLaunch(relaunch, 2, deps())).toEqual({ kind: 'ack' })
@@ -262,6 +314,52 @@ describe('launch', () => {
     expect(sky.clusters()).toEqual([])
     expect(sky.launches(m.cluster_name)).toBe(1)
     expect(node(m).status).toBe('failed')
+  })
+})
+
+describe('the node path (Cloudflare Tunnel + Access + DNS)', () => {
+  it("fails the node with the API's reason, launches nothing and leaves nothing, when the token lacks a permission", async () => {
+    await cf.close()
+    cf = await cloudflareEnv({ extraTokens: [{ value: 'no-dns-token-0123456789', permissions: [PERMISSIONS.tunnel, PERMISSIONS.accessApps] }] })
+    const m = launchMessage()
+    expect(await runLaunch(m, 1, { ...deps(), nodePath: cf.nodePathWith('no-dns-token-0123456789') })).toEqual({ kind: 'ack' })
+    expect(node(m)).toMatchObject({
+      status: 'failed',
+      credentialsMinted: 0,
+      lastError: expect.stringMatching(/^node_path: .*dns_records -> HTTP 403: 10000: Authentication error/),
+    })
+    expect(sky.launches(m.cluster_name)).toBe(0)
+    // The Access app and tunnel made before the DNS call failed were removed; nothing is left.
+    expect(cloudflare()).toEqual(EMPTY)
+    expect(cf.failures.map((f) => f.stage)).toContain('create')
+    expect(cp.nodePathFailures.at(-1)).toBe('create') // reported, so the Worker counts it (cic_node_path_failures_total)
+  })
+
+  it('retries later, as a new attempt, while the Cloudflare API is unreachable', async () => {
+    const m = launchMessage()
+    const unreachable = cf.nodePathWith(NODE_PATH_TOKEN)
+    await cf.close() // the API is gone
+    expect(await runLaunch(m, 1, { ...deps(), nodePath: unreachable })).toEqual({ kind: 'retry', delaySeconds: 30 })
+    expect(node(m)).toMatchObject({ status: 'queued', lastError: expect.stringMatching(/^node_path: Cloudflare API unreachable .*retrying in 30s/) })
+    expect(sky.launches(m.cluster_name)).toBe(0)
+    cf = await cloudflareEnv()
+    expect(await runLaunch(m, 2, deps())).toEqual({ kind: 'ack' })
+    expect(node(m).status).toBe('warming')
+  })
+
+  it('a terminate whose cleanup fails is retried, and reports terminated only when nothing is left', async () => {
+    const m = launchMessage()
+    await runLaunch(m, 1, deps())
+    node(m).status = 'draining'
+    const api = cf.nodePathWith(NODE_PATH_TOKEN)
+    const failing = { ...api, remove: async () => Promise.reject(new Error('Cloudflare API unreachable (test)')) }
+    expect(await runTerminate(terminateMessage(m), 1, { ...deps(), nodePath: failing })).toEqual({ kind: 'retry', delaySeconds: 30 })
+    expect(node(m)).toMatchObject({ status: 'terminating', lastError: expect.stringContaining('node_path cleanup failed') })
+    expect(cp.nodePathFailures.at(-1)).toBe('cleanup')
+    expect(cloudflare().tunnels).toHaveLength(1)
+    expect(await runTerminate(terminateMessage(m), 2, deps())).toEqual({ kind: 'ack' })
+    expect(node(m).status).toBe('terminated')
+    expect(cloudflare()).toEqual(EMPTY)
   })
 })
 
@@ -297,7 +395,8 @@ describe('terminate', () => {
     expect(node(m).status).toBe('terminated')
     expect(sky.calls().at(-1)).toEqual(['down', '-y', m.cluster_name])
     expect(sky.clusters()).toEqual([])
-    await expect(fetch(`${endpoint}/health`)).rejects.toThrow()
+    expect(cloudflare()).toEqual(EMPTY) // no tunnel, DNS record or Access app left
+    expect((await fetch(`${endpoint}/health`, { headers: cf.gatewayHeaders })).status).toBe(530) // the hostname is gone
     const calls = sky.calls().length
     expect(await runTerminate(terminateMessage(m), 2, deps())).toEqual({ kind: 'ack' })
     expect(sky.calls().length).toBe(calls)

@@ -37,7 +37,10 @@ export function skyStandinEnv(): SkyStandinEnv {
     launches: (cluster) => calls().filter((argv) => argv[0] === 'launch' && argv.includes(cluster)).length,
     clusters: () => listClusters(stateDir),
     cleanup() {
-      for (const cluster of listClusters(stateDir)) stopNode(cluster.pid)
+      for (const cluster of listClusters(stateDir)) {
+        stopNode(cluster.pid)
+        stopNode(cluster.tunnelPid ?? null)
+      }
       rmSync(stateDir, { recursive: true, force: true })
     },
   }

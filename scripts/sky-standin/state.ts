@@ -6,12 +6,22 @@ import path from 'node:path'
 
 export type ClusterRecord = {
   name: string
-  status: 'INIT' | 'UP'
+  /** The cached status (SkyPilot's local state.db); `sky status -r` refreshes it from the "cloud" (see preempted). */
+  status: 'INIT' | 'UP' | 'STOPPED'
   /** The vLLM stand-in's process id (its own process group) and URL once UP. */
   pid: number | null
+  /** The node's cloudflared stand-in (its own process group), when the task carried a tunnel token. */
+  tunnelPid?: number | null
   endpoint: string | null
   launchedAt: number
   jobs: number
+  /** The task's `resources.use_spot` (SkyPilot names "preempted" among the likely causes only for spot clusters). */
+  useSpot?: boolean
+  /**
+   * Set by `sky preempt`: what the cloud did to the instance. The cached record keeps its status (UP) until a
+   * refresh, exactly like SkyPilot's state.db; `terminated` clusters vanish on refresh, `stopped` ones read STOPPED.
+   */
+  preempted?: { at: number; action: 'terminated' | 'stopped' }
 }
 
 export type LaunchFailure = 'capacity' | 'quota' | 'auth' | 'error' | 'setup' | 'unsatisfiable'
@@ -60,6 +70,7 @@ export function writeCluster(record: ClusterRecord): void {
 
 export function removeCluster(name: string): void {
   rmSync(clusterFile(name), { force: true })
+  rmSync(path.join(stateDir(), `${name}.secrets`), { recursive: true, force: true }) // the node's /etc/cic
 }
 
 export function listClusters(dir = stateDir()): ClusterRecord[] {

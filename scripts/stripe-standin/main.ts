@@ -8,6 +8,9 @@ const { values } = parseArgs({
     port: { type: 'string', default: '12111' },
     host: { type: 'string', default: '127.0.0.1' },
     'secret-key': { type: 'string' },
+    // Checkout/portal webhooks: the gateway's route and its STRIPE_WEBHOOK_SECRET.
+    'webhook-url': { type: 'string' },
+    'webhook-secret': { type: 'string', default: process.env.STRIPE_WEBHOOK_SECRET },
   },
 })
 const port = Number(values.port)
@@ -15,7 +18,12 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
   console.error(`stripe-standin: bad --port ${values.port}`)
   process.exit(2)
 }
-const standin = await startStripeStandin({ port, host: values.host, ...(values['secret-key'] ? { secretKey: values['secret-key'] } : {}) })
+const standin = await startStripeStandin({
+  port,
+  host: values.host,
+  ...(values['secret-key'] ? { secretKey: values['secret-key'] } : {}),
+  checkout: { webhookUrl: values['webhook-url'], webhookSecret: values['webhook-secret'] },
+})
 console.log(`stripe-standin listening on ${standin.url} (set STRIPE_API_BASE=${standin.url})`)
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => void standin.close().then(() => process.exit(0)))

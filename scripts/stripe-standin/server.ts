@@ -10,6 +10,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { z } from 'zod'
+import { type CheckoutOptions, createCheckout, type WebhookDelivery } from './checkout.ts'
 import { checkMeterEventRequest } from './meter-event-request.ts'
 
 export type Receipt = {
@@ -33,16 +34,31 @@ export type StripeStandin = {
   receipts: Receipt[]
   violations: Violation[]
   fail(rule: FailRule): void
+  /** Webhooks sent by completed Checkouts and portal cancellations (checkout.ts), in order. */
+  webhooks: WebhookDelivery[]
   close(): Promise<void>
 }
 
-export type StripeStandinOptions = { port?: number; host?: string /** Exact key to require; default any sk_test_ key. */; secretKey?: string }
+export type StripeStandinOptions = {
+  port?: number
+  host?: string
+  /** Exact key to require; default any sk_test_ key. */
+  secretKey?: string
+  /** Checkout, portal, customers and prices (checkout.ts): where its webhooks go. */
+  checkout?: CheckoutOptions
+}
 
 export async function startStripeStandin(options: StripeStandinOptions = {}): Promise<StripeStandin> {
   const receipts: Receipt[] = []
   const violations: Violation[] = []
   const rules: FailRule[] = []
   const accepted = new Set<string>()
+  let baseUrl = ''
+  const checkout = createCheckout(
+    options.checkout ?? {},
+    () => baseUrl,
+    (v) => violations.push(v),
+  )
 
   const meterEvent = (req: IncomingMessage, body: string, res: ServerResponse) => {
     const check = checkMeterEventRequest(req.headers, body, Math.floor(Date.now() / 1000), options.secretKey ?? null)
@@ -106,6 +122,7 @@ export async function startStripeStandin(options: StripeStandinOptions = {}): Pr
     const body = await readBody(req)
     if (req.method === 'POST' && url.pathname === '/v1/billing/meter_events') return meterEvent(req, body, res)
     if (control(req, url, body, res)) return
+    if (await checkout.handle(req, url, body, res, sendJson)) return
     violations.push({ method: req.method ?? '?', path: url.pathname, status: 404, message: 'unexpected request' })
     sendJson(res, 404, { error: { type: 'invalid_request_error', message: `Unrecognized request URL (${req.method}: ${url.pathname}).` } })
   })
@@ -114,11 +131,13 @@ export async function startStripeStandin(options: StripeStandinOptions = {}): Pr
     server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve())
   })
   const { port, address } = server.address() as AddressInfo
+  baseUrl = `http://${address}:${port}`
   return {
     url: `http://${address}:${port}`,
     port,
     receipts,
     violations,
+    webhooks: checkout.deliveries,
     fail: (rule) => {
       rules.push({ ...rule })
     },

@@ -18,9 +18,11 @@ import { adminNodes } from './routes/admin/nodes.ts'
 import { adminTenants } from './routes/admin/tenants.ts'
 import { adminUsage } from './routes/admin/usage.ts'
 import { adminAudit } from './routes/admin/audit.ts'
+import { adminFleet } from './routes/admin/fleet.ts'
 import { dashboard } from './routes/dashboard.ts'
 import { localQueues } from './routes/local-queues.ts'
 import { metrics } from './routes/metrics.ts'
+import { nodePreemptionNotice } from './routes/nodes/preemption-notice.ts'
 import { nodeRegistration } from './routes/nodes/register.ts'
 import { openApi } from './routes/openapi.ts'
 import { runnerNodes } from './routes/runner/nodes.ts'
@@ -34,7 +36,7 @@ export function createApp() {
   app.use(discardUnreadBody(), requestId(), config(), observeRequest())
   app.get('/health', (c) => c.json({ status: 'ok' }))
   app.route('/', metrics) // GET /metrics, behind METRICS_TOKEN
-  app.route('/', dashboard) // GET /dashboard: static files; the page reads the admin API with the admin token
+  app.route('/', dashboard) // /dashboard: the console (OIDC sign-in, session API, the app from static assets)
   app.route('/', openApi) // GET /openapi.json, GET /docs (+ /docs/scalar.js from the ASSETS binding)
   app.route('/v1', new Hono<AppEnv>().use(apiKeyAuth(), admissionLocation()).route('/', inference).route('/', models).route('/', usage))
   app.route('/api/webhooks', stripeWebhooks) // Stripe-Signature instead of an API key or admin token
@@ -50,10 +52,12 @@ export function createApp() {
       .route('/', adminUsage)
       .route('/', adminBilling)
       .route('/', adminPrices)
-      .route('/', adminAudit),
+      .route('/', adminAudit)
+      .route('/', adminFleet),
   )
   app.route('/runner', new Hono<AppEnv>().use(bearerAuth('RUNNER_TOKEN')).route('/', runnerNodes))
   app.route('/nodes', nodeRegistration) // a launched node's one-time registration token
+  app.route('/nodes', nodePreemptionNotice) // the same token: its cloud's preemption warning (fleets, issue 15)
   app.route('/local-queues', localQueues) // dev only: 404 unless LOCAL_QUEUE_SHIM=1 outside production
   app.notFound((c) => onError(new ApiError('not_found', 'Unknown route.', { code: 'unknown_route' }), c))
   app.onError(onError)

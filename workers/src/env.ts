@@ -84,6 +84,38 @@ const configSchema = z.object({
       'NODES_ZONE must be a DNS name such as nodes.example.com (no scheme, no trailing dot)',
     )
     .default(''),
+  // ---- Console sign-in (issue 17; services/console/) ----
+  /**
+   * OpenID Connect issuer the console signs in with: https://accounts.google.com deployed, the local stand-in
+   * (scripts/oidc-standin) in dev and tests. Empty or unset: /dashboard/login answers 503. Production-like
+   * environments refuse a non-https issuer (services/console/console-config.ts).
+   */
+  OIDC_ISSUER: z.union([z.literal(''), z.url({ protocol: /^https?$/ })]).optional(),
+  /** The OAuth client's id and secret at the issuer (secrets: wrangler secret put). */
+  OIDC_CLIENT_ID: z.string().optional(),
+  OIDC_CLIENT_SECRET: z.string().optional(),
+  /** Comma-separated emails of the operators (they may do everything in the console); matched on the verified email. */
+  OPERATOR_EMAILS: z
+    .string()
+    .default('')
+    .transform((list) =>
+      list
+        .split(',')
+        .map((e) => e.trim().toLowerCase())
+        .filter((e) => e !== ''),
+    ),
+  /** A console session unused for this long is over (sign in again). */
+  CONSOLE_SESSION_IDLE_SECONDS: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(12 * 3600),
+  /** A console session is over this long after its sign-in, used or not. */
+  CONSOLE_SESSION_MAX_SECONDS: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(7 * 86_400),
   /** One meaning of production: staging and production are production-like (see isProductionLike). */
   ENVIRONMENT: z.enum(ENVIRONMENTS).default('production'),
   /** Completion tokens reserved per choice at admission when a request sets no max_tokens (settled to real usage after). */

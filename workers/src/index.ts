@@ -11,12 +11,14 @@ import { storeNodeOpDeadLetters } from './services/nodes/node-ops-dead-letters.t
 import { storeDeadLetters } from './services/usage/usage-dead-letters.ts'
 import { writeUsageEvents } from './services/usage/write-usage-events.ts'
 import { pruneUsage, USAGE_PRUNE_CRON } from './services/usage/usage-retention.ts'
+import { FLEET_CRON, nudgeAllFleets } from './services/fleet/fleet-cron.ts'
 
 export { TenantGate } from '../../durable-objects/tenant-gate/tenant-gate.ts'
 export { NodeMonitor } from '../../durable-objects/node-monitor/node-monitor.ts'
 export { MetricsAggregator } from '../../durable-objects/metrics-aggregator/metrics-aggregator.ts'
 export { LocalQueueShim } from '../../durable-objects/local-queue-shim/local-queue-shim.ts'
 export { UsageOutbox } from '../../durable-objects/usage-outbox/usage-outbox.ts'
+export { FleetReconciler } from '../../durable-objects/fleet-reconciler/fleet-reconciler.ts'
 export { AdmissionLocation } from '../../durable-objects/admission-location/admission-location.ts'
 
 const app = createApp()
@@ -44,6 +46,7 @@ export default guardHandlers({
   async scheduled(controller, env) {
     if (controller.cron === METER_CRON) await pushMeterUsage(env, controller.scheduledTime)
     else if (controller.cron === USAGE_PRUNE_CRON) log.info('usage_pruned', await pruneUsage(env.DB, Date.now()))
+    else if (controller.cron === FLEET_CRON) await nudgeAllFleets(env)
     else log.warn('unknown_cron', { cron: controller.cron })
   },
 }) satisfies ExportedHandler<Env>

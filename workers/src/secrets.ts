@@ -13,6 +13,12 @@ export const SECRETS = [
   { name: 'METRICS_TOKEN', requiredIn: DEPLOYED },
   { name: 'STRIPE_SECRET_KEY', requiredIn: DEPLOYED },
   { name: 'STRIPE_WEBHOOK_SECRET', requiredIn: DEPLOYED },
+  // The console's OAuth client at the OIDC issuer (Google Cloud console, "OAuth client ID", type Web application).
+  { name: 'OIDC_CLIENT_ID', requiredIn: DEPLOYED },
+  { name: 'OIDC_CLIENT_SECRET', requiredIn: DEPLOYED },
+  // Cloudflare Access service token of the gateway: sent to launched nodes (platform/node-access.ts).
+  { name: 'CF_ACCESS_CLIENT_ID', requiredIn: DEPLOYED },
+  { name: 'CF_ACCESS_CLIENT_SECRET', requiredIn: DEPLOYED },
 ] as const satisfies readonly { name: string; requiredIn: readonly DeployedEnvironment[] }[]
 
 /** Secret names whose value must not be a development placeholder in a production-like environment. */

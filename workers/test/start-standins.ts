@@ -17,7 +17,7 @@ export const STANDIN_MODELS = {
 
 export const POOL_MODELS = Array.from({ length: 12 }, (_, i) => `pool-${i + 1}`)
 /** Stand-ins per test file that uses them. */
-export const POOL_SIZES = { routing: 3, breaker: 2, retries: 3, monitor: 2, admin: 1, launches: 1, bounded: 1, boundedUsage: 1 } as const
+export const POOL_SIZES = { routing: 3, breaker: 2, retries: 3, monitor: 2, admin: 1, launches: 1, bounded: 1, boundedUsage: 1, fleet: 2 } as const
 
 export default async function setup(project: TestProject) {
   const started: Standin[] = []

@@ -17,7 +17,8 @@ export type MintResult = { ok: true; credentials: NodeCredentials } | { ok: fals
 
 export type ControlPlane = {
   reportStatus(clusterName: string, report: RunnerStatusReport): Promise<ReportResult>
-  mintCredentials(clusterName: string): Promise<MintResult>
+  /** `endpoint`: the node's endpoint on the private path, the only one its registration will be accepted with. */
+  mintCredentials(clusterName: string, endpoint: string): Promise<MintResult>
 }
 
 export type ControlPlaneOptions = { baseUrl: string; runnerToken: string; fetch?: typeof fetch; timeoutMs?: number }
@@ -60,8 +61,8 @@ export function createControlPlane(options: ControlPlaneOptions): ControlPlane {
       const result = runnerStatusResultSchema.parse(json)
       return { found: true, status: result.status, applied: result.applied, previousStatus: result.previous_status }
     },
-    async mintCredentials(clusterName) {
-      const { status, json } = await post(path(clusterName, 'credentials'))
+    async mintCredentials(clusterName, endpoint) {
+      const { status, json } = await post(path(clusterName, 'credentials'), { endpoint })
       if (status === 404) return { ok: false, reason: 'not_found', message: messageOf(json) }
       if (status === 409) return { ok: false, reason: 'not_launching', message: messageOf(json) }
       if (status !== 200) throw new Error(`credentials for ${clusterName} refused (HTTP ${status}): ${messageOf(json)}`)

@@ -1,5 +1,6 @@
 // What every job gets and returns. A job's outcome decides what happens to its queue message: ack (done, or
 // nothing left to do) or retry after a delay (capacity, transient trouble). Jobs never throw on expected paths.
+import type { NodePath } from '../cloudflare/node-path.ts'
 import type { ControlPlane } from '../control-plane/client.ts'
 import type { Logger } from '../log.ts'
 import type { SkyCli } from '../skypilot/cli.ts'
@@ -10,6 +11,8 @@ export type JobOutcome = { kind: 'ack' } | { kind: 'retry'; delaySeconds: number
 export type JobDeps = {
   sky: SkyCli
   controlPlane: ControlPlane
+  /** The node's private path (Cloudflare Tunnel + Access + DNS), created per launch attempt, removed on terminate. */
+  nodePath: NodePath
   log: Logger
   task: TaskOptions
   /** Values of the secrets sky reads from its environment besides the per-launch ones (HF_TOKEN). */

@@ -5,7 +5,10 @@
 // second A100). Then fresh credentials are minted and `sky launch -d` runs. Failures are mapped to a node status
 // with the reason: capacity is retried later with backoff, anything else fails the node. A cluster that cannot
 // be torn down keeps its message in the queue (retried with backoff) until it is gone: a leaked A100 bills hourly.
+// Each attempt gets its own private path (tunnel, Access app, DNS record: cloudflare/node-path.ts), created before
+// the credentials so the control plane learns the endpoint first, and removed when the attempt fails.
 import { launchPolicyProblem, type LaunchMessage } from '../../../workers/src/schemas/node-ops.ts'
+import { isTransientNodePathError } from '../cloudflare/node-path.ts'
 import { classifyLaunchFailure, tailOf } from '../skypilot/failures.ts'
 import { buildTask, renderTaskYaml } from '../skypilot/task-yaml.ts'
 import { ACK, backoffSeconds, retryIn, type JobDeps, type JobOutcome } from './job.ts'
@@ -59,13 +62,25 @@ export async function runLaunch(message: LaunchMessage, attempt: number, deps: J
     }
   }
 
-  const minted = await controlPlane.mintCredentials(cluster)
+  let grant: Awaited<ReturnType<JobDeps['nodePath']['create']>>
+  try {
+    grant = await deps.nodePath.create(cluster)
+  } catch (err) {
+    return nodePathFailed(cluster, attempt, err, deps)
+  }
+  const minted = await controlPlane.mintCredentials(cluster, grant.endpoint)
   if (!minted.ok) {
     log.info('launch_not_wanted', { cluster, reason: minted.reason, message: minted.message })
+    await removeNodePath(cluster, deps)
     return ACK
   }
-  const yaml = renderTaskYaml(buildTask(message, deps.task))
-  const secrets = { ...deps.extraSecrets, CIC_REGISTER_TOKEN: minted.credentials.register_token, VLLM_API_KEY: minted.credentials.vllm_api_key }
+  const yaml = renderTaskYaml(buildTask(message, deps.task, grant.endpoint))
+  const secrets = {
+    ...deps.extraSecrets,
+    CIC_REGISTER_TOKEN: minted.credentials.register_token,
+    VLLM_API_KEY: minted.credentials.vllm_api_key,
+    CIC_TUNNEL_TOKEN: grant.tunnelToken,
+  }
   log.info('sky_launch_started', { cluster, attempt, gpu: message.spec.gpu, provider: message.spec.provider })
   const result = await sky.launch(cluster, yaml, secrets, signal)
   if (result.exitCode === 0) {
@@ -80,6 +95,8 @@ export async function runLaunch(message: LaunchMessage, attempt: number, deps: J
   const cleanup = await sky.down(cluster, signal)
   const isCleanedUp = isGone(cleanup)
   if (!isCleanedUp) log.error('sky_down_after_failed_launch_failed', { cluster, output: cleanup.stderr.slice(-500) })
+  // Its tunnel token was handed to the failed attempt: the next attempt (or nothing) gets a new one.
+  const cleanupFailure = (await removeNodePath(cluster, deps)) ? {} : ({ node_path_failure: 'cleanup' } as const)
 
   if (failure.isRetryable && attempt < deps.maxLaunchAttempts) {
     // The retry is a new attempt (the node is queued again): it removes a cluster this cleanup could not.
@@ -87,13 +104,46 @@ export async function runLaunch(message: LaunchMessage, attempt: number, deps: J
     await controlPlane.reportStatus(cluster, {
       status: 'queued',
       error: `${failure.reason} (attempt ${attempt}/${deps.maxLaunchAttempts}, retrying in ${delaySeconds}s)`,
+      ...cleanupFailure,
     })
     return retryIn(delaySeconds)
   }
   const suffix = failure.isRetryable ? ` (gave up after ${attempt} attempts)` : ''
-  await controlPlane.reportStatus(cluster, { status: 'failed', error: `${failure.reason}${suffix}` })
+  await controlPlane.reportStatus(cluster, { status: 'failed', error: `${failure.reason}${suffix}`, ...cleanupFailure })
   // The node is failed either way; the message comes back (as a failed node's launch) until sky down works.
   return isCleanedUp ? ACK : downRetry(attempt, deps)
+}
+
+/**
+ * The private path could not be made: nothing was launched and create() removed what it had made. Cloudflare
+ * being unreachable or busy (network, 429, 5xx) is retried with backoff as a new attempt; a refusal (a token
+ * missing a permission, a wrong zone) fails the node with the API's reason: retrying will not fix it.
+ */
+async function nodePathFailed(cluster: string, attempt: number, err: unknown, deps: JobDeps): Promise<JobOutcome> {
+  const reason = `node_path: ${err instanceof Error ? err.message : String(err)}`
+  deps.log.error('node_path_create_failed', { cluster, attempt, reason })
+  if (isTransientNodePathError(err) && attempt < deps.maxLaunchAttempts) {
+    const delaySeconds = backoffSeconds(attempt, 30, deps.retryMaxSeconds)
+    await deps.controlPlane.reportStatus(cluster, {
+      status: 'queued',
+      error: `${reason} (attempt ${attempt}/${deps.maxLaunchAttempts}, retrying in ${delaySeconds}s)`,
+      node_path_failure: 'create',
+    })
+    return retryIn(delaySeconds)
+  }
+  await deps.controlPlane.reportStatus(cluster, { status: 'failed', error: reason, node_path_failure: 'create' })
+  return ACK
+}
+
+/** Best effort within a launch (false when it failed): what is left is removed by the next attempt's create or by the terminate. */
+async function removeNodePath(cluster: string, deps: JobDeps): Promise<boolean> {
+  try {
+    await deps.nodePath.remove(cluster)
+    return true
+  } catch (err) {
+    deps.log.error('node_path_cleanup_failed', { cluster, error: String(err) })
+    return false
+  }
 }
 
 /** `sky down` for a node that should have no cluster: ack once it is gone, retry with backoff while it is not. */
@@ -101,6 +151,7 @@ async function tearDownLeftover(cluster: string, attempt: number, deps: JobDeps)
   const down = await deps.sky.down(cluster, deps.signal)
   if (isGone(down)) {
     if (!down.absent) deps.log.warn('launch_leftover_cluster_removed', { cluster })
+    await removeNodePath(cluster, deps)
     return ACK
   }
   if (down.aborted) return retryIn(0)

@@ -2,6 +2,8 @@
 // (a terminate redelivered after a relaunch must not tear the new node down). sky down is idempotent, so a
 // redelivery after success is harmless. A failed down is retried with backoff until it works: a leaked A100
 // costs money every hour, so the message stays in the queue (and in its dead-letter queue if retries run out).
+// Then the node's private path (tunnel, DNS record, Access app) is removed, also retried until it is gone: the node
+// is reported terminated only when nothing it had is left.
 import type { TerminateMessage } from '../../../workers/src/schemas/node-ops.ts'
 import { tailOf } from '../skypilot/failures.ts'
 import { ACK, backoffSeconds, retryIn, type JobDeps, type JobOutcome } from './job.ts'
@@ -18,6 +20,15 @@ export async function runTerminate(message: TerminateMessage, attempt: number, d
   const result = await sky.down(cluster, signal)
   if (result.exitCode === 0 || result.absent) {
     log.info('sky_down_succeeded', { cluster, absent: result.absent })
+    try {
+      await deps.nodePath.remove(cluster)
+    } catch (err) {
+      const reason = `node_path cleanup failed: ${err instanceof Error ? err.message : String(err)}`
+      log.error('node_path_cleanup_failed', { cluster, attempt, reason })
+      if (started.found)
+        await controlPlane.reportStatus(cluster, { status: 'terminating', error: `${reason} (attempt ${attempt}, retrying)`, node_path_failure: 'cleanup' })
+      return retryIn(backoffSeconds(attempt, 30, Math.min(600, deps.retryMaxSeconds)))
+    }
     if (started.found) await controlPlane.reportStatus(cluster, { status: 'terminated' })
     return ACK
   }

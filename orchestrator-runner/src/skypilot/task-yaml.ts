@@ -1,13 +1,19 @@
-// Renders the SkyPilot task of one launch: resources (GPU, infra, spot, disk, port 8000, autodown), a setup
-// that installs vLLM, and a run script that serves the model with the node's API key and then registers the
-// node with the control plane. Secrets are declared with null values and supplied by `--secret NAME`, so the
+// Renders the SkyPilot task of one launch: resources (GPU, infra, spot, disk, autodown; no `ports:`, nothing is
+// open inbound), a setup that installs vLLM (root-owned venv) and cloudflared, and a run script that keeps the
+// node's secrets out of model code's reach: they go to root-only files at once; cloudflared (root) carries the
+// tunnel the runner created; vLLM runs as its own `vllm` user on 127.0.0.1; the registration (root) announces
+// the endpoint the runner created. Secrets are declared with null values and supplied by `--secret NAME`, so the
 // YAML file never contains one. Every task rendered here validates against SkyPilot's schema (tests).
 import { stringify } from 'yaml'
 import type { LaunchMessage } from '../../../workers/src/schemas/node-ops.ts'
 
 export const VLLM_PORT = 8000
+/** cloudflared's metrics server on the node (loopback): `/ready` answers 200 once it holds a connection to the edge. */
+export const TUNNEL_METRICS_PORT = 20241
 export const REGISTER_BEGIN = '# >>> cic-register'
 export const REGISTER_END = '# <<< cic-register'
+/** Root-only directory (0700) holding the node's secrets, one file each (0600). */
+export const SECRETS_DIR = '/etc/cic'
 
 export type TaskOptions = {
   /** Where the node POSTs its registration (the control plane's /nodes/register). */
@@ -28,23 +34,37 @@ export type SkyTask = {
   run: string
 }
 
-/** Secret names passed with `--secret NAME` (values come from the runner's environment for that one command). */
-export const secretNames = (options: Pick<TaskOptions, 'hasHfToken'>) => ['CIC_REGISTER_TOKEN', 'VLLM_API_KEY', ...(options.hasHfToken ? ['HF_TOKEN'] : [])]
+/** Secrets written to SECRETS_DIR on the node and never left in the job's environment. */
+export const NODE_SECRETS = ['CIC_REGISTER_TOKEN', 'VLLM_API_KEY', 'CIC_TUNNEL_TOKEN'] as const
 
+/** Secret names passed with `--secret NAME` (values come from the runner's environment for that one command). */
+export const secretNames = (options: Pick<TaskOptions, 'hasHfToken'>) => [...NODE_SECRETS, ...(options.hasHfToken ? ['HF_TOKEN'] : [])]
+
+// cloudflared from Cloudflare's apt repository (pkg.cloudflare.com, documented install for Debian/Ubuntu); vLLM in
+// a root-owned venv the `vllm` user can run but not change; that user owns only its home (HF cache).
 const SETUP = `set -euo pipefail
+if ! command -v cloudflared >/dev/null 2>&1; then
+  sudo mkdir -p --mode=0755 /usr/share/keyrings
+  curl -fsSL https://pkg.cloudflare.com/cloudflare-main.gpg | sudo tee /usr/share/keyrings/cloudflare-main.gpg >/dev/null
+  echo 'deb [signed-by=/usr/share/keyrings/cloudflare-main.gpg] https://pkg.cloudflare.com/cloudflared any main' | sudo tee /etc/apt/sources.list.d/cloudflared.list >/dev/null
+  sudo apt-get update -qq && sudo apt-get install -y -qq cloudflared
+fi
+id -u vllm >/dev/null 2>&1 || sudo useradd --system --create-home --home-dir /var/lib/vllm --shell /usr/sbin/nologin vllm
 command -v uv >/dev/null 2>&1 || { python3 -m pip install --quiet --user uv; export PATH="$HOME/.local/bin:$PATH"; }
-uv venv --python 3.12 --seed "$HOME/cic-vllm"
-source "$HOME/cic-vllm/bin/activate"
-uv pip install "$CIC_VLLM_PIP_SPEC"
+sudo env "PATH=$PATH" uv venv --python 3.12 --seed /opt/cic-vllm
+sudo env "PATH=$PATH" VIRTUAL_ENV=/opt/cic-vllm uv pip install "$CIC_VLLM_PIP_SPEC"
 `
 
 /**
- * Waits for vLLM's /health, then registers the node. Plain bash + curl, between markers, so the SkyPilot
- * stand-in runs exactly this text against its local vLLM stand-in. Values are inert in JSON and shell: the
- * control plane validated them (model, cluster name) or they come from curl (IP). CIC_NODE_ENDPOINT overrides
- * the public address, which is otherwise asked of checkip.amazonaws.com (works from any cloud).
+ * Runs as root (the run script pipes it to \`sudo bash\`): waits for vLLM's /health on localhost and for cloudflared's
+ * \`/ready\` (a connection to the edge: the endpoint answers), then registers the endpoint the runner created
+ * (CIC_NODE_ENDPOINT), so the control plane's first health check already goes through. The token is read from its root-only file and handed to
+ * curl in a header file (\`-H @file\`), never on a command line other users can read in /proc. Plain bash + curl,
+ * between markers, so the SkyPilot stand-in runs exactly this text.
  */
 export const REGISTER_SNIPPET = `${REGISTER_BEGIN}
+set -u
+cic_secrets="\${CIC_SECRETS_DIR:-${SECRETS_DIR}}"
 cic_healthy=0
 for _ in $(seq 1 "\${CIC_HEALTH_WAIT_SECONDS:-3600}"); do
   if curl -fsS -o /dev/null --max-time 5 "http://127.0.0.1:\${CIC_VLLM_PORT}/health"; then cic_healthy=1; break; fi
@@ -52,29 +72,47 @@ for _ in $(seq 1 "\${CIC_HEALTH_WAIT_SECONDS:-3600}"); do
   sleep 1
 done
 if [ "$cic_healthy" != 1 ]; then echo "cic: vLLM was not healthy in time" >&2; exit 1; fi
-cic_endpoint="\${CIC_NODE_ENDPOINT:-}"
-if [ -z "$cic_endpoint" ]; then
-  cic_endpoint="http://$(curl -fsS --max-time 10 https://checkip.amazonaws.com | tr -d '[:space:]'):\${CIC_VLLM_PORT}"
-fi
+cic_connected=0
+for _ in $(seq 1 "\${CIC_HEALTH_WAIT_SECONDS:-3600}"); do
+  if curl -fsS -o /dev/null --max-time 5 "http://127.0.0.1:\${CIC_TUNNEL_METRICS_PORT}/ready"; then cic_connected=1; break; fi
+  sleep 1
+done
+if [ "$cic_connected" != 1 ]; then echo "cic: the tunnel did not connect to Cloudflare in time" >&2; exit 1; fi
+cic_endpoint="\${CIC_NODE_ENDPOINT:?CIC_NODE_ENDPOINT is the endpoint the runner created}"
+umask 077
+printf 'Authorization: Bearer %s\\n' "$(cat "$cic_secrets/CIC_REGISTER_TOKEN")" > "$cic_secrets/register-header"
 curl -fsS --max-time 15 --retry 10 --retry-delay 3 --retry-all-errors -o /dev/null -X POST "$CIC_REGISTER_URL" \\
-  -H "Authorization: Bearer $CIC_REGISTER_TOKEN" -H "Content-Type: application/json" \\
+  -H @"$cic_secrets/register-header" -H "Content-Type: application/json" \\
   --data "{\\"cluster_name\\":\\"$CIC_CLUSTER_NAME\\",\\"endpoint\\":\\"$cic_endpoint\\",\\"models\\":[\\"$MODEL_NAME\\"]}" \\
   || { echo "cic: registration with the control plane failed" >&2; exit 1; }
 echo "cic: registered $CIC_CLUSTER_NAME at $cic_endpoint"
 ${REGISTER_END}`
 
 // CIC_VLLM_ARGS is split on spaces on purpose (validated: no spaces inside an argument, no glob or shell chars).
+// Secrets: SkyPilot exports them to this job; they go to root-only files and are unset before anything else runs.
+// cloudflared reads its token from TUNNEL_TOKEN (its documented env form of --token), never from argv; vLLM gets
+// its key the same way (VLLM_API_KEY) and runs as \`vllm\` (setpriv), so model code (--trust-remote-code) cannot
+// read the tunnel or registration token. The job lives as long as vLLM: if it dies, autodown removes the cluster.
 const RUN = `set -uo pipefail
-source "$HOME/cic-vllm/bin/activate"
-vllm serve "$MODEL_NAME" --host 0.0.0.0 --port "$CIC_VLLM_PORT" --api-key "$VLLM_API_KEY" \\
-  --tensor-parallel-size "$SKYPILOT_NUM_GPUS_PER_NODE" $CIC_VLLM_ARGS &
+sudo install -d -m 0700 -o root -g root ${SECRETS_DIR}
+for cic_name in ${NODE_SECRETS.join(' ')}; do
+  printf '%s' "\${!cic_name}" | sudo install -m 0600 -o root -g root /dev/stdin "${SECRETS_DIR}/$cic_name"
+done
+unset ${NODE_SECRETS.join(' ')}
+sudo bash -c 'TUNNEL_TOKEN="$(cat ${SECRETS_DIR}/CIC_TUNNEL_TOKEN)" exec cloudflared tunnel --no-autoupdate --metrics 127.0.0.1:${TUNNEL_METRICS_PORT} run' >>"$HOME/cic-cloudflared.log" 2>&1 &
+sudo --preserve-env=MODEL_NAME,CIC_VLLM_PORT,CIC_VLLM_ARGS,SKYPILOT_NUM_GPUS_PER_NODE,HF_TOKEN bash -c '
+  VLLM_API_KEY="$(cat ${SECRETS_DIR}/VLLM_API_KEY)" exec setpriv --reuid=vllm --regid=vllm --init-groups \\
+    env VLLM_API_KEY="$VLLM_API_KEY" HOME=/var/lib/vllm /opt/cic-vllm/bin/vllm serve "$MODEL_NAME" --host 127.0.0.1 --port "$CIC_VLLM_PORT" \\
+    --tensor-parallel-size "$SKYPILOT_NUM_GPUS_PER_NODE" $CIC_VLLM_ARGS' &
 VLLM_PID=$!
+sudo --preserve-env=CIC_VLLM_PORT,CIC_TUNNEL_METRICS_PORT,CIC_NODE_ENDPOINT,CIC_REGISTER_URL,CIC_CLUSTER_NAME,MODEL_NAME,CIC_HEALTH_WAIT_SECONDS VLLM_PID="$VLLM_PID" bash <<'CIC_REGISTER'
 ${REGISTER_SNIPPET}
-# The job lives as long as vLLM: if it dies the cluster goes idle and autodown removes it.
+CIC_REGISTER
 wait "$VLLM_PID"
 `
 
-export function buildTask(message: LaunchMessage, options: TaskOptions): SkyTask {
+/** `endpoint`: the node's endpoint on the private path (the runner created it; the only one registration accepts). */
+export function buildTask(message: LaunchMessage, options: TaskOptions, endpoint: string): SkyTask {
   const { spec } = message
   return {
     name: message.cluster_name,
@@ -83,14 +121,15 @@ export function buildTask(message: LaunchMessage, options: TaskOptions): SkyTask
       accelerators: { [spec.gpu]: spec.gpu_count },
       use_spot: spec.use_spot,
       disk_size: spec.disk_size,
-      ports: VLLM_PORT,
       autostop: { idle_minutes: options.autodownIdleMinutes, down: true },
     },
     envs: {
       MODEL_NAME: spec.model,
       CIC_CLUSTER_NAME: message.cluster_name,
       CIC_REGISTER_URL: options.registerUrl,
+      CIC_NODE_ENDPOINT: endpoint,
       CIC_VLLM_PORT: String(VLLM_PORT),
+      CIC_TUNNEL_METRICS_PORT: String(TUNNEL_METRICS_PORT),
       CIC_VLLM_PIP_SPEC: options.vllmPipSpec,
       CIC_VLLM_ARGS: spec.vllm_args.join(' '),
     },

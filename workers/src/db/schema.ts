@@ -1,6 +1,7 @@
 // D1 tables of the control plane (drizzle). SQL migrations in d1-migrations/ are generated from this file.
 import { sql } from 'drizzle-orm'
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core'
+import type { FleetPlacement } from '../schemas/fleet.ts'
 import { NODE_ENGINES, type NodeLaunchSpec } from '../schemas/node-ops.ts'
 
 const createdAt = () => integer('created_at', { mode: 'number' }).notNull().default(sql`(unixepoch('subsec') * 1000)`)
@@ -35,6 +36,8 @@ export const apiKeys = sqliteTable(
     limits: text('limits', { mode: 'json' }).$type<Record<string, number>>().notNull().default({}),
     createdAt: createdAt(),
     revokedAt: integer('revoked_at', { mode: 'number' }),
+    /** The console user (console_users.id) who created it; null for keys made with the admin token. */
+    createdBy: text('created_by'),
   },
   (t) => [index('api_keys_tenant_idx').on(t.tenantId)],
 )
@@ -306,14 +309,47 @@ export const usageDeadLetters = sqliteTable(
  * A node CIC launched through orchestrator-runner (issue #7); `cluster_name` is the node's name and the SkyPilot
  * cluster name. Only the SHA-256 of the node's registration token is kept; the token itself went to the runner once.
  */
-export const nodeLaunches = sqliteTable('node_launches', {
-  clusterName: text('cluster_name').primaryKey(),
-  nodeId: text('node_id').notNull().unique(),
-  /** JSON NodeLaunchSpec: what was asked for, replayed on relaunch. */
-  spec: text('spec', { mode: 'json' }).$type<NodeLaunchSpec>().notNull(),
-  registerTokenHash: text('register_token_hash'),
-  /** Launch attempts the runner started (each `launching` report). */
-  attempts: integer('attempts').notNull().default(0),
+export const nodeLaunches = sqliteTable(
+  'node_launches',
+  {
+    clusterName: text('cluster_name').primaryKey(),
+    nodeId: text('node_id').notNull().unique(),
+    /** JSON NodeLaunchSpec: what was asked for, replayed on relaunch. */
+    spec: text('spec', { mode: 'json' }).$type<NodeLaunchSpec>().notNull(),
+    registerTokenHash: text('register_token_hash'),
+    /**
+     * The endpoint the runner created for the current attempt (its tunnel hostname), reported with the attempt's
+     * credentials: the only endpoint POST /nodes/register accepts for it. Cleared with the token.
+     */
+    endpoint: text('endpoint'),
+    /** Launch attempts the runner started (each `launching` report). */
+    attempts: integer('attempts').notNull().default(0),
+    createdAt: createdAt(),
+    updatedAt: integer('updated_at', { mode: 'number' }),
+    /** The fleet (its model) whose reconciler launched the node; null for a node an admin launched. */
+    fleetModel: text('fleet_model'),
+    /** Index of the fleet placement the node was launched from (fleets.placements). */
+    fleetPlacement: integer('fleet_placement'),
+  },
+  (t) => [index('node_launches_fleet_idx').on(t.fleetModel)],
+)
+
+/**
+ * Desired state of a model's fleet (PUT /admin/fleet/:model), kept by its FleetReconciler object
+ * (durable-objects/fleet-reconciler/). `launch_seq` numbers the reconciler's launches: each launch claims the next
+ * number with a compare-and-set in the same D1 batch as the node row, so its cluster name is deterministic.
+ */
+export const fleets = sqliteTable('fleets', {
+  model: text('model').primaryKey(),
+  minReady: integer('min_ready').notNull(),
+  maxNodes: integer('max_nodes').notNull(),
+  /** JSON FleetPlacement[], tried in order. */
+  placements: text('placements', { mode: 'json' }).$type<FleetPlacement[]>().notNull(),
+  /** Consecutive spot capacity failures after which launches are on-demand; null = never. */
+  fallbackOnDemandAfter: integer('fallback_on_demand_after'),
+  launchSeq: integer('launch_seq').notNull().default(0),
+  /** Observed launch-to-ready time (moving average), for Retry-After while no node is ready; null until measured. */
+  typicalReadyMs: integer('typical_ready_ms'),
   createdAt: createdAt(),
   updatedAt: integer('updated_at', { mode: 'number' }),
 })
@@ -367,3 +403,82 @@ export type MeterPushRow = typeof meterPushes.$inferSelect
 export type UsageDeadLetterRow = typeof usageDeadLetters.$inferSelect
 export type NodeLaunchRow = typeof nodeLaunches.$inferSelect
 export type NodeOpsDeadLetterRow = typeof nodeOpsDeadLetters.$inferSelect
+export type FleetRow = typeof fleets.$inferSelect
+
+// ---- Console (issue 17): users signed in with OpenID Connect, their tenant roles, invites, sessions ----
+
+/** A person who signed in to the console, keyed by the issuer's `sub` (Google's stable account id), never by email. */
+export const consoleUsers = sqliteTable('console_users', {
+  id: text('id').primaryKey(),
+  sub: text('sub').notNull().unique(),
+  /** The verified email of the last sign-in (lower-cased); operators and invites match on it. */
+  email: text('email').notNull(),
+  name: text('name'),
+  createdAt: createdAt(),
+  lastSignInAt: integer('last_sign_in_at', { mode: 'number' }).notNull(),
+})
+
+/** A user's role in a tenant (one per pair). Operators are not stored: OPERATOR_EMAILS names them. */
+export const consoleMemberships = sqliteTable(
+  'console_memberships',
+  {
+    tenantId: text('tenant_id')
+      .notNull()
+      .references(() => tenants.id),
+    userId: text('user_id')
+      .notNull()
+      .references(() => consoleUsers.id),
+    role: text('role', { enum: ['tenant_admin', 'tenant_member'] }).notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.userId] }), index('console_memberships_user_idx').on(t.userId)],
+)
+
+/** An invite to a tenant: only the SHA-256 of its token is stored; accepted once, by signing in with `email`. */
+export const consoleInvites = sqliteTable(
+  'console_invites',
+  {
+    id: text('id').primaryKey(),
+    tenantId: text('tenant_id')
+      .notNull()
+      .references(() => tenants.id),
+    email: text('email').notNull(),
+    role: text('role', { enum: ['tenant_admin', 'tenant_member'] }).notNull(),
+    tokenHash: text('token_hash').notNull().unique(),
+    createdBy: text('created_by').notNull(),
+    createdAt: createdAt(),
+    expiresAt: integer('expires_at', { mode: 'number' }).notNull(),
+    acceptedAt: integer('accepted_at', { mode: 'number' }),
+    acceptedBy: text('accepted_by'),
+  },
+  (t) => [index('console_invites_tenant_idx').on(t.tenantId)],
+)
+
+/** A signed-in browser: the cookie's SHA-256, with idle (last_seen_at) and absolute (created_at) lifetimes. */
+export const consoleSessions = sqliteTable(
+  'console_sessions',
+  {
+    idHash: text('id_hash').primaryKey(),
+    userId: text('user_id')
+      .notNull()
+      .references(() => consoleUsers.id),
+    csrfToken: text('csrf_token').notNull(),
+    createdAt: integer('created_at', { mode: 'number' }).notNull(),
+    lastSeenAt: integer('last_seen_at', { mode: 'number' }).notNull(),
+  },
+  (t) => [index('console_sessions_user_idx').on(t.userId)],
+)
+
+/** A sign-in in progress (authorization request sent, callback not yet seen), keyed by its browser cookie's hash. */
+export const consoleLogins = sqliteTable('console_logins', {
+  idHash: text('id_hash').primaryKey(),
+  state: text('state').notNull(),
+  nonce: text('nonce').notNull(),
+  codeVerifier: text('code_verifier').notNull(),
+  returnTo: text('return_to').notNull(),
+  expiresAt: integer('expires_at', { mode: 'number' }).notNull(),
+})
+
+export type ConsoleUserRow = typeof consoleUsers.$inferSelect
+export type ConsoleSessionRow = typeof consoleSessions.$inferSelect
+export type ConsoleInviteRow = typeof consoleInvites.$inferSelect

@@ -6,6 +6,8 @@ import { apiKeySchema, tenantSchema, usageSummarySchema } from '../schemas/api-r
 import { jsonSchema } from './json-schema.ts'
 import { ERROR_RESPONSES, ERROR_SCHEMA, SECURITY_SCHEMES } from './operations.ts'
 import { adminPaths } from './paths-admin.ts'
+import { fleetPaths } from './paths-fleet.ts'
+import { consolePaths } from './paths-console.ts'
 import { billingPaths } from './paths-billing.ts'
 import { publicPaths } from './paths-public.ts'
 
@@ -36,10 +38,23 @@ export function buildOpenApiDocument() {
     openapi: '3.1.1',
     jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
     info: { title: 'CrossLogic Inference Cloud API', version: '1', description: DESCRIPTION },
-    tags: ['Inference', 'Usage', 'Tenants', 'Keys', 'Nodes', 'Node launches', 'Billing', 'Audit', 'Runner', 'Webhooks', 'Operations', 'Documentation'].map(
-      (name) => ({ name }),
-    ),
-    paths: { ...publicPaths, ...adminPaths, ...billingPaths },
+    tags: [
+      'Inference',
+      'Usage',
+      'Tenants',
+      'Keys',
+      'Nodes',
+      'Node launches',
+      'Fleets',
+      'Billing',
+      'Audit',
+      'Runner',
+      'Webhooks',
+      'Operations',
+      'Documentation',
+      'Console',
+    ].map((name) => ({ name })),
+    paths: { ...publicPaths, ...adminPaths, ...fleetPaths, ...consolePaths, ...billingPaths },
     components: {
       schemas: {
         Error: ERROR_SCHEMA,

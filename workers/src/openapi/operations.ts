@@ -11,6 +11,7 @@ export const SECURITY_SCHEMES = {
   MetricsToken: { type: 'http', scheme: 'bearer', description: 'The METRICS_TOKEN secret (Prometheus).' },
   NodeRegistrationToken: { type: 'http', scheme: 'bearer', description: "The one-time token minted for a node's launch attempt." },
   StripeSignature: { type: 'apiKey', in: 'header', name: 'Stripe-Signature', description: "Stripe's signature over the raw body (webhook secret)." },
+  ConsoleSession: { type: 'apiKey', in: 'cookie', name: 'cic_session', description: 'A console session (sign in at /dashboard/login).' },
 } as const
 export type Security = keyof typeof SECURITY_SCHEMES
 

@@ -21,7 +21,14 @@ import {
   usageSummarySchema,
 } from '../schemas/api-responses.ts'
 import { auditQuerySchema } from '../schemas/audit-query.ts'
-import { launchNodeSchema, nodeCredentialsSchema, nodeRegistrationSchema, runnerStatusReportSchema, runnerStatusResultSchema } from '../schemas/node-ops.ts'
+import {
+  launchNodeSchema,
+  nodeCredentialsRequestSchema,
+  nodeCredentialsSchema,
+  nodeRegistrationSchema,
+  runnerStatusReportSchema,
+  runnerStatusResultSchema,
+} from '../schemas/node-ops.ts'
 import { adminUsageQuerySchema, reconcileQuerySchema } from '../schemas/usage-query.ts'
 import { operation, type OperationSpec } from './operations.ts'
 
@@ -333,10 +340,11 @@ export const adminPaths = {
   },
   '/runner/nodes/{cluster}/credentials': {
     post: operation('mintNodeCredentials', {
-      summary: 'Fresh secrets for one launch attempt (never cached)',
+      summary: 'Fresh secrets for one launch attempt (never cached), bound to the endpoint the runner created for it',
       tag: 'Runner',
       security: 'RunnerToken',
       params: [RUNNER_CLUSTER],
+      body: nodeCredentialsRequestSchema,
       ok: { 200: { schema: nodeCredentialsSchema, description: 'The credentials, returned once' } },
       errors: [400, 401, 404, 409, 500, 503],
     }),
@@ -348,7 +356,7 @@ export const adminPaths = {
       security: 'NodeRegistrationToken',
       body: nodeRegistrationSchema,
       ok: { 200: { schema: nodeRegistrationResultSchema, description: 'Registered (warming, or ready once its first health check passed)' } },
-      errors: [400, 401, 409, 413, 500, 503],
+      errors: [400, 401, 403, 409, 413, 500, 503],
     }),
   },
 }

@@ -97,9 +97,6 @@ export const publicPaths = {
       errors: [400, 413, 500, 503],
     }),
   },
-  '/dashboard': { get: page('dashboard', 'The operator dashboard (HTML; reads the admin API with the admin token it asks for)') },
-  '/dashboard/app.js': { get: page('dashboardScript', "The dashboard's script", 'text/javascript') },
-  '/dashboard/app.css': { get: page('dashboardStylesheet', "The dashboard's stylesheet", 'text/css') },
   '/openapi.json': {
     get: operation('openApiDocument', {
       summary: 'This document',

@@ -138,6 +138,8 @@ export type RunnerStatus = (typeof RUNNER_STATUSES)[number]
 export const runnerStatusReportSchema = z.strictObject({
   status: z.enum(RUNNER_STATUSES),
   error: z.string().max(4000).optional(),
+  /** The node's private path (tunnel, DNS, Access) could not be created, or not removed: counted in /metrics. */
+  node_path_failure: z.enum(['create', 'cleanup']).optional(),
 })
 export type RunnerStatusReport = z.infer<typeof runnerStatusReportSchema>
 
@@ -163,6 +165,15 @@ export const nodeCredentialsSchema = z.object({
   vllm_api_key: z.string().min(32),
 })
 export type NodeCredentials = z.infer<typeof nodeCredentialsSchema>
+
+/**
+ * POST /runner/nodes/:cluster/credentials body: the endpoint the runner created for this attempt (the node's
+ * tunnel hostname). Registration accepts that endpoint only. Optional only for runners older than the node path.
+ */
+export const nodeCredentialsRequestSchema = z.strictObject({
+  endpoint: z.url({ protocol: /^https?$/, error: 'endpoint must be an http(s) URL' }).optional(),
+})
+export type NodeCredentialsRequest = z.infer<typeof nodeCredentialsRequestSchema>
 
 /** POST /nodes/register, sent by the node's run script once vLLM answers /health. */
 export const nodeRegistrationSchema = z.strictObject({

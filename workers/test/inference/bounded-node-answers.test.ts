@@ -2,7 +2,9 @@
 // the error event at 1 MiB; a huge JSON answer is a 502; a huge error body still maps to an error; a redirect
 // is a node error and is not followed; an oversized /metrics scrape counts as no scrape. (That the SSE boundary
 // scan is linear is unit-tested with a counter in src/services/proxy/sse-events.test.ts.)
+import { env } from 'cloudflare:workers'
 import { afterEach, describe, expect, inject, it } from 'vitest'
+import { estimateRequestPrompt } from '../../src/services/inference/count-tokens.ts'
 import { admin, api, registerNode, seedTenant } from '../helpers/gateway.ts'
 import { readSse } from '../helpers/sse.ts'
 import { standin } from '../helpers/standin.ts'
@@ -28,13 +30,25 @@ describe('node answers past their caps', () => {
     expect(events.filter((e) => e.includes('"content":"hello "'))).toHaveLength(1) // the tokens sent before it went through
   })
 
-  it('answers 502 to a non-streamed answer larger than 16 MiB', async () => {
+  it('answers 502 to a non-streamed answer larger than 16 MiB, and bills its prompt (the node did the work)', async () => {
     await node.setKnobs({ fail: 'huge-body', hugeBytes: 20 * MB })
     await registerNode(node.url, ['pool-2'])
-    const { key } = await seedTenant()
+    const { key, tenantId } = await seedTenant()
     const res = await api(key, '/v1/chat/completions', { method: 'POST', json: chat('pool-2') })
     expect(res.status).toBe(502)
     expect(await res.json()).toMatchObject({ error: { type: 'server_error', code: 'upstream_answer_too_large' } })
+    // No free prefill (issue 16): at least the prompt, as the gateway counts it; it used to be billed 0 tokens.
+    let row: Record<string, unknown> | null = null
+    for (let i = 0; i < 400 && !row; i++) {
+      row = await env.DB.prepare('SELECT outcome, prompt_tokens, completion_tokens, usage_source FROM usage_events WHERE tenant_id = ?').bind(tenantId).first()
+      if (!row) await new Promise((r) => setTimeout(r, 25))
+    }
+    expect(row).toEqual({
+      outcome: 'upstream_error',
+      prompt_tokens: estimateRequestPrompt(chat('pool-2')),
+      completion_tokens: 0,
+      usage_source: 'gateway_count',
+    })
   })
 
   it('still answers a non-streamed answer below the cap', async () => {

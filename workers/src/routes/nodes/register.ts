@@ -3,7 +3,7 @@
 // health check runs before the answer, so a healthy node is already 'ready' in it.
 import { Hono } from 'hono'
 import { createDb } from '../../db/client.ts'
-import type { AppEnv } from '../../env.ts'
+import { type AppEnv, isProductionLike } from '../../env.ts'
 import { log } from '../../log.ts'
 import { nodeRegistrationSchema } from '../../schemas/node-ops.ts'
 import { assertEndpointAllowed } from '../../services/nodes/endpoint-policy.ts'
@@ -18,9 +18,10 @@ export const nodeRegistration = new Hono<AppEnv>().post('/register', async (c) =
   // Checked whole once the body names the cluster; a token that cannot be one is refused before any read.
   if (!REGISTER_TOKEN_FORMAT.test(token)) throw badRegistrationToken()
   const registration = await readJsonBody(c, nodeRegistrationSchema)
-  assertEndpointAllowed(registration.endpoint, c.get('config'))
+  const config = c.get('config')
+  assertEndpointAllowed(registration.endpoint, config)
   const db = createDb(c.env.DB)
-  const { node } = await registerLaunchedNode(db, registration, token, c.get('requestId'))
+  const { node } = await registerLaunchedNode(db, registration, token, c.get('requestId'), isProductionLike(config))
   try {
     await startNodeMonitor(c.env, node.id)
   } catch (err) {

@@ -8,6 +8,7 @@ import { asc, eq } from 'drizzle-orm'
 import type { TokenPrice } from '../../../../durable-objects/tenant-gate/contract.ts'
 import type { Db } from '../../db/client.ts'
 import { modelPrices } from '../../db/schema.ts'
+import { dependencyUnavailable } from '../../dependency.ts'
 import { ApiError } from '../../errors.ts'
 import { formatMicroUsd } from '../../schemas/prices.ts'
 import { auditStatement } from '../audit/audit-entry.ts'
@@ -34,7 +35,15 @@ const CACHE_MAX_MODELS = 1_000
 export async function priceVersions(db: Db, model: string, now = Date.now()): Promise<PriceVersion[]> {
   const hit = cache.get(model)
   if (hit && now - hit.fetchedAt < PRICE_CACHE_TTL_MS) return hit.versions
-  const rows = await db.select().from(modelPrices).where(eq(modelPrices.model, model)).orderBy(asc(modelPrices.effectiveFrom)).all()
+  let rows: (typeof modelPrices.$inferSelect)[]
+  try {
+    rows = await db.select().from(modelPrices).where(eq(modelPrices.model, model)).orderBy(asc(modelPrices.effectiveFrom)).all()
+  } catch (err) {
+    // D1 unavailable: a copy younger than the minimum lead is still exact (a version written after it was read
+    // starts at least PRICE_MIN_LEAD_MS after that read, so it is not in force yet). Otherwise 503 d1.
+    if (hit && now - hit.fetchedAt < PRICE_MIN_LEAD_MS) return hit.versions
+    throw dependencyUnavailable('d1', err)
+  }
   const versions = rows.map((r) => ({
     effectiveFrom: r.effectiveFrom,
     inputMicroUsdPerMTok: r.inputMicroUsdPerMTok,

@@ -20,7 +20,8 @@ export const keyView = (k: ApiKeyRow) => ({
   revoked_at: k.revokedAt,
 })
 
-export async function createKey(db: Db, tenantId: string, input: CreateKey, by: Actor): Promise<{ row: ApiKeyRow; key: string }> {
+/** `createdBy`: the console user creating it (a member may revoke only keys they created); absent for the admin token. */
+export async function createKey(db: Db, tenantId: string, input: CreateKey, by: Actor, createdBy?: string): Promise<{ row: ApiKeyRow; key: string }> {
   const { key, prefix } = generateApiKey()
   const row: ApiKeyRow = {
     id: newId('key'),
@@ -31,6 +32,7 @@ export async function createKey(db: Db, tenantId: string, input: CreateKey, by: 
     limits: input.limits ?? {},
     createdAt: Date.now(),
     revokedAt: null,
+    createdBy: createdBy ?? null,
   }
   await db.batch([db.insert(apiKeys).values(row), auditStatement(db, { ...by, action: 'key.create', target: row.id, after: keyView(row) })])
   return { row, key }

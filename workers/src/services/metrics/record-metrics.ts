@@ -20,6 +20,12 @@ export function countAuthFailureReason(reason: AuthFailureReason): void {
   addCounter(FAMILIES.authFailures.name, { reason })
 }
 
+/** Console sign-in callbacks by outcome (routes/console/sign-in.ts). */
+export type SignInOutcome = 'signed_in' | 'refused' | 'unverified' | 'expired' | 'provider_unavailable'
+export function countSignIn(outcome: SignInOutcome): void {
+  addCounter(FAMILIES.consoleSignIns.name, { outcome })
+}
+
 /** `kind`: a failure before the first byte, `http_4xx`/`http_5xx` from the node, or `stream_broken`. */
 export function countUpstreamError(nodeId: string, kind: string): void {
   addCounter(FAMILIES.upstreamErrors.name, { node: nodeId, kind })

@@ -6,6 +6,7 @@ import { FAMILIES, mergeDeltas, renderExposition, type Sample } from '../../../.
 import type { NodeSnapshot } from '../../../../durable-objects/node-monitor/contract.ts'
 import { createDb } from '../../db/client.ts'
 import { nodeSnapshots } from '../nodes/node-monitor-client.ts'
+import { fleetSamples } from '../fleet/fleet-gauges.ts'
 import { outboxSamples } from '../usage/outbox-metrics.ts'
 import { gaugeTtlMs, shardName } from './metrics-buffer.ts'
 import { readStateGauges } from './state-gauges.ts'
@@ -37,10 +38,11 @@ export function nodeGauges(nodeId: string, snap: NodeSnapshot): Sample[] {
 
 export async function scrapeMetrics(env: Env, shards: number, flushIntervalMs: number): Promise<string> {
   const ttlMs = gaugeTtlMs(flushIntervalMs)
-  const [shardSeries, { fleet, samples: state }, outbox] = await Promise.all([
+  const [shardSeries, { fleet, samples: state }, outbox, fleets] = await Promise.all([
     Promise.all(Array.from({ length: shards }, (_, i) => env.METRICS_AGGREGATOR.getByName(shardName(i)).read(ttlMs))),
     readStateGauges(createDb(env.DB)),
     outboxSamples(env),
+    fleetSamples(env.DB),
   ])
   const summed = new Map<string, number>()
   for (const series of shardSeries)
@@ -51,5 +53,5 @@ export async function scrapeMetrics(env: Env, shards: number, flushIntervalMs: n
   const live = fleet.filter(isExportedNode).map((n) => n.id)
   const snapshots = await nodeSnapshots(env, live)
   const gauges = [...snapshots].flatMap(([id, snap]) => nodeGauges(id, snap))
-  return renderExposition(summed, [...gauges, ...state, ...outbox])
+  return renderExposition(summed, [...gauges, ...state, ...outbox, ...fleets])
 }

@@ -57,11 +57,16 @@ export async function updateNodeIfStatus(db: Db, nodeId: string, status: NodeSta
   return result.meta.changes === 1
 }
 
-export async function updateLaunch(db: Db, clusterName: string, changes: { registerTokenHash?: string | null; addAttempt?: boolean }): Promise<void> {
+export async function updateLaunch(
+  db: Db,
+  clusterName: string,
+  changes: { registerTokenHash?: string | null; endpoint?: string | null; addAttempt?: boolean },
+): Promise<void> {
   await db
     .update(nodeLaunches)
     .set({
       ...(changes.registerTokenHash !== undefined ? { registerTokenHash: changes.registerTokenHash } : {}),
+      ...(changes.endpoint !== undefined ? { endpoint: changes.endpoint } : {}),
       ...(changes.addAttempt ? { attempts: sql`${nodeLaunches.attempts} + 1` } : {}),
       updatedAt: Date.now(),
     })

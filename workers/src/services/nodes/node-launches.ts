@@ -64,7 +64,18 @@ export async function launchNode(env: Env, db: Db, spec: NodeLaunchSpec, by: Act
     createdAt: now,
     updatedAt: null,
   }
-  const launch: NodeLaunchRow = { clusterName, nodeId: node.id, spec, registerTokenHash: null, attempts: 0, createdAt: now, updatedAt: null }
+  const launch: NodeLaunchRow = {
+    clusterName,
+    nodeId: node.id,
+    spec,
+    registerTokenHash: null,
+    endpoint: null,
+    attempts: 0,
+    createdAt: now,
+    updatedAt: null,
+    fleetModel: null,
+    fleetPlacement: null,
+  }
   await db.batch([
     db.insert(nodes).values(node),
     db.insert(nodeLaunches).values(launch),

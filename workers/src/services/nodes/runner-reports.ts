@@ -7,6 +7,11 @@ import type { NodeCredentials, RunnerStatusReport, RunnerStatusResult } from '..
 import { randomSecret, sha256Hex } from './node-credentials.ts'
 import { findNodeByName, transitionNode, updateLaunch, updateNodeIfStatus } from './node-launch-store.ts'
 import { seal } from '../../db/secret-box.ts'
+import { FAMILIES } from '../../../../durable-objects/metrics-aggregator/contract.ts'
+import { addCounter } from '../metrics/metrics-buffer.ts'
+
+/** Trailing slashes are not part of a node's endpoint (registration compares normalized endpoints). */
+export const normalizeEndpoint = (endpoint: string) => endpoint.replace(/\/+$/, '')
 
 const notFound = (clusterName: string) => new ApiError('not_found', `No node named '${clusterName}'.`, { code: 'node_not_found', param: 'cluster_name' })
 
@@ -24,6 +29,8 @@ export async function applyRunnerReport(db: Db, clusterName: string, report: Run
   }
   const result = await transitionNode(db, clusterName, { type: 'runner', status: report.status }, changes)
   if (!result) throw notFound(clusterName)
+  // Each failed try at the node's tunnel/DNS/Access counts, applied or not (a retry of a cleanup keeps the status).
+  if (report.node_path_failure) addCounter(FAMILIES.nodePathFailures.name, { stage: report.node_path_failure })
   // After the compare-and-set that succeeded (as node-launches.ts does), so a lost race writes no audit row.
   if (result.applied) {
     await auditStatement(db, {
@@ -36,7 +43,8 @@ export async function applyRunnerReport(db: Db, clusterName: string, report: Run
     }).run()
   }
   if (result.applied && report.status === 'launching' && result.from !== 'launching') await updateLaunch(db, clusterName, { addAttempt: true })
-  if (result.applied && (report.status === 'terminated' || report.status === 'failed')) await updateLaunch(db, clusterName, { registerTokenHash: null })
+  if (result.applied && (report.status === 'terminated' || report.status === 'failed'))
+    await updateLaunch(db, clusterName, { registerTokenHash: null, endpoint: null })
   return {
     cluster_name: result.node.name,
     node_id: result.node.id,
@@ -49,9 +57,12 @@ export async function applyRunnerReport(db: Db, clusterName: string, report: Run
 /**
  * Fresh secrets for the launch attempt in progress: a registration token (only its SHA-256 is kept) and the
  * node's vLLM API key (kept AES-GCM sealed, used by the gateway). Refused unless the node is `launching`, so a
- * node that is already serving never has its key replaced under it.
+ * node that is already serving never has its key replaced under it. `endpoint`: the one the runner created for
+ * this attempt (its tunnel hostname, checked against the endpoint policy by the route); it is stored with the
+ * token, and registration accepts no other. A runner that sends none leaves the attempt without one (see
+ * node-registration.ts for what that means).
  */
-export async function mintNodeCredentials(db: Db, secretsKey: string, clusterName: string): Promise<NodeCredentials> {
+export async function mintNodeCredentials(db: Db, secretsKey: string, clusterName: string, endpoint?: string): Promise<NodeCredentials> {
   const found = await findNodeByName(db, clusterName)
   if (!found?.launch) throw notFound(clusterName)
   const registerToken = randomSecret('cicreg_')
@@ -60,6 +71,9 @@ export async function mintNodeCredentials(db: Db, secretsKey: string, clusterNam
   if (!stored) {
     throw new ApiError('conflict', `Node '${clusterName}' is ${found.node.status}, not launching; no credentials were minted.`, { code: 'node_not_launching' })
   }
-  await updateLaunch(db, clusterName, { registerTokenHash: await sha256Hex(registerToken) })
+  await updateLaunch(db, clusterName, {
+    registerTokenHash: await sha256Hex(registerToken),
+    endpoint: endpoint === undefined ? null : normalizeEndpoint(endpoint),
+  })
   return { cluster_name: clusterName, node_id: found.node.id, register_token: registerToken, vllm_api_key: vllmApiKey }
 }

@@ -21,6 +21,7 @@ import type { RequestTiming } from '../metrics/request-timing.ts'
 import type { RoutableNode } from '../nodes/node-directory.ts'
 import type { NodeEngine } from '../../schemas/node-ops.ts'
 import { log } from '../../log.ts'
+import { nodeAccessHeaders } from '../../platform/node-access.ts'
 import { billsPrompt, clampUsage, prefillOnly, usageBoundOf } from './bound-usage.ts'
 import { holdNodeSlot } from './pick-node.ts'
 import type { Selection } from './select-node.ts'
@@ -273,7 +274,7 @@ function relayStream(
 }
 
 function upstreamHeaders(node: RoutableNode, requestId: string): Record<string, string> {
-  const headers: Record<string, string> = { 'content-type': 'application/json', 'x-request-id': requestId }
+  const headers: Record<string, string> = { ...nodeAccessHeaders(node.endpoint), 'content-type': 'application/json', 'x-request-id': requestId }
   if (node.apiKey) headers.authorization = `Bearer ${node.apiKey}`
   return headers
 }

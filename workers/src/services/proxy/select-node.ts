@@ -1,8 +1,10 @@
 // Chooses the node for one attempt of a request: among ready nodes serving the model whose breaker admits
 // traffic (as this isolate's cached copy sees it), a recovering node's probe first, then session affinity,
-// then load. 404 when no node serves the model at all, 503 with Retry-After when none can take it now.
+// then load. 404 when no node serves the model at all and it has no fleet, 503 with Retry-After when none can take
+// it now (a fleet's model with no node yet included: the Retry-After follows its replacement's launch).
 import { dependsOn } from '../../dependency.ts'
 import { ApiError } from '../../errors.ts'
+import { fleetRetryAfter, fleetRetryAfterIfKnown } from '../fleet/fleet-routing.ts'
 import { listNodes, type RoutableNode } from '../nodes/node-directory.ts'
 import type { Db } from '../../db/client.ts'
 import { chooseByAffinity, chooseByLoad, inFlightOn, type Candidate } from './pick-node.ts'
@@ -33,6 +35,12 @@ const shuffled = <T>(items: T[]): T[] =>
     .sort((a, b) => a.key - b.key)
     .map((x) => x.item)
 
+const noAvailableNode = (model: string, retryAfterSeconds: number) =>
+  new ApiError('upstream_unavailable', `No node is currently available for model \`${model}\`. Please retry shortly.`, {
+    code: 'no_available_node',
+    headers: { 'retry-after': String(retryAfterSeconds) },
+  })
+
 export async function selectNode(ctx: SelectContext, input: SelectInput): Promise<Selection> {
   const { model } = input
   // A terminated node is out of the fleet for good (until relaunched): its models are not served, not "busy".
@@ -40,6 +48,9 @@ export async function selectNode(ctx: SelectContext, input: SelectInput): Promis
     (n) => !OUT_OF_FLEET.has(n.status) && n.models.includes(model),
   )
   if (serving.length === 0) {
+    // A fleet's model whose nodes are all gone (preempted, replacement not decided yet) is coming back: 503, not 404.
+    const fleetWait = await fleetRetryAfter(ctx, model)
+    if (fleetWait !== null) throw noAvailableNode(model, fleetWait)
     throw new ApiError('not_found', `The model \`${model}\` does not exist or you do not have access to it.`, { param: 'model', code: 'model_not_found' })
   }
   const ready = serving.filter((n) => n.status === 'ready' && !input.exclude.has(n.id))
@@ -65,11 +76,9 @@ export async function selectNode(ctx: SelectContext, input: SelectInput): Promis
   if (pool.length === 0) {
     const waits = judged.map((j) => retryAfterSeconds(j.snapshot, now)).filter((s): s is number => s !== null)
     // Open breakers: until the first cooldown ends. Half-open ones busy with their probe: soon. None ready: a while.
-    const retryAfter = waits.length > 0 ? Math.min(...waits) : judged.length > 0 ? 1 : NOT_READY_RETRY_AFTER_S
-    throw new ApiError('upstream_unavailable', `No node is currently available for model \`${model}\`. Please retry shortly.`, {
-      code: 'no_available_node',
-      headers: { 'retry-after': String(retryAfter) },
-    })
+    // None ready: a fleet's replacement tells how long; otherwise a while.
+    const retryAfter = waits.length > 0 ? Math.min(...waits) : judged.length > 0 ? 1 : ((await fleetRetryAfterIfKnown(ctx, model)) ?? NOT_READY_RETRY_AFTER_S)
+    throw noAvailableNode(model, retryAfter)
   }
   const candidates: Candidate[] = pool.map((j) => ({ node: j.node, inFlight: inFlightOn(j.node.id), load: j.snapshot?.load ?? null }))
   const chosen = input.affinityKey ? chooseByAffinity(candidates, input.affinityKey) : chooseByLoad(candidates, now, ctx.maxLoadAgeMs)

@@ -1,0 +1,1 @@
+ALTER TABLE `node_launches` ADD `endpoint` text;
