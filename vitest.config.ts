@@ -35,6 +35,8 @@ export default defineConfig(async () => {
                   RUNNER_TOKEN: 'test-runner-token-0123456789',
                   LOCAL_QUEUE_SHIM: '1',
                   ENVIRONMENT: 'test',
+                  // Admission slices: every location↔home call pays 20 ms (only requests with x-cic-location use them).
+                  ADMISSION_SIMULATED_RTT_MS: '20',
                   // Observability: /metrics token; isolates flush metric deltas after every request (exact scrapes).
                   METRICS_TOKEN: 'test-metrics-token-0123456789',
                   METRICS_FLUSH_INTERVAL_MS: '0',

@@ -10,6 +10,7 @@
 import { Fifo } from './fifo.ts'
 import { completionAffordable, costCeilMicroUsd, isTokenPrice, type TokenPrice } from './money.ts'
 import type { Limits } from './plans.ts'
+import { CONCURRENCY, keyCounter, REQUESTS, TOKENS, type Counter } from './slices.ts'
 
 export const WINDOW_MS = 60_000
 /** An expired lease that was never settled waits this long for a late settle before its hold is charged for good. */
@@ -87,6 +88,10 @@ export type Changes = { entries: LedgerEntry[]; budgets: string[] }
 export type LedgerAdmit = { ok: true; entry: LedgerEntry; grantedTokens: number; billCap: BillCap | null; rate: RateSnapshot; changes: Changes }
 export type AdmitRequest = { id: string; keyId: string; reservation: Reservation | null; leaseTtlMs: number }
 
+/** Units of a counter held outside the ledger (by location slices), see admit. */
+export type Held = (counter: Counter) => number
+const NOTHING_HELD: Held = () => 0
+
 type Blocked = { scope: RateScope; limit: number; used: number; requested: number; retryAfterMs: number; unit?: BudgetUnit }
 
 /**
@@ -123,7 +128,11 @@ export class AdmissionLedger {
     }
   }
 
-  admit(req: AdmitRequest, limits: Limits, now: number): LedgerAdmit | LedgerRefusal {
+  /**
+   * `held`: units of a counter that location objects hold beyond this ledger (slice-book.ts); every check counts
+   * them as used, so the ledger's entries plus every slice stay within each limit.
+   */
+  admit(req: AdmitRequest, limits: Limits, now: number, held: Held = NOTHING_HELD): LedgerAdmit | LedgerRefusal {
     this.advance(now)
     const rate = () => this.snapshot(limits, req.keyId, now)
     const res = req.reservation
@@ -208,35 +217,39 @@ export class AdmissionLedger {
       billCap = { promptTokens: prompt, completionTokens: completion }
     }
     const keyLog = this.byKey.get(req.keyId)
-    if (limits.keyRpm > 0 && keyLog && keyLog.size >= limits.keyRpm) {
+    const keyUsed = (keyLog?.size ?? 0) + held(keyCounter(req.keyId))
+    if (limits.keyRpm > 0 && keyUsed >= limits.keyRpm) {
       blocked.push({
         scope: 'key_requests',
         limit: limits.keyRpm,
-        used: keyLog.size,
+        used: keyUsed,
         requested: 1,
-        retryAfterMs: this.leavesAt(keyLog.at(keyLog.size - limits.keyRpm), now),
+        retryAfterMs: this.leavesAt(keyLog?.at(Math.max(0, keyLog.size - limits.keyRpm)), now),
       })
     }
-    if (limits.rpm > 0 && this.recent.size >= limits.rpm) {
+    const requestsUsed = this.recent.size + held(REQUESTS)
+    if (limits.rpm > 0 && requestsUsed >= limits.rpm) {
       blocked.push({
         scope: 'requests',
         limit: limits.rpm,
-        used: this.recent.size,
+        used: requestsUsed,
         requested: 1,
-        retryAfterMs: this.leavesAt(this.recent.at(this.recent.size - limits.rpm)?.at, now),
+        retryAfterMs: this.leavesAt(this.recent.at(Math.max(0, this.recent.size - limits.rpm))?.at, now),
       })
     }
-    if (res && limits.tpm > 0 && this.windowTokens + need > limits.tpm) {
+    const tokensUsed = this.windowTokens + held(TOKENS)
+    if (res && limits.tpm > 0 && tokensUsed + need > limits.tpm) {
       blocked.push({
         scope: 'tokens',
         limit: limits.tpm,
-        used: this.windowTokens,
+        used: tokensUsed,
         requested: need,
-        retryAfterMs: this.tokensFreeIn(this.windowTokens + need - limits.tpm, now),
+        retryAfterMs: this.tokensFreeIn(tokensUsed + need - limits.tpm, now),
       })
     }
-    if (res && limits.concurrency > 0 && this.active.size >= limits.concurrency) {
-      blocked.push({ scope: 'concurrency', limit: limits.concurrency, used: this.active.size, requested: 1, retryAfterMs: BUSY_RETRY_MS })
+    const inFlight = this.active.size + held(CONCURRENCY)
+    if (res && limits.concurrency > 0 && inFlight >= limits.concurrency) {
+      blocked.push({ scope: 'concurrency', limit: limits.concurrency, used: inFlight, requested: 1, retryAfterMs: BUSY_RETRY_MS })
     }
     const worst = blocked.reduce<Blocked | null>((w, b) => (w && w.retryAfterMs >= b.retryAfterMs ? w : b), null)
     if (worst) return { ok: false, reason: 'rate_limited', ...worst, retryAfterMs: Math.max(1, worst.retryAfterMs), rate: rate() }
@@ -347,6 +360,28 @@ export class AdmissionLedger {
       if (isDurable(e)) next = Math.min(next, this.active.has(e.id) ? e.expiresAt : e.expiresAt + LATE_SETTLE_GRACE_MS)
     }
     return next
+  }
+
+  /** Units of a sliceable counter this ledger holds now (its entries in the window, its running leases). */
+  used(counter: Counter, now: number): number {
+    this.advance(now)
+    if (counter === REQUESTS) return this.recent.size
+    if (counter === TOKENS) return this.windowTokens
+    if (counter === CONCURRENCY) return this.active.size
+    return this.byKey.get(counter.slice(4))?.size ?? 0
+  }
+
+  /**
+   * An admission a location made under its slice, reported at `at` (home time, never before it really happened):
+   * it enters the windows like one admitted here, and its lease is kept for a late settle to correct its tokens.
+   * Its concurrency slot stays in the location's pool, so it holds none here.
+   */
+  recordReported(e: Omit<LedgerEntry, 'expiresAt' | 'budgetPeriod' | 'budgetHold' | 'costHold'>, now: number): void {
+    this.advance(now)
+    if (this.leases.has(e.id)) return
+    const entry: LedgerEntry = { ...e, expiresAt: e.at, budgetPeriod: null, budgetHold: 0, costHold: 0 }
+    if (entry.at > now - WINDOW_MS) this.record(entry)
+    if (entry.isOpen && entry.at > now - WINDOW_MS) this.leases.set(entry.id, entry)
   }
 
   budget(period: string): Budget {

@@ -13,8 +13,12 @@ import { BUDGET_THRESHOLD_ACTION, budgetCrossings, notifyNobody, type BudgetCros
 import { GateStorage } from './gate-storage.ts'
 import { GroupCommit } from './group-commit.ts'
 import { hasBudget, requestLimits, tenantLimits, type LimitOverrides, type Limits } from './plans.ts'
+import { simulatedDistance } from './simulated-distance.ts'
+import { SliceBook } from './slice-book.ts'
+import type { LocationState } from './slices.ts'
+import { answerExchange, takeReport, type Home } from './home-exchange.ts'
 import { decideAdmission, type TenantState, type TenantStatus } from './tenant-state.ts'
-import { DEFAULT_LEASE_TTL_MS, type AdmitInput, type AdmitResult, type SettleInput } from './contract.ts'
+import { DEFAULT_LEASE_TTL_MS, type AdmitInput, type AdmitResult, type ExchangeRequest, type ExchangeResult, type SettleInput } from './contract.ts'
 
 /** How often the timer that keeps an object with in-memory state from hibernating re-checks that state. */
 const RESIDENT_CHECK_MS = 20_000
@@ -45,6 +49,8 @@ export class TenantGate extends DurableObject<Env> {
   private readonly store: GateStorage
   private readonly batch: GroupCommit
   private readonly ledger = new AdmissionLedger()
+  /** What location objects hold of the limits (slices), beyond the ledger: memory only, like the rate windows. */
+  private readonly slices = new SliceBook()
   private state: TenantState | null = null
   private limits: Limits = tenantLimits('default', {})
   /** When the alarm is set for (mirrors meta.alarm_at), null when none. */
@@ -148,6 +154,7 @@ export class TenantGate extends DurableObject<Env> {
       },
       requestLimits(this.limits, input.keyLimits ?? {}),
       now,
+      (counter) => this.slices.held(counter, now),
     )
     if (!result.ok) return result
     this.persist(result.changes)
@@ -173,12 +180,66 @@ export class TenantGate extends DurableObject<Env> {
     if (updatedAt !== null && current !== null && updatedAt < current) return false
     this.store.writeTenant({ ...config, plan: config.plan ?? this.state?.plan ?? 'default', updatedAt: updatedAt ?? current })
     this.setState(this.store.readTenant())
+    await this.tellLocations()
     return true
   }
 
+  /** Revokes a key here, then at every location holding a slice (see tellLocations). */
   async revokeKey(keyId: string): Promise<void> {
     this.store.revokeKey(keyId, Date.now())
     this.setState(this.store.readTenant())
+    await this.tellLocations()
+  }
+
+  /**
+   * A location's exchange (admission-location.ts): settles of leases it reported, its report (entries, what it
+   * keeps), and more of each limit if it wants. README.md "Slices" says why the sums stay within every limit.
+   */
+  async exchange(req: ExchangeRequest): Promise<ExchangeResult> {
+    if (!this.state) await this.bootstrapFromD1(req.tenantId)
+    const state = this.locationState()
+    if (!state) return { ok: false, reason: 'tenant_unknown' }
+    const answer = answerExchange(this.home, state, req, Date.now())
+    this.stayResident()
+    return answer
+  }
+
+  /** The home's side of the slice protocol (home-exchange.ts), over this object's ledger and book. */
+  private readonly home: Home = {
+    ledger: this.ledger,
+    slices: this.slices,
+    limits: () => this.limits,
+    settle: (s) => this.settleNow(s),
+    decide: (input) => this.decide(input),
+  }
+
+  /**
+   * Tells every location that may still admit under a slice the new state (revocation, suspension, limits) and takes
+   * back all their room; returns once each has answered, or once every slice has expired, whichever comes first.
+   */
+  private async tellLocations(): Promise<void> {
+    const now = Date.now()
+    const names = this.slices.usableLocations(now)
+    const state = this.locationState()
+    if (names.length === 0 || !state) return
+    const tell = async (name: string) => {
+      await simulatedDistance(this.env)
+      const report = await this.env.ADMISSION_LOCATION.getByName(name).recall({ state })
+      if (report) takeReport(this.home, report, Date.now())
+    }
+    const allTold = Promise.allSettled(names.map(tell))
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const expired = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.slices.lastUseBy(now) - now)
+    })
+    await Promise.race([allTold, expired])
+    clearTimeout(timer)
+  }
+
+  private locationState(): LocationState | null {
+    if (!this.state) return null
+    const { status, statusReason, plan, limits, revokedKeyIds } = this.state
+    return { status, statusReason, plan, limits, revokedKeyIds: [...revokedKeyIds] }
   }
 
   /** What admission currently sees, for the admin API and tests. */
@@ -191,6 +252,8 @@ export class TenantGate extends DurableObject<Env> {
       limits: this.limits,
       ...this.ledger.inspect(now),
       budget: { period, ...this.ledger.budget(period) },
+      /** Held by location objects beyond the counts above (global view: the entries they reported are in them). */
+      slices: this.slices.inspect(now),
     }
   }
 

@@ -2,6 +2,7 @@
 import { Hono } from 'hono'
 import type { AppEnv } from './env.ts'
 import { ApiError, onError } from './errors.ts'
+import { admissionLocation } from './middleware/admission-location.ts'
 import { apiKeyAuth } from './middleware/api-key-auth.ts'
 import { bearerAuth } from './middleware/bearer-auth.ts'
 import { config } from './middleware/config.ts'
@@ -37,7 +38,7 @@ export function createApp() {
   app.route('/', metrics) // GET /metrics, behind METRICS_TOKEN
   app.route('/', dashboard) // /dashboard: the console (OIDC sign-in, session API, the app from static assets)
   app.route('/', openApi) // GET /openapi.json, GET /docs (+ /docs/scalar.js from the ASSETS binding)
-  app.route('/v1', new Hono<AppEnv>().use(apiKeyAuth()).route('/', inference).route('/', models).route('/', usage))
+  app.route('/v1', new Hono<AppEnv>().use(apiKeyAuth(), admissionLocation()).route('/', inference).route('/', models).route('/', usage))
   app.route('/api/webhooks', stripeWebhooks) // Stripe-Signature instead of an API key or admin token
   app.route(
     '/admin',

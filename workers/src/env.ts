@@ -124,6 +124,11 @@ const configSchema = z.object({
   ADMISSION_MAX_CONTEXT_TOKENS: z.coerce.number().int().positive().default(131_072),
   /** A request not settled within this time (its Worker died) gives its concurrency slot back. */
   ADMISSION_LEASE_TTL_MS: z.coerce.number().int().positive().default(600_000),
+  /**
+   * Outside production-like environments only (.dev.vars): delay added to every call between a location object and a
+   * tenant's home TenantGate, standing in for the distance (the objects read it themselves, tenant-gate/simulated-distance.ts).
+   */
+  ADMISSION_SIMULATED_RTT_MS: z.coerce.number().int().nonnegative().default(0),
   /** Bearer token of GET /metrics (it is on the public edge); /metrics answers 401 to everyone while it is unset. */
   METRICS_TOKEN: z.string().min(16, 'METRICS_TOKEN must be at least 16 characters').optional(),
   /** Each isolate flushes its metric deltas at most this often (0: after every request, for tests). */

@@ -19,6 +19,7 @@ export { MetricsAggregator } from '../../durable-objects/metrics-aggregator/metr
 export { LocalQueueShim } from '../../durable-objects/local-queue-shim/local-queue-shim.ts'
 export { UsageOutbox } from '../../durable-objects/usage-outbox/usage-outbox.ts'
 export { FleetReconciler } from '../../durable-objects/fleet-reconciler/fleet-reconciler.ts'
+export { AdmissionLocation } from '../../durable-objects/admission-location/admission-location.ts'
 
 const app = createApp()
 

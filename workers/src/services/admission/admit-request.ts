@@ -16,8 +16,9 @@ import { ApiError } from '../../errors.ts'
 import { log } from '../../log.ts'
 import { countAuthFailureReason, countRateLimited, layerOfScope } from '../metrics/record-metrics.ts'
 import type { TenantIdentity } from '../keys/resolve-key.ts'
+import { leaseIssuer, locationName } from '../../../../durable-objects/admission-location/contract.ts'
 import { formatMicroUsd } from '../../schemas/prices.ts'
-import { gateChannel } from './gate-channel.ts'
+import { channelOfLease, gateChannel, locationChannel } from './gate-channel.ts'
 import { formatDuration, rateLimitHeaders, retryAfterHeaders } from './rate-limit-headers.ts'
 
 export type AdmitOptions = {
@@ -51,8 +52,10 @@ const LEASE_RENEW_MAX_MS = 50_000
 const RENEWALS_PER_TTL = 3
 
 export async function admitRequest(env: Env, identity: TenantIdentity, options: AdmitOptions): Promise<Admission> {
+  // Near the client when its location is known (a location object with a slice of the tenant's limits), else home.
+  const channel = identity.location ? locationChannel(locationName(identity.tenantId, identity.location)) : gateChannel(identity.tenantId)
   const result: AdmitResult = await dependsOn('tenant_gate', () =>
-    gateChannel(identity.tenantId).admit(
+    channel.admit(
       env,
       {
         tenantId: identity.tenantId,
@@ -115,9 +118,11 @@ function admission(env: Env, admitted: Admitted, identity: TenantIdentity, { lea
       ? undefined
       : setInterval(
           () => {
-            env.TENANT_GATE.getByName(tenantGateName(identity.tenantId))
-              .renew(leaseId, leaseTtlMs)
-              .catch((err: unknown) => log.warn('admission_renew_failed', { tenantId: identity.tenantId, leaseId, error: String(err) }))
+            const issuer = leaseIssuer(leaseId)
+            const renewal = issuer
+              ? env.ADMISSION_LOCATION.getByName(issuer).renew(leaseId, leaseTtlMs)
+              : env.TENANT_GATE.getByName(tenantGateName(identity.tenantId)).renew(leaseId, leaseTtlMs)
+            renewal.catch((err: unknown) => log.warn('admission_renew_failed', { tenantId: identity.tenantId, leaseId, error: String(err) }))
           },
           Math.min(LEASE_RENEW_MAX_MS, Math.ceil(leaseTtlMs / RENEWALS_PER_TTL)),
         )
@@ -128,7 +133,7 @@ function admission(env: Env, admitted: Admitted, identity: TenantIdentity, { lea
     settle(usedTokens, usedMicroUsd) {
       if (settled) return Promise.resolve()
       clearInterval(renewals)
-      settled = leaseId === null ? Promise.resolve() : gateChannel(identity.tenantId).settle(env, leaseId, usedTokens, waitUntil, usedMicroUsd)
+      settled = leaseId === null ? Promise.resolve() : channelOfLease(identity.tenantId, leaseId).settle(env, leaseId, usedTokens, waitUntil, usedMicroUsd)
       return settled
     },
   }

@@ -1,4 +1,5 @@
-// This isolate's line to each tenant's admission object. An RPC costs far more than the decision it carries,
+// This isolate's line to each admission object it uses: a tenant's home TenantGate, or one of its location objects
+// (durable-objects/admission-location), which answer the same admitMany/settleMany. An RPC costs far more than the decision it carries,
 // so the settles of requests that ended do not each make one: they wait here and ride with the next admit to
 // the same object (applied first, so their slots and refunds count for it), or go together in one settleMany
 // after SETTLE_LINGER_MS when no admit comes. Each request's admit is still its own single round trip.
@@ -6,6 +7,7 @@
 // Only data crosses requests here, never a promise (a request cannot wait on another's I/O in Workers): the
 // request whose settle starts a linger keeps itself alive (waitUntil) until that flush is done, and a request
 // whose admit failed puts the settles it carried back for the next one.
+import { isLocationHint, leaseIssuer } from '../../../../durable-objects/admission-location/contract.ts'
 import { tenantGateName, type AdmitInput, type AdmitResult, type SettleInput } from '../../../../durable-objects/tenant-gate/contract.ts'
 import { log } from '../../log.ts'
 
@@ -14,17 +16,25 @@ const SETTLE_LINGER_MS = 2
 
 type PendingSettle = SettleInput & { attempts: number }
 type WaitUntil = (p: Promise<unknown>) => void
+/** The two calls a channel makes, on whichever object it talks to. */
+type AdmissionObject = {
+  admitMany(batch: { admits: AdmitInput[]; settles: SettleInput[] }): Promise<AdmitResult[]>
+  settleMany(settles: SettleInput[]): Promise<boolean[]>
+}
 
 class GateChannel {
   private settles: PendingSettle[] = []
   private isLingerArmed = false
 
-  constructor(private readonly name: string) {}
+  constructor(
+    private readonly name: string,
+    private readonly objectOf: (env: Env) => AdmissionObject,
+  ) {}
 
   async admit(env: Env, input: AdmitInput, waitUntil: WaitUntil): Promise<AdmitResult> {
     const settles = this.settles.splice(0)
     try {
-      const [result] = await env.TENANT_GATE.getByName(this.name).admitMany({ admits: [input], settles: settles.map(settleInput) })
+      const [result] = await this.objectOf(env).admitMany({ admits: [input], settles: settles.map(settleInput) })
       if (!result) throw new Error('admission returned no result')
       return result
     } catch (err) {
@@ -47,7 +57,7 @@ class GateChannel {
       const settles = this.settles.splice(0)
       if (settles.length === 0) return this.dropIfIdle() // they rode with an admit
       try {
-        await env.TENANT_GATE.getByName(this.name).settleMany(settles.map(settleInput))
+        await this.objectOf(env).settleMany(settles.map(settleInput))
       } catch (err) {
         this.putBack(env, settles, err, waitUntil)
       }
@@ -80,10 +90,33 @@ const settleInput = ({ leaseId, usedTokens, usedMicroUsd }: PendingSettle): Sett
 
 const channels = new Map<string, GateChannel>()
 
-/** The channel to one tenant's admission object (`tenant:<id>`), made on first use and dropped when idle. */
+function channelOf(name: string, objectOf: (env: Env) => AdmissionObject): GateChannel {
+  let channel = channels.get(name)
+  if (!channel) channels.set(name, (channel = new GateChannel(name, objectOf)))
+  return channel
+}
+
+/** The channel to one tenant's home admission object (`tenant:<id>`), made on first use and dropped when idle. */
 export function gateChannel(tenantId: string): GateChannel {
   const name = tenantGateName(tenantId)
-  let channel = channels.get(name)
-  if (!channel) channels.set(name, (channel = new GateChannel(name)))
-  return channel
+  return channelOf(name, (env) => env.TENANT_GATE.getByName(name))
+}
+
+/** The channel to a location object (`loc:<tenant>:<hint>`), created near this Worker by its location hint. */
+export function locationChannel(name: string): GateChannel {
+  const hint = name.slice(name.lastIndexOf(':') + 1)
+  const options = isLocationHint(hint) ? { locationHint: hint } : undefined
+  return channelOf(name, (env) => {
+    const location = env.ADMISSION_LOCATION.getByName(name, options)
+    return {
+      admitMany: (batch) => location.admitMany({ ...batch, location: name }),
+      settleMany: (settles) => location.settleMany(settles, name),
+    }
+  })
+}
+
+/** The channel to the object that gave a lease: its settle goes there (a location forwards what it lost to the home). */
+export function channelOfLease(tenantId: string, leaseId: string): GateChannel {
+  const issuer = leaseIssuer(leaseId)
+  return issuer ? locationChannel(issuer) : gateChannel(tenantId)
 }

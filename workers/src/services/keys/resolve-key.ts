@@ -1,11 +1,18 @@
 // Maps a presented API key's hash to its tenant and key id. The mapping never changes once a key exists, so it is
 // cached per isolate; revocation and suspension are decided by the tenant's admission object, never here. The
 // cache is read first and apart (cachedApiKey), so the caller can refuse a throttled client before the D1 lookup.
+import type { LocationHint } from '../../../../durable-objects/admission-location/contract.ts'
 import { eq } from 'drizzle-orm'
 import type { Db } from '../../db/client.ts'
 import { apiKeys } from '../../db/schema.ts'
 
-export type TenantIdentity = { tenantId: string; keyId: string; keyLimits: Record<string, number> }
+export type TenantIdentity = {
+  tenantId: string
+  keyId: string
+  keyLimits: Record<string, number>
+  /** Where admission is decided near the client (middleware/admission-location.ts); absent: at the tenant's home. */
+  location?: LocationHint | null
+}
 
 const MAX_CACHED = 10_000
 const cache = new Map<string, TenantIdentity>()

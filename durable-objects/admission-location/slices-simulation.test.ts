@@ -1,0 +1,335 @@
+// The slice protocol under simulated time and distance: the home's real ledger, book and exchange (home-exchange.ts)
+// and four locations' real LocalSlice, driven by a discrete-event loop that stands in for the two objects' RPC shells
+// (same decisions as admission-location.ts: admit here, else wait for the exchange in flight, then ask the home with
+// every waiting request in the next one). Messages take a random one-way delay; locations are evicted at random. The invariants are checked from
+// the admitted timestamps: every rolling 60 s window within rpm and tpm, in-flight leases within concurrency.
+import { describe, expect, it } from 'vitest'
+import { AdmissionLedger, WINDOW_MS } from '../tenant-gate/admission-ledger.ts'
+import type { AdmitInput, AdmitResult, ExchangeRequest, ExchangeResult } from '../tenant-gate/contract.ts'
+import { answerExchange, type Home } from '../tenant-gate/home-exchange.ts'
+import { requestLimits, tenantLimits, type LimitOverrides } from '../tenant-gate/plans.ts'
+import { SliceBook } from '../tenant-gate/slice-book.ts'
+import type { LocationState } from '../tenant-gate/slices.ts'
+import { IDLE_RELEASE_MS, LocalSlice, type ExchangeOptions } from './local-slice.ts'
+
+/** A seeded PRNG (mulberry32): a failing run can be replayed. */
+function rng(seed: number) {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+/** [from s, to s, requests per second]. */
+type Phase = [number, number, number]
+type Admission = { at: number; id: string; tokens: number; endsAt: number; usedTokens: number; where: string }
+type Scenario = {
+  seed: number
+  limits: LimitOverrides
+  /** One-way delay range, ms (a round trip is twice that). */
+  oneWayMs: [number, number]
+  /** Per location: request arrivals per second in each phase ([from s, to s, rate]). */
+  load: Record<string, Phase[]>
+  evictions?: Array<[string, number]>
+  durationS: number
+  leaseTtlMs?: number
+}
+
+function simulate(sc: Scenario) {
+  const random = rng(sc.seed)
+  const delay = () => sc.oneWayMs[0] + random() * (sc.oneWayMs[1] - sc.oneWayMs[0])
+  let now = 0
+  const queue: Array<{ at: number; seq: number; run: () => void }> = []
+  let seqNo = 0
+  const at = (time: number, run: () => void) => {
+    queue.push({ at: time, seq: seqNo++, run })
+  }
+  let ids = 0
+  const newId = () => `id-${ids++}`
+
+  const state: LocationState = { status: 'active', statusReason: null, plan: 'enterprise', limits: sc.limits, revokedKeyIds: [] }
+  const limits = tenantLimits('enterprise', sc.limits)
+  const ledger = new AdmissionLedger()
+  const slices = new SliceBook()
+  const admissions: Admission[] = []
+  const refusals: Array<{ at: number; scope: string }> = []
+  let homeCalls = 0
+  let waitedOnHome = 0
+  const leaseTtlMs = sc.leaseTtlMs ?? 600_000
+
+  const home: Home = {
+    ledger,
+    slices,
+    limits: () => limits,
+    settle: (s) => {
+      ledger.settle(s.leaseId, s.usedTokens, now)
+    },
+    decide: (input) => {
+      const r = ledger.admit(
+        { id: newId(), keyId: input.keyId, reservation: input.reservation ?? null, leaseTtlMs },
+        requestLimits(limits, input.keyLimits ?? {}),
+        now,
+        (c) => slices.held(c, now),
+      )
+      if (!r.ok) return r
+      return { ok: true, leaseId: r.entry.isOpen ? r.entry.id : null, reservedTokens: r.entry.tokens, rate: r.rate }
+    },
+  }
+
+  type Ask = { input: AdmitInput; reserved: number }
+  type Loc = { name: string; slice: LocalSlice; inFlight: boolean; asks: Ask[]; tickArmed: boolean }
+  const locs = new Map<string, Loc>()
+  const fresh = (name: string): Loc => ({ name, slice: new LocalSlice(name, newId(), now), inFlight: false, asks: [], tickArmed: false })
+  for (const name of Object.keys(sc.load)) locs.set(name, fresh(name))
+
+  /** The request's lease ends after a random duration, using a random part of its reservation; settled at its issuer. */
+  function admitted(where: string, result: AdmitResult, reserved: number) {
+    if (!result.ok) {
+      if (result.reason === 'rate_limited') refusals.push({ at: now, scope: result.scope })
+      return
+    }
+    const endsAt = now + 100 + random() * 2_900
+    const usedTokens = Math.floor(reserved * random())
+    admissions.push({ at: now, id: result.leaseId ?? newId(), tokens: reserved, endsAt, usedTokens, where })
+    const leaseId = result.leaseId
+    if (!leaseId) return
+    at(endsAt, () => {
+      const issuer = leaseId.includes('#') ? locs.get(leaseId.slice(0, leaseId.indexOf('#'))) : undefined
+      if (issuer?.slice.settle(leaseId, usedTokens, now)) return armTick(issuer)
+      at(now + delay(), () => home.settle({ leaseId, usedTokens })) // unknown here (evicted) or the home's own
+    })
+  }
+
+  function homeAdmit(input: AdmitInput, reserved: number) {
+    homeCalls++
+    waitedOnHome++
+    at(now + delay(), () => {
+      const r = home.decide(input)
+      admitted('home', r, reserved)
+    })
+  }
+
+  function exchange(loc: Loc, options: ExchangeOptions, asks: Ask[] = []) {
+    const slice = loc.slice
+    const sentAt = now
+    const sent: ExchangeRequest = slice.exchange('t', now, { ...options, admits: asks.map((a) => a.input) })
+    loc.inFlight = true
+    homeCalls++
+    at(now + delay(), () => {
+      const answer: ExchangeResult = answerExchange(home, state, sent, now)
+      if (answer.ok) for (const [i, r] of answer.admitted.entries()) admitted('home', r, asks[i]?.reserved ?? 0)
+      at(now + delay(), () => {
+        if (loc.slice !== slice) return // evicted meanwhile: the answer reaches no one
+        if (answer.ok) slice.take(answer, sentAt, sent)
+        loc.inFlight = false
+        flushAsks(loc)
+        armTick(loc)
+      })
+    })
+  }
+
+  /** Mirrors AdmissionLocation.decideHere: the decision here, or false when the request needs the home's room. */
+  function decideHere(loc: Loc, ask: Ask, isRetry: boolean): boolean {
+    const d = loc.slice.decide(ask.input, now, newId, { isRetry })
+    if (d.kind === 'admitted') {
+      admitted(loc.name, { ok: true, leaseId: d.leaseId, reservedTokens: d.reservedTokens, rate: d.rate }, ask.reserved)
+      if (!loc.inFlight && loc.slice.wantsRefill(now)) exchange(loc, { release: false })
+      armTick(loc)
+      return true
+    }
+    if (d.kind === 'refused') return true
+    if (d.reason === 'home_only') {
+      homeAdmit(ask.input, ask.reserved)
+      return true
+    }
+    return false
+  }
+
+  /** Mirrors AdmissionLocation.flushAsks: once no exchange is in flight, retry here, then send the rest in one. */
+  function flushAsks(loc: Loc) {
+    if (loc.inFlight || loc.asks.length === 0) return
+    const toHome = loc.asks.splice(0).filter((ask) => !decideHere(loc, ask, true))
+    if (toHome.length > 0) exchange(loc, { release: true }, toHome)
+  }
+
+  function request(loc: Loc) {
+    const reserved = 50 + Math.floor(random() * 100)
+    const input: AdmitInput = {
+      tenantId: 't',
+      keyId: random() < 0.5 ? 'k1' : 'k2',
+      reservation: { promptTokens: 10, completionTokens: reserved - 10, isCompletionGuess: false },
+      leaseTtlMs,
+    }
+    const ask = { input, reserved }
+    if (decideHere(loc, ask, false)) return
+    waitedOnHome++
+    loc.asks.push(ask)
+    flushAsks(loc)
+  }
+
+  function armTick(loc: Loc) {
+    if (loc.tickArmed) return
+    loc.tickArmed = true
+    const slice = loc.slice
+    at(now + IDLE_RELEASE_MS / 2, () => {
+      loc.tickArmed = false
+      if (loc.slice !== slice) return
+      if (loc.inFlight) return armTick(loc)
+      if (slice.isIdle(now) || slice.hasPendingSettles(now)) exchange(loc, { release: slice.isIdle(now) })
+      else if (slice.wantsRefill(now)) exchange(loc, { release: false })
+      else if (slice.inspect(now).useByMs > 0 || slice.hasPendingSettles(now, { any: true })) armTick(loc)
+    })
+  }
+
+  // Arrivals: Poisson per location and phase.
+  for (const [name, phases] of Object.entries(sc.load)) {
+    for (const [from, to, rate] of phases) {
+      for (let t = from * 1000; rate > 0; ) {
+        t += (-Math.log(1 - random()) / rate) * 1000
+        if (t >= to * 1000) break
+        at(t, () => {
+          const loc = locs.get(name)
+          if (loc) request(loc)
+        })
+      }
+    }
+  }
+  for (const [name, time] of sc.evictions ?? []) at(time, () => locs.set(name, fresh(name)))
+
+  while (queue.length > 0) {
+    queue.sort((a, b) => a.at - b.at || a.seq - b.seq)
+    const next = queue.shift()
+    if (!next || next.at > sc.durationS * 1000 + 120_000) break
+    now = Math.max(now, next.at)
+    next.run()
+  }
+  return { admissions, refusals, homeCalls, waitedOnHome, limits }
+}
+
+/**
+ * The false-429 window: the longest span in which requests were refused for rpm although fewer than rpm were admitted
+ * in the 60 s before (room idle in other locations' slices), with no admission in between.
+ */
+function falseRefusalWindow(admissions: Admission[], refusals: Array<{ at: number; scope: string }>, rpm: number) {
+  const times = admissions.map((a) => a.at).sort((a, b) => a - b)
+  const countIn = (t: number) => {
+    let lo = 0
+    let hi = times.length
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1
+      if ((times[mid] ?? 0) <= t) lo = mid + 1
+      else hi = mid
+    }
+    let from = lo
+    while (from > 0 && (times[from - 1] ?? 0) > t - WINDOW_MS) from--
+    return { inWindow: lo - from, next: times[lo] ?? Infinity }
+  }
+  let worst = 0
+  let falseCount = 0
+  let spanStart: number | null = null
+  for (const r of [...refusals].sort((a, b) => a.at - b.at)) {
+    const { inWindow, next } = countIn(r.at)
+    const isFalse = r.scope === 'requests' && inWindow < rpm
+    if (!isFalse) {
+      spanStart = null
+      continue
+    }
+    falseCount++
+    spanStart ??= r.at
+    worst = Math.max(worst, Math.min(next, r.at) - spanStart)
+    if (next !== Infinity && next < r.at + 1) spanStart = null
+  }
+  return { worstMs: worst, falseCount }
+}
+
+/** The largest count (or token sum, or in-flight count) over every rolling window ending at an admission. */
+function worstWindows(admissions: Admission[]) {
+  const sorted = [...admissions].sort((a, b) => a.at - b.at)
+  let requests = 0
+  let tokens = 0
+  let inFlight = 0
+  for (let i = 0; i < sorted.length; i++) {
+    const t = sorted[i]!.at
+    let n = 0
+    let tok = 0
+    let running = 0
+    for (let j = i; j >= 0 && sorted[j]!.at > t - WINDOW_MS; j--) {
+      const a = sorted[j]!
+      n++
+      tok += a.endsAt <= t ? a.usedTokens : a.tokens // settled by then: its real usage; else its reservation
+    }
+    for (const a of sorted) if (a.at <= t && a.endsAt > t) running++
+    requests = Math.max(requests, n)
+    tokens = Math.max(tokens, tok)
+    inFlight = Math.max(inFlight, running)
+  }
+  return { requests, tokens, inFlight }
+}
+
+const FOUR = ['apac', 'enam', 'weur', 'oc']
+
+describe('slices under simulated distance (four locations, real ledger, book and local slices)', () => {
+  it('admits at most the limits in every rolling window under bursts of 5x the limit, with 80 ms round trips', () => {
+    for (const seed of [1, 2, 3]) {
+      const rpm = 240
+      // 5x the rpm spread over four locations for 90 s, then quiet, then again: windows straddle both bursts.
+      const burst = (rpm * 5) / 60 / 4
+      const load = Object.fromEntries(
+        FOUR.map((name): [string, Phase[]] => [
+          name,
+          [
+            [0, 90, burst],
+            [150, 200, burst],
+          ],
+        ]),
+      )
+      const r = simulate({ seed, limits: { rpm, tpm: rpm * 90, concurrency: 24 }, oneWayMs: [20, 60], load, durationS: 200 })
+      const worst = worstWindows(r.admissions)
+      expect(worst.requests).toBeLessThanOrEqual(rpm)
+      expect(worst.tokens).toBeLessThanOrEqual(rpm * 90)
+      expect(worst.inFlight).toBeLessThanOrEqual(24)
+      expect(worst.requests).toBeGreaterThan(rpm * 0.5) // the limit was really pressed (a run admitting nothing passes nothing)
+      expect(r.refusals.length).toBeGreaterThan(0)
+      const falses = falseRefusalWindow(r.admissions, r.refusals, rpm)
+      expect(falses.worstMs).toBeLessThanOrEqual(IDLE_RELEASE_MS * 2)
+    }
+  })
+
+  it('never overshoots when locations are evicted mid-burst', () => {
+    const rpm = 300
+    const burst = (rpm * 5) / 60 / 4
+    const load = Object.fromEntries(FOUR.map((name): [string, Phase[]] => [name, [[0, 120, burst]]]))
+    const evictions: Array<[string, number]> = FOUR.flatMap((name, i) => [
+      [name, 5_000 + i * 7_000],
+      [name, 40_000 + i * 3_000],
+    ])
+    for (const seed of [4, 5]) {
+      const r = simulate({ seed, limits: { rpm, tpm: rpm * 100, concurrency: 30 }, oneWayMs: [20, 60], load, evictions, durationS: 120, leaseTtlMs: 5_000 })
+      const worst = worstWindows(r.admissions)
+      expect(worst.requests).toBeLessThanOrEqual(rpm)
+      expect(worst.tokens).toBeLessThanOrEqual(rpm * 100)
+      expect(worst.inFlight).toBeLessThanOrEqual(30)
+    }
+  })
+
+  it('gives one busy location nearly all of the limit, and asks the home for under 5 % of admissions at a steady rate', () => {
+    const rpm = 600
+    // One location at 80 % of the limit for 3 minutes; the three others see nothing.
+    const r = simulate({
+      seed: 6,
+      limits: { rpm, tpm: rpm * 200, concurrency: 60 },
+      oneWayMs: [40, 40],
+      load: { apac: [[0, 180, (rpm * 0.8) / 60]] },
+      durationS: 180,
+    })
+    const second = r.admissions.filter((a) => a.at >= 60_000 && a.at < 180_000).length / 2
+    expect(second).toBeGreaterThan(rpm * 0.75) // all of its demand, minute after minute
+    expect(r.refusals).toHaveLength(0)
+    expect(r.waitedOnHome / r.admissions.length).toBeLessThan(0.05)
+    expect(r.homeCalls / r.admissions.length).toBeLessThan(0.05)
+  })
+})

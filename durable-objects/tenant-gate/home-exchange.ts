@@ -1,0 +1,55 @@
+// The home's answer to a location's exchange, pure (time is a parameter): take the report into the ledger, apply the
+// settles it forwards, decide the request it could not, then refill its slice from what is free. TenantGate.exchange
+// runs it in one synchronous turn; the slice simulation test (admission-location/slices-simulation.test.ts) drives it
+// with simulated time and distance.
+import type { AdmissionLedger } from './admission-ledger.ts'
+import type { AdmitInput, AdmitResult, ExchangeRequest, ExchangeResult, SettleInput } from './contract.ts'
+import { hasBudget, type Limits } from './plans.ts'
+import type { SliceBook } from './slice-book.ts'
+import { limitOf, type Counter, type Counts, type LocationState } from './slices.ts'
+
+export type Home = {
+  ledger: AdmissionLedger
+  slices: SliceBook
+  limits(): Limits
+  /** Settles a lease of the ledger (idempotent). */
+  settle(s: SettleInput): void
+  /** Decides one admission at home, against the ledger and every slice held (AdmissionLedger.admit's `held`). */
+  decide(input: AdmitInput): AdmitResult
+}
+
+/** Applies a location's report once (by seq): its entries join the ledger's windows. False for a retry or an old one. */
+export function takeReport(home: Home, req: ExchangeRequest, now: number): boolean {
+  const applied = home.slices.apply(req, now)
+  for (const e of applied.entries) {
+    home.ledger.recordReported({ id: e.id, keyId: e.keyId, at: now - Math.max(0, e.ageMs), tokens: e.tokens, isOpen: e.isOpen }, now)
+  }
+  return applied.isNew
+}
+
+export function answerExchange(home: Home, state: LocationState, req: ExchangeRequest, now: number): ExchangeResult {
+  const isNew = takeReport(home, req, now)
+  for (const s of req.settles) home.settle(s) // after the report: a settle may be of an entry it carries
+  const limit = (counter: Counter) => limitOf(counter, home.limits(), req.keyRpm)
+  const free = (counter: Counter) => Math.max(0, limit(counter) - home.ledger.used(counter, now) - home.slices.held(counter, now))
+  // The requests it had no room for first, then the refill: they never wait behind the location's own refill.
+  const admitted = isNew ? req.admits.map((input) => home.decide(input)) : []
+  // A budget (tokens or money) is decided at home (not sliced yet, see README): such a tenant's locations forward every admission.
+  const want = hasBudget(home.limits()) || state.status !== 'active' ? {} : req.want
+  if (isNew) home.slices.grant(req.instance, want, free, limit, req.leaseTtlMs, now)
+  const account = home.slices.holding(req.instance)
+  if (!account) return { ok: false, reason: 'tenant_unknown' }
+  const freeNow: Counts = {}
+  for (const counter of Object.keys(account.holding)) freeNow[counter] = free(counter)
+  return {
+    ok: true,
+    seq: req.seq,
+    state,
+    holding: account.holding,
+    reportedEntries: account.reportedEntries,
+    useForMs: Math.max(0, account.useBy - now),
+    poolHeldForMs: Math.max(0, account.poolHeldUntil - now),
+    free: freeNow,
+    admitted,
+  }
+}

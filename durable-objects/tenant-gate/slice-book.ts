@@ -1,0 +1,156 @@
+// The home TenantGate's book of slices: what each location instance holds of each counter, what it has reported, and
+// until when its holding counts. Pure and in memory (time is a parameter); the object (tenant-gate.ts) adds the
+// outstanding units to every check of its own ledger and records reported entries there. README.md "Slices" proves
+// that the ledger's entries plus the outstanding units bound the tenant's admissions in every window.
+import { WINDOW_MS } from './admission-ledger.ts'
+import type { ExchangeRequest } from './contract.ts'
+import { CONCURRENCY, isPool, REQUESTS, SLICE_TTL_MS, TOKENS, type Counter, type Counts, type ReportedEntry } from './slices.ts'
+
+/** A location that has not asked before gets this share of each limit's free room (it has no demand to show yet). */
+const FIRST_SHARE = 1 / 16
+
+type Account = {
+  location: string
+  instance: string
+  seq: number
+  /** Windowed: cumulative units granted; pools: the pool's size. */
+  holding: Map<Counter, number>
+  /** Windowed: cumulative units reported (they are entries of the ledger now). */
+  reported: Map<Counter, number>
+  reportedEntries: number
+  /** Home time until which the slice may be used; windowed units not reported count until useBy + WINDOW_MS. */
+  useBy: number
+  /** Home time until which the pools count (the latest expiry of a lease given under them). */
+  poolHeldUntil: number
+}
+
+export type Applied = {
+  /** False when the exchange was already applied (a retry) or is older than one applied: nothing changed. */
+  isNew: boolean
+  /** Reported entries not seen before, to record in the ledger. */
+  entries: ReportedEntry[]
+}
+
+export class SliceBook {
+  private readonly accounts = new Map<string, Account>() // by instance
+
+  /** Units held by locations and not yet in the ledger, per counter: the ledger's checks add them. */
+  held(counter: Counter, now: number, except?: string): number {
+    this.expire(now)
+    let sum = 0
+    for (const a of this.accounts.values()) if (a.instance !== except) sum += outstanding(a, counter, now)
+    return sum
+  }
+
+  /**
+   * Takes in an exchange: its claimed holding replaces the account's (a location only ever claims less than it was
+   * given), and the entries past those already reported are returned for the ledger. Applied once per seq.
+   */
+  apply(req: ExchangeRequest, now: number): Applied {
+    this.expire(now)
+    let a = this.accounts.get(req.instance)
+    if (a && req.seq <= a.seq) return { isNew: false, entries: [] }
+    if (!a) {
+      a = {
+        location: req.location,
+        instance: req.instance,
+        seq: 0,
+        holding: new Map(),
+        reported: new Map(),
+        reportedEntries: req.firstIndex, // a new instance starts at 0; entries before firstIndex are never resent
+        useBy: now,
+        poolHeldUntil: now,
+      }
+      this.accounts.set(req.instance, a)
+    }
+    a.seq = req.seq
+    const skip = Math.max(0, a.reportedEntries - req.firstIndex)
+    const entries = req.entries.slice(skip)
+    a.reportedEntries = Math.max(a.reportedEntries, req.firstIndex + req.entries.length)
+    for (const [counter, units] of Object.entries(req.holding)) {
+      // Windowed: never below what was already reported (those units are in the ledger, counted once).
+      const floor = isPool(counter) ? 0 : (a.reported.get(counter) ?? 0)
+      a.holding.set(counter, Math.max(floor, Math.min(units, a.holding.get(counter) ?? units)))
+    }
+    for (const [counter, units] of Object.entries(req.used)) {
+      if (!isPool(counter)) a.reported.set(counter, Math.max(a.reported.get(counter) ?? 0, units))
+    }
+    for (const counter of a.holding.keys()) if (!(counter in req.holding) && isPool(counter)) a.holding.set(counter, 0)
+    a.poolHeldUntil = Math.max(a.poolHeldUntil, now + req.leaseHorizonMs)
+    return { isNew: true, entries }
+  }
+
+  /**
+   * Grants one account more: for each counter it wants, at most the room left under `limit` (`free`), and for a
+   * location that showed no demand yet a small share. Extends the slice's use-by, and its pools for new leases.
+   */
+  grant(instance: string, want: Counts, free: (counter: Counter) => number, limit: (counter: Counter) => number, leaseTtlMs: number, now: number): Counts {
+    const a = this.accounts.get(instance)
+    if (!a) return {}
+    let sharers = 1
+    for (const other of this.accounts.values()) if (other !== a && other.useBy > now) sharers++
+    // A location's first exchange shows no demand yet: it gets a small share of the tenant-wide limits to start with,
+    // and so does a counter it holds nothing of yet (a key seen for the first time there).
+    const first: Counts = a.seq <= 1 ? { [REQUESTS]: 0, [TOKENS]: 0, [CONCURRENCY]: 0 } : {}
+    for (const [counter, wanted] of Object.entries({ ...first, ...want })) {
+      const lim = limit(counter)
+      if (lim <= 0) continue
+      const isNew = a.seq <= 1 || (a.holding.get(counter) ?? 0) === 0
+      const asked = Math.max(wanted, isNew ? Math.ceil(lim * FIRST_SHARE) : 0)
+      if (asked <= 0) continue
+      // With other locations active, one takes at most an equal share of what is free: a burst at one location must
+      // not park the limit where the next requests will not come (its idle room would refuse them elsewhere).
+      const give = Math.max(0, Math.min(asked, Math.ceil(free(counter) / sharers)))
+      a.holding.set(counter, (a.holding.get(counter) ?? 0) + give)
+    }
+    a.useBy = now + SLICE_TTL_MS
+    a.poolHeldUntil = Math.max(a.poolHeldUntil, a.useBy + leaseTtlMs)
+    return this.holdingOf(a)
+  }
+
+  holding(instance: string): { holding: Counts; reportedEntries: number; useBy: number; poolHeldUntil: number } | null {
+    const a = this.accounts.get(instance)
+    return a ? { holding: this.holdingOf(a), reportedEntries: a.reportedEntries, useBy: a.useBy, poolHeldUntil: a.poolHeldUntil } : null
+  }
+
+  /** The location objects that may still admit under a slice (to tell them of a new state), one per name. */
+  usableLocations(now: number): string[] {
+    this.expire(now)
+    return [...new Set([...this.accounts.values()].filter((a) => a.useBy > now).map((a) => a.location))]
+  }
+
+  /** The home time by which every slice still usable now has expired (how long a recall may wait at most). */
+  lastUseBy(now: number): number {
+    let last = now
+    for (const a of this.accounts.values()) last = Math.max(last, a.useBy)
+    return last
+  }
+
+  /** For the admin view: what each location holds beyond what it reported. */
+  inspect(now: number) {
+    this.expire(now)
+    return [...this.accounts.values()].map((a) => {
+      const held: Counts = {}
+      for (const counter of a.holding.keys()) held[counter] = outstanding(a, counter, now)
+      return { location: a.location, held, useByMs: Math.max(0, a.useBy - now), poolHeldForMs: Math.max(0, a.poolHeldUntil - now) }
+    })
+  }
+
+  private holdingOf(a: Account): Counts {
+    return Object.fromEntries(a.holding)
+  }
+
+  /** Forgets accounts that hold nothing any more: past use-by plus the window, and past their pools' leases. */
+  private expire(now: number): void {
+    for (const [instance, a] of this.accounts) {
+      if (a.useBy + WINDOW_MS <= now && a.poolHeldUntil <= now) this.accounts.delete(instance)
+    }
+  }
+}
+
+/** Units of one counter an account holds that are not in the ledger, as of `now`. */
+function outstanding(a: Account, counter: Counter, now: number): number {
+  const holding = a.holding.get(counter) ?? 0
+  if (isPool(counter)) return a.poolHeldUntil > now ? holding : 0
+  return a.useBy + WINDOW_MS > now ? Math.max(0, holding - (a.reported.get(counter) ?? 0)) : 0
+}
