@@ -136,17 +136,21 @@ describe('usage cost', () => {
   // Prices whose costs do not fall on whole micro-dollars, so the per-row rounding (usage-cost.ts) matters.
   const priced = uniqueModel('priced-a')
   const other = uniqueModel('priced-b')
+  // $0.40/M: one token costs 0.4 micro-dollars, rounded to 0 per row and direction; summed before rounding it would not be.
+  const tiny = uniqueModel('priced-tiny')
   const hours = [thisHour - 3 * HOUR, thisHour - 2 * HOUR, thisHour - HOUR]
   let tenant: { tenantId: string; key: string; keyId: string }
 
   beforeAll(async () => {
     await seedPrice(priced, 1_234_567, 2_345_679) // $1.234567/M in, $2.345679/M out
     await seedPrice(other, 333_333, 777_777)
+    await seedPrice(tiny, 400_000, 400_000)
     tenant = await seedTenant()
     for (const [i, hour] of hours.entries()) {
       await recordUsage(tenant.tenantId, tenant.keyId, priced, hour + 11, 1_001 + i, 333 + 7 * i)
       await recordUsage(tenant.tenantId, tenant.keyId, priced, hour + 12, 17, 9)
       await recordUsage(tenant.tenantId, tenant.keyId, other, hour + 13, 12_345, 6_789 + i)
+      await recordUsage(tenant.tenantId, tenant.keyId, tiny, hour + 14, 1, 1)
     }
   })
 
@@ -170,6 +174,7 @@ describe('usage cost', () => {
     for (const [i] of hours.entries()) {
       expected += rowMicro(1_001 + i + 17, 333 + 7 * i + 9, 1_234_567, 2_345_679)
       expected += rowMicro(12_345, 6_789 + i, 333_333, 777_777)
+      expected += rowMicro(1, 1, 400_000, 400_000) // 0: each direction rounds down
     }
     expect(consoleUsage.totals.cost_usd).toBe(usd(expected))
     expect(consoleUsage.totals.cost_usd).not.toBe('0.000000')
