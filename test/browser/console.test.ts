@@ -313,4 +313,44 @@ describe('the console in a browser', () => {
       expect(await page.locator('main').textContent()).not.toMatch(/\bnull\b|undefined|\[object /)
     }
   }, 120_000)
+
+  it('operator sets a price and sees it listed; sets a fleet and sees desired against actual', async () => {
+    const page = operator.page
+    const model = `Org/browser-${crypto.randomUUID().slice(0, 6)}`
+    await page.goto(`${stack.url}/dashboard/ops/prices`)
+    await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent()).toBe('Prices')
+    const priceForm = page.getByRole('form', { name: 'Set a price' })
+    await priceForm.getByLabel('Model').fill(model)
+    await priceForm.getByLabel('Input USD / M tokens').fill('0.6')
+    await priceForm.getByLabel('Output USD / M tokens').fill('1.234567')
+    await priceForm.getByRole('button', { name: 'Set price' }).click()
+    await expect.poll(() => page.getByRole('status').textContent()).toContain(`Price of ${model} set`)
+    // Listed, with the exact amounts the server stored (six decimals), as a version ahead (default start: in 5 min).
+    const row = page.getByTestId('prices').getByRole('row').filter({ hasText: model })
+    await expect.poll(() => row.textContent()).toContain('$0.600000 / $1.234567')
+    expect(await row.textContent()).toContain('(ahead)')
+    const listed = await consoleApi(stack.url, operator, 'GET', '/prices')
+    const book = (listed.json as { data: { model: string; data: { input: string; output: string }[] }[] }).data.find((b) => b.model === model)
+    expect(book?.data).toMatchObject([{ input: '0.600000', output: '1.234567' }])
+    await screenshot(page, 'operator-prices')
+
+    // A fleet with min_ready 0 (nothing to launch), set in the form, listed with its desired and actual state.
+    await page.goto(`${stack.url}/dashboard/ops/fleet`)
+    await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent()).toBe('Fleets')
+    const fleetForm = page.getByRole('form', { name: 'Set a fleet' })
+    await fleetForm.getByLabel('Model').fill(model)
+    await fleetForm.getByLabel('Min ready').fill('0')
+    await fleetForm.getByLabel('Max nodes').fill('1')
+    await fleetForm.getByRole('button', { name: 'Save fleet' }).click()
+    await expect.poll(() => page.getByRole('status').textContent()).toContain(`Fleet ${model} saved`)
+    const fleet = page.locator(`[data-testid="fleet"][data-model="${model}"]`)
+    await expect.poll(() => fleet.textContent()).toContain('min ready 0, at most 1 clusters, 1 placement(s)')
+    expect(await fleet.getByTestId('fleet-actual').textContent()).toContain('0 ready, 0 launching')
+    await screenshot(page, 'operator-fleet')
+    const audit = await consoleApi(stack.url, operator, 'GET', `/audit?target=${encodeURIComponent(`fleet:${model}`)}`)
+    expect((audit.json as { data: { actor: string; action: string }[] }).data).toMatchObject([{ actor: `user:${operator.email}`, action: 'fleet.put' }])
+    // Stop managing it again (its nodes: none).
+    await fleet.getByRole('button', { name: 'Stop managing' }).click()
+    await expect.poll(() => page.getByRole('status').textContent()).toContain(`Fleet ${model} is no longer managed`)
+  }, 120_000)
 })

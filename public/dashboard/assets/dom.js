@@ -74,8 +74,15 @@ export const when = (value) => {
 
 export const number = (value) => (typeof value === 'number' ? value.toLocaleString() : (value ?? '–'))
 
-export const usd = (value) =>
-  typeof value === 'number' ? value.toLocaleString(undefined, { style: 'currency', currency: 'USD', maximumFractionDigits: 4 }) : '–'
+/**
+ * A USD amount as the API sends it: an exact decimal string ("1234.500000") shown digit for digit (thousands
+ * grouped, never through a float); '–' for anything else.
+ */
+export function usd(value) {
+  const m = typeof value === 'string' ? /^(-?)(\d+)(\.\d+)?$/.exec(value) : null
+  if (!m) return '–'
+  return `${m[1]}$${m[2].replace(/\B(?=(\d{3})+(?!\d))/g, ',')}${m[3] ?? ''}`
+}
 
 /** A status word with a colour class (ready/active = ok; launching/draining = busy; anything else = bad). */
 export function status(word) {

@@ -7,7 +7,7 @@ import { operation } from './operations.ts'
 const ADMIN_ERRORS = [400, 401, 404, 413, 500, 503]
 const MODEL = { name: 'model', description: 'Model id, URL-encoded (Qwen%2FQwen2.5-7B-Instruct)' }
 const usd = z.string().describe('USD per million tokens, an exact decimal string with six decimals')
-const priceVersionSchema = z.strictObject({
+export const priceVersionSchema = z.strictObject({
   object: z.literal('model.price'),
   model: z.string().optional(),
   currency: z.literal('usd'),
@@ -15,6 +15,14 @@ const priceVersionSchema = z.strictObject({
   input: usd,
   output: usd,
   effective_from: z.string().describe('ISO 8601: the version applies to requests started at or after it'),
+})
+
+/** A model's price book: GET /admin/models/{model}/price, and each item of the console's GET /dashboard/api/prices. */
+export const modelPricesSchema = z.strictObject({
+  object: z.literal('list'),
+  model: z.string(),
+  current: priceVersionSchema.nullable(),
+  data: z.array(priceVersionSchema),
 })
 
 export const billingPaths = {
@@ -36,12 +44,7 @@ export const billingPaths = {
       params: [MODEL],
       ok: {
         200: {
-          schema: z.strictObject({
-            object: z.literal('list'),
-            model: z.string(),
-            current: priceVersionSchema.nullable(),
-            data: z.array(priceVersionSchema),
-          }),
+          schema: modelPricesSchema,
           description: 'The versions, oldest first',
         },
       },

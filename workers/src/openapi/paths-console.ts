@@ -26,8 +26,12 @@ import {
   tenantDetailSchema,
   tenantListSchema,
 } from '../schemas/console.ts'
+import { fleetDesiredSchema } from '../schemas/fleet.ts'
 import { launchNodeSchema } from '../schemas/node-ops.ts'
+import { putPriceSchema } from '../schemas/prices.ts'
 import { operation, type OperationSpec } from './operations.ts'
+import { modelPricesSchema, priceVersionSchema } from './paths-billing.ts'
+import { fleetPutResultSchema, fleetViewSchema } from './paths-fleet.ts'
 
 const TAG = 'Console'
 const READ_ERRORS = [400, 401, 403, 404, 500, 503]
@@ -52,6 +56,7 @@ const page = (id: string, summary: string) =>
   })
 
 const TENANT = { name: 'tenantId', description: 'Tenant id (ten_…)' }
+const FLEET_MODEL = { name: 'model', description: 'Model id, URL-encoded (Qwen%2FQwen2.5-7B-Instruct)' }
 const object = (description: string) => z.looseObject({}).describe(description)
 const deadLetterQuery = z.strictObject({
   kind: z.enum(['usage', 'node_ops']),
@@ -324,6 +329,65 @@ export const consolePaths = {
         summary: 'Meter pushes to Stripe (operator)',
         query: meterPushQuery,
         ok: { 200: { schema: object('as GET /admin/billing/meter-pushes'), description: 'List' } },
+      }),
+    ),
+  },
+  '/dashboard/api/fleets': {
+    get: operation(
+      'consoleFleets',
+      read({
+        summary: 'Every fleet, desired against actual (operator; as GET /admin/fleet)',
+        ok: { 200: { schema: z.strictObject({ object: z.literal('list'), data: z.array(fleetViewSchema) }), description: 'Every fleet' } },
+      }),
+    ),
+  },
+  '/dashboard/api/fleets/{model}': {
+    get: operation(
+      'consoleFleet',
+      read({
+        summary: 'A fleet, desired against actual (operator)',
+        params: [FLEET_MODEL],
+        ok: { 200: { schema: fleetViewSchema, description: 'The fleet' } },
+      }),
+    ),
+    put: operation(
+      'consolePutFleet',
+      write({
+        summary: "Set a model's fleet (operator; as PUT /admin/fleet/{model}, audited as user:<email>)",
+        params: [FLEET_MODEL],
+        body: fleetDesiredSchema,
+        ok: {
+          200: { schema: fleetPutResultSchema, description: 'The fleet was replaced' },
+          201: { schema: fleetPutResultSchema, description: 'The fleet was created' },
+        },
+      }),
+    ),
+    delete: operation(
+      'consoleDeleteFleet',
+      write({
+        summary: 'Stop managing a fleet (operator; its nodes keep running)',
+        params: [FLEET_MODEL],
+        ok: { 200: { schema: z.strictObject({ object: z.literal('fleet.deleted'), model: z.string(), deleted: z.literal(true) }), description: 'Deleted' } },
+      }),
+    ),
+  },
+  '/dashboard/api/prices': {
+    get: operation(
+      'consolePrices',
+      read({
+        summary: "Every model's price book: the version in force and every version (operator)",
+        ok: { 200: { schema: z.strictObject({ object: z.literal('list'), data: z.array(modelPricesSchema) }), description: 'Models in order' } },
+      }),
+    ),
+  },
+  '/dashboard/api/prices/{model}': {
+    put: operation(
+      'consolePutPrice',
+      write({
+        summary: 'Set a model price version (operator; as PUT /admin/models/{model}/price, audited as user:<email>)',
+        params: [FLEET_MODEL],
+        body: putPriceSchema,
+        ok: { 200: { schema: priceVersionSchema, description: 'The version written' } },
       }),
     ),
   },

@@ -43,7 +43,7 @@ export const fleetViewSchema = z.object({
   updated_at: z.number().int().nullable(),
 })
 
-const putResultSchema = fleetViewSchema.extend({
+export const fleetPutResultSchema = fleetViewSchema.extend({
   reconcile: z
     .looseObject({ actions: z.array(z.looseObject({ action: z.string(), cluster_name: z.string().nullable() })) })
     .nullable()
@@ -92,8 +92,8 @@ export const fleetPaths = {
       params: [MODEL],
       body: fleetDesiredSchema,
       ok: {
-        200: { schema: putResultSchema, description: 'The fleet was replaced' },
-        201: { schema: putResultSchema, description: 'The fleet was created' },
+        200: { schema: fleetPutResultSchema, description: 'The fleet was replaced' },
+        201: { schema: fleetPutResultSchema, description: 'The fleet was created' },
       },
     }),
     get: operation('getFleet', {

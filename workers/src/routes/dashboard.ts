@@ -7,6 +7,7 @@ import type { AppEnv } from '../env.ts'
 import { ApiError } from '../errors.ts'
 import { billingApi } from './console/billing-api.ts'
 import { consoleSession, csrfCheck } from './console/console-auth.ts'
+import { fleetPriceApi } from './console/fleet-price-api.ts'
 import { operatorApi } from './console/operator-api.ts'
 import { signIn } from './console/sign-in.ts'
 import { tenantApi } from './console/tenant-api.ts'
@@ -29,6 +30,7 @@ const consoleApi = new Hono<AppEnv>()
   .route('/', tenantApi)
   .route('/', billingApi)
   .route('/', operatorApi)
+  .route('/', fleetPriceApi)
   .all('*', () => {
     throw unknownRoute()
   })

@@ -131,19 +131,25 @@ const usageCounters = {
   total_tokens: z.number().int().nonnegative(),
 }
 
-/** GET /dashboard/api/tenants/:tenantId/usage (no cost yet: money-based billing has not landed). */
+const costUsd = z
+  .string()
+  .regex(/^\d+\.\d{6}$/)
+  .describe('exact decimal string of USD (six decimals), the sum of the hourly rollups’ rounded costs, as GET /v1/usage')
+
+/** GET /dashboard/api/tenants/:tenantId/usage */
 export const consoleUsageSchema = z.strictObject({
   start: ms(),
   end: ms(),
   granularity: z.enum(['hour', 'day']),
   tz: z.string(),
   group_by: z.enum(['model', 'key']).nullable(),
-  totals: z.strictObject(usageCounters),
+  totals: z.strictObject({ ...usageCounters, cost_usd: costUsd }),
   series: z.array(
     z.strictObject({
       bucket_start: z.string().describe('ISO 8601 (UTC) start of the hour, or of the local day in tz'),
       group: z.string().optional().describe('the model, or the key id, when group_by is set'),
       ...usageCounters,
+      cost_usd: costUsd,
     }),
   ),
 })

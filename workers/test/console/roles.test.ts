@@ -194,6 +194,11 @@ describe('roles', () => {
       { method: 'POST', path: '/dashboard/api/dead-letters/replay', json: { kind: 'usage' } },
       { method: 'GET', path: '/dashboard/api/meter-pushes' },
       { method: 'POST', path: '/dashboard/api/tenants', json: { name: 'x' } },
+      { method: 'GET', path: '/dashboard/api/fleets' },
+      { method: 'PUT', path: '/dashboard/api/fleets/Org%2Fm', json: {} },
+      { method: 'DELETE', path: '/dashboard/api/fleets/Org%2Fm' },
+      { method: 'GET', path: '/dashboard/api/prices' },
+      { method: 'PUT', path: '/dashboard/api/prices/Org%2Fm', json: {} },
     ]
     for (const who of [adminA, memberA]) {
       for (const route of routes) {

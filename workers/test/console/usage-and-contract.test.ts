@@ -6,6 +6,8 @@ import type { z } from 'zod'
 import { consoleUsageSchema, keyListSchema, meSchema, membersSchema, overviewSchema, tenantDetailSchema, tenantListSchema } from '../../src/schemas/console.ts'
 import { localDayStart } from '../../src/services/console/usage-series.ts'
 import { writeLedger } from '../../src/services/usage/ledger-write.ts'
+import { api, seedTenant, uniqueModel } from '../helpers/gateway.ts'
+import { seedPrice } from '../helpers/prices.ts'
 import { type Browser, createTenant, member, operator, uniqueEmail } from './console-browser.ts'
 
 const HOUR = 3_600_000
@@ -60,10 +62,25 @@ const parse = <S extends z.ZodType>(schema: S, value: unknown) => {
 describe('usage', () => {
   it('hourly series and totals of the tenant’s own usage only', async () => {
     const usage = parse(consoleUsageSchema, await viewer.json(`/dashboard/api/tenants/${tenantId}/usage`))
-    expect(usage.totals).toEqual({ requests: 3, prompt_tokens: 117, completion_tokens: 58, total_tokens: 175 })
+    // model-x and model-y have no price in this file (free outside production-like environments): cost 0.
+    expect(usage.totals).toEqual({ requests: 3, prompt_tokens: 117, completion_tokens: 58, total_tokens: 175, cost_usd: '0.000000' })
     expect(usage.series).toEqual([
-      { bucket_start: new Date(thisHour - 2 * HOUR).toISOString(), requests: 2, prompt_tokens: 17, completion_tokens: 8, total_tokens: 25 },
-      { bucket_start: new Date(thisHour - HOUR).toISOString(), requests: 1, prompt_tokens: 100, completion_tokens: 50, total_tokens: 150 },
+      {
+        bucket_start: new Date(thisHour - 2 * HOUR).toISOString(),
+        requests: 2,
+        prompt_tokens: 17,
+        completion_tokens: 8,
+        total_tokens: 25,
+        cost_usd: '0.000000',
+      },
+      {
+        bucket_start: new Date(thisHour - HOUR).toISOString(),
+        requests: 1,
+        prompt_tokens: 100,
+        completion_tokens: 50,
+        total_tokens: 150,
+        cost_usd: '0.000000',
+      },
     ])
   })
 
@@ -96,8 +113,8 @@ describe('usage', () => {
     expect(res.status).toBe(200)
     expect(res.headers.get('content-type')).toMatch(/^text\/csv/)
     const lines = (await res.text()).trim().split('\r\n')
-    expect(lines[0]).toBe('bucket_start,group,requests,prompt_tokens,completion_tokens,total_tokens')
-    expect(lines).toContain(`"${new Date(thisHour - HOUR).toISOString()}","model-x","1","100","50","150"`)
+    expect(lines[0]).toBe('bucket_start,group,requests,prompt_tokens,completion_tokens,total_tokens,cost_usd')
+    expect(lines).toContain(`"${new Date(thisHour - HOUR).toISOString()}","model-x","1","100","50","150","0.000000"`)
     expect(lines).toHaveLength(4)
   })
 
@@ -112,6 +129,71 @@ describe('usage', () => {
       expect(res.status, query).toBe(400)
       expect(((await res.json()) as { error: { param: string } }).error.param).toBe(param)
     }
+  })
+})
+
+describe('usage cost', () => {
+  // Prices whose costs do not fall on whole micro-dollars, so the per-row rounding (usage-cost.ts) matters.
+  const priced = uniqueModel('priced-a')
+  const other = uniqueModel('priced-b')
+  // $0.40/M: one token costs 0.4 micro-dollars, rounded to 0 per row and direction; summed before rounding it would not be.
+  const tiny = uniqueModel('priced-tiny')
+  const hours = [thisHour - 3 * HOUR, thisHour - 2 * HOUR, thisHour - HOUR]
+  let tenant: { tenantId: string; key: string; keyId: string }
+
+  beforeAll(async () => {
+    await seedPrice(priced, 1_234_567, 2_345_679) // $1.234567/M in, $2.345679/M out
+    await seedPrice(other, 333_333, 777_777)
+    await seedPrice(tiny, 400_000, 400_000)
+    tenant = await seedTenant()
+    for (const [i, hour] of hours.entries()) {
+      await recordUsage(tenant.tenantId, tenant.keyId, priced, hour + 11, 1_001 + i, 333 + 7 * i)
+      await recordUsage(tenant.tenantId, tenant.keyId, priced, hour + 12, 17, 9)
+      await recordUsage(tenant.tenantId, tenant.keyId, other, hour + 13, 12_345, 6_789 + i)
+      await recordUsage(tenant.tenantId, tenant.keyId, tiny, hour + 14, 1, 1)
+    }
+  })
+
+  /** Micro-dollars of a row, by hand: each direction's pico-dollars rounded half up (BigInt, no float). */
+  const rowMicro = (prompt: number, completion: number, input: number, output: number) =>
+    (BigInt(prompt) * BigInt(input) + 500_000n) / 1_000_000n + (BigInt(completion) * BigInt(output) + 500_000n) / 1_000_000n
+  const usd = (micro: bigint) => `${micro / 1_000_000n}.${(micro % 1_000_000n).toString().padStart(6, '0')}`
+
+  it('totals and every point equal GET /v1/usage for the same range, to the micro-dollar', async () => {
+    const start = hours[0] ?? 0
+    const end = thisHour
+    const consoleUsage = parse(consoleUsageSchema, await op.json(`/dashboard/api/tenants/${tenant.tenantId}/usage?start=${start}&end=${end}`))
+    const v1 = (await (await api(tenant.key, `/v1/usage?from=${start}&to=${end}&group_by=hour`)).json()) as {
+      totals: { cost_usd: string }
+      data: { start: number; cost_usd: string }[]
+    }
+    expect(consoleUsage.totals.cost_usd).toBe(v1.totals.cost_usd)
+    expect(consoleUsage.series.map((p) => [Date.parse(p.bucket_start), p.cost_usd])).toEqual(v1.data.map((d) => [d.start, d.cost_usd]))
+    // And both equal the hand-computed sum of each rollup row's rounded cost (one row per model per hour here).
+    let expected = 0n
+    for (const [i] of hours.entries()) {
+      expected += rowMicro(1_001 + i + 17, 333 + 7 * i + 9, 1_234_567, 2_345_679)
+      expected += rowMicro(12_345, 6_789 + i, 333_333, 777_777)
+      expected += rowMicro(1, 1, 400_000, 400_000) // 0: each direction rounds down
+    }
+    expect(consoleUsage.totals.cost_usd).toBe(usd(expected))
+    expect(consoleUsage.totals.cost_usd).not.toBe('0.000000')
+  })
+
+  it('split by model and by local day, the costs add up to the same total; the CSV carries them', async () => {
+    const start = hours[0] ?? 0
+    const query = `start=${start}&end=${thisHour}`
+    const total = parse(consoleUsageSchema, await op.json(`/dashboard/api/tenants/${tenant.tenantId}/usage?${query}`)).totals.cost_usd
+    const toMicro = (s: string) => BigInt(s.replace('.', ''))
+    for (const extra of ['group_by=model', 'granularity=day&tz=Asia%2FKolkata', 'group_by=key&granularity=day']) {
+      const split = parse(consoleUsageSchema, await op.json(`/dashboard/api/tenants/${tenant.tenantId}/usage?${query}&${extra}`))
+      expect(split.totals.cost_usd, extra).toBe(total)
+      expect(usd(split.series.reduce((sum, p) => sum + toMicro(p.cost_usd), 0n)), extra).toBe(total)
+    }
+    const byModel = parse(consoleUsageSchema, await op.json(`/dashboard/api/tenants/${tenant.tenantId}/usage?${query}&group_by=model`))
+    const csv = await (await op.fetch(`/dashboard/api/tenants/${tenant.tenantId}/usage.csv?${query}&group_by=model`)).text()
+    for (const p of byModel.series) expect(csv).toContain(`"${p.bucket_start}","${p.group}","${p.requests}",`)
+    for (const p of byModel.series) expect(csv).toContain(`"${p.total_tokens}","${p.cost_usd}"\r\n`)
   })
 })
 

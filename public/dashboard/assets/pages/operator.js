@@ -1,9 +1,10 @@
 // Operator pages (/dashboard/ops/*): overview (what the token page showed: tenants, nodes by status, the last 24 h
 // per hour), every tenant (create), nodes (nodes.js), dead letters with replay, meter pushes, the audit log with
-// filters. Fleet desired state and prices: shown once the server proxies those admin APIs (404 until then).
-import { api, ApiError, enc, list, query } from '../api.js'
+// filters. Fleets and prices: fleet-prices.js.
+import { api, enc, list, query } from '../api.js'
 import { barChart } from '../bar-chart.js'
 import { field, h, notice, number, status, table, when } from '../dom.js'
+import { fleetPage, pricesPage } from './fleet-prices.js'
 import { nodesPage } from './nodes.js'
 
 const compact = (value) => (value === null || value === undefined ? '–' : typeof value === 'object' ? JSON.stringify(value) : String(value))
@@ -256,23 +257,6 @@ async function auditPage(ctx) {
   return h('section', {}, h('h1', {}, 'Audit log'), form, h('div', { 'data-testid': 'audit-log' }, holder), more)
 }
 
-/** Fleet desired state and prices belong to other admin services; until the console API proxies them, say so. */
-const optionalPage = (title, path) => async () => {
-  try {
-    const rows = list(await api('GET', path))
-    return h(
-      'section',
-      {},
-      h('h1', {}, title),
-      table(['Entry'], rows, (r) => [h('code', {}, compact(r))]),
-    )
-  } catch (err) {
-    if (err instanceof ApiError && err.status === 404)
-      return h('section', {}, h('h1', {}, title), h('p', { class: 'hint' }, `${title}: not available from this server yet.`))
-    throw err
-  }
-}
-
 export const operatorRoutes = [
   { pattern: /^\/dashboard\/ops$/, page: overviewPage },
   { pattern: /^\/dashboard\/ops\/tenants$/, page: tenantsPage },
@@ -280,6 +264,6 @@ export const operatorRoutes = [
   { pattern: /^\/dashboard\/ops\/dead-letters$/, page: deadLettersPage },
   { pattern: /^\/dashboard\/ops\/meter-pushes$/, page: meterPushesPage },
   { pattern: /^\/dashboard\/ops\/audit$/, page: auditPage },
-  { pattern: /^\/dashboard\/ops\/fleet$/, page: optionalPage('Fleet', '/fleet') },
-  { pattern: /^\/dashboard\/ops\/prices$/, page: optionalPage('Prices', '/prices') },
+  { pattern: /^\/dashboard\/ops\/fleet$/, page: fleetPage },
+  { pattern: /^\/dashboard\/ops\/prices$/, page: pricesPage },
 ]

@@ -1,6 +1,6 @@
 // A tenant's usage over a chosen range: hourly or daily buckets in the viewer's time zone, optionally by model or
 // by key; a Chart.js bar chart (canvas, test id usage-chart) with the same numbers in a table (usage-table) and a
-// CSV export of the same query. Cost columns appear when the server reports cost.
+// CSV export of the same query. Cost (exact USD decimal strings) in the totals, the table and the CSV.
 import { API, api, enc, query } from '../api.js'
 import { barChart } from '../bar-chart.js'
 import { field, h, notice, number, table, usd } from '../dom.js'
@@ -78,11 +78,12 @@ export async function usagePage(ctx, tenant) {
   function draw() {
     const { usage, granularity: g } = last
     const series = usage.series ?? []
-    const hasCost = typeof usage.totals?.cost_usd === 'number' || series.some((row) => typeof row.cost_usd === 'number')
+    const hasCost = typeof usage.totals?.cost_usd === 'string'
     const key = metric.value === 'cost_usd' && !hasCost ? 'total_tokens' : metric.value
     const buckets = [...new Set(series.map((row) => row.bucket_start))].sort()
     const groups = [...new Set(series.map((row) => row.group ?? 'all'))]
-    const valueAt = new Map(series.map((row) => [`${row.bucket_start}\u0000${row.group ?? 'all'}`, row[key] ?? 0]))
+    // Bar heights only: cost_usd is an exact decimal string; the chart draws its Number (the table shows the string).
+    const valueAt = new Map(series.map((row) => [`${row.bucket_start}\u0000${row.group ?? 'all'}`, Number(row[key] ?? 0)]))
     chart?.destroy()
     chart = barChart({
       testId: 'usage-chart',

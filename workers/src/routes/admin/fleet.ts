@@ -1,23 +1,15 @@
 // Admin: a model's fleet, its desired state (PUT), desired against actual (GET), all fleets, and DELETE (stop
 // managing; the nodes stay and are terminated by hand). The model id is URL-encoded in the path (ids contain `/`).
+// The console's operator routes (routes/console/fleet-price-api.ts) do the same through services/fleet/fleet-write.ts.
 import { Hono, type Context } from 'hono'
 import { createDb } from '../../db/client.ts'
 import type { AppEnv } from '../../env.ts'
-import { ApiError } from '../../errors.ts'
-import { fleetDesiredSchema, fleetModelSchema, fleetPolicyProblem } from '../../schemas/fleet.ts'
-import { deleteFleet, fleetView, listFleetViews, putFleet, reconcileNow, stopReconciler } from '../../services/fleet/fleet-store.ts'
+import { fleetDesiredSchema } from '../../schemas/fleet.ts'
+import { fleetView, listFleetViews } from '../../services/fleet/fleet-store.ts'
+import { checkedFleetModel, removeFleet, writeFleet } from '../../services/fleet/fleet-write.ts'
 import { readJsonBody } from '../read-body.ts'
 
-function modelParam(c: Context<AppEnv>): string {
-  const model = c.req.param('model') ?? '' // decoded by Hono: `Qwen%2FQwen2.5-7B-Instruct` is `Qwen/Qwen2.5-7B-Instruct`
-  if (!fleetModelSchema.safeParse(model).success) {
-    throw new ApiError('invalid_request', `Invalid model id '${model}': letters, digits and ._/:- only (URL-encode the '/').`, {
-      code: 'invalid_model',
-      param: 'model',
-    })
-  }
-  return model
-}
+const modelParam = (c: Context<AppEnv>) => checkedFleetModel(c.req.param('model') ?? '')
 
 const actor = (c: Context<AppEnv>) => ({ actor: 'admin', requestId: c.get('requestId') })
 
@@ -26,18 +18,8 @@ export const adminFleet = new Hono<AppEnv>()
   .put('/fleet/:model', async (c) => {
     const model = modelParam(c)
     const desired = await readJsonBody(c, fleetDesiredSchema)
-    const problem = fleetPolicyProblem(model, desired)
-    if (problem)
-      throw new ApiError('invalid_request', `Invalid request: '${problem.param}': ${problem.message}`, { code: 'invalid_request', param: problem.param })
-    const db = createDb(c.env.DB)
-    const created = await putFleet(db, model, desired, actor(c))
-    const reconcile = await reconcileNow(c.env, model)
-    return c.json({ ...(await fleetView(db, model)), reconcile }, created ? 201 : 200)
+    const { created, view } = await writeFleet(c.env, createDb(c.env.DB), model, desired, actor(c))
+    return c.json(view, created ? 201 : 200)
   })
   .get('/fleet/:model', async (c) => c.json(await fleetView(createDb(c.env.DB), modelParam(c))))
-  .delete('/fleet/:model', async (c) => {
-    const model = modelParam(c)
-    await deleteFleet(createDb(c.env.DB), model, actor(c))
-    await stopReconciler(c.env, model)
-    return c.json({ object: 'fleet.deleted', model, deleted: true })
-  })
+  .delete('/fleet/:model', async (c) => c.json(await removeFleet(c.env, createDb(c.env.DB), modelParam(c), actor(c))))

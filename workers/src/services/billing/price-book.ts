@@ -1,5 +1,6 @@
 // The price book: per model, versions of USD-per-million-token prices (integer micro-dollars) each in force from
-// its effective_from until the next. Written by PUT /admin/models/:model/price (routes/admin/prices.ts), read
+// its effective_from until the next. Written by PUT /admin/models/:model/price (routes/admin/prices.ts) and the
+// console's PUT /dashboard/api/prices/:model (routes/console/fleet-price-api.ts), both through setPrice; read
 // on the request path through a per-isolate cache (priceAt, for admission's worst-case cost) and by the usage
 // consumer in SQL (ledger-write.ts: the same rule, at each request's start). Why a version must start at least
 // PRICE_MIN_LEAD_MS ahead: every isolate caches a model's versions for PRICE_CACHE_TTL_MS, so by the time a
@@ -10,7 +11,8 @@ import type { Db } from '../../db/client.ts'
 import { modelPrices } from '../../db/schema.ts'
 import { dependencyUnavailable } from '../../dependency.ts'
 import { ApiError } from '../../errors.ts'
-import { formatMicroUsd } from '../../schemas/prices.ts'
+import { formatMicroUsd, type PutPrice } from '../../schemas/prices.ts'
+import { parseTimestamp } from '../../schemas/timestamp-param.ts'
 import { auditStatement } from '../audit/audit-entry.ts'
 
 /** How long an isolate trusts its copy of a model's price versions. */
@@ -122,3 +124,43 @@ export const priceView = (v: PriceVersion & { model?: string }) => ({
   output: formatMicroUsd(v.outputMicroUsdPerMTok),
   effective_from: new Date(v.effectiveFrom).toISOString(),
 })
+
+/** The model id of a price path (decoded by Hono), checked: the same bounds as a request's `model`. */
+export function checkedPriceModel(raw: string): string {
+  if (raw.length === 0 || raw.length > 256) throw new ApiError('invalid_request', 'model must be 1 to 256 characters.', { param: 'model' })
+  return raw
+}
+
+/** A PUT body applied: effective_from parsed (default: the earliest allowed), the version written and audited; its view. */
+export async function setPrice(db: Db, model: string, input: PutPrice, by: { actor: string; requestId: string }, now = Date.now()) {
+  let effectiveFrom = now + PRICE_MIN_LEAD_MS
+  if (input.effective_from !== undefined) {
+    const parsed = parseTimestamp(String(input.effective_from))
+    if (parsed === null)
+      throw new ApiError('invalid_request', 'effective_from must be an ISO 8601 time or Unix seconds/milliseconds.', { param: 'effective_from' })
+    effectiveFrom = parsed
+  }
+  const version = await putPrice(db, { model, input: input.input, output: input.output ?? 0, effectiveFrom }, now, by)
+  return priceView({ ...version, model })
+}
+
+/** A model's price book as GET /admin/models/:model/price answers it: the version in force at `now` and every version. */
+export function modelPricesView(model: string, versions: readonly PriceVersion[], now: number) {
+  const current = versionAt(versions, now)
+  return { object: 'list' as const, model, current: current && priceView(current), data: versions.map((v) => priceView(v)) }
+}
+
+/** Models with a price book read at once (one statement); models are few, this bounds the answer all the same. */
+const MAX_PRICE_ROWS = 10_000
+
+/** Every model's price book (models in order), for the console's price page. */
+export async function listAllPrices(db: Db, now = Date.now()) {
+  const rows = await db.select().from(modelPrices).orderBy(asc(modelPrices.model), asc(modelPrices.effectiveFrom)).limit(MAX_PRICE_ROWS).all()
+  const byModel = new Map<string, PriceVersion[]>()
+  for (const r of rows) {
+    const versions = byModel.get(r.model) ?? []
+    versions.push({ effectiveFrom: r.effectiveFrom, inputMicroUsdPerMTok: r.inputMicroUsdPerMTok, outputMicroUsdPerMTok: r.outputMicroUsdPerMTok })
+    byModel.set(r.model, versions)
+  }
+  return { object: 'list' as const, data: [...byModel].map(([model, versions]) => modelPricesView(model, versions, now)) }
+}
