@@ -4,9 +4,9 @@
 // plane expects when run by bash against a live server.
 import { execFile } from 'node:child_process'
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { hostname, tmpdir } from 'node:os'
 import path from 'node:path'
-import { createServer, type Server } from 'node:http'
+import { createServer, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parse } from 'yaml'
@@ -313,31 +313,33 @@ describe('the preemption watcher (run by bash against stand-ins of the metadata 
         return void res.writeHead(200).end(`imds-token-${tokensIssued}`)
       }
       if (url === '/latest/meta-data/spot/instance-action') {
-        if (!String(req.headers['x-aws-ec2-metadata-token'] ?? '').startsWith('imds-token-')) return void (refused++, res.writeHead(401).end())
+        if (!String(req.headers['x-aws-ec2-metadata-token'] ?? '').startsWith('imds-token-')) return refuse(res, 401)
         polls++
         if (polls <= quietPolls) return void res.writeHead(404).end('Not Found')
         return void res.writeHead(200, { 'content-type': 'text/plain' }).end(JSON.stringify({ action: 'terminate', time: NOT_AFTER_ISO }))
       }
       if (url.startsWith('/computeMetadata/v1/instance/preempted')) {
-        if (req.headers['metadata-flavor'] !== 'Google') return void (refused++, res.writeHead(403).end())
+        if (req.headers['metadata-flavor'] !== 'Google') return refuse(res, 403)
         polls++
         return void res.writeHead(200).end(polls <= quietPolls ? 'FALSE' : 'TRUE')
       }
       if (url === '/metadata/scheduledevents?api-version=2020-07-01') {
-        if (req.headers.metadata !== 'true') return void (refused++, res.writeHead(400).end())
+        if (req.headers.metadata !== 'true') return refuse(res, 400)
         polls++
         const freeze = {
           EventId: 'f',
           EventType: 'Freeze',
           ResourceType: 'VirtualMachine',
-          Resources: ['vm'],
+          Resources: [hostname()],
           EventStatus: 'Scheduled',
           NotBefore: 'Sat, 05 Dec 2026 19:00:00 GMT',
         }
-        const preempt = { ...freeze, EventId: 'p', EventType: 'Preempt', NotBefore: NOT_AFTER_RFC1123 }
+        // Another VM of the same availability set being evicted: delivered here too, not this node's notice.
+        const other = { ...freeze, EventId: 'o', EventType: 'Preempt', Resources: ['some-other-vm'], NotBefore: 'Sat, 05 Dec 2026 17:00:00 GMT' }
+        const mine = { ...freeze, EventId: 'p', EventType: 'Preempt', NotBefore: NOT_AFTER_RFC1123 }
         return void res
           .writeHead(200, { 'content-type': 'application/json' })
-          .end(JSON.stringify({ DocumentIncarnation: polls, Events: polls <= quietPolls ? [freeze] : [freeze, preempt] }))
+          .end(JSON.stringify({ DocumentIncarnation: polls, Events: polls <= quietPolls ? [freeze, other] : [freeze, other, mine] }))
       }
       res.writeHead(404).end()
     })
@@ -359,6 +361,10 @@ describe('the preemption watcher (run by bash against stand-ins of the metadata 
     metadataUrl = `http://127.0.0.1:${(metadata.address() as AddressInfo).port}`
     gatewayUrl = `http://127.0.0.1:${(gateway.address() as AddressInfo).port}`
   })
+  const refuse = (res: ServerResponse, status: number) => {
+    refused++
+    res.writeHead(status).end()
+  }
   afterAll(() => Promise.all([metadata, gateway].map((s) => new Promise<void>((resolve) => s.close(() => resolve())))))
 
   const runWatcher = (provider: 'aws' | 'gcp' | 'azure') => {

@@ -2,7 +2,8 @@
 // open inbound), a setup that installs vLLM (root-owned venv) and cloudflared, and a run script that keeps the
 // node's secrets out of model code's reach: they go to root-only files at once; cloudflared (root) carries the
 // tunnel the runner created; vLLM runs as its own `vllm` user on 127.0.0.1; the registration (root) announces
-// the endpoint the runner created. Secrets are declared with null values and supplied by `--secret NAME`, so the
+// the endpoint the runner created; on spot placements of aws, gcp and azure a root watcher then reports the cloud's
+// preemption notice to /nodes/preemption-notice (preemptionWatchSnippet). Secrets are declared with null values and supplied by `--secret NAME`, so the
 // YAML file never contains one. Every task rendered here validates against SkyPilot's schema (tests).
 import { stringify } from 'yaml'
 import type { LaunchMessage } from '../../../workers/src/schemas/node-ops.ts'
@@ -117,8 +118,7 @@ const PROBES: Record<NoticeProvider, { base: string; probe: string }> = {
   },
   // GCP: `instance/preempted` is FALSE until Compute Engine preempts the VM, then TRUE; `?wait_for_change=true`
   // hangs until the value changes; `Metadata-Flavor: Google` is required (cloud.google.com/compute/docs/instances/
-  // create-use-preemptible, "Detecting if a VM was preempted"; cloud.google.com/compute/docs/metadata/querying-metadata,
-  // "Waiting for change"). Spot VMs get 30 s between ACPI G2 soft off and hard off (Compute API `Scheduling.
+  // create-use-preemptible, "Detecting if a VM was preempted"; cloud.google.com/compute/docs/storing-retrieving-metadata#waitforchange). Spot VMs get 30 s between ACPI G2 soft off and hard off (Compute API `Scheduling.
   // skipGuestOsShutdown` doc), and the metadata gives no deadline: no not_after. Read once without waiting first,
   // in case the value is already TRUE (then a wait would hang until the VM dies).
   gcp: {
@@ -129,14 +129,18 @@ const PROBES: Record<NoticeProvider, { base: string; probe: string }> = {
   fi
   if [ "$cic_value" = TRUE ]; then cic_notice=1; fi`,
   },
-  // Azure: Scheduled Events at `/metadata/scheduledevents?api-version=2020-07-01` with `Metadata: true`; a Spot
-  // eviction is an event with `"EventType": "Preempt"` and `NotBefore` (RFC 1123 date, e.g. "Mon, 19 Sep 2016
-  // 18:29:47 GMT"), at least 30 s ahead (learn.microsoft.com/azure/virtual-machines/linux/scheduled-events).
-  // The events are split on `}` so NotBefore is read from the Preempt event itself.
+  // Azure: Scheduled Events at `/metadata/scheduledevents?api-version=...` with `Metadata: true` (without it: Bad
+  // Request); a Spot eviction is an event `"EventType": "Preempt"` ("The Spot Virtual Machine is being deleted"),
+  // minimum notice 30 s, `NotBefore` an RFC 1123 date ("Mon, 19 Sep 2016 18:29:47 GMT"); events of every VM in the
+  // same availability set or scale-set placement group reach all of them, so only one whose `Resources` names this
+  // VM counts (the docs' sample compares with the hostname) (learn.microsoft.com/azure/virtual-machines/linux/
+  // scheduled-events; MicrosoftDocs/azure-docs articles/virtual-machines/linux/scheduled-events.md shows
+  // api-version 2019-01-01; 2020-07-01 is the later version this uses). Events are split on `}` so NotBefore is
+  // read from that Preempt event itself.
   azure: {
     base: 'http://169.254.169.254',
     probe: `curl -fsS --max-time 5 -H 'Metadata: true' "$cic_md/metadata/scheduledevents?api-version=2020-07-01" -o "$cic_body" 2>/dev/null || : > "$cic_body"
-  cic_event="$(tr '}' '\\n' < "$cic_body" | grep '"EventType"[[:space:]]*:[[:space:]]*"Preempt"' | head -n 1 || true)"
+  cic_event="$(tr '}' '\\n' < "$cic_body" | grep '"EventType"[[:space:]]*:[[:space:]]*"Preempt"' | grep -F "\\"$(hostname)\\"" | head -n 1 || true)"
   if [ -n "$cic_event" ]; then
     cic_notice=1
     cic_time="$(printf '%s' "$cic_event" | grep -o '"NotBefore"[[:space:]]*:[[:space:]]*"[^"]*"' | sed 's/.*"\\([^"]*\\)"$/\\1/' || true)"
