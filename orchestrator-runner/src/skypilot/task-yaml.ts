@@ -2,9 +2,10 @@
 // open inbound), a setup that installs vLLM (root-owned venv) and cloudflared, and a run script that keeps the
 // node's secrets out of model code's reach: they go to root-only files at once; cloudflared (root) carries the
 // tunnel the runner created; vLLM runs as its own `vllm` user on 127.0.0.1; the registration (root) announces
-// the endpoint the runner created; on spot placements of aws, gcp and azure a root watcher then reports the cloud's
-// preemption notice to /nodes/preemption-notice (preemptionWatchSnippet). Secrets are declared with null values and supplied by `--secret NAME`, so the
-// YAML file never contains one. Every task rendered here validates against SkyPilot's schema (tests).
+// the endpoint the runner created; on spot placements of aws, gcp and azure a root watcher then reports the
+// cloud's preemption notice to /nodes/preemption-notice (preemptionWatchSnippet). Secrets are declared with null
+// values and supplied by `--secret NAME`, so the YAML file never contains one. Every task rendered here validates
+// against SkyPilot's schema (tests).
 import { stringify } from 'yaml'
 import type { LaunchMessage } from '../../../workers/src/schemas/node-ops.ts'
 
@@ -97,15 +98,15 @@ export const NOTICE_SOURCES = { aws: 'aws_spot_interruption', gcp: 'gcp_preempti
 export type NoticeProvider = keyof typeof NOTICE_SOURCES
 const isNoticeProvider = (provider: string): provider is NoticeProvider => Object.hasOwn(NOTICE_SOURCES, provider)
 
-// One probe per cloud: sets cic_notice=1 (and cic_not_after, Unix ms, when the cloud says when) on a notice.
+// One probe per cloud: sets cic_notice=1 on a notice (and cic_time, the cloud's deadline, when it gives one).
 // CIC_METADATA_BASE_URL exists for tests only: the run script's sudo does not preserve it, so on a node the
 // watcher always asks the cloud's own metadata service.
 const PROBES: Record<NoticeProvider, { base: string; probe: string }> = {
   // AWS: "We recommend that you check for these interruption notices every 5 seconds"; `spot/instance-action` is
-  // 404 until EC2 decides to interrupt, then 200 `{"action": "terminate"|"stop"|"hibernate", "time": "<ISO 8601 UTC>"}`,
-  // two minutes ahead (docs.aws.amazon.com/AWSEC2/latest/UserGuide/spot-instance-termination-notices.html).
+  // 404 until EC2 decides to interrupt, then 200 `{"action": "terminate"|"stop"|"hibernate", "time": "<ISO 8601
+  // UTC>"}`, two minutes ahead (docs.aws.amazon.com/AWSEC2/latest/UserGuide/spot-instance-termination-notices.html).
   // IMDSv2: a session token from `PUT /latest/api/token` (X-aws-ec2-metadata-token-ttl-seconds), sent back as
-  // X-aws-ec2-metadata-token (docs.aws.amazon.com/AWSEC2/latest/UserGuide/configuring-instance-metadata-service.html).
+  // X-aws-ec2-metadata-token (the EC2 user guide's instance metadata chapter, ec2-instance-metadata).
   // That token only reads this instance's metadata, which any process on the node can do anyway: not a secret.
   aws: {
     base: 'http://169.254.169.254',
@@ -118,9 +119,10 @@ const PROBES: Record<NoticeProvider, { base: string; probe: string }> = {
   },
   // GCP: `instance/preempted` is FALSE until Compute Engine preempts the VM, then TRUE; `?wait_for_change=true`
   // hangs until the value changes; `Metadata-Flavor: Google` is required (cloud.google.com/compute/docs/instances/
-  // create-use-preemptible, "Detecting if a VM was preempted"; cloud.google.com/compute/docs/storing-retrieving-metadata#waitforchange). Spot VMs get 30 s between ACPI G2 soft off and hard off (Compute API `Scheduling.
-  // skipGuestOsShutdown` doc), and the metadata gives no deadline: no not_after. Read once without waiting first,
-  // in case the value is already TRUE (then a wait would hang until the VM dies).
+  // create-use-preemptible, "Detecting if a VM was preempted"; cloud.google.com/compute/docs/
+  // storing-retrieving-metadata#waitforchange). Spot VMs get 30 s between ACPI G2 soft off and hard off (Compute
+  // API `Scheduling.skipGuestOsShutdown` doc), and the metadata gives no deadline: no not_after. Read once
+  // without waiting first, in case the value is already TRUE (then a wait would hang until the VM dies).
   gcp: {
     base: 'http://metadata.google.internal',
     probe: `cic_value="$(curl -fsS --max-time 5 -H 'Metadata-Flavor: Google' "$cic_md/computeMetadata/v1/instance/preempted" 2>/dev/null || true)"
