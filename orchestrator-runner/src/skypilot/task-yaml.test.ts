@@ -4,15 +4,15 @@
 // plane expects when run by bash against a live server.
 import { execFile } from 'node:child_process'
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { hostname, tmpdir } from 'node:os'
 import path from 'node:path'
-import { createServer, type Server } from 'node:http'
+import { createServer, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parse } from 'yaml'
 import { expandCaseInsensitiveGroups, validateTask } from '../../../scripts/sky-standin/task-schema.ts'
 import type { LaunchMessage } from '../../../workers/src/schemas/node-ops.ts'
-import { buildTask, registrationSnippet, renderTaskYaml, secretNames, type TaskOptions } from './task-yaml.ts'
+import { buildTask, preemptionWatcher, registrationSnippet, renderTaskYaml, secretNames, type TaskOptions } from './task-yaml.ts'
 
 const ENDPOINT = 'https://cic-a100-80gb-0badcafe.nodes.example.com'
 const OPTIONS: TaskOptions = { registerUrl: 'https://cic.example.com/nodes/register', vllmPipSpec: 'vllm==0.11.0', autodownIdleMinutes: 30, hasHfToken: false }
@@ -228,4 +228,203 @@ describe('the registration snippet (run by bash, as on the node)', () => {
     expect(result.stderr).toContain('vLLM exited before it became healthy')
     expect(registrations).toEqual([])
   })
+})
+
+describe('the preemption watcher in the run script', () => {
+  it.each([
+    ['aws', 'aws_spot_interruption', '169.254.169.254/latest/meta-data/spot/instance-action'],
+    ['gcp', 'gcp_preemption', 'metadata.google.internal/computeMetadata/v1/instance/preempted?wait_for_change=true'],
+    ['azure', 'azure_scheduled_event', '169.254.169.254/metadata/scheduledevents?api-version=2020-07-01'],
+  ] as const)('runs for a spot placement on %s (as root, after the registration), reading the token from its file', (provider, source, url) => {
+    const task = buildTask(message({ provider, use_spot: true, gpu_count: 8 }), OPTIONS, ENDPOINT)
+    const watcher = preemptionWatcher(task.run)
+    expect(watcher).not.toBeNull()
+    expect(watcher).toContain(url.split('/')[0]) // the cloud's own metadata host by default
+    expect(watcher).toContain(url.slice(url.indexOf('/')))
+    expect(watcher).toContain(`\\"source\\":\\"${source}\\"`)
+    expect(task.envs.CIC_PREEMPTION_NOTICE_URL).toBe('https://cic.example.com/nodes/preemption-notice')
+    // Root (sudo), in the background, after the registration heredoc and before the job waits on vLLM.
+    const lines = task.run.split('\n')
+    const start = lines.findIndex((l) => l.includes("<<'CIC_WATCH' &"))
+    expect(lines[start]).toMatch(/^sudo --preserve-env=CIC_CLUSTER_NAME,CIC_PREEMPTION_NOTICE_URL bash /)
+    expect(start).toBeGreaterThan(lines.indexOf('CIC_REGISTER'))
+    expect(start).toBeLessThan(lines.indexOf('wait "$VLLM_PID"'))
+    // The token: from the root-only file, into a header file for curl; never expanded on a command line.
+    expect(watcher).toContain(`"$(cat "$cic_secrets/CIC_REGISTER_TOKEN")" > "$cic_secrets/notice-header"`)
+    expect(watcher).toContain('-H @"$cic_secrets/notice-header"')
+    expect(watcher).not.toMatch(/Bearer \$/)
+    expect(watcher?.match(/Authorization/g)).toHaveLength(1) // only in the header file's printf
+    // The test-only override of the metadata URL cannot reach the node's root shell.
+    expect(lines[start]).not.toContain('CIC_METADATA_BASE_URL')
+  })
+
+  it.each([
+    ['aws on-demand', { provider: 'aws' as const, use_spot: false }],
+    ['gcp on-demand', { provider: 'gcp' as const, use_spot: false }],
+    ['azure on-demand', { provider: 'azure' as const, use_spot: false }],
+    ['lambda spot (no notice to read)', { provider: 'lambda' as const, use_spot: true }],
+  ])('is absent for %s', (_, spec) => {
+    const task = buildTask(message(spec), OPTIONS, ENDPOINT)
+    expect(preemptionWatcher(task.run)).toBeNull()
+    expect(task.run).not.toContain('CIC_WATCH')
+    expect(task.envs).not.toHaveProperty('CIC_PREEMPTION_NOTICE_URL')
+  })
+
+  it('leaves every rendered run script valid bash (bash -n)', async () => {
+    for (const [provider, use_spot] of [
+      ['aws', true],
+      ['gcp', true],
+      ['azure', true],
+      ['aws', false],
+    ] as const) {
+      const run = buildTask(message({ provider, use_spot, gpu_count: 8 }), OPTIONS, ENDPOINT).run
+      const status = await new Promise<number>((resolve) => {
+        const child = execFile('bash', ['-n'], (err) => resolve(err ? 1 : 0))
+        child.stdin?.end(run)
+      })
+      expect(status, `${provider} spot=${use_spot}`).toBe(0)
+    }
+  })
+})
+
+describe('the preemption watcher (run by bash against stand-ins of the metadata service and the gateway)', () => {
+  // The metadata stand-in: no notice for the first `quietPolls` reads, then the cloud's notice. It refuses what
+  // the real service refuses: AWS IMDSv2 without the session token (401), GCP without Metadata-Flavor (403),
+  // Azure without `Metadata: true` (400).
+  let metadata: Server
+  let gateway: Server
+  let metadataUrl: string
+  let gatewayUrl: string
+  let quietPolls = 0
+  let polls = 0
+  let refused = 0
+  let tokensIssued = 0
+  let gatewayFailures = 0
+  const notices: { authorization: string | undefined; url: string | undefined; body: unknown }[] = []
+  const NOT_AFTER_ISO = '2026-12-05T18:02:00Z'
+  const NOT_AFTER_RFC1123 = 'Sat, 05 Dec 2026 18:02:00 GMT'
+  const NOT_AFTER_MS = Date.parse(NOT_AFTER_ISO)
+
+  beforeAll(async () => {
+    metadata = createServer((req, res) => {
+      const url = req.url ?? ''
+      if (req.method === 'PUT' && url === '/latest/api/token') {
+        tokensIssued++
+        return void res.writeHead(200).end(`imds-token-${tokensIssued}`)
+      }
+      if (url === '/latest/meta-data/spot/instance-action') {
+        if (!String(req.headers['x-aws-ec2-metadata-token'] ?? '').startsWith('imds-token-')) return refuse(res, 401)
+        polls++
+        if (polls <= quietPolls) return void res.writeHead(404).end('Not Found')
+        return void res.writeHead(200, { 'content-type': 'text/plain' }).end(JSON.stringify({ action: 'terminate', time: NOT_AFTER_ISO }))
+      }
+      if (url.startsWith('/computeMetadata/v1/instance/preempted')) {
+        if (req.headers['metadata-flavor'] !== 'Google') return refuse(res, 403)
+        polls++
+        return void res.writeHead(200).end(polls <= quietPolls ? 'FALSE' : 'TRUE')
+      }
+      if (url === '/metadata/scheduledevents?api-version=2020-07-01') {
+        if (req.headers.metadata !== 'true') return refuse(res, 400)
+        polls++
+        const freeze = {
+          EventId: 'f',
+          EventType: 'Freeze',
+          ResourceType: 'VirtualMachine',
+          Resources: [hostname()],
+          EventStatus: 'Scheduled',
+          NotBefore: 'Sat, 05 Dec 2026 19:00:00 GMT',
+        }
+        // Another VM of the same availability set being evicted: delivered here too, not this node's notice.
+        const other = { ...freeze, EventId: 'o', EventType: 'Preempt', Resources: ['some-other-vm'], NotBefore: 'Sat, 05 Dec 2026 17:00:00 GMT' }
+        const mine = { ...freeze, EventId: 'p', EventType: 'Preempt', NotBefore: NOT_AFTER_RFC1123 }
+        return void res
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ DocumentIncarnation: polls, Events: polls <= quietPolls ? [freeze, other] : [freeze, other, mine] }))
+      }
+      res.writeHead(404).end()
+    })
+    gateway = createServer((req, res) => {
+      let body = ''
+      req.on('data', (c: Buffer) => {
+        body += c.toString()
+      })
+      req.on('end', () => {
+        notices.push({ authorization: req.headers.authorization, url: req.url, body: JSON.parse(body) })
+        if (gatewayFailures > 0) {
+          gatewayFailures--
+          return void res.writeHead(503).end()
+        }
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{}')
+      })
+    })
+    await Promise.all([metadata, gateway].map((s) => new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve))))
+    metadataUrl = `http://127.0.0.1:${(metadata.address() as AddressInfo).port}`
+    gatewayUrl = `http://127.0.0.1:${(gateway.address() as AddressInfo).port}`
+  })
+  const refuse = (res: ServerResponse, status: number) => {
+    refused++
+    res.writeHead(status).end()
+  }
+  afterAll(() => Promise.all([metadata, gateway].map((s) => new Promise<void>((resolve) => s.close(() => resolve())))))
+
+  const runWatcher = (provider: 'aws' | 'gcp' | 'azure') => {
+    const task = buildTask(message({ provider, use_spot: true, gpu_count: 8 }), { ...OPTIONS, registerUrl: `${gatewayUrl}/nodes/register` }, ENDPOINT)
+    const secretsDir = mkdtempSync(path.join(tmpdir(), 'cic-etc-'))
+    writeFileSync(path.join(secretsDir, 'CIC_REGISTER_TOKEN'), 'cicreg_watch', { mode: 0o600 })
+    const watcher = preemptionWatcher(task.run)
+    if (!watcher) throw new Error('no watcher')
+    return new Promise<{ status: number; stdout: string; stderr: string; secretsDir: string }>((resolve) => {
+      execFile(
+        'bash',
+        ['-c', watcher],
+        {
+          timeout: 30_000,
+          env: {
+            PATH: process.env.PATH ?? '',
+            ...task.envs,
+            CIC_SECRETS_DIR: secretsDir,
+            CIC_METADATA_BASE_URL: metadataUrl,
+            CIC_PREEMPTION_POLL_SECONDS: '0.05',
+          },
+        },
+        (err, stdout, stderr) => resolve({ status: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr, secretsDir }),
+      )
+    })
+  }
+
+  const reset = (quiet: number, failures = 0) => {
+    quietPolls = quiet
+    polls = 0
+    refused = 0
+    tokensIssued = 0
+    gatewayFailures = failures
+    notices.length = 0
+  }
+
+  it.each([
+    ['aws', { source: 'aws_spot_interruption', not_after: NOT_AFTER_MS }],
+    ['gcp', { source: 'gcp_preemption' }],
+    ['azure', { source: 'azure_scheduled_event', not_after: NOT_AFTER_MS }],
+  ] as const)('%s: polls until the notice, then posts exactly one notice with the node token and exits', async (provider, expected) => {
+    reset(3)
+    const result = await runWatcher(provider)
+    expect(result.status, result.stderr).toBe(0)
+    expect(notices).toEqual([
+      { authorization: 'Bearer cicreg_watch', url: '/nodes/preemption-notice', body: { cluster_name: 'cic-a100-80gb-0badcafe', ...expected } },
+    ])
+    expect(polls).toBeGreaterThan(3) // it did read "no notice" first and kept polling
+    expect(refused).toBe(0) // every read carried the header the real service requires
+    if (provider === 'aws') expect(tokensIssued).toBeGreaterThan(0)
+    expect(statSync(path.join(result.secretsDir, 'notice-header')).mode & 0o077).toBe(0)
+  })
+
+  it('retries when the gateway fails, and stops at the first accepted notice', async () => {
+    reset(0, 1)
+    const result = await runWatcher('aws')
+    expect(result.status, result.stderr).toBe(0)
+    expect(notices.map((n) => n.body)).toEqual([
+      { cluster_name: 'cic-a100-80gb-0badcafe', source: 'aws_spot_interruption', not_after: NOT_AFTER_MS },
+      { cluster_name: 'cic-a100-80gb-0badcafe', source: 'aws_spot_interruption', not_after: NOT_AFTER_MS },
+    ])
+  }, 40_000)
 })

@@ -2,8 +2,10 @@
 // open inbound), a setup that installs vLLM (root-owned venv) and cloudflared, and a run script that keeps the
 // node's secrets out of model code's reach: they go to root-only files at once; cloudflared (root) carries the
 // tunnel the runner created; vLLM runs as its own `vllm` user on 127.0.0.1; the registration (root) announces
-// the endpoint the runner created. Secrets are declared with null values and supplied by `--secret NAME`, so the
-// YAML file never contains one. Every task rendered here validates against SkyPilot's schema (tests).
+// the endpoint the runner created; on spot placements of aws, gcp and azure a root watcher then reports the
+// cloud's preemption notice to /nodes/preemption-notice (preemptionWatchSnippet). Secrets are declared with null
+// values and supplied by `--secret NAME`, so the YAML file never contains one. Every task rendered here validates
+// against SkyPilot's schema (tests).
 import { stringify } from 'yaml'
 import type { LaunchMessage } from '../../../workers/src/schemas/node-ops.ts'
 
@@ -88,12 +90,120 @@ curl -fsS --max-time 15 --retry 10 --retry-delay 3 --retry-all-errors -o /dev/nu
 echo "cic: registered $CIC_CLUSTER_NAME at $cic_endpoint"
 ${REGISTER_END}`
 
+export const WATCH_BEGIN = '# >>> cic-preemption-watch'
+export const WATCH_END = '# <<< cic-preemption-watch'
+
+/** Clouds whose spot instances announce their preemption in the instance metadata, and what the notice says. */
+export const NOTICE_SOURCES = { aws: 'aws_spot_interruption', gcp: 'gcp_preemption', azure: 'azure_scheduled_event' } as const
+export type NoticeProvider = keyof typeof NOTICE_SOURCES
+const isNoticeProvider = (provider: string): provider is NoticeProvider => Object.hasOwn(NOTICE_SOURCES, provider)
+
+// One probe per cloud: sets cic_notice=1 on a notice (and cic_time, the cloud's deadline, when it gives one).
+// CIC_METADATA_BASE_URL exists for tests only: the run script's sudo does not preserve it, so on a node the
+// watcher always asks the cloud's own metadata service.
+const PROBES: Record<NoticeProvider, { base: string; probe: string }> = {
+  // AWS: "We recommend that you check for these interruption notices every 5 seconds"; `spot/instance-action` is
+  // 404 until EC2 decides to interrupt, then 200 `{"action": "terminate"|"stop"|"hibernate", "time": "<ISO 8601
+  // UTC>"}`, two minutes ahead (docs.aws.amazon.com/AWSEC2/latest/UserGuide/spot-instance-termination-notices.html).
+  // IMDSv2: a session token from `PUT /latest/api/token` (X-aws-ec2-metadata-token-ttl-seconds), sent back as
+  // X-aws-ec2-metadata-token (the EC2 user guide's instance metadata chapter, ec2-instance-metadata).
+  // That token only reads this instance's metadata, which any process on the node can do anyway: not a secret.
+  aws: {
+    base: 'http://169.254.169.254',
+    probe: `cic_imds_token="$(curl -fsS --max-time 2 -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 300' "$cic_md/latest/api/token" 2>/dev/null || true)"
+  cic_code="$(curl -sS --max-time 2 -o "$cic_body" -w '%{http_code}' -H "X-aws-ec2-metadata-token: $cic_imds_token" "$cic_md/latest/meta-data/spot/instance-action" 2>/dev/null || true)"
+  if [ "$cic_code" = 200 ]; then
+    cic_notice=1
+    cic_time="$(grep -o '"time"[[:space:]]*:[[:space:]]*"[^"]*"' "$cic_body" | head -n 1 | sed 's/.*"\\([^"]*\\)"$/\\1/')"
+  fi`,
+  },
+  // GCP: `instance/preempted` is FALSE until Compute Engine preempts the VM, then TRUE; `?wait_for_change=true`
+  // hangs until the value changes; `Metadata-Flavor: Google` is required (cloud.google.com/compute/docs/instances/
+  // create-use-preemptible, "Detecting if a VM was preempted"; cloud.google.com/compute/docs/
+  // storing-retrieving-metadata#waitforchange). Spot VMs get 30 s between ACPI G2 soft off and hard off (Compute
+  // API `Scheduling.skipGuestOsShutdown` doc), and the metadata gives no deadline: no not_after. Read once
+  // without waiting first, in case the value is already TRUE (then a wait would hang until the VM dies).
+  gcp: {
+    base: 'http://metadata.google.internal',
+    probe: `cic_value="$(curl -fsS --max-time 5 -H 'Metadata-Flavor: Google' "$cic_md/computeMetadata/v1/instance/preempted" 2>/dev/null || true)"
+  if [ "$cic_value" != TRUE ]; then
+    cic_value="$(curl -fsS --max-time 300 -H 'Metadata-Flavor: Google' "$cic_md/computeMetadata/v1/instance/preempted?wait_for_change=true" 2>/dev/null || true)"
+  fi
+  if [ "$cic_value" = TRUE ]; then cic_notice=1; fi`,
+  },
+  // Azure: Scheduled Events at `/metadata/scheduledevents?api-version=...` with `Metadata: true` (without it: Bad
+  // Request); a Spot eviction is an event `"EventType": "Preempt"` ("The Spot Virtual Machine is being deleted"),
+  // minimum notice 30 s, `NotBefore` an RFC 1123 date ("Mon, 19 Sep 2016 18:29:47 GMT"); events of every VM in the
+  // same availability set or scale-set placement group reach all of them, so only one whose `Resources` names this
+  // VM counts (the docs' sample compares with the hostname) (learn.microsoft.com/azure/virtual-machines/linux/
+  // scheduled-events; MicrosoftDocs/azure-docs articles/virtual-machines/linux/scheduled-events.md shows
+  // api-version 2019-01-01; 2020-07-01 is the later version this uses). Events are split on `}` so NotBefore is
+  // read from that Preempt event itself.
+  azure: {
+    base: 'http://169.254.169.254',
+    probe: `curl -fsS --max-time 5 -H 'Metadata: true' "$cic_md/metadata/scheduledevents?api-version=2020-07-01" -o "$cic_body" 2>/dev/null || : > "$cic_body"
+  cic_event="$(tr '}' '\\n' < "$cic_body" | grep '"EventType"[[:space:]]*:[[:space:]]*"Preempt"' | grep -F "\\"$(hostname)\\"" | head -n 1 || true)"
+  if [ -n "$cic_event" ]; then
+    cic_notice=1
+    cic_time="$(printf '%s' "$cic_event" | grep -o '"NotBefore"[[:space:]]*:[[:space:]]*"[^"]*"' | sed 's/.*"\\([^"]*\\)"$/\\1/' || true)"
+  fi`,
+  },
+}
+
+/**
+ * Runs as root, in the background, on spot placements of clouds that give a preemption notice, once the node
+ * registered (the control plane drains only a warming or ready node). Polls the cloud's metadata service; on a
+ * notice it POSTs {cluster_name, source, not_after?} to /nodes/preemption-notice with the node's registration
+ * token (from its root-only file, handed to curl in a header file, never on a command line), retrying a few
+ * times, and exits: one notice per node. Plain bash + curl between markers, so tests run exactly this text.
+ */
+export function preemptionWatchSnippet(provider: NoticeProvider): string {
+  const { base, probe } = PROBES[provider]
+  return `${WATCH_BEGIN}
+set -u
+cic_secrets="\${CIC_SECRETS_DIR:-${SECRETS_DIR}}"
+cic_md="\${CIC_METADATA_BASE_URL:-${base}}"
+cic_body="$(mktemp)"
+cic_notice=0
+cic_time=""
+while [ "$cic_notice" != 1 ]; do
+  ${probe}
+  if [ "$cic_notice" != 1 ]; then sleep "\${CIC_PREEMPTION_POLL_SECONDS:-5}"; fi
+done
+rm -f "$cic_body"
+cic_not_after=""
+if [ -n "$cic_time" ]; then
+  cic_seconds="$(date -u -d "$cic_time" +%s 2>/dev/null || true)"
+  if [ -n "$cic_seconds" ]; then cic_not_after=",\\"not_after\\":\${cic_seconds}000"; fi
+fi
+echo "cic: preemption notice from ${NOTICE_SOURCES[provider]} (\${cic_time:-no deadline given})"
+umask 077
+printf 'Authorization: Bearer %s\\n' "$(cat "$cic_secrets/CIC_REGISTER_TOKEN")" > "$cic_secrets/notice-header"
+curl -fsS --max-time 10 --retry 5 --retry-delay 2 --retry-all-errors -o /dev/null -X POST "$CIC_PREEMPTION_NOTICE_URL" \\
+  -H @"$cic_secrets/notice-header" -H "Content-Type: application/json" \\
+  --data "{\\"cluster_name\\":\\"$CIC_CLUSTER_NAME\\",\\"source\\":\\"${NOTICE_SOURCES[provider]}\\"$cic_not_after}" \\
+  || { echo "cic: the preemption notice did not reach the control plane" >&2; exit 1; }
+echo "cic: preemption notice sent for $CIC_CLUSTER_NAME"
+${WATCH_END}`
+}
+
+/** The watcher's place in the run script: after the registration, in the background, as root. */
+const watchStep = (
+  provider: NoticeProvider,
+) => `sudo --preserve-env=CIC_CLUSTER_NAME,CIC_PREEMPTION_NOTICE_URL bash >>"$HOME/cic-preemption-watch.log" 2>&1 <<'CIC_WATCH' &
+${preemptionWatchSnippet(provider)}
+CIC_WATCH
+`
+
+/** The node's preemption-notice URL, beside the registration URL (both the control plane's /nodes routes). */
+export const preemptionNoticeUrl = (registerUrl: string) => new URL('preemption-notice', registerUrl).toString()
+
 // CIC_VLLM_ARGS is split on spaces on purpose (validated: no spaces inside an argument, no glob or shell chars).
 // Secrets: SkyPilot exports them to this job; they go to root-only files and are unset before anything else runs.
 // cloudflared reads its token from TUNNEL_TOKEN (its documented env form of --token), never from argv; vLLM gets
 // its key the same way (VLLM_API_KEY) and runs as \`vllm\` (setpriv), so model code (--trust-remote-code) cannot
 // read the tunnel or registration token. The job lives as long as vLLM: if it dies, autodown removes the cluster.
-const RUN = `set -uo pipefail
+const runScript = (watch: string) => `set -uo pipefail
 sudo install -d -m 0700 -o root -g root ${SECRETS_DIR}
 for cic_name in ${NODE_SECRETS.join(' ')}; do
   printf '%s' "\${!cic_name}" | sudo install -m 0600 -o root -g root /dev/stdin "${SECRETS_DIR}/$cic_name"
@@ -108,12 +218,15 @@ VLLM_PID=$!
 sudo --preserve-env=CIC_VLLM_PORT,CIC_TUNNEL_METRICS_PORT,CIC_NODE_ENDPOINT,CIC_REGISTER_URL,CIC_CLUSTER_NAME,MODEL_NAME,CIC_HEALTH_WAIT_SECONDS VLLM_PID="$VLLM_PID" bash <<'CIC_REGISTER'
 ${REGISTER_SNIPPET}
 CIC_REGISTER
-wait "$VLLM_PID"
+${watch}wait "$VLLM_PID"
 `
 
 /** `endpoint`: the node's endpoint on the private path (the runner created it; the only one registration accepts). */
 export function buildTask(message: LaunchMessage, options: TaskOptions, endpoint: string): SkyTask {
   const { spec } = message
+  // Only spot capacity is preempted; lambda and oci give no notice a node could read (the NodeMonitor's failed
+  // health checks still catch the preemption there).
+  const watcher = spec.use_spot && isNoticeProvider(spec.provider) ? spec.provider : null
   return {
     name: message.cluster_name,
     resources: {
@@ -132,10 +245,11 @@ export function buildTask(message: LaunchMessage, options: TaskOptions, endpoint
       CIC_TUNNEL_METRICS_PORT: String(TUNNEL_METRICS_PORT),
       CIC_VLLM_PIP_SPEC: options.vllmPipSpec,
       CIC_VLLM_ARGS: spec.vllm_args.join(' '),
+      ...(watcher ? { CIC_PREEMPTION_NOTICE_URL: preemptionNoticeUrl(options.registerUrl) } : {}),
     },
     secrets: Object.fromEntries(secretNames(options).map((name) => [name, null])),
     setup: SETUP,
-    run: RUN,
+    run: runScript(watcher ? watchStep(watcher) : ''),
   }
 }
 
@@ -147,4 +261,11 @@ export function registrationSnippet(run: string): string | null {
   const start = run.indexOf(REGISTER_BEGIN)
   const end = run.indexOf(REGISTER_END)
   return start === -1 || end === -1 ? null : run.slice(start, end + REGISTER_END.length)
+}
+
+/** The preemption watcher of a rendered task's run script (spot placements on aws, gcp, azure only), or null. */
+export function preemptionWatcher(run: string): string | null {
+  const start = run.indexOf(WATCH_BEGIN)
+  const end = run.indexOf(WATCH_END)
+  return start === -1 || end === -1 ? null : run.slice(start, end + WATCH_END.length)
 }
