@@ -19,6 +19,7 @@ import { seedCustomerTenant } from '../helpers/stripe-events.ts'
 const HOUR = 3_600_000
 const MINUTE = 60_000
 const stripeBase = inject('stripeStandin')
+const stripeEnv = { ...env, STRIPE_API_BASE: stripeBase }
 const node = standin(inject('pools').cachedInput[0] as string)
 const MODEL = 'pool-1'
 /** Micro-dollars per million tokens; odd on purpose, so rows end in fractions of a micro-dollar. */
@@ -146,7 +147,7 @@ describe('the cached-input price', () => {
     expect(micro(report.cost_usd)).toBe(expected)
 
     const lastHour = Math.max(...rows.map((r) => r.created_at - (r.created_at % HOUR)))
-    await pushMeterUsage({ ...env, STRIPE_API_BASE: stripeBase }, lastHour + HOUR + 5 * MINUTE)
+    await pushMeterUsage(stripeEnv, lastHour + HOUR + 5 * MINUTE)
     const receipts = (
       await (
         await fetch(`${stripeBase}/_standin/meter-events?customer=${customer}`)
