@@ -246,4 +246,11 @@ describe("oversized and redirecting answers (the gateway's caps)", () => {
     expect((await (await fetch(`${standin.url}/metrics`)).text()).length).toBeGreaterThan(10_000)
     expect(await (await chat({})).json()).toMatchObject({ usage: { completion_tokens: 999 } })
   })
+
+  it('reportedCachedTokens adds prompt_tokens_details.cached_tokens (as --enable-prompt-tokens-details); null leaves it null', async () => {
+    standin.knobs.reportedCachedTokens = null
+    expect(((await (await chat({})).json()) as { usage: Record<string, unknown> }).usage.prompt_tokens_details).toBeNull()
+    standin.knobs.reportedCachedTokens = 7
+    expect(await (await chat({})).json()).toMatchObject({ usage: { prompt_tokens_details: { cached_tokens: 7 } } })
+  })
 })

@@ -40,7 +40,7 @@ type Sink = {
 function streamSink(job: GenerationJob, format: ResponseFormat): Sink {
   const { res, request } = job
   const usageAt = (n: number): Usage | undefined =>
-    request.continuousUsage && !job.knobs.omitUsage ? usageOf(request.promptTokens, reported(job.knobs, n)) : undefined
+    request.continuousUsage && !job.knobs.omitUsage ? usageOf(request.promptTokens, reported(job.knobs, n), job.knobs.reportedCachedTokens) : undefined
   let pending = ''
   let isOpened = false
   let isFlushed = false
@@ -63,7 +63,8 @@ function streamSink(job: GenerationJob, format: ResponseFormat): Sink {
     finish(reason, generated) {
       open()
       pending += format.finish(reason, usageAt(generated))
-      if (request.includeUsage && !job.knobs.omitUsage) pending += format.usageOnly(usageOf(request.promptTokens, reported(job.knobs, generated)))
+      if (request.includeUsage && !job.knobs.omitUsage)
+        pending += format.usageOnly(usageOf(request.promptTokens, reported(job.knobs, generated), job.knobs.reportedCachedTokens))
       res.end(pending + DONE_FRAME)
     },
     failMidway() {
@@ -81,7 +82,15 @@ function wholeSink(job: GenerationJob, format: ResponseFormat): Sink {
     },
     flush() {},
     finish(reason, generated) {
-      sendJson(job.res, 200, format.whole(text, reason, job.knobs.omitUsage ? undefined : usageOf(job.request.promptTokens, reported(job.knobs, generated))))
+      sendJson(
+        job.res,
+        200,
+        format.whole(
+          text,
+          reason,
+          job.knobs.omitUsage ? undefined : usageOf(job.request.promptTokens, reported(job.knobs, generated), job.knobs.reportedCachedTokens),
+        ),
+      )
     },
     failMidway() {
       sendJson(job.res, 500, errorBody(job.knobs.errorFormat, internalError(ENGINE_DEAD)))

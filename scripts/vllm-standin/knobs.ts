@@ -37,6 +37,12 @@ export type Knobs = {
   metricsPadBytes: number
   /** Usage the node reports, overriding the real counts (a faulty node over-billing); null = the real ones. */
   reportedCompletionTokens: number | null
+  /**
+   * Prompt tokens reported as served from the prefix cache (`usage.prompt_tokens_details.cached_tokens`, as vLLM
+   * with --enable-prompt-tokens-details); null = no details (the flag off). Not checked against the prompt: a
+   * faulty node may report more cached than prompt tokens.
+   */
+  reportedCachedTokens: number | null
 }
 
 export const DEFAULT_KNOBS: Readonly<Knobs> = {
@@ -54,6 +60,7 @@ export const DEFAULT_KNOBS: Readonly<Knobs> = {
   hugeBytes: 16 * 1024 * 1024,
   metricsPadBytes: 0,
   reportedCompletionTokens: null,
+  reportedCachedTokens: null,
 }
 
 const FAIL_MODES: readonly FailMode[] = ['none', 'http500', 'reset', 'hang', 'midstream-error', 'stall', 'huge-line', 'huge-body', 'huge-error', 'redirect']
@@ -99,6 +106,7 @@ const KNOB_PARSERS: Record<KnobName, (raw: unknown) => Parsed> = {
   hugeBytes: nonNegativeInteger,
   metricsPadBytes: nonNegativeInteger,
   reportedCompletionTokens: (raw) => (raw === null || raw === 'null' ? { ok: true, value: null } : nonNegativeInteger(raw)),
+  reportedCachedTokens: (raw) => (raw === null || raw === 'null' ? { ok: true, value: null } : nonNegativeInteger(raw)),
 }
 const KNOB_NAMES = Object.keys(KNOB_PARSERS) as KnobName[]
 

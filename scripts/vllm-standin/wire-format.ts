@@ -4,12 +4,14 @@
 
 import { randomUUID } from 'node:crypto'
 
-export type Usage = { prompt_tokens: number; total_tokens: number; completion_tokens: number }
+/** `prompt_tokens_details` only with --enable-prompt-tokens-details (the reportedCachedTokens knob here). */
+export type Usage = { prompt_tokens: number; total_tokens: number; completion_tokens: number; prompt_tokens_details?: { cached_tokens: number } }
 export type FinishReason = 'stop' | 'length'
 
-export function usageOf(promptTokens: number, completionTokens: number): Usage {
+export function usageOf(promptTokens: number, completionTokens: number, cachedTokens: number | null = null): Usage {
   // Key order as vLLM's UsageInfo serialises it.
-  return { prompt_tokens: promptTokens, total_tokens: promptTokens + completionTokens, completion_tokens: completionTokens }
+  const usage: Usage = { prompt_tokens: promptTokens, total_tokens: promptTokens + completionTokens, completion_tokens: completionTokens }
+  return cachedTokens === null ? usage : { ...usage, prompt_tokens_details: { cached_tokens: cachedTokens } }
 }
 
 /** Builds every frame/body of one response; one instance per request (it owns the id and timestamp). */
@@ -71,7 +73,7 @@ export function chatFormat(model: string): ResponseFormat {
         ],
         service_tier: null,
         system_fingerprint: null,
-        ...(usage ? { usage: { ...usage, prompt_tokens_details: null } } : {}),
+        ...(usage ? { usage: { ...usage, prompt_tokens_details: usage.prompt_tokens_details ?? null } } : {}),
         prompt_logprobs: null,
         kv_transfer_params: null,
       }),
@@ -96,7 +98,7 @@ export function textFormat(model: string): ResponseFormat {
         choices: [{ index: 0, text, logprobs: null, finish_reason: reason, stop_reason: null, prompt_logprobs: null }],
         service_tier: null,
         system_fingerprint: null,
-        ...(usage ? { usage: { ...usage, prompt_tokens_details: null } } : {}),
+        ...(usage ? { usage: { ...usage, prompt_tokens_details: usage.prompt_tokens_details ?? null } } : {}),
         kv_transfer_params: null,
       }),
   }

@@ -323,15 +323,16 @@ describe('the console in a browser', () => {
     await priceForm.getByLabel('Model').fill(model)
     await priceForm.getByLabel('Input USD / M tokens').fill('0.6')
     await priceForm.getByLabel('Output USD / M tokens').fill('1.234567')
+    await priceForm.getByLabel('Cached-prompt price, USD / M tokens').fill('0.15')
     await priceForm.getByRole('button', { name: 'Set price' }).click()
     await expect.poll(() => page.getByRole('status').textContent()).toContain(`Price of ${model} set`)
     // Listed, with the exact amounts the server stored (six decimals), as a version ahead (default start: in 5 min).
     const row = page.getByTestId('prices').getByRole('row').filter({ hasText: model })
-    await expect.poll(() => row.textContent()).toContain('$0.600000 / $1.234567')
+    await expect.poll(() => row.textContent()).toContain('$0.600000 / $1.234567, cached prompt $0.150000')
     expect(await row.textContent()).toContain('(ahead)')
     const listed = await consoleApi(stack.url, operator, 'GET', '/prices')
     const book = (listed.json as { data: { model: string; data: { input: string; output: string }[] }[] }).data.find((b) => b.model === model)
-    expect(book?.data).toMatchObject([{ input: '0.600000', output: '1.234567' }])
+    expect(book?.data).toMatchObject([{ input: '0.600000', output: '1.234567', cached_input: '0.150000' }])
     await screenshot(page, 'operator-prices')
 
     // A fleet with min_ready 0 (nothing to launch), set in the form, listed with its desired and actual state.

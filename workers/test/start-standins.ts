@@ -28,6 +28,7 @@ export const POOL_SIZES = {
   boundedUsage: 1,
   fleet: 2,
   longStream: 1,
+  cachedInput: 1,
 } as const
 
 export default async function setup(project: TestProject) {

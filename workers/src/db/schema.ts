@@ -82,6 +82,8 @@ export const usageEvents = sqliteTable(
     endpoint: text('endpoint').notNull(),
     promptTokens: integer('prompt_tokens').notNull(),
     completionTokens: integer('completion_tokens').notNull(),
+    /** Of prompt_tokens, those the node served from its prefix cache (≤ prompt_tokens; 0 when not reported). 0012. */
+    cachedPromptTokens: integer('cached_prompt_tokens').notNull().default(0),
     outcome: text('outcome').notNull(),
     httpStatus: integer('http_status').notNull(),
     usageSource: text('usage_source').notNull(),
@@ -113,6 +115,13 @@ export const usageHourly = sqliteTable(
      */
     promptCostPicoUsd: integer('prompt_cost_pico_usd').notNull().default(0),
     completionCostPicoUsd: integer('completion_cost_pico_usd').notNull().default(0),
+    /**
+     * Of prompt_tokens, those served from the node's prefix cache, and their share of prompt_cost_pico_usd (at the
+     * cached-input price). Parts of the prompt direction, not a third one: a row's cost still adds exactly two
+     * rounded directions (usage-cost.ts). 0012.
+     */
+    cachedPromptTokens: integer('cached_prompt_tokens').notNull().default(0),
+    cachedPromptCostPicoUsd: integer('cached_prompt_cost_pico_usd').notNull().default(0),
   },
   (t) => [
     primaryKey({ columns: [t.tenantId, t.keyId, t.model, t.hourStart] }),
@@ -132,6 +141,8 @@ export const modelPrices = sqliteTable(
     effectiveFrom: integer('effective_from', { mode: 'number' }).notNull(),
     inputMicroUsdPerMTok: integer('input_micro_usd_per_mtok').notNull(),
     outputMicroUsdPerMTok: integer('output_micro_usd_per_mtok').notNull(),
+    /** Price of prompt tokens the node served from its prefix cache; null: the input price (0012). */
+    cachedInputMicroUsdPerMTok: integer('cached_input_micro_usd_per_mtok'),
     createdAt: integer('created_at', { mode: 'number' }).notNull(),
   },
   (t) => [primaryKey({ columns: [t.model, t.effectiveFrom] })],

@@ -14,6 +14,7 @@ export const priceVersionSchema = z.strictObject({
   unit: z.literal('per_million_tokens'),
   input: usd,
   output: usd,
+  cached_input: usd.nullable().describe('USD per million prompt tokens the node served from its prefix cache; null: they cost the input price'),
   effective_from: z.string().describe('ISO 8601: the version applies to requests started at or after it'),
 })
 
@@ -30,7 +31,8 @@ export const billingPaths = {
     put: operation('putModelPrice', {
       security: 'AdminToken',
       errors: ADMIN_ERRORS,
-      summary: 'Set a model price version (USD per million tokens as decimal strings; effective_from at least 5 minutes ahead, the default; audited)',
+      summary:
+        'Set a model price version (USD per million tokens as decimal strings; optional cached_input ≤ input for prefix-cached prompt tokens; effective_from at least 5 minutes ahead, the default; audited)',
       tag: 'Billing',
       params: [MODEL],
       body: putPriceSchema,

@@ -66,5 +66,13 @@ export const usageSchema = z.object({
   prompt_tokens: z.number().int().nonnegative(),
   completion_tokens: z.number().int().nonnegative().optional(),
   total_tokens: z.number().int().nonnegative().optional(),
+  /**
+   * vLLM with --enable-prompt-tokens-details (engine arg, default off): of prompt_tokens, those served from its
+   * prefix cache. github:vllm-project/vllm vllm/entrypoints/openai/protocol.py (engine/protocol.py in newer trees):
+   * `PromptTokenUsageInfo.cached_tokens: int | None = None`, `UsageInfo.prompt_tokens_details: PromptTokenUsageInfo |
+   * None = None` (newer versions add other detail fields, ignored here). Any other shape counts as none reported
+   * (.catch): a malformed detail must not drop the usage we bill.
+   */
+  prompt_tokens_details: z.object({ cached_tokens: z.number().int().nonnegative().nullish() }).nullish().catch(null),
 })
 export type Usage = z.infer<typeof usageSchema>

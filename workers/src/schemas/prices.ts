@@ -44,12 +44,16 @@ const priceAmount = usdAmountSchema.refine((v) => v <= MAX_PRICE_MICRO_USD_PER_M
 
 /**
  * `PUT /admin/models/:model/price`: USD per million tokens. `output` is optional for embedding models (0).
+ * `cached_input` (optional) prices the prompt tokens a node served from its prefix cache (vLLM's
+ * usage.prompt_tokens_details.cached_tokens); absent, they cost `input`. It may not pass `input` (price-book.ts):
+ * admission holds every prompt token at the input price, an upper bound only while cached ≤ input.
  * `effective_from` (ISO 8601 or Unix seconds/ms, see timestamp-param.ts) defaults to the earliest time allowed:
  * now + PRICE_MIN_LEAD_MS (the price book's isolate cache must see a version before it applies).
  */
 export const putPriceSchema = z.strictObject({
   input: priceAmount,
   output: priceAmount.optional(),
+  cached_input: priceAmount.optional(),
   effective_from: z.union([z.string(), z.number()]).optional(),
 })
 export type PutPrice = z.infer<typeof putPriceSchema>

@@ -12,6 +12,12 @@ export const usageEventSchema = z.object({
   endpoint: z.enum(['chat.completions', 'completions', 'embeddings']),
   promptTokens: z.number().int().nonnegative(),
   completionTokens: z.number().int().nonnegative(),
+  /**
+   * Of promptTokens, those the node reported served from its prefix cache (usage.prompt_tokens_details.cached_tokens),
+   * billed at the cached-input price. Absent (events from before it, gateway counts): 0. The ledger clamps it to
+   * [0, promptTokens] when writing (ledger-write.ts).
+   */
+  cachedPromptTokens: z.number().int().nonnegative().optional(),
   outcome: z.enum(['completed', 'client_aborted', 'upstream_broken', 'upstream_error']),
   httpStatus: z.number().int(),
   /** 'node': the node's own usage report; 'gateway_count': the node gave none, the gateway counted chunks. */

@@ -35,7 +35,37 @@ describe('PUT /admin/models/:model/price', () => {
     const soon = await put({ input: '1', effective_from: new Date(Date.now() + 60_000).toISOString() })
     expect(soon.status).toBe(400)
     expect(await soon.json()).toMatchObject({ error: { param: 'effective_from', code: 'effective_from_too_soon' } })
-    for (const bad of [{ input: 0.6 }, { input: '-1' }, { input: '1e3' }, { input: '0.0000001' }, { input: '1001' }, { input: '1', cached_input: '0.5' }]) {
+    for (const bad of [{ input: 0.6 }, { input: '-1' }, { input: '1e3' }, { input: '0.0000001' }, { input: '1001' }, { input: '1', cache_input: '0.5' }]) {
+      expect((await put(bad)).status).toBe(400)
+    }
+  })
+
+  it('takes an optional cached_input (≤ input, exact), shows it in the history, and null when absent', async () => {
+    const model = 'cached/model-a'
+    const at = (minutes: number) => new Date(Date.now() + PRICE_MIN_LEAD_MS + minutes * 60_000).toISOString()
+    const withCached = await admin(`/admin/models/${encodeURIComponent(model)}/price`, {
+      method: 'PUT',
+      json: { input: '0.60', output: '2.4', cached_input: '0.150001', effective_from: at(1) },
+    })
+    expect(withCached.status).toBe(200)
+    expect(await withCached.json()).toMatchObject({ input: '0.600000', cached_input: '0.150001' })
+    const without = await admin(`/admin/models/${encodeURIComponent(model)}/price`, { method: 'PUT', json: { input: '0.70', effective_from: at(2) } })
+    expect(await without.json()).toMatchObject({ input: '0.700000', cached_input: null })
+    const rows = await env.DB.prepare('SELECT cached_input_micro_usd_per_mtok AS c FROM model_prices WHERE model = ? ORDER BY effective_from')
+      .bind(model)
+      .all<{ c: number | null }>()
+    expect(rows.results).toEqual([{ c: 150_001 }, { c: null }])
+    const history = await (await admin(`/admin/models/${encodeURIComponent(model)}/price`)).json<{ data: { cached_input: string | null }[] }>()
+    expect(history.data.map((v) => v.cached_input)).toEqual(['0.150001', null])
+    // Above input: admission holds prompt tokens at the input price, which would then not bound the bill.
+    const above = await admin(`/admin/models/${encodeURIComponent(model)}/price`, { method: 'PUT', json: { input: '0.60', cached_input: '0.600001' } })
+    expect(above.status).toBe(400)
+    expect(await above.json()).toMatchObject({ error: { param: 'cached_input', code: 'cached_input_above_input' } })
+    for (const bad of [
+      { input: '1', cached_input: 0.5 },
+      { input: '1', cached_input: '-0.1' },
+      { input: '1', cached_input: '0.0000001' },
+    ]) {
       expect((await put(bad)).status).toBe(400)
     }
   })

@@ -122,22 +122,32 @@ export async function pricesPage() {
   const input = amount('input')
   input.required = true
   const output = amount('output')
+  // Optional: the price of prompt tokens the node served from its prefix cache; empty = the input price.
+  const cachedInput = amount('cached_input')
   const from = h('input', { name: 'effective_from', type: 'datetime-local' })
+  /** A version's cached-input price, or a note that cached tokens cost the input price. */
+  const cachedOf = (v) => (v?.cached_input == null ? 'as input' : usd(v.cached_input))
 
   const refresh = async () => {
     const books = list(await api('GET', '/prices'))
     const now = Date.now()
     holder.replaceChildren(
-      table(['Model', 'Input (USD / M tokens)', 'Output (USD / M tokens)', 'In force since', 'Versions'], books, (b) => [
+      table(['Model', 'Input (USD / M tokens)', 'Cached prompt (USD / M tokens)', 'Output (USD / M tokens)', 'In force since', 'Versions'], books, (b) => [
         h('code', {}, b.model),
         usd(b.current?.input),
+        b.current ? cachedOf(b.current) : usd(undefined),
         usd(b.current?.output),
         b.current ? when(b.current.effective_from) : 'no price in force',
         h(
           'ul',
           {},
           (b.data ?? []).map((v) =>
-            h('li', {}, `${usd(v.input)} / ${usd(v.output)} from ${when(v.effective_from)}`, Date.parse(v.effective_from) > now ? ' (ahead)' : ''),
+            h(
+              'li',
+              {},
+              `${usd(v.input)} / ${usd(v.output)}, cached prompt ${cachedOf(v)}, from ${when(v.effective_from)}`,
+              Date.parse(v.effective_from) > now ? ' (ahead)' : '',
+            ),
           ),
         ),
       ]),
@@ -152,6 +162,7 @@ export async function pricesPage() {
         event.preventDefault()
         const body = { input: input.value.trim() }
         if (output.value.trim()) body.output = output.value.trim()
+        if (cachedInput.value.trim()) body.cached_input = cachedInput.value.trim()
         if (from.value) body.effective_from = new Date(from.value).toISOString()
         try {
           const version = await api('PUT', `/prices/${enc(model.value.trim())}`, body)
@@ -170,6 +181,7 @@ export async function pricesPage() {
     field('Model', model),
     field('Input USD / M tokens', input),
     field('Output USD / M tokens', output),
+    field('Cached-prompt price, USD / M tokens (optional, at most the input price; empty: the input price)', cachedInput),
     field('Effective from (default: in 5 minutes)', from),
     h('button', { type: 'submit', class: 'primary' }, 'Set price'),
   )

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import type { Db } from '../../db/client.ts'
 import { forgetPrices, PRICE_CACHE_TTL_MS, PRICE_MIN_LEAD_MS, priceVersions, versionAt } from './price-book.ts'
 
-const v = (effectiveFrom: number, input: number) => ({ effectiveFrom, inputMicroUsdPerMTok: input, outputMicroUsdPerMTok: 0 })
+const v = (effectiveFrom: number, input: number) => ({ effectiveFrom, inputMicroUsdPerMTok: input, outputMicroUsdPerMTok: 0, cachedInputMicroUsdPerMTok: null })
 
 /** A Db whose price read answers `rows` until `fail` is set, then throws (D1 unavailable). */
 function fakeDb(rows: ReturnType<typeof v>[]) {

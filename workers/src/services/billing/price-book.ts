@@ -20,7 +20,20 @@ export const PRICE_CACHE_TTL_MS = 60_000
 /** The earliest a new version may start: the cache TTL, plus room for clock skew between isolates and D1. */
 export const PRICE_MIN_LEAD_MS = 5 * 60_000
 
-export type PriceVersion = TokenPrice & { effectiveFrom: number }
+/**
+ * A version: admission's TokenPrice (input, output) and the cached-input price, which only billing uses (the
+ * ledger's SQL, ledger-write.ts); null: cached prompt tokens cost the input price. Never above the input price, so
+ * admission's hold (every prompt token at input) stays an upper bound of the bill.
+ */
+export type PriceVersion = TokenPrice & { cachedInputMicroUsdPerMTok: number | null; effectiveFrom: number }
+
+/** A stored row as a version. */
+const versionOf = (r: typeof modelPrices.$inferSelect): PriceVersion => ({
+  effectiveFrom: r.effectiveFrom,
+  inputMicroUsdPerMTok: r.inputMicroUsdPerMTok,
+  outputMicroUsdPerMTok: r.outputMicroUsdPerMTok,
+  cachedInputMicroUsdPerMTok: r.cachedInputMicroUsdPerMTok,
+})
 
 /** The version in force at `at`: the latest effective_from ≤ at (versions sorted by effective_from). */
 export function versionAt(versions: readonly PriceVersion[], at: number): PriceVersion | null {
@@ -46,11 +59,7 @@ export async function priceVersions(db: Db, model: string, now = Date.now()): Pr
     if (hit && now - hit.fetchedAt < PRICE_MIN_LEAD_MS) return hit.versions
     throw dependencyUnavailable('d1', err)
   }
-  const versions = rows.map((r) => ({
-    effectiveFrom: r.effectiveFrom,
-    inputMicroUsdPerMTok: r.inputMicroUsdPerMTok,
-    outputMicroUsdPerMTok: r.outputMicroUsdPerMTok,
-  }))
+  const versions = rows.map(versionOf)
   if (cache.size >= CACHE_MAX_MODELS) cache.delete(cache.keys().next().value ?? '')
   cache.set(model, { versions, fetchedAt: now })
   return versions
@@ -80,7 +89,7 @@ export async function priceAt(db: Db, model: string, at: number, requirePrice: b
   )
 }
 
-export type NewPrice = { model: string; input: number; output: number; effectiveFrom: number }
+export type NewPrice = { model: string; input: number; output: number; cachedInput: number | null; effectiveFrom: number }
 
 /** Writes a version (replacing one at the same effective_from, which is still ahead) and its audit row, in one batch. */
 export async function putPrice(db: Db, price: NewPrice, now: number, by: { actor: string; requestId: string }): Promise<PriceVersion> {
@@ -94,14 +103,32 @@ export async function putPrice(db: Db, price: NewPrice, now: number, by: { actor
       },
     )
   }
-  const row = { model: price.model, effectiveFrom: price.effectiveFrom, inputMicroUsdPerMTok: price.input, outputMicroUsdPerMTok: price.output, createdAt: now }
+  if (price.cachedInput !== null && price.cachedInput > price.input) {
+    throw new ApiError('invalid_request', 'cached_input must not be above input (admission holds prompt tokens at the input price).', {
+      param: 'cached_input',
+      code: 'cached_input_above_input',
+    })
+  }
+  const row = {
+    model: price.model,
+    effectiveFrom: price.effectiveFrom,
+    inputMicroUsdPerMTok: price.input,
+    outputMicroUsdPerMTok: price.output,
+    cachedInputMicroUsdPerMTok: price.cachedInput,
+    createdAt: now,
+  }
   await db.batch([
     db
       .insert(modelPrices)
       .values(row)
       .onConflictDoUpdate({
         target: [modelPrices.model, modelPrices.effectiveFrom],
-        set: { inputMicroUsdPerMTok: row.inputMicroUsdPerMTok, outputMicroUsdPerMTok: row.outputMicroUsdPerMTok, createdAt: now },
+        set: {
+          inputMicroUsdPerMTok: row.inputMicroUsdPerMTok,
+          outputMicroUsdPerMTok: row.outputMicroUsdPerMTok,
+          cachedInputMicroUsdPerMTok: row.cachedInputMicroUsdPerMTok,
+          createdAt: now,
+        },
       }),
     auditStatement(db, { ...by, action: 'model.price.put', target: price.model, after: priceView(row) }),
   ])
@@ -112,7 +139,7 @@ export async function putPrice(db: Db, price: NewPrice, now: number, by: { actor
 /** A model's versions, oldest first (the history, the one in force and those ahead). */
 export async function listPrices(db: Db, model: string): Promise<PriceVersion[]> {
   const rows = await db.select().from(modelPrices).where(eq(modelPrices.model, model)).orderBy(asc(modelPrices.effectiveFrom)).all()
-  return rows.map((r) => ({ effectiveFrom: r.effectiveFrom, inputMicroUsdPerMTok: r.inputMicroUsdPerMTok, outputMicroUsdPerMTok: r.outputMicroUsdPerMTok }))
+  return rows.map(versionOf)
 }
 
 export const priceView = (v: PriceVersion & { model?: string }) => ({
@@ -122,6 +149,8 @@ export const priceView = (v: PriceVersion & { model?: string }) => ({
   unit: 'per_million_tokens',
   input: formatMicroUsd(v.inputMicroUsdPerMTok),
   output: formatMicroUsd(v.outputMicroUsdPerMTok),
+  /** null: cached prompt tokens cost the input price. */
+  cached_input: v.cachedInputMicroUsdPerMTok === null ? null : formatMicroUsd(v.cachedInputMicroUsdPerMTok),
   effective_from: new Date(v.effectiveFrom).toISOString(),
 })
 
@@ -140,7 +169,7 @@ export async function setPrice(db: Db, model: string, input: PutPrice, by: { act
       throw new ApiError('invalid_request', 'effective_from must be an ISO 8601 time or Unix seconds/milliseconds.', { param: 'effective_from' })
     effectiveFrom = parsed
   }
-  const version = await putPrice(db, { model, input: input.input, output: input.output ?? 0, effectiveFrom }, now, by)
+  const version = await putPrice(db, { model, input: input.input, output: input.output ?? 0, cachedInput: input.cached_input ?? null, effectiveFrom }, now, by)
   return priceView({ ...version, model })
 }
 
@@ -159,7 +188,7 @@ export async function listAllPrices(db: Db, now = Date.now()) {
   const byModel = new Map<string, PriceVersion[]>()
   for (const r of rows) {
     const versions = byModel.get(r.model) ?? []
-    versions.push({ effectiveFrom: r.effectiveFrom, inputMicroUsdPerMTok: r.inputMicroUsdPerMTok, outputMicroUsdPerMTok: r.outputMicroUsdPerMTok })
+    versions.push(versionOf(r))
     byModel.set(r.model, versions)
   }
   return { object: 'list' as const, data: [...byModel].map(([model, versions]) => modelPricesView(model, versions, now)) }

@@ -23,8 +23,21 @@ describe('tokensOf', () => {
     expect(tokensOf({ prompt_tokens: 9, completion_tokens: 4 }, 'chat.completions', chat, { textBytes: 400, pieces: 9 })).toEqual({
       promptTokens: 9,
       completionTokens: 4,
+      cachedPromptTokens: 0,
       usageSource: 'node',
     })
+  })
+  it("takes the node's cached prompt tokens (prompt_tokens_details), clamped to the prompt; a malformed detail counts none", () => {
+    const usage = (details: unknown) =>
+      parseAnswer(JSON.stringify({ choices: [], usage: { prompt_tokens: 9, completion_tokens: 4, prompt_tokens_details: details } })).usage
+    const cachedOf = (details: unknown) => tokensOf(usage(details), 'chat.completions', chat, { textBytes: 0, pieces: 0 }).cachedPromptTokens
+    expect(cachedOf({ cached_tokens: 3 })).toBe(3)
+    expect(cachedOf({ cached_tokens: 50 })).toBe(9)
+    expect(cachedOf({ cached_tokens: null })).toBe(0)
+    expect(cachedOf(null)).toBe(0)
+    expect(cachedOf({ cached_tokens: -1 })).toBe(0)
+    expect(cachedOf('garbage')).toBe(0)
+    expect(usage({ cached_tokens: 'x' })).toMatchObject({ prompt_tokens: 9, completion_tokens: 4 }) // the usage itself is kept
   })
   it('without usage, estimates the prompt like admission and the completion from the text (bytes / 4)', () => {
     const answer = parseAnswer(JSON.stringify({ choices: [{ message: { content: 'x'.repeat(401) } }] }))

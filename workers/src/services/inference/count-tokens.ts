@@ -45,7 +45,7 @@ export function estimateRequestPrompt(body: InferenceRequest): number {
 export type Generated = { textBytes: number; pieces: number }
 
 /**
- * The tokens to bill: the node's usage when it reported one; otherwise the gateway's own count
+ * The tokens to bill: the node's usage when it reported one (with its prefix-cached prompt tokens); otherwise the gateway's own count
  * (usage_source 'gateway_count'): the prompt estimated as admission estimates it, the completion from the
  * generated text at admission's rate (UTF-8 bytes / 4), never fewer than one token per content piece.
  */
@@ -54,8 +54,12 @@ export function tokensOf(
   endpoint: InferenceEndpoint,
   body: InferenceRequest,
   generated: Generated,
-): Pick<UsageEvent, 'promptTokens' | 'completionTokens' | 'usageSource'> {
-  if (usage) return { promptTokens: usage.prompt_tokens, completionTokens: usage.completion_tokens ?? 0, usageSource: 'node' }
+): Pick<UsageEvent, 'promptTokens' | 'completionTokens' | 'cachedPromptTokens' | 'usageSource'> {
+  if (usage) {
+    // Cached tokens are a part of the prompt: a node reporting more is clamped to it (the ledger clamps again).
+    const cachedPromptTokens = Math.min(usage.prompt_tokens_details?.cached_tokens ?? 0, usage.prompt_tokens)
+    return { promptTokens: usage.prompt_tokens, completionTokens: usage.completion_tokens ?? 0, cachedPromptTokens, usageSource: 'node' }
+  }
   const completionTokens = endpoint === 'embeddings' ? 0 : Math.max(generated.pieces, Math.ceil(generated.textBytes / 4))
   return { promptTokens: estimateRequestPrompt(body), completionTokens, usageSource: 'gateway_count' }
 }

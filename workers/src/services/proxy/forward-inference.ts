@@ -63,14 +63,16 @@ export type ForwardInput = {
   cacheSalt: string | null
 }
 
-type UsageFields = Pick<UsageEvent, 'promptTokens' | 'completionTokens' | 'outcome' | 'httpStatus' | 'usageSource' | 'ttftMs'>
+type UsageFields = Pick<UsageEvent, 'promptTokens' | 'completionTokens' | 'cachedPromptTokens' | 'outcome' | 'httpStatus' | 'usageSource' | 'ttftMs'>
 const NO_TOKENS = { promptTokens: 0, completionTokens: 0, ttftMs: null } as const
 
 function recorder(input: ForwardInput) {
   return (node: RoutableNode, reported: UsageFields) => {
     // Never more than the request could have used: a node reporting past it is clamped, flagged and logged.
     const bound = usageBoundOf(input.endpoint, input.body, input.maxContextTokens)
-    const { tokens: fields, isClamped } = clampUsage(reported, bound)
+    const { tokens: clamped, isClamped } = clampUsage(reported, bound)
+    // Cached tokens stay a part of the (possibly cut) prompt; the ledger clamps again whatever the path.
+    const fields = { ...clamped, cachedPromptTokens: Math.min(clamped.cachedPromptTokens ?? 0, clamped.promptTokens) }
     if (isClamped) {
       log.warn('usage_clamped', {
         node_id: node.id,

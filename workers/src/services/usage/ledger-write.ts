@@ -18,10 +18,14 @@ const MAX_JSON_CHARS = 500_000
 
 // Two bound parameters per statement, whatever the number of events (D1 allows 100 per statement).
 // `WHERE true` resolves SQLite's parsing ambiguity between a join's ON and the upsert's ON CONFLICT.
+// cached_prompt_tokens is clamped here, the last step before money: to [0, prompt_tokens] (a node reporting more
+// cached than prompt tokens, or a prompt cut by a bound after the node's report, cannot make cached tokens exceed
+// the prompt they are part of); absent (events from before 0012, gateway counts) it is 0.
 const INSERT_EVENTS = `INSERT INTO usage_events (request_id, tenant_id, key_id, model, node_id, endpoint, prompt_tokens,
-  completion_tokens, outcome, http_status, usage_source, latency_ms, ttft_ms, created_at, write_id)
+  completion_tokens, cached_prompt_tokens, outcome, http_status, usage_source, latency_ms, ttft_ms, created_at, write_id)
 SELECT value ->> '$.requestId', value ->> '$.tenantId', value ->> '$.keyId', value ->> '$.model', value ->> '$.nodeId',
-  value ->> '$.endpoint', value ->> '$.promptTokens', value ->> '$.completionTokens', value ->> '$.outcome',
+  value ->> '$.endpoint', value ->> '$.promptTokens', value ->> '$.completionTokens',
+  max(0, min(coalesce(value ->> '$.cachedPromptTokens', 0), value ->> '$.promptTokens')), value ->> '$.outcome',
   value ->> '$.httpStatus', value ->> '$.usageSource', value ->> '$.latencyMs', value ->> '$.ttftMs', value ->> '$.createdAt', ?2
 FROM json_each(?1) WHERE true
 ON CONFLICT (created_at, request_id) DO NOTHING`
@@ -36,18 +40,25 @@ WHERE e.write_id = ?2`
  * latest model_prices version with effective_from ≤ that time (price-book.ts's rule); 0 without one. Versions are
  * never written in the past, so the price an event gets cannot change after it started.
  */
-const priceOf = (column: 'input_micro_usd_per_mtok' | 'output_micro_usd_per_mtok') => `coalesce((SELECT p.${column} FROM model_prices p
+const priceOf = (price: string) => `coalesce((SELECT ${price} FROM model_prices p
     WHERE p.model = e.model AND p.effective_from <= coalesce(j.value ->> '$.startedAt', e.created_at)
     ORDER BY p.effective_from DESC LIMIT 1), 0)`
+/** The cached-input price of the same version: its own when set, else the version's input price (cached tokens cost input). */
+const CACHED_INPUT_PRICE = priceOf('coalesce(p.cached_input_micro_usd_per_mtok, p.input_micro_usd_per_mtok)')
+/** A row's cached prompt tokens at the cached-input price, pico-dollars. */
+const CACHED_COST = `e.cached_prompt_tokens * ${CACHED_INPUT_PRICE}`
 
 // Cost is tokens × micro-dollars per million tokens = pico-dollars, summed exactly in SQLite's 64-bit integers
 // (prices ≤ $1,000/M: a row overflows past $9.2 M per tenant, key, model, hour and direction). It is rounded to
-// the micro-dollar only when read, once per row and direction (usage-cost.ts).
+// the micro-dollar only when read, once per row and direction (usage-cost.ts). The prompt direction is
+// (prompt − cached) × input + cached × cached input; cached_prompt_cost_pico_usd repeats the second term (a part
+// of the prompt direction, shown on its own, never added again).
 const ROLL_UP_HOURLY = `INSERT INTO usage_hourly (tenant_id, key_id, model, hour_start, prompt_tokens, completion_tokens, requests, errors,
-  prompt_cost_pico_usd, completion_cost_pico_usd)
+  prompt_cost_pico_usd, completion_cost_pico_usd, cached_prompt_tokens, cached_prompt_cost_pico_usd)
 SELECT e.tenant_id, e.key_id, e.model, e.created_at - e.created_at % ${HOUR_MS}, sum(e.prompt_tokens), sum(e.completion_tokens), count(*),
-  sum(e.outcome <> 'completed'), sum(e.prompt_tokens * ${priceOf('input_micro_usd_per_mtok')}),
-  sum(e.completion_tokens * ${priceOf('output_micro_usd_per_mtok')})
+  sum(e.outcome <> 'completed'),
+  sum((e.prompt_tokens - e.cached_prompt_tokens) * ${priceOf('p.input_micro_usd_per_mtok')} + ${CACHED_COST}),
+  sum(e.completion_tokens * ${priceOf('p.output_micro_usd_per_mtok')}), sum(e.cached_prompt_tokens), sum(${CACHED_COST})
 ${INSERTED}
 GROUP BY 1, 2, 3, 4
 ON CONFLICT (tenant_id, key_id, model, hour_start) DO UPDATE SET
@@ -56,7 +67,9 @@ ON CONFLICT (tenant_id, key_id, model, hour_start) DO UPDATE SET
   requests = requests + excluded.requests,
   errors = errors + excluded.errors,
   prompt_cost_pico_usd = prompt_cost_pico_usd + excluded.prompt_cost_pico_usd,
-  completion_cost_pico_usd = completion_cost_pico_usd + excluded.completion_cost_pico_usd`
+  completion_cost_pico_usd = completion_cost_pico_usd + excluded.completion_cost_pico_usd,
+  cached_prompt_tokens = cached_prompt_tokens + excluded.cached_prompt_tokens,
+  cached_prompt_cost_pico_usd = cached_prompt_cost_pico_usd + excluded.cached_prompt_cost_pico_usd`
 
 const ROLL_UP_NODE_HOURLY = `INSERT INTO usage_node_hourly (node_id, hour_start, prompt_tokens, completion_tokens, requests)
 SELECT e.node_id, e.created_at - e.created_at % ${HOUR_MS}, sum(e.prompt_tokens), sum(e.completion_tokens), count(*)
