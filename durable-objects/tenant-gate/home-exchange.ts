@@ -47,7 +47,9 @@ export function answerExchange(home: Home, state: LocationState, req: ExchangeRe
   const counters = [REQUESTS, TOKENS, ...new Set(req.admits.map((a) => keyCounter(a.keyId)))]
   const before = counters.map((c) => home.ledger.used(c, now))
   const admitted = isNew ? req.admits.map((input) => home.decide(input)) : []
-  if (!hasBudget(home.limits())) counters.forEach((c, i) => addUnits(recorded, { [c]: Math.max(0, home.ledger.used(c, now) - (before[i] ?? 0)) }))
+  if (!hasBudget(home.limits())) {
+    for (const [i, c] of counters.entries()) addUnits(recorded, { [c]: Math.max(0, home.ledger.used(c, now) - (before[i] ?? 0)) })
+  }
   // A budget (tokens or money) is decided at home (not sliced yet, see README): such a tenant's locations forward every admission.
   const want = hasBudget(home.limits()) || state.status !== 'active' ? {} : req.want
   if (isNew) home.slices.grant(req.instance, want, free, limit, req.leaseTtlMs, now)
