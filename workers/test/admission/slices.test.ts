@@ -151,6 +151,29 @@ describe('a home restart (deploy, eviction) mid-burst', () => {
     const home = await env.TENANT_GATE.getByName(`tenant:${t.tenantId}`).inspect()
     expect(home.slices.length).toBeGreaterThan(0) // the restarted home knows the locations' slices
   }, 30_000)
+
+  it('still counts the room a quiet location holds: the restarted home does not give it to the others', async () => {
+    const rpm = 120
+    const t = await tenant({ rpm, tpm: 1_000_000, concurrency: 1_000 })
+    const admitted: number[] = []
+    const burst = async (hints: LocationHint[], n: number) => {
+      const results = await Promise.all(Array.from({ length: n }, (_, i) => t.admitAt(hints[i % hints.length] as LocationHint)))
+      for (const r of results) if (r.ok) admitted.push(r.at)
+    }
+    // apac alone: it gets what its demand asks, and keeps room it has not used yet (and admissions not reported yet).
+    for (let i = 0; i < 6; i++) {
+      await burst(['apac'], 5)
+      await sleep(300)
+    }
+    const apac = await t.location('apac').inspect()
+    await runInDurableObject(env.TENANT_GATE.getByName(`tenant:${t.tenantId}`), (_gate, state) => state.abort('restart')).catch(() => undefined)
+    // The other three locations take all they can from the restarted home, then apac uses its room.
+    for (let i = 0; i < 3; i++) await burst(['enam', 'weur', 'oc'], rpm)
+    await burst(['apac'], rpm)
+    expect((apac?.room.requests ?? 0) + (apac?.unreported ?? 0)).toBeGreaterThan(0) // apac held a slice across the restart
+    expect(worstWindow(admitted)).toBeLessThanOrEqual(rpm)
+    expect(admitted.length).toBeGreaterThanOrEqual(rpm * 0.75) // exact, not closed: most of the limit is still used
+  }, 30_000)
 })
 
 describe('the gateway admits at the client location', () => {
