@@ -16,6 +16,7 @@ import {
   type RecallInput,
   type SettleInput,
 } from '../tenant-gate/contract.ts'
+import { FAMILIES, seriesKey } from '../metrics-aggregator/contract.ts'
 import type { TenantGate } from '../tenant-gate/tenant-gate.ts'
 import { IDLE_RELEASE_MS, LocalSlice, type ExchangeOptions } from './local-slice.ts'
 
@@ -176,6 +177,7 @@ export class AdmissionLocation extends DurableObject<Env> {
       } catch (err) {
         slice.putBack(sent)
         log.warn('admission_exchange_failed', { location: slice.location, error: String(err) })
+        this.countExchangeFailure()
         return null
       }
     })()
@@ -186,6 +188,22 @@ export class AdmissionLocation extends DurableObject<Env> {
     })
     this.inFlight = settled
     return settled
+  }
+
+  /**
+   * cic_admission_exchange_failures_total + 1, sent to a MetricsAggregator shard after the failure (never on the
+   * admission's path). Failures are rare, so one batch each; a failed send loses that one count (logged).
+   */
+  private countExchangeFailure(): void {
+    const batch = { id: crypto.randomUUID(), deltas: [[seriesKey(FAMILIES.admissionExchangeFailures.name, {}), 1] as [string, number]] }
+    // Shard 0: GET /metrics sums every shard (services/metrics/metrics-buffer.ts names them `metrics:<index>`).
+    const send = this.env.METRICS_AGGREGATOR.getByName('metrics:0')
+      .add(batch)
+      .then(
+        () => undefined,
+        (err: unknown) => log.warn('admission_exchange_failure_uncounted', { error: String(err) }),
+      )
+    this.ctx.waitUntil(send)
   }
 
   /** Every call to the home pays the simulated distance (outside production). */

@@ -115,6 +115,12 @@ export const FAMILIES = {
     type: 'gauge',
     help: 'Usage events in the durable outbox not yet re-sent to the Queue (read at scrape time).',
   },
+  // Admission slices (issue 19): counted by the AdmissionLocation objects themselves (admission-location.ts).
+  admissionExchangeFailures: {
+    name: 'cic_admission_exchange_failures_total',
+    type: 'counter',
+    help: "Admission location objects' exchanges with the tenant's home object that failed (the location keeps its report for the next one and admits nothing beyond its slice meanwhile).",
+  },
 } as const satisfies Record<string, Family>
 
 export const FAMILY_LIST: readonly Family[] = Object.values(FAMILIES)

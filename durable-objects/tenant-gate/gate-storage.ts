@@ -3,10 +3,12 @@
 // object uses it.
 import { isDurable, type Budget, type Changes, type LedgerEntry } from './admission-ledger.ts'
 import type { LimitOverrides } from './plans.ts'
+import type { AccountRecord, RecordedUnits } from './slice-book.ts'
+import type { Counts } from './slices.ts'
 import type { TenantState, TenantStatus } from './tenant-state.ts'
 
 /** Bump with a new entry in MIGRATIONS; objects upgrade themselves on their next start. */
-export const SCHEMA_VERSION = 4
+export const SCHEMA_VERSION = 5
 const MIGRATIONS: Record<number, string> = {
   1: `CREATE TABLE tenant (id INTEGER PRIMARY KEY CHECK (id = 1), tenant_id TEXT NOT NULL, status TEXT NOT NULL,
         status_reason TEXT, limits TEXT NOT NULL);
@@ -23,6 +25,13 @@ const MIGRATIONS: Record<number, string> = {
   4: `ALTER TABLE admissions ADD COLUMN cost_hold INTEGER NOT NULL DEFAULT 0;
       ALTER TABLE budgets ADD COLUMN committed_micro_usd INTEGER NOT NULL DEFAULT 0;
       ALTER TABLE budgets ADD COLUMN reserved_micro_usd INTEGER NOT NULL DEFAULT 0;`,
+  // Slices (issue 19): what each location instance holds (slice-book.ts AccountRecord; counts as JSON), and the
+  // windowed units each exchange put into the in-memory ledger, so a restarted home grants nothing twice.
+  5: `CREATE TABLE slice_accounts (instance TEXT PRIMARY KEY, location TEXT NOT NULL, seq INTEGER NOT NULL,
+        reported_entries INTEGER NOT NULL, use_by INTEGER NOT NULL, pool_held_until INTEGER NOT NULL, holding TEXT NOT NULL,
+        reported TEXT NOT NULL);
+      CREATE TABLE slice_recorded (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, units TEXT NOT NULL);
+      CREATE INDEX slice_recorded_at_idx ON slice_recorded (at);`,
 }
 
 export type TenantRecord = {
@@ -190,5 +199,65 @@ export class GateStorage {
   writeAlarmAt(at: number | null): void {
     if (at === null) this.sql.exec("DELETE FROM meta WHERE name = 'alarm_at'")
     else this.sql.exec("INSERT INTO meta (name, value) VALUES ('alarm_at', ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value", at)
+  }
+
+  /**
+   * One exchange applied: its account, the units it put into the ledger (none: no row), and the pruning of what no
+   * longer counts (accounts past use-by + window and their pools, units past the window). A handful of statements
+   * per exchange, none per admission; synchronous, so they commit with the exchange's decision.
+   */
+  writeSliceExchange(account: AccountRecord | null, recorded: Counts, now: number, windowMs: number): void {
+    if (account) {
+      this.sql.exec(
+        `INSERT INTO slice_accounts (instance, location, seq, reported_entries, use_by, pool_held_until, holding, reported)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (instance) DO UPDATE SET seq = excluded.seq,
+           reported_entries = excluded.reported_entries, use_by = excluded.use_by, pool_held_until = excluded.pool_held_until,
+           holding = excluded.holding, reported = excluded.reported`,
+        account.instance,
+        account.location,
+        account.seq,
+        account.reportedEntries,
+        account.useBy,
+        account.poolHeldUntil,
+        JSON.stringify(account.holding),
+        JSON.stringify(account.reported),
+      )
+    }
+    if (Object.keys(recorded).length > 0) this.sql.exec('INSERT INTO slice_recorded (at, units) VALUES (?, ?)', now, JSON.stringify(recorded))
+    this.sql.exec('DELETE FROM slice_recorded WHERE at <= ?', now - windowMs)
+    this.sql.exec('DELETE FROM slice_accounts WHERE use_by <= ? AND pool_held_until <= ?', now - windowMs, now)
+  }
+
+  readSliceAccounts(): AccountRecord[] {
+    return this.sql
+      .exec<{
+        instance: string
+        location: string
+        seq: number
+        reported_entries: number
+        use_by: number
+        pool_held_until: number
+        holding: string
+        reported: string
+      }>('SELECT * FROM slice_accounts')
+      .toArray()
+      .map((r) => ({
+        instance: r.instance,
+        location: r.location,
+        seq: r.seq,
+        reportedEntries: r.reported_entries,
+        useBy: r.use_by,
+        poolHeldUntil: r.pool_held_until,
+        holding: JSON.parse(r.holding) as Counts,
+        reported: JSON.parse(r.reported) as Counts,
+      }))
+  }
+
+  /** Units recorded by exchanges still in the window that ends at `windowStart` + the window. */
+  readSliceRecorded(windowStart: number): RecordedUnits[] {
+    return this.sql
+      .exec<{ at: number; units: string }>('SELECT at, units FROM slice_recorded WHERE at > ?', windowStart)
+      .toArray()
+      .map((r) => ({ at: r.at, units: JSON.parse(r.units) as Counts }))
   }
 }

@@ -6,7 +6,7 @@ import type { AdmissionLedger } from './admission-ledger.ts'
 import type { AdmitInput, AdmitResult, ExchangeRequest, ExchangeResult, SettleInput } from './contract.ts'
 import { hasBudget, type Limits } from './plans.ts'
 import type { SliceBook } from './slice-book.ts'
-import { limitOf, type Counter, type Counts, type LocationState } from './slices.ts'
+import { keyCounter, limitOf, REQUESTS, TOKENS, type Counter, type Counts, type LocationState } from './slices.ts'
 
 export type Home = {
   ledger: AdmissionLedger
@@ -16,27 +16,44 @@ export type Home = {
   settle(s: SettleInput): void
   /** Decides one admission at home, against the ledger and every slice held (AdmissionLedger.admit's `held`). */
   decide(input: AdmitInput): AdmitResult
+  /**
+   * Makes an applied exchange durable in the same synchronous turn (the location sees the answer only once it is
+   * written): the instance's account, and the windowed units it put into the ledger (lost with the object otherwise).
+   */
+  remember?(instance: string, recorded: Counts, now: number): void
 }
 
-/** Applies a location's report once (by seq): its entries join the ledger's windows. False for a retry or an old one. */
-export function takeReport(home: Home, req: ExchangeRequest, now: number): boolean {
+/**
+ * Applies a location's report once (by seq): its entries join the ledger's windows. isNew is false for a retry or an
+ * old one; `recorded` is the windowed units its entries added (what a restarted home must still count).
+ */
+export function takeReport(home: Home, req: ExchangeRequest, now: number): { isNew: boolean; recorded: Counts } {
   const applied = home.slices.apply(req, now)
+  const recorded: Counts = {}
   for (const e of applied.entries) {
     home.ledger.recordReported({ id: e.id, keyId: e.keyId, at: now - Math.max(0, e.ageMs), tokens: e.tokens, isOpen: e.isOpen }, now)
+    addUnits(recorded, { [REQUESTS]: 1, [TOKENS]: e.tokens, [keyCounter(e.keyId)]: 1 })
   }
-  return applied.isNew
+  return { isNew: applied.isNew, recorded }
 }
 
 export function answerExchange(home: Home, state: LocationState, req: ExchangeRequest, now: number): ExchangeResult {
-  const isNew = takeReport(home, req, now)
+  const { isNew, recorded } = takeReport(home, req, now)
   for (const s of req.settles) home.settle(s) // after the report: a settle may be of an entry it carries
   const limit = (counter: Counter) => limitOf(counter, home.limits(), req.keyRpm)
   const free = (counter: Counter) => Math.max(0, limit(counter) - home.ledger.used(counter, now) - home.slices.held(counter, now))
   // The requests it had no room for first, then the refill: they never wait behind the location's own refill.
+  // What they add to the ledger's windows is remembered too, unless the ledger writes them itself (budget entries).
+  const counters = [REQUESTS, TOKENS, ...new Set(req.admits.map((a) => keyCounter(a.keyId)))]
+  const before = counters.map((c) => home.ledger.used(c, now))
   const admitted = isNew ? req.admits.map((input) => home.decide(input)) : []
+  if (!hasBudget(home.limits())) {
+    for (const [i, c] of counters.entries()) addUnits(recorded, { [c]: Math.max(0, home.ledger.used(c, now) - (before[i] ?? 0)) })
+  }
   // A budget (tokens or money) is decided at home (not sliced yet, see README): such a tenant's locations forward every admission.
   const want = hasBudget(home.limits()) || state.status !== 'active' ? {} : req.want
   if (isNew) home.slices.grant(req.instance, want, free, limit, req.leaseTtlMs, now)
+  if (isNew) home.remember?.(req.instance, recorded, now)
   const account = home.slices.holding(req.instance)
   if (!account) return { ok: false, reason: 'tenant_unknown' }
   const freeNow: Counts = {}
@@ -52,4 +69,9 @@ export function answerExchange(home: Home, state: LocationState, req: ExchangeRe
     free: freeNow,
     admitted,
   }
+}
+
+/** Adds `more` into `into`, leaving out zeros. */
+function addUnits(into: Counts, more: Counts): void {
+  for (const [counter, units] of Object.entries(more)) if (units > 0) into[counter] = (into[counter] ?? 0) + units
 }

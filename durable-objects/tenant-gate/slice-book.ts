@@ -1,7 +1,9 @@
 // The home TenantGate's book of slices: what each location instance holds of each counter, what it has reported, and
-// until when its holding counts. Pure and in memory (time is a parameter); the object (tenant-gate.ts) adds the
-// outstanding units to every check of its own ledger and records reported entries there. README.md "Slices" proves
-// that the ledger's entries plus the outstanding units bound the tenant's admissions in every window.
+// until when its holding counts. Pure (time is a parameter); the object (tenant-gate.ts) adds the outstanding units
+// to every check of its own ledger and records reported entries there, and writes each account (`record`) and the
+// windowed units each exchange put into its ledger in the exchange's turn, so a restarted home comes back with them
+// (`restore`). README.md "Slices" proves that the ledger's entries plus the outstanding units (plus, after a restart,
+// the restored units) bound the tenant's admissions in every window.
 import { WINDOW_MS } from './admission-ledger.ts'
 import type { ExchangeRequest } from './contract.ts'
 import { CONCURRENCY, isPool, REQUESTS, SLICE_TTL_MS, TOKENS, type Counter, type Counts, type ReportedEntry } from './slices.ts'
@@ -24,6 +26,21 @@ type Account = {
   poolHeldUntil: number
 }
 
+/** An account as written to storage (gate-storage.ts) and read back when the home starts. */
+export type AccountRecord = {
+  location: string
+  instance: string
+  seq: number
+  reportedEntries: number
+  useBy: number
+  poolHeldUntil: number
+  holding: Counts
+  reported: Counts
+}
+
+/** Windowed units one exchange put into the ledger (reports, and requests decided at home), at home time `at`. */
+export type RecordedUnits = { at: number; units: Counts }
+
 export type Applied = {
   /** False when the exchange was already applied (a retry) or is older than one applied: nothing changed. */
   isNew: boolean
@@ -33,13 +50,45 @@ export type Applied = {
 
 export class SliceBook {
   private readonly accounts = new Map<string, Account>() // by instance
+  /**
+   * After a restart: windowed units the ledger had from exchanges before it (its in-memory entries are gone), each
+   * counted until `at` + WINDOW_MS. `at` is the exchange's time, never before the admissions it covers happened.
+   */
+  private carried: RecordedUnits[] = []
 
   /** Units held by locations and not yet in the ledger, per counter: the ledger's checks add them. */
   held(counter: Counter, now: number, except?: string): number {
     this.expire(now)
     let sum = 0
     for (const a of this.accounts.values()) if (a.instance !== except) sum += outstanding(a, counter, now)
+    if (!isPool(counter)) for (const r of this.carried) sum += r.units[counter] ?? 0
     return sum
+  }
+
+  /** The account as storage keeps it (null once forgotten). */
+  record(instance: string): AccountRecord | null {
+    const a = this.accounts.get(instance)
+    if (!a) return null
+    const { location, seq, reportedEntries, useBy, poolHeldUntil } = a
+    return { location, instance, seq, reportedEntries, useBy, poolHeldUntil, holding: this.holdingOf(a), reported: Object.fromEntries(a.reported) }
+  }
+
+  /** A restarted home: the accounts written before, and the units its lost ledger had from exchanges. */
+  restore(accounts: readonly AccountRecord[], recorded: readonly RecordedUnits[], now: number): void {
+    for (const r of accounts) {
+      this.accounts.set(r.instance, {
+        location: r.location,
+        instance: r.instance,
+        seq: r.seq,
+        holding: new Map(Object.entries(r.holding)),
+        reported: new Map(Object.entries(r.reported)),
+        reportedEntries: r.reportedEntries,
+        useBy: r.useBy,
+        poolHeldUntil: r.poolHeldUntil,
+      })
+    }
+    this.carried = recorded.filter((r) => r.at + WINDOW_MS > now)
+    this.expire(now)
   }
 
   /**
@@ -142,6 +191,7 @@ export class SliceBook {
 
   /** Forgets accounts that hold nothing any more: past use-by plus the window, and past their pools' leases. */
   private expire(now: number): void {
+    if (this.carried.length > 0) this.carried = this.carried.filter((r) => r.at + WINDOW_MS > now)
     for (const [instance, a] of this.accounts) {
       if (a.useBy + WINDOW_MS <= now && a.poolHeldUntil <= now) this.accounts.delete(instance)
     }

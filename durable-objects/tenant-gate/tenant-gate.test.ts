@@ -201,7 +201,9 @@ describe('TenantGate storage schema', () => {
     const gate = gateFor('t-v1')
     await runInDurableObject(gate, (_instance, state) => {
       const sql = state.storage.sql
-      sql.exec('DROP TABLE tenant; DROP TABLE admissions; DROP TABLE budgets; DROP TABLE meta; DELETE FROM schema_version')
+      sql.exec(
+        'DROP TABLE tenant; DROP TABLE admissions; DROP TABLE budgets; DROP TABLE meta; DROP TABLE slice_accounts; DROP TABLE slice_recorded; DELETE FROM schema_version',
+      )
       sql.exec(`CREATE TABLE tenant (id INTEGER PRIMARY KEY CHECK (id = 1), tenant_id TEXT NOT NULL, status TEXT NOT NULL, status_reason TEXT, limits TEXT NOT NULL);
         INSERT INTO tenant VALUES (1, 't-v1', 'active', NULL, '{"rpm":1}'); INSERT INTO revoked_keys VALUES ('k-gone', 1);
         INSERT INTO schema_version (version) VALUES (1)`)

@@ -49,7 +49,10 @@ export class TenantGate extends DurableObject<Env> {
   private readonly store: GateStorage
   private readonly batch: GroupCommit
   private readonly ledger = new AdmissionLedger()
-  /** What location objects hold of the limits (slices), beyond the ledger: memory only, like the rate windows. */
+  /**
+   * What location objects hold of the limits (slices), beyond the ledger. Written per exchange (remember), with the
+   * windowed units exchanges put into the ledger, and restored at start: a restarted home grants nothing twice.
+   */
   private readonly slices = new SliceBook()
   private state: TenantState | null = null
   private limits: Limits = tenantLimits('default', {})
@@ -75,6 +78,7 @@ export class TenantGate extends DurableObject<Env> {
       this.ledger.restore(this.store.readEntries(now - WINDOW_MS), budgets, now)
       for (const [period, b] of budgets) this.committedWritten.set(period, { tokens: b.committed, microUsd: b.committedMicroUsd })
       this.alarmAt = this.store.readAlarmAt()
+      this.slices.restore(this.store.readSliceAccounts(), this.store.readSliceRecorded(now - WINDOW_MS), now)
     })
   }
 
@@ -211,6 +215,9 @@ export class TenantGate extends DurableObject<Env> {
     limits: () => this.limits,
     settle: (s) => this.settleNow(s),
     decide: (input) => this.decide(input),
+    // In the exchange's synchronous turn: the writes commit together and the answer waits for them (output gate;
+    // platform-facts.md §2.1 "Input/output gates ... writes without intervening await coalesce atomically").
+    remember: (instance, recorded, now) => this.store.writeSliceExchange(this.slices.record(instance), recorded, now, WINDOW_MS),
   }
 
   /**
@@ -225,7 +232,10 @@ export class TenantGate extends DurableObject<Env> {
     const tell = async (name: string) => {
       await simulatedDistance(this.env)
       const report = await this.env.ADMISSION_LOCATION.getByName(name).recall({ state })
-      if (report) takeReport(this.home, report, Date.now())
+      if (!report) return
+      const now = Date.now()
+      const { isNew, recorded } = takeReport(this.home, report, now)
+      if (isNew) this.home.remember?.(report.instance, recorded, now)
     }
     const allTold = Promise.allSettled(names.map(tell))
     let timer: ReturnType<typeof setTimeout> | undefined

@@ -2,7 +2,7 @@
 // distance on (ADMISSION_SIMULATED_RTT_MS = 20 in vitest.config.ts): bursts over four locations stay within the
 // limit, revocation, suspension and a limit change reach every location before the admin call returns, an evicted
 // location never lets the tenant overshoot, and the gateway admits at the client's location (x-cic-location).
-import { createExecutionContext, evictDurableObject, waitOnExecutionContext } from 'cloudflare:test'
+import { createExecutionContext, evictDurableObject, runInDurableObject, waitOnExecutionContext } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
 import { beforeAll, describe, expect, inject, it } from 'vitest'
 import { locationName, type LocationHint } from '../../../durable-objects/admission-location/contract.ts'
@@ -115,6 +115,64 @@ describe('admission slices across four locations (20 ms simulated round trips)',
         interval: 500,
       })
       .toBe(0)
+  }, 30_000)
+})
+
+describe('a home restart (deploy, eviction) mid-burst', () => {
+  it('grants nothing twice: at most the rpm in every rolling window, before and after the restart', async () => {
+    const rpm = 120
+    const t = await tenant({ rpm, tpm: 1_000_000, concurrency: 1_000 })
+    const admitted: number[] = []
+    let refused = 0
+    const wave = async () => {
+      const results = await Promise.all(Array.from({ length: rpm }, (_, i) => t.admitAt(FOUR[i % 4] as LocationHint)))
+      for (const r of results) {
+        if (r.ok) admitted.push(r.at)
+        else refused++
+      }
+    }
+    await wave()
+    await wave() // every location holds a slice now, and the ledger has their reports (the limit is used)
+    const before = admitted.length
+    // The home loses its memory while the third wave runs: exchanges in flight fail or reach the new instance.
+    const third = wave()
+    await sleep(30)
+    // ctx.abort() resets the object as a crash or a deploy does: memory gone, storage kept, calls in flight fail.
+    // (evictDurableObject waits for in-flight calls to drain, which a burst never lets happen.)
+    await runInDurableObject(env.TENANT_GATE.getByName(`tenant:${t.tenantId}`), (_gate, state) => state.abort('restart')).catch(() => undefined)
+    await third
+    for (let i = 0; i < 3; i++) {
+      await wave()
+      await sleep(50)
+    }
+    expect(before).toBeGreaterThanOrEqual(rpm * 0.9) // the limit was (nearly) used before the restart
+    expect(admitted.length + refused).toBe(6 * rpm)
+    expect(worstWindow(admitted)).toBeLessThanOrEqual(rpm)
+    const home = await env.TENANT_GATE.getByName(`tenant:${t.tenantId}`).inspect()
+    expect(home.slices.length).toBeGreaterThan(0) // the restarted home knows the locations' slices
+  }, 30_000)
+
+  it('still counts the room a quiet location holds: the restarted home does not give it to the others', async () => {
+    const rpm = 120
+    const t = await tenant({ rpm, tpm: 1_000_000, concurrency: 1_000 })
+    const admitted: number[] = []
+    const burst = async (hints: LocationHint[], n: number) => {
+      const results = await Promise.all(Array.from({ length: n }, (_, i) => t.admitAt(hints[i % hints.length] as LocationHint)))
+      for (const r of results) if (r.ok) admitted.push(r.at)
+    }
+    // apac alone: it gets what its demand asks, and keeps room it has not used yet (and admissions not reported yet).
+    for (let i = 0; i < 6; i++) {
+      await burst(['apac'], 5)
+      await sleep(300)
+    }
+    const apac = await t.location('apac').inspect()
+    await runInDurableObject(env.TENANT_GATE.getByName(`tenant:${t.tenantId}`), (_gate, state) => state.abort('restart')).catch(() => undefined)
+    // The other three locations take all they can from the restarted home, then apac uses its room.
+    for (let i = 0; i < 3; i++) await burst(['enam', 'weur', 'oc'], rpm)
+    await burst(['apac'], rpm)
+    expect((apac?.room.requests ?? 0) + (apac?.unreported ?? 0)).toBeGreaterThan(0) // apac held a slice across the restart
+    expect(worstWindow(admitted)).toBeLessThanOrEqual(rpm)
+    expect(admitted.length).toBeGreaterThanOrEqual(rpm * 0.75) // exact, not closed: most of the limit is still used
   }, 30_000)
 })
 
