@@ -3,7 +3,7 @@
 // that can go wrong before the client hears anything is returned as data, so forward-inference.ts can retry it
 // on another node; classifyFailure says what each failure means for the client, the breaker and the retry.
 import { ApiError } from '../../errors.ts'
-import { readCappedText } from '../../read-capped.ts'
+import { readCappedMessageText } from '../../read-capped.ts'
 import type { UpstreamBody } from './sse-relay.ts'
 import { upstreamErrorFromResponse } from './upstream-error.ts'
 
@@ -80,14 +80,14 @@ export async function attemptUpstream(a: AttemptInput): Promise<AttemptResult> {
     }
     if (!res.ok) {
       // Past the cap only the status is used (the message is then the generic one).
-      const read = await readCappedText(res.body, MAX_ERROR_BODY_BYTES).catch(() => null)
+      const read = await readCappedMessageText(res, MAX_ERROR_BODY_BYTES).catch(() => null)
       isDrained = read?.ok === true
       return { kind: 'node_error', status: res.status, text: read?.ok ? read.text : '' }
     }
     if (!a.isStream || !res.body) {
-      let read: Awaited<ReturnType<typeof readCappedText>>
+      let read: Awaited<ReturnType<typeof readCappedMessageText>>
       try {
-        read = await readCappedText(res.body, MAX_ANSWER_BYTES)
+        read = await readCappedMessageText(res, MAX_ANSWER_BYTES)
       } catch (err) {
         return failed('lost_before_first_byte', err)
       }
