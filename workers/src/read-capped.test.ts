@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { discardBriefly, lingerBytesFor, readCapped } from './read-capped.ts'
+import { discardBriefly, lingerBytesFor, readCapped, readCappedMessageText } from './read-capped.ts'
 
 /** A stream of `chunks` chunks of `size` bytes that counts what was pulled from it. */
 function counted(chunks: number, size: number) {
@@ -39,5 +39,29 @@ describe('readCapped past its cap', () => {
     const short = counted(3, 1024)
     await discardBriefly(short.stream.getReader(), 1024 * 1024)
     expect(short.pulled()).toBe(3 * 1024)
+  })
+})
+
+describe('readCappedMessageText', () => {
+  it('reads a body whose Content-Length is within the cap whole, and counts a chunked one to its cap', async () => {
+    const declared = new Response('hello', { headers: { 'content-length': '5' } })
+    expect(await readCappedMessageText(declared, 4096)).toEqual({ ok: true, text: 'hello' })
+    const chunked = counted(100, 1024)
+    expect(await readCappedMessageText(new Response(chunked.stream), 4096)).toEqual({ ok: false, reason: 'too_large' })
+    expect(chunked.pulled()).toBeLessThanOrEqual(8 * 1024)
+    expect(await readCappedMessageText(new Response(counted(2, 1024).stream), 4096)).toEqual({ ok: true, text: '\0'.repeat(2048) })
+  })
+
+  it('counts a body declared past the cap, or with a Content-Encoding (its decoded length is not the declared one)', async () => {
+    const large = counted(100, 1024)
+    expect(await readCappedMessageText(new Response(large.stream, { headers: { 'content-length': String(100 * 1024) } }), 4096)).toEqual({
+      ok: false,
+      reason: 'too_large',
+    })
+    expect(large.pulled()).toBeLessThanOrEqual(8 * 1024)
+    const encoded = counted(100, 1024)
+    const gzip = new Response(encoded.stream, { headers: { 'content-length': '100', 'content-encoding': 'gzip' } })
+    expect(await readCappedMessageText(gzip, 4096)).toEqual({ ok: false, reason: 'too_large' })
+    expect(encoded.pulled()).toBeLessThanOrEqual(8 * 1024)
   })
 })

@@ -7,13 +7,13 @@ import type { Context } from 'hono'
 import type { z } from 'zod'
 import type { AppEnv } from '../env.ts'
 import { ApiError } from '../errors.ts'
-import { lingerBytesFor, readCappedText } from '../read-capped.ts'
+import { lingerBytesFor, readCappedMessageText } from '../read-capped.ts'
 
 /** The request body as text, at most `maxBytes` of it: 413 `request_too_large` beyond (Content-Length first, then counted). */
 export async function readBodyText(c: Context<AppEnv>, maxBytes: number): Promise<string> {
   const tooLarge = () => new ApiError('payload_too_large', `Request body exceeds the ${maxBytes} byte limit.`, { code: 'request_too_large' })
   if (Number(c.req.header('content-length') ?? 0) > maxBytes) throw tooLarge()
-  const read = await readCappedText(c.req.raw.body, maxBytes, lingerBytesFor(c.req.header('content-length')))
+  const read = await readCappedMessageText(c.req.raw, maxBytes, lingerBytesFor(c.req.header('content-length')))
   if (!read.ok) throw tooLarge()
   return read.text
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { estimateRequestPrompt, parseAnswer, tokensOf } from './count-tokens.ts'
+import { usageSchema } from '../../schemas/openai.ts'
+import { estimateRequestPrompt, parseAnswer, tokensOf, usageOf } from './count-tokens.ts'
 
 const messages = [{ role: 'user', content: 'tell me a story about a cat' }]
 const chat = { model: 'm', messages }
@@ -61,5 +62,33 @@ describe('tokensOf', () => {
       completionTokens: 0,
       usageSource: 'gateway_count',
     })
+  })
+})
+
+describe('usageOf', () => {
+  it('accepts and refuses what usageSchema does, with the same result', () => {
+    const cases: unknown[] = [
+      { prompt_tokens: 9, completion_tokens: 1, total_tokens: 10 },
+      { prompt_tokens: 9 },
+      { prompt_tokens: 0, completion_tokens: 0, extra: 'dropped', prompt_tokens_details: { cached_tokens: 3 } },
+      { prompt_tokens: 9, completion_tokens: null },
+      { prompt_tokens: 9, total_tokens: '10' },
+      { prompt_tokens: -1 },
+      { prompt_tokens: 1.5 },
+      { prompt_tokens: 2 ** 53 },
+      { prompt_tokens: Number.NaN },
+      { prompt_tokens: Number.POSITIVE_INFINITY },
+      { completion_tokens: 3 },
+      { prompt_tokens: 4, completion_tokens: -2 },
+      [9, 1],
+      null,
+      undefined,
+      'usage',
+      7,
+    ]
+    for (const value of cases) {
+      const parsed = usageSchema.safeParse(value)
+      expect(usageOf(value), JSON.stringify(value) ?? String(value)).toEqual(parsed.success ? parsed.data : null)
+    }
   })
 })

@@ -7,9 +7,9 @@
 // are all valid SSE line ends, and sse-starlette sends CRLF), and a client that leaves while a write is blocked
 // on backpressure still ends the relay (workerd does not always cancel the body: cloudflare/workerd#6832).
 import { ApiError, errorBody } from '../../errors.ts'
-import { usageSchema, type Usage } from '../../schemas/openai.ts'
+import type { Usage } from '../../schemas/openai.ts'
 import { MAX_SSE_EVENT_CHARS, SseEventSplitter } from './sse-events.ts'
-import { utf8Length } from '../inference/count-tokens.ts'
+import { usageOf, utf8Length } from '../inference/count-tokens.ts'
 import { upstreamErrorFromStreamFrame } from './upstream-error.ts'
 import { readEventText } from './sse-usage-tail.ts'
 
@@ -215,8 +215,7 @@ async function pump(
 
 /** The usage an event's text carried (readEventText checked its shape): parsed once per stream, not once per event. */
 function usageOfText(text: string): Usage | null {
-  const parsed = usageSchema.safeParse(JSON.parse(text))
-  return parsed.success ? parsed.data : null
+  return usageOf(JSON.parse(text))
 }
 
 async function finish(
@@ -275,9 +274,9 @@ function handleParsedEvent(event: string, state: RelayState, options: RelayOptio
   const usage = chunk.usage
   if (typeof usage === 'object' && usage !== null) {
     // cumulative: the last valid figure wins, never a sum (an invalid one is not billed: the last valid one stands)
-    const parsed = usageSchema.safeParse(usage)
-    if (parsed.success) {
-      state.usage = parsed.data
+    const valid = usageOf(usage)
+    if (valid) {
+      state.usage = valid
       state.usageText = null
     }
   }
