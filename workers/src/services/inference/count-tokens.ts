@@ -67,7 +67,8 @@ const isCount = (value: unknown): value is number => typeof value === 'number' &
 
 /**
  * usageSchema.safeParse(value), by hand: the same checks (safe integers, not negative; completion and total
- * optional) and the same result (only those three keys), or null where the schema refuses. zod's safeParse cost
+ * optional; a malformed prompt_tokens_details becomes null) and the same result (only the schema's keys), or null
+ * where the schema refuses. zod's safeParse cost
  * about 30 µs per non-streamed answer in the gateway isolate's CPU profile (`npm run bench:profile`, 2026-12-05),
  * as much as parsing the answer; count-tokens.test.ts checks both agree.
  */
@@ -84,7 +85,18 @@ export function usageOf(value: unknown): Usage | null {
     if (!isCount(total_tokens)) return null
     usage.total_tokens = total_tokens
   }
+  const details = (value as Record<string, unknown>).prompt_tokens_details
+  if (details !== undefined) usage.prompt_tokens_details = promptDetailsOf(details)
   return usage
+}
+
+/** usageSchema's `prompt_tokens_details`, by hand: any shape it does not accept becomes null (its `.catch(null)`). */
+function promptDetailsOf(details: unknown): Usage['prompt_tokens_details'] {
+  if (typeof details !== 'object' || details === null || Array.isArray(details)) return null
+  const cached = (details as Record<string, unknown>).cached_tokens
+  if (cached === undefined) return {}
+  if (cached === null) return { cached_tokens: null }
+  return isCount(cached) ? { cached_tokens: cached } : null
 }
 
 /**
