@@ -7,11 +7,11 @@
 // again by the ledger write.
 import { env } from 'cloudflare:workers'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
-import { parseUsdToMicro } from '../../src/schemas/prices.ts'
 import type { UsageEvent } from '../../src/schemas/usage-event.ts'
 import { pushMeterUsage } from '../../src/services/billing/meter-push.ts'
 import { writeLedger } from '../../src/services/usage/ledger-write.ts'
 import { admin, api, registerNode } from '../helpers/gateway.ts'
+import { expectedMicroUsd, json, micro, waitForUsageRows } from '../helpers/ledger-cost.ts'
 import { seedPrice } from '../helpers/prices.ts'
 import { standin } from '../helpers/standin.ts'
 import { seedCustomerTenant } from '../helpers/stripe-events.ts'
@@ -33,6 +33,7 @@ type EventRow = {
   completion_tokens: number
   usage_source: string
 }
+const EVENT_COLUMNS = ['key_id', 'created_at', 'prompt_tokens', 'cached_prompt_tokens', 'completion_tokens', 'usage_source'] as const
 
 beforeAll(async () => {
   await registerNode(node.url, [MODEL])
@@ -41,49 +42,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await node.reset()
 })
-
-async function waitForEvents(tenantId: string, count: number): Promise<EventRow[]> {
-  for (let i = 0; i < 400; i++) {
-    const { results } = await env.DB.prepare(
-      'SELECT key_id, created_at, prompt_tokens, cached_prompt_tokens, completion_tokens, usage_source FROM usage_events WHERE tenant_id = ?',
-    )
-      .bind(tenantId)
-      .all<EventRow>()
-    if (results.length >= count) return results
-    await new Promise((r) => setTimeout(r, 25))
-  }
-  throw new Error(`usage events of ${tenantId} did not all arrive`)
-}
-
-/**
- * The money model, recomputed from raw rows: per (key, hour) of the one model, the prompt direction is
- * Σ (prompt − cached) × input + cached × cachedPrice and the completion direction Σ completion × output, in
- * pico-dollars, each rounded half up to the micro-dollar once, then summed.
- */
-function expectedMicroUsd(rows: EventRow[], cachedPrice: number): number {
-  const sums = new Map<string, { prompt: bigint; completion: bigint }>()
-  for (const r of rows) {
-    const key = `${r.key_id}|${r.created_at - (r.created_at % HOUR)}`
-    const s = sums.get(key) ?? { prompt: 0n, completion: 0n }
-    s.prompt += BigInt(r.prompt_tokens - r.cached_prompt_tokens) * BigInt(PRICE.input) + BigInt(r.cached_prompt_tokens) * BigInt(cachedPrice)
-    s.completion += BigInt(r.completion_tokens) * BigInt(PRICE.output)
-    sums.set(key, s)
-  }
-  const round = (pico: bigint) => (pico + 500_000n) / 1_000_000n
-  let total = 0n
-  for (const s of sums.values()) total += round(s.prompt) + round(s.completion)
-  return Number(total)
-}
-
-const micro = (usd: string) => {
-  const v = parseUsdToMicro(usd)
-  if (v === null) throw new Error(`not a USD amount: ${usd}`)
-  return v
-}
-const json = async <T>(res: Response): Promise<T> => {
-  expect(res.status).toBe(200)
-  return (await res.json()) as T
-}
 
 describe('the cached-input price', () => {
   it('bills cached prompt tokens at cached_input, the same to the micro-dollar in the rollup, every usage view and Stripe', async () => {
@@ -111,7 +69,7 @@ describe('the cached-input price', () => {
     }
     await node.setKnobs({ reportedCachedTokens: null })
 
-    const rows = await waitForEvents(tenantId, sent)
+    const rows = await waitForUsageRows<EventRow>(tenantId, sent, EVENT_COLUMNS)
     expect(rows).toHaveLength(sent)
     expect(rows.every((r) => r.usage_source === 'node' && r.prompt_tokens > 3)).toBe(true)
     expect(rows.filter((r) => r.cached_prompt_tokens === 3)).toHaveLength(5)
@@ -119,9 +77,9 @@ describe('the cached-input price', () => {
     expect(clamped).toHaveLength(2)
     for (const r of clamped) expect(r.cached_prompt_tokens).toBe(r.prompt_tokens)
 
-    const expected = expectedMicroUsd(rows, PRICE.cachedInput)
+    const expected = expectedMicroUsd(rows, () => PRICE)
     // The figure with cached tokens at the input price is another one: billing them so fails every check below.
-    expect(expectedMicroUsd(rows, PRICE.input)).toBeGreaterThan(expected)
+    expect(expectedMicroUsd(rows, () => ({ input: PRICE.input, output: PRICE.output }))).toBeGreaterThan(expected)
 
     const rollup = await env.DB.prepare(
       `SELECT sum((prompt_cost_pico_usd + 500000) / 1000000 + (completion_cost_pico_usd + 500000) / 1000000) AS micro,

@@ -7,10 +7,10 @@ import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
 import { beforeAll, describe, expect, inject, it } from 'vitest'
 import worker from '../../src/index.ts'
-import { parseUsdToMicro } from '../../src/schemas/prices.ts'
 import { estimateRequestPrompt } from '../../src/services/inference/count-tokens.ts'
 import { pushMeterUsage } from '../../src/services/billing/meter-push.ts'
 import { admin, api, registerNode } from '../helpers/gateway.ts'
+import { expectedMicroUsd, json, micro, waitForUsageRows } from '../helpers/ledger-cost.ts'
 import { seedPrice } from '../helpers/prices.ts'
 import { readSse } from '../helpers/sse.ts'
 import { seedCustomerTenant } from '../helpers/stripe-events.ts'
@@ -37,6 +37,7 @@ type EventRow = {
   outcome: string
   usage_source: string
 }
+const EVENT_COLUMNS = ['request_id', 'key_id', 'model', 'created_at', 'prompt_tokens', 'completion_tokens', 'outcome', 'usage_source'] as const
 
 beforeAll(async () => {
   const s = inject('standins')
@@ -44,49 +45,6 @@ beforeAll(async () => {
   await registerNode(s.slow, ['slow-llm'])
   for (const [model, p] of Object.entries(PRICES)) await seedPrice(model, p.input, p.output)
 })
-
-async function waitForEvents(tenantId: string, count: number): Promise<EventRow[]> {
-  for (let i = 0; i < 400; i++) {
-    const { results } = await env.DB.prepare(
-      'SELECT request_id, key_id, model, created_at, prompt_tokens, completion_tokens, outcome, usage_source FROM usage_events WHERE tenant_id = ?',
-    )
-      .bind(tenantId)
-      .all<EventRow>()
-    if (results.length >= count) return results
-    await new Promise((r) => setTimeout(r, 25))
-  }
-  throw new Error(`usage events of ${tenantId} did not all arrive`)
-}
-
-/**
- * The cost the money model defines, recomputed from the raw ledger rows: per (key, model, hour) and direction,
- * Σ tokens × price in pico-dollars, rounded half up to the micro-dollar once, then summed.
- */
-function expectedMicroUsd(rows: EventRow[]): number {
-  const sums = new Map<string, { prompt: bigint; completion: bigint }>()
-  for (const r of rows) {
-    const price = PRICES[r.model] ?? { input: 0, output: 0 }
-    const key = `${r.key_id}|${r.model}|${r.created_at - (r.created_at % HOUR)}`
-    const s = sums.get(key) ?? { prompt: 0n, completion: 0n }
-    s.prompt += BigInt(r.prompt_tokens) * BigInt(price.input)
-    s.completion += BigInt(r.completion_tokens) * BigInt(price.output)
-    sums.set(key, s)
-  }
-  const round = (pico: bigint) => (pico + 500_000n) / 1_000_000n
-  let total = 0n
-  for (const s of sums.values()) total += round(s.prompt) + round(s.completion)
-  return Number(total)
-}
-
-const micro = (usd: string) => {
-  const v = parseUsdToMicro(usd)
-  if (v === null) throw new Error(`not a USD amount: ${usd}`)
-  return v
-}
-const json = async <T>(res: Response): Promise<T> => {
-  expect(res.status).toBe(200)
-  return (await res.json()) as T
-}
 
 async function sendMixedRun(key: string): Promise<number> {
   const chat = (model: string, extra: Record<string, unknown> = {}) => ({
@@ -154,10 +112,10 @@ describe('billing in money', () => {
   it('costs the same to the micro-dollar in the rollup, every usage view and what Stripe received', async () => {
     const { tenantId, customer, key } = await seedCustomerTenant()
     const sent = await sendMixedRun(key)
-    const rows = await waitForEvents(tenantId, sent)
+    const rows = await waitForUsageRows<EventRow>(tenantId, sent, EVENT_COLUMNS)
     expect(rows).toHaveLength(sent)
     expect(new Set(rows.map((r) => r.model))).toEqual(new Set(Object.keys(PRICES)))
-    const expected = expectedMicroUsd(rows)
+    const expected = expectedMicroUsd(rows, (row) => PRICES[row.model ?? ''] ?? { input: 0, output: 0 })
     expect(expected).toBeGreaterThan(0)
 
     const rollup = await env.DB.prepare(
@@ -198,7 +156,7 @@ describe('billing in money', () => {
     const { tenantId, key } = await seedCustomerTenant()
     const body = { model: 'slow-llm', messages: [{ role: 'user', content: 'a prompt the node prefilled before the client left' }], max_tokens: 40 }
     await abortWhileGenerating(key, body)
-    const [row] = await waitForEvents(tenantId, 1)
+    const [row] = await waitForUsageRows<EventRow>(tenantId, 1, EVENT_COLUMNS)
     const prompt = estimateRequestPrompt(body)
     expect(prompt).toBeGreaterThan(0)
     expect(row).toMatchObject({ outcome: 'client_aborted', prompt_tokens: prompt, completion_tokens: 0, usage_source: 'gateway_count' })
