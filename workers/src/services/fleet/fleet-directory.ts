@@ -1,8 +1,8 @@
 // The isolate's view of the fleets, for routing and /v1/models: which models have a fleet (they stay listed and get
 // 503 + Retry-After while no node is ready, not 404) and how far their replacement launch is. Cached like the node
-// directory (node-directory.ts): served stale while re-read in the background every REFRESH_MS, so a request waits
+// directory (node-directory.ts, stale-while-revalidate.ts): served stale while re-read in the background every REFRESH_MS, so a request waits
 // for D1 only on an isolate's first look; an admin change in this isolate invalidates it.
-import { log } from '../../log.ts'
+import { staleWhileRevalidate } from '../stale-while-revalidate.ts'
 
 export type FleetProgress = {
   model: string
@@ -15,15 +15,10 @@ export type FleetProgress = {
 }
 
 const REFRESH_MS = 2_000
-
-let snapshot: { at: number; fleets: Map<string, FleetProgress> } | null = null
-let loading: Promise<Map<string, FleetProgress>> | null = null
-let generation = 0
+const directory = staleWhileRevalidate<Map<string, FleetProgress>>('fleet_directory', REFRESH_MS)
 
 export function invalidateFleetDirectory(): void {
-  snapshot = null
-  loading = null
-  generation++
+  directory.invalidate()
 }
 
 const FLEETS_SQL = `SELECT f.model, f.typical_ready_ms,
@@ -36,34 +31,11 @@ const FLEETS_SQL = `SELECT f.model, f.typical_ready_ms,
 type Row = { model: string; typical_ready_ms: number | null; launching_since: number | null; warming: number }
 
 async function load(d1: D1Database): Promise<Map<string, FleetProgress>> {
-  const startedIn = generation
   const { results } = await d1.prepare(FLEETS_SQL).all<Row>()
-  const fleets = new Map(
-    results.map((r) => [r.model, { model: r.model, typicalReadyMs: r.typical_ready_ms, launchingSince: r.launching_since, warming: r.warming }]),
-  )
-  if (startedIn === generation) snapshot = { at: Date.now(), fleets }
-  return fleets
+  return new Map(results.map((r) => [r.model, { model: r.model, typicalReadyMs: r.typical_ready_ms, launchingSince: r.launching_since, warming: r.warming }]))
 }
 
 /** Every fleet by model. `waitUntil` keeps a background refresh alive after the response. */
-export async function listFleets(d1: D1Database, waitUntil?: (promise: Promise<unknown>) => void): Promise<Map<string, FleetProgress>> {
-  if (snapshot) {
-    if (Date.now() - snapshot.at >= REFRESH_MS && !loading) {
-      const refresh = load(d1)
-        .catch((err: unknown) => log.warn('fleet_directory_refresh_failed', { error: String(err) }))
-        .finally(() => {
-          loading = null
-        })
-      loading = refresh.then(() => snapshot?.fleets ?? new Map())
-      waitUntil?.(refresh)
-    }
-    return snapshot.fleets
-  }
-  if (!loading) {
-    const started = load(d1).finally(() => {
-      if (loading === started) loading = null
-    })
-    loading = started
-  }
-  return loading
+export function listFleets(d1: D1Database, waitUntil?: (promise: Promise<unknown>) => void): Promise<Map<string, FleetProgress>> {
+  return directory.get(() => load(d1), waitUntil)
 }
