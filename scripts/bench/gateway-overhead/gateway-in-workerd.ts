@@ -38,11 +38,43 @@ export type BenchGateway = { url: string; key: string; pid: number; close(): Pro
  * same workerd/Miniflare. The gateway minus this is what CIC's own logic (auth, admission, routing, usage) adds.
  */
 export async function startPassthroughInWorkerd(nodeUrl: string): Promise<{ url: string; pid: number; close(): Promise<void> }> {
-  const before = childrenNamed(process.pid, 'workerd')
   const script = `export default { fetch(request) { const url = new URL(request.url); return fetch(${JSON.stringify(nodeUrl)} + url.pathname, request) } }`
+  return startScriptInWorkerd('passthrough', script)
+}
+
+/**
+ * The floor of any gateway that looks at a stream's events: the pass-through, except that a streamed body goes
+ * through JavaScript, one read and one write per chunk (into workerd's native IdentityTransformStream, as CIC's
+ * relay does), with nothing done to the bytes. What it costs over the pass-through is what entering the isolate
+ * per chunk costs; CIC's relay can only add to it.
+ */
+export async function startJsRelayInWorkerd(nodeUrl: string): Promise<{ url: string; pid: number; close(): Promise<void> }> {
+  const script = `export default { async fetch(request) {
+    const url = new URL(request.url)
+    const res = await fetch(${JSON.stringify(nodeUrl)} + url.pathname, request)
+    if (!res.body || !(res.headers.get('content-type') ?? '').startsWith('text/event-stream')) return res
+    const { readable, writable } = new IdentityTransformStream({ highWaterMark: 4096 })
+    const relay = async () => {
+      const reader = res.body.getReader()
+      const writer = writable.getWriter()
+      for (;;) {
+        const { value, done } = await reader.read()
+        if (done) break
+        await writer.write(value)
+      }
+      await writer.close()
+    }
+    relay().catch(() => {})
+    return new Response(readable, res)
+  } }`
+  return startScriptInWorkerd('jsrelay', script)
+}
+
+async function startScriptInWorkerd(name: string, script: string): Promise<{ url: string; pid: number; close(): Promise<void> }> {
+  const before = childrenNamed(process.pid, 'workerd')
   const mf = new Miniflare(
     convertV4MiniflareOptions({
-      name: 'passthrough',
+      name,
       modules: true,
       script,
       compatibilityDate: '2026-10-01',
@@ -51,24 +83,32 @@ export async function startPassthroughInWorkerd(nodeUrl: string): Promise<{ url:
       unsafeDirectSockets: DIRECT_SOCKET,
     } as Parameters<typeof convertV4MiniflareOptions>[0]),
   )
-  const url = await directUrl(mf, 'passthrough')
+  const url = await directUrl(mf, name)
   return { url, pid: await workerdPid(before), close: () => mf.dispose() }
 }
 
-function buildBundle(outdir: string): string {
-  const wrangler = path.join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js')
-  const result = spawnSync(process.execPath, [wrangler, 'deploy', '--dry-run', '--outdir', outdir], { cwd: ROOT, stdio: 'pipe' })
+function buildBundle(root: string, outdir: string): string {
+  const wrangler = path.join(root, 'node_modules', 'wrangler', 'bin', 'wrangler.js')
+  const result = spawnSync(process.execPath, [wrangler, 'deploy', '--dry-run', '--outdir', outdir], { cwd: root, stdio: 'pipe' })
   if (result.status !== 0) throw new Error(`bundle build failed:\n${result.stderr.toString()}`)
   return path.join(outdir, 'index.js')
 }
 
 export type BenchNode = { url: string; models: string[] }
 
-/** `inspectorPort` opens workerd's V8 inspector (for `npm run bench:profile`). */
-export async function startGatewayInWorkerd(nodes: BenchNode[], outdir: string, options: { inspectorPort?: number } = {}): Promise<BenchGateway> {
-  const script = buildBundle(outdir)
+/**
+ * `inspectorPort` opens workerd's V8 inspector (for `npm run bench:profile`); `root` is the checkout whose Worker
+ * is built and run (default this one; `npm run bench:compare` runs two).
+ */
+export async function startGatewayInWorkerd(
+  nodes: BenchNode[],
+  outdir: string,
+  options: { inspectorPort?: number; root?: string } = {},
+): Promise<BenchGateway> {
+  const root = options.root ?? ROOT
+  const script = buildBundle(root, outdir)
   const before = childrenNamed(process.pid, 'workerd')
-  const { workerOptions } = unstable_getMiniflareWorkerOptions(path.join(ROOT, 'wrangler.toml'))
+  const { workerOptions } = unstable_getMiniflareWorkerOptions(path.join(root, 'wrangler.toml'))
   // wrangler still speaks Miniflare 4's flat options; Miniflare 5 converts them.
   const mf = new Miniflare(
     convertV4MiniflareOptions({
@@ -94,11 +134,11 @@ export async function startGatewayInWorkerd(nodes: BenchNode[], outdir: string, 
   const url = await directUrl(mf, 'cic-gateway')
   const pid = await workerdPid(before)
   const db = await mf.getD1Database('DB')
-  const migrations = readdirSync(path.join(ROOT, 'd1-migrations'))
+  const migrations = readdirSync(path.join(root, 'd1-migrations'))
     .filter((f) => f.endsWith('.sql'))
     .sort()
   for (const file of migrations) {
-    for (const statement of unstable_splitSqlQuery(readFileSync(path.join(ROOT, 'd1-migrations', file), 'utf8'))) await db.prepare(statement).run()
+    for (const statement of unstable_splitSqlQuery(readFileSync(path.join(root, 'd1-migrations', file), 'utf8'))) await db.prepare(statement).run()
   }
   const adminPost = async (route: string, body: unknown) => {
     const res = await fetch(url + route, {
