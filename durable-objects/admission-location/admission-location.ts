@@ -98,7 +98,7 @@ export class AdmissionLocation extends DurableObject<Env> {
       case 'admitted':
         if (!isRetry) this.stats.decidedHere++
         this.afterAdmission(slice)
-        return { ok: true, leaseId: d.leaseId, reservedTokens: d.reservedTokens, rate: d.rate }
+        return { ok: true, leaseId: d.leaseId, reservedTokens: d.reservedTokens, billCap: d.billCap, rate: d.rate }
       case 'refused':
         return d.refusal
       case 'ask_home':
@@ -145,7 +145,7 @@ export class AdmissionLocation extends DurableObject<Env> {
 
   private async settleAll(slice: LocalSlice | null, settles: SettleInput[]): Promise<boolean[]> {
     const now = Date.now()
-    const results = settles.map((s) => slice?.settle(s.leaseId, s.usedTokens, now) ?? false)
+    const results = settles.map((s) => slice?.settle(s.leaseId, s.usedTokens, now, s.usedMicroUsd) ?? false)
     // Not given here (or by an instance since evicted): the home may hold it from a report.
     const unknown = settles.filter((_, i) => !results[i])
     if (unknown.length > 0) {
@@ -225,9 +225,10 @@ export class AdmissionLocation extends DurableObject<Env> {
       this.tick = null
       const now = Date.now()
       if (this.inFlight) return this.armTick(slice)
-      if (slice.isIdle(now) || slice.hasPendingSettles(now)) void this.runExchange(slice, { release: slice.isIdle(now) })
+      // Budget holds not reported yet go to the home once the location is quiet (its units then count there, settled once).
+      if (slice.isIdle(now) || slice.hasPendingSettles(now) || slice.owesBudgetReport(now)) void this.runExchange(slice, { release: slice.isIdle(now) })
       else if (slice.wantsRefill(now)) void this.runExchange(slice, { release: false })
-      else if (slice.inspect(now).useByMs > 0 || slice.hasPendingSettles(now, { any: true })) this.armTick(slice)
+      else if (slice.inspect(now).useByMs > 0 || slice.hasPendingSettles(now, { any: true }) || slice.owesBudgetReport(now, { any: true })) this.armTick(slice)
     }, IDLE_RELEASE_MS / 2)
   }
 
