@@ -6,7 +6,8 @@ import { budgetPeriodOf, type AdmissionLedger, type Changes } from './admission-
 import type { AdmitInput, AdmitResult, ExchangeRequest, ExchangeResult, SettleInput } from './contract.ts'
 import { hasBudget, type Limits } from './plans.ts'
 import type { SliceBook } from './slice-book.ts'
-import { keyCounter, limitOf, REQUESTS, TOKENS, type Counter, type Counts, type LocationState } from './slices.ts'
+import { costCeilMicroUsd } from './money.ts'
+import { budgetMoneyCounter, budgetTokensCounter, keyCounter, limitOf, REQUESTS, TOKENS, type Counter, type Counts, type LocationState } from './slices.ts'
 
 export type Home = {
   ledger: AdmissionLedger
@@ -59,7 +60,7 @@ export function answerExchange(home: Home, state: LocationState, req: ExchangeRe
   if (!hasBudget(home.limits())) {
     for (const [i, c] of counters.entries()) addUnits(recorded, { [c]: Math.max(0, home.ledger.used(c, now) - (before[i] ?? 0)) })
   }
-  const want = state.status !== 'active' ? {} : req.want
+  const want = state.status !== 'active' ? {} : withBudgetDemand(req.want, req.admits, admitted, home.limits(), period)
   if (isNew) home.slices.grant(req.instance, want, free, limit, req.leaseTtlMs, now)
   if (isNew) home.remember?.(req.instance, recorded, changes, now)
   const account = home.slices.holding(req.instance)
@@ -81,6 +82,27 @@ export function answerExchange(home: Home, state: LocationState, req: ExchangeRe
     budgetUseForMs: budgetUse.useForMs,
   }
 }
+
+/**
+ * A location that has not seen a budget yet (its first requests, decided here) shows no budget demand: the holds of
+ * the requests decided here for it stand in for it, times the refill target (6 s of demand over the 2 s seen, as
+ * LocalSlice asks), so its next requests find room. A budget is a month's worth: no share is given without demand.
+ */
+function withBudgetDemand(want: Counts, admits: readonly AdmitInput[], admitted: readonly AdmitResult[], limits: Limits, period: string): Counts {
+  const seen: Counts = {}
+  for (const [i, r] of admitted.entries()) {
+    const res = admits[i]?.reservation
+    if (!r.ok || !r.billCap || !res) continue
+    const { promptTokens, completionTokens } = r.billCap
+    if (limits.budgetTokens > 0) addUnits(seen, { [budgetTokensCounter(period)]: promptTokens + completionTokens })
+    if (limits.budgetMicroUsd > 0) addUnits(seen, { [budgetMoneyCounter(period)]: costCeilMicroUsd(promptTokens, completionTokens, res.price) })
+  }
+  if (Object.keys(seen).length === 0) return want
+  const more = { ...want }
+  for (const [counter, units] of Object.entries(seen)) more[counter] = Math.max(more[counter] ?? 0, BUDGET_DEMAND_FACTOR * units)
+  return more
+}
+const BUDGET_DEMAND_FACTOR = 3
 
 /** Adds `more` into `into`, leaving out zeros. */
 function addUnits(into: Counts, more: Counts): void {
