@@ -278,7 +278,10 @@ export class LocalSlice {
     // read as a flood (and hoard the limit).
     const want: Counts = {}
     if (!release || admits.length > 0) {
-      for (const [counter, n] of this.demand) {
+      // Counters it released without demand seen since (requests that came before it had a state) are asked back too.
+      const asked = release ? new Set([...this.demand.keys(), ...roomBefore.keys()]) : this.demand.keys()
+      for (const counter of asked) {
+        const n = this.demand.get(counter) ?? 0
         const target = targetOf(counter)
         // A request the home decides releases all room (so none of it idles against the decision): ask it back.
         const back = release ? (roomBefore.get(counter) ?? 0) : 0

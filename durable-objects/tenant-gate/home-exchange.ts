@@ -5,7 +5,7 @@
 import { budgetPeriodOf, type AdmissionLedger, type Changes } from './admission-ledger.ts'
 import type { AdmitInput, AdmitResult, ExchangeRequest, ExchangeResult, SettleInput } from './contract.ts'
 import { hasBudget, type Limits } from './plans.ts'
-import type { SliceBook } from './slice-book.ts'
+import { FIRST_SHARE, type SliceBook } from './slice-book.ts'
 import { costCeilMicroUsd } from './money.ts'
 import { budgetMoneyCounter, budgetTokensCounter, keyCounter, limitOf, REQUESTS, TOKENS, type Counter, type Counts, type LocationState } from './slices.ts'
 
@@ -86,7 +86,8 @@ export function answerExchange(home: Home, state: LocationState, req: ExchangeRe
 /**
  * A location that has not seen a budget yet (its first requests, decided here) shows no budget demand: the holds of
  * the requests decided here for it stand in for it, times the refill target (6 s of demand over the 2 s seen, as
- * LocalSlice asks), so its next requests find room. A budget is a month's worth: no share is given without demand.
+ * LocalSlice asks), so its next requests find room. A budget is a month's worth: no share of it is given without
+ * demand, only what the location's share of the rate limit would hold.
  */
 function withBudgetDemand(want: Counts, admits: readonly AdmitInput[], admitted: readonly AdmitResult[], limits: Limits, period: string): Counts {
   const seen: Counts = {}
@@ -98,8 +99,16 @@ function withBudgetDemand(want: Counts, admits: readonly AdmitInput[], admitted:
     if (limits.budgetMicroUsd > 0) addUnits(seen, { [budgetMoneyCounter(period)]: costCeilMicroUsd(promptTokens, completionTokens, res.price) })
   }
   if (Object.keys(seen).length === 0) return want
+  const decided = admitted.filter((r) => r.ok && r.billCap).length
+  // A location that has shown no budget demand yet gets as much budget as the requests share a new location gets
+  // (slice-book.ts FIRST_SHARE of the rpm) would hold at the holds seen: its rate room and its budget room then last
+  // alike, instead of the budget running out first and growing by a few holds per round trip.
+  const firstRequests = limits.rpm > 0 ? Math.ceil(limits.rpm * FIRST_SHARE) : 0
   const more = { ...want }
-  for (const [counter, units] of Object.entries(seen)) more[counter] = Math.max(more[counter] ?? 0, BUDGET_DEMAND_FACTOR * units)
+  for (const [counter, units] of Object.entries(seen)) {
+    const first = counter in want ? 0 : Math.ceil((units / decided) * firstRequests)
+    more[counter] = Math.max(more[counter] ?? 0, BUDGET_DEMAND_FACTOR * units, first)
+  }
   return more
 }
 const BUDGET_DEMAND_FACTOR = 3

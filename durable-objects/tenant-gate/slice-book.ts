@@ -9,7 +9,7 @@ import type { ExchangeRequest } from './contract.ts'
 import { budgetOf, CONCURRENCY, isBudget, isPool, monthEndOf, REQUESTS, SLICE_TTL_MS, TOKENS, type Counter, type Counts, type ReportedEntry } from './slices.ts'
 
 /** A location that has not asked before gets this share of each limit's free room (it has no demand to show yet). */
-const FIRST_SHARE = 1 / 16
+export const FIRST_SHARE = 1 / 16
 
 type Account = {
   location: string
