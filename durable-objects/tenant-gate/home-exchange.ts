@@ -106,7 +106,9 @@ function withBudgetDemand(want: Counts, admits: readonly AdmitInput[], admitted:
   const firstRequests = limits.rpm > 0 ? Math.ceil(limits.rpm * FIRST_SHARE) : 0
   const more = { ...want }
   for (const [counter, units] of Object.entries(seen)) {
-    const first = counter in want ? 0 : Math.ceil((units / decided) * firstRequests)
+    // ... and never more than that share of the month's budget (a small budget is not parked at the first location).
+    const cap = Math.ceil(limitOf(counter, limits, {}, period) * FIRST_SHARE)
+    const first = counter in want ? 0 : Math.min(cap, Math.ceil((units / decided) * firstRequests))
     more[counter] = Math.max(more[counter] ?? 0, BUDGET_DEMAND_FACTOR * units, first)
   }
   return more
