@@ -18,7 +18,7 @@ import {
 } from '../tenant-gate/contract.ts'
 import { FAMILIES, seriesKey } from '../metrics-aggregator/contract.ts'
 import type { TenantGate } from '../tenant-gate/tenant-gate.ts'
-import { IDLE_RELEASE_MS, LocalSlice, type ExchangeOptions } from './local-slice.ts'
+import { IDLE_RELEASE_MS, LocalSlice, LOCATION_LEASE_MAX_MS, type ExchangeOptions } from './local-slice.ts'
 
 /** What a Worker isolate sends (services/admission/gate-channel.ts): this object's name, its settles, its admits. */
 export type LocationBatch = { location: string; admits: AdmitInput[]; settles: SettleInput[] }
@@ -59,7 +59,7 @@ export class AdmissionLocation extends DurableObject<Env> {
     if (!slice?.hasLease(leaseId)) return this.homeCall((home) => home.renew(leaseId, ttlMs))
     if (slice.needsLongerHold(ttlMs, Date.now())) {
       if (this.inFlight) await this.inFlight.catch(() => undefined)
-      await this.runExchange(slice, { release: false, leaseHorizonMs: ttlMs })
+      await this.runExchange(slice, { release: false, leaseHorizonMs: Math.min(ttlMs, LOCATION_LEASE_MAX_MS) })
     }
     return slice.renew(leaseId, ttlMs, Date.now())
   }

@@ -48,6 +48,15 @@ export const IDLE_RELEASE_MS = 2_000
  * only after waiting this long: until then the home counts the reservation, never less.
  */
 const SETTLE_FLUSH_MS = 5_000
+/**
+ * The longest a lease given here lasts without a renewal, whatever the gateway asks (it asks DEFAULT_LEASE_TTL_MS,
+ * 10 min, and renews every 50 s at most: workers/src/services/admission/admit-request.ts LEASE_RENEW_MAX_MS, so a running
+ * request gets two renewals per lease). The home holds the pool of an instance it lost until the instance's use-by
+ * plus this, not plus 10 min (README "Invariant (concurrency)").
+ */
+export const LOCATION_LEASE_MAX_MS = 120_000
+/** The lease a request asks for, capped here. */
+const leaseTtlOf = (ttlMs: number | undefined) => Math.min(ttlMs ?? DEFAULT_LEASE_TTL_MS, LOCATION_LEASE_MAX_MS)
 
 type LocalEntry = ReportedEntry & { at: number; units: Counts; isSent: boolean }
 type LocalLease = { entry: LocalEntry; expiresAt: number; isActive: boolean }
@@ -105,7 +114,7 @@ export class LocalSlice {
     if (!this.state) return { kind: 'ask_home', reason: 'no_slice' }
     const limits = input.keyLimits ? requestLimits(this.tenantLimits, input.keyLimits) : this.tenantLimits
     const res = input.reservation ?? null
-    const ttl = input.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS
+    const ttl = leaseTtlOf(input.leaseTtlMs)
     if (res) this.leaseTtlMs = Math.max(this.leaseTtlMs, ttl)
     const need = res ? res.promptTokens + res.completionTokens : 0
     const charge = res && hasBudget(limits) ? budgetCharge(res, limits, now) : null
@@ -197,12 +206,15 @@ export class LocalSlice {
     return true
   }
 
-  /** Extends a running lease up to `now + ttlMs`, never past the pool's hold at home. False when unknown or expired. */
+  /**
+   * Extends a running lease up to `now + ttlMs` (at most LOCATION_LEASE_MAX_MS), never past the pool's hold at home.
+   * False when unknown or expired.
+   */
   renew(leaseId: string, ttlMs: number, now: number): boolean {
     this.expireLeases(now)
     const lease = this.leases.get(leaseId)
     if (!lease?.isActive) return false
-    lease.expiresAt = Math.max(lease.expiresAt, Math.min(now + ttlMs, this.poolHeldUntil))
+    lease.expiresAt = Math.max(lease.expiresAt, Math.min(now + leaseTtlOf(ttlMs), this.poolHeldUntil))
     return true
   }
 
@@ -212,7 +224,7 @@ export class LocalSlice {
 
   /** Whether a renew to `now + ttlMs` needs the home to hold the pool longer first. */
   needsLongerHold(ttlMs: number, now: number): boolean {
-    return now + ttlMs > this.poolHeldUntil
+    return now + leaseTtlOf(ttlMs) > this.poolHeldUntil
   }
 
   /** Whether to ask for more ahead of running out (room for less than REFILL_AHEAD_MS at the rate seen, or expiry). */
@@ -313,7 +325,7 @@ export class LocalSlice {
       })),
       want,
       keyRpm: { ...this.keyRpm },
-      leaseTtlMs: Math.max(this.leaseTtlMs, ...admits.map((a) => (a.reservation ? (a.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS) : 0))),
+      leaseTtlMs: Math.max(this.leaseTtlMs, ...admits.map((a) => (a.reservation ? leaseTtlOf(a.leaseTtlMs) : 0))),
       leaseHorizonMs: horizon,
       settles: this.settles.splice(0),
       admits,
