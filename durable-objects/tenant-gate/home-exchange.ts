@@ -38,10 +38,11 @@ export function takeReport(home: Home, req: ExchangeRequest, now: number): { isN
     const entry = { id: e.id, keyId: e.keyId, at: now - Math.max(0, e.ageMs), tokens: e.tokens, isOpen: e.isOpen, ...(budget ? { budget } : {}) }
     const changed = home.ledger.recordReported(entry, now)
     // A budget's entry is durable: a restarted home restores it into its windows itself, so it is not carried too.
-    if (budget && changed) {
+    if (!budget) addUnits(recorded, { [REQUESTS]: 1, [TOKENS]: e.tokens, [keyCounter(e.keyId)]: 1 })
+    else if (changed) {
       changes.entries.push(...changed.entries)
       changes.budgets.push(...changed.budgets)
-    } else addUnits(recorded, { [REQUESTS]: 1, [TOKENS]: e.tokens, [keyCounter(e.keyId)]: 1 })
+    }
   }
   return { isNew: applied.isNew, recorded, changes }
 }
