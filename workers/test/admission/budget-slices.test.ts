@@ -7,7 +7,7 @@ import { runInDurableObject } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
 import { locationName, type LocationHint } from '../../../durable-objects/admission-location/contract.ts'
-import { costCeilMicroUsd, type AdmitResult } from '../../../durable-objects/tenant-gate/contract.ts'
+import { BUDGET_THRESHOLD_ACTION, costCeilMicroUsd, type AdmitResult } from '../../../durable-objects/tenant-gate/contract.ts'
 
 const FOUR: LocationHint[] = ['apac', 'enam', 'weur', 'oc']
 const price = { inputMicroUsdPerMTok: 1_000_000, outputMicroUsdPerMTok: 4_000_000 } // 1 µ$ per input token, 4 per output
@@ -67,6 +67,23 @@ describe('budgets sliced over four locations (20 ms simulated round trips)', () 
     expect(t.spent.microUsd).toBeLessThanOrEqual(BUDGET.budget_micro_usd)
     expect(Math.max(t.spent.tokens / BUDGET.budget_tokens, t.spent.microUsd / BUDGET.budget_micro_usd)).toBeGreaterThan(0.8) // really spent
     expect({ tokens: budget.committed, microUsd: budget.committedMicroUsd }).toEqual({ tokens: t.spent.tokens, microUsd: t.spent.microUsd })
+    // The 50/80 % thresholds fired from the home's committed amounts, though the charges were made at the locations.
+    const crossed = async () => {
+      const rows = await env.DB.prepare('SELECT after FROM audit_log WHERE action = ? AND target = ?')
+        .bind(BUDGET_THRESHOLD_ACTION, t.tenantId)
+        .all<{ after: string }>()
+      return rows.results.map((r) => JSON.parse(r.after) as { unit: string; threshold_percent: number })
+    }
+    const expected = (budget: number, spent: number) => [50, 80, 100].filter((p) => spent * 100 >= budget * p)
+    const fired = async (unit: string) =>
+      (await crossed())
+        .filter((c) => c.unit === unit)
+        .map((c) => c.threshold_percent)
+        .sort((a, b) => a - b)
+    const want = { tokens: expected(BUDGET.budget_tokens, t.spent.tokens), micro_usd: expected(BUDGET.budget_micro_usd, t.spent.microUsd) }
+    expect([...want.tokens, ...want.micro_usd]).toContain(80) // the binding budget passed 80 %
+    // Each crossing once (the audit row is written after the decision, in waitUntil: polled).
+    await expect.poll(async () => ({ tokens: await fired('tokens'), micro_usd: await fired('micro_usd') }), { timeout: 5_000 }).toEqual(want)
     // Many were decided at their location (bursts of 24 at once outrun a slice; a steady rate almost never does: the
     // slices simulation and npm run bench:admission measure that). Before budgets were sliced: none.
     const decidedHere = await Promise.all(
