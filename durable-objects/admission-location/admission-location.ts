@@ -18,7 +18,7 @@ import {
 } from '../tenant-gate/contract.ts'
 import { FAMILIES, seriesKey } from '../metrics-aggregator/contract.ts'
 import type { TenantGate } from '../tenant-gate/tenant-gate.ts'
-import { IDLE_RELEASE_MS, LocalSlice, type ExchangeOptions } from './local-slice.ts'
+import { IDLE_RELEASE_MS, LocalSlice, LOCATION_LEASE_MAX_MS, type ExchangeOptions } from './local-slice.ts'
 
 /** What a Worker isolate sends (services/admission/gate-channel.ts): this object's name, its settles, its admits. */
 export type LocationBatch = { location: string; admits: AdmitInput[]; settles: SettleInput[] }
@@ -59,7 +59,7 @@ export class AdmissionLocation extends DurableObject<Env> {
     if (!slice?.hasLease(leaseId)) return this.homeCall((home) => home.renew(leaseId, ttlMs))
     if (slice.needsLongerHold(ttlMs, Date.now())) {
       if (this.inFlight) await this.inFlight.catch(() => undefined)
-      await this.runExchange(slice, { release: false, leaseHorizonMs: ttlMs })
+      await this.runExchange(slice, { release: false, leaseHorizonMs: Math.min(ttlMs, LOCATION_LEASE_MAX_MS) })
     }
     return slice.renew(leaseId, ttlMs, Date.now())
   }
@@ -98,7 +98,7 @@ export class AdmissionLocation extends DurableObject<Env> {
       case 'admitted':
         if (!isRetry) this.stats.decidedHere++
         this.afterAdmission(slice)
-        return { ok: true, leaseId: d.leaseId, reservedTokens: d.reservedTokens, rate: d.rate }
+        return { ok: true, leaseId: d.leaseId, reservedTokens: d.reservedTokens, billCap: d.billCap, rate: d.rate }
       case 'refused':
         return d.refusal
       case 'ask_home':
@@ -145,7 +145,7 @@ export class AdmissionLocation extends DurableObject<Env> {
 
   private async settleAll(slice: LocalSlice | null, settles: SettleInput[]): Promise<boolean[]> {
     const now = Date.now()
-    const results = settles.map((s) => slice?.settle(s.leaseId, s.usedTokens, now) ?? false)
+    const results = settles.map((s) => slice?.settle(s.leaseId, s.usedTokens, now, s.usedMicroUsd) ?? false)
     // Not given here (or by an instance since evicted): the home may hold it from a report.
     const unknown = settles.filter((_, i) => !results[i])
     if (unknown.length > 0) {
@@ -225,9 +225,10 @@ export class AdmissionLocation extends DurableObject<Env> {
       this.tick = null
       const now = Date.now()
       if (this.inFlight) return this.armTick(slice)
-      if (slice.isIdle(now) || slice.hasPendingSettles(now)) void this.runExchange(slice, { release: slice.isIdle(now) })
+      // Budget holds not reported yet go to the home once the location is quiet (its units then count there, settled once).
+      if (slice.isIdle(now) || slice.hasPendingSettles(now) || slice.owesBudgetReport(now)) void this.runExchange(slice, { release: slice.isIdle(now) })
       else if (slice.wantsRefill(now)) void this.runExchange(slice, { release: false })
-      else if (slice.inspect(now).useByMs > 0 || slice.hasPendingSettles(now, { any: true })) this.armTick(slice)
+      else if (slice.inspect(now).useByMs > 0 || slice.hasPendingSettles(now, { any: true }) || slice.owesBudgetReport(now, { any: true })) this.armTick(slice)
     }, IDLE_RELEASE_MS / 2)
   }
 

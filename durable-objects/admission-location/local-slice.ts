@@ -4,10 +4,16 @@
 // (never use more than the last answer, release only by claiming less, one exchange at a time) are stated in
 // durable-objects/tenant-gate/README.md "Slices", and checked here.
 import {
+  budgetMoneyCounter,
+  budgetOf,
+  budgetPeriodOf,
+  budgetTokensCounter,
   CONCURRENCY,
+  costCeilMicroUsd,
   DEFAULT_LEASE_TTL_MS,
   hasBudget,
   isPool,
+  isTokenPrice,
   KEY_SPLIT_MIN_RPM,
   keyCounter,
   REQUESTS,
@@ -16,14 +22,18 @@ import {
   TOKENS,
   WINDOW_MS,
   type AdmitInput,
+  type BillCap,
   type Counter,
   type Counts,
+  type EntryBudget,
   type ExchangeRequest,
   type ExchangeResult,
   type IdentityRefusal,
+  type Limits,
   type LocationState,
   type RateSnapshot,
   type ReportedEntry,
+  type Reservation,
   type SettleInput,
 } from '../tenant-gate/contract.ts'
 
@@ -38,12 +48,21 @@ export const IDLE_RELEASE_MS = 2_000
  * only after waiting this long: until then the home counts the reservation, never less.
  */
 const SETTLE_FLUSH_MS = 5_000
+/**
+ * The longest a lease given here lasts without a renewal, whatever the gateway asks (it asks DEFAULT_LEASE_TTL_MS,
+ * 10 min, and renews every 50 s at most: workers/src/services/admission/admit-request.ts LEASE_RENEW_MAX_MS, so a running
+ * request gets two renewals per lease). The home holds the pool of an instance it lost until the instance's use-by
+ * plus this, not plus 10 min (README "Invariant (concurrency)").
+ */
+export const LOCATION_LEASE_MAX_MS = 120_000
+/** The lease a request asks for, capped here. */
+const leaseTtlOf = (ttlMs: number | undefined) => Math.min(ttlMs ?? DEFAULT_LEASE_TTL_MS, LOCATION_LEASE_MAX_MS)
 
 type LocalEntry = ReportedEntry & { at: number; units: Counts; isSent: boolean }
 type LocalLease = { entry: LocalEntry; expiresAt: number; isActive: boolean }
 
 export type LocalDecision =
-  | { kind: 'admitted'; leaseId: string | null; reservedTokens: number; rate: RateSnapshot }
+  | { kind: 'admitted'; leaseId: string | null; reservedTokens: number; billCap: BillCap | null; rate: RateSnapshot }
   | IdentityRefusalDecision
   /** No room here (or a case only the home decides): ask the home, with this request, in one round trip. */
   | { kind: 'ask_home'; reason: 'no_slice' | 'no_room' | 'home_only' }
@@ -59,6 +78,9 @@ export class LocalSlice {
   private nextExpiry = Infinity
   private useBy = 0
   private poolHeldUntil = 0
+  /** The month of the budget counters the home granted (its clock), and until when they may be used (this clock). */
+  private budgetPeriod: string | null = null
+  private budgetUseBy = 0
   private readonly holding = new Map<Counter, number>()
   private readonly used = new Map<Counter, number>() // windowed: cumulative, unreported entries at their current tokens
   private readonly reportedUsed = new Map<Counter, number>() // windowed: cumulative units of acknowledged entries
@@ -92,14 +114,15 @@ export class LocalSlice {
     if (!this.state) return { kind: 'ask_home', reason: 'no_slice' }
     const limits = input.keyLimits ? requestLimits(this.tenantLimits, input.keyLimits) : this.tenantLimits
     const res = input.reservation ?? null
-    const ttl = input.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS
+    const ttl = leaseTtlOf(input.leaseTtlMs)
     if (res) this.leaseTtlMs = Math.max(this.leaseTtlMs, ttl)
     const need = res ? res.promptTokens + res.completionTokens : 0
+    const charge = res && hasBudget(limits) ? budgetCharge(res, limits, now) : null
     const isHomeOnly =
-      hasBudget(limits) || // budgets (tokens, money) are not sliced yet (README)
       (res !== null && (!Number.isSafeInteger(need) || need < 0 || (limits.tpm > 0 && need > limits.tpm))) ||
       (limits.keyRpm > 0 && limits.keyRpm < KEY_SPLIT_MIN_RPM)
-    if (isHomeOnly) return { kind: 'ask_home', reason: 'home_only' }
+    // An invalid reservation goes home too: the home refuses it (invalid_reservation).
+    if (isHomeOnly || charge === 'invalid') return { kind: 'ask_home', reason: 'home_only' }
     const units: Counts = {}
     if (limits.rpm > 0) units[REQUESTS] = 1
     if (limits.keyRpm > 0) {
@@ -108,15 +131,23 @@ export class LocalSlice {
     }
     if (res && limits.tpm > 0) units[TOKENS] = need
     if (res && limits.concurrency > 0) units[CONCURRENCY] = 1
+    // A budget holds the worst case, as at home (AdmissionLedger.admit): prompt bound plus completion, at its price.
+    if (charge) {
+      if (charge.budget.tokens > 0) units[budgetTokensCounter(charge.budget.period)] = charge.budget.tokens
+      if (charge.budget.microUsd > 0) units[budgetMoneyCounter(charge.budget.period)] = charge.budget.microUsd
+    }
     if (!isRetry) for (const [counter, n] of Object.entries(units)) this.demand.set(counter, (this.demand.get(counter) ?? 0) + n)
     // Past its use-by the slice and the state it came with are stale: the home decides (and refills).
     if (now >= this.useBy || (res !== null && now + ttl > this.poolHeldUntil)) return { kind: 'ask_home', reason: 'no_slice' }
+    // A budget slice is of one month, usable until budgetUseBy (never past that month's end): else the home decides.
+    if (charge && (charge.budget.period !== this.budgetPeriod || now >= this.budgetUseBy)) return { kind: 'ask_home', reason: 'no_slice' }
     const identity = identityRefusal(this.state, this.revoked, input.keyId)
     if (identity) return { kind: 'refused', refusal: identity }
     for (const [counter, n] of Object.entries(units)) if (this.room(counter) < n) return { kind: 'ask_home', reason: 'no_room' }
 
     const id = `${this.location}#${newId()}`
     const entry: LocalEntry = { id, keyId: input.keyId, at: now, ageMs: 0, tokens: need, isOpen: res !== null, units, isSent: false }
+    if (charge) entry.budget = { ...charge.budget }
     for (const [counter, n] of Object.entries(units)) if (!isPool(counter)) this.used.set(counter, (this.used.get(counter) ?? 0) + n)
     this.entries.push(entry)
     if (res) {
@@ -126,14 +157,19 @@ export class LocalSlice {
       this.peakInUse = Math.max(this.peakInUse, this.inUse)
     }
     this.lastAdmissionAt = now
-    return { kind: 'admitted', leaseId: res ? id : null, reservedTokens: res ? need : 0, rate: this.snapshot(limits, input.keyId) }
+    const billCap = charge ? charge.billCap : null
+    return { kind: 'admitted', leaseId: res ? id : null, reservedTokens: res ? need : 0, billCap, rate: this.snapshot(limits, input.keyId) }
   }
 
   /**
    * Ends a lease given here: frees its slot, and corrects its tokens here while its entry is unsent, else queues the
    * correction for the home. False when unknown here (the caller asks the home) or already settled.
    */
-  settle(leaseId: string, usedTokens: number, now: number): boolean {
+  /**
+   * Under a budget, an unsent entry's hold becomes its actual charge here (tokens as used, as at home; money at most the
+   * hold, the hold whole without `usedMicroUsd`): the difference is room again. A sent one's settle goes to the home.
+   */
+  settle(leaseId: string, usedTokens: number, now: number, usedMicroUsd?: number): boolean {
     this.expireLeases(now)
     const lease = this.leases.get(leaseId)
     if (!lease) return false
@@ -145,22 +181,40 @@ export class LocalSlice {
       this.used.set(TOKENS, (this.used.get(TOKENS) ?? 0) + used - e.tokens) // refund (or top-up) in place
       e.units[TOKENS] = used
     }
+    if (!e.isSent && e.budget) {
+      const b = e.budget
+      const microUsd = usedMicroUsd !== undefined && Number.isSafeInteger(usedMicroUsd) && usedMicroUsd >= 0 ? Math.min(usedMicroUsd, b.microUsd) : b.microUsd
+      const charged = { tokens: b.tokens > 0 ? used : 0, microUsd }
+      for (const [counter, amount] of [
+        [budgetTokensCounter(b.period), charged.tokens],
+        [budgetMoneyCounter(b.period), charged.microUsd],
+      ] as const) {
+        const held = e.units[counter]
+        if (held === undefined) continue
+        this.used.set(counter, (this.used.get(counter) ?? 0) + amount - held)
+        e.units[counter] = amount
+      }
+      e.budget = { period: b.period, ...charged }
+    }
     if (!e.isSent) {
       e.tokens = used
       e.isOpen = false
     } else {
       if (this.settles.length === 0) this.settlesSince = now
-      this.settles.push({ leaseId, usedTokens: used })
+      this.settles.push(usedMicroUsd === undefined ? { leaseId, usedTokens: used } : { leaseId, usedTokens: used, usedMicroUsd })
     }
     return true
   }
 
-  /** Extends a running lease up to `now + ttlMs`, never past the pool's hold at home. False when unknown or expired. */
+  /**
+   * Extends a running lease up to `now + ttlMs` (at most LOCATION_LEASE_MAX_MS), never past the pool's hold at home.
+   * False when unknown or expired.
+   */
   renew(leaseId: string, ttlMs: number, now: number): boolean {
     this.expireLeases(now)
     const lease = this.leases.get(leaseId)
     if (!lease?.isActive) return false
-    lease.expiresAt = Math.max(lease.expiresAt, Math.min(now + ttlMs, this.poolHeldUntil))
+    lease.expiresAt = Math.max(lease.expiresAt, Math.min(now + leaseTtlOf(ttlMs), this.poolHeldUntil))
     return true
   }
 
@@ -170,7 +224,7 @@ export class LocalSlice {
 
   /** Whether a renew to `now + ttlMs` needs the home to hold the pool longer first. */
   needsLongerHold(ttlMs: number, now: number): boolean {
-    return now + ttlMs > this.poolHeldUntil
+    return now + leaseTtlOf(ttlMs) > this.poolHeldUntil
   }
 
   /** Whether to ask for more ahead of running out (room for less than REFILL_AHEAD_MS at the rate seen, or expiry). */
@@ -195,6 +249,11 @@ export class LocalSlice {
     return this.settles.length > 0 && (any || now - this.settlesSince >= SETTLE_FLUSH_MS)
   }
 
+  /** Whether admissions holding budget wait to be reported while the location is quiet (their units move to the home). */
+  owesBudgetReport(now: number, { any = false } = {}): boolean {
+    return this.entries.some((e) => e.budget && !e.isSent) && (any || now - this.lastAdmissionAt >= IDLE_RELEASE_MS)
+  }
+
   /**
    * The next exchange. `release`: give back all room (idle, a recall, or requests the home decides). Marks its
    * entries sent: their settles go to the home from now on. Apply the answer with `take`.
@@ -203,7 +262,12 @@ export class LocalSlice {
     this.expireLeases(now)
     this.seq++
     const isExpired = now >= this.useBy
-    const roomBefore = new Map([...this.holding.keys()].map((counter) => [counter, isExpired ? 0 : Math.max(0, this.room(counter))]))
+    // A budget counter of another month than the slice's, or past its month's use-by, is expired on its own.
+    const isOver = (counter: Counter) => {
+      const budget = budgetOf(counter)
+      return isExpired || (budget !== null && (budget.period !== this.budgetPeriod || now >= this.budgetUseBy))
+    }
+    const roomBefore = new Map([...this.holding.keys()].map((counter) => [counter, isOver(counter) ? 0 : Math.max(0, this.room(counter))]))
     const holding: Counts = {}
     const elapsed = Math.max(REFILL_AHEAD_MS, now - this.demandSince)
     const targetOf = (counter: Counter) =>
@@ -213,7 +277,7 @@ export class LocalSlice {
       const held = Math.max(used, this.holding.get(counter) ?? 0)
       // Expired or releasing: keep nothing beyond what is used (a pool keeps its running leases). Otherwise keep at most
       // what the demand seen needs: room a location does not use goes back at every exchange, not only when idle.
-      const kept = release || isExpired ? used : Math.min(held, used + Math.max(1, targetOf(counter)))
+      const kept = release || isOver(counter) ? used : Math.min(held, used + Math.max(1, targetOf(counter)))
       this.holding.set(counter, kept)
       holding[counter] = kept
     }
@@ -226,7 +290,10 @@ export class LocalSlice {
     // read as a flood (and hoard the limit).
     const want: Counts = {}
     if (!release || admits.length > 0) {
-      for (const [counter, n] of this.demand) {
+      // Counters it released without demand seen since (requests that came before it had a state) are asked back too.
+      const asked = release ? new Set([...this.demand.keys(), ...roomBefore.keys()]) : this.demand.keys()
+      for (const counter of asked) {
+        const n = this.demand.get(counter) ?? 0
         const target = targetOf(counter)
         // A request the home decides releases all room (so none of it idles against the decision): ask it back.
         const back = release ? (roomBefore.get(counter) ?? 0) : 0
@@ -248,10 +315,17 @@ export class LocalSlice {
       holding,
       used: usedReported,
       firstIndex: this.firstIndex,
-      entries: this.entries.map((e) => ({ id: e.id, keyId: e.keyId, ageMs: now - e.at, tokens: e.tokens, isOpen: e.isOpen })),
+      entries: this.entries.map((e) => ({
+        id: e.id,
+        keyId: e.keyId,
+        ageMs: now - e.at,
+        tokens: e.tokens,
+        isOpen: e.isOpen,
+        ...(e.budget ? { budget: { ...e.budget } } : {}),
+      })),
       want,
       keyRpm: { ...this.keyRpm },
-      leaseTtlMs: Math.max(this.leaseTtlMs, ...admits.map((a) => (a.reservation ? (a.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS) : 0))),
+      leaseTtlMs: Math.max(this.leaseTtlMs, ...admits.map((a) => (a.reservation ? leaseTtlOf(a.leaseTtlMs) : 0))),
       leaseHorizonMs: horizon,
       settles: this.settles.splice(0),
       admits,
@@ -269,6 +343,8 @@ export class LocalSlice {
     for (const [counter, units] of Object.entries(result.holding)) this.holding.set(counter, units)
     this.useBy = sentAt + result.useForMs
     this.poolHeldUntil = Math.max(this.poolHeldUntil, sentAt + result.poolHeldForMs)
+    this.budgetPeriod = result.budgetPeriod
+    this.budgetUseBy = sentAt + result.budgetUseForMs
     this.free = result.free
   }
 
@@ -347,4 +423,18 @@ function identityRefusal(state: LocationState, revoked: ReadonlySet<string>, key
     return { ok: false, reason: 'tenant_suspended', message: `This account is suspended${why}.` }
   }
   return null
+}
+
+/**
+ * A budgeted request's charge at admission: the worst case the home's ledger would hold (prompt bound plus the
+ * completion asked, each direction's cost rounded up), in the month of `now` here; 'invalid' for what the home refuses.
+ * A completion the home would shrink to fit the budget left is not shrunk here: that request goes home (no room).
+ */
+function budgetCharge(res: Reservation, limits: Limits, now: number): { budget: EntryBudget; billCap: BillCap } | 'invalid' {
+  const prompt = Math.max(res.promptTokens, res.promptBound ?? 0)
+  const completion = res.completionTokens
+  if (!Number.isSafeInteger(prompt + completion) || prompt < 0 || completion < 0 || !isTokenPrice(res.price)) return 'invalid'
+  const tokens = limits.budgetTokens > 0 ? prompt + completion : 0
+  const microUsd = limits.budgetMicroUsd > 0 ? costCeilMicroUsd(prompt, completion, res.price) : 0
+  return { budget: { period: budgetPeriodOf(now), tokens, microUsd }, billCap: { promptTokens: prompt, completionTokens: completion } }
 }

@@ -10,7 +10,7 @@
 import { Fifo } from './fifo.ts'
 import { completionAffordable, costCeilMicroUsd, isTokenPrice, type TokenPrice } from './money.ts'
 import type { Limits } from './plans.ts'
-import { CONCURRENCY, keyCounter, REQUESTS, TOKENS, type Counter } from './slices.ts'
+import { budgetMoneyCounter, budgetOf, budgetTokensCounter, CONCURRENCY, keyCounter, REQUESTS, TOKENS, type Counter, type EntryBudget } from './slices.ts'
 
 export const WINDOW_MS = 60_000
 /** An expired lease that was never settled waits this long for a late settle before its hold is charged for good. */
@@ -171,13 +171,14 @@ export class AdmissionLedger {
             rate: rate(),
           }
         }
-        const free = left - b.reserved
+        // Held in flight: the home's running requests and what location slices hold of this month (slice-book.ts).
+        const free = left - b.reserved - held(budgetTokensCounter(period))
         if (isGuess && fits(free) >= 1) completion = fits(free)
         if (prompt + completion > free)
           blocked.push({
             scope: 'budget_in_flight',
             limit: limits.budgetTokens,
-            used: b.committed + b.reserved,
+            used: limits.budgetTokens - free,
             requested: prompt + completion,
             retryAfterMs: BUSY_RETRY_MS,
           })
@@ -198,16 +199,16 @@ export class AdmissionLedger {
             rate: rate(),
           }
         }
-        const free = left - b.reservedMicroUsd
+        const free = left - b.reservedMicroUsd - held(budgetMoneyCounter(period))
         if (cost > free && isGuess && fits(free) >= 1) completion = fits(free)
-        const held = costCeilMicroUsd(prompt, completion, res.price)
-        if (held > free)
+        const costHeld = costCeilMicroUsd(prompt, completion, res.price)
+        if (costHeld > free)
           blocked.push({
             scope: 'budget_in_flight',
             unit: 'micro_usd',
             limit: limits.budgetMicroUsd,
-            used: b.committedMicroUsd + b.reservedMicroUsd,
-            requested: held,
+            used: limits.budgetMicroUsd - free,
+            requested: costHeld,
             retryAfterMs: BUSY_RETRY_MS,
           })
       }
@@ -365,6 +366,11 @@ export class AdmissionLedger {
   /** Units of a sliceable counter this ledger holds now (its entries in the window, its running leases). */
   used(counter: Counter, now: number): number {
     this.advance(now)
+    const budget = budgetOf(counter)
+    if (budget) {
+      const b = this.budget(budget.period)
+      return budget.unit === 'tokens' ? b.committed + b.reserved : b.committedMicroUsd + b.reservedMicroUsd
+    }
     if (counter === REQUESTS) return this.recent.size
     if (counter === TOKENS) return this.windowTokens
     if (counter === CONCURRENCY) return this.active.size
@@ -376,12 +382,46 @@ export class AdmissionLedger {
    * it enters the windows like one admitted here, and its lease is kept for a late settle to correct its tokens.
    * Its concurrency slot stays in the location's pool, so it holds none here.
    */
-  recordReported(e: Omit<LedgerEntry, 'expiresAt' | 'budgetPeriod' | 'budgetHold' | 'costHold'>, now: number): void {
+  /**
+   * Under a budget slice (`budget`), the entry also takes its charge over from the slice: an open one holds it in the
+   * month's reserved (its settle commits the actual charge, a lease never settled is charged whole after
+   * `expiresAt` + LATE_SETTLE_GRACE_MS, as for the home's own), a settled one commits it. Returns what to persist
+   * (a budget's entry is durable), null when already recorded.
+   */
+  recordReported(
+    e: Omit<LedgerEntry, 'expiresAt' | 'budgetPeriod' | 'budgetHold' | 'costHold'> & { budget?: EntryBudget; expiresAt?: number },
+    now: number,
+  ): Changes | null {
     this.advance(now)
-    if (this.leases.has(e.id)) return
-    const entry: LedgerEntry = { ...e, expiresAt: e.at, budgetPeriod: null, budgetHold: 0, costHold: 0 }
+    if (this.leases.has(e.id)) return null
+    const { budget, ...rest } = e
+    const entry: LedgerEntry = {
+      ...rest,
+      expiresAt: e.expiresAt ?? e.at,
+      budgetPeriod: budget ? budget.period : null,
+      budgetHold: budget && e.isOpen ? budget.tokens : 0,
+      costHold: budget && e.isOpen ? budget.microUsd : 0,
+    }
     if (entry.at > now - WINDOW_MS) this.record(entry)
-    if (entry.isOpen && entry.at > now - WINDOW_MS) this.leases.set(entry.id, entry)
+    if (entry.isOpen && (budget || entry.at > now - WINDOW_MS)) this.leases.set(entry.id, entry)
+    if (!budget) return { entries: [entry], budgets: [] }
+    const b = this.budget(budget.period)
+    if (e.isOpen) {
+      b.reserved += budget.tokens
+      b.reservedMicroUsd += budget.microUsd
+    } else {
+      b.committed += budget.tokens
+      b.committedMicroUsd += budget.microUsd
+    }
+    return { entries: [entry], budgets: [budget.period] }
+  }
+
+  /** A lost location's budget slice charged for good (slice-book.ts lapse): committed, conservatively. */
+  commitLapsed(period: string, unit: 'tokens' | 'micro_usd', amount: number): Changes {
+    const b = this.budget(period)
+    if (unit === 'tokens') b.committed += amount
+    else b.committedMicroUsd += amount
+    return { entries: [], budgets: [period] }
   }
 
   budget(period: string): Budget {

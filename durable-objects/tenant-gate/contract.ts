@@ -7,11 +7,11 @@ import type { IdentityRefusal } from './tenant-state.ts'
 import type { Counts, LocationState, ReportedEntry } from './slices.ts'
 
 export type { BillCap, BudgetUnit, LedgerRefusal, RateSnapshot, Reservation } from './admission-ledger.ts'
-export { costCeilMicroUsd, type TokenPrice } from './money.ts'
+export { costCeilMicroUsd, isTokenPrice, type TokenPrice } from './money.ts'
 export { BUDGET_THRESHOLD_ACTION } from './budget-alerts.ts'
 export { isPlanName, PLAN_NAMES, type PlanName } from './plans.ts'
 // The slice protocol, for the location objects (durable-objects/admission-location) and the Worker's lease routing.
-export { WINDOW_MS } from './admission-ledger.ts'
+export { budgetPeriodOf, WINDOW_MS } from './admission-ledger.ts'
 export { hasBudget, requestLimits, tenantLimits, type Limits } from './plans.ts'
 export type { IdentityRefusal } from './tenant-state.ts'
 export * from './slices.ts'
@@ -100,5 +100,11 @@ export type ExchangeResult =
       free: Counts
       /** The home's decisions on ExchangeRequest.admits, in order (empty for an exchange it had already applied). */
       admitted: AdmitResult[]
+      /**
+       * The month whose budget counters the slice holds, and how long after the exchange was sent they may be used:
+       * `useForMs`, cut at the month's end (home clock), so a month's slice is never used in the next.
+       */
+      budgetPeriod: string
+      budgetUseForMs: number
     }
   | { ok: false; reason: 'tenant_unknown' }

@@ -8,7 +8,7 @@ import type { Counts } from './slices.ts'
 import type { TenantState, TenantStatus } from './tenant-state.ts'
 
 /** Bump with a new entry in MIGRATIONS; objects upgrade themselves on their next start. */
-export const SCHEMA_VERSION = 5
+export const SCHEMA_VERSION = 6
 const MIGRATIONS: Record<number, string> = {
   1: `CREATE TABLE tenant (id INTEGER PRIMARY KEY CHECK (id = 1), tenant_id TEXT NOT NULL, status TEXT NOT NULL,
         status_reason TEXT, limits TEXT NOT NULL);
@@ -32,6 +32,8 @@ const MIGRATIONS: Record<number, string> = {
         reported TEXT NOT NULL);
       CREATE TABLE slice_recorded (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, units TEXT NOT NULL);
       CREATE INDEX slice_recorded_at_idx ON slice_recorded (at);`,
+  // Budget slices: an account holding budget units it has not reported is kept until they are reported or lapse.
+  6: `ALTER TABLE slice_accounts ADD COLUMN holds_budget INTEGER NOT NULL DEFAULT 0;`,
 }
 
 export type TenantRecord = {
@@ -206,13 +208,13 @@ export class GateStorage {
    * longer counts (accounts past use-by + window and their pools, units past the window). A handful of statements
    * per exchange, none per admission; synchronous, so they commit with the exchange's decision.
    */
-  writeSliceExchange(account: AccountRecord | null, recorded: Counts, now: number, windowMs: number): void {
+  writeSliceExchange(account: AccountRecord | null, holdsBudget: boolean, recorded: Counts, now: number, windowMs: number): void {
     if (account) {
       this.sql.exec(
-        `INSERT INTO slice_accounts (instance, location, seq, reported_entries, use_by, pool_held_until, holding, reported)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (instance) DO UPDATE SET seq = excluded.seq,
+        `INSERT INTO slice_accounts (instance, location, seq, reported_entries, use_by, pool_held_until, holding, reported, holds_budget)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (instance) DO UPDATE SET seq = excluded.seq,
            reported_entries = excluded.reported_entries, use_by = excluded.use_by, pool_held_until = excluded.pool_held_until,
-           holding = excluded.holding, reported = excluded.reported`,
+           holding = excluded.holding, reported = excluded.reported, holds_budget = excluded.holds_budget`,
         account.instance,
         account.location,
         account.seq,
@@ -221,11 +223,12 @@ export class GateStorage {
         account.poolHeldUntil,
         JSON.stringify(account.holding),
         JSON.stringify(account.reported),
+        holdsBudget ? 1 : 0,
       )
     }
     if (Object.keys(recorded).length > 0) this.sql.exec('INSERT INTO slice_recorded (at, units) VALUES (?, ?)', now, JSON.stringify(recorded))
     this.sql.exec('DELETE FROM slice_recorded WHERE at <= ?', now - windowMs)
-    this.sql.exec('DELETE FROM slice_accounts WHERE use_by <= ? AND pool_held_until <= ?', now - windowMs, now)
+    this.sql.exec('DELETE FROM slice_accounts WHERE use_by <= ? AND pool_held_until <= ? AND holds_budget = 0', now - windowMs, now)
   }
 
   readSliceAccounts(): AccountRecord[] {

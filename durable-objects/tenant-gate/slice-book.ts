@@ -4,20 +4,20 @@
 // windowed units each exchange put into its ledger in the exchange's turn, so a restarted home comes back with them
 // (`restore`). README.md "Slices" proves that the ledger's entries plus the outstanding units (plus, after a restart,
 // the restored units) bound the tenant's admissions in every window.
-import { WINDOW_MS } from './admission-ledger.ts'
+import { budgetPeriodOf, LATE_SETTLE_GRACE_MS, WINDOW_MS } from './admission-ledger.ts'
 import type { ExchangeRequest } from './contract.ts'
-import { CONCURRENCY, isPool, REQUESTS, SLICE_TTL_MS, TOKENS, type Counter, type Counts, type ReportedEntry } from './slices.ts'
+import { budgetOf, CONCURRENCY, isBudget, isPool, monthEndOf, REQUESTS, SLICE_TTL_MS, TOKENS, type Counter, type Counts, type ReportedEntry } from './slices.ts'
 
 /** A location that has not asked before gets this share of each limit's free room (it has no demand to show yet). */
-const FIRST_SHARE = 1 / 16
+export const FIRST_SHARE = 1 / 16
 
 type Account = {
   location: string
   instance: string
   seq: number
-  /** Windowed: cumulative units granted; pools: the pool's size. */
+  /** Windowed and budgets: cumulative units granted; pools: the pool's size. */
   holding: Map<Counter, number>
-  /** Windowed: cumulative units reported (they are entries of the ledger now). */
+  /** Windowed and budgets: cumulative units reported (they are entries of the ledger, or in its budgets, now). */
   reported: Map<Counter, number>
   reportedEntries: number
   /** Home time until which the slice may be used; windowed units not reported count until useBy + WINDOW_MS. */
@@ -40,6 +40,8 @@ export type AccountRecord = {
 
 /** Windowed units one exchange put into the ledger (reports, and requests decided at home), at home time `at`. */
 export type RecordedUnits = { at: number; units: Counts }
+/** Budget units a lost location instance held and never reported, charged for good (see lapse). */
+export type Lapsed = { instance: string; counter: Counter; units: number }
 
 export type Applied = {
   /** False when the exchange was already applied (a retry) or is older than one applied: nothing changed. */
@@ -117,7 +119,7 @@ export class SliceBook {
     const entries = req.entries.slice(skip)
     a.reportedEntries = Math.max(a.reportedEntries, req.firstIndex + req.entries.length)
     for (const [counter, units] of Object.entries(req.holding)) {
-      // Windowed: never below what was already reported (those units are in the ledger, counted once).
+      // Windowed and budgets: never below what was already reported (those units are in the ledger, counted once).
       const floor = isPool(counter) ? 0 : (a.reported.get(counter) ?? 0)
       a.holding.set(counter, Math.max(floor, Math.min(units, a.holding.get(counter) ?? units)))
     }
@@ -144,7 +146,8 @@ export class SliceBook {
     for (const [counter, wanted] of Object.entries({ ...first, ...want })) {
       const lim = limit(counter)
       if (lim <= 0) continue
-      const isNew = a.seq <= 1 || (a.holding.get(counter) ?? 0) === 0
+      // A budget is a month's worth: a location gets what its demand asks (its first request's hold included), no share.
+      const isNew = !isBudget(counter) && (a.seq <= 1 || (a.holding.get(counter) ?? 0) === 0)
       const asked = Math.max(wanted, isNew ? Math.ceil(lim * FIRST_SHARE) : 0)
       if (asked <= 0) continue
       // With other locations active, one takes at most an equal share of what is free: a burst at one location must
@@ -160,6 +163,43 @@ export class SliceBook {
   holding(instance: string): { holding: Counts; reportedEntries: number; useBy: number; poolHeldUntil: number } | null {
     const a = this.accounts.get(instance)
     return a ? { holding: this.holdingOf(a), reportedEntries: a.reportedEntries, useBy: a.useBy, poolHeldUntil: a.poolHeldUntil } : null
+  }
+
+  /**
+   * Budget units of lost instances: an account whose slice and every lease given under it ended more than
+   * LATE_SETTLE_GRACE_MS ago (its location has not exchanged since: a live one reports and releases within seconds)
+   * still holds units it never reported (room it may have used, holds of leases whose settles the home never saw).
+   * They are charged for good, as a home lease never settled is (conservative): moved from the account (reported =
+   * holding) to the ledger's committed by the caller, so the sum the invariant bounds does not change.
+   */
+  lapse(now: number): Lapsed[] {
+    const lapsed: Lapsed[] = []
+    for (const a of this.accounts.values()) {
+      if (Math.max(a.useBy, a.poolHeldUntil) + LATE_SETTLE_GRACE_MS > now) continue
+      for (const [counter, holding] of a.holding) {
+        if (!isBudget(counter)) continue
+        const units = holding - (a.reported.get(counter) ?? 0)
+        if (units <= 0) continue
+        a.reported.set(counter, holding)
+        lapsed.push({ instance: a.instance, counter, units })
+      }
+    }
+    return lapsed
+  }
+
+  /** Whether an account still holds budget units not reported (storage must keep it until they lapse). */
+  holdsBudget(instance: string): boolean {
+    const a = this.accounts.get(instance)
+    if (!a) return false
+    for (const [counter, holding] of a.holding) if (isBudget(counter) && holding > (a.reported.get(counter) ?? 0)) return true
+    return false
+  }
+
+  /** The home's answer's budget period and how long its budget slice may be used (never past the month's end). */
+  budgetUse(instance: string, now: number): { period: string; useForMs: number } | null {
+    const a = this.accounts.get(instance)
+    if (!a) return null
+    return { period: budgetPeriodOf(now), useForMs: Math.max(0, Math.min(a.useBy, monthEndOf(now)) - now) }
   }
 
   /** The location objects that may still admit under a slice (to tell them of a new state), one per name. */
@@ -189,11 +229,11 @@ export class SliceBook {
     return Object.fromEntries(a.holding)
   }
 
-  /** Forgets accounts that hold nothing any more: past use-by plus the window, and past their pools' leases. */
+  /** Forgets accounts that hold nothing any more: past use-by plus the window, past their pools' leases, no budget units. */
   private expire(now: number): void {
     if (this.carried.length > 0) this.carried = this.carried.filter((r) => r.at + WINDOW_MS > now)
     for (const [instance, a] of this.accounts) {
-      if (a.useBy + WINDOW_MS <= now && a.poolHeldUntil <= now) this.accounts.delete(instance)
+      if (a.useBy + WINDOW_MS <= now && a.poolHeldUntil <= now && !this.holdsBudget(instance)) this.accounts.delete(instance)
     }
   }
 }
@@ -202,5 +242,7 @@ export class SliceBook {
 function outstanding(a: Account, counter: Counter, now: number): number {
   const holding = a.holding.get(counter) ?? 0
   if (isPool(counter)) return a.poolHeldUntil > now ? holding : 0
+  // A budget's units count until reported or lapsed (charged): a month's unit used stays used for the month.
+  if (budgetOf(counter)) return Math.max(0, holding - (a.reported.get(counter) ?? 0))
   return a.useBy + WINDOW_MS > now ? Math.max(0, holding - (a.reported.get(counter) ?? 0)) : 0
 }

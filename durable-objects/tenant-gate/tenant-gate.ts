@@ -15,7 +15,7 @@ import { GroupCommit } from './group-commit.ts'
 import { hasBudget, requestLimits, tenantLimits, type LimitOverrides, type Limits } from './plans.ts'
 import { simulatedDistance } from './simulated-distance.ts'
 import { SliceBook } from './slice-book.ts'
-import type { LocationState } from './slices.ts'
+import { budgetOf, type Counts, type LocationState } from './slices.ts'
 import { answerExchange, takeReport, type Home } from './home-exchange.ts'
 import { decideAdmission, type TenantState, type TenantStatus } from './tenant-state.ts'
 import { DEFAULT_LEASE_TTL_MS, type AdmitInput, type AdmitResult, type ExchangeRequest, type ExchangeResult, type SettleInput } from './contract.ts'
@@ -203,6 +203,7 @@ export class TenantGate extends DurableObject<Env> {
     if (!this.state) await this.bootstrapFromD1(req.tenantId)
     const state = this.locationState()
     if (!state) return { ok: false, reason: 'tenant_unknown' }
+    this.chargeLapsedSlices(Date.now())
     const answer = answerExchange(this.home, state, req, Date.now())
     this.stayResident()
     return answer
@@ -217,7 +218,33 @@ export class TenantGate extends DurableObject<Env> {
     decide: (input) => this.decide(input),
     // In the exchange's synchronous turn: the writes commit together and the answer waits for them (output gate;
     // platform-facts.md §2.1 "Input/output gates ... writes without intervening await coalesce atomically").
-    remember: (instance, recorded, now) => this.store.writeSliceExchange(this.slices.record(instance), recorded, now, WINDOW_MS),
+    remember: (instance, recorded, changes, now) => this.rememberExchange(instance, recorded, changes, now),
+  }
+
+  /**
+   * An applied exchange made durable in its own synchronous turn: the budget entries it reported and the months'
+   * budgets (thresholds fire from them, as for the home's own settles), the account, the windowed units it recorded.
+   */
+  private rememberExchange(instance: string, recorded: Counts, changes: Changes, now: number): void {
+    if (changes.entries.length > 0 || changes.budgets.length > 0) {
+      this.persist(changes)
+      // Their leases are the home's now: the alarm charges one never settled after the grace, and prunes the rows.
+      if (changes.entries.some(isDurable)) this.ensureAlarm(now + WINDOW_MS)
+    }
+    this.store.writeSliceExchange(this.slices.record(instance), this.slices.holdsBudget(instance), recorded, now, WINDOW_MS)
+  }
+
+  /**
+   * Budget units of lost location instances (slice-book.ts lapse) charged for good: the account and the month's
+   * committed change together, in the caller's synchronous turn. Until then they count as held, so this only moves them.
+   */
+  private chargeLapsedSlices(now: number): void {
+    const lapsed = this.slices.lapse(now)
+    for (const { instance, counter, units } of lapsed) {
+      const budget = budgetOf(counter)
+      if (budget) this.persist(this.ledger.commitLapsed(budget.period, budget.unit, units))
+      this.store.writeSliceExchange(this.slices.record(instance), this.slices.holdsBudget(instance), {}, now, WINDOW_MS)
+    }
   }
 
   /**
@@ -234,8 +261,8 @@ export class TenantGate extends DurableObject<Env> {
       const report = await this.env.ADMISSION_LOCATION.getByName(name).recall({ state })
       if (!report) return
       const now = Date.now()
-      const { isNew, recorded } = takeReport(this.home, report, now)
-      if (isNew) this.home.remember?.(report.instance, recorded, now)
+      const { isNew, recorded, changes } = takeReport(this.home, report, now)
+      if (isNew) this.home.remember?.(report.instance, recorded, changes, now)
     }
     const allTold = Promise.allSettled(names.map(tell))
     let timer: ReturnType<typeof setTimeout> | undefined
@@ -279,6 +306,7 @@ export class TenantGate extends DurableObject<Env> {
     const due = Math.max(now, this.alarmAt ?? now)
     this.alarmAt = null
     this.persist(this.ledger.sweep(due, now))
+    this.chargeLapsedSlices(now)
     const hasEntries = this.store.prune(now - WINDOW_MS)
     const next = Math.min(this.ledger.nextLeaseEvent(), hasEntries ? now + WINDOW_MS : Infinity)
     if (Number.isFinite(next)) this.ensureAlarm(next)

@@ -2,7 +2,9 @@
 // RPC to the same object in the same run; then admission slices (issue 19): four location objects at a steady rate
 // within the limits, with no distance and with an 80 ms simulated round trip to the home, and the per-tenant ceiling
 // computed from home calls per admission and the measured cost of one home call.
-// Usage: npm run bench:admission [-- --n 20000 --rate 50 --seconds 12 --rtt 80]
+// Each steady run is made for a tenant without a budget and for one with a token and a money budget (budgets are
+// sliced too: a budgeted tenant's steady state should not wait on the home either).
+// Usage: npm run bench:admission [-- --n 20000 --rate 50 --seconds 12 --rtt 80] [--steady-only]
 // Numbers are for this machine's workerd, not Cloudflare's edge; compare the ratio, not the absolutes.
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -18,6 +20,7 @@ const { values } = parseArgs({
     rate: { type: 'string', default: '50' },
     seconds: { type: 'string', default: '12' },
     rtt: { type: 'string', default: '80' },
+    'steady-only': { type: 'boolean', default: false },
   },
 })
 process.env.CLOUDFLARE_CF_FETCH_ENABLED ??= 'false' // no network here: skip fetching the Request.cf placeholder
@@ -84,7 +87,7 @@ const steady: Record<string, Steady> = {}
 let exchangeRate = 0
 
 await withWorker(configWithRtt(0), async (get) => {
-  for (let round = 0; round < rounds; round++) {
+  for (let round = 0; round < (values['steady-only'] ? 0 : rounds); round++) {
     for (const { name, op, budget } of cases) {
       const tenant = `bench-${op}-${budget}-${round}` // a fresh object per run: no state carried between measurements
       await get(`/setup?tenant=${tenant}&budget=${budget}`)
@@ -104,31 +107,37 @@ await withWorker(configWithRtt(0), async (get) => {
 for (let round = 0; round < rounds; round++) {
   for (const distance of [0, rtt]) {
     await withWorker(configWithRtt(distance), async (get) => {
-      const route = `/steady?tenant=bench-steady-${distance}-${round}&locations=${LOCATIONS}&rate=${values.rate}&seconds=${values.seconds}`
-      const s = (await get(route)) as Steady
-      const key = String(distance)
-      if (!steady[key] || s.meanMs < (steady[key]?.meanMs ?? Infinity)) steady[key] = s
+      for (const budget of ['0', '1']) {
+        const route = `/steady?tenant=bench-steady-${distance}-${budget}-${round}&locations=${LOCATIONS}&rate=${values.rate}&seconds=${values.seconds}&budget=${budget}`
+        const s = (await get(route)) as Steady
+        const key = budget === '1' ? `${distance}b` : String(distance)
+        if (!steady[key] || s.meanMs < (steady[key]?.meanMs ?? Infinity)) steady[key] = s
+      }
     })
   }
 }
 
 const ping = best.ping ?? 1
-console.log(`one tenant object, ${n} calls per run, ${concurrency} in flight, best of ${rounds} rounds:`)
-for (const { name } of cases) {
+const isFull = !values['steady-only']
+if (isFull) console.log(`one tenant object, ${n} calls per run, ${concurrency} in flight, best of ${rounds} rounds:`)
+for (const { name } of isFull ? cases : []) {
   const rate = best[name] ?? 0
   console.log(`  ${name.padEnd(28)} ${Math.round(rate).toString().padStart(7)} calls/s  (${(rate / ping).toFixed(2)} x the no-op RPC)`)
 }
-console.log(
-  `  ${'home exchange'.padEnd(22)} ${Math.round(exchangeRate).toString().padStart(7)} calls/s  (8 locations at once, 50 admissions reported per call)`,
-)
+if (isFull)
+  console.log(
+    `  ${'home exchange'.padEnd(22)} ${Math.round(exchangeRate).toString().padStart(7)} calls/s  (8 locations at once, 50 admissions reported per call)`,
+  )
 
 console.log(
   `\nslices: ${LOCATIONS} locations offered ${values.rate} req/s each for ${values.seconds} s, within the limits, each held 20 ms; steady state after 3 s:`,
 )
-for (const [distance, s] of Object.entries(steady)) {
+for (const [key, s] of Object.entries(steady)) {
   const share = (100 * s.waitedOnHome) / Math.max(1, s.admitted)
+  const distance = key.replace('b', '')
+  const tenant = key.endsWith('b') ? 'budgeted (tokens + money)' : 'no budget'
   console.log(
-    `  distance ${distance.padStart(3)} ms: ${(s.steadyAdmissions / Math.max(1, s.steadySeconds)).toFixed(0)} admissions/s; admission mean ${s.meanMs.toFixed(2)} ms, p50 ${s.p50Ms.toFixed(1)} ms, p99 ${s.p99Ms.toFixed(1)} ms;` +
+    `  ${tenant.padEnd(25)} distance ${distance.padStart(3)} ms: ${(s.steadyAdmissions / Math.max(1, s.steadySeconds)).toFixed(0)} admissions/s; admission mean ${s.meanMs.toFixed(2)} ms, p50 ${s.p50Ms.toFixed(1)} ms, p99 ${s.p99Ms.toFixed(1)} ms;` +
       ` waited on home ${s.waitedOnHome}/${s.admitted} (${share.toFixed(2)} %); home calls per admission ${(s.homeCalls / Math.max(1, s.admitted)).toFixed(4)}; refused ${s.refused}`,
   )
 }
@@ -143,8 +152,17 @@ if (far && near) {
   const homeBound = perCall > 0 ? exchangeRate / perCall : Infinity
   const locationBound = LOCATIONS * (best['location admit_settle'] ?? 0)
   const ceiling = Math.min(homeBound, locationBound)
+  if (isFull)
+    console.log(
+      `  per-tenant ceiling: today ${Math.round(today)}/s (one object); with slices min(home ${Math.round(exchangeRate)} calls/s / ${perCall.toFixed(4)} calls per admission = ${Math.round(homeBound)}/s,` +
+        ` ${LOCATIONS} locations x ${Math.round(best['location admit_settle'] ?? 0)}/s = ${Math.round(locationBound)}/s) = ${Math.round(ceiling)}/s (${(ceiling / Math.max(1, today)).toFixed(1)} x today)`,
+    )
+}
+const farBudget = steady[`${rtt}b`]
+const nearBudget = steady['0b']
+if (farBudget && nearBudget) {
   console.log(
-    `  per-tenant ceiling: today ${Math.round(today)}/s (one object); with slices min(home ${Math.round(exchangeRate)} calls/s / ${perCall.toFixed(4)} calls per admission = ${Math.round(homeBound)}/s,` +
-      ` ${LOCATIONS} locations x ${Math.round(best['location admit_settle'] ?? 0)}/s = ${Math.round(locationBound)}/s) = ${Math.round(ceiling)}/s (${(ceiling / Math.max(1, today)).toFixed(1)} x today)`,
+    `  budgeted tenant: added time to first token (mean, ${rtt} ms vs 0 ms): ${(farBudget.meanMs - nearBudget.meanMs).toFixed(2)} ms;` +
+      ` home calls per admission ${(farBudget.homeCalls / Math.max(1, farBudget.admitted)).toFixed(4)} (before budgets were sliced, main: every admission waited on the home, about 2 home calls per admission with its settle)`,
   )
 }

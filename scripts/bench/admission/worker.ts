@@ -5,7 +5,8 @@
 //   admissions are written to storage, with budget=0 they stay in memory.
 // GET /run?tenant=&op=ping|admit|admit_settle|loc_admit_settle&n=&concurrency=  runs n calls, at most `concurrency` at
 //   once (loc_admit_settle: at the tenant's `apac` location object, from its slice).
-// GET /steady: four (or `locations`) location objects of one tenant admit at a steady `rate` per second each for `seconds`,
+// GET /steady: four (or `locations`) location objects of one tenant admit at a steady `rate` per second each for `seconds`
+//   (budget=1: the tenant has a token and a money budget, far above the load, and the reservation carries a price),
 //   each request held `holdMs` then settled at its location; reports the admission latency after `warmupS` (what the
 //   distance adds to time to first token), the share that waited on the home, and home calls per admission.
 // GET /exchange: the home's cost of one exchange carrying `entries` reported admissions (the per-call cost in the ceiling).
@@ -74,7 +75,10 @@ export async function steadyRun(env: BenchEnv, tenantId: string, q: URLSearchPar
   const holdMs = Number(q.get('holdMs') ?? 20)
   // Limits well above the offered load (a steady rate within the limits), all four layers set.
   const total = rate * locations.length * 60
-  const limits = { rpm: total * 2, tpm: total * 2 * 200, concurrency: 10_000, key_rpm: total * 2 }
+  const isBudgeted = q.get('budget') === '1'
+  const budgets = isBudgeted ? { budget_tokens: 2_000_000_000, budget_micro_usd: 1_000_000_000_000 } : {}
+  const limits = { rpm: total * 2, tpm: total * 2 * 200, concurrency: 10_000, key_rpm: total * 2, ...budgets }
+  const res = isBudgeted ? pricedReservation : reservation
   await env.TENANT_GATE.getByName(`tenant:${tenantId}`).configure({ tenantId, status: 'active', statusReason: null, plan: 'enterprise', limits })
   const latencies: number[] = []
   let refused = 0
@@ -84,7 +88,7 @@ export async function steadyRun(env: BenchEnv, tenantId: string, q: URLSearchPar
     const name = locationName(tenantId, hint)
     const loc = env.ADMISSION_LOCATION.getByName(name)
     const t0 = performance.now()
-    const [r] = await loc.admitMany({ location: name, admits: [{ tenantId, keyId: 'bench-key', reservation, leaseTtlMs: 60_000 }], settles: [] })
+    const [r] = await loc.admitMany({ location: name, admits: [{ tenantId, keyId: 'bench-key', reservation: res, leaseTtlMs: 60_000 }], settles: [] })
     const ms = performance.now() - t0
     if (!r?.ok) {
       refused++
@@ -92,7 +96,7 @@ export async function steadyRun(env: BenchEnv, tenantId: string, q: URLSearchPar
     }
     if (Date.now() - started >= warmupMs) latencies.push(ms)
     await sleep(holdMs)
-    if (r.leaseId) await loc.settleMany([{ leaseId: r.leaseId, usedTokens: 60 }], name)
+    if (r.leaseId) await loc.settleMany([{ leaseId: r.leaseId, usedTokens: 60, ...(isBudgeted ? { usedMicroUsd: 90 } : {}) }], name)
   }
   const pace = async (hint: LocationHint) => {
     const gap = 1000 / rate

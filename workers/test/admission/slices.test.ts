@@ -118,6 +118,22 @@ describe('admission slices across four locations (20 ms simulated round trips)',
   }, 30_000)
 })
 
+describe("an evicted location's concurrency pool", () => {
+  it("is held at most its use-by plus 2 min (LOCATION_LEASE_MAX_MS), not plus the gateway's 10 min lease", async () => {
+    const t = await tenant({ rpm: 1_000, tpm: 10_000_000, concurrency: 40 })
+    // Leases as the gateway asks for them (10 min, renewed every 50 s): a location gives at most 2 min at a time.
+    const running = await Promise.all(Array.from({ length: 8 }, () => t.admitAt('apac', { leaseTtlMs: 600_000 })))
+    expect(running.every((r) => r.ok)).toBe(true)
+    // What the home would keep counting if the location were lost now (it counts the same whether it is or not).
+    const apac = (await t.gate.inspect()).slices.filter((s) => s.location.endsWith(':apac'))
+    expect(apac.length).toBeGreaterThan(0)
+    for (const s of apac) {
+      expect(s.held.concurrency ?? 0).toBeGreaterThan(0) // still counted: its leases may run
+      expect(s.poolHeldForMs).toBeLessThanOrEqual(SLICE_TTL_MS + 120_000) // was SLICE_TTL_MS + 600_000
+    }
+  })
+})
+
 describe('a home restart (deploy, eviction) mid-burst', () => {
   it('grants nothing twice: at most the rpm in every rolling window, before and after the restart', async () => {
     const rpm = 120
