@@ -2,6 +2,7 @@
 // one open stream costs (streams per 128 MB isolate), and slow readers (a client that stops reading: backpressure
 // must hold, so the server's memory stays bounded instead of buffering the node's whole stream).
 import http from 'node:http'
+import { connectInspector, liveHeapBytes } from './inspector.ts'
 import { runLoad } from './load.ts'
 import { rssBytes, treeCpuUs } from './proc-cpu.ts'
 
@@ -14,6 +15,8 @@ type ExtrasInput = {
   paced: Targets
   pacedModel: string
   body: (stream: boolean, model?: string, maxTokens?: number) => string
+  /** CIC's workerd inspector: its isolate's live JS heap is what the 128 MB isolate limit is about. */
+  cicInspectorPort: number
 }
 
 const MB = 1024 * 1024
@@ -126,12 +129,31 @@ export async function runExtras(x: ExtrasInput): Promise<void> {
       await sleep(1_500)
     }
   }
+  // RSS cannot resolve CIC's share (workerd's heap has room to spare: the rounds above come out near zero or
+  // negative); the isolate's live JS heap after a full collection can, and the 128 MB limit is the isolate's.
+  const inspector = await connectInspector(x.cicInspectorPort)
+  const heapRounds: number[] = []
+  for (let round = 0; round < 3; round++) {
+    await sleep(500)
+    const before = await liveHeapBytes(inspector)
+    const held = openStreams(x.paced.cic, x.body(true, x.pacedModel, 500), OPEN, false)
+    await held.opened
+    const during = await liveHeapBytes(inspector)
+    held.close()
+    heapRounds.push((during - before) / OPEN)
+    await sleep(1_500)
+  }
+  const heapPerStream = median(heapRounds)
   const perStream = Object.fromEntries(gateways.map((s) => [s, median(perStreamRounds[s] ?? [])]))
   const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`
   console.log(`| resident memory per open stream (median round) | ${gateways.map((s) => kib(perStream[s] ?? 0)).join(' | ')} |`)
   console.log(`| the 3 rounds | ${gateways.map((s) => (perStreamRounds[s] ?? []).map(kib).join(', ')).join(' | ')} |`)
   console.log(
     `| open streams per 128 MB | ${gateways.map((s) => ((perStream[s] ?? 0) > 0 ? ((128 * MB) / (perStream[s] ?? 1)).toFixed(0) : 'n/a')).join(' | ')} |`,
+  )
+  console.log(
+    `\nCIC's isolate, live JS heap after a full collection (3 rounds: ${heapRounds.map(kib).join(', ')}): ${kib(heapPerStream)} per open stream, ` +
+      `${heapPerStream > 0 ? ((128 * MB) / heapPerStream).toFixed(0) : 'n/a'} open streams per 128 MB isolate (the heap alone; the runtime's own buffers are outside it)`,
   )
 
   // 3. Slow readers: N clients take one chunk of the 4,000-token stream and stop reading for 3 s.
@@ -143,14 +165,17 @@ export async function runExtras(x: ExtrasInput): Promise<void> {
   console.log('| | pass-through Worker | Portkey | CIC |\n|---|---|---|---|')
   const growth: Record<string, number> = {}
   const completed: Record<string, number> = {}
+  let heapGrowth = 0
   for (const s of gateways) {
     const t = x.long[s]
     await sleep(500)
     const before = rssBytes(t.pid)
+    const heapBefore = s === 'cic' ? await liveHeapBytes(inspector) : 0
     const held = openStreams(t, x.body(true, x.longModel, x.longTokens), SLOW, true)
     await held.opened
     await sleep(3_000)
     growth[s] = rssBytes(t.pid) - before
+    if (s === 'cic') heapGrowth = (await liveHeapBytes(inspector)) - heapBefore
     completed[s] = await held.drain()
     held.close()
   }
@@ -159,4 +184,6 @@ export async function runExtras(x: ExtrasInput): Promise<void> {
     `| growth per stalled stream (whole stream ~${(streamBytes / MB).toFixed(1)} MB) | ${gateways.map((s) => `${((growth[s] ?? 0) / SLOW / 1024).toFixed(0)} KiB`).join(' | ')} |`,
   )
   console.log(`| streams complete after resuming | ${gateways.map((s) => `${completed[s]} of ${SLOW}`).join(' | ')} |`)
+  console.log(`\nCIC's isolate, live JS heap growth while the ${SLOW} readers were stalled: ${kib(heapGrowth)} (${kib(heapGrowth / SLOW)} per stalled stream)`)
+  inspector.close()
 }

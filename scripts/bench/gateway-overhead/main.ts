@@ -19,6 +19,7 @@ const ROOT = path.resolve(import.meta.dirname, '..', '..', '..')
 const BASE_PORT = Number(process.env.BENCH_STANDIN_PORT ?? 18_000)
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
 const ROUND_MS = Number(process.env.BENCH_ROUND_MS ?? 2_000)
+const INSPECTOR_PORT = Number(process.env.BENCH_INSPECTOR_PORT ?? 9_331)
 /** After each round: the server's tail work (a stream's usage, the metrics flush) lands in its own round's CPU. */
 const SETTLE_MS = 250
 
@@ -117,6 +118,7 @@ try {
       { url: long.url, models: [LONG_MODEL] },
     ],
     outdir,
+    { inspectorPort: INSPECTOR_PORT }, // only the memory part connects (a connected profiler would slow the rest)
   )
   closers.push(() => gateway.close())
   const passes: Awaited<ReturnType<typeof startPassthroughInWorkerd>>[] = []
@@ -257,7 +259,15 @@ try {
   target('added JSON p99 at c=1, CIC − pass-through (≤ 10 ms)', `${f(p99Gap, 1)} ms`, p99Gap <= 10)
 
   if (process.env.BENCH_EXTRAS !== '0')
-    await runExtras({ long: longTargets, longTokens: LONG_TOKENS, longModel: LONG_MODEL, paced: pacedTargets, pacedModel: PACED_MODEL, body })
+    await runExtras({
+      long: longTargets,
+      longTokens: LONG_TOKENS,
+      longModel: LONG_MODEL,
+      paced: pacedTargets,
+      pacedModel: PACED_MODEL,
+      body,
+      cicInspectorPort: INSPECTOR_PORT,
+    })
 } finally {
   for (const close of closers.reverse()) await close()
 }

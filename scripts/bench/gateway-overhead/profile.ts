@@ -7,6 +7,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { startGatewayInWorkerd } from './gateway-in-workerd.ts'
+import { connectInspector } from './inspector.ts'
 import { runLoad } from './load.ts'
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..', '..')
@@ -45,33 +46,14 @@ try {
   }
   await runLoad({ ...spec, concurrency: 8, total: 500 }) // warm-up: JIT, caches, node directory
 
-  // The gateway's isolate is the one inspector target whose name is the Worker's.
-  const targets = (await (await fetch(`http://127.0.0.1:${INSPECTOR_PORT}/json`)).json()) as { id: string; title: string; webSocketDebuggerUrl: string }[]
-  const target = targets.find((t) => t.title.includes('cic-gateway')) ?? targets[0]
-  if (!target) throw new Error('no inspector target')
-  const ws = new WebSocket(target.webSocketDebuggerUrl)
-  await new Promise((resolve, reject) => {
-    ws.onopen = resolve
-    ws.onerror = reject
-  })
-  let nextId = 1
-  const pending = new Map<number, (result: unknown) => void>()
-  ws.onmessage = (m) => {
-    const msg = JSON.parse(String(m.data)) as { id?: number; result?: unknown }
-    if (msg.id !== undefined) pending.get(msg.id)?.(msg.result)
-  }
-  const send = (method: string, params: object = {}) =>
-    new Promise<unknown>((resolve) => {
-      const id = nextId++
-      pending.set(id, resolve)
-      ws.send(JSON.stringify({ id, method, params }))
-    })
+  const inspector = await connectInspector(INSPECTOR_PORT)
+  const send = inspector.send
   await send('Profiler.enable')
   await send('Profiler.setSamplingInterval', { interval: 100 })
   await send('Profiler.start')
   const load = await runLoad({ ...spec, concurrency: CONCURRENCY, total: TOTAL })
   const { profile } = (await send('Profiler.stop')) as { profile: Profile }
-  ws.close()
+  inspector.close()
 
   const file = path.join(outdir, 'gateway.cpuprofile')
   writeFileSync(file, JSON.stringify(profile))
