@@ -218,4 +218,27 @@ describe('TenantGate storage schema', () => {
     )
     expect(version).toBe(SCHEMA_VERSION)
   })
+
+  it('upgrades a version-4 object (before slices) without losing its month: committed and held budget still count', async () => {
+    const { admit, gate } = await tenant({ budget_tokens: 1_000, budget_micro_usd: 50_000 })
+    const running = await admit({ reservation: tokens(10, 90) }) // holds 100 tokens while it runs
+    expect(running).toMatchObject({ ok: true })
+    const month = (await gate.inspect()).budget.period
+    await runInDurableObject(gate, (_instance, state) => {
+      const sql = state.storage.sql
+      // What a deployed version-4 object has: no slice tables, and a month with 800 tokens and 45,000 µ$ committed.
+      sql.exec('DROP TABLE slice_accounts; DROP TABLE slice_recorded; UPDATE schema_version SET version = 4')
+      sql.exec('UPDATE budgets SET committed = 800, committed_micro_usd = 45000 WHERE period = ?', month)
+    })
+    await evictDurableObject(gate)
+    expect(await gate.inspect()).toMatchObject({ budget: { period: month, committed: 800, reserved: 100, committedMicroUsd: 45_000 } })
+    // 1,000 − 800 committed − 100 held: a request holding 101 tokens does not fit, one holding 100 does.
+    expect(await admit({ reservation: tokens(11, 90) })).toMatchObject({ ok: false })
+    expect(await admit({ reservation: tokens(10, 90) })).toMatchObject({ ok: true })
+    const version = await runInDurableObject(
+      gate,
+      (_i, state) => state.storage.sql.exec<{ version: number }>('SELECT version FROM schema_version').one().version,
+    )
+    expect(version).toBe(SCHEMA_VERSION)
+  })
 })
