@@ -390,20 +390,9 @@ describe('slices under simulated distance (four locations, real ledger, book and
     })
     const second = r.admissions.filter((a) => a.at >= 60_000 && a.at < 180_000).length / 2
     expect(second).toBeGreaterThan(rpm * 0.75) // all of its demand, minute after minute
-    // The same load without budgets: what the rate limits' slices alone cost in home calls.
-    const plain = simulate({
-      seed: 10,
-      limits: { rpm: 6_000, tpm: 10_000_000, concurrency: 200 },
-      oneWayMs: [40, 40],
-      load: Object.fromEntries(FOUR.map((name): [string, Phase[]] => [name, [[0, 120, 5]]])),
-      durationS: 120,
-      startAt: MID_MONTH,
-      price: PRICE,
-    })
     expect(r.refusals).toHaveLength(0)
     expect(r.waitedOnHome / r.admissions.length).toBeLessThan(0.05)
-    // The budget counters ride on the exchanges the rate limits make anyway (seed 10: 128 calls against 105).
-    expect(r.homeCalls).toBeLessThan(plain.homeCalls * 1.5)
+    expect(r.homeCalls / r.admissions.length).toBeLessThan(0.05)
   })
 })
 
