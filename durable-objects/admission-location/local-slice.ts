@@ -163,11 +163,9 @@ export class LocalSlice {
 
   /**
    * Ends a lease given here: frees its slot, and corrects its tokens here while its entry is unsent, else queues the
-   * correction for the home. False when unknown here (the caller asks the home) or already settled.
-   */
-  /**
-   * Under a budget, an unsent entry's hold becomes its actual charge here (tokens as used, as at home; money at most the
-   * hold, the hold whole without `usedMicroUsd`): the difference is room again. A sent one's settle goes to the home.
+   * correction for the home. False when unknown here (the caller asks the home) or already settled. Under a budget, an
+   * unsent entry's hold becomes its actual charge here (tokens as used, as at home; money at most the hold, the hold
+   * whole without `usedMicroUsd`): the difference is room again. A sent one's settle goes to the home.
    */
   settle(leaseId: string, usedTokens: number, now: number, usedMicroUsd?: number): boolean {
     this.expireLeases(now)
