@@ -8,8 +8,19 @@ export const LOCATION_HINTS = ['wnam', 'enam', 'sam', 'weur', 'eeur', 'apac', 'a
 export type LocationHint = (typeof LOCATION_HINTS)[number]
 export const isLocationHint = (s: string): s is LocationHint => (LOCATION_HINTS as readonly string[]).includes(s)
 
-/** The location object of a tenant at one location hint. */
-export const locationName = (tenantId: string, hint: LocationHint) => `loc:${tenantId}:${hint}`
+/**
+ * The location object of a tenant at one location hint: `loc:<tenant>:<hint>`, or `loc:<tenant>:<hint>:<shard>` for the
+ * other objects of a location spread over several (workers/src/services/admission/location-shards.ts).
+ */
+export const locationName = (tenantId: string, hint: LocationHint, shard = 0) => (shard === 0 ? `loc:${tenantId}:${hint}` : `loc:${tenantId}:${hint}:${shard}`)
+
+/** The location hint a location object's name carries (null when it carries none). */
+export function hintOfLocationName(name: string): LocationHint | null {
+  const parts = name.split(':')
+  const last = parts.at(-1) ?? ''
+  const hint = /^\d+$/.test(last) ? (parts.at(-2) ?? '') : last
+  return isLocationHint(hint) ? hint : null
+}
 
 /** Leases given by a location object are `<location name>#<uuid>`; the home's are bare UUIDs. */
 export function leaseIssuer(leaseId: string): string | null {

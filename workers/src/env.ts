@@ -129,6 +129,11 @@ const configSchema = z.object({
    * tenant's home TenantGate, standing in for the distance (the objects read it themselves, tenant-gate/simulated-distance.ts).
    */
   ADMISSION_SIMULATED_RTT_MS: z.coerce.number().int().nonnegative().default(0),
+  /**
+   * Location objects a tenant's admissions at one location may spread over (services/admission/location-shards.ts):
+   * a location's ceiling is this many objects. 1: one object per tenant and location hint.
+   */
+  ADMISSION_LOCATION_SHARDS: z.coerce.number().int().min(1).max(16).default(1),
   /** Bearer token of GET /metrics (it is on the public edge); /metrics answers 401 to everyone while it is unset. */
   METRICS_TOKEN: z.string().min(16, 'METRICS_TOKEN must be at least 16 characters').optional(),
   /** Each isolate flushes its metric deltas at most this often (0: after every request, for tests). */

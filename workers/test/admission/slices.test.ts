@@ -9,6 +9,7 @@ import { locationName, type LocationHint } from '../../../durable-objects/admiss
 import { SLICE_TTL_MS, type AdmitInput, type AdmitResult } from '../../../durable-objects/tenant-gate/contract.ts'
 import type { LimitOverrides } from '../../../durable-objects/tenant-gate/plans.ts'
 import worker from '../../src/index.ts'
+import { setLocationShardsForTests } from '../../src/services/admission/location-shards.ts'
 import { api, registerNode, seedTenant } from '../helpers/gateway.ts'
 
 const FOUR: LocationHint[] = ['apac', 'enam', 'weur', 'oc']
@@ -230,6 +231,37 @@ describe('the gateway admits at the client location', () => {
     }
     const loc = await env.ADMISSION_LOCATION.getByName(locationName(tenantId, 'weur')).inspect()
     expect(loc?.inUse).toBe(0)
+  })
+
+  it('spreads a large tenant over the shards of its location: admitted and settled in the shard this isolate drew', async () => {
+    setLocationShardsForTests(4, 0.6) // as staging and production (4), with this isolate's draw fixed
+    try {
+      const { key, tenantId } = await seedTenant({ rpm: 240_000, concurrency: 1 })
+      for (let i = 0; i < 3; i++) {
+        const ctx = createExecutionContext()
+        const req = new Request('http://gateway.test/v1/chat/completions', {
+          method: 'POST',
+          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'x-cic-location': 'apac' },
+          body: JSON.stringify(chat),
+        })
+        const res = await worker.fetch(req, env, ctx)
+        await res.text()
+        await waitOnExecutionContext(ctx)
+        expect(res.status).toBe(200) // concurrency 1: each request finds the slot its predecessor's settle freed
+      }
+      // The first request showed the tenant's rpm (4 shards' worth); the next two went to shard floor(0.6 * 4) = 2.
+      const first = await env.ADMISSION_LOCATION.getByName(locationName(tenantId, 'apac')).inspect()
+      const drawn = await env.ADMISSION_LOCATION.getByName(locationName(tenantId, 'apac', 2)).inspect()
+      const seen = (o: typeof first) => (o?.decidedHere ?? 0) + (o?.waitedOnHome ?? 0) // decided there, or asked home from there
+      expect(seen(first)).toBe(1)
+      expect(seen(drawn)).toBe(2)
+      expect(drawn?.inUse).toBe(0)
+      // The home sees the shard as one more location holding a slice.
+      const home = await env.TENANT_GATE.getByName(`tenant:${tenantId}`).inspect()
+      expect(home.slices.map((s: { location: string }) => s.location)).toContain(locationName(tenantId, 'apac', 2))
+    } finally {
+      setLocationShardsForTests(null)
+    }
   })
 
   it('ignores an unknown location header (admission stays at home)', async () => {

@@ -12,6 +12,7 @@ import {
   type Reservation,
 } from '../../../../durable-objects/tenant-gate/contract.ts'
 import { dependsOn } from '../../dependency.ts'
+import { loadConfig } from '../../env.ts'
 import { ApiError } from '../../errors.ts'
 import { log } from '../../log.ts'
 import { countAuthFailureReason, countRateLimited, layerOfScope } from '../metrics/record-metrics.ts'
@@ -19,6 +20,7 @@ import type { TenantIdentity } from '../keys/resolve-key.ts'
 import { leaseIssuer, locationName } from '../../../../durable-objects/admission-location/contract.ts'
 import { formatMicroUsd } from '../../schemas/prices.ts'
 import { channelOfLease, gateChannel, locationChannel } from './gate-channel.ts'
+import { learnTenantRpm, shardFor } from './location-shards.ts'
 import { formatDuration, rateLimitHeaders, retryAfterHeaders } from './rate-limit-headers.ts'
 
 export type AdmitOptions = {
@@ -53,7 +55,9 @@ const RENEWALS_PER_TTL = 3
 
 export async function admitRequest(env: Env, identity: TenantIdentity, options: AdmitOptions): Promise<Admission> {
   // Near the client when its location is known (a location object with a slice of the tenant's limits), else home.
-  const channel = identity.location ? locationChannel(locationName(identity.tenantId, identity.location)) : gateChannel(identity.tenantId)
+  const { location, tenantId } = identity
+  const shard = location ? shardFor(tenantId, loadConfig(env).ADMISSION_LOCATION_SHARDS) : 0
+  const channel = location ? locationChannel(locationName(tenantId, location, shard)) : gateChannel(tenantId)
   const result: AdmitResult = await dependsOn('tenant_gate', () =>
     channel.admit(
       env,
@@ -67,7 +71,10 @@ export async function admitRequest(env: Env, identity: TenantIdentity, options: 
       options.waitUntil,
     ),
   )
-  if (result.ok) return admission(env, result, identity, options)
+  if (result.ok) {
+    if (location) learnTenantRpm(tenantId, result.rate.requests?.limit ?? null)
+    return admission(env, result, identity, options)
+  }
   switch (result.reason) {
     case 'key_revoked':
       countAuthFailureReason('revoked')

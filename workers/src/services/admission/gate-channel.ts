@@ -7,7 +7,7 @@
 // Only data crosses requests here, never a promise (a request cannot wait on another's I/O in Workers): the
 // request whose settle starts a linger keeps itself alive (waitUntil) until that flush is done, and a request
 // whose admit failed puts the settles it carried back for the next one.
-import { isLocationHint, leaseIssuer } from '../../../../durable-objects/admission-location/contract.ts'
+import { hintOfLocationName, leaseIssuer } from '../../../../durable-objects/admission-location/contract.ts'
 import { tenantGateName, type AdmitInput, type AdmitResult, type SettleInput } from '../../../../durable-objects/tenant-gate/contract.ts'
 import { log } from '../../log.ts'
 
@@ -102,10 +102,10 @@ export function gateChannel(tenantId: string): GateChannel {
   return channelOf(name, (env) => env.TENANT_GATE.getByName(name))
 }
 
-/** The channel to a location object (`loc:<tenant>:<hint>`), created near this Worker by its location hint. */
+/** The channel to a location object (`loc:<tenant>:<hint>[:<shard>]`), created near this Worker by its location hint. */
 export function locationChannel(name: string): GateChannel {
-  const hint = name.slice(name.lastIndexOf(':') + 1)
-  const options = isLocationHint(hint) ? { locationHint: hint } : undefined
+  const hint = hintOfLocationName(name)
+  const options = hint ? { locationHint: hint } : undefined
   return channelOf(name, (env) => {
     const location = env.ADMISSION_LOCATION.getByName(name, options)
     return {
