@@ -119,7 +119,12 @@ afterAll(async () => {
   await runner?.close()
   await new Promise((resolve) => proxy?.close(resolve))
   await stack?.close()
-  for (const cluster of listClusters(skyStateDir)) stopNode(cluster.pid) // only if a test failed half-way
+  // The replacement node is still running when the test ends (and the first one if a test failed half-way): its vLLM
+  // and its cloudflared are stopped (a forgotten cloudflared stand-in outlived every CI run before).
+  for (const cluster of listClusters(skyStateDir)) {
+    stopNode(cluster.pid)
+    stopNode(cluster.tunnelPid ?? null)
+  }
   rmSync(persistTo, { recursive: true, force: true })
   rmSync(skyStateDir, { recursive: true, force: true })
 })
