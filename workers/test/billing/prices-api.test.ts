@@ -1,12 +1,10 @@
 // The price book's admin API: PUT /admin/models/:model/price writes a version (model id URL-encoded, decimal
 // strings, effective_from at least PRICE_MIN_LEAD_MS ahead, audited), GET lists them; budget_usd on a tenant.
-import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
-import worker from '../../src/index.ts'
-import { SECRET_NAMES } from '../../src/secrets.ts'
 import { PRICE_MIN_LEAD_MS } from '../../src/services/billing/price-book.ts'
 import { admin, call, seedTenant } from '../helpers/gateway.ts'
+import { postToWorker, productionEnv } from '../helpers/production.ts'
 
 const MODEL = 'Qwen/Qwen2.5-7B-Instruct'
 const path = `/admin/models/${encodeURIComponent(MODEL)}/price`
@@ -93,29 +91,10 @@ describe('budget_usd', () => {
 })
 
 describe('a model without a price', () => {
-  // The Worker called with the test bindings switched to production (strong secrets), as node-endpoint-policy.test.ts does.
-  const bindings = env as unknown as Record<string, unknown>
-  const prodEnv = {
-    ...bindings,
-    ...Object.fromEntries(
-      SECRET_NAMES.filter((name) => typeof bindings[name] === 'string').map((name) => [name, `strong-${name.toLowerCase()}-${'s'.repeat(40)}`]),
-    ),
-    ENVIRONMENT: 'production',
-  } as unknown as Env
-
   it('is refused before admission in production-like environments (404 model_not_priced), and takes no slot', async () => {
     const { tenantId, key } = await seedTenant()
-    const ctx = createExecutionContext()
-    const res = await worker.fetch(
-      new Request('https://gateway.example.com/v1/chat/completions', {
-        method: 'POST',
-        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ model: 'unpriced-llm', messages: [{ role: 'user', content: 'hi' }] }),
-      }) as Request<unknown, IncomingRequestCfProperties>,
-      prodEnv,
-      ctx,
-    )
-    await waitOnExecutionContext(ctx)
+    const json = { model: 'unpriced-llm', messages: [{ role: 'user', content: 'hi' }] }
+    const res = await postToWorker(productionEnv(), '/v1/chat/completions', json, `Bearer ${key}`)
     expect(res.status).toBe(404)
     expect(await res.json()).toMatchObject({ error: { code: 'model_not_priced', param: 'model' } })
     expect(await (await admin(`/admin/tenants/${tenantId}/admission`)).json()).toMatchObject({ requestsInWindow: 0, inFlight: 0 })

@@ -1,39 +1,13 @@
 // The endpoint policy wired into POST /admin/nodes and POST /nodes/register: the Worker is called with the test
 // bindings switched to production (strong secrets, NODES_ZONE set), so the refusals are the real route's 400
 // naming `endpoint`; in the test environment itself local endpoints keep working.
-import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test'
-import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
-import { SECRET_NAMES } from '../../src/secrets.ts'
-import worker from '../../src/index.ts'
 import { admin } from '../helpers/gateway.ts'
+import { postToWorker, productionEnv } from '../helpers/production.ts'
 
 const STRONG_ADMIN = `prod-admin-${'a'.repeat(40)}`
-const bindings = env as unknown as Record<string, unknown>
-const prodEnv = {
-  ...bindings,
-  ...Object.fromEntries(
-    SECRET_NAMES.filter((name) => typeof bindings[name] === 'string').map((name) => [name, `strong-${name.toLowerCase()}-${'s'.repeat(40)}`]),
-  ),
-  ADMIN_TOKEN: STRONG_ADMIN,
-  ENVIRONMENT: 'production',
-  NODES_ZONE: 'nodes.example.com',
-} as unknown as Env
-
-async function prodCall(path: string, json: unknown, authorization: string): Promise<Response> {
-  const ctx = createExecutionContext()
-  const res = await worker.fetch!(
-    new Request(`https://gateway.example.com${path}`, {
-      method: 'POST',
-      headers: { authorization, 'content-type': 'application/json' },
-      body: JSON.stringify(json),
-    }) as Request<unknown, IncomingRequestCfProperties>,
-    prodEnv,
-    ctx,
-  )
-  await waitOnExecutionContext(ctx)
-  return res
-}
+const prodEnv = productionEnv({ ADMIN_TOKEN: STRONG_ADMIN, NODES_ZONE: 'nodes.example.com' })
+const prodCall = (path: string, json: unknown, authorization: string) => postToWorker(prodEnv, path, json, authorization)
 
 describe('node endpoint policy on the routes', () => {
   it.each([

@@ -3,13 +3,11 @@
 // it is a harmless 200 that changes nothing; in production-like environments an attempt without a reported
 // endpoint cannot register at all, and the reported endpoint itself must be on the private path. A missing or
 // malformed token is a 401 before any byte of the body is read, even from a body that never ends.
-import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
 import { describe, expect, inject, it } from 'vitest'
-import worker from '../../src/index.ts'
-import { SECRET_NAMES } from '../../src/secrets.ts'
 import { admin, call } from '../helpers/gateway.ts'
 import { ack, pullFor, runner } from '../helpers/node-ops.ts'
+import { postToWorker, productionEnv } from '../helpers/production.ts'
 import { parsePrometheusText, sampleValue } from '../helpers/prom-text.ts'
 
 const SPEC = { provider: 'gcp', region: 'us-central1', gpu: 'A100-80GB', model: 'cic-demo-llm' }
@@ -96,31 +94,8 @@ describe('node path failures reported by the runner', () => {
 
 describe('in production', () => {
   const STRONG_RUNNER = `prod-runner-${'r'.repeat(40)}`
-  const bindings = env as unknown as Record<string, unknown>
-  const prodEnv = {
-    ...bindings,
-    ...Object.fromEntries(
-      SECRET_NAMES.filter((name) => typeof bindings[name] === 'string').map((name) => [name, `strong-${name.toLowerCase()}-${'s'.repeat(40)}`]),
-    ),
-    RUNNER_TOKEN: STRONG_RUNNER,
-    ENVIRONMENT: 'production',
-    NODES_ZONE: 'nodes.example.com',
-  } as unknown as Env
-
-  async function prodCall(path: string, json: unknown, authorization: string): Promise<Response> {
-    const ctx = createExecutionContext()
-    const res = await worker.fetch!(
-      new Request(`https://gateway.example.com${path}`, {
-        method: 'POST',
-        headers: { authorization, 'content-type': 'application/json' },
-        body: JSON.stringify(json),
-      }) as Request<unknown, IncomingRequestCfProperties>,
-      prodEnv,
-      ctx,
-    )
-    await waitOnExecutionContext(ctx)
-    return res
-  }
+  const prodEnv = productionEnv({ RUNNER_TOKEN: STRONG_RUNNER, NODES_ZONE: 'nodes.example.com' })
+  const prodCall = (path: string, json: unknown, authorization: string) => postToWorker(prodEnv, path, json, authorization)
 
   it('refuses a reported endpoint that is not https under NODES_ZONE (400 naming endpoint)', async () => {
     const a = await launchAndMint()
