@@ -101,7 +101,8 @@ async function waitForHealth(url: string, child: ChildProcess, timeoutMs: number
   throw new Error(`the gateway did not become healthy within ${timeoutMs} ms`)
 }
 
-async function adminCall<T>(url: string, token: string, method: string, route: string, body?: unknown): Promise<T> {
+/** A call to the admin API with the root token (seeding here and in the browser tests' setup). */
+export async function adminCall<T>(url: string, token: string, method: string, route: string, body?: unknown): Promise<T> {
   const res = await fetch(url + route, {
     method,
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },

@@ -11,19 +11,8 @@ import { costCeilMicroUsd, type TokenPrice } from '../tenant-gate/money.ts'
 import { requestLimits, tenantLimits, type LimitOverrides } from '../tenant-gate/plans.ts'
 import { SliceBook, type AccountRecord, type RecordedUnits } from '../tenant-gate/slice-book.ts'
 import { budgetMoneyCounter, budgetTokensCounter, monthEndOf, type LocationState } from '../tenant-gate/slices.ts'
+import { seededRandom } from '../../scripts/load/schedule.ts'
 import { IDLE_RELEASE_MS, LocalSlice, type ExchangeOptions } from './local-slice.ts'
-
-/** A seeded PRNG (mulberry32): a failing run can be replayed. */
-function rng(seed: number) {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** [from s, to s, requests per second]. */
 type Phase = [number, number, number]
@@ -49,7 +38,7 @@ type Scenario = {
 }
 
 function simulate(sc: Scenario) {
-  const random = rng(sc.seed)
+  const random = seededRandom(sc.seed) // a failing run can be replayed
   const delay = () => sc.oneWayMs[0] + random() * (sc.oneWayMs[1] - sc.oneWayMs[0])
   const start = sc.startAt ?? 0
   let now = start

@@ -79,15 +79,7 @@ export async function screenshot(page: Page, name: string): Promise<void> {
 }
 
 /** The admin API with the stack's root token (test setup only: the console never holds it). */
-export async function adminApi<T>(url: string, token: string, method: string, route: string, body?: unknown): Promise<T> {
-  const res = await fetch(url + route, {
-    method,
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  })
-  if (!res.ok) throw new Error(`${method} ${route} -> ${res.status}: ${await res.text()}`)
-  return (await res.json()) as T
-}
+export { adminCall as adminApi } from '../../scripts/dev-stack.ts'
 
 export function chat(url: string, key: string, content: string, maxTokens = 5) {
   return fetch(`${url}/v1/chat/completions`, {

@@ -10,8 +10,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import type { UsageEvent } from '../../src/schemas/usage-event.ts'
 import { pushMeterUsage } from '../../src/services/billing/meter-push.ts'
 import { writeLedger } from '../../src/services/usage/ledger-write.ts'
-import { admin, api, registerNode } from '../helpers/gateway.ts'
-import { expectedMicroUsd, json, micro, waitForUsageRows } from '../helpers/ledger-cost.ts'
+import { api, registerNode } from '../helpers/gateway.ts'
+import { expectCostInEveryView, expectedMicroUsd, waitForUsageRows } from '../helpers/ledger-cost.ts'
 import { seedPrice } from '../helpers/prices.ts'
 import { standin } from '../helpers/standin.ts'
 import { seedCustomerTenant } from '../helpers/stripe-events.ts'
@@ -93,16 +93,7 @@ describe('the cached-input price', () => {
     expect(rollup?.cached).toBe(cachedTokens)
     expect(rollup?.cachedPico).toBe(cachedTokens * PRICE.cachedInput)
 
-    type Summary = { totals: { cost_usd: string }; data: { cost_usd: string; tenant_id?: string }[] }
-    for (const groupBy of ['day', 'hour', 'model', 'key']) {
-      const view = await json<Summary>(await api(key, `/v1/usage?group_by=${groupBy}`))
-      expect(micro(view.totals.cost_usd)).toBe(expected)
-      expect(view.data.reduce((n, d) => n + micro(d.cost_usd), 0)).toBe(expected)
-    }
-    const all = await json<Summary>(await admin('/admin/usage?group_by=tenant'))
-    expect(micro(all.data.find((d) => d.tenant_id === tenantId)?.cost_usd ?? 'none')).toBe(expected)
-    const report = await json<{ cost_usd: string }>(await admin(`/admin/tenants/${tenantId}/usage`))
-    expect(micro(report.cost_usd)).toBe(expected)
+    await expectCostInEveryView(key, tenantId, expected)
 
     const lastHour = Math.max(...rows.map((r) => r.created_at - (r.created_at % HOUR)))
     await pushMeterUsage(stripeEnv, lastHour + HOUR + 5 * MINUTE)

@@ -10,7 +10,7 @@ import worker from '../../src/index.ts'
 import { estimateRequestPrompt } from '../../src/services/inference/count-tokens.ts'
 import { pushMeterUsage } from '../../src/services/billing/meter-push.ts'
 import { admin, api, registerNode } from '../helpers/gateway.ts'
-import { expectedMicroUsd, json, micro, waitForUsageRows } from '../helpers/ledger-cost.ts'
+import { expectCostInEveryView, expectedMicroUsd, json, micro, waitForUsageRows } from '../helpers/ledger-cost.ts'
 import { seedPrice } from '../helpers/prices.ts'
 import { readSse } from '../helpers/sse.ts'
 import { seedCustomerTenant } from '../helpers/stripe-events.ts'
@@ -126,17 +126,7 @@ describe('billing in money', () => {
       .first<{ micro: number }>()
     expect(rollup?.micro).toBe(expected)
 
-    type Summary = { totals: { cost_usd: string }; data: { cost_usd: string; tenant_id?: string }[] }
-    for (const groupBy of ['day', 'hour', 'model', 'key']) {
-      const view = await json<Summary>(await api(key, `/v1/usage?group_by=${groupBy}`))
-      expect(micro(view.totals.cost_usd)).toBe(expected)
-      expect(view.data.reduce((n, d) => n + micro(d.cost_usd), 0)).toBe(expected)
-    }
-    const all = await json<Summary>(await admin('/admin/usage?group_by=tenant'))
-    expect(micro(all.data.find((d) => d.tenant_id === tenantId)?.cost_usd ?? 'none')).toBe(expected)
-    const report = await json<{ cost_usd: string; by_model: { model: string; cost_usd: string }[] }>(await admin(`/admin/tenants/${tenantId}/usage`))
-    expect(micro(report.cost_usd)).toBe(expected)
-    expect(report.by_model.reduce((n, m) => n + micro(m.cost_usd), 0)).toBe(expected)
+    await expectCostInEveryView(key, tenantId, expected)
 
     // The meter push: one event per closed tenant-hour, its value the hour's micro-dollars.
     const lastHour = Math.max(...rows.map((r) => r.created_at - (r.created_at % HOUR)))

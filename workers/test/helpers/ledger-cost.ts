@@ -3,6 +3,7 @@
 import { env } from 'cloudflare:workers'
 import { expect } from 'vitest'
 import { parseUsdToMicro } from '../../src/schemas/prices.ts'
+import { admin, api } from './gateway.ts'
 
 const HOUR = 3_600_000
 
@@ -61,4 +62,23 @@ export const micro = (usd: string): number => {
 export const json = async <T>(res: Response): Promise<T> => {
   expect(res.status).toBe(200)
   return (await res.json()) as T
+}
+
+/**
+ * Every view of the tenant's usage shows the same cost, `expectedMicro`: the key's /v1/usage grouped by day, hour,
+ * model and key (totals and the sum of the rows), the admin summary by tenant, and the tenant's report (total and the
+ * sum per model).
+ */
+export async function expectCostInEveryView(key: string, tenantId: string, expectedMicro: number): Promise<void> {
+  type Summary = { totals: { cost_usd: string }; data: { cost_usd: string; tenant_id?: string }[] }
+  for (const groupBy of ['day', 'hour', 'model', 'key']) {
+    const view = await json<Summary>(await api(key, `/v1/usage?group_by=${groupBy}`))
+    expect(micro(view.totals.cost_usd)).toBe(expectedMicro)
+    expect(view.data.reduce((n, d) => n + micro(d.cost_usd), 0)).toBe(expectedMicro)
+  }
+  const all = await json<Summary>(await admin('/admin/usage?group_by=tenant'))
+  expect(micro(all.data.find((d) => d.tenant_id === tenantId)?.cost_usd ?? 'none')).toBe(expectedMicro)
+  const report = await json<{ cost_usd: string; by_model: { model: string; cost_usd: string }[] }>(await admin(`/admin/tenants/${tenantId}/usage`))
+  expect(micro(report.cost_usd)).toBe(expectedMicro)
+  expect(report.by_model.reduce((n, m) => n + micro(m.cost_usd), 0)).toBe(expectedMicro)
 }
