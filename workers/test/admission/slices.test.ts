@@ -200,6 +200,19 @@ describe('the gateway admits at the client location', () => {
 
   const chat = { model: 'cic-demo-llm', messages: [{ role: 'user', content: 'hello there world' }], max_tokens: 2 }
   const post = (key: string, location: string) => api(key, '/v1/chat/completions', { method: 'POST', json: chat, headers: { 'x-cic-location': location } })
+  /** One chat completion at `location`, answered and its waitUntil work (the settle) done: a 200 or the test fails. */
+  const completeAt = async (key: string, location: string) => {
+    const ctx = createExecutionContext()
+    const req = new Request('http://gateway.test/v1/chat/completions', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'x-cic-location': location },
+      body: JSON.stringify(chat),
+    })
+    const res = await worker.fetch(req, env, ctx)
+    await res.text()
+    await waitOnExecutionContext(ctx)
+    expect(res.status).toBe(200)
+  }
 
   it('admits N of 5N concurrent requests spread over four locations and answers the rest with 429', async () => {
     const { key } = await seedTenant({ rpm: 20 })
@@ -217,18 +230,7 @@ describe('the gateway admits at the client location', () => {
 
   it('settles at the location that gave the lease: the slot is free for the next request', async () => {
     const { key, tenantId } = await seedTenant({ concurrency: 1, rpm: 1_000 })
-    for (let i = 0; i < 3; i++) {
-      const ctx = createExecutionContext()
-      const req = new Request('http://gateway.test/v1/chat/completions', {
-        method: 'POST',
-        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'x-cic-location': 'weur' },
-        body: JSON.stringify(chat),
-      })
-      const res = await worker.fetch(req, env, ctx)
-      await res.text()
-      await waitOnExecutionContext(ctx)
-      expect(res.status).toBe(200)
-    }
+    for (let i = 0; i < 3; i++) await completeAt(key, 'weur')
     const loc = await env.ADMISSION_LOCATION.getByName(locationName(tenantId, 'weur')).inspect()
     expect(loc?.inUse).toBe(0)
   })
@@ -237,18 +239,8 @@ describe('the gateway admits at the client location', () => {
     setLocationShardsForTests(4, 0.6) // as staging and production (4), with this isolate's draw fixed
     try {
       const { key, tenantId } = await seedTenant({ rpm: 240_000, concurrency: 1 })
-      for (let i = 0; i < 3; i++) {
-        const ctx = createExecutionContext()
-        const req = new Request('http://gateway.test/v1/chat/completions', {
-          method: 'POST',
-          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'x-cic-location': 'apac' },
-          body: JSON.stringify(chat),
-        })
-        const res = await worker.fetch(req, env, ctx)
-        await res.text()
-        await waitOnExecutionContext(ctx)
-        expect(res.status).toBe(200) // concurrency 1: each request finds the slot its predecessor's settle freed
-      }
+      // concurrency 1: each request finds the slot its predecessor's settle freed
+      for (let i = 0; i < 3; i++) await completeAt(key, 'apac')
       // The first request showed the tenant's rpm (4 shards' worth); the next two went to shard floor(0.6 * 4) = 2.
       const first = await env.ADMISSION_LOCATION.getByName(locationName(tenantId, 'apac')).inspect()
       const drawn = await env.ADMISSION_LOCATION.getByName(locationName(tenantId, 'apac', 2)).inspect()
