@@ -1,16 +1,10 @@
-// `npm run bench:compare -- <checkout A> [<checkout B>]`: CPU per request of two builds of the gateway, A and B
-// (default B: this checkout), under the same load, rounds taken in turn (A, B, A, B, ...), so a change is judged on
-// CPU from /proc, not on a V8 profile: the inspector a profile needs inflates some native calls many times over (the
-// access log's console.log showed 59-158 µs per request in `npm run bench:profile`, ~8 µs without the inspector;
-// 2026-12-05). A checkout is any directory with this repository and its node_modules (a `git worktree` of a commit).
-// Loads: JSON, the unpaced 20-token stream and a paced stream, each at BENCH_CONCURRENCY (16).
-import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { startGatewayInWorkerd, type BenchGateway } from './gateway-in-workerd.ts'
 import { percentile, runLoad } from './load.ts'
 import { treeCpuUs } from './proc-cpu.ts'
+import { startStandinProcess } from './standin-process.ts'
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..', '..')
 const [a, b = ROOT] = process.argv.slice(2).map((p) => path.resolve(p))
@@ -27,19 +21,9 @@ const LOADS = [
   { name: 'stream, 100 tokens at 400/s', model: 'cic-paced-llm', stream: true, tokens: 100 },
 ] as const
 
-function startStandin(port: number, flags: string[]) {
-  const child = spawn(process.execPath, [path.join(ROOT, 'scripts/vllm-standin/main.ts'), '--port', String(port), ...flags], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
-  return new Promise<{ url: string; stop(): void }>((resolve, reject) => {
-    child.stdout.once('data', () => resolve({ url: `http://127.0.0.1:${port}`, stop: () => child.kill('SIGTERM') }))
-    child.once('exit', (code) => reject(new Error(`stand-in exited with ${code}`)))
-  })
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-const fast = await startStandin(PORT, ['--answer-tokens', '20'])
-const paced = await startStandin(PORT + 1, ['--model', 'cic-paced-llm', '--answer-tokens', '100', '--tps', '400', '--ttft-ms', '20'])
+const fast = await startStandinProcess(PORT, ['--answer-tokens', '20'])
+const paced = await startStandinProcess(PORT + 1, ['--model', 'cic-paced-llm', '--answer-tokens', '100', '--tps', '400', '--ttft-ms', '20'])
 const nodes = [
   { url: fast.url, models: ['cic-demo-llm'] },
   { url: paced.url, models: ['cic-paced-llm'] },

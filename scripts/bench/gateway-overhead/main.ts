@@ -1,10 +1,3 @@
-// `npm run bench`: the same load, in one run on this machine, sent straight to a vLLM stand-in (direct), through a
-// bare pass-through Worker in workerd, through a Worker that relays streams through JavaScript and nothing else (the
-// floor of any relay that reads events), through the Portkey gateway 1.15.2 on Node, and through CIC's production
-// bundle in workerd. JSON with wrk, streams with a Node client (time to first token), CPU per request from /proc
-// for each server's process tree. Prints the issue-18 table (markdown) with the target ratios.
-// Knobs: BENCH_ROUNDS (3), BENCH_ROUND_MS (2000), BENCH_EXTRAS=0 skips the 4,000-token, memory and slow-reader part.
-import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -12,10 +5,10 @@ import { runExtras } from './extras.ts'
 import { startGatewayInWorkerd, startJsRelayInWorkerd, startPassthroughInWorkerd } from './gateway-in-workerd.ts'
 import { percentile, runLoad, type LoadResult } from './load.ts'
 import { startPortkey } from './portkey.ts'
+import { startStandinProcess } from './standin-process.ts'
 import { treeCpuUs } from './proc-cpu.ts'
 import { assertWrk, pooledPercentile, runWrk, type WrkResult } from './wrk.ts'
 
-const ROOT = path.resolve(import.meta.dirname, '..', '..', '..')
 const BASE_PORT = Number(process.env.BENCH_STANDIN_PORT ?? 18_000)
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
 const ROUND_MS = Number(process.env.BENCH_ROUND_MS ?? 2_000)
@@ -36,18 +29,6 @@ const LONG_TOKENS = 4_000
 
 const body = (stream: boolean, model = MODEL, maxTokens = STREAM_TOKENS) =>
   JSON.stringify({ model, messages: [{ role: 'user', content: 'benchmark the gateway please' }], max_tokens: maxTokens, stream })
-
-async function startStandinProcess(port: number, flags: string[]) {
-  // A separate process, so the stand-in shares an event loop with neither the load generator nor a gateway.
-  const child = spawn(process.execPath, [path.join(ROOT, 'scripts/vllm-standin/main.ts'), '--port', String(port), ...flags], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
-  await new Promise<void>((resolve, reject) => {
-    child.stdout.once('data', () => resolve())
-    child.once('exit', (code) => reject(new Error(`stand-in exited with ${code}`)))
-  })
-  return { url: `http://127.0.0.1:${port}`, pid: child.pid as number, stop: () => child.kill('SIGTERM') }
-}
 
 type Server = 'direct' | 'pass' | 'relay' | 'portkey' | 'cic'
 const SERVERS: Server[] = ['direct', 'pass', 'relay', 'portkey', 'cic']

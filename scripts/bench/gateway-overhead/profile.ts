@@ -1,16 +1,11 @@
-// `npm run bench:profile`: where the gateway's CPU goes. Runs the production bundle in workerd with the V8
-// inspector open, drives chat completions (JSON and streamed) through it, records a CPU profile over the
-// Chrome DevTools Protocol and prints the functions with the most self time, and the time per source module.
-// Writes the full profile to $TMPDIR for Chrome DevTools (Performance tab > Load profile).
-import { spawn } from 'node:child_process'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { startGatewayInWorkerd } from './gateway-in-workerd.ts'
+import { startStandinProcess } from './standin-process.ts'
 import { connectInspector } from './inspector.ts'
 import { runLoad } from './load.ts'
 
-const ROOT = path.resolve(import.meta.dirname, '..', '..', '..')
 const MODEL = 'cic-demo-llm'
 const STANDIN_PORT = Number(process.env.BENCH_STANDIN_PORT ?? 18_100)
 const INSPECTOR_PORT = Number(process.env.BENCH_INSPECTOR_PORT ?? 9_329)
@@ -25,17 +20,7 @@ const TOP = 40
 type ProfileNode = { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }
 type Profile = { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[]; startTime: number; endTime: number }
 
-const child = spawn(
-  process.execPath,
-  [path.join(ROOT, 'scripts/vllm-standin/main.ts'), '--port', String(STANDIN_PORT), '--answer-tokens', String(TOKENS), '--tps', String(TPS)],
-  {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  },
-)
-await new Promise<void>((resolve, reject) => {
-  child.stdout.once('data', () => resolve())
-  child.once('exit', (code) => reject(new Error(`stand-in exited with ${code}`)))
-})
+const standin = await startStandinProcess(STANDIN_PORT, ['--answer-tokens', String(TOKENS), '--tps', String(TPS)])
 const outdir = mkdtempSync(path.join(tmpdir(), 'cic-profile-'))
 const gateway = await startGatewayInWorkerd([{ url: `http://127.0.0.1:${STANDIN_PORT}`, models: [MODEL] }], outdir, { inspectorPort: INSPECTOR_PORT })
 try {
@@ -91,7 +76,7 @@ try {
   console.log(`full profile: ${file}`)
 } finally {
   await gateway.close()
-  child.kill('SIGTERM')
+  standin.stop()
 }
 
 function rowsWithoutIdle(rows: Map<string, number>) {
