@@ -81,6 +81,7 @@ async function startScriptInWorkerd(name: string, script: string): Promise<{ url
       host: '127.0.0.1',
       port: 0,
       unsafeDirectSockets: DIRECT_SOCKET,
+      handleStructuredLogs: () => {},
     } as Parameters<typeof convertV4MiniflareOptions>[0]),
   )
   const url = await directUrl(mf, name)
@@ -98,12 +99,13 @@ export type BenchNode = { url: string; models: string[] }
 
 /**
  * `inspectorPort` opens workerd's V8 inspector (for `npm run bench:profile`); `root` is the checkout whose Worker
- * is built and run (default this one; `npm run bench:compare` runs two).
+ * is built and run (default this one; `npm run bench:compare` runs two); `onLog` gets each line workerd prints (the
+ * Worker's JSON log lines, and V8's GC trace when MINIFLARE_WORKERD_V8_FLAGS asks for it: `npm run bench:tail`).
  */
 export async function startGatewayInWorkerd(
   nodes: BenchNode[],
   outdir: string,
-  options: { inspectorPort?: number; root?: string } = {},
+  options: { inspectorPort?: number; root?: string; onLog?: (message: string) => void } = {},
 ): Promise<BenchGateway> {
   const root = options.root ?? ROOT
   const script = buildBundle(root, outdir)
@@ -127,7 +129,8 @@ export async function startGatewayInWorkerd(
       host: '127.0.0.1',
       port: 0,
       unsafeDirectSockets: DIRECT_SOCKET,
-      handleStructuredLogs: () => {}, // the access log still runs in the Worker; only its printing here is dropped
+      // The access log still runs in the Worker; only its printing here is dropped (or handed to onLog).
+      handleStructuredLogs: ({ message }: { message: string }) => options.onLog?.(message),
       ...(options.inspectorPort === undefined ? {} : { inspectorPort: options.inspectorPort }),
     } as Parameters<typeof convertV4MiniflareOptions>[0]),
   )

@@ -3,7 +3,8 @@
 // time to first body byte, and whether a stream ended with its `data: [DONE]` (a stream cut short is an error).
 import http from 'node:http'
 
-export type LoadResult = { latenciesMs: number[]; ttfbMs: number[]; elapsedMs: number; errors: number }
+/** startedAtMs: each request's start, wall clock (ms since the epoch), in the order of latenciesMs. */
+export type LoadResult = { latenciesMs: number[]; ttfbMs: number[]; startedAtMs: number[]; elapsedMs: number; errors: number }
 export type LoadSpec = {
   url: string
   headers: Record<string, string>
@@ -15,9 +16,10 @@ export type LoadSpec = {
 
 const DONE_TAIL = 'data: [DONE]'
 
-function once(agent: http.Agent, target: URL, spec: LoadSpec, isStream: boolean): Promise<{ latency: number; ttfb: number; ok: boolean }> {
+function once(agent: http.Agent, target: URL, spec: LoadSpec, isStream: boolean): Promise<{ latency: number; ttfb: number; startedAt: number; ok: boolean }> {
   return new Promise((resolve) => {
     const start = performance.now()
+    const startedAt = performance.timeOrigin + start
     let ttfb = 0
     let tail = ''
     const req = http.request(target, { method: 'POST', agent, headers: { ...spec.headers, 'content-length': Buffer.byteLength(spec.body) } }, (res) => {
@@ -28,11 +30,11 @@ function once(agent: http.Agent, target: URL, spec: LoadSpec, isStream: boolean)
         if (isStream) tail = (tail + chunk.toString('latin1')).slice(-64)
       })
       res.on('end', () =>
-        resolve({ latency: performance.now() - start, ttfb, ok: res.statusCode === 200 && (!isStream || tail.trimEnd().endsWith(DONE_TAIL)) }),
+        resolve({ latency: performance.now() - start, ttfb, startedAt, ok: res.statusCode === 200 && (!isStream || tail.trimEnd().endsWith(DONE_TAIL)) }),
       )
-      res.on('error', () => resolve({ latency: performance.now() - start, ttfb, ok: false }))
+      res.on('error', () => resolve({ latency: performance.now() - start, ttfb, startedAt, ok: false }))
     })
-    req.on('error', () => resolve({ latency: performance.now() - start, ttfb, ok: false }))
+    req.on('error', () => resolve({ latency: performance.now() - start, ttfb, startedAt, ok: false }))
     req.end(spec.body)
   })
 }
@@ -41,7 +43,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: spec.concurrency })
   const target = new URL(spec.url)
   const isStream = spec.body.includes('"stream":true')
-  const result: LoadResult = { latenciesMs: [], ttfbMs: [], elapsedMs: 0, errors: 0 }
+  const result: LoadResult = { latenciesMs: [], ttfbMs: [], startedAtMs: [], elapsedMs: 0, errors: 0 }
   let started = 0
   const t0 = performance.now()
   const isMore = () => (spec.durationMs === undefined ? started < (spec.total ?? 0) : performance.now() - t0 < spec.durationMs)
@@ -53,6 +55,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
         if (!r.ok) result.errors++
         result.latenciesMs.push(r.latency)
         result.ttfbMs.push(r.ttfb)
+        result.startedAtMs.push(r.startedAt)
       }
     }),
   )

@@ -1,7 +1,7 @@
 // The usage-events queue consumer: exactly-once events and rollups under redelivery, atomic failure, backoff,
 // and dead-lettering of malformed messages. Drives the Worker's queue() handler with real local D1.
 import { env } from 'cloudflare:workers'
-import { describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { eventChunks, writeLedger } from '../../src/services/usage/ledger-write.ts'
 import { retryDelaySeconds } from '../../src/services/queue/store-batch.ts'
 import { deliver, hourlyFromLedger, hourlyRows, ledgerRows, sumOf, usageEvent } from '../helpers/usage.ts'
@@ -10,6 +10,10 @@ const tenant = () => `t-${crypto.randomUUID().slice(0, 8)}`
 const events = (tenantId: string, n: number, from = 0) => Array.from({ length: n }, (_, i) => usageEvent(tenantId, from + i))
 
 describe('usage consumer', () => {
+  afterEach(() => {
+    vi.restoreAllMocks()
+  })
+
   it('writes every event once and rolls them up per tenant, key, model and hour', async () => {
     const t = tenant()
     const batch = events(t, 100)
@@ -36,6 +40,21 @@ describe('usage consumer', () => {
     expect(again.explicitAcks).toHaveLength(60) // a redelivery is acked, not retried forever
     expect(await ledgerRows(t)).toEqual(rows)
     expect(await hourlyRows(t)).toEqual(hourly)
+  })
+
+  it('logs each batch it writes: events, how many were new, and how long D1 took', async () => {
+    const t = tenant()
+    const batch = events(t, 30)
+    await deliver(batch.slice(0, 10))
+    const lines: { msg: string; events?: number; inserted?: number; writeMs?: number }[] = []
+    vi.spyOn(console, 'log').mockImplementation((line: unknown) => {
+      lines.push(JSON.parse(String(line)) as (typeof lines)[number])
+    })
+    await deliver(batch)
+    const written = lines.filter((l) => l.msg === 'usage_written')
+    expect(written).toHaveLength(1)
+    expect(written[0]).toMatchObject({ events: 30, inserted: 20 })
+    expect(written[0]?.writeMs).toBeGreaterThanOrEqual(0)
   })
 
   it('adds only the new events when a redelivered batch overlaps one already written', async () => {

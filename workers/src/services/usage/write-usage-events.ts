@@ -39,13 +39,19 @@ export async function writeUsageEvents(batch: MessageBatch<unknown>, env: Env): 
     try {
       const all = withEvents.flatMap((r) => r.events)
       const beyond = new Set<UsageEvent>()
+      const startedAt = Date.now()
+      let inserted = 0
       // Slices, each one D1 batch: a slice that fails leaves the earlier ones written, and the redelivery of the
       // whole messages writes them as duplicates, i.e. nothing (the tombstones).
       for (let i = 0; i < all.length; i += WRITE_SLICE_EVENTS) {
         const written = await writeLedger(env.DB, all.slice(i, i + WRITE_SLICE_EVENTS))
         if (written.duplicates > 0) log.info('usage_redelivered', { size: written.inserted + written.duplicates, duplicates: written.duplicates })
         for (const e of written.beyondHorizon) beyond.add(e)
+        inserted += written.inserted
       }
+      // One line per consumer batch: how long D1 took for how many events (the D1 write's latency, for operators; the
+      // c=1 tail bench, `npm run bench:tail`, lines these up with slow requests).
+      log.info('usage_written', { events: all.length, inserted, writeMs: Date.now() - startedAt })
       for (const r of withEvents) {
         for (const event of r.events) {
           if (beyond.has(event))
