@@ -6,7 +6,10 @@
 //
 // Only data crosses requests here, never a promise (a request cannot wait on another's I/O in Workers): the
 // request whose settle starts a linger keeps itself alive (waitUntil) until that flush is done, and a request
-// whose admit failed puts the settles it carried back for the next one.
+// whose admit failed puts the settles it carried back for the next one. That is also why admits are not batched
+// across requests: tried (admits arriving while an admitMany was in flight went together in the next one, their
+// answers handed over by resolving each waiting request's promise), workerd refuses the hand-over ("Cannot perform
+// I/O on behalf of a different request", I/O type RefcountedFulfiller) in 13 of the admission tests.
 import { hintOfLocationName, leaseIssuer } from '../../../../durable-objects/admission-location/contract.ts'
 import { tenantGateName, type AdmitInput, type AdmitResult, type SettleInput } from '../../../../durable-objects/tenant-gate/contract.ts'
 import { log } from '../../log.ts'
