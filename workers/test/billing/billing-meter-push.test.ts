@@ -6,6 +6,7 @@ import { afterEach, beforeAll, describe, expect, inject, it, vi } from 'vitest'
 import { pushMeterUsage } from '../../src/services/billing/meter-push.ts'
 import { writeLedger } from '../../src/services/usage/ledger-write.ts'
 import { admin } from '../helpers/gateway.ts'
+import { logsOf } from '../helpers/log-lines.ts'
 import { seedPrice } from '../helpers/prices.ts'
 import { seedCustomerTenant } from '../helpers/stripe-events.ts'
 
@@ -86,23 +87,6 @@ const pushes = async (tenantId: string) =>
 
 const failFor = (customer: string, status: number, times: number) =>
   fetch(`${standin}/_standin/fail`, { method: 'POST', body: JSON.stringify({ customer, status, times, mode: 'reject' }) })
-
-/** Every JSON log line written while `fn` ran. */
-async function logsOf(fn: () => Promise<unknown>): Promise<{ level: string; msg: string; [k: string]: unknown }[]> {
-  const spy = vi.spyOn(console, 'log')
-  try {
-    await fn()
-    return spy.mock.calls.flatMap(([line]) => {
-      try {
-        return [JSON.parse(String(line))]
-      } catch {
-        return []
-      }
-    })
-  } finally {
-    spy.mockRestore()
-  }
-}
 
 afterEach(() => vi.restoreAllMocks())
 

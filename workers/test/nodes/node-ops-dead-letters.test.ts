@@ -9,6 +9,7 @@ import worker from '../../src/index.ts'
 import type { NodeOpMessage } from '../../src/schemas/node-ops.ts'
 import { replayNodeOpDeadLetters } from '../../src/services/nodes/node-ops-dead-letters.ts'
 import { admin, call } from '../helpers/gateway.ts'
+import { logsOf } from '../helpers/log-lines.ts'
 import { ack, pullFor } from '../helpers/node-ops.ts'
 import { parsePrometheusText, sampleValue } from '../helpers/prom-text.ts'
 
@@ -80,11 +81,13 @@ describe('node-ops-dlq consumer', () => {
   it('stores a dead-lettered terminate, logs it at error with its kind and cluster, counts it in /metrics and lists it', async () => {
     const before = await pendingGauge()
     const job = terminateJob()
-    const logs = vi.spyOn(console, 'log')
-    const result = await deliver([{ id: `dlq-${job.cluster_name}`, body: job, attempts: 1 }])
-    expect(result.ackAll).toBe(true)
-    expect(result.retryMessages).toEqual([])
-    const line = logs.mock.calls.map(([l]) => JSON.parse(String(l)) as Record<string, unknown>).find((l) => l.msg === 'node_ops_dead_letter')
+    let result: Awaited<ReturnType<typeof deliver>> | undefined
+    const lines = await logsOf(async () => {
+      result = await deliver([{ id: `dlq-${job.cluster_name}`, body: job, attempts: 1 }])
+    })
+    expect(result?.ackAll).toBe(true)
+    expect(result?.retryMessages).toEqual([])
+    const line = lines.find((l) => l.msg === 'node_ops_dead_letter')
     expect(line).toMatchObject({ level: 'error', op: 'terminate', cluster: job.cluster_name, nodeId: job.node_id, reason: 'retries_exhausted' })
     expect(await row(idOf(job))).toMatchObject({
       message_id: `dlq-${job.cluster_name}`,

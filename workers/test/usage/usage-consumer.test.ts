@@ -1,19 +1,16 @@
 // The usage-events queue consumer: exactly-once events and rollups under redelivery, atomic failure, backoff,
 // and dead-lettering of malformed messages. Drives the Worker's queue() handler with real local D1.
 import { env } from 'cloudflare:workers'
-import { afterEach, describe, expect, it, vi } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { eventChunks, writeLedger } from '../../src/services/usage/ledger-write.ts'
 import { retryDelaySeconds } from '../../src/services/queue/store-batch.ts'
+import { logsOf } from '../helpers/log-lines.ts'
 import { deliver, hourlyFromLedger, hourlyRows, ledgerRows, sumOf, usageEvent } from '../helpers/usage.ts'
 
 const tenant = () => `t-${crypto.randomUUID().slice(0, 8)}`
 const events = (tenantId: string, n: number, from = 0) => Array.from({ length: n }, (_, i) => usageEvent(tenantId, from + i))
 
 describe('usage consumer', () => {
-  afterEach(() => {
-    vi.restoreAllMocks()
-  })
-
   it('writes every event once and rolls them up per tenant, key, model and hour', async () => {
     const t = tenant()
     const batch = events(t, 100)
@@ -46,12 +43,7 @@ describe('usage consumer', () => {
     const t = tenant()
     const batch = events(t, 30)
     await deliver(batch.slice(0, 10))
-    const lines: { msg: string; events?: number; inserted?: number; writeMs?: number }[] = []
-    vi.spyOn(console, 'log').mockImplementation((line: unknown) => {
-      lines.push(JSON.parse(String(line)) as (typeof lines)[number])
-    })
-    await deliver(batch)
-    const written = lines.filter((l) => l.msg === 'usage_written')
+    const written = (await logsOf(() => deliver(batch))).filter((l) => l.msg === 'usage_written')
     expect(written).toHaveLength(1)
     expect(written[0]).toMatchObject({ events: 30, inserted: 20 })
     expect(written[0]?.writeMs).toBeGreaterThanOrEqual(0)
