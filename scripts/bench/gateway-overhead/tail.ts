@@ -20,7 +20,16 @@ const LOG_DELAY_MS = 5
 process.env.MINIFLARE_WORKERD_V8_FLAGS = `${process.env.MINIFLARE_WORKERD_V8_FLAGS ?? ''} --trace-gc`.trim()
 
 /** A line of workerd's output, stamped when it reached this process (wall ms). */
-type Event = { at: number; kind: 'mark-compact' | 'scavenge' | 'usage-write'; isolate: string; pauseMs: number; detail: string; afterMb: number }
+/** GC events carry the heap before and after (MB); a consumer batch its events. */
+type Event = {
+  at: number
+  kind: 'mark-compact' | 'scavenge' | 'usage-write'
+  isolate: string
+  pauseMs: number
+  beforeMb: number
+  afterMb: number
+  events: number
+}
 const events: Event[] = []
 // `[pid:0xisolate]  1234 ms: Mark-Compact 32.9 (59.6) -> 11.2 (58.4) MB, pooled: 0.0 MB, 97.53 / 0.00 ms ...`
 const GC_LINE = /\[\d+:(0x[0-9a-f]+)[^\]]*\]\s+\d+ ms: (Scavenge|Mark-Compact)[^,]*?([\d.]+) \(([\d.]+)\) -> ([\d.]+) \(([\d.]+)\) MB.*?([\d.]+) \/ [\d.]+ ms/
@@ -35,14 +44,15 @@ function onLog(message: string): void {
       kind: kind === 'Scavenge' ? 'scavenge' : 'mark-compact',
       isolate,
       pauseMs: Number(gc[7]),
-      detail: `${before} -> ${after} MB`,
+      beforeMb: Number(before),
       afterMb: Number(after),
+      events: 0,
     })
     return
   }
   if (message.includes('"usage_written"')) {
     const line = JSON.parse(message) as { events: number; writeMs: number }
-    events.push({ at, kind: 'usage-write', isolate: '', pauseMs: line.writeMs, detail: `${line.events} events`, afterMb: 0 })
+    events.push({ at, kind: 'usage-write', isolate: '', pauseMs: line.writeMs, beforeMb: 0, afterMb: 0, events: line.events })
   }
 }
 
@@ -57,14 +67,12 @@ const targets = {
   'pass-through': { url: `${passthrough.url}/v1/chat/completions`, headers: { 'content-type': 'application/json' } },
   CIC: { url: `${cic.url}/v1/chat/completions`, headers: { 'content-type': 'application/json', authorization: `Bearer ${cic.key}` } },
 }
-type Run = { result: LoadResult; startedAt: number }
-const runs: Record<keyof typeof targets, Run[]> = { 'pass-through': [], CIC: [] }
+const runs: Record<keyof typeof targets, LoadResult[]> = { 'pass-through': [], CIC: [] }
 try {
   for (const t of Object.values(targets)) await runLoad({ ...t, body, concurrency: 4, total: 500 }) // warm-up
   for (let round = 0; round < ROUNDS; round++) {
     for (const [name, t] of Object.entries(targets) as [keyof typeof targets, (typeof targets)[keyof typeof targets]][]) {
-      const startedAt = performance.timeOrigin + performance.now()
-      runs[name].push({ result: await runLoad({ ...t, body, concurrency: 1, durationMs: ROUND_MS }), startedAt })
+      runs[name].push(await runLoad({ ...t, body, concurrency: 1, durationMs: ROUND_MS }))
       await new Promise((r) => setTimeout(r, 1_500)) // the last consumer batch lands before the next round
     }
   }
@@ -83,14 +91,14 @@ console.log(`c=1 JSON, ${ROUNDS} rounds x ${ROUND_MS} ms per server, taken in tu
 console.log('| | requests | p50 | p99 | p99.9 | max | slow |')
 console.log('|---|---|---|---|---|---|---|')
 for (const [name, list] of Object.entries(runs)) {
-  const all = list.flatMap((r) => r.result.latenciesMs)
+  const all = list.flatMap((r) => r.latenciesMs)
   const f = (p: number) => `${percentile(all, p).toFixed(2)} ms`
   console.log(`| ${name} | ${all.length} | ${f(50)} | ${f(99)} | ${f(99.9)} | ${Math.max(...all).toFixed(1)} ms | ${all.filter((l) => l > SLOW_MS).length} |`)
 }
 
 // A slow request is put down to the longest event that ended while it waited (events are printed when they end).
 const causes = new Map<string, { count: number; worstMs: number }>()
-for (const { result } of runs.CIC) {
+for (const result of runs.CIC) {
   for (const [i, latency] of result.latenciesMs.entries()) {
     const at = result.startedAtMs[i] ?? 0
     const end = at + latency
@@ -106,7 +114,7 @@ for (const { result } of runs.CIC) {
 console.log("\nCIC's slow requests, by what ended while they waited:")
 for (const [cause, c] of causes) console.log(`- ${cause}: ${c.count} (slowest ${c.worstMs.toFixed(1)} ms)`)
 
-const cicStart = Math.min(...runs.CIC.map((r) => r.startedAt))
+const cicStart = Math.min(...runs.CIC.map((r) => r.startedAtMs[0] ?? Number.POSITIVE_INFINITY))
 const mine = events.filter((e) => e.isolate === gateway && e.at >= cicStart)
 const scavenges = mine.filter((e) => e.kind === 'scavenge')
 const compactions = mine.filter((e) => e.kind === 'mark-compact')
@@ -116,14 +124,14 @@ for (const [i, e] of mine.entries()) {
   const previous = mine[i - 1]
   if (e.kind === 'scavenge' && previous) grownMb += Math.max(0, e.afterMb - previous.afterMb)
 }
-const cicRequests = runs.CIC.reduce((n, r) => n + r.result.latenciesMs.length, 0)
+const cicRequests = runs.CIC.reduce((n, r) => n + r.latenciesMs.length, 0)
 const writes = events.filter((e) => e.kind === 'usage-write' && e.at >= cicStart)
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length)
 console.log(
   `\nCIC's isolate during its rounds: ${scavenges.length} scavenges (mean pause ${mean(scavenges.map((e) => e.pauseMs)).toFixed(2)} ms), ` +
-    `${compactions.length} mark-compacts (pauses ${compactions.map((e) => `${e.pauseMs.toFixed(0)} ms [${e.detail}]`).join(', ') || 'none'})`,
+    `${compactions.length} mark-compacts (pauses ${compactions.map((e) => `${e.pauseMs.toFixed(0)} ms [${e.beforeMb} -> ${e.afterMb} MB]`).join(', ') || 'none'})`,
 )
 console.log(`old generation: +${((grownMb * 1024 * 1024) / cicRequests / 1024).toFixed(1)} KiB per request between mark-compacts`)
 console.log(
-  `usage-events consumer batches: ${writes.length}, D1 write ${mean(writes.map((e) => e.pauseMs)).toFixed(1)} ms mean for ${mean(writes.map((e) => Number.parseInt(e.detail))).toFixed(0)} events (local D1 runs on workerd's one thread)`,
+  `usage-events consumer batches: ${writes.length}, D1 write ${mean(writes.map((e) => e.pauseMs)).toFixed(1)} ms mean for ${mean(writes.map((e) => e.events)).toFixed(0)} events (local D1 runs on workerd's one thread)`,
 )
