@@ -1,3 +1,10 @@
+// `npm run bench`: the same load, in one run on this machine, sent straight to a vLLM stand-in (direct), through a
+// bare pass-through Worker in workerd, through a Worker that relays streams through JavaScript and nothing else (the
+// floor of any relay that reads events), through the Portkey gateway 1.15.2 on Node, and through CIC's production
+// bundle in workerd. JSON with wrk (at c=1 also with the Node client), streams with a Node client (time to first
+// token), CPU per request from /proc for each server's process tree. Prints the issue-18 table (markdown) with the
+// target ratios.
+// Knobs: BENCH_ROUNDS (3), BENCH_ROUND_MS (2000), BENCH_EXTRAS=0 skips the 4,000-token, memory and slow-reader part.
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
