@@ -43,16 +43,25 @@ export async function startPassthroughInWorkerd(nodeUrl: string): Promise<{ url:
 }
 
 /**
- * The floor of any gateway that looks at a stream's events: the pass-through, except that a streamed body goes
- * through JavaScript, one read and one write per chunk (into workerd's native IdentityTransformStream, as CIC's
- * relay does), with nothing done to the bytes. What it costs over the pass-through is what entering the isolate
- * per chunk costs; CIC's relay can only add to it.
+ * The floor of any gateway that routes by model and bills what it relays, in workerd: it reads and parses the
+ * client's JSON body (the model is in it) and sends its own request to the node; a JSON answer is read whole and its
+ * usage parsed (returned as read); a streamed one goes through JavaScript, one read and one write per chunk (into
+ * workerd's native IdentityTransformStream, as CIC's relay does), nothing done to the bytes. What it costs over the
+ * pass-through is what reading the bodies and entering the isolate per chunk cost; CIC can only add to it.
  */
 export async function startJsRelayInWorkerd(nodeUrl: string): Promise<{ url: string; pid: number; close(): Promise<void> }> {
   const script = `export default { async fetch(request) {
     const url = new URL(request.url)
-    const res = await fetch(${JSON.stringify(nodeUrl)} + url.pathname, request)
-    if (!res.body || !(res.headers.get('content-type') ?? '').startsWith('text/event-stream')) return res
+    const body = JSON.parse(await request.text())
+    const res = await fetch(${JSON.stringify(nodeUrl)} + url.pathname, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: request.signal,
+    })
+    const type = res.headers.get('content-type') ?? ''
+    if (!res.body || !type.startsWith('text/event-stream')) {
+      const text = await res.text()
+      if (res.ok && !JSON.parse(text).usage) throw new Error('no usage in the answer')
+      return new Response(text, { status: res.status, headers: { 'content-type': type } })
+    }
     const { readable, writable } = new IdentityTransformStream({ highWaterMark: 4096 })
     const relay = async () => {
       const reader = res.body.getReader()
@@ -65,7 +74,7 @@ export async function startJsRelayInWorkerd(nodeUrl: string): Promise<{ url: str
       await writer.close()
     }
     relay().catch(() => {})
-    return new Response(readable, res)
+    return new Response(readable, { status: res.status, headers: { 'content-type': type } })
   } }`
   return startScriptInWorkerd('jsrelay', script)
 }
@@ -100,17 +109,25 @@ export type BenchNode = { url: string; models: string[] }
 /**
  * `inspectorPort` opens workerd's V8 inspector (for `npm run bench:profile`); `root` is the checkout whose Worker
  * is built and run (default this one; `npm run bench:compare` runs two); `onLog` gets each line workerd prints (the
- * Worker's JSON log lines, and V8's GC trace when MINIFLARE_WORKERD_V8_FLAGS asks for it: `npm run bench:tail`).
+ * Worker's JSON log lines, and V8's GC trace when MINIFLARE_WORKERD_V8_FLAGS asks for it: `npm run bench:tail`);
+ * `assetsRouter` keeps the static assets and so Miniflare's assets router in front (see below).
  */
 export async function startGatewayInWorkerd(
   nodes: BenchNode[],
   outdir: string,
-  options: { inspectorPort?: number; root?: string; onLog?: (message: string) => void } = {},
+  options: { inspectorPort?: number; root?: string; onLog?: (message: string) => void; assetsRouter?: boolean } = {},
 ): Promise<BenchGateway> {
   const root = options.root ?? ROOT
   const script = buildBundle(root, outdir)
   const before = childrenNamed(process.pid, 'workerd')
   const { workerOptions } = unstable_getMiniflareWorkerOptions(path.join(root, 'wrangler.toml'))
+  // Without its static assets (the console and /docs, which the bench never asks for), unless assetsRouter: with
+  // `[assets]`, Miniflare puts two Workers of its own in front of this one (its assets plugin: an RPC proxy, then
+  // the assets router, then CIC), JavaScript in the same process, whose CPU /proc counts as CIC's: +220 µs per JSON
+  // request (555 against 335 µs for the same handler, 2026-12-06). Deployed, the router is Cloudflare's and is not
+  // billed: requests to assets are free, the Worker's own invocations are billed (developers.cloudflare.com/workers/
+  // static-assets/billing-and-limitations/). The pass-through, the JS relay and Portkey have no router either.
+  if (!options.assetsRouter) delete workerOptions.assets
   // wrangler still speaks Miniflare 4's flat options; Miniflare 5 converts them.
   const mf = new Miniflare(
     convertV4MiniflareOptions({
