@@ -1,12 +1,12 @@
 // `npm run bench`: the same load, in one run on this machine, sent straight to a vLLM stand-in (direct), through a
-// bare pass-through Worker in workerd, through a JS relay Worker that parses the request, forwards it and reads the answer
-// (a stream chunk by chunk) and nothing else (the floor of any gateway that routes by model and bills what it relays,
-// in workerd), through the Portkey gateway 1.15.2 on Node, and through CIC's production
-// bundle in workerd. JSON with wrk (at c=1 also with the Node client), streams with a Node client (time to first
-// token), CPU per request from /proc for each server's process tree. Prints the issue-18 table (markdown) with the
-// target ratios.
+// bare pass-through Worker in workerd, through a JS relay Worker that parses the request, forwards it and reads the
+// answer (a stream chunk by chunk) and nothing else (the floor of a gateway that routes by model and bills what it
+// relays, in workerd), through the Portkey gateway 1.15.2 on Node, and through CIC's production bundle in workerd.
+// JSON with wrk (at c=1 also with the Node client), streams with a Node client (time to first token), CPU per request
+// from /proc for each server's process tree. Prints the issue-18 table (markdown) with the target ratios.
 // Knobs: BENCH_ROUNDS (3), BENCH_ROUND_MS (2000), BENCH_EXTRAS=0 skips the 4,000-token, memory and slow-reader part,
-// BENCH_ASSETS_ROUTER=1 runs CIC behind Miniflare's static-assets router (not billed when deployed; see gateway-in-workerd.ts).
+// BENCH_ASSETS_ROUTER=1 runs CIC behind Miniflare's static-assets router (not billed when deployed; see
+// gateway-in-workerd.ts).
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
