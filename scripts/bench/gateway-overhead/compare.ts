@@ -1,3 +1,9 @@
+// `npm run bench:compare -- <checkout A> [<checkout B>]`: CPU per request of two builds of the gateway, A and B
+// (default B: this checkout), under the same load, rounds taken in turn (A, B, A, B, ...), so a change is judged on
+// CPU from /proc, not on a V8 profile: the inspector a profile needs inflates some native calls many times over (the
+// access log's console.log showed 59-158 µs per request in `npm run bench:profile`, ~8 µs without the inspector;
+// 2026-12-05). A checkout is any directory with this repository and its node_modules (a `git worktree` of a commit).
+// Loads: JSON, the unpaced 20-token stream and a paced stream, each at BENCH_CONCURRENCY (16).
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'

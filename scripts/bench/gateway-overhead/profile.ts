@@ -1,3 +1,9 @@
+// `npm run bench:profile`: where the gateway's CPU goes. Runs the production bundle in workerd with the V8
+// inspector open, drives chat completions (JSON and streamed) through it, records a CPU profile over the
+// Chrome DevTools Protocol and prints the functions with the most self time, and the time per source module.
+// Writes the full profile to $TMPDIR for Chrome DevTools (Performance tab > Load profile). Only CIC's isolate is
+// sampled: Workers in front of it in the same process (Miniflare's assets router, ~220 µs per request, stayed unseen
+// here for that reason) never show; `npm run bench:compare` reads the whole process's CPU.
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -22,7 +28,7 @@ type Profile = { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[]; 
 
 const standin = await startStandinProcess(STANDIN_PORT, ['--answer-tokens', String(TOKENS), '--tps', String(TPS)])
 const outdir = mkdtempSync(path.join(tmpdir(), 'cic-profile-'))
-const gateway = await startGatewayInWorkerd([{ url: `http://127.0.0.1:${STANDIN_PORT}`, models: [MODEL] }], outdir, { inspectorPort: INSPECTOR_PORT })
+const gateway = await startGatewayInWorkerd([{ url: standin.url, models: [MODEL] }], outdir, { inspectorPort: INSPECTOR_PORT })
 try {
   const spec = {
     url: `${gateway.url}/v1/chat/completions`,

@@ -19,8 +19,10 @@ const MODEL = 'cic-demo-llm'
 const LOG_DELAY_MS = 5
 process.env.MINIFLARE_WORKERD_V8_FLAGS = `${process.env.MINIFLARE_WORKERD_V8_FLAGS ?? ''} --trace-gc`.trim()
 
-/** A line of workerd's output, stamped when it reached this process (wall ms). */
-/** GC events carry the heap before and after (MB); a consumer batch its events. */
+/**
+ * What workerd printed, stamped when its line reached this process (`at`, wall ms): a GC event with its pause and the
+ * heap before and after (MB), or a usage consumer batch with its D1 write time and its event count.
+ */
 type Event = {
   at: number
   kind: 'mark-compact' | 'scavenge' | 'usage-write'
